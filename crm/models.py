@@ -1,0 +1,232 @@
+"""CRM targets and the Delivery outbox (DESIGN §3, §4)."""
+
+import uuid
+from dataclasses import dataclass
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from crm.fields import EncryptedJSONField
+from leads.models import Lead, Listing
+from portal.models import Publisher
+
+
+@dataclass(frozen=True)
+class KindProfile:
+    """What a CRM allows (reference/crm-contracts.md): the defaults for a new target."""
+
+    rate_limit: int  # requests allowed …
+    rate_period_seconds: int  # … per this many seconds
+    batch_size: int  # leads per call, 1 where the CRM has no batch API
+    secret_keys: tuple[str, ...]  # config keys that are never shown back
+    required_keys: tuple[str, ...]
+
+
+class CrmTarget(models.Model):
+    """Where a publisher's qualified leads go. A target without a publisher is the global
+    Microsoft field-seller CRM, set up once by staff."""
+
+    class Kind(models.TextChoices):
+        HTTPS = "https", _("HTTPS endpoint")
+        SALESFORCE = "salesforce", _("Salesforce")
+        DYNAMICS365 = "dynamics365", _("Dynamics 365")
+        MARKETO = "marketo", _("Marketo")
+        AZURE_TABLE = "azure-table", _("Azure Table")
+
+    class Scope(models.TextChoices):
+        ALL_LISTINGS = "all", _("All listings")
+        CHOSEN_LISTINGS = "chosen", _("Chosen listings")
+
+    PROFILES: dict[str, KindProfile] = {
+        Kind.HTTPS: KindProfile(600, 60, 1, ("signingSecret",), ("httpsEndpointUrl",)),
+        # Web-to-Lead: 500 leads a day per org.
+        Kind.SALESFORCE: KindProfile(500, 86_400, 1, (), ("objectIdentifier",)),
+        # Dataverse: 6,000 requests per 5 minutes per user; $batch takes up to 1,000.
+        Kind.DYNAMICS365: KindProfile(
+            5_000,
+            300,
+            100,
+            ("applicationKey",),
+            ("instanceUrl", "directoryId", "applicationId", "applicationKey"),
+        ),
+        # Marketo: 100 calls per 20 s; 300 records per call. We keep a 10 % margin.
+        Kind.MARKETO: KindProfile(
+            90, 20, 300, ("clientSecret",), ("munchkinId", "clientId", "clientSecret")
+        ),
+        # Entity-group transactions take at most 100 operations.
+        Kind.AZURE_TABLE: KindProfile(
+            1_000, 1, 100, ("storageAccountConnectionString",), ("storageAccountConnectionString",)
+        ),
+    }
+
+    publisher = models.ForeignKey(
+        Publisher,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="crm_targets",
+        verbose_name=_("publisher"),
+        help_text=_("Empty for the global Microsoft field-seller CRM."),
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind)
+    name = models.CharField(_("name"), max_length=200)
+    config = EncryptedJSONField(_("configuration"), default=dict, blank=True)
+    scope = models.CharField(
+        _("scope"), max_length=10, choices=Scope, default=Scope.ALL_LISTINGS
+    )
+    listings = models.ManyToManyField(
+        Listing, blank=True, related_name="crm_targets", verbose_name=_("listings")
+    )
+    is_active = models.BooleanField(
+        _("active"), default=True, help_text=_("A paused target keeps its deliveries pending.")
+    )
+    verified_at = models.DateTimeField(
+        _("verified"),
+        null=True,
+        blank=True,
+        help_text=_("When a test lead last succeeded. Cleared when the configuration changes."),
+    )
+    rate_limit = models.PositiveIntegerField(_("rate limit (requests)"))
+    rate_period_seconds = models.PositiveIntegerField(_("rate period (seconds)"))
+    batch_size = models.PositiveSmallIntegerField(_("batch size"))
+    extra_fields = models.JSONField(
+        _("extra fields"),
+        default=dict,
+        blank=True,
+        help_text=_("Constant fields added to every payload, such as a campaign id."),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["publisher__name", "name"]
+        verbose_name = _("CRM target")
+        verbose_name_plural = _("CRM targets")
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=["https", "salesforce", "dynamics365", "marketo", "azure-table"]), name="crmtarget_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(publisher__isnull=False) | Q(scope="all"),
+                name="crmtarget_field_seller_covers_all",
+                violation_error_message=_("The field-seller target covers every listing."),
+            ),
+            models.CheckConstraint(
+                condition=Q(batch_size__gte=1) & Q(rate_limit__gte=1) & Q(rate_period_seconds__gte=1),
+                name="crmtarget_limits_positive",
+            ),
+        ]
+        indexes = [models.Index(fields=["publisher", "is_active"], name="crmtarget_pub_active")]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def profile(self) -> KindProfile:
+        return self.PROFILES[self.kind]
+
+    @property
+    def is_field_seller(self) -> bool:
+        return self.publisher_id is None
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
+
+    def apply_kind_defaults(self) -> None:
+        """Fill the rate limit and batch size a new target leaves empty from its kind."""
+        profile = self.profile
+        if not self.rate_limit:
+            self.rate_limit = profile.rate_limit
+        if not self.rate_period_seconds:
+            self.rate_period_seconds = profile.rate_period_seconds
+        if not self.batch_size:
+            self.batch_size = profile.batch_size
+
+    def secrets_set(self) -> dict[str, bool]:
+        """Which secret keys hold a value: all that a form or page may reveal of them."""
+        return {key: bool(self.config.get(key)) for key in self.profile.secret_keys}
+
+
+class Delivery(models.Model):
+    """One lead event owed to one target: the outbox row that workers drain."""
+
+    class Event(models.TextChoices):
+        QUALIFIED = "lead.qualified", _("Lead qualified")
+        UPDATED = "lead.updated", _("Lead updated")
+        TEST = "test", _("Test lead")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+
+    lead = models.ForeignKey(
+        Lead,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+        verbose_name=_("lead"),
+        help_text=_("Empty for a synthetic test lead."),
+    )
+    target = models.ForeignKey(
+        CrmTarget, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("target")
+    )
+    event = models.CharField(_("event"), max_length=20, choices=Event)
+    status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    lease_until = models.DateTimeField(_("leased until"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    last_status_code = models.PositiveSmallIntegerField(_("last status code"), null=True, blank=True)
+    response_excerpt = models.CharField(_("response excerpt"), max_length=500, blank=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    idempotency_key = models.UUIDField(
+        _("delivery id"),
+        default=uuid.uuid4,
+        unique=True,
+        editable=False,
+        help_text=_("Sent to the target on every attempt (webhook-id), so retries deduplicate."),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        constraints = [
+            # A lead is qualified once per target; the constraint is the idempotency arbiter.
+            models.UniqueConstraint(
+                fields=["lead", "target"],
+                condition=Q(event="lead.qualified"),
+                name="delivery_qualified_once_per_target",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "sending", "delivered", "failed"]),
+                name="delivery_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="delivered") | Q(delivered_at__isnull=False),
+                name="delivery_delivered_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(lead__isnull=False) | Q(event="test"),
+                name="delivery_only_test_without_lead",
+            ),
+        ]
+        indexes = [
+            # The sweep: due or stuck rows, oldest first.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["pending", "sending"]),
+                name="delivery_due",
+            ),
+            models.Index(fields=["target", "-created_at", "-id"], name="delivery_target_created"),
+            models.Index(fields=["status", "-created_at", "-id"], name="delivery_status_created"),
+            models.Index(fields=["lead", "-created_at"], name="delivery_lead_created"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_event_display()} → {self.target_id} ({self.get_status_display()})"

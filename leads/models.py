@@ -1,0 +1,509 @@
+"""Listings, campaigns, leads, their activities, and scoring rules (DESIGN §3)."""
+
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from leads.storefronts import (
+    CAMPAIGN_KIND_BY_STOREFRONT,
+    LISTING_TYPES_BY_STOREFRONT,
+    CampaignKind,
+    ListingType,
+    Storefront,
+    listing_type_is_valid,
+    listing_type_labels,
+)
+from portal.models import Publisher
+
+offer_id_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9_-]*\.[A-Za-z0-9][A-Za-z0-9._-]*$",
+    _("Enter the offer id as publisherid.offerid, for example contoso.contoso-crm."),
+)
+
+# One CHECK per storefront row of DESIGN §1: (storefront = X AND type IN X's types) OR …
+_LISTING_TYPE_MATCHES_STOREFRONT = Q()
+for _storefront, _types in LISTING_TYPES_BY_STOREFRONT.items():
+    _LISTING_TYPE_MATCHES_STOREFRONT |= Q(storefront=_storefront, listing_type__in=_types)
+
+
+class Listing(models.Model):
+    """An app, consulting service, offer or technology on one storefront."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+        UNPUBLISHED = "unpublished", _("Unpublished")
+
+    publisher = models.ForeignKey(
+        Publisher, on_delete=models.CASCADE, related_name="listings", verbose_name=_("publisher")
+    )
+    storefront = models.CharField(_("storefront"), max_length=20, choices=Storefront)
+    listing_type = models.CharField(_("listing type"), max_length=20, choices=ListingType)
+    name = models.CharField(_("name"), max_length=200)
+    offer_id = models.CharField(
+        _("offer id"),
+        max_length=200,
+        validators=[offer_id_validator],
+        help_text=_("publisherid.offerid, as Partner Center shows it."),
+    )
+    status = models.CharField(_("status"), max_length=12, choices=Status, default=Status.DRAFT)
+    lead_management_enabled = models.BooleanField(_("lead management enabled"), default=False)
+    published_at = models.DateTimeField(_("published"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("listing")
+        verbose_name_plural = _("listings")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["storefront", "offer_id"], name="listing_offer_unique_per_storefront"
+            ),
+            # Target of the composite foreign key from CampaignListing (see migrations).
+            models.UniqueConstraint(fields=["id", "storefront"], name="listing_id_storefront"),
+            models.CheckConstraint(
+                condition=_LISTING_TYPE_MATCHES_STOREFRONT,
+                name="listing_type_valid_for_storefront",
+                violation_error_message=_("This listing type is not sold on this storefront."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="published")
+                | Q(lead_management_enabled=True, published_at__isnull=False),
+                name="listing_published_needs_lead_management",
+                violation_error_message=_("A published listing must have lead management."),
+            ),
+        ]
+        indexes = [models.Index(fields=["publisher", "storefront"], name="listing_pub_sf")]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_storefront_display()})"
+
+    def clean(self):
+        super().clean()
+        if (
+            self.storefront
+            and self.listing_type
+            and not listing_type_is_valid(self.storefront, self.listing_type)
+        ):
+            raise ValidationError(
+                {
+                    "listing_type": _(
+                        "%(storefront)s does not sell this listing type. Choose one of: %(types)s."
+                    )
+                    % {
+                        "storefront": Storefront(self.storefront).label,
+                        "types": listing_type_labels(self.storefront),
+                    }
+                }
+            )
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == self.Status.PUBLISHED
+
+
+class Campaign(models.Model):
+    """A marketing campaign; its kind follows from its storefront (DESIGN §1)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        ACTIVE = "active", _("Active")
+        PAUSED = "paused", _("Paused")
+        ENDED = "ended", _("Ended")
+
+    publisher = models.ForeignKey(
+        Publisher, on_delete=models.CASCADE, related_name="campaigns", verbose_name=_("publisher")
+    )
+    storefront = models.CharField(_("storefront"), max_length=20, choices=Storefront)
+    # Derived by the database from the storefront, so it can never disagree with it.
+    kind = models.GeneratedField(
+        expression=models.Case(
+            *(
+                models.When(storefront=storefront, then=models.Value(str(kind)))
+                for storefront, kind in CAMPAIGN_KIND_BY_STOREFRONT.items()
+            ),
+            default=models.Value(""),
+        ),
+        output_field=models.CharField(max_length=20, choices=CampaignKind),
+        db_persist=True,
+        verbose_name=_("kind"),
+    )
+    name = models.CharField(_("name"), max_length=200)
+    code = models.SlugField(
+        _("attribution code"),
+        max_length=64,
+        help_text=_("Storefront links carry this code as CampaignCode; intake matches on it."),
+    )
+    listings = models.ManyToManyField(
+        Listing,
+        through="CampaignListing",
+        related_name="campaigns",
+        blank=True,
+        verbose_name=_("listings"),
+    )
+    starts_on = models.DateField(_("starts on"))
+    ends_on = models.DateField(_("ends on"), null=True, blank=True)
+    goal_qualified_leads = models.PositiveIntegerField(
+        _("goal (qualified leads)"), default=0, help_text=_("0 means no goal.")
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.DRAFT)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-starts_on", "name"]
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["publisher", "code"], name="campaign_code_unique_per_publisher"
+            ),
+            models.UniqueConstraint(fields=["id", "storefront"], name="campaign_id_storefront"),
+            models.CheckConstraint(
+                condition=Q(storefront__in=Storefront.values), name="campaign_storefront_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_on__isnull=True) | Q(ends_on__gte=F("starts_on")),
+                name="campaign_ends_after_start",
+                violation_error_message=_("A campaign cannot end before it starts."),
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def derived_kind(self) -> str:
+        """The kind before the row is saved (the generated column fills in on save)."""
+        return CAMPAIGN_KIND_BY_STOREFRONT.get(self.storefront, "")
+
+
+class CampaignListing(models.Model):
+    """A listing in a campaign. The storefront column lets PostgreSQL refuse a listing of
+    another storefront through two composite foreign keys (migration 0002)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="+")
+    storefront = models.CharField(max_length=20, choices=Storefront)
+
+    class Meta:
+        verbose_name = _("campaign listing")
+        verbose_name_plural = _("campaign listings")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "listing"], name="campaign_listing_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.campaign_id} ↔ {self.listing_id}"
+
+    def clean(self):
+        super().clean()
+        campaign_storefront = self.campaign.storefront if self.campaign_id else None
+        listing_storefront = self.listing.storefront if self.listing_id else None
+        if campaign_storefront and listing_storefront and campaign_storefront != listing_storefront:
+            raise ValidationError(
+                {
+                    "listing": _(
+                        "%(listing)s is on %(listing_storefront)s; this campaign runs on "
+                        "%(campaign_storefront)s."
+                    )
+                    % {
+                        "listing": self.listing.name,
+                        "listing_storefront": Storefront(listing_storefront).label,
+                        "campaign_storefront": Storefront(campaign_storefront).label,
+                    }
+                }
+            )
+        if campaign_storefront:
+            self.storefront = campaign_storefront
+
+
+class LeadOrigin(models.TextChoices):
+    MARKETPLACE = "marketplace", _("Marketplace")
+    CO_SELL = "co-sell", _("Co-Sell referral")
+
+
+class LeadStatus(models.TextChoices):
+    NEW = "new", _("New")
+    QUALIFIED = "qualified", _("Qualified")
+    ACCEPTED = "accepted", _("Accepted")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+    DISQUALIFIED = "disqualified", _("Disqualified")
+
+
+class Lead(models.Model):
+    """One person per publisher per origin; intake consolidates on the normalized email."""
+
+    Origin = LeadOrigin
+    Status = LeadStatus
+
+    # The sales lifecycle of DESIGN §3: where each status may move next.
+    TRANSITIONS: dict[str, tuple[str, ...]] = {
+        Status.NEW: (Status.QUALIFIED, Status.DISQUALIFIED),
+        Status.QUALIFIED: (Status.ACCEPTED, Status.DISQUALIFIED),
+        Status.ACCEPTED: (Status.WON, Status.LOST),
+        Status.WON: (),
+        Status.LOST: (),
+        Status.DISQUALIFIED: (),
+    }
+
+    uuid = models.UUIDField(_("lead id"), default=uuid.uuid4, unique=True, editable=False)
+    publisher = models.ForeignKey(
+        Publisher, on_delete=models.CASCADE, related_name="leads", verbose_name=_("publisher")
+    )
+    origin = models.CharField(_("origin"), max_length=12, choices=Origin, default=Origin.MARKETPLACE)
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    email = models.EmailField(_("email"), max_length=254)
+    email_normalized = models.CharField(_("normalized email"), max_length=254, editable=False)
+    phone = models.CharField(_("phone"), max_length=50, blank=True)
+    country = models.CharField(
+        _("country"), max_length=2, blank=True, help_text=_("ISO 3166-1 alpha-2 code.")
+    )
+    company = models.CharField(_("company"), max_length=200, blank=True)
+    title = models.CharField(_("job title"), max_length=200, blank=True)
+    score = models.PositiveSmallIntegerField(
+        _("score"), default=0, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    score_breakdown = models.JSONField(_("score breakdown"), default=list, blank=True)
+    status = models.CharField(_("status"), max_length=12, choices=Status, default=Status.NEW)
+    marketing_consent = models.BooleanField(_("marketing consent"), default=False)
+    is_test = models.BooleanField(
+        _("test lead"), default=False, help_text=_("Partner Center validation lead (MSFT_TEST_…).")
+    )
+    first_campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="first_leads",
+        verbose_name=_("first campaign"),
+    )
+    latest_campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="latest_leads",
+        verbose_name=_("latest campaign"),
+    )
+    qualified_at = models.DateTimeField(_("qualified"), null=True, blank=True)
+    status_changed_at = models.DateTimeField(_("status changed"), null=True, blank=True)
+    status_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("status changed by"),
+    )
+    status_reason = models.CharField(_("reason"), max_length=500, blank=True)
+    last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["publisher", "origin", "email_normalized"],
+                name="lead_unique_person_per_publisher_origin",
+                violation_error_message=_(
+                    "This publisher already has a lead of this origin with this email."
+                ),
+            ),
+            models.CheckConstraint(condition=Q(score__lte=100), name="lead_score_0_100"),
+            models.CheckConstraint(
+                condition=Q(email_normalized=Lower("email_normalized")),
+                name="lead_email_normalized_lowercase",
+            ),
+            models.CheckConstraint(condition=Q(status__in=LeadStatus.values), name="lead_status_valid"),
+            models.CheckConstraint(condition=Q(origin__in=LeadOrigin.values), name="lead_origin_valid"),
+        ]
+        indexes = [
+            # The portal's lead list: a publisher's leads by time, by status, by score.
+            models.Index(fields=["publisher", "-created_at", "-id"], name="lead_pub_created"),
+            models.Index(
+                fields=["publisher", "status", "-created_at", "-id"], name="lead_pub_status_created"
+            ),
+            models.Index(fields=["publisher", "-score", "-id"], name="lead_pub_score"),
+            models.Index(fields=["-created_at", "-id"], name="lead_created"),
+        ]
+
+    def __str__(self):
+        full_name = f"{self.first_name} {self.last_name}".strip()
+        return full_name or self.email
+
+    @staticmethod
+    def normalize_email(email: str) -> str:
+        """The consolidation key: surrounding space removed, the whole address lowercased."""
+        return email.strip().lower()
+
+    def clean(self):
+        super().clean()
+        self.email_normalized = self.normalize_email(self.email or "")
+        if self.country:
+            self.country = self.country.upper()
+
+    def can_move_to(self, status: str) -> bool:
+        return status in self.TRANSITIONS.get(self.status, ())
+
+
+class LeadActivity(models.Model):
+    """One storefront interaction of a lead: a trial, an install, a contact request."""
+
+    class ActionCode(models.TextChoices):
+        INS = "INS", _("Install / get it now")
+        PLT = "PLT", _("Contact me (partner-led trial)")
+        DNC = "DNC", _("Do not contact (cross-listing)")
+        CREATE = "Create", _("Created in the Azure portal")
+        START_TEST_DRIVE = "StartTestDrive", _("Test drive started")
+
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="activities", verbose_name=_("lead")
+    )
+    listing = models.ForeignKey(
+        Listing,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="activities",
+        verbose_name=_("listing"),
+    )
+    campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="activities",
+        verbose_name=_("campaign"),
+    )
+    storefront = models.CharField(_("storefront"), max_length=20, choices=Storefront)
+    # Unknown codes are kept as sent, so there are no choices enforced here.
+    action_code = models.CharField(_("action code"), max_length=40, blank=True)
+    lead_source = models.CharField(_("lead source"), max_length=500, blank=True)
+    external_id = models.CharField(
+        _("external id"),
+        max_length=200,
+        null=True,
+        blank=True,
+        help_text=_("The LeadId or Idempotency-Key the storefront sent."),
+    )
+    description = models.TextField(_("description"), blank=True)
+    occurred_at = models.DateTimeField(_("occurred"))
+    is_test = models.BooleanField(_("test lead"), default=False)
+    raw_payload = models.JSONField(_("raw payload"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("received"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("lead activity")
+        verbose_name_plural = _("lead activities")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["storefront", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="activity_external_id_unique_per_storefront",
+                violation_error_message=_("This storefront already sent an activity with this id."),
+            ),
+            models.CheckConstraint(
+                condition=Q(storefront__in=Storefront.values), name="activity_storefront_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["lead", "-occurred_at"], name="activity_lead_occurred"),
+            models.Index(fields=["campaign", "occurred_at"], name="activity_campaign_occurred"),
+        ]
+
+    def __str__(self):
+        return f"{self.action_code or '?'} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class ScoringRule(models.Model):
+    """A publisher's rule: when the condition holds, the lead gets the points."""
+
+    class Condition(models.TextChoices):
+        ACTION_CODE = "action_code", _("Action code is one of")
+        STOREFRONT = "storefront", _("Storefront is")
+        LISTING = "listing", _("Listing is")
+        COUNTRY_IN = "country_in", _("Country is one of")
+        TITLE_MATCHES = "title_matches", _("Job title contains a word of")
+        COMPANY_MATCHES = "company_matches", _("Company contains a word of")
+        BUSINESS_EMAIL = "business_email", _("Email is on a business domain")
+        FREE_EMAIL = "free_email", _("Email is on a free-mail domain")
+        PHONE_PRESENT = "phone_present", _("Phone number given")
+        ACTIVITY_COUNT_AT_LEAST = "activity_count_at_least", _("Number of activities at least")
+        DAYS_SINCE_LAST_ACTIVITY_AT_MOST = (
+            "days_since_last_activity_at_most",
+            _("Days since the last activity at most"),
+        )
+
+    publisher = models.ForeignKey(
+        Publisher,
+        on_delete=models.CASCADE,
+        related_name="scoring_rules",
+        verbose_name=_("publisher"),
+    )
+    name = models.CharField(_("name"), max_length=120)
+    condition = models.CharField(_("condition"), max_length=40, choices=Condition)
+    value = models.CharField(
+        _("value"),
+        max_length=500,
+        blank=True,
+        help_text=_("Comma-separated values, a number, or empty, depending on the condition."),
+    )
+    listing = models.ForeignKey(
+        Listing,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="scoring_rules",
+        verbose_name=_("listing"),
+    )
+    points = models.SmallIntegerField(
+        _("points"), validators=[MinValueValidator(-100), MaxValueValidator(100)]
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["publisher", "position", "id"]
+        verbose_name = _("scoring rule")
+        verbose_name_plural = _("scoring rules")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(points__gte=-100, points__lte=100), name="scoring_points_range"
+            ),
+            models.CheckConstraint(
+                condition=~Q(condition="listing") | Q(listing__isnull=False),
+                name="scoring_listing_rule_names_listing",
+                violation_error_message=_("A listing rule must name its listing."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.points:+d})"
+
+    def clean(self):
+        super().clean()
+        if self.condition == self.Condition.LISTING and not self.listing_id:
+            raise ValidationError({"listing": _("Choose the listing this rule scores.")})
+        if self.listing_id and self.publisher_id and self.listing.publisher_id != self.publisher_id:
+            raise ValidationError({"listing": _("This listing belongs to another publisher.")})
+        numeric = {
+            self.Condition.ACTIVITY_COUNT_AT_LEAST,
+            self.Condition.DAYS_SINCE_LAST_ACTIVITY_AT_MOST,
+        }
+        if self.condition in numeric and not self.value.strip().isdigit():
+            raise ValidationError({"value": _("Enter a whole number.")})

@@ -1,0 +1,70 @@
+"""Reads for listings, campaigns and leads. Every selector takes the publisher it serves."""
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from leads.models import Listing
+from leads.storefronts import Storefront
+
+
+@dataclass(frozen=True)
+class PublishBlocker:
+    """Why a listing cannot be published, in words, and what fixes it."""
+
+    code: str
+    message: str
+    fix: str  # a portal URL name that leads to the fix
+
+
+def listings_for_publisher(*, publisher) -> QuerySet[Listing]:
+    return Listing.objects.filter(publisher=publisher).order_by("storefront", "name")
+
+
+def listing_get_for_publisher(*, publisher, listing_id: int) -> Listing | None:
+    return Listing.objects.filter(publisher=publisher, pk=listing_id).first()
+
+
+def listing_has_verified_target(*, listing: Listing) -> bool:
+    """True when an active, verified CRM target of the publisher covers the listing.
+
+    It reads crm's targets through the reverse relations that crm declares, so that
+    leads does not import crm (STYLE: dependencies point portal ← leads ← crm).
+    """
+    return (
+        listing.publisher.crm_targets.filter(is_active=True, verified_at__isnull=False)
+        .filter(Q(scope="all") | Q(listings=listing))
+        .exists()
+    )
+
+
+def listing_publish_blockers(*, listing: Listing) -> list[PublishBlocker]:
+    """The publish gate of DESIGN §1: every reason the listing cannot be published now."""
+    blockers = []
+    if not listing.lead_management_enabled:
+        blockers.append(
+            PublishBlocker(
+                code="lead_management_disabled",
+                message=str(
+                    _("Lead management is not enabled. Enable it so that leads reach you.")
+                ),
+                fix="listing-detail",
+            )
+        )
+    if listing.storefront == Storefront.APPSOURCE and not listing_has_verified_target(
+        listing=listing
+    ):
+        blockers.append(
+            PublishBlocker(
+                code="no_verified_crm_target",
+                message=str(
+                    _(
+                        "AppSource listings need an active CRM target that covers this listing "
+                        "and whose test lead has succeeded."
+                    )
+                ),
+                fix="crm-targets",
+            )
+        )
+    return blockers

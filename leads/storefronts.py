@@ -1,0 +1,46 @@
+"""The storefront table of DESIGN §1, as data that models, constraints and forms share.
+
+| Storefront        | Campaign kind     | Listing types            |
+| AppSource         | nurture           | app, consulting service  |
+| Azure Marketplace | demand generation | offer, technology        |
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Storefront(models.TextChoices):
+    APPSOURCE = "appsource", _("AppSource")
+    AZURE_MARKETPLACE = "azure-marketplace", _("Azure Marketplace")
+
+
+class ListingType(models.TextChoices):
+    APP = "app", _("App")
+    CONSULTING_SERVICE = "consulting-service", _("Consulting service")
+    OFFER = "offer", _("Offer")
+    TECHNOLOGY = "technology", _("Technology")
+
+
+class CampaignKind(models.TextChoices):
+    NURTURE = "nurture", _("Nurture")
+    DEMAND_GENERATION = "demand-generation", _("Demand generation")
+
+
+LISTING_TYPES_BY_STOREFRONT: dict[str, tuple[str, ...]] = {
+    Storefront.APPSOURCE: (ListingType.APP, ListingType.CONSULTING_SERVICE),
+    Storefront.AZURE_MARKETPLACE: (ListingType.OFFER, ListingType.TECHNOLOGY),
+}
+
+CAMPAIGN_KIND_BY_STOREFRONT: dict[str, str] = {
+    Storefront.APPSOURCE: CampaignKind.NURTURE,
+    Storefront.AZURE_MARKETPLACE: CampaignKind.DEMAND_GENERATION,
+}
+
+
+def listing_type_is_valid(storefront: str, listing_type: str) -> bool:
+    return listing_type in LISTING_TYPES_BY_STOREFRONT.get(storefront, ())
+
+
+def listing_type_labels(storefront: str) -> str:
+    """The listing types a storefront accepts, in words, for error messages."""
+    return ", ".join(str(ListingType(t).label) for t in LISTING_TYPES_BY_STOREFRONT[storefront])

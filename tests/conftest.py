@@ -1,0 +1,24 @@
+import pytest
+
+from tests import factories
+
+
+@pytest.fixture
+def publisher(db):
+    return factories.make_publisher()
+
+
+@pytest.fixture
+def owner(db, publisher):
+    """A user who owns `publisher`."""
+    return factories.make_membership(publisher=publisher).user
+
+
+@pytest.fixture
+def other_publisher(db):
+    return factories.make_publisher(name="Other Publisher")
+
+
+@pytest.fixture
+def staff_user(db):
+    return factories.make_user(username="staff", is_staff=True, is_superuser=True)
