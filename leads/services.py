@@ -7,8 +7,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads.models import Campaign, CampaignListing, Listing
+from leads.models import Campaign, CampaignListing, Listing, ScoringRule
 from leads.selectors import PublishBlocker, listing_publish_blockers
+from portal.models import Publisher
 
 
 class ListingPublishRefused(ValidationError):
@@ -79,3 +80,72 @@ def campaign_set_listings(*, campaign: Campaign, listings: Iterable[Listing]) ->
         for listing in listings
     )
     return campaign
+
+
+# The rules every new publisher starts with (DESIGN §3); the publisher edits them later.
+DEFAULT_SCORING_RULES: tuple[dict, ...] = (
+    {
+        "name": "Installed or created",
+        "condition": "action_code",
+        "value": "INS,Create",
+        "points": 35,
+    },
+    {"name": "Asked to be contacted", "condition": "action_code", "value": "PLT", "points": 30},
+    {
+        "name": "Started a test drive",
+        "condition": "action_code",
+        "value": "StartTestDrive",
+        "points": 25,
+    },
+    {"name": "Business email", "condition": "business_email", "value": "", "points": 15},
+    {"name": "Free-mail address", "condition": "free_email", "value": "", "points": -10},
+    {"name": "Phone given", "condition": "phone_present", "value": "", "points": 10},
+    {
+        "name": "Decision maker",
+        "condition": "title_matches",
+        "value": "CEO,CTO,CIO,CFO,VP,Director,Head,Chief,Owner,Founder",
+        "points": 15,
+    },
+    {"name": "Came back", "condition": "activity_count_at_least", "value": "2", "points": 10},
+    {
+        "name": "Active this month",
+        "condition": "days_since_last_activity_at_most",
+        "value": "30",
+        "points": 5,
+    },
+)
+
+
+def scoring_rules_seed_defaults(*, publisher: Publisher) -> list[ScoringRule]:
+    """Give a publisher the default rules, unless it already has rules."""
+    if publisher.scoring_rules.exists():
+        return list(publisher.scoring_rules.all())
+    return ScoringRule.objects.bulk_create(
+        ScoringRule(publisher=publisher, position=position, **rule)
+        for position, rule in enumerate(DEFAULT_SCORING_RULES)
+    )
+
+
+@transaction.atomic
+def publisher_onboard(
+    *,
+    name: str,
+    slug: str,
+    publisher_id: str,
+    lead_contact_email: str = "",
+    co_sell_enrolled: bool = False,
+    **fields,
+) -> Publisher:
+    """Create a publisher with its default scoring rules (staff onboarding)."""
+    publisher = Publisher(
+        name=name,
+        slug=slug,
+        publisher_id=publisher_id,
+        lead_contact_email=lead_contact_email,
+        co_sell_enrolled=co_sell_enrolled,
+        **fields,
+    )
+    publisher.full_clean()
+    publisher.save()
+    scoring_rules_seed_defaults(publisher=publisher)
+    return publisher
