@@ -72,9 +72,7 @@ class CrmTarget(models.Model):
     kind = models.CharField(_("kind"), max_length=20, choices=Kind)
     name = models.CharField(_("name"), max_length=200)
     config = EncryptedJSONField(_("configuration"), default=dict, blank=True)
-    scope = models.CharField(
-        _("scope"), max_length=10, choices=Scope, default=Scope.ALL_LISTINGS
-    )
+    scope = models.CharField(_("scope"), max_length=10, choices=Scope, default=Scope.ALL_LISTINGS)
     listings = models.ManyToManyField(
         Listing, blank=True, related_name="crm_targets", verbose_name=_("listings")
     )
@@ -104,14 +102,21 @@ class CrmTarget(models.Model):
         verbose_name = _("CRM target")
         verbose_name_plural = _("CRM targets")
         constraints = [
-            models.CheckConstraint(condition=Q(kind__in=["https", "salesforce", "dynamics365", "marketo", "azure-table"]), name="crmtarget_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(
+                    kind__in=["https", "salesforce", "dynamics365", "marketo", "azure-table"]
+                ),
+                name="crmtarget_kind_valid",
+            ),
             models.CheckConstraint(
                 condition=Q(publisher__isnull=False) | Q(scope="all"),
                 name="crmtarget_field_seller_covers_all",
                 violation_error_message=_("The field-seller target covers every listing."),
             ),
             models.CheckConstraint(
-                condition=Q(batch_size__gte=1) & Q(rate_limit__gte=1) & Q(rate_period_seconds__gte=1),
+                condition=Q(batch_size__gte=1)
+                & Q(rate_limit__gte=1)
+                & Q(rate_period_seconds__gte=1),
                 name="crmtarget_limits_positive",
             ),
         ]
@@ -179,7 +184,9 @@ class Delivery(models.Model):
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     lease_until = models.DateTimeField(_("leased until"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
-    last_status_code = models.PositiveSmallIntegerField(_("last status code"), null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(
+        _("last status code"), null=True, blank=True
+    )
     response_excerpt = models.CharField(_("response excerpt"), max_length=500, blank=True)
     delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
     idempotency_key = models.UUIDField(
@@ -205,7 +212,7 @@ class Delivery(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(status__in=["pending", "sending", "delivered", "failed"]),
-                name="delivery_status_valid"
+                name="delivery_status_valid",
             ),
             models.CheckConstraint(
                 condition=~Q(status="delivered") | Q(delivered_at__isnull=False),

@@ -258,7 +258,9 @@ class Lead(models.Model):
     publisher = models.ForeignKey(
         Publisher, on_delete=models.CASCADE, related_name="leads", verbose_name=_("publisher")
     )
-    origin = models.CharField(_("origin"), max_length=12, choices=Origin, default=Origin.MARKETPLACE)
+    origin = models.CharField(
+        _("origin"), max_length=12, choices=Origin, default=Origin.MARKETPLACE
+    )
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
     last_name = models.CharField(_("last name"), max_length=100, blank=True)
     email = models.EmailField(_("email"), max_length=254)
@@ -326,8 +328,12 @@ class Lead(models.Model):
                 condition=Q(email_normalized=Lower("email_normalized")),
                 name="lead_email_normalized_lowercase",
             ),
-            models.CheckConstraint(condition=Q(status__in=LeadStatus.values), name="lead_status_valid"),
-            models.CheckConstraint(condition=Q(origin__in=LeadOrigin.values), name="lead_origin_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=LeadStatus.values), name="lead_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(origin__in=LeadOrigin.values), name="lead_origin_valid"
+            ),
         ]
         indexes = [
             # The portal's lead list: a publisher's leads by time, by status, by score.
@@ -391,7 +397,7 @@ class LeadActivity(models.Model):
     # Unknown codes are kept as sent, so there are no choices enforced here.
     action_code = models.CharField(_("action code"), max_length=40, blank=True)
     lead_source = models.CharField(_("lead source"), max_length=500, blank=True)
-    external_id = models.CharField(
+    external_id = models.CharField(  # noqa: DJ001  NULL keeps id-less activities out of the unique index
         _("external id"),
         max_length=200,
         null=True,

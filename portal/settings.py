@@ -168,14 +168,27 @@ STORAGES = {
 }
 
 # --- Email ------------------------------------------------------------------------------
-# The first run writes every message to files under var/mail so a newcomer can read them.
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="filemail://")
-if EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.filebased.EmailBackend":
-    EMAIL_CONFIG["EMAIL_FILE_PATH"] = EMAIL_CONFIG.get("EMAIL_FILE_PATH") or str(VAR_DIR / "mail")
-vars().update(EMAIL_CONFIG)
+# EMAIL_URL in django-environ's form (smtp://user:pass@host:587?tls=1, consolemail://,
+# filemail://). The first run writes every message to files under var/mail.
+_email = env.email_url("EMAIL_URL", default="filemail://")
+_email_options = {
+    "host": _email.get("EMAIL_HOST") or None,
+    "port": _email.get("EMAIL_PORT") or None,
+    "username": _email.get("EMAIL_HOST_USER") or None,
+    "password": _email.get("EMAIL_HOST_PASSWORD") or None,
+    "use_tls": bool(_email.get("EMAIL_USE_TLS")),
+    "use_ssl": bool(_email.get("EMAIL_USE_SSL")),
+    "timeout": env.int("EMAIL_TIMEOUT", default=30),
+}
+if _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend"):
+    _mailer_options = {k: v for k, v in _email_options.items() if v is not None}
+elif _email["EMAIL_BACKEND"].endswith("filebased.EmailBackend"):
+    _mailer_options = {"file_path": _email.get("EMAIL_FILE_PATH") or str(VAR_DIR / "mail")}
+else:
+    _mailer_options = {}
+MAILERS = {"default": {"BACKEND": _email["EMAIL_BACKEND"], "OPTIONS": _mailer_options}}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Lead Portal <leads@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 
 # --- Security headers -------------------------------------------------------------------
 # CSP: no inline script and no eval anywhere; chart data travels through json_script.

@@ -98,10 +98,14 @@ def make_activity(*, lead=None, listing=None, **fields) -> LeadActivity:
 
 
 def make_target(*, publisher=None, kind=CrmTarget.Kind.HTTPS, config=None, **fields) -> CrmTarget:
-    config = config if config is not None else {
-        "httpsEndpointUrl": "https://crm.example/leads",
-        "signingSecret": "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0",
-    }
+    config = (
+        config
+        if config is not None
+        else {
+            "httpsEndpointUrl": "https://crm.example/leads",
+            "signingSecret": "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0",
+        }
+    )
     target = CrmTarget(
         publisher=publisher, kind=kind, name=fields.pop("name", f"Target {_n()}"), config=config
     )
@@ -121,4 +125,6 @@ def make_delivery(*, lead=None, target=None, **fields) -> Delivery:
 
 def make_rule(*, publisher=None, **fields) -> ScoringRule:
     defaults = {"name": "Installs", "condition": "action_code", "value": "INS", "points": 30}
-    return ScoringRule.objects.create(publisher=publisher or make_publisher(), **(defaults | fields))
+    return ScoringRule.objects.create(
+        publisher=publisher or make_publisher(), **(defaults | fields)
+    )

@@ -1,0 +1,18 @@
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
+
+from crm import services
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-encrypt every CRM target's configuration under the first key of "
+        "FIELD_ENCRYPTION_KEYS. Put the new key first, run this, then drop the old key."
+    )
+
+    def handle(self, *args, **options):
+        try:
+            rotated = services.crm_configs_rotate_keys()
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(self.style.SUCCESS(f"Re-encrypted {rotated} CRM target configurations."))
