@@ -7,111 +7,299 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('leads', '0001_initial'),
-        ('portal', '0001_initial'),
+        ("leads", "0001_initial"),
+        ("portal", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CrmTarget',
+            name="CrmTarget",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('https', 'HTTPS endpoint'), ('salesforce', 'Salesforce'), ('dynamics365', 'Dynamics 365'), ('marketo', 'Marketo'), ('azure-table', 'Azure Table')], max_length=20, verbose_name='kind')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('config', crm.fields.EncryptedJSONField(blank=True, default=dict, verbose_name='configuration')),
-                ('scope', models.CharField(choices=[('all', 'All listings'), ('chosen', 'Chosen listings')], default='all', max_length=10, verbose_name='scope')),
-                ('is_active', models.BooleanField(default=True, help_text='A paused target keeps its deliveries pending.', verbose_name='active')),
-                ('verified_at', models.DateTimeField(blank=True, help_text='When a test lead last succeeded. Cleared when the configuration changes.', null=True, verbose_name='verified')),
-                ('rate_limit', models.PositiveIntegerField(verbose_name='rate limit (requests)')),
-                ('rate_period_seconds', models.PositiveIntegerField(verbose_name='rate period (seconds)')),
-                ('batch_size', models.PositiveSmallIntegerField(verbose_name='batch size')),
-                ('extra_fields', models.JSONField(blank=True, default=dict, help_text='Constant fields added to every payload, such as a campaign id.', verbose_name='extra fields')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
-                ('listings', models.ManyToManyField(blank=True, related_name='crm_targets', to='leads.listing', verbose_name='listings')),
-                ('publisher', models.ForeignKey(blank=True, help_text='Empty for the global Microsoft field-seller CRM.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='crm_targets', to='portal.publisher', verbose_name='publisher')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("https", "HTTPS endpoint"),
+                            ("salesforce", "Salesforce"),
+                            ("dynamics365", "Dynamics 365"),
+                            ("marketo", "Marketo"),
+                            ("azure-table", "Azure Table"),
+                        ],
+                        max_length=20,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                (
+                    "config",
+                    crm.fields.EncryptedJSONField(
+                        blank=True, default=dict, verbose_name="configuration"
+                    ),
+                ),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[("all", "All listings"), ("chosen", "Chosen listings")],
+                        default="all",
+                        max_length=10,
+                        verbose_name="scope",
+                    ),
+                ),
+                (
+                    "is_active",
+                    models.BooleanField(
+                        default=True,
+                        help_text="A paused target keeps its deliveries pending.",
+                        verbose_name="active",
+                    ),
+                ),
+                (
+                    "verified_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When a test lead last succeeded. Cleared when the configuration changes.",
+                        null=True,
+                        verbose_name="verified",
+                    ),
+                ),
+                ("rate_limit", models.PositiveIntegerField(verbose_name="rate limit (requests)")),
+                (
+                    "rate_period_seconds",
+                    models.PositiveIntegerField(verbose_name="rate period (seconds)"),
+                ),
+                ("batch_size", models.PositiveSmallIntegerField(verbose_name="batch size")),
+                (
+                    "extra_fields",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="Constant fields added to every payload, such as a campaign id.",
+                        verbose_name="extra fields",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated")),
+                (
+                    "listings",
+                    models.ManyToManyField(
+                        blank=True,
+                        related_name="crm_targets",
+                        to="leads.listing",
+                        verbose_name="listings",
+                    ),
+                ),
+                (
+                    "publisher",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty for the global Microsoft field-seller CRM.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="crm_targets",
+                        to="portal.publisher",
+                        verbose_name="publisher",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'CRM target',
-                'verbose_name_plural': 'CRM targets',
-                'ordering': ['publisher__name', 'name'],
+                "verbose_name": "CRM target",
+                "verbose_name_plural": "CRM targets",
+                "ordering": ["publisher__name", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event', models.CharField(choices=[('lead.qualified', 'Lead qualified'), ('lead.updated', 'Lead updated'), ('test', 'Test lead')], max_length=20, verbose_name='event')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending'), ('delivered', 'Delivered'), ('failed', 'Failed')], default='pending', max_length=10, verbose_name='status')),
-                ('attempts', models.PositiveSmallIntegerField(default=0, verbose_name='attempts')),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True, verbose_name='next attempt')),
-                ('lease_until', models.DateTimeField(blank=True, null=True, verbose_name='leased until')),
-                ('last_error', models.TextField(blank=True, verbose_name='last error')),
-                ('last_status_code', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='last status code')),
-                ('response_excerpt', models.CharField(blank=True, max_length=500, verbose_name='response excerpt')),
-                ('delivered_at', models.DateTimeField(blank=True, null=True, verbose_name='delivered')),
-                ('idempotency_key', models.UUIDField(default=uuid.uuid4, editable=False, help_text='Sent to the target on every attempt (webhook-id), so retries deduplicate.', unique=True, verbose_name='delivery id')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
-                ('lead', models.ForeignKey(blank=True, help_text='Empty for a synthetic test lead.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='leads.lead', verbose_name='lead')),
-                ('target', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='crm.crmtarget', verbose_name='target')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "event",
+                    models.CharField(
+                        choices=[
+                            ("lead.qualified", "Lead qualified"),
+                            ("lead.updated", "Lead updated"),
+                            ("test", "Test lead"),
+                        ],
+                        max_length=20,
+                        verbose_name="event",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sending", "Sending"),
+                            ("delivered", "Delivered"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0, verbose_name="attempts")),
+                (
+                    "next_attempt_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="next attempt"),
+                ),
+                (
+                    "lease_until",
+                    models.DateTimeField(blank=True, null=True, verbose_name="leased until"),
+                ),
+                ("last_error", models.TextField(blank=True, verbose_name="last error")),
+                (
+                    "last_status_code",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="last status code"
+                    ),
+                ),
+                (
+                    "response_excerpt",
+                    models.CharField(blank=True, max_length=500, verbose_name="response excerpt"),
+                ),
+                (
+                    "delivered_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="delivered"),
+                ),
+                (
+                    "idempotency_key",
+                    models.UUIDField(
+                        default=uuid.uuid4,
+                        editable=False,
+                        help_text="Sent to the target on every attempt (webhook-id), so retries deduplicate.",
+                        unique=True,
+                        verbose_name="delivery id",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated")),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty for a synthetic test lead.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="leads.lead",
+                        verbose_name="lead",
+                    ),
+                ),
+                (
+                    "target",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="crm.crmtarget",
+                        verbose_name="target",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'delivery',
-                'verbose_name_plural': 'deliveries',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "delivery",
+                "verbose_name_plural": "deliveries",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddIndex(
-            model_name='crmtarget',
-            index=models.Index(fields=['publisher', 'is_active'], name='crmtarget_pub_active'),
+            model_name="crmtarget",
+            index=models.Index(fields=["publisher", "is_active"], name="crmtarget_pub_active"),
         ),
         migrations.AddConstraint(
-            model_name='crmtarget',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['https', 'salesforce', 'dynamics365', 'marketo', 'azure-table'])), name='crmtarget_kind_valid'),
+            model_name="crmtarget",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("kind__in", ["https", "salesforce", "dynamics365", "marketo", "azure-table"])
+                ),
+                name="crmtarget_kind_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='crmtarget',
-            constraint=models.CheckConstraint(condition=models.Q(('publisher__isnull', False), ('scope', 'all'), _connector='OR'), name='crmtarget_field_seller_covers_all', violation_error_message='The field-seller target covers every listing.'),
+            model_name="crmtarget",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("publisher__isnull", False), ("scope", "all"), _connector="OR"),
+                name="crmtarget_field_seller_covers_all",
+                violation_error_message="The field-seller target covers every listing.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='crmtarget',
-            constraint=models.CheckConstraint(condition=models.Q(('batch_size__gte', 1), ('rate_limit__gte', 1), ('rate_period_seconds__gte', 1)), name='crmtarget_limits_positive'),
+            model_name="crmtarget",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("batch_size__gte", 1), ("rate_limit__gte", 1), ("rate_period_seconds__gte", 1)
+                ),
+                name="crmtarget_limits_positive",
+            ),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(condition=models.Q(('status__in', ['pending', 'sending'])), fields=['next_attempt_at'], name='delivery_due'),
+            model_name="delivery",
+            index=models.Index(
+                condition=models.Q(("status__in", ["pending", "sending"])),
+                fields=["next_attempt_at"],
+                name="delivery_due",
+            ),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['target', '-created_at', '-id'], name='delivery_target_created'),
+            model_name="delivery",
+            index=models.Index(
+                fields=["target", "-created_at", "-id"], name="delivery_target_created"
+            ),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['status', '-created_at', '-id'], name='delivery_status_created'),
+            model_name="delivery",
+            index=models.Index(
+                fields=["status", "-created_at", "-id"], name="delivery_status_created"
+            ),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['lead', '-created_at'], name='delivery_lead_created'),
+            model_name="delivery",
+            index=models.Index(fields=["lead", "-created_at"], name="delivery_lead_created"),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.UniqueConstraint(condition=models.Q(('event', 'lead.qualified')), fields=('lead', 'target'), name='delivery_qualified_once_per_target'),
+            model_name="delivery",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("event", "lead.qualified")),
+                fields=("lead", "target"),
+                name="delivery_qualified_once_per_target",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'sending', 'delivered', 'failed'])), name='delivery_status_valid'),
+            model_name="delivery",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["pending", "sending", "delivered", "failed"])),
+                name="delivery_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'delivered'), _negated=True), ('delivered_at__isnull', False), _connector='OR'), name='delivery_delivered_has_time'),
+            model_name="delivery",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "delivered"), _negated=True),
+                    ("delivered_at__isnull", False),
+                    _connector="OR",
+                ),
+                name="delivery_delivered_has_time",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.CheckConstraint(condition=models.Q(('lead__isnull', False), ('event', 'test'), _connector='OR'), name='delivery_only_test_without_lead'),
+            model_name="delivery",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("lead__isnull", False), ("event", "test"), _connector="OR"),
+                name="delivery_only_test_without_lead",
+            ),
         ),
     ]
