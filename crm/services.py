@@ -1,13 +1,18 @@
 """Writes for CRM targets. Delivery services join this module with the delivery issue."""
 
+import logging
+
 from cryptography.fernet import InvalidToken
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import TextField, Value
+from django.db.models import Q, TextField, Value
 from django.db.models.functions import Cast
+from django.utils import timezone
 
 from crm.fields import field_fernet
-from crm.models import CrmTarget
+from crm.models import CrmTarget, Delivery
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -37,3 +42,61 @@ def crm_configs_rotate_keys() -> int:
         CrmTarget.objects.filter(pk=pk).update(config=Value(new_token, output_field=TextField()))
         rotated += 1
     return rotated
+
+
+# --- The outbox ---------------------------------------------------------------------------
+
+EVENTS = {"qualified": Delivery.Event.QUALIFIED, "updated": Delivery.Event.UPDATED}
+
+
+def targets_covering(*, publisher_ids: set[int]) -> list[tuple[CrmTarget, set[int]]]:
+    """The publishers' targets and the global field-seller targets, each with its chosen
+    listing ids (empty for a target that covers all listings). Paused targets are
+    included: their deliveries wait, pending, until the target resumes."""
+    targets = list(
+        CrmTarget.objects.filter(Q(publisher_id__in=publisher_ids) | Q(publisher__isnull=True))
+    )
+    chosen: dict[int, set[int]] = {target.pk: set() for target in targets}
+    links = CrmTarget.listings.through.objects.filter(crmtarget_id__in=chosen)
+    for target_id, listing_id in links.values_list("crmtarget_id", "listing_id"):
+        chosen[target_id].add(listing_id)
+    return [(target, chosen[target.pk]) for target in targets]
+
+
+def deliveries_create(*, events: list[tuple]) -> list[Delivery]:
+    """Write the outbox rows for (lead, "qualified" | "updated", listing id) events: one per
+    target that covers the listing, the field-seller targets included. Call it inside the
+    transaction that changed the lead; workers are woken after commit."""
+    if not events:
+        return []
+    now = timezone.now()
+    targets = targets_covering(publisher_ids={lead.publisher_id for lead, _, _ in events})
+    rows = []
+    for lead, event, listing_id in events:
+        for target, listing_ids in targets:
+            covers = target.publisher_id is None or (
+                target.publisher_id == lead.publisher_id
+                and (target.scope == CrmTarget.Scope.ALL_LISTINGS or listing_id in listing_ids)
+            )
+            if covers:
+                rows.append(
+                    Delivery(lead=lead, target=target, event=EVENTS[event], next_attempt_at=now)
+                )
+    # A lead is qualified once per target: a repeated qualification is absorbed by the
+    # partial unique index instead of failing the whole intake.
+    created = Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+    target_ids = {row.target_id for row in rows}
+    transaction.on_commit(lambda: deliveries_wake(target_ids=target_ids), robust=True)
+    return created
+
+
+def deliveries_wake(*, target_ids: set[int]) -> None:
+    """Tell the workers that these targets have due deliveries. Best effort: when the
+    broker is down, the beat sweep finds the rows anyway (DESIGN §4)."""
+    from portal.celery import app
+
+    for target_id in sorted(target_ids):
+        try:
+            app.send_task("crm.deliver_target", args=[target_id], retry=False)
+        except Exception:  # the broker is down: the outbox row is the truth
+            logger.warning("crm.wake.failed", extra={"target_id": target_id}, exc_info=True)

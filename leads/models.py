@@ -153,6 +153,13 @@ class Campaign(models.Model):
     goal_qualified_leads = models.PositiveIntegerField(
         _("goal (qualified leads)"), default=0, help_text=_("0 means no goal.")
     )
+    qualification_threshold = models.PositiveSmallIntegerField(
+        _("qualification threshold override"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text=_("Leaves the publisher's threshold in force when empty."),
+    )
     status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.DRAFT)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -277,6 +284,9 @@ class Lead(models.Model):
     score_breakdown = models.JSONField(_("score breakdown"), default=list, blank=True)
     status = models.CharField(_("status"), max_length=12, choices=Status, default=Status.NEW)
     marketing_consent = models.BooleanField(_("marketing consent"), default=False)
+    marketing_consent_at = models.DateTimeField(
+        _("consent recorded"), null=True, blank=True, help_text=_("When consent was last stated.")
+    )
     is_test = models.BooleanField(
         _("test lead"), default=False, help_text=_("Partner Center validation lead (MSFT_TEST_…).")
     )
@@ -408,6 +418,8 @@ class LeadActivity(models.Model):
     occurred_at = models.DateTimeField(_("occurred"))
     is_test = models.BooleanField(_("test lead"), default=False)
     raw_payload = models.JSONField(_("raw payload"), default=dict, blank=True)
+    # The first answer intake gave; a replay of the same external id gets it back verbatim.
+    intake_response = models.JSONField(_("intake response"), default=dict, blank=True)
     created_at = models.DateTimeField(_("received"), auto_now_add=True)
 
     class Meta:
@@ -513,3 +525,143 @@ class ScoringRule(models.Model):
         }
         if self.condition in numeric and not self.value.strip().isdigit():
             raise ValidationError({"value": _("Enter a whole number.")})
+
+
+class LeadTransition(models.Model):
+    """One move in a lead's lifecycle: who (empty for the system), when, and why."""
+
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="transitions", verbose_name=_("lead")
+    )
+    from_status = models.CharField(_("from"), max_length=12, choices=LeadStatus)
+    to_status = models.CharField(_("to"), max_length=12, choices=LeadStatus)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("changed by"),
+    )
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("lead transition")
+        verbose_name_plural = _("lead transitions")
+        indexes = [models.Index(fields=["lead", "-created_at"], name="transition_lead_created")]
+
+    def __str__(self):
+        return f"{self.from_status} → {self.to_status}"
+
+
+class ApiKey(models.Model):
+    """A machine credential for intake: a storefront key, or a Microsoft-seller key for
+    Co-Sell referrals. Only the SHA-256 of the key is stored; the key is shown once."""
+
+    class Kind(models.TextChoices):
+        STOREFRONT = "storefront", _("Storefront")
+        MICROSOFT_SELLER = "microsoft-seller", _("Microsoft seller (Co-Sell referrals)")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind)
+    storefront = models.CharField(_("storefront"), max_length=20, choices=Storefront, blank=True)
+    name = models.CharField(_("name"), max_length=120)
+    prefix = models.CharField(_("prefix"), max_length=16, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="microsoft-seller", storefront="")
+                | Q(kind="storefront", storefront__in=Storefront.values),
+                name="apikey_storefront_matches_kind",
+                violation_error_message=_(
+                    "A storefront key names its storefront; a seller key none."
+                ),
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+
+class PublisherApiToken(models.Model):
+    """A publisher's token for the publisher API. Stored hashed, shown once, revocable."""
+
+    publisher = models.ForeignKey(
+        Publisher, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("publisher")
+    )
+    name = models.CharField(_("name"), max_length=120)
+    prefix = models.CharField(_("prefix"), max_length=16, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("publisher API token")
+        verbose_name_plural = _("publisher API tokens")
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+
+class RescoreRun(models.Model):
+    """A background rescoring of one publisher's leads, with its progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    publisher = models.ForeignKey(
+        Publisher,
+        on_delete=models.CASCADE,
+        related_name="rescore_runs",
+        verbose_name=_("publisher"),
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.QUEUED)
+    total = models.PositiveIntegerField(_("leads"), default=0)
+    processed = models.PositiveIntegerField(_("processed"), default=0)
+    requalified = models.PositiveIntegerField(_("newly qualified"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    created_at = models.DateTimeField(_("requested"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("rescore run")
+        verbose_name_plural = _("rescore runs")
+
+    def __str__(self):
+        return f"{self.publisher} {self.get_status_display()} {self.processed}/{self.total}"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, round(100 * self.processed / self.total))

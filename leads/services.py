@@ -7,7 +7,15 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads.models import Campaign, CampaignListing, Listing, ScoringRule
+from leads import api_keys
+from leads.models import (
+    ApiKey,
+    Campaign,
+    CampaignListing,
+    Listing,
+    PublisherApiToken,
+    ScoringRule,
+)
 from leads.selectors import PublishBlocker, listing_publish_blockers
 from portal.models import Publisher
 
@@ -149,3 +157,37 @@ def publisher_onboard(
     publisher.save()
     scoring_rules_seed_defaults(publisher=publisher)
     return publisher
+
+
+def api_key_create(*, kind: str, name: str, storefront: str = "") -> tuple[ApiKey, str]:
+    """Create a storefront or Microsoft-seller key; the plaintext is returned once."""
+    key, hashed, prefix = api_keys.key_generate(kind)
+    api_key = ApiKey(kind=kind, storefront=storefront, name=name, prefix=prefix, key_hash=hashed)
+    api_key.full_clean()
+    api_key.save()
+    return api_key, key
+
+
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    """Revoke a key: it stops working at once and cannot be restored."""
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+    return api_key
+
+
+def publisher_token_create(*, publisher: Publisher, name: str, created_by=None):
+    """Create a publisher API token; the plaintext is returned once."""
+    token, hashed, prefix = api_keys.key_generate("publisher")
+    api_token = PublisherApiToken.objects.create(
+        publisher=publisher, name=name, prefix=prefix, token_hash=hashed, created_by=created_by
+    )
+    return api_token, token
+
+
+def publisher_token_revoke(*, api_token: PublisherApiToken) -> PublisherApiToken:
+    """Revoke a publisher API token."""
+    if api_token.revoked_at is None:
+        api_token.revoked_at = timezone.now()
+        api_token.save(update_fields=["revoked_at"])
+    return api_token

@@ -1,0 +1,179 @@
+"""The HTTP API (django-ninja): storefront intake, Co-Sell referrals, the publisher API.
+
+The OpenAPI document is generated at /api/v1/openapi.json, the docs at /api/v1/docs.
+"""
+
+import json
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Body, Header, NinjaAPI, Status
+from ninja.errors import AuthenticationError, ValidationError
+from ninja.security import HttpBearer
+from pydantic import ValidationError as PydanticValidationError
+
+from leads import api_keys, intake
+from leads.models import ApiKey
+from leads.schemas import (
+    BulkAnswer,
+    ErrorAnswer,
+    IntakeAnswer,
+    LeadPayload,
+)
+
+MAX_BULK_ITEMS = 1000
+
+api = NinjaAPI(
+    title="Lead Portal API",
+    version="1",
+    description=(
+        "Storefront intake of marketplace leads (Partner Center's lead JSON), Co-Sell "
+        "referrals, and the publisher API."
+    ),
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+class StorefrontKey(HttpBearer):
+    """`Authorization: Bearer <storefront key>`, created by `create_storefront_key`."""
+
+    openapi_scheme = "bearer"
+
+    def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
+        return api_keys.api_key_authenticate(key=token, kind=ApiKey.Kind.STOREFRONT)
+
+
+# --- Errors: one shape everywhere, {"detail": [{loc, msg, type}]} or {"detail": "…"} -----
+
+
+def _clean_loc(loc) -> list:
+    """ninja puts the parameter name after "body"; a client knows only its JSON keys."""
+    loc = list(loc)
+    if len(loc) >= 2 and loc[0] == "body" and loc[1] in {"payload", "items"}:
+        loc = ["body", *loc[2:]]
+    return loc
+
+
+def field_errors(errors) -> list[dict]:
+    return [
+        {
+            "loc": _clean_loc(e.get("loc", [])),
+            "msg": str(e.get("msg", "")),
+            "type": e.get("type", ""),
+        }
+        for e in errors
+    ]
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request, exc: ValidationError):
+    errors = field_errors(exc.errors)
+    if any(e["type"] in {"json_invalid", "parse_error"} for e in errors):
+        return api.create_response(request, {"detail": "Malformed JSON body."}, status=400)
+    return api.create_response(request, {"detail": errors}, status=422)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthorized(request, exc):
+    return api.create_response(
+        request, {"detail": "Missing or invalid API key (Authorization: Bearer …)."}, status=401
+    )
+
+
+# --- Storefront intake ---------------------------------------------------------------------
+
+
+def _raw_json(request: HttpRequest) -> Any:
+    try:
+        return json.loads(request.body)
+    except ValueError:
+        return {}
+
+
+@api.post(
+    "/leads",
+    auth=StorefrontKey(),
+    response={
+        201: IntakeAnswer,
+        200: IntakeAnswer,
+        400: ErrorAnswer,
+        401: ErrorAnswer,
+        413: ErrorAnswer,
+        422: ErrorAnswer,
+    },
+    summary="Post one storefront lead",
+    tags=["intake"],
+)
+def post_lead(
+    request: HttpRequest,
+    payload: LeadPayload,
+    idempotency_key: str | None = Header(
+        None, alias="Idempotency-Key", max_length=200, description="Used when LeadId is absent."
+    ),
+):
+    """Partner Center's lead JSON, keys matched case-insensitively. 201 for a new activity,
+    200 with the first answer when the same LeadId (or Idempotency-Key) comes again."""
+    item = intake.IntakeItem(
+        payload=payload, raw=_raw_json(request), idempotency_key=idempotency_key
+    )
+    (outcome,) = intake.leads_ingest(storefront=request.auth.storefront, items=[item])
+    if outcome.errors:
+        return Status(422, {"detail": outcome.errors})
+    return Status(outcome.status_code, outcome.answer)
+
+
+@api.post(
+    "/leads/bulk",
+    auth=StorefrontKey(),
+    response={
+        200: BulkAnswer,
+        400: ErrorAnswer,
+        401: ErrorAnswer,
+        413: ErrorAnswer,
+        422: ErrorAnswer,
+    },
+    summary="Post up to 1,000 storefront leads",
+    tags=["intake"],
+)
+def post_leads_bulk(
+    request: HttpRequest,
+    items: list[dict[str, Any]] = Body(..., min_length=1, max_length=MAX_BULK_ITEMS),
+):
+    """A JSON array of leads. Each item gets its own result, in order: a bad item is
+    refused (422 in its result) without sinking the others."""
+    results: list[dict | None] = [None] * len(items)
+    accepted: list[intake.IntakeItem] = []
+    positions: list[int] = []
+    for index, raw in enumerate(items):
+        try:
+            payload = LeadPayload.model_validate(raw)
+        except PydanticValidationError as exc:
+            errors = field_errors(exc.errors(include_url=False, include_context=False))
+            for error in errors:
+                error["loc"] = ["body", index, *error["loc"]]
+            results[index] = {"index": index, "status_code": 422, "errors": errors}
+            continue
+        accepted.append(intake.IntakeItem(payload=payload, raw=raw))
+        positions.append(index)
+
+    outcomes = intake.leads_ingest(storefront=request.auth.storefront, items=accepted)
+    for index, outcome in zip(positions, outcomes, strict=True):
+        results[index] = {
+            "index": index,
+            "status_code": outcome.status_code,
+            "result": outcome.answer,
+            "errors": [{**e, "loc": ["body", index, *e["loc"][1:]]} for e in outcome.errors or []]
+            or None,
+        }
+    codes = [result["status_code"] for result in results]
+    return Status(
+        200,
+        {
+            "created": codes.count(201),
+            "replayed": codes.count(200),
+            "failed": codes.count(422),
+            "results": results,
+        },
+    )

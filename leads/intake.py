@@ -1,0 +1,487 @@
+"""Intake: storefront leads become scored, qualified, attributed and delivered leads.
+
+One code path serves the single and the bulk endpoint: a batch is ingested with a
+fixed number of queries whatever its size, in one transaction (DESIGN §4). For each
+item, in order, it
+  1. consolidates on the normalized email per publisher and origin,
+  2. rescores the lead,
+  3. qualifies it when the score reaches the threshold,
+  4. attributes the campaign (CampaignCode, else the listing's active campaign),
+  5. writes the outbox rows: lead.qualified when it has just qualified, lead.updated
+     when an already qualified lead gets a new activity.
+Celery hears of the deliveries only after commit, and intake never depends on it.
+
+Idempotency: the unique (storefront, external_id) constraint is the arbiter. When a
+concurrent request already holds one of a batch's external ids, the batch is retried
+item by item, and the loser answers 200 with the winner's stored answer.
+"""
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm import services as crm_services
+from leads.models import (
+    Campaign,
+    CampaignListing,
+    Lead,
+    LeadActivity,
+    LeadTransition,
+    Listing,
+    ScoringRule,
+)
+from leads.schemas import LeadPayload, parse_lead_source
+from leads.scoring import LeadFacts, RuleSpec, score_lead
+from leads.storefronts import Storefront
+
+logger = logging.getLogger(__name__)
+
+DO_NOT_CONTACT = "DNC"
+POST_QUALIFIED = {
+    Lead.Status.QUALIFIED,
+    Lead.Status.ACCEPTED,
+    Lead.Status.WON,
+    Lead.Status.LOST,
+}
+
+
+@dataclass
+class IntakeItem:
+    payload: LeadPayload
+    raw: dict
+    idempotency_key: str | None = None
+
+    @property
+    def external_id(self) -> str | None:
+        return self.payload.LeadId or self.idempotency_key
+
+
+@dataclass
+class ItemOutcome:
+    status_code: int  # 201 created, 200 replayed, 422 refused
+    answer: dict | None = None
+    errors: list[dict] | None = None
+
+
+def refusal(loc: list, msg: str, kind: str) -> ItemOutcome:
+    return ItemOutcome(422, errors=[{"loc": loc, "msg": msg, "type": kind}])
+
+
+def leads_ingest(*, storefront: str, items: list[IntakeItem]) -> list[ItemOutcome]:
+    """Ingest a batch of storefront leads; one outcome per item, in order."""
+    outcomes: list[ItemOutcome | None] = [None] * len(items)
+    listings = _listings_for(storefront=storefront, items=items)
+    replays = _stored_answers(storefront=storefront, items=items)
+    first_index_of: dict[str, int] = {}
+    todo: list[int] = []
+    for index, item in enumerate(items):
+        key = item.external_id
+        if key and key in replays:
+            outcomes[index] = ItemOutcome(200, answer=replays[key])
+        elif isinstance(listings[index], ItemOutcome):
+            outcomes[index] = listings[index]
+        elif key and key in first_index_of:
+            continue  # the same id twice in one batch: answered below as a replay
+        else:
+            if key:
+                first_index_of[key] = index
+            todo.append(index)
+
+    try:
+        with transaction.atomic():
+            created = _ingest_batch(storefront, [(i, items[i], listings[i]) for i in todo])
+    except IntegrityError:
+        # A concurrent request committed one of these external ids first.
+        created = {}
+        for i in todo:
+            created.update(_ingest_one(storefront, i, items[i], listings[i]))
+    for index, outcome in created.items():
+        outcomes[index] = outcome
+
+    for index, item in enumerate(items):
+        if outcomes[index] is None:  # a repeated id within the batch
+            first = outcomes[first_index_of[item.external_id]]
+            outcomes[index] = ItemOutcome(200, answer=first.answer) if first.answer else first
+    return outcomes
+
+
+def _ingest_one(storefront, index, item, listing) -> dict[int, ItemOutcome]:
+    try:
+        with transaction.atomic():
+            return _ingest_batch(storefront, [(index, item, listing)])
+    except IntegrityError:
+        stored = _stored_answers(storefront=storefront, items=[item])
+        if item.external_id not in stored:
+            raise
+        return {index: ItemOutcome(200, answer=stored[item.external_id])}
+
+
+def _stored_answers(*, storefront: str, items: list[IntakeItem]) -> dict[str, dict]:
+    keys = {item.external_id for item in items if item.external_id}
+    if not keys:
+        return {}
+    return dict(
+        LeadActivity.objects.filter(storefront=storefront, external_id__in=keys).values_list(
+            "external_id", "intake_response"
+        )
+    )
+
+
+# --- Offer resolution -------------------------------------------------------------------
+
+
+def _offer_reference(payload: LeadPayload) -> tuple[str, str, list[str]]:
+    """(kind, value, loc): the offer the lead names, by id or by display name."""
+    if payload.OfferId:
+        return "id", payload.OfferId, ["body", "OfferId"]
+    offer = parse_lead_source(payload.LeadSource)[2]
+    if offer:
+        looks_like_id = "." in offer and " " not in offer
+        return ("id" if looks_like_id else "name"), offer, ["body", "LeadSource"]
+    if payload.OfferTitle:
+        return "name", payload.OfferTitle, ["body", "OfferTitle"]
+    return "none", "", ["body", "OfferId"]
+
+
+def _listings_for(*, storefront: str, items: list[IntakeItem]) -> list:
+    """Per item, its eligible Listing, or the 422 outcome that says why there is none."""
+    references = [_offer_reference(item.payload) for item in items]
+    ids = {value.lower() for kind, value, _ in references if kind == "id"}
+    names = {value.lower() for kind, value, _ in references if kind == "name"}
+    by_id: dict[str, Listing] = {}
+    by_name: dict[str, list[Listing]] = defaultdict(list)
+    if ids or names:
+        candidates = (
+            Listing.objects.filter(storefront=storefront)
+            .annotate(offer_lower=Lower("offer_id"), name_lower=Lower("name"))
+            .filter(Q(offer_lower__in=ids) | Q(name_lower__in=names))
+        )
+        for listing in candidates.select_related("publisher"):
+            by_id[listing.offer_id.lower()] = listing
+            by_name[listing.name.lower()].append(listing)
+
+    storefront_label = Storefront(storefront).label
+    results = []
+    for kind, value, loc in references:
+        if kind == "none":
+            results.append(
+                refusal(
+                    loc, _("Name the offer: send OfferId or LeadSource's offer part."), "no_offer"
+                )
+            )
+            continue
+        matches = [by_id[value.lower()]] if kind == "id" and value.lower() in by_id else []
+        if kind == "name":
+            matches = by_name.get(value.lower(), [])
+        if not matches:
+            msg = _("No listing on %(storefront)s has the offer %(offer)s.") % {
+                "storefront": storefront_label,
+                "offer": repr(value),
+            }
+            results.append(refusal(loc, msg, "unknown_offer"))
+        elif len(matches) > 1:
+            msg = _("Several listings are named %(offer)s; send OfferId.") % {"offer": repr(value)}
+            results.append(refusal(loc, msg, "ambiguous_offer"))
+        else:
+            results.append(_eligibility(matches[0], loc))
+    return results
+
+
+def _eligibility(listing: Listing, loc: list):
+    if not listing.lead_management_enabled:
+        msg = _("Lead management is not enabled for the listing %(listing)s.")
+        return refusal(loc, msg % {"listing": repr(listing.name)}, "lead_management_disabled")
+    if not listing.is_published:
+        msg = _("The listing %(listing)s is not published.")
+        return refusal(loc, msg % {"listing": repr(listing.name)}, "listing_not_published")
+    return listing
+
+
+# --- The batch ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Person:
+    """One lead being worked on in a batch: its row, what it was, and its activities."""
+
+    lead: Lead
+    is_new: bool
+    facts: list[tuple] = field(default_factory=list)  # (action, storefront, listing, time, test)
+    seen_in_batch: bool = False
+
+
+def _ingest_batch(storefront: str, entries: list[tuple[int, IntakeItem, Listing]]):
+    if not entries:
+        return {}
+    now = timezone.now()
+    people = _lock_people(entries, now)
+    rules = _rules_by_publisher({listing.publisher_id for _, _, listing in entries})
+    campaigns = _campaigns_for(entries, now)
+
+    activities, transitions, events, outcomes = [], [], [], {}
+    for index, item, listing in entries:
+        person = people[
+            (listing.publisher_id, Lead.normalize_email(item.payload.UserDetails.Email))
+        ]
+        consolidated = not person.is_new or person.seen_in_batch
+        activity = _apply_item(person, item, listing, campaigns, now)
+        was = person.lead.status
+        _rescore(person, rules[listing.publisher_id], now)
+        event = _qualify(person, activity, campaigns.threshold(listing, activity.campaign), now)
+        if event == "qualified":
+            transitions.append(_system_transition(person.lead, was))
+        if event and not activity.is_test:
+            events.append((person.lead, event, listing.pk))
+        answer = {
+            "id": str(person.lead.uuid),
+            "status": person.lead.status,
+            "score": person.lead.score,
+            "consolidated": consolidated,
+        }
+        activity.intake_response = answer
+        activities.append(activity)
+        person.seen_in_batch = True
+        outcomes[index] = ItemOutcome(201, answer=answer)
+
+    Lead.objects.bulk_update([p.lead for p in people.values()], _LEAD_UPDATE_FIELDS)
+    LeadActivity.objects.bulk_create(activities)
+    LeadTransition.objects.bulk_create(transitions)
+    crm_services.deliveries_create(events=events)
+    return outcomes
+
+
+_LEAD_UPDATE_FIELDS = [
+    "first_name",
+    "last_name",
+    "phone",
+    "country",
+    "company",
+    "title",
+    "score",
+    "score_breakdown",
+    "status",
+    "qualified_at",
+    "status_changed_at",
+    "status_reason",
+    "marketing_consent",
+    "marketing_consent_at",
+    "first_campaign",
+    "latest_campaign",
+    "last_activity_at",
+    "updated_at",
+]
+
+
+def _lock_people(entries, now: datetime) -> dict[tuple[int, str], _Person]:
+    """Lock the batch's leads (creating the missing ones), in primary-key order."""
+    wanted: dict[tuple[int, str], tuple[IntakeItem, Listing]] = {}
+    for _index, item, listing in entries:
+        key = (listing.publisher_id, Lead.normalize_email(item.payload.UserDetails.Email))
+        wanted.setdefault(key, (item, listing))
+
+    fresh = {
+        key: _new_lead(item, listing.publisher_id, key[1], now)
+        for key, (item, listing) in wanted.items()
+    }
+    # ON CONFLICT DO NOTHING: a lead a concurrent request just created is simply found.
+    Lead.objects.bulk_create(fresh.values(), ignore_conflicts=True)
+    query = Q(pk__in=[])
+    by_publisher: dict[int, list[str]] = defaultdict(list)
+    for publisher_id, email in wanted:
+        by_publisher[publisher_id].append(email)
+    for publisher_id, emails in by_publisher.items():
+        query |= Q(publisher_id=publisher_id, email_normalized__in=emails)
+    leads = (
+        Lead.objects.select_for_update()
+        .filter(query, origin=Lead.Origin.MARKETPLACE)
+        .order_by("pk")
+    )
+    people = {}
+    for lead in leads:
+        key = (lead.publisher_id, lead.email_normalized)
+        person = _Person(lead=lead, is_new=lead.uuid == fresh[key].uuid)
+        people[key] = person
+    _load_facts(people)
+    return people
+
+
+def _new_lead(item: IntakeItem, publisher_id: int, email_normalized: str, now) -> Lead:
+    details = item.payload.UserDetails
+    return Lead(
+        publisher_id=publisher_id,
+        origin=Lead.Origin.MARKETPLACE,
+        email=details.Email,
+        email_normalized=email_normalized,
+        is_test=item.payload.is_test,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _load_facts(people: dict[tuple[int, str], _Person]) -> None:
+    by_lead = {person.lead.pk: person for person in people.values() if not person.is_new}
+    if not by_lead:
+        return
+    rows = LeadActivity.objects.filter(lead_id__in=by_lead).values_list(
+        "lead_id", "action_code", "storefront", "listing_id", "occurred_at", "is_test"
+    )
+    for lead_id, *facts in rows:
+        by_lead[lead_id].facts.append(tuple(facts))
+
+
+def _rules_by_publisher(publisher_ids: set[int]) -> dict[int, list[RuleSpec]]:
+    rules: dict[int, list[RuleSpec]] = {publisher_id: [] for publisher_id in publisher_ids}
+    for rule in ScoringRule.objects.filter(publisher_id__in=publisher_ids, is_active=True):
+        rules[rule.publisher_id].append(RuleSpec.from_rule(rule))
+    return rules
+
+
+class _Campaigns:
+    """The batch's campaigns: by attribution code, and each listing's active one."""
+
+    def __init__(self, by_code: dict, by_listing: dict):
+        self.by_code = by_code
+        self.by_listing = by_listing
+
+    def attribute(self, listing: Listing, code: str | None) -> Campaign | None:
+        campaign = self.by_code.get((listing.publisher_id, (code or "").lower()))
+        if campaign is not None and campaign.storefront == listing.storefront:
+            return campaign
+        return self.by_listing.get(listing.pk)
+
+    @staticmethod
+    def threshold(listing: Listing, campaign: Campaign | None) -> int:
+        if campaign is not None and campaign.qualification_threshold is not None:
+            return campaign.qualification_threshold
+        return listing.publisher.qualification_threshold
+
+
+def _campaigns_for(entries, now: datetime) -> _Campaigns:
+    publisher_ids = {listing.publisher_id for _, _, listing in entries}
+    codes = {
+        item.payload.CampaignCode.lower() for _, item, _ in entries if item.payload.CampaignCode
+    }
+    by_code = {}
+    if codes:
+        matching = Campaign.objects.annotate(code_lower=Lower("code")).filter(
+            publisher_id__in=publisher_ids, code_lower__in=codes
+        )
+        for campaign in matching:
+            by_code[(campaign.publisher_id, campaign.code.lower())] = campaign
+    today = now.date()
+    by_listing = {}
+    active = (
+        CampaignListing.objects.filter(
+            listing_id__in={listing.pk for _, _, listing in entries},
+            campaign__status=Campaign.Status.ACTIVE,
+            campaign__starts_on__lte=today,
+        )
+        .filter(Q(campaign__ends_on__isnull=True) | Q(campaign__ends_on__gte=today))
+        .select_related("campaign")
+        .order_by("campaign__starts_on", "campaign_id")
+    )
+    for link in active:  # the most recently started active campaign wins
+        by_listing[link.listing_id] = link.campaign
+    return _Campaigns(by_code, by_listing)
+
+
+def _apply_item(person: _Person, item: IntakeItem, listing: Listing, campaigns, now):
+    """Fold one storefront interaction into the lead, and build its activity row."""
+    lead, payload, details = person.lead, item.payload, item.payload.UserDetails
+    for field_name, value in (
+        ("first_name", details.FirstName),
+        ("last_name", details.LastName),
+        ("phone", details.Phone),
+        ("country", details.Country),
+        ("company", details.Company),
+        ("title", details.Title),
+    ):
+        if value:  # the newest non-empty value wins; an empty field never erases
+            setattr(lead, field_name, value)
+    if payload.MarketingConsent is not None:
+        lead.marketing_consent = payload.MarketingConsent
+        lead.marketing_consent_at = now
+    occurred_at = min(payload.CreatedTime or now, now)
+    lead.last_activity_at = max(filter(None, [lead.last_activity_at, occurred_at]))
+    campaign = campaigns.attribute(listing, payload.CampaignCode)
+    if campaign is not None and not payload.is_test:
+        lead.first_campaign = lead.first_campaign or campaign
+        lead.latest_campaign = campaign
+    lead.updated_at = now
+    action = payload.ActionCode or parse_lead_source(payload.LeadSource)[1]
+    person.facts.append((action, listing.storefront, listing.pk, occurred_at, payload.is_test))
+    return LeadActivity(
+        lead=lead,
+        listing=listing,
+        campaign=campaign,
+        storefront=listing.storefront,
+        action_code=action,
+        lead_source=payload.LeadSource,
+        external_id=item.external_id,
+        description=payload.Description,
+        occurred_at=occurred_at,
+        is_test=payload.is_test,
+        raw_payload=item.raw,
+        created_at=now,
+    )
+
+
+def lead_facts(lead: Lead, activities: list[tuple]) -> LeadFacts:
+    """The scoring facts of a lead from its (action, storefront, listing, time, test) rows."""
+    return LeadFacts(
+        email=lead.email,
+        country=lead.country,
+        title=lead.title,
+        company=lead.company,
+        phone=lead.phone,
+        action_codes=frozenset(a[0] for a in activities if a[0]),
+        storefronts=frozenset(a[1] for a in activities),
+        listing_ids=frozenset(a[2] for a in activities if a[2]),
+        activity_count=len(activities),
+        last_activity_at=max((a[3] for a in activities), default=None),
+    )
+
+
+def _rescore(person: _Person, rules: list[RuleSpec], now: datetime) -> None:
+    result = score_lead(rules, lead_facts(person.lead, person.facts), now=now)
+    person.lead.score = result.score
+    person.lead.score_breakdown = result.breakdown
+
+
+def qualifies(lead: Lead, activities: list[tuple], threshold: int) -> bool:
+    """Score at the threshold, not a test lead, and more than do-not-contact activity."""
+    return (
+        lead.status == Lead.Status.NEW
+        and not lead.is_test
+        and lead.score >= threshold
+        and any(a[0] != DO_NOT_CONTACT and not a[4] for a in activities)
+    )
+
+
+def _qualify(person: _Person, activity: LeadActivity, threshold: int, now) -> str | None:
+    """Qualify the lead if it now may be; return the delivery event this activity owes."""
+    lead = person.lead
+    if lead.status in POST_QUALIFIED:
+        return "updated"
+    if qualifies(lead, person.facts, threshold):
+        lead.status = Lead.Status.QUALIFIED
+        lead.qualified_at = lead.status_changed_at = now
+        lead.status_reason = _("Score %(score)s reached the threshold %(threshold)s.") % {
+            "score": lead.score,
+            "threshold": threshold,
+        }
+        return "qualified"
+    return None
+
+
+def _system_transition(lead: Lead, was: str) -> LeadTransition:
+    return LeadTransition(
+        lead=lead, from_status=was, to_status=lead.status, reason=lead.status_reason
+    )
