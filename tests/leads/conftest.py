@@ -1,0 +1,125 @@
+import json
+
+import pytest
+from django.test import Client
+
+from leads import services
+from leads.models import ApiKey
+from leads.storefronts import Storefront
+from tests.factories import make_listing, make_publisher
+
+# Partner Center's own samples (reference/partner-center-leads.md §2 and §1.4), verbatim
+# but for the missing comma of the FAQ sample.
+HTTPS_DOC_SAMPLE = {
+    "UserDetails": {
+        "FirstName": "Some",
+        "LastName": "One",
+        "Email": "someone@contoso.com",
+        "Phone": "16175555555",
+        "Country": "USA",
+        "Company": "Contoso",
+        "Title": "Esquire",
+    },
+    "LeadSource": "AzureMarketplace",
+    "ActionCode": "INS",
+    "OfferTitle": "Test Microsoft",
+    "Description": "Test run through Power Automate",
+}
+FAQ_TEST_LEAD = {
+    "userDetails": {
+        "FirstName": "MSFT_TEST_636573304831318844",
+        "LastName": "MSFT_TEST_636573304831318844",
+        "Email": "MSFT_TEST_636573304831318844@test.com",
+        "Phone": "1234567890",
+        "Country": "US",
+        "Company": "MSFT_TEST_636573304831318844",
+        "Title": "MSFT_TEST_636573304831318844",
+    },
+    "LeadSource": "AzureMarketplace",
+    "ActionCode": "INS",
+    "OfferTitle": "Contoso Test",
+    "Description": "MSFT_TEST_636573304831318844",
+}
+
+
+def lead_payload(email="ada@contoso.example", offer_id=None, **fields) -> dict:
+    """A valid lead in Partner Center's shape, for the marketplace listing `offer_id`."""
+    payload = {
+        "UserDetails": {
+            "FirstName": "Ada",
+            "LastName": "Lovelace",
+            "Email": email,
+            "Phone": "+44 20 7946 0000",
+            "Country": "GB",
+            "Company": "Analytical Engines Ltd",
+            "Title": "CTO",
+        },
+        "LeadSource": "AzureMarketplace-INS|Contoso CRM",
+        "ActionCode": "INS",
+        "OfferTitle": "Contoso CRM",
+        "Description": "Wants a demo",
+    }
+    if offer_id:
+        payload["OfferId"] = offer_id
+    payload.update(fields)
+    return payload
+
+
+class Storefronts:
+    """A marketplace as intake sees it: a publisher with published listings and keys."""
+
+    def __init__(self):
+        self.publisher = make_publisher(name="Contoso", publisher_id="contoso")
+        services.scoring_rules_seed_defaults(publisher=self.publisher)
+        self.azure = self._published("contoso.contoso-crm", "Contoso CRM", "azure-marketplace")
+        self.azure_other = self._published(
+            "contoso.analytics", "Contoso Analytics", "azure-marketplace"
+        )
+        self.https_sample = self._published(
+            "contoso.test-microsoft", "Test Microsoft", "azure-marketplace"
+        )
+        self.faq_sample = self._published(
+            "contoso.contoso-test", "Contoso Test", "azure-marketplace"
+        )
+        self.appsource = make_listing(
+            publisher=self.publisher,
+            storefront=Storefront.APPSOURCE,
+            offer_id="contoso.contoso-crm",
+            name="Contoso CRM",
+            lead_management_enabled=True,
+            status="published",
+            published_at="2026-01-01T00:00:00Z",
+        )
+        _, self.azure_key = services.api_key_create(
+            kind=ApiKey.Kind.STOREFRONT, name="azure", storefront=Storefront.AZURE_MARKETPLACE
+        )
+        _, self.appsource_key = services.api_key_create(
+            kind=ApiKey.Kind.STOREFRONT, name="appsource", storefront=Storefront.APPSOURCE
+        )
+        self.client = Client()
+
+    def _published(self, offer_id, name, storefront):
+        listing = make_listing(
+            publisher=self.publisher,
+            storefront=storefront,
+            listing_type="offer",
+            offer_id=offer_id,
+            name=name,
+            lead_management_enabled=True,
+        )
+        return services.listing_publish(listing=listing)
+
+    def post(self, payload, *, key=None, path="/api/v1/leads", **headers):
+        body = payload if isinstance(payload, (str, bytes)) else json.dumps(payload)
+        return self.client.post(
+            path,
+            body,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {key or self.azure_key}",
+            **headers,
+        )
+
+
+@pytest.fixture
+def market(db):
+    return Storefronts()
