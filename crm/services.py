@@ -92,11 +92,17 @@ def deliveries_create(*, events: list[tuple]) -> list[Delivery]:
 
 def deliveries_wake(*, target_ids: set[int]) -> None:
     """Tell the workers that these targets have due deliveries. Best effort: when the
-    broker is down, the beat sweep finds the rows anyway (DESIGN §4)."""
+    broker is down, the beat sweep finds the rows anyway (DESIGN §4), so the publish
+    makes one attempt and never retries in the request."""
     from portal.celery import app
 
-    for target_id in sorted(target_ids):
-        try:
-            app.send_task("crm.deliver_target", args=[target_id], retry=False)
-        except Exception:  # the broker is down: the outbox row is the truth
-            logger.warning("crm.wake.failed", extra={"target_id": target_id}, exc_info=True)
+    try:
+        with app.connection_for_write(transport_options={"max_retries": 0}) as connection:
+            for target_id in sorted(target_ids):
+                app.send_task(
+                    "crm.deliver_target", args=[target_id], connection=connection, retry=False
+                )
+    except Exception as exc:  # the broker is down: the outbox row is the truth
+        logger.warning(
+            "crm.wake.failed", extra={"targets": len(target_ids), "error": type(exc).__name__}
+        )

@@ -21,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -250,7 +250,7 @@ def _ingest_batch(storefront: str, entries: list[tuple[int, IntakeItem, Listing]
         person.seen_in_batch = True
         outcomes[index] = ItemOutcome(201, answer=answer)
 
-    Lead.objects.bulk_update([p.lead for p in people.values()], _LEAD_UPDATE_FIELDS)
+    leads_write(leads=[p.lead for p in people.values()], fields=_LEAD_UPDATE_FIELDS)
     LeadActivity.objects.bulk_create(activities)
     LeadTransition.objects.bulk_create(transitions)
     crm_services.deliveries_create(events=events)
@@ -277,6 +277,35 @@ _LEAD_UPDATE_FIELDS = [
     "last_activity_at",
     "updated_at",
 ]
+
+
+def leads_write(*, leads: list[Lead], fields: list[str]) -> None:
+    """Write these fields of many leads in one statement.
+
+    Django's bulk_update builds a CASE per column and row, and costs seconds for a
+    thousand rows; on PostgreSQL one UPDATE … FROM (VALUES …) does the same in
+    milliseconds.
+    """
+    if not leads:
+        return
+    if connection.vendor != "postgresql":
+        Lead.objects.bulk_update(leads, fields)
+        return
+    columns = [Lead._meta.get_field(name) for name in fields]
+    row = "(%s::bigint, " + ", ".join(f"%s::{c.db_type(connection)}" for c in columns) + ")"
+    params: list = []
+    for lead in leads:
+        params.append(lead.pk)
+        params.extend(c.get_db_prep_save(getattr(lead, c.attname), connection) for c in columns)
+    assignments = ", ".join(f'"{c.column}" = v."{c.column}"' for c in columns)
+    names = ", ".join(f'"{c.column}"' for c in columns)
+    # Identifiers come from the model's own fields; every value is a bound parameter.
+    values = ", ".join([row] * len(leads))
+    table = Lead._meta.db_table
+    sql = f'UPDATE "{table}" AS t SET {assignments} FROM (VALUES {values}) AS v(id, {names}) '  # noqa: S608
+    sql += "WHERE t.id = v.id"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def _lock_people(entries, now: datetime) -> dict[tuple[int, str], _Person]:

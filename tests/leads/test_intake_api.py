@@ -1,11 +1,14 @@
 """POST /api/v1/leads: the storefront intake contract (DESIGN §5, issue 3)."""
 
+import base64
 import io
 import json
 import threading
 from datetime import date
 
 import pytest
+import redis
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 
@@ -528,3 +531,44 @@ def test_created_time_sets_when_the_activity_occurred(market):
     market.post(lead_payload(CreatedTime="2026-11-20T10:00:00"))
 
     assert LeadActivity.objects.get().occurred_at.isoformat() == "2026-11-20T10:00:00+00:00"
+
+
+def test_intake_succeeds_while_the_broker_is_down(market, django_capture_on_commit_callbacks):
+    from portal.celery import app
+
+    target = make_target(publisher=market.publisher)
+    working_broker = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens there
+    try:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            response = market.post(lead_payload(LeadId="pc-offline"))
+    finally:
+        app.conf.broker_url = working_broker
+
+    assert response.status_code == 201
+    assert len(callbacks) == 1  # the wake-up was attempted only after commit
+    delivery = Delivery.objects.get()
+    assert (delivery.target, delivery.status, delivery.event) == (
+        target,
+        "pending",
+        "lead.qualified",
+    )
+    assert delivery.next_attempt_at is not None
+
+
+def test_workers_are_woken_after_commit_through_the_broker(
+    market, django_capture_on_commit_callbacks
+):
+    target = make_target(publisher=market.publisher)
+    queue = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    queue.delete("celery")
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        market.post(lead_payload())
+    assert queue.llen("celery") == 0  # nothing is sent inside the transaction
+    for callback in callbacks:
+        callback()
+
+    message = json.loads(queue.lpop("celery"))
+    assert message["headers"]["task"] == "crm.deliver_target"
+    assert json.loads(base64.b64decode(message["body"]))[0] == [target.pk]
