@@ -1,0 +1,145 @@
+# Lead Portal: the two commands a newcomer needs.
+#
+#   make run    first run: virtualenv, migrations, demo data, then web + worker + beat
+#   make test   the whole suite on PostgreSQL and Redis (started here if they are down)
+#
+# Everything else: make help.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+# Prerequisites run in order (deps before migrate, services before pytest).
+.NOTPARALLEL:
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check --no-input --quiet
+ARGS ?=
+
+PG_HOST ?= 127.0.0.1
+PG_PORT ?= 5432
+REDIS_HOST ?= 127.0.0.1
+REDIS_PORT ?= 6379
+SERVICE_WAIT_SECONDS ?= 30
+
+# The Python that creates the virtualenv: the first of these candidates that is 3.12 or
+# newer and has venv. pyenv shims for versions that are installed but not selected fail
+# to run, so every candidate is tried by running it, never by its name alone.
+define FIND_PYTHON
+( candidates=(python3.13 python3.12 python3); \
+  if command -v pyenv >/dev/null 2>&1; then \
+    root="$$(pyenv root)"; \
+    for p in $$(ls -d "$$root"/versions/3.1[2-9]* 2>/dev/null | sort -rV); do \
+      candidates+=("$$p/bin/python3"); \
+    done; \
+  fi; \
+  candidates+=(/usr/bin/python3); \
+  for c in "$${candidates[@]}"; do \
+    if "$$c" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
+      "$$c" -c 'import sys; print(sys.executable)'; exit 0; \
+    fi; \
+  done; \
+  exit 1 )
+endef
+
+.PHONY: help run test lint fmt migrations-check check-deploy messages services clean python venv deps dev-deps
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
+
+python: ## Print the Python (3.12 or newer) that creates the virtualenv
+	@$(FIND_PYTHON) || { echo "Lead Portal needs Python 3.12 or newer; none was found." >&2; exit 1; }
+
+# --- Virtualenv and dependencies ---------------------------------------------------------
+
+$(PY):
+	@python="$$( $(FIND_PYTHON) )" || { \
+	  echo "Lead Portal needs Python 3.12 or newer; install it (your system's python3.12 or" >&2; \
+	  echo "python3.13 package with venv, or 'pyenv install 3.13'), then run make again." >&2; \
+	  exit 1; }; \
+	echo "Creating $(VENV) with $$python ($$("$$python" -V 2>&1))"; \
+	"$$python" -m venv "$(VENV)"
+
+# A stamp per requirements file: dependencies are installed again only when it changes.
+$(VENV)/.requirements.stamp: requirements.txt | $(PY)
+	$(PIP) install -r requirements.txt
+	@touch $@
+
+$(VENV)/.requirements-dev.stamp: requirements-dev.txt requirements.txt | $(PY)
+	$(PIP) install -r requirements-dev.txt
+	@touch $@ $(VENV)/.requirements.stamp
+
+venv: $(PY)
+deps: $(VENV)/.requirements.stamp
+dev-deps: $(VENV)/.requirements-dev.stamp
+
+# --- make run ------------------------------------------------------------------------------
+
+# The first run works with no configuration: DEBUG on (unless set), SQLite and the
+# file-system broker under var/. Set DATABASE_URL and CELERY_BROKER_URL to use others.
+run: export DEBUG ?= 1
+run: deps messages ## Migrate, seed the demo, then run web, worker and beat (Ctrl-C stops all)
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py seed_demo
+	@echo
+	@echo "  Lead Portal is starting. Open http://127.0.0.1:8000/"
+	@echo "  Staff admin:                  http://127.0.0.1:8000/admin/"
+	@echo "  The demo logins are printed above. Ctrl-C stops the web, worker and beat."
+	@echo
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/honcho -f Procfile start
+
+# --- make test -----------------------------------------------------------------------------
+
+services: ## Check PostgreSQL and Redis on this machine; start them if they are down
+	@if ! pg_isready -q -h $(PG_HOST) -p $(PG_PORT); then \
+	  echo "PostgreSQL is down on $(PG_HOST):$(PG_PORT); starting it"; \
+	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true; \
+	  for i in $$(seq $(SERVICE_WAIT_SECONDS)); do \
+	    pg_isready -q -h $(PG_HOST) -p $(PG_PORT) && break; sleep 1; done; \
+	  pg_isready -h $(PG_HOST) -p $(PG_PORT) || { \
+	    echo "PostgreSQL did not answer within $(SERVICE_WAIT_SECONDS) s." >&2; exit 1; }; \
+	fi
+	@if [ "$$(redis-cli -h $(REDIS_HOST) -p $(REDIS_PORT) ping 2>/dev/null)" != PONG ]; then \
+	  echo "Redis is down on $(REDIS_HOST):$(REDIS_PORT); starting it"; \
+	  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log || true; \
+	  for i in $$(seq $(SERVICE_WAIT_SECONDS)); do \
+	    [ "$$(redis-cli -h $(REDIS_HOST) -p $(REDIS_PORT) ping 2>/dev/null)" = PONG ] && break; \
+	    sleep 1; done; \
+	  [ "$$(redis-cli -h $(REDIS_HOST) -p $(REDIS_PORT) ping 2>/dev/null)" = PONG ] || { \
+	    echo "Redis did not answer within $(SERVICE_WAIT_SECONDS) s." >&2; exit 1; }; \
+	fi
+
+test: dev-deps services messages ## Run the whole suite on PostgreSQL (extra pytest args: ARGS="-k foo")
+	$(PY) -m pytest $(ARGS)
+
+# --- Quality -------------------------------------------------------------------------------
+
+lint: dev-deps ## ruff check and ruff format --check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: dev-deps ## Fix what ruff can fix, and format
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+migrations-check: deps ## Fail when a model change has no migration
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+check-deploy: deps ## Django's deploy checks against the current environment
+	$(PY) manage.py check --deploy --fail-level WARNING
+
+# Compiled catalogues (.mo) are build output, not committed: compile them when gettext
+# is on the machine; without it the portal simply shows English.
+messages:
+	@if ls locale/*/LC_MESSAGES/*.po >/dev/null 2>&1; then \
+	  if command -v msgfmt >/dev/null 2>&1; then \
+	    DEBUG=1 $(PY) manage.py compilemessages -v 0; \
+	  else \
+	    echo "msgfmt (GNU gettext) is missing: translations are not compiled." >&2; \
+	  fi; \
+	fi
+
+clean: ## Remove caches and the first run's data under var/ (keeps the virtualenv)
+	rm -rf var/ .pytest_cache .ruff_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
