@@ -63,10 +63,11 @@ def targets_covering(*, publisher_ids: set[int]) -> list[tuple[CrmTarget, set[in
     return [(target, chosen[target.pk]) for target in targets]
 
 
-def deliveries_create(*, events: list[tuple]) -> list[Delivery]:
+def deliveries_create(*, events: list[tuple], field_seller: bool = True) -> list[Delivery]:
     """Write the outbox rows for (lead, "qualified" | "updated", listing id) events: one per
     target that covers the listing, the field-seller targets included. Call it inside the
-    transaction that changed the lead; workers are woken after commit."""
+    transaction that changed the lead; workers are woken after commit. Co-Sell referrals
+    pass field_seller=False: they came from the field-seller CRM."""
     if not events:
         return []
     now = timezone.now()
@@ -74,7 +75,7 @@ def deliveries_create(*, events: list[tuple]) -> list[Delivery]:
     rows = []
     for lead, event, listing_id in events:
         for target, listing_ids in targets:
-            covers = target.publisher_id is None or (
+            covers = (target.publisher_id is None and field_seller) or (
                 target.publisher_id == lead.publisher_id
                 and (target.scope == CrmTarget.Scope.ALL_LISTINGS or listing_id in listing_ids)
             )

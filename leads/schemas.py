@@ -7,7 +7,7 @@ ignored (the raw payload is kept on the activity). Every string has a length bou
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import pycountry
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -129,10 +129,13 @@ class LeadPayload(BaseModel):
     MarketingConsent: bool | None = None
     CreatedTime: datetime | None = Field(default=None, description="ISO 8601; UTC if no offset.")
 
+    # The keys this payload knows, in their canonical case (a subclass may add some).
+    known_keys: ClassVar[tuple[str, ...]] = LEAD_KEYS
+
     @model_validator(mode="before")
     @classmethod
     def _case_insensitive(cls, data: Any) -> Any:
-        return canonical_keys(data, LEAD_KEYS)
+        return canonical_keys(data, cls.known_keys)
 
     @field_validator("LeadSource", "ActionCode", "OfferTitle", "Description", mode="before")
     @classmethod

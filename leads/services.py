@@ -7,11 +7,14 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm import services as crm_services
 from leads import api_keys
 from leads.models import (
     ApiKey,
     Campaign,
     CampaignListing,
+    Lead,
+    LeadTransition,
     Listing,
     PublisherApiToken,
     ScoringRule,
@@ -191,3 +194,55 @@ def publisher_token_revoke(*, api_token: PublisherApiToken) -> PublisherApiToken
         api_token.revoked_at = timezone.now()
         api_token.save(update_fields=["revoked_at"])
     return api_token
+
+
+@transaction.atomic
+def lead_transition(*, lead: Lead, to_status: str, by, reason: str) -> Lead:
+    """Move a lead along its lifecycle by hand, recording who, when and why."""
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    if not lead.can_move_to(to_status):
+        raise ValidationError(
+            _("A %(current)s lead cannot become %(target)s.")
+            % {
+                "current": lead.get_status_display().lower(),
+                "target": str(Lead.Status(to_status).label).lower()
+                if to_status in Lead.Status.values
+                else to_status,
+            },
+            code="illegal_transition",
+        )
+    if not reason.strip():
+        raise ValidationError(_("Say why the lead moves."), code="reason_required")
+    now = timezone.now()
+    was = lead.status
+    lead.status, lead.status_changed_at, lead.status_changed_by = to_status, now, by
+    lead.status_reason = reason.strip()[:500]
+    if to_status == Lead.Status.QUALIFIED:
+        lead.qualified_at = now
+    lead.save(
+        update_fields=[
+            "status",
+            "status_changed_at",
+            "status_changed_by",
+            "status_reason",
+            "qualified_at",
+            "updated_at",
+        ]
+    )
+    LeadTransition.objects.create(
+        lead=lead, from_status=was, to_status=to_status, changed_by=by, reason=lead.status_reason
+    )
+    if to_status == Lead.Status.QUALIFIED and not lead.is_test:
+        listing_id = (
+            lead.activities.order_by("-occurred_at").values_list("listing_id", flat=True).first()
+        )
+        crm_services.deliveries_create(events=[(lead, "qualified", listing_id)])
+    return lead
+
+
+@transaction.atomic
+def scoring_rules_changed(*, publisher: Publisher, requested_by=None):
+    """After rules or the threshold change, rescore the publisher's leads in the background."""
+    from leads import rescoring
+
+    return rescoring.rescore_run_start(publisher=publisher, requested_by=requested_by)

@@ -1,0 +1,271 @@
+"""Staff admin for CRM targets and the Delivery log.
+
+A target's configuration is edited through CrmTargetForm, which never shows a secret
+back. Deliveries are a read-only log. The Lead page gets its Delivery inline from here,
+because leads does not import crm (STYLE: portal ← leads ← crm).
+"""
+
+import uuid
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from crm.forms import CONFIG_FIELD_PREFIX, CONFIG_KEYS, CrmTargetForm, config_field_names
+from crm.models import CrmTarget, Delivery
+from leads import admin as leads_admin
+from leads.models import Lead
+from portal.paginators import CheapCountPaginator
+
+# Actions offered on the changelist and on each object's page (Django 6.1).
+BOTH_LOCATIONS = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
+
+# --- Target writes (they move to crm/services.py when it exists) ----------------------
+
+
+def targets_pause(*, targets: QuerySet[CrmTarget]) -> int:
+    """Pause targets: their deliveries stay pending until the target resumes."""
+    return targets.filter(is_active=True).update(is_active=False, updated_at=timezone.now())
+
+
+def targets_resume(*, targets: QuerySet[CrmTarget]) -> int:
+    """Resume paused targets: the sweep then sends what they kept pending."""
+    return targets.filter(is_active=False).update(is_active=True, updated_at=timezone.now())
+
+
+def field_seller_target_exists() -> bool:
+    """True when an active global (Microsoft field-seller) target receives qualified leads."""
+    return CrmTarget.objects.filter(publisher__isnull=True, is_active=True).exists()
+
+
+# --- CRM targets -----------------------------------------------------------------------
+
+
+class AudienceFilter(admin.SimpleListFilter):
+    title = _("audience")
+    parameter_name = "audience"
+
+    def lookups(self, request, model_admin):
+        return (
+            ("field-seller", _("Microsoft field seller")),
+            ("publisher", _("Publishers")),
+        )
+
+    def queryset(self, request, queryset):
+        if self.value() == "field-seller":
+            return queryset.filter(publisher__isnull=True)
+        if self.value() == "publisher":
+            return queryset.filter(publisher__isnull=False)
+        return queryset
+
+
+@admin.register(CrmTarget)
+class CrmTargetAdmin(admin.ModelAdmin):
+    form = CrmTargetForm
+    list_display = (
+        "name",
+        "audience",
+        "kind",
+        "scope",
+        "is_active",
+        "is_verified",
+        "rate_limit",
+        "rate_period_seconds",
+        "batch_size",
+        "updated_at",
+    )
+    list_filter = (AudienceFilter, "kind", "is_active", "scope", "publisher")
+    search_fields = ("name", "publisher__name")
+    autocomplete_fields = ("publisher", "listings")
+    list_select_related = ("publisher",)
+    readonly_fields = ("verified_at", "created_at", "updated_at")
+    date_hierarchy = "created_at"
+    actions = ["pause", "resume"]
+
+    def get_fieldsets(self, request, obj=None):
+        kind = obj.kind if obj is not None else self._kind_from_request(request)
+        if kind:
+            configuration = {
+                "fields": config_field_names(kind),
+                "description": _("Secrets are never shown. Leave a secret blank to keep it."),
+            }
+        else:
+            configuration = {"fields": (), "description": self._choose_kind_links()}
+        return (
+            (None, {"fields": ("publisher", "kind", "name", "is_active", "verified_at")}),
+            (_("Configuration"), configuration),
+            (_("Scope"), {"fields": ("scope", "listings")}),
+            (_("Limits"), {"fields": ("rate_limit", "rate_period_seconds", "batch_size")}),
+            (_("Payload"), {"fields": ("extra_fields",)}),
+            (_("History"), {"fields": ("created_at", "updated_at")}),
+        )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # The configuration fields exist per form instance (they depend on the kind), so
+        # the form class is built without them.
+        fields = kwargs.get("fields") or flatten_fieldsets(self.get_fieldsets(request, obj))
+        kwargs["fields"] = [f for f in fields if not f.startswith(CONFIG_FIELD_PREFIX)]
+        return super().get_form(request, obj, change, **kwargs)
+
+    @staticmethod
+    def _kind_from_request(request) -> str:
+        kind = request.POST.get("kind") or request.GET.get("kind") or ""
+        return kind if kind in CONFIG_KEYS else ""
+
+    @staticmethod
+    def _choose_kind_links():
+        links = format_html_join(
+            " · ",
+            '<a href="?{}">{}</a>',
+            ((urlencode({"kind": kind.value}), kind.label) for kind in CrmTarget.Kind),
+        )
+        return format_html(
+            "{} {}", gettext("Choose the kind to see its configuration fields:"), links
+        )
+
+    @admin.display(description=_("publisher"), ordering="publisher__name")
+    def audience(self, obj):
+        return obj.publisher if obj.publisher_id else gettext("Microsoft field seller")
+
+    @admin.display(description=_("verified"), boolean=True, ordering="verified_at")
+    def is_verified(self, obj):
+        return obj.is_verified
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "GET" and not field_seller_target_exists():
+            messages.warning(
+                request,
+                gettext(
+                    "No active Microsoft field-seller target: qualified leads are not reaching "
+                    "Microsoft sellers. Add or resume a CRM target without a publisher."
+                ),
+            )
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(
+        description=_("Pause the selected targets"), permissions=["change"], location=BOTH_LOCATIONS
+    )
+    def pause(self, request, queryset):
+        count = targets_pause(targets=queryset)
+        messages.success(
+            request,
+            ngettext("%(count)d target paused.", "%(count)d targets paused.", count)
+            % {"count": count},
+        )
+
+    @admin.action(
+        description=_("Resume the selected targets"),
+        permissions=["change"],
+        location=BOTH_LOCATIONS,
+    )
+    def resume(self, request, queryset):
+        count = targets_resume(targets=queryset)
+        messages.success(
+            request,
+            ngettext("%(count)d target resumed.", "%(count)d targets resumed.", count)
+            % {"count": count},
+        )
+
+
+# --- Deliveries ------------------------------------------------------------------------
+
+DELIVERY_FIELDS = (
+    "lead",
+    "target",
+    "event",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "lease_until",
+    "last_error",
+    "last_status_code",
+    "response_excerpt",
+    "delivered_at",
+    "idempotency_key",
+    "created_at",
+    "updated_at",
+)
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    """The outbox as a log: staff read it; workers and services write it."""
+
+    list_display = (
+        "created_at",
+        "event",
+        "status",
+        "lead",
+        "target",
+        "target__publisher",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "delivered_at",
+    )
+    list_filter = ("status", "event", "target__kind", "target__publisher", "created_at")
+    search_fields = ("=lead__email_normalized",)
+    raw_id_fields = ("lead",)
+    autocomplete_fields = ("target",)
+    list_select_related = ("lead", "target", "target__publisher")
+    fields = DELIVERY_FIELDS
+    readonly_fields = DELIVERY_FIELDS
+    show_full_result_count = False
+    paginator = CheapCountPaginator
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request, action_location=admin.ActionLocation.CHANGE_LIST):
+        # Rows go when their lead or target is erased, not one by one.
+        actions = super().get_actions(request, action_location=action_location)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        try:
+            key = uuid.UUID(term)
+        except ValueError:
+            pass
+        else:
+            return queryset.filter(idempotency_key=key), False
+        if "@" in term and " " not in term:
+            return queryset.filter(lead__email_normalized=Lead.normalize_email(term)), False
+        return super().get_search_results(request, queryset, search_term)
+
+
+class DeliveryInline(leads_admin.ReadOnlyInlineMixin, admin.TabularInline):
+    model = Delivery
+    formset = leads_admin.RecentRowsFormSet
+    fields = (
+        "created_at",
+        "event",
+        "status",
+        "target",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "delivered_at",
+    )
+    readonly_fields = fields
+    verbose_name_plural = _("latest deliveries")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("target")
+
+
+class LeadAdmin(leads_admin.LeadAdmin):
+    inlines = [*leads_admin.LeadAdmin.inlines, DeliveryInline]
+
+
+admin.site.unregister(Lead)
+admin.site.register(Lead, LeadAdmin)

@@ -1,0 +1,138 @@
+"""Co-Sell referrals (DESIGN §1): leads a Microsoft seller has already qualified.
+
+They are kept apart from marketplace leads: their own origin (never merged with a
+marketplace lead of the same email), qualified on arrival, never scored, nurtured or
+counted in campaign figures, and only for publishers that staff marked Co-Sell
+enrolled. They reach the publisher's CRM targets with the lead source "Co-Sell"; they
+do not go back to the field-seller CRM they came from.
+"""
+
+from typing import ClassVar
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from pydantic import Field
+
+from crm import services as crm_services
+from leads.intake import ItemOutcome, refusal
+from leads.models import Lead, LeadActivity, LeadTransition, Listing
+from leads.schemas import LEAD_KEYS, LeadPayload
+
+CO_SELL_SOURCE = "Co-Sell"
+CO_SELL_ACTION = "CoSellReferral"
+EXTERNAL_ID_PREFIX = "co-sell:"
+
+
+class ReferralPayload(LeadPayload):
+    """A referral: the lead JSON plus the referral's id and the offer it is about."""
+
+    known_keys: ClassVar[tuple[str, ...]] = (*LEAD_KEYS, "ReferralId")
+
+    ReferralId: str = Field(min_length=1, max_length=150)
+    OfferId: str = Field(min_length=1, max_length=200)
+
+
+def referral_ingest(*, payload: ReferralPayload, raw: dict, entered_by=None) -> ItemOutcome:
+    """Store a Co-Sell referral as a qualified co-sell lead; replays answer 200."""
+    external_id = EXTERNAL_ID_PREFIX + payload.ReferralId
+    stored = LeadActivity.objects.filter(external_id=external_id).values_list(
+        "intake_response", flat=True
+    )
+    if stored:
+        return ItemOutcome(200, answer=stored[0])
+    listings = list(
+        Listing.objects.filter(offer_id__iexact=payload.OfferId).select_related("publisher")
+    )
+    if not listings:
+        msg = _("No listing has the offer %(offer)s.") % {"offer": repr(payload.OfferId)}
+        return refusal(["body", "OfferId"], msg, "unknown_offer")
+    if len(listings) > 1:
+        msg = _("The offer %(offer)s is on both storefronts; name one in OfferId's listing.")
+        return refusal(
+            ["body", "OfferId"], msg % {"offer": repr(payload.OfferId)}, "ambiguous_offer"
+        )
+    listing = listings[0]
+    if not listing.publisher.co_sell_enrolled:
+        msg = _("%(publisher)s is not Co-Sell enrolled, so it cannot receive referrals.")
+        return refusal(
+            ["body", "OfferId"], msg % {"publisher": listing.publisher.name}, "not_co_sell"
+        )
+    try:
+        with transaction.atomic():
+            return _store(payload, raw, listing, external_id, entered_by)
+    except IntegrityError:
+        stored = LeadActivity.objects.filter(external_id=external_id).values_list(
+            "intake_response", flat=True
+        )
+        if not stored:
+            raise
+        return ItemOutcome(200, answer=stored[0])
+
+
+def _store(payload: ReferralPayload, raw: dict, listing: Listing, external_id: str, entered_by):
+    now = timezone.now()
+    details = payload.UserDetails
+    email = Lead.normalize_email(details.Email)
+    Lead.objects.bulk_create(
+        [
+            Lead(
+                publisher=listing.publisher,
+                origin=Lead.Origin.CO_SELL,
+                email=details.Email,
+                email_normalized=email,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    lead = Lead.objects.select_for_update().get(
+        publisher=listing.publisher, origin=Lead.Origin.CO_SELL, email_normalized=email
+    )
+    consolidated = lead.activities.exists()
+    for field_name, value in (
+        ("first_name", details.FirstName),
+        ("last_name", details.LastName),
+        ("phone", details.Phone),
+        ("country", details.Country),
+        ("company", details.Company),
+        ("title", details.Title),
+    ):
+        if value:
+            setattr(lead, field_name, value)
+    lead.last_activity_at = now
+    event = "updated"
+    if lead.status == Lead.Status.NEW:
+        lead.status = Lead.Status.QUALIFIED
+        lead.qualified_at = lead.status_changed_at = now
+        lead.status_changed_by = entered_by
+        lead.status_reason = _("Co-Sell referral, qualified by a Microsoft seller.")
+        LeadTransition.objects.create(
+            lead=lead,
+            from_status=Lead.Status.NEW,
+            to_status=lead.status,
+            changed_by=entered_by,
+            reason=lead.status_reason,
+        )
+        event = "qualified"
+    lead.save()
+    answer = {
+        "id": str(lead.uuid),
+        "status": lead.status,
+        "score": lead.score,
+        "consolidated": consolidated,
+    }
+    LeadActivity.objects.create(
+        lead=lead,
+        listing=listing,
+        storefront=listing.storefront,
+        action_code=CO_SELL_ACTION,
+        lead_source=CO_SELL_SOURCE,
+        external_id=external_id,
+        description=payload.Description,
+        occurred_at=min(payload.CreatedTime or now, now),
+        raw_payload=raw,
+        intake_response=answer,
+    )
+    if lead.status != Lead.Status.DISQUALIFIED:
+        crm_services.deliveries_create(events=[(lead, event, listing.pk)], field_seller=False)
+    return ItemOutcome(201, answer=answer)

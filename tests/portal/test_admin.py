@@ -1,0 +1,193 @@
+"""Admin smoke tests over every registered model admin, access control, and the paginator."""
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group, User
+from django.db import connection
+from django.urls import reverse
+
+from crm.models import CrmTarget, Delivery
+from leads import services
+from leads.models import (
+    ApiKey,
+    Campaign,
+    Lead,
+    LeadActivity,
+    Listing,
+    PublisherApiToken,
+    RescoreRun,
+    ScoringRule,
+)
+from leads.storefronts import Storefront
+from portal.models import Membership, Publisher
+from portal.paginators import CheapCountPaginator, CountKind
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def _admin_url(model, view, *args) -> str:
+    opts = model._meta
+    return reverse(f"admin:{opts.app_label}_{opts.model_name}_{view}", args=args)
+
+
+def _one_row_of_every_model(publisher, staff_user) -> dict:
+    listing = factories.make_listing(publisher=publisher, storefront=Storefront.APPSOURCE)
+    lead = factories.make_lead(publisher=publisher)
+    target = factories.make_target(publisher=publisher)
+    return {
+        User: staff_user,
+        Group: Group.objects.create(name="Support"),
+        Publisher: publisher,
+        Membership: factories.make_membership(publisher=publisher),
+        Listing: listing,
+        Campaign: factories.make_campaign(publisher=publisher, listings=[listing]),
+        Lead: lead,
+        LeadActivity: factories.make_activity(lead=lead, listing=listing),
+        ScoringRule: factories.make_rule(publisher=publisher),
+        CrmTarget: target,
+        Delivery: factories.make_delivery(lead=lead, target=target),
+        ApiKey: services.api_key_create(
+            kind="storefront", name="AppSource", storefront="appsource"
+        )[0],
+        PublisherApiToken: services.publisher_token_create(publisher=publisher, name="CI")[0],
+        RescoreRun: RescoreRun.objects.create(publisher=publisher),
+    }
+
+
+def test_staff_opens_changelist_add_and_change_page_of_every_model_admin(
+    client, staff_user, publisher
+):
+    # Given one row of every model that has an admin, and a staff superuser
+    rows = _one_row_of_every_model(publisher, staff_user)
+    client.force_login(staff_user)
+
+    # When they open each admin's changelist, add page and change page
+    statuses = {
+        model._meta.label: (
+            client.get(_admin_url(model, "changelist")).status_code,
+            client.get(_admin_url(model, "add")).status_code,
+            client.get(_admin_url(model, "change", rows[model].pk)).status_code,
+        )
+        for model in admin.site._registry
+    }
+
+    # Then every page opens, except adding to read-only logs and credentials
+    assert statuses == {
+        "auth.User": (200, 200, 200),
+        "auth.Group": (200, 200, 200),
+        "portal.Publisher": (200, 200, 200),
+        "portal.Membership": (200, 200, 200),
+        "leads.Listing": (200, 200, 200),
+        "leads.Campaign": (200, 200, 200),
+        "leads.Lead": (200, 200, 200),
+        "leads.LeadActivity": (200, 200, 200),
+        "leads.ScoringRule": (200, 200, 200),
+        "crm.CrmTarget": (200, 200, 200),
+        "crm.Delivery": (200, 403, 200),
+        "leads.ApiKey": (200, 403, 200),
+        "leads.PublisherApiToken": (200, 403, 200),
+        "leads.RescoreRun": (200, 403, 200),
+    }
+
+
+def test_publisher_member_is_sent_to_the_admin_login(client, owner):
+    # Given a publisher's owner, who is not staff
+    client.force_login(owner)
+
+    # When they open the admin index and every changelist
+    index = client.get("/admin/")
+    changelists = {
+        model._meta.label: client.get(_admin_url(model, "changelist"))
+        for model in admin.site._registry
+    }
+
+    # Then each answer is a redirect to the admin login
+    assert (index.status_code, index["Location"]) == (302, "/admin/login/?next=/admin/")
+    assert {label: r.status_code for label, r in changelists.items()} == dict.fromkeys(
+        changelists, 302
+    )
+    assert all(r["Location"].startswith("/admin/login/?next=") for r in changelists.values())
+
+
+def test_anonymous_visitor_is_sent_to_the_admin_login(client):
+    response = client.get(_admin_url(Lead, "changelist"))
+
+    assert (response.status_code, response["Location"]) == (
+        302,
+        "/admin/login/?next=/admin/leads/lead/",
+    )
+
+
+# --- portal.paginators ------------------------------------------------------------------
+
+
+class _SmallLimitPaginator(CheapCountPaginator):
+    count_limit = 3
+
+
+def test_paginator_counts_exactly_up_to_its_limit(publisher):
+    # Given three leads, the limit of the paginator
+    for _ in range(3):
+        factories.make_lead(publisher=publisher)
+
+    # When it counts them
+    paginator = _SmallLimitPaginator(Lead.objects.filter(publisher=publisher), per_page=2)
+
+    # Then the count is exact
+    assert (paginator.count, paginator.count_kind, paginator.num_pages) == (3, CountKind.EXACT, 2)
+    assert (paginator.count_is_estimate, paginator.count_is_lower_bound) == (False, False)
+
+
+def test_paginator_stops_counting_a_filtered_queryset_past_its_limit(publisher):
+    # Given five leads of one publisher, more than the limit
+    for _ in range(5):
+        factories.make_lead(publisher=publisher)
+
+    # When it counts a filtered queryset of them
+    paginator = _SmallLimitPaginator(Lead.objects.filter(publisher=publisher), per_page=2)
+
+    # Then it stops at the limit plus one, and says the count is a lower bound
+    assert (paginator.count, paginator.count_kind) == (4, CountKind.LOWER_BOUND)
+    assert paginator.count_is_lower_bound is True
+
+
+def test_paginator_estimates_a_whole_table_from_postgresql_statistics(publisher):
+    # Given six leads and fresh planner statistics
+    for _ in range(6):
+        factories.make_lead(publisher=publisher)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE leads_lead")
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'leads_lead'")
+        reltuples = cursor.fetchone()[0]
+
+    # When the paginator counts the unfiltered table
+    paginator = _SmallLimitPaginator(Lead.objects.all(), per_page=2)
+
+    # Then it reports the planner's estimate, never below what it counted
+    assert (paginator.count, paginator.count_kind) == (max(reltuples, 4), CountKind.ESTIMATE)
+
+
+def test_paginator_counts_a_list(publisher):
+    paginator = _SmallLimitPaginator(list(range(7)), per_page=2)
+
+    assert (paginator.count, paginator.count_kind) == (7, CountKind.EXACT)
+
+
+def test_lead_changelist_says_more_than_the_limit_when_it_stopped_counting(
+    client, staff_user, publisher, other_publisher, monkeypatch
+):
+    # Given five leads of one publisher, one of another, and a counting limit of three
+    monkeypatch.setattr(CheapCountPaginator, "count_limit", 3)
+    for _ in range(5):
+        factories.make_lead(publisher=publisher)
+    factories.make_lead(publisher=other_publisher)
+    client.force_login(staff_user)
+
+    # When staff filter the lead list by publisher
+    response = client.get(_admin_url(Lead, "changelist"), {"publisher__id__exact": publisher.pk})
+
+    # Then the page says how far it counted, not a made-up total
+    assert response.status_code == 200
+    assert "More than 3 leads" in response.text
+    assert response.context["cl"].result_count == 4
