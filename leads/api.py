@@ -12,7 +12,8 @@ from ninja.errors import AuthenticationError, ValidationError
 from ninja.security import HttpBearer
 from pydantic import ValidationError as PydanticValidationError
 
-from leads import api_keys, intake
+from leads import api_keys, intake, referrals
+from leads.api_publisher import router as publisher_router
 from leads.models import ApiKey
 from leads.schemas import (
     BulkAnswer,
@@ -177,3 +178,41 @@ def post_leads_bulk(
             "results": results,
         },
     )
+
+
+api.add_router("/publisher", publisher_router)
+
+
+# --- Co-Sell referrals ---------------------------------------------------------------------
+
+
+class MicrosoftSellerKey(HttpBearer):
+    """`Authorization: Bearer <key>` from `create_storefront_key --microsoft-seller`."""
+
+    openapi_scheme = "bearer"
+
+    def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
+        return api_keys.api_key_authenticate(key=token, kind=ApiKey.Kind.MICROSOFT_SELLER)
+
+
+@api.post(
+    "/referrals",
+    auth=MicrosoftSellerKey(),
+    response={
+        201: IntakeAnswer,
+        200: IntakeAnswer,
+        400: ErrorAnswer,
+        401: ErrorAnswer,
+        413: ErrorAnswer,
+        422: ErrorAnswer,
+    },
+    summary="Post a Co-Sell referral",
+    tags=["co-sell"],
+)
+def post_referral(request: HttpRequest, payload: referrals.ReferralPayload):
+    """A lead a Microsoft seller qualified, for a Co-Sell enrolled publisher's offer. It is
+    qualified on arrival, never scored, and never merged with marketplace leads."""
+    outcome = referrals.referral_ingest(payload=payload, raw=_raw_json(request))
+    if outcome.errors:
+        return Status(422, {"detail": outcome.errors})
+    return Status(outcome.status_code, outcome.answer)

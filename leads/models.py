@@ -665,3 +665,12 @@ class RescoreRun(models.Model):
     @property
     def percent(self) -> int:
         return 100 if not self.total else min(100, round(100 * self.processed / self.total))
+
+
+class CoSellReferral(Lead):
+    """Co-Sell referrals as staff see and enter them in admin (origin co-sell)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("Co-Sell referral")
+        verbose_name_plural = _("Co-Sell referrals")

@@ -11,6 +11,7 @@ from leads import services
 from leads.models import (
     ApiKey,
     Campaign,
+    CoSellReferral,
     Lead,
     LeadActivity,
     Listing,
@@ -52,6 +53,9 @@ def _one_row_of_every_model(publisher, staff_user) -> dict:
         )[0],
         PublisherApiToken: services.publisher_token_create(publisher=publisher, name="CI")[0],
         RescoreRun: RescoreRun.objects.create(publisher=publisher),
+        CoSellReferral: CoSellReferral.objects.get(
+            pk=factories.make_lead(publisher=publisher, origin="co-sell").pk
+        ),
     }
 
 
@@ -88,6 +92,7 @@ def test_staff_opens_changelist_add_and_change_page_of_every_model_admin(
         "leads.ApiKey": (200, 403, 200),
         "leads.PublisherApiToken": (200, 403, 200),
         "leads.RescoreRun": (200, 403, 200),
+        "leads.CoSellReferral": (200, 200, 200),
     }
 
 

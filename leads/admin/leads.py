@@ -1,0 +1,224 @@
+"""Staff admin for leads and their activities: millions of rows, never fully counted."""
+
+import json
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from leads.admin.common import (
+    ReadOnlyInlineMixin,
+    RecentRowsFormSet,
+)
+from leads.models import (
+    Lead,
+    LeadActivity,
+    LeadTransition,
+)
+from portal.paginators import CheapCountPaginator
+
+
+class LeadActivityInline(ReadOnlyInlineMixin, admin.TabularInline):
+    model = LeadActivity
+    formset = RecentRowsFormSet
+    fields = ("occurred_at", "storefront", "action_code", "listing", "campaign", "is_test")
+    readonly_fields = fields
+    verbose_name_plural = _("latest activities")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("listing", "campaign")
+
+
+class LeadTransitionInline(ReadOnlyInlineMixin, admin.TabularInline):
+    model = LeadTransition
+    formset = RecentRowsFormSet
+    fields = ("created_at", "from_status", "to_status", "changed_by", "reason")
+    readonly_fields = fields
+    show_change_link = False
+    verbose_name_plural = _("latest status changes")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("changed_by")
+
+
+@admin.register(Lead)
+class LeadAdmin(admin.ModelAdmin):
+    # crm/admin.py adds the Delivery inline: leads does not import crm (portal ← leads ← crm).
+    list_display = (
+        "email",
+        "first_name",
+        "last_name",
+        "company",
+        "publisher",
+        "origin",
+        "status",
+        "score",
+        "is_test",
+        "created_at",
+    )
+    list_filter = ("publisher", "origin", "status", "is_test", "marketing_consent", "created_at")
+    search_fields = ("=email_normalized", "^first_name", "^last_name", "^company")
+    autocomplete_fields = ("publisher", "first_campaign", "latest_campaign")
+    list_select_related = ("publisher",)
+    show_full_result_count = False
+    paginator = CheapCountPaginator
+    fieldsets = (
+        (
+            None,
+            {"fields": ("uuid", "publisher", "origin", "status", "score", "score_breakdown_table")},
+        ),
+        (
+            _("Contact"),
+            {
+                "fields": (
+                    "email",
+                    "email_normalized",
+                    "first_name",
+                    "last_name",
+                    "phone",
+                    "country",
+                    "company",
+                    "title",
+                    "marketing_consent",
+                    "is_test",
+                )
+            },
+        ),
+        (_("Campaigns"), {"fields": ("first_campaign", "latest_campaign")}),
+        (
+            _("History"),
+            {
+                "fields": (
+                    "qualified_at",
+                    "status_changed_at",
+                    "status_changed_by",
+                    "status_reason",
+                    "last_activity_at",
+                    "created_at",
+                    "updated_at",
+                    "all_activities_link",
+                )
+            },
+        ),
+    )
+    # Score and status move through scoring and the lifecycle, which record why.
+    readonly_fields = (
+        "uuid",
+        "email_normalized",
+        "score",
+        "score_breakdown_table",
+        "status",
+        "qualified_at",
+        "status_changed_at",
+        "status_changed_by",
+        "status_reason",
+        "last_activity_at",
+        "created_at",
+        "updated_at",
+        "all_activities_link",
+    )
+    inlines = [LeadTransitionInline, LeadActivityInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None:
+            # One person per publisher per origin: moving a lead would merge people.
+            return ("publisher", "origin", *fields)
+        return fields
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if "@" in term and " " not in term:
+            # An email: match the consolidation key exactly, which an index can serve.
+            return queryset.filter(email_normalized=Lead.normalize_email(term)), False
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description=_("score breakdown"))
+    def score_breakdown_table(self, obj):
+        # Rule names and values may come from intake: format_html escapes every item.
+        items = obj.score_breakdown or []
+        if not items:
+            return "-"
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join("", "<li>{}: {}</li>", (_breakdown_row(item) for item in items)),
+        )
+
+    @admin.display(description=_("activities"))
+    def all_activities_link(self, obj):
+        if obj.pk is None:
+            return "-"
+        url = reverse("admin:leads_leadactivity_changelist")
+        return format_html(
+            '<a href="{}?{}">{}</a>',
+            url,
+            urlencode({"lead__id__exact": obj.pk}),
+            gettext("All activities of this lead"),
+        )
+
+
+def _breakdown_row(item) -> tuple[str, str]:
+    """(label, points) of one score breakdown entry, whatever keys the scorer used."""
+    if isinstance(item, dict):
+        label = item.get("rule") or item.get("name") or item.get("label") or ""
+        points = item.get("points", "")
+        return str(label), str(points)
+    return str(item), ""
+
+
+# --- Activities ------------------------------------------------------------------------
+
+
+class ActionCodeFilter(admin.SimpleListFilter):
+    """The known action codes, without the DISTINCT scan a plain field filter would run."""
+
+    title = _("action code")
+    parameter_name = "action_code"
+
+    def lookups(self, request, model_admin):
+        return LeadActivity.ActionCode.choices
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(action_code=self.value())
+        return queryset
+
+
+@admin.register(LeadActivity)
+class LeadActivityAdmin(admin.ModelAdmin):
+    list_display = (
+        "occurred_at",
+        "lead",
+        "listing",
+        "storefront",
+        "action_code",
+        "is_test",
+        "external_id",
+    )
+    list_filter = ("storefront", ActionCodeFilter, "is_test", "occurred_at")
+    search_fields = ("=external_id", "=lead__email_normalized")
+    raw_id_fields = ("lead",)
+    autocomplete_fields = ("listing", "campaign")
+    list_select_related = ("lead", "listing")
+    show_full_result_count = False
+    paginator = CheapCountPaginator
+    exclude = ("raw_payload",)
+    readonly_fields = ("raw_payload_pretty", "created_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None:
+            # What the storefront sent is evidence: it is shown, never rewritten.
+            return ("lead", "storefront", "external_id", "occurred_at", *fields)
+        return fields
+
+    @admin.display(description=_("raw payload"))
+    def raw_payload_pretty(self, obj):
+        payload = json.dumps(obj.raw_payload or {}, indent=2, sort_keys=True, ensure_ascii=False)
+        return format_html("<pre>{}</pre>", payload)
+
+
+# --- Scoring ---------------------------------------------------------------------------

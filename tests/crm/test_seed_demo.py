@@ -1,0 +1,169 @@
+"""seed_demo: the demo data set, and a second run that changes nothing."""
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.apps import apps
+from django.core.management import call_command
+from django.db.models import Count, F, Min
+from django.utils import timezone
+
+from crm import demo
+from crm.models import CrmTarget, Delivery
+from leads.models import Campaign, Lead, LeadActivity, Listing
+from leads.services import DEFAULT_SCORING_RULES
+from leads.storefronts import CampaignKind, ListingType, Storefront
+from portal.models import Membership, Publisher
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def debug_on(settings):
+    """The fixed demo passwords are for development (DEBUG on), where seed_demo runs."""
+    settings.DEBUG = True
+
+
+POST_QUALIFIED = ["qualified", "accepted", "won", "lost"]
+
+
+def _seed(*args: str) -> str:
+    out = io.StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def _row_counts() -> dict[str, int]:
+    return {model._meta.label: model.objects.count() for model in apps.get_models()}
+
+
+def test_seed_demo_creates_publishers_listings_campaigns_and_target():
+    _seed("--leads", "300")
+
+    publishers = Publisher.objects.all()
+    assert publishers.count() == 3
+    assert list(publishers.filter(co_sell_enrolled=True).values_list("slug", flat=True)) == [
+        "contoso-software"
+    ]
+    assert all(p.lead_contact_email and p.postal_address for p in publishers)
+    for publisher in publishers:
+        assert publisher.scoring_rules.count() == len(DEFAULT_SCORING_RULES)
+    pairs = set(Listing.objects.values_list("storefront", "listing_type"))
+    assert pairs == {
+        (Storefront.APPSOURCE, ListingType.APP),
+        (Storefront.APPSOURCE, ListingType.CONSULTING_SERVICE),
+        (Storefront.AZURE_MARKETPLACE, ListingType.OFFER),
+        (Storefront.AZURE_MARKETPLACE, ListingType.TECHNOLOGY),
+    }
+    assert not Listing.objects.filter(lead_management_enabled=False).exists()
+    contoso = Listing.objects.filter(publisher__slug="contoso-software")
+    assert set(contoso.values_list("status", flat=True)) == {Listing.Status.PUBLISHED}
+    assert set(Campaign.objects.values_list("kind", flat=True)) == {
+        CampaignKind.NURTURE,
+        CampaignKind.DEMAND_GENERATION,
+    }
+    assert not Campaign.objects.annotate(n=Count("listings")).filter(n=0).exists()
+    target = CrmTarget.objects.get()
+    assert (target.publisher.slug, target.kind, target.is_verified) == (
+        "contoso-software",
+        CrmTarget.Kind.HTTPS,
+        True,
+    )
+    assert target.config == {
+        "httpsEndpointUrl": "https://portal.test/demo/receiver/",
+        "signingSecret": demo.demo_signing_secret(),
+    }
+    assert target.config["signingSecret"].startswith("whsec_")
+
+
+def test_seed_demo_creates_both_logins_and_prints_them(django_user_model):
+    output = _seed("--leads", "300")
+
+    staff = django_user_model.objects.get(username="staff")
+    assert (staff.is_staff, staff.is_superuser) == (True, True)
+    assert staff.check_password("demo-staff-2026")
+    owner = django_user_model.objects.get(username="owner")
+    assert owner.check_password("demo-owner-2026")
+    roles = set(Membership.objects.filter(user=owner).values_list("publisher__slug", "role"))
+    assert roles == {("contoso-software", "owner"), ("fabrikam-consulting", "member")}
+    assert "staff / demo-staff-2026" in output
+    assert "owner / demo-owner-2026" in output
+
+
+def test_seed_demo_leads_have_activities_within_90_days_and_consistent_scores():
+    _seed("--leads", "300")
+    now = timezone.now()
+
+    leads = Lead.objects.all()
+    assert leads.count() == 300
+    assert not leads.filter(activities__isnull=True).exists()
+    first = LeadActivity.objects.aggregate(first=Min("occurred_at"))["first"]
+    assert first >= now - timedelta(days=90)
+    assert leads.filter(created_at__lt=now - timedelta(days=30)).exists()  # spread, not "now"
+    assert not leads.exclude(email_normalized=F("email")).exclude(is_test=True).exists()
+    assert not leads.filter(
+        origin="marketplace",
+        status__in=POST_QUALIFIED,
+        score__lt=F("publisher__qualification_threshold"),
+    ).exists()
+    assert set(leads.values_list("status", flat=True)) >= {"new", "qualified", "accepted"}
+    assert leads.filter(is_test=True, email__startswith="MSFT_TEST_").exists()
+    co_sell = leads.filter(origin="co-sell")
+    assert co_sell.exists()
+    assert set(co_sell.values_list("publisher__co_sell_enrolled", flat=True)) == {True}
+    assert set(co_sell.values_list("score", flat=True)) == {0}
+
+
+def test_seed_demo_delivers_qualified_leads_to_the_demo_target():
+    _seed("--leads", "300")
+
+    deliveries = Delivery.objects.all()
+    assert deliveries.exists()
+    assert set(deliveries.values_list("target__name", flat=True)) == {demo.DEMO_TARGET_NAME}
+    assert not deliveries.filter(lead__qualified_at__isnull=True).exists()
+    assert not deliveries.filter(status="delivered", delivered_at__isnull=True).exists()
+
+
+def test_seed_demo_twice_changes_no_row_count():
+    _seed("--leads", "300")
+    before = _row_counts()
+
+    output = _seed("--leads", "300")
+
+    assert _row_counts() == before
+    assert "Nothing created: the demo data is already there." in output
+    assert "staff / demo-staff-2026" in output
+
+
+def test_seed_demo_tops_leads_up_to_the_requested_count():
+    _seed("--leads", "300")
+
+    output = _seed("--leads", "350")
+
+    assert Lead.objects.count() == 350
+    assert Publisher.objects.count() == 3
+    assert "Nothing created" not in output
+
+
+def test_seed_demo_uses_demo_password_from_the_environment(monkeypatch, django_user_model):
+    monkeypatch.setenv("DEMO_PASSWORD", "a-chosen-demo-password")
+
+    output = _seed("--leads", "0", "--quiet")
+
+    assert django_user_model.objects.get(username="owner").check_password("a-chosen-demo-password")
+    assert "owner / a-chosen-demo-password" in output
+    assert "Demo data" not in output  # --quiet prints the logins only
+    assert Lead.objects.count() == 0
+
+
+def test_seed_demo_without_debug_gives_random_passwords_shown_once(settings, django_user_model):
+    settings.DEBUG = False
+
+    first = _seed("--leads", "0")
+    second = _seed("--leads", "0")
+
+    staff = django_user_model.objects.get(username="staff")
+    assert not staff.check_password("demo-staff-2026")
+    assert "demo-staff-2026" not in first
+    assert "staff / (set when it was first seeded; not shown again)" in second
