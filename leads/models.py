@@ -353,6 +353,8 @@ class Lead(models.Model):
             ),
             models.Index(fields=["publisher", "-score", "-id"], name="lead_pub_score"),
             models.Index(fields=["-created_at", "-id"], name="lead_created"),
+            # Staff look a person up by email across publishers (admin search).
+            models.Index(fields=["email_normalized"], name="lead_email"),
         ]
 
     def __str__(self):

@@ -1,0 +1,78 @@
+"""Schemathesis over the generated OpenAPI document: no 5xx, no answer off its schema."""
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from leads import services
+from leads.models import ApiKey
+from portal.wsgi import application
+from tests.factories import make_lead
+from tests.leads.conftest import Storefronts
+
+schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
+
+
+@pytest.fixture
+def in_process_wsgi():
+    """Keep the test's connection open across requests, as Django's test client does."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def credentials(db, in_process_wsgi):
+    market = Storefronts()
+    market.publisher.co_sell_enrolled = True
+    market.publisher.save()
+    make_lead(publisher=market.publisher)
+    seller = services.api_key_create(kind=ApiKey.Kind.MICROSOFT_SELLER, name="sellers")[1]
+    token = services.publisher_token_create(publisher=market.publisher, name="ci")[1]
+    return {"/leads": market.azure_key, "/referrals": seller, "/publisher": token}
+
+
+def test_the_openapi_document_is_served(client):
+    response = client.get("/api/v1/openapi.json")
+
+    assert response.status_code == 200
+    paths = set(response.json()["paths"])
+    assert {
+        "/api/v1/leads",
+        "/api/v1/leads/bulk",
+        "/api/v1/referrals",
+        "/api/v1/publisher/leads",
+        "/api/v1/publisher/leads/{lead_id}",
+    } <= paths
+    assert client.get("/api/v1/docs").status_code == 200
+
+
+@schema.parametrize()
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_the_api_keeps_its_contract(case, credentials):
+    prefix = next(p for p in credentials if case.path.removeprefix("/api/v1").startswith(p))
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {credentials[prefix]}"},
+        # Schema-valid is not always acceptable here: an offer must exist, an email must
+        # parse, a country must be real. What the contract promises is checked.
+        checks=[
+            not_a_server_error,
+            status_code_conformance,
+            content_type_conformance,
+            response_schema_conformance,
+        ],
+    )
