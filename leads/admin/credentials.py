@@ -1,6 +1,7 @@
-"""Staff admin for API keys, publisher tokens and rescoring runs (read-only logs)."""
+"""Staff admin for API keys, publisher tokens (created here, shown once) and rescoring runs."""
 
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -16,9 +17,45 @@ from leads.models import (
 )
 
 
+class ShownOnceMixin:
+    """Adding creates the credential through its service and shows the secret once, on a
+    page of its own: it is never stored in plain text, nor kept in a message or session."""
+
+    add_fields: tuple[str, ...] = ()
+
+    def has_add_permission(self, request):
+        return admin.ModelAdmin.has_add_permission(self, request)
+
+    def get_fields(self, request, obj=None):
+        return self.add_fields if obj is None else super().get_fields(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else super().get_readonly_fields(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        created, secret = self.create(request, obj)
+        obj.pk = created.pk
+        obj.shown_once = secret
+
+    def response_add(self, request, obj, post_url_continue=None):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "object": obj,
+            "secret": obj.shown_once,
+            "title": _("Copy the new credential now"),
+        }
+        return TemplateResponse(request, "admin/leads/shown_once.html", context)
+
+
 @admin.register(ApiKey)
-class ApiKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Keys are created with `manage.py create_storefront_key` (shown once); staff revoke."""
+class ApiKeyAdmin(ShownOnceMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Staff create keys here or with `manage.py create_storefront_key`; shown once."""
+
+    add_fields = ("kind", "storefront", "name")
+
+    def create(self, request, obj):
+        return services.api_key_create(kind=obj.kind, name=obj.name, storefront=obj.storefront)
 
     list_display = (
         "name",
@@ -55,8 +92,15 @@ class ApiKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PublisherApiToken)
-class PublisherApiTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Publishers create their tokens in the portal; staff see and revoke them."""
+class PublisherApiTokenAdmin(ShownOnceMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Publisher API tokens: staff (and later the portal's owners) create them, shown once."""
+
+    add_fields = ("publisher", "name")
+
+    def create(self, request, obj):
+        return services.publisher_token_create(
+            publisher=obj.publisher, name=obj.name, created_by=request.user
+        )
 
     list_display = (
         "name",
