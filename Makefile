@@ -79,6 +79,8 @@ dev-deps: $(VENV)/.requirements-dev.stamp
 # The first run works with no configuration: DEBUG on (unless set), SQLite and the
 # file-system broker under var/. Set DATABASE_URL and CELERY_BROKER_URL to use others.
 run: export DEBUG ?= 1
+# The demo HTTPS target is the portal's own /demo/receiver/ on loopback (first run only).
+run: export CRM_ALLOW_PRIVATE_TARGETS ?= 1
 run: deps messages ## Migrate, seed the demo, then run web, worker and beat (Ctrl-C stops all)
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_demo

@@ -9,13 +9,12 @@ import uuid
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
-from django.db.models import QuerySet
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from crm import delivery, services
 from crm.forms import CONFIG_FIELD_PREFIX, CONFIG_KEYS, CrmTargetForm, config_field_names
 from crm.models import CrmTarget, Delivery
 from leads import admin as leads_admin
@@ -24,18 +23,6 @@ from portal.paginators import CheapCountPaginator
 
 # Actions offered on the changelist and on each object's page (Django 6.1).
 BOTH_LOCATIONS = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
-
-# --- Target writes (they move to crm/services.py when it exists) ----------------------
-
-
-def targets_pause(*, targets: QuerySet[CrmTarget]) -> int:
-    """Pause targets: their deliveries stay pending until the target resumes."""
-    return targets.filter(is_active=True).update(is_active=False, updated_at=timezone.now())
-
-
-def targets_resume(*, targets: QuerySet[CrmTarget]) -> int:
-    """Resume paused targets: the sweep then sends what they kept pending."""
-    return targets.filter(is_active=False).update(is_active=True, updated_at=timezone.now())
 
 
 def field_seller_target_exists() -> bool:
@@ -85,7 +72,7 @@ class CrmTargetAdmin(admin.ModelAdmin):
     list_select_related = ("publisher",)
     readonly_fields = ("verified_at", "created_at", "updated_at")
     date_hierarchy = "created_at"
-    actions = ["pause", "resume"]
+    actions = ["send_test_lead", "pause", "resume"]
 
     def get_fieldsets(self, request, obj=None):
         kind = obj.kind if obj is not None else self._kind_from_request(request)
@@ -148,10 +135,33 @@ class CrmTargetAdmin(admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
     @admin.action(
+        description=_("Send a test lead"), permissions=["change"], location=BOTH_LOCATIONS
+    )
+    def send_test_lead(self, request, queryset):
+        for target in queryset:
+            result = services.target_send_test(target=target)
+            if result.ok:
+                messages.success(
+                    request,
+                    gettext("%(target)s: test lead delivered in %(seconds)s s; verified.")
+                    % {"target": target, "seconds": result.seconds},
+                )
+            else:
+                messages.error(
+                    request,
+                    gettext("%(target)s: test lead failed (%(status)s): %(error)s")
+                    % {
+                        "target": target,
+                        "status": result.status_code or gettext("no answer"),
+                        "error": result.error,
+                    },
+                )
+
+    @admin.action(
         description=_("Pause the selected targets"), permissions=["change"], location=BOTH_LOCATIONS
     )
     def pause(self, request, queryset):
-        count = targets_pause(targets=queryset)
+        count = services.targets_pause(targets=queryset)
         messages.success(
             request,
             ngettext("%(count)d target paused.", "%(count)d targets paused.", count)
@@ -164,7 +174,7 @@ class CrmTargetAdmin(admin.ModelAdmin):
         location=BOTH_LOCATIONS,
     )
     def resume(self, request, queryset):
-        count = targets_resume(targets=queryset)
+        count = services.targets_resume(targets=queryset)
         messages.success(
             request,
             ngettext("%(count)d target resumed.", "%(count)d targets resumed.", count)
@@ -208,7 +218,16 @@ class DeliveryAdmin(admin.ModelAdmin):
         "next_attempt_at",
         "delivered_at",
     )
-    list_filter = ("status", "event", "target__kind", "target__publisher", "created_at")
+    list_filter = (
+        "status",
+        "event",
+        "target__kind",
+        ("last_error", admin.EmptyFieldListFilter),
+        "target",
+        "target__publisher",
+        "created_at",
+    )
+    actions = ["retry_now", "redeliver"]
     search_fields = ("=lead__email_normalized",)
     raw_id_fields = ("lead",)
     autocomplete_fields = ("target",)
@@ -223,6 +242,43 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_redeliver_permission(self, request):
+        # The log is read-only; sending again needs the right to change deliveries.
+        return request.user.has_perm("crm.change_delivery")
+
+    @admin.action(
+        description=_("Retry the selected pending deliveries now"),
+        permissions=["redeliver"],
+        location=BOTH_LOCATIONS,
+    )
+    def retry_now(self, request, queryset):
+        count = delivery.deliveries_retry_now(deliveries=list(queryset))
+        messages.success(
+            request,
+            ngettext("%(count)d delivery is due now.", "%(count)d deliveries are due now.", count)
+            % {"count": count},
+        )
+
+    @admin.action(
+        description=_("Redeliver the selected deliveries"),
+        permissions=["redeliver"],
+        location=BOTH_LOCATIONS,
+    )
+    def redeliver(self, request, queryset):
+        count = 0
+        for row in queryset.exclude(status=Delivery.Status.SENDING).exclude(event="test"):
+            delivery.delivery_redeliver(delivery=row)
+            count += 1
+        messages.success(
+            request,
+            ngettext(
+                "%(count)d delivery will be sent again.",
+                "%(count)d deliveries will be sent again.",
+                count,
+            )
+            % {"count": count},
+        )
 
     def get_actions(self, request, action_location=admin.ActionLocation.CHANGE_LIST):
         # Rows go when their lead or target is erased, not one by one.

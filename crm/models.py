@@ -94,6 +94,14 @@ class CrmTarget(models.Model):
         blank=True,
         help_text=_("Constant fields added to every payload, such as a campaign id."),
     )
+    paused_reason = models.CharField(_("why paused"), max_length=300, blank=True)
+    last_alert_sent_at = models.DateTimeField(
+        _("last failure alert"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Failure alerts go out at most once a day per target."),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

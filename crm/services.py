@@ -1,6 +1,8 @@
 """Writes for CRM targets. Delivery services join this module with the delivery issue."""
 
 import logging
+import time
+from dataclasses import dataclass, replace
 
 from cryptography.fernet import InvalidToken
 from django.core.exceptions import ImproperlyConfigured
@@ -107,3 +109,64 @@ def deliveries_wake(*, target_ids: set[int]) -> None:
         logger.warning(
             "crm.wake.failed", extra={"targets": len(target_ids), "error": type(exc).__name__}
         )
+
+
+# --- Targets ------------------------------------------------------------------------------
+
+TEST_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class TestLeadResult:
+    ok: bool
+    status_code: int | None
+    seconds: float
+    error: str
+    response_excerpt: str
+
+
+def target_send_test(*, target: CrmTarget) -> TestLeadResult:
+    """Send one synthetic MSFT_TEST_ lead now, with a short timeout, and record it as a
+    `test` delivery. Success verifies the target (the AppSource publish gate needs it)."""
+    from crm import delivery, payloads
+    from crm.connectors import ConfigurationError, Result, connector_for
+
+    now = timezone.now()
+    record = Delivery.objects.create(
+        target=target, event=Delivery.Event.TEST, status=Delivery.Status.SENDING, attempts=1
+    )
+    payload = payloads.test_payload(target, str(record.idempotency_key))
+    options = replace(delivery.send_options(), connect_timeout=5.0, total_timeout=TEST_TIMEOUT)
+    started = time.monotonic()
+    try:
+        (result,) = connector_for(target.kind).send(target.config, [payload], options)
+    except ConfigurationError as exc:
+        result = Result(payload.delivery_id, "permanent", error=str(exc))
+    seconds = round(time.monotonic() - started, 3)
+    Delivery.objects.filter(pk=record.pk).update(
+        status="delivered" if result.is_delivered else "failed",
+        delivered_at=now if result.is_delivered else None,
+        last_status_code=result.status_code,
+        last_error=result.error[:2000],
+        response_excerpt=result.response_excerpt[:500],
+    )
+    if result.is_delivered:
+        CrmTarget.objects.filter(pk=target.pk).update(verified_at=timezone.now())
+    return TestLeadResult(
+        result.is_delivered, result.status_code, seconds, result.error, result.response_excerpt
+    )
+
+
+def targets_pause(*, targets) -> int:
+    """Pause targets: their deliveries stay pending until the target resumes."""
+    return targets.filter(is_active=True).update(is_active=False, updated_at=timezone.now())
+
+
+def targets_resume(*, targets) -> int:
+    """Resume paused targets and wake their workers for what they kept pending."""
+    ids = set(targets.filter(is_active=False).values_list("pk", flat=True))
+    count = CrmTarget.objects.filter(pk__in=ids).update(
+        is_active=True, paused_reason="", updated_at=timezone.now()
+    )
+    transaction.on_commit(lambda: deliveries_wake(target_ids=ids), robust=True)
+    return count

@@ -8,9 +8,7 @@ from portal.models import Membership
 def memberships_for_user(*, user) -> QuerySet[Membership]:
     """The publishers a user may act for, by publisher name."""
     return (
-        Membership.objects.filter(user=user)
-        .select_related("publisher")
-        .order_by("publisher__name")
+        Membership.objects.filter(user=user).select_related("publisher").order_by("publisher__name")
     )
 
 

@@ -275,7 +275,23 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Beat entries name tasks by their explicit `name=`; each issue that adds a periodic
 # job (the delivery sweep, the nurture sender) adds its entry here.
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # The outbox sweep: wakes a worker for every target with due or stuck deliveries.
+    "crm-sweep": {"task": "crm.sweep", "schedule": env.float("CRM_SWEEP_SECONDS", default=5.0)},
+}
+
+# /healthz adds each app's figures under these names (portal does not import the apps).
+HEALTH_CHECKS = {"outbox": "crm.delivery.outbox_health"}
+
+# --- CRM delivery ---------------------------------------------------------------------------
+# Attempt k (1-based) failing schedules attempt k+1 after CRM_RETRY_SCHEDULE[k] seconds,
+# with ±20 % jitter: about 75 hours in all (Standard Webhooks' example schedule).
+CRM_RETRY_SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
+CRM_MAX_ATTEMPTS = len(CRM_RETRY_SCHEDULE)
+# A claimed delivery whose worker died is claimed again after its lease.
+CRM_LEASE_SECONDS = env.int("CRM_LEASE_SECONDS", default=120)
+# How long one delivery task may work on a target before it hands over.
+CRM_TASK_BUDGET_SECONDS = env.int("CRM_TASK_BUDGET_SECONDS", default=60)
 
 # --- Admin ------------------------------------------------------------------------------
 # The Co-Sell program page that the portal links to (DESIGN §1).

@@ -31,9 +31,7 @@ class CurrentPublisherMiddleware:
     def __call__(self, request):
         membership = SimpleLazyObject(lambda: _resolve(request))
         request.membership = membership
-        request.publisher = SimpleLazyObject(
-            lambda: membership.publisher if membership else None
-        )
+        request.publisher = SimpleLazyObject(lambda: membership.publisher if membership else None)
         return self.get_response(request)
 
 

@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,39 +15,127 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Publisher',
+            name="Publisher",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('slug', models.SlugField(max_length=80, unique=True, verbose_name='slug')),
-                ('publisher_id', models.CharField(help_text='The seller id in Partner Center, the first part of publisherid.offerid.', max_length=100, unique=True, verbose_name='marketplace publisher id')),
-                ('lead_contact_email', models.EmailField(blank=True, help_text='Receives the alerts when a CRM target keeps failing.', max_length=254, verbose_name='lead contact email')),
-                ('postal_address', models.TextField(blank=True, help_text='Printed in the footer of every nurture email, as anti-spam law requires.', verbose_name='postal address')),
-                ('co_sell_enrolled', models.BooleanField(default=False, help_text='Only Co-Sell enrolled publishers can receive Co-Sell referrals.', verbose_name='Co-Sell enrolled')),
-                ('qualification_threshold', models.PositiveSmallIntegerField(default=50, help_text='A lead whose score reaches this value (0–100) is qualified.', validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(100)], verbose_name='qualification threshold')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("slug", models.SlugField(max_length=80, unique=True, verbose_name="slug")),
+                (
+                    "publisher_id",
+                    models.CharField(
+                        help_text="The seller id in Partner Center, the first part of publisherid.offerid.",
+                        max_length=100,
+                        unique=True,
+                        verbose_name="marketplace publisher id",
+                    ),
+                ),
+                (
+                    "lead_contact_email",
+                    models.EmailField(
+                        blank=True,
+                        help_text="Receives the alerts when a CRM target keeps failing.",
+                        max_length=254,
+                        verbose_name="lead contact email",
+                    ),
+                ),
+                (
+                    "postal_address",
+                    models.TextField(
+                        blank=True,
+                        help_text="Printed in the footer of every nurture email, as anti-spam law requires.",
+                        verbose_name="postal address",
+                    ),
+                ),
+                (
+                    "co_sell_enrolled",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Only Co-Sell enrolled publishers can receive Co-Sell referrals.",
+                        verbose_name="Co-Sell enrolled",
+                    ),
+                ),
+                (
+                    "qualification_threshold",
+                    models.PositiveSmallIntegerField(
+                        default=50,
+                        help_text="A lead whose score reaches this value (0–100) is qualified.",
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(100),
+                        ],
+                        verbose_name="qualification threshold",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created")),
             ],
             options={
-                'verbose_name': 'publisher',
-                'verbose_name_plural': 'publishers',
-                'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('qualification_threshold__lte', 100)), name='publisher_threshold_0_100')],
+                "verbose_name": "publisher",
+                "verbose_name_plural": "publishers",
+                "ordering": ["name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("qualification_threshold__lte", 100)),
+                        name="publisher_threshold_0_100",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('owner', 'Owner'), ('member', 'Member')], default='member', max_length=10, verbose_name='role')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL, verbose_name='user')),
-                ('publisher', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='portal.publisher', verbose_name='publisher')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("owner", "Owner"), ("member", "Member")],
+                        default="member",
+                        max_length=10,
+                        verbose_name="role",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created")),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="user",
+                    ),
+                ),
+                (
+                    "publisher",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="portal.publisher",
+                        verbose_name="publisher",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'membership',
-                'verbose_name_plural': 'memberships',
-                'ordering': ['publisher__name', 'user__username'],
-                'constraints': [models.UniqueConstraint(fields=('user', 'publisher'), name='membership_unique_user'), models.CheckConstraint(condition=models.Q(('role__in', ['owner', 'member'])), name='membership_role_valid')],
+                "verbose_name": "membership",
+                "verbose_name_plural": "memberships",
+                "ordering": ["publisher__name", "user__username"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("user", "publisher"), name="membership_unique_user"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("role__in", ["owner", "member"])),
+                        name="membership_role_valid",
+                    ),
+                ],
             },
         ),
     ]

@@ -6,9 +6,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.admin import targets_pause, targets_resume
 from crm.forms import CrmTargetForm
 from crm.models import CrmTarget, Delivery
+from crm.services import targets_pause, targets_resume
 from tests import factories
 
 pytestmark = pytest.mark.django_db
