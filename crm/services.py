@@ -1,6 +1,7 @@
 """Writes for CRM targets. Delivery services join this module with the delivery issue."""
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, replace
 
@@ -51,18 +52,41 @@ def crm_configs_rotate_keys() -> int:
 EVENTS = {"qualified": Delivery.Event.QUALIFIED, "updated": Delivery.Event.UPDATED}
 
 
-def targets_covering(*, publisher_ids: set[int]) -> list[tuple[CrmTarget, set[int]]]:
-    """The publishers' targets and the global field-seller targets, each with its chosen
-    listing ids (empty for a target that covers all listings). Paused targets are
-    included: their deliveries wait, pending, until the target resumes."""
-    targets = list(
-        CrmTarget.objects.filter(Q(publisher_id__in=publisher_ids) | Q(publisher__isnull=True))
-    )
-    chosen: dict[int, set[int]] = {target.pk: set() for target in targets}
-    links = CrmTarget.listings.through.objects.filter(crmtarget_id__in=chosen)
-    for target_id, listing_id in links.values_list("crmtarget_id", "listing_id"):
-        chosen[target_id].add(listing_id)
-    return [(target, chosen[target.pk]) for target in targets]
+@dataclass(frozen=True)
+class Coverage:
+    """What deciding coverage needs of a target, read in one query."""
+
+    target_id: int
+    publisher_id: int | None
+    scope: str
+    listing_ids: frozenset[int]
+
+    def covers(self, *, publisher_id: int, listing_id: int | None, field_seller: bool) -> bool:
+        if self.publisher_id is None:
+            return field_seller
+        if self.publisher_id != publisher_id:
+            return False
+        return self.scope == CrmTarget.Scope.ALL_LISTINGS or listing_id in self.listing_ids
+
+
+def targets_covering(*, publisher_ids: set[int]) -> list[Coverage]:
+    """The publishers' targets and the global field-seller targets, with their chosen
+    listings, in one query. Paused targets are included: their deliveries wait, pending,
+    until the target resumes."""
+    rows = CrmTarget.objects.filter(
+        Q(publisher_id__in=publisher_ids) | Q(publisher__isnull=True)
+    ).values_list("pk", "publisher_id", "scope", "listings")
+    found: dict[int, tuple] = {}
+    chosen: dict[int, set[int]] = {}
+    for target_id, publisher_id, scope, listing_id in rows:
+        found[target_id] = (publisher_id, scope)
+        chosen.setdefault(target_id, set())
+        if listing_id is not None:
+            chosen[target_id].add(listing_id)
+    return [
+        Coverage(target_id, publisher_id, scope, frozenset(chosen[target_id]))
+        for target_id, (publisher_id, scope) in found.items()
+    ]
 
 
 def deliveries_create(*, events: list[tuple], field_seller: bool = True) -> list[Delivery]:
@@ -74,17 +98,16 @@ def deliveries_create(*, events: list[tuple], field_seller: bool = True) -> list
         return []
     now = timezone.now()
     targets = targets_covering(publisher_ids={lead.publisher_id for lead, _, _ in events})
-    rows = []
-    for lead, event, listing_id in events:
-        for target, listing_ids in targets:
-            covers = (target.publisher_id is None and field_seller) or (
-                target.publisher_id == lead.publisher_id
-                and (target.scope == CrmTarget.Scope.ALL_LISTINGS or listing_id in listing_ids)
-            )
-            if covers:
-                rows.append(
-                    Delivery(lead=lead, target=target, event=EVENTS[event], next_attempt_at=now)
-                )
+    rows = [
+        Delivery(lead=lead, target_id=target.target_id, event=EVENTS[event], next_attempt_at=now)
+        for lead, event, listing_id in events
+        for target in targets
+        if target.covers(
+            publisher_id=lead.publisher_id, listing_id=listing_id, field_seller=field_seller
+        )
+    ]
+    if not rows:
+        return []
     # A lead is qualified once per target: a repeated qualification is absorbed by the
     # partial unique index instead of failing the whole intake.
     created = Delivery.objects.bulk_create(rows, ignore_conflicts=True)
@@ -93,19 +116,27 @@ def deliveries_create(*, events: list[tuple], field_seller: bool = True) -> list
     return created
 
 
+_wake = threading.local()
+
+
 def deliveries_wake(*, target_ids: set[int]) -> None:
     """Tell the workers that these targets have due deliveries. Best effort: when the
     broker is down, the beat sweep finds the rows anyway (DESIGN §4), so the publish
-    makes one attempt and never retries in the request."""
+    makes one attempt and never retries in the request. Each thread keeps one broker
+    connection for this, instead of opening one per commit."""
     from portal.celery import app
 
     try:
-        with app.connection_for_write(transport_options={"max_retries": 0}) as connection:
-            for target_id in sorted(target_ids):
-                app.send_task(
-                    "crm.deliver_target", args=[target_id], connection=connection, retry=False
-                )
+        if getattr(_wake, "connection", None) is None:
+            _wake.connection = app.connection_for_write(transport_options={"max_retries": 0})
+        for target_id in sorted(target_ids):
+            app.send_task(
+                "crm.deliver_target", args=[target_id], connection=_wake.connection, retry=False
+            )
     except Exception as exc:  # the broker is down: the outbox row is the truth
+        connection, _wake.connection = getattr(_wake, "connection", None), None
+        if connection is not None:
+            connection.release()
         logger.warning(
             "crm.wake.failed", extra={"targets": len(target_ids), "error": type(exc).__name__}
         )
