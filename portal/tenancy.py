@@ -5,7 +5,13 @@ session and is re-checked against the user's memberships on every request, so a
 stale or forged session value never reaches another publisher's data.
 """
 
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import render
 from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext as _
 
 from portal import selectors
 
@@ -47,3 +53,33 @@ def current_publisher(request):
             lambda: list(selectors.memberships_for_user(user=request.user))
         ),
     }
+
+
+def publisher_required(view):
+    """A portal page of the current publisher: signed in and a member of a publisher.
+
+    Anonymous users go to the login page; a user without any publisher sees the page
+    that says so. Views still read through selectors that take `request.publisher`.
+    """
+
+    @wraps(view)
+    @login_required
+    def wrapped(request, *args, **kwargs):
+        if not request.membership:
+            return render(request, "portal/no_publisher.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def owner_required(view):
+    """A page only the publisher's owners may use (targets, members, rules, tokens)."""
+
+    @wraps(view)
+    @publisher_required
+    def wrapped(request, *args, **kwargs):
+        if not request.membership.is_owner:
+            raise PermissionDenied(_("Only the publisher's owners can do this."))
+        return view(request, *args, **kwargs)
+
+    return wrapped

@@ -7,4 +7,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("", include("portal.urls_shell")),
+    path("", include("leads.urls")),
+    path("", include("crm.urls")),
 ]

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("publisher/switch/", views.publisher_switch, name="switch-publisher"),
     path("healthz", views.healthz, name="healthz"),
+    path("settings/", views.settings_page, name="settings"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

@@ -119,3 +119,7 @@ def _broker_status(url: str) -> dict:
         status["ok"] = False
         status["error"] = type(exc).__name__
     return status
+
+
+def settings_page(request, *args, **kwargs):  # replaced by the portal issue's page
+    raise Http404

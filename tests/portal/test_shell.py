@@ -1,6 +1,7 @@
 """The portal shell: sign-in, the dashboard, the publisher switcher, healthz, headers."""
 
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -287,7 +288,10 @@ def test_pages_have_skip_link_and_landmarks(client, owner):
     assert 'role="banner"' in content
     assert 'role="contentinfo"' in content
     assert "style=" not in content
-    assert "<script" not in content
+    # Scripts only from our own static files: no inline script anywhere.
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", content, re.S)
+    assert scripts
+    assert all('src="/static/' in attrs and not body.strip() for attrs, body in scripts)
 
 
 def test_security_headers(client, db):
