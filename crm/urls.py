@@ -2,12 +2,12 @@
 
 from django.urls import path
 
-from crm import views
+from crm import demo_receiver, views
 
 urlpatterns = [
     path("crm/targets/", views.target_list, name="crm-targets"),
     path("crm/targets/new/", views.target_create, name="crm-target-create"),
     path("crm/targets/<int:target_id>/", views.target_detail, name="crm-target-detail"),
     path("crm/deliveries/", views.delivery_list, name="crm-deliveries"),
-    path("demo/receiver/", views.demo_receiver, name="demo-receiver"),
+    path("demo/receiver/", demo_receiver.demo_receiver, name="demo-receiver"),
 ]

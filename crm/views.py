@@ -17,7 +17,3 @@ def target_detail(request, *args, **kwargs):  # replaced by the portal issue's p
 
 def delivery_list(request, *args, **kwargs):  # replaced by the portal issue's page
     raise Http404
-
-
-def demo_receiver(request, *args, **kwargs):  # replaced by the portal issue's page
-    raise Http404

@@ -1,18 +1,6 @@
-"""Portal pages of the leads app."""
+"""Lead pages: the list, export, import, detail and Co-Sell referrals."""
 
 from django.http import Http404
-
-
-def listing_list(request, *args, **kwargs):  # replaced by the portal issue's page
-    raise Http404
-
-
-def listing_create(request, *args, **kwargs):  # replaced by the portal issue's page
-    raise Http404
-
-
-def listing_detail(request, *args, **kwargs):  # replaced by the portal issue's page
-    raise Http404
 
 
 def lead_list(request, *args, **kwargs):  # replaced by the portal issue's page
@@ -32,8 +20,4 @@ def lead_detail(request, *args, **kwargs):  # replaced by the portal issue's pag
 
 
 def referral_list(request, *args, **kwargs):  # replaced by the portal issue's page
-    raise Http404
-
-
-def scoring(request, *args, **kwargs):  # replaced by the portal issue's page
     raise Http404
