@@ -92,7 +92,7 @@ def deliveries_claim(*, target: CrmTarget, limit: int) -> list[Delivery]:
 
 def _lease_seconds(target: CrmTarget) -> int:
     # A connector without a batch API makes one call per row, each within its timeout.
-    per_call = int(SendOptions().total_timeout)
+    per_call = int(settings.CRM_TOTAL_TIMEOUT)
     calls = 1 if target.kind in {"marketo", "azure-table"} else target.batch_size
     return settings.CRM_LEASE_SECONDS + per_call * calls
 
@@ -101,6 +101,8 @@ def send_options() -> SendOptions:
     return SendOptions(
         allow_private_targets=settings.CRM_ALLOW_PRIVATE_TARGETS,
         require_https=not settings.DEBUG,
+        connect_timeout=settings.CRM_CONNECT_TIMEOUT,
+        total_timeout=settings.CRM_TOTAL_TIMEOUT,
     )
 
 

@@ -286,8 +286,15 @@ HEALTH_CHECKS = {"outbox": "crm.delivery.outbox_health"}
 # --- CRM delivery ---------------------------------------------------------------------------
 # Attempt k (1-based) failing schedules attempt k+1 after CRM_RETRY_SCHEDULE[k] seconds,
 # with ±20 % jitter: about 75 hours in all (Standard Webhooks' example schedule).
-CRM_RETRY_SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
+CRM_RETRY_SCHEDULE = env.list(
+    "CRM_RETRY_SCHEDULE",
+    cast=float,
+    default=[0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400],
+)
 CRM_MAX_ATTEMPTS = len(CRM_RETRY_SCHEDULE)
+# Per call to a CRM: connect, then the whole exchange (crm-contracts.md: 5 s and 30 s).
+CRM_CONNECT_TIMEOUT = env.float("CRM_CONNECT_TIMEOUT", default=5.0)
+CRM_TOTAL_TIMEOUT = env.float("CRM_TOTAL_TIMEOUT", default=30.0)
 # A claimed delivery whose worker died is claimed again after its lease.
 CRM_LEASE_SECONDS = env.int("CRM_LEASE_SECONDS", default=120)
 # How long one delivery task may work on a target before it hands over.
