@@ -43,7 +43,7 @@ define FIND_PYTHON
   exit 1 )
 endef
 
-.PHONY: help run test lint fmt migrations-check check-deploy messages services clean python venv deps dev-deps
+.PHONY: help run test lint fmt migrations-check check-deploy messages services clean python venv deps dev-deps node-deps
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -112,7 +112,19 @@ services: ## Check PostgreSQL and Redis on this machine; start them if they are 
 	    echo "Redis did not answer within $(SERVICE_WAIT_SECONDS) s." >&2; exit 1; }; \
 	fi
 
-test: dev-deps services messages ## Run the whole suite on PostgreSQL (extra pytest args: ARGS="-k foo")
+# Node tools for the tests (Azurite, the Azure Table emulator), pinned in package-lock.json:
+# installed again only when node_modules is missing or older than the lock file.
+node-deps:
+	@if [ -f package.json ]; then \
+	  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then \
+	    command -v npm >/dev/null 2>&1 || { \
+	      echo "npm is missing: install Node.js (with npm) for the Azure Table tests." >&2; exit 1; }; \
+	    npm ci --no-audit --no-fund; \
+	    touch node_modules; \
+	  fi; \
+	fi
+
+test: dev-deps node-deps services messages ## Run the whole suite on PostgreSQL (extra pytest args: ARGS="-k foo")
 	$(PY) -m pytest $(ARGS)
 
 # --- Quality -------------------------------------------------------------------------------

@@ -1,0 +1,294 @@
+"""Dynamics 365 (Dataverse Web API): one request per lead over a pooled, guarded client.
+
+Token: Azure AD client credentials, cached per (authority, application, scope) until
+shortly before it expires (token_cache). Write: with an alternate key,
+`PATCH leads(<attr>='<lead uuid>')`, an idempotent upsert, so a retry never duplicates;
+without one, `POST leads`.
+
+Why not `$batch`: it would save round trips only, at Partner Center's volumes (a few leads
+per target per minute), while one request per lead keeps a 401 refresh, a 429's
+Retry-After and an OData error tied to exactly one lead. A throttled or unreachable
+instance stops the batch: the rest are answered retryable without being sent.
+"""
+
+import contextlib
+import re
+from dataclasses import dataclass, replace
+from urllib.parse import quote
+
+import httpx
+
+from crm.connectors import http_client
+from crm.connectors.base import (
+    ConfigurationError,
+    DeliveryPayload,
+    Result,
+    SendOptions,
+    excerpt,
+)
+from crm.connectors.http_client import retry_after_seconds
+from crm.connectors.ssrf import GuardPolicy, HostNotFound, TargetRefused, check_url
+from crm.connectors.token_cache import TokenCache, TokenKey, default_cache
+
+DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
+LEADS_PATH = "/api/data/v9.2/leads"
+APP_REGISTRATION_HINT = (
+    "Dynamics 365 refused the token twice: check the app registration "
+    "(application id, secret, application user and security role)"
+)
+ODATA_HEADERS = {
+    "OData-MaxVersion": "4.0",
+    "OData-Version": "4.0",
+    "Content-Type": "application/json",
+    "Accept": "application/json",
+}
+_ATTRIBUTE = re.compile(r"^[a-z_][a-z0-9_]{0,99}$")
+_DIRECTORY = re.compile(r"^[A-Za-z0-9.-]{1,100}$")
+
+
+@dataclass(frozen=True)
+class DynamicsSettings:
+    instance_url: str
+    directory_id: str
+    application_id: str
+    application_key: str
+    alternate_key: str
+    authority_url: str
+
+    @property
+    def scope(self) -> str:
+        return f"{self.instance_url}/.default"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.authority_url}/{self.directory_id}/oauth2/v2.0/token"
+
+
+def settings_from(config: dict) -> DynamicsSettings:
+    """The target's config, checked; raises ConfigurationError with a readable reason."""
+    missing = [
+        key
+        for key in ("instanceUrl", "directoryId", "applicationId", "applicationKey")
+        if not str(config.get(key) or "").strip()
+    ]
+    if missing:
+        raise ConfigurationError(f"Dynamics 365 target is missing {', '.join(missing)}")
+    settings = DynamicsSettings(
+        instance_url=str(config["instanceUrl"]).strip().rstrip("/"),
+        directory_id=str(config["directoryId"]).strip(),
+        application_id=str(config["applicationId"]).strip(),
+        application_key=str(config["applicationKey"]),
+        alternate_key=str(config.get("alternateKey") or "").strip(),
+        authority_url=str(config.get("authorityUrl") or DEFAULT_AUTHORITY).strip().rstrip("/"),
+    )
+    if not _DIRECTORY.match(settings.directory_id):
+        raise ConfigurationError("directoryId must be a tenant id (a GUID) or domain name")
+    if settings.alternate_key and not _ATTRIBUTE.match(settings.alternate_key):
+        raise ConfigurationError("alternateKey must be an attribute's logical name (a_z0_9)")
+    return settings
+
+
+def check_urls(urls: tuple[str, ...], options: SendOptions) -> None:
+    """Refuse a scheme or a non-public address now (ConfigurationError); the connection
+    itself is checked again at connect time by ssrf.GuardedBackend."""
+    policy = GuardPolicy(options.allow_private_targets, options.require_https)
+    for url in urls:
+        with contextlib.suppress(HostNotFound):  # DNS may recover: the request is retried
+            check_url(url, policy)
+
+
+def lead_body(payload: DeliveryPayload, alternate_key: str) -> dict:
+    body = {
+        "subject": f"{payload.offer_title} ({payload.action_code})",
+        "firstname": payload.first_name,
+        "lastname": payload.last_name,
+        "emailaddress1": payload.email,
+        "telephone1": payload.phone,
+        "companyname": payload.company,
+        "jobtitle": payload.title,
+        "address1_country": payload.country,
+        "description": payload.description,
+    }
+    body.update(payload.extra_fields)
+    if alternate_key:  # the record's identity: a constant extra field never replaces it
+        body[alternate_key] = payload.lead_id
+    return body
+
+
+class TokenFailure(Exception):
+    def __init__(self, outcome: str, error: str, **fields) -> None:
+        super().__init__(error)
+        self.outcome, self.error, self.fields = outcome, error, fields
+
+    def result_for(self, payload: DeliveryPayload) -> Result:
+        return Result(payload.delivery_id, self.outcome, error=self.error, **self.fields)
+
+
+def token_failure(response: httpx.Response) -> TokenFailure:
+    status = response.status_code
+    if status in {400, 401}:
+        try:
+            answer = response.json()
+            detail = str(answer.get("error_description") or answer.get("error") or "")
+        except ValueError:
+            detail = ""
+        reason = detail.splitlines()[0] if detail else f"HTTP {status}"
+        return TokenFailure(
+            "permanent",
+            f"Azure AD refused the app credentials: {reason}",
+            status_code=status,
+        )
+    if status == 429 or status >= 500:
+        return TokenFailure(
+            "retryable",
+            f"Azure AD token endpoint answered HTTP {status}",
+            status_code=status,
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+        )
+    return TokenFailure(
+        "permanent", f"Azure AD token endpoint answered HTTP {status}", status_code=status
+    )
+
+
+def odata_message(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["message"])[:300]
+    except (ValueError, KeyError, TypeError):
+        return excerpt(response.text, 300)
+
+
+def write_result(payload: DeliveryPayload, response: httpx.Response) -> Result:
+    status = response.status_code
+    fields = {"status_code": status, "response_excerpt": excerpt(response.text)}
+    if status in {200, 201, 204}:
+        entity = response.headers.get("OData-EntityId", "")
+        return Result(payload.delivery_id, "delivered", status_code=status, response_excerpt=entity)
+    if status == 401:
+        return Result(payload.delivery_id, "permanent", error=APP_REGISTRATION_HINT, **fields)
+    if status in {408, 429} or status >= 500:
+        return Result(
+            payload.delivery_id,
+            "retryable",
+            error=f"Dynamics 365 answered HTTP {status}",
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            **fields,
+        )
+    reason = odata_message(response) if 400 <= status < 500 else "check the instance URL"
+    return Result(
+        payload.delivery_id,
+        "permanent",
+        error=f"Dynamics 365 refused the lead (HTTP {status}): {reason}",
+        **fields,
+    )
+
+
+class DynamicsSession:
+    """One batch's calls: a client, the settings and the cached token."""
+
+    def __init__(self, settings: DynamicsSettings, cache: TokenCache, options: SendOptions):
+        self.settings, self.cache = settings, cache
+        self.login = http_client.client_for("dynamics365", settings.token_url, options)
+        self.api = http_client.client_for("dynamics365", settings.instance_url, options)
+        self.timeout = http_client.timeout_for(options)
+        self.key = TokenKey.of(
+            authority=settings.authority_url,
+            client_id=settings.application_id,
+            scope=settings.scope,
+            secret=settings.application_key,
+        )
+
+    def fetch_token(self) -> tuple[str, float]:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self.settings.application_id,
+            "client_secret": self.settings.application_key,
+            "scope": self.settings.scope,
+        }
+        try:
+            response = self.login.post(self.settings.token_url, data=form, timeout=self.timeout)
+        except TargetRefused as exc:
+            raise TokenFailure("permanent", f"Azure AD token endpoint: {exc}") from None
+        except httpx.TimeoutException:
+            raise TokenFailure("retryable", "Azure AD token endpoint timed out") from None
+        except httpx.TransportError as exc:
+            raise TokenFailure(
+                "retryable", f"could not reach the Azure AD token endpoint ({type(exc).__name__})"
+            ) from None
+        if response.status_code != 200:
+            raise token_failure(response)
+        try:
+            answer = response.json()
+            return str(answer["access_token"]), float(answer.get("expires_in", 3599))
+        except (ValueError, KeyError, TypeError):
+            raise TokenFailure("retryable", "Azure AD answered an unreadable token") from None
+
+    def write(self, payload: DeliveryPayload) -> Result:
+        key_attr = self.settings.alternate_key
+        if key_attr:
+            method = "PATCH"
+            key_value = quote(payload.lead_id.replace("'", "''"), safe="")  # an OData literal
+            url = f"{self.settings.instance_url}{LEADS_PATH}({key_attr}='{key_value}')"
+        else:
+            method, url = "POST", f"{self.settings.instance_url}{LEADS_PATH}"
+        body = lead_body(payload, key_attr)
+        for attempt in (1, 2):
+            try:
+                token = self.cache.get(self.key, self.fetch_token)
+            except TokenFailure as failure:
+                return failure.result_for(payload)
+            headers = {**ODATA_HEADERS, "Authorization": f"Bearer {token}"}
+            try:
+                response = self.api.request(
+                    method, url, json=body, headers=headers, timeout=self.timeout
+                )
+            except (httpx.HTTPError, httpx.InvalidURL, TargetRefused) as exc:
+                return http_client.result_for_error(payload.delivery_id, exc)
+            if response.status_code == 401 and attempt == 1:
+                self.cache.invalidate(self.key, token)  # expired or revoked: fetch anew once
+                continue
+            return write_result(payload, response)
+        raise AssertionError("unreachable")
+
+
+def stops_batch(result: Result) -> bool:
+    """A throttled, unreachable or unauthorised instance: the other leads would fare alike."""
+    return result.outcome == "retryable" or result.error.startswith(
+        (APP_REGISTRATION_HINT, "Azure AD")
+    )
+
+
+class Dynamics365Connector:
+    kind = "dynamics365"
+
+    def __init__(self, token_cache: TokenCache = default_cache) -> None:
+        self.token_cache = token_cache
+
+    def send(
+        self, config: dict, payloads: list[DeliveryPayload], options: SendOptions
+    ) -> list[Result]:
+        if not payloads:
+            return []
+        settings = settings_from(config)
+        check_urls((settings.instance_url, settings.authority_url), options)
+        session = DynamicsSession(settings, self.token_cache, options)
+        results: list[Result] = []
+        for index, payload in enumerate(payloads):
+            result = session.write(payload)
+            results.append(result)
+            if stops_batch(result):
+                rest = payloads[index + 1 :]
+                return results + [not_sent(result, later.delivery_id) for later in rest]
+        return results
+
+
+def not_sent(cause: Result, delivery_id: str) -> Result:
+    return replace(
+        cause,
+        delivery_id=delivery_id,
+        status_code=None,
+        error=f"not sent: {cause.error}",
+        response_excerpt="",
+    )
+
+
+connector = Dynamics365Connector()

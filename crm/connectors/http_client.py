@@ -1,0 +1,228 @@
+"""Shared httpx plumbing for the connectors.
+
+- One pooled client per (kind, origin, guard policy, extra CA bundle), kept in a small LRU.
+  Every client connects through the SSRF guard (ssrf.GuardedBackend), never follows a
+  redirect and ignores HTTP(S)_PROXY and friends (trust_env=False).
+- Timeouts come from SendOptions: connect 5 s; each read and write at most the total
+  (30 s), and reading the answer stops once the total has passed. Answers are read up to
+  64 KiB; a Result keeps 500 characters.
+- Certificates are checked against certifi's bundle, plus the PEM file that the
+  environment variable CRM_EXTRA_CA_BUNDLE names, if set (a private CA, or the tests' CA).
+- An HTTP answer or a transport error becomes a Result (status → outcome mapping below).
+"""
+
+import email.utils
+import logging
+import os
+import ssl
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
+
+import certifi
+import httpcore
+import httpx
+
+from crm.connectors.base import Result, SendOptions, excerpt
+from crm.connectors.ssrf import GuardedBackend, GuardPolicy, TargetRefused
+
+logger = logging.getLogger(__name__)
+# httpx logs every request's full URL at INFO, and an endpoint URL can carry a secret
+# (Power Automate's `sig=` query parameter): keep those lines out of the logs.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+USER_AGENT = "LeadPortal/1"
+EXTRA_CA_BUNDLE_ENV = "CRM_EXTRA_CA_BUNDLE"
+MAX_RETRY_AFTER = 24 * 3600.0
+MAX_BODY_BYTES = 64 * 1024
+MAX_CLIENTS = 128
+RETRYABLE_STATUSES = frozenset({408, 425, 429})
+LIMITS = httpx.Limits(max_connections=10, max_keepalive_connections=5, keepalive_expiry=30.0)
+
+_clients: OrderedDict[tuple, httpx.Client] = OrderedDict()
+_clients_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Reply:
+    status_code: int
+    headers: httpx.Headers
+    text: str  # the first 64 KiB of the answer, decoded
+
+
+def policy_for(options: SendOptions) -> GuardPolicy:
+    return GuardPolicy(
+        allow_private_targets=options.allow_private_targets,
+        require_https=options.require_https,
+    )
+
+
+def ssl_context() -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=certifi.where())
+    extra_bundle = os.environ.get(EXTRA_CA_BUNDLE_ENV)
+    if extra_bundle:
+        context.load_verify_locations(cafile=extra_bundle)
+    return context
+
+
+def client_for(kind: str, url: str, options: SendOptions) -> httpx.Client:
+    """The pooled client for this kind and origin (built on first use)."""
+    parsed = httpx.URL(url)
+    origin = (parsed.scheme, parsed.host, parsed.port)
+    key = (kind, origin, policy_for(options), os.environ.get(EXTRA_CA_BUNDLE_ENV, ""))
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is not None:
+            _clients.move_to_end(key)
+            return client
+        client = _clients[key] = _build_client(policy_for(options))
+        if len(_clients) > MAX_CLIENTS:
+            _, oldest = _clients.popitem(last=False)
+            oldest.close()
+    return client
+
+
+def _build_client(policy: GuardPolicy) -> httpx.Client:
+    context = ssl_context()
+    transport = httpx.HTTPTransport(verify=context, trust_env=False, limits=LIMITS)
+    # httpx takes no network backend of its own, so its pool is replaced by one that
+    # connects through the guard (the same pool settings, plus network_backend).
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=context,
+        max_connections=LIMITS.max_connections,
+        max_keepalive_connections=LIMITS.max_keepalive_connections,
+        keepalive_expiry=LIMITS.keepalive_expiry,
+        network_backend=GuardedBackend(policy),
+    )
+    return httpx.Client(
+        transport=transport,
+        follow_redirects=False,
+        trust_env=False,
+        headers={"User-Agent": USER_AGENT},
+    )
+
+
+def clients_close() -> None:
+    """Close every pooled client (tests; a worker's shutdown)."""
+    with _clients_lock:
+        while _clients:
+            _, client = _clients.popitem()
+            client.close()
+
+
+def timeout_for(options: SendOptions) -> httpx.Timeout:
+    return httpx.Timeout(options.total_timeout, connect=options.connect_timeout)
+
+
+def post(*, kind: str, url: str, content: bytes, headers: dict, options: SendOptions) -> Reply:
+    """POST and read the answer; raises httpx errors and ssrf.TargetRefused."""
+    client = client_for(kind, url, options)
+    deadline = time.monotonic() + options.total_timeout
+    with client.stream(
+        "POST", url, content=content, headers=headers, timeout=timeout_for(options)
+    ) as response:
+        body = _read_capped(response, deadline)
+    text = body.decode(response.encoding or "utf-8", errors="replace")
+    return Reply(response.status_code, response.headers, text)
+
+
+def _read_capped(response: httpx.Response, deadline: float) -> bytes:
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body.extend(chunk)
+        if len(body) >= MAX_BODY_BYTES:
+            break
+        if time.monotonic() > deadline:
+            raise httpx.ReadTimeout("the answer took longer than the total timeout")
+    return bytes(body[:MAX_BODY_BYTES])
+
+
+def send(
+    *, kind: str, delivery_id: str, url: str, content: bytes, headers: dict, options: SendOptions
+) -> Result:
+    """POST one payload and map the answer, or the failure, to a Result."""
+    try:
+        reply = post(kind=kind, url=url, content=content, headers=headers, options=options)
+    except (httpx.HTTPError, httpx.InvalidURL, TargetRefused) as exc:
+        result = result_for_error(delivery_id, exc)
+    else:
+        result = result_for_reply(delivery_id, reply)
+    logger.info(
+        "crm.http.attempt",
+        extra={
+            "kind": kind,
+            "host": httpx.URL(url).host,
+            "status": result.status_code,
+            "outcome": result.outcome,
+        },
+    )
+    return result
+
+
+def result_for_reply(delivery_id: str, reply: Reply) -> Result:
+    """Any 2xx is delivered; 3xx (never followed) and 4xx are permanent, except
+    408/425/429, which are retried like 5xx, after Retry-After when given."""
+    code = reply.status_code
+    fields = {"status_code": code, "response_excerpt": excerpt(reply.text)}
+    if 200 <= code < 300:
+        return Result(delivery_id, "delivered", **fields)
+    if 300 <= code < 400:
+        error = f"{code} {_phrase(code)}: redirect refused (redirects are never followed)"
+        return Result(delivery_id, "permanent", error=error, **fields)
+    if code == 410:
+        error = "410 Gone: the endpoint says it no longer exists; the target is paused"
+        return Result(delivery_id, "permanent", error=error, **fields)
+    if code in RETRYABLE_STATUSES or code >= 500:
+        retry_after = retry_after_seconds(reply.headers.get("Retry-After"))
+        error = f"{code} {_phrase(code)}"
+        return Result(delivery_id, "retryable", error=error, retry_after=retry_after, **fields)
+    return Result(delivery_id, "permanent", error=f"{code} {_phrase(code)}", **fields)
+
+
+def _phrase(code: int) -> str:
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return "Unknown Status"
+
+
+def result_for_error(delivery_id: str, exc: Exception) -> Result:
+    """Failures before the request left are safe to retry; after it left, the CRM may
+    have the lead already, so the retry may duplicate it (said in the error)."""
+    if isinstance(exc, TargetRefused):
+        return Result(delivery_id, "permanent", error=str(exc))
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return Result(delivery_id, "permanent", error=f"the URL cannot be used ({exc})")
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return Result(delivery_id, "retryable", error="timed out connecting; nothing was sent")
+    if isinstance(exc, httpx.ConnectError):
+        return Result(
+            delivery_id, "retryable", error=f"could not connect ({exc}); nothing was sent"
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        error = "timed out waiting for the answer; the CRM may have received the lead"
+        return Result(delivery_id, "retryable", error=error)
+    error = f"the connection failed ({type(exc).__name__}); the CRM may have received the lead"
+    return Result(delivery_id, "retryable", error=error)
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds (RFC 9110 §10.2.3: delay-seconds or an HTTP-date),
+    at least 0 and at most 24 hours; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        seconds = float(int(value))
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)

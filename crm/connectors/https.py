@@ -1,0 +1,129 @@
+"""The HTTPS-endpoint connector: Partner Center's JSON, signed per Standard Webhooks.
+
+One POST per lead (an endpoint has no batch API). The body is Partner Center's, byte
+for byte in its keys, followed additively by ours (reference/crm-contracts.md, HTTPS
+endpoint). `webhook-id` is the delivery id, the same on every retry, so the receiver can
+drop duplicates; the timestamp is fresh on each attempt. After a 410 the rest of the
+batch is not sent: the engine pauses the target and they wait, pending.
+"""
+
+import json
+
+import httpx
+
+from crm.connectors import http_client, signing
+from crm.connectors.base import (
+    ConfigurationError,
+    DeliveryPayload,
+    Result,
+    SendOptions,
+    all_results,
+)
+from crm.connectors.ssrf import scheme_refusal
+
+KIND = "https"
+
+
+class HttpsConnector:
+    kind = KIND
+
+    def send(
+        self, config: dict, payloads: list[DeliveryPayload], options: SendOptions
+    ) -> list[Result]:
+        try:
+            url = endpoint_url(config, options)
+            signing_secrets = signing.secrets_from_config(config.get("signingSecret"))
+        except ConfigurationError as exc:
+            return all_results(payloads, "permanent", error=str(exc))
+        results: list[Result] = []
+        is_gone = False
+        for payload in payloads:
+            if is_gone:
+                results.append(_not_sent_after_gone(payload))
+                continue
+            results.append(_send_one(url, signing_secrets, payload, options))
+            is_gone = results[-1].status_code == 410
+        return results
+
+
+def endpoint_url(config: dict, options: SendOptions) -> str:
+    url = config.get("httpsEndpointUrl")
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigurationError("the endpoint URL (httpsEndpointUrl) is missing")
+    url = url.strip()
+    try:
+        scheme = httpx.URL(url).scheme
+    except httpx.InvalidURL as exc:
+        raise ConfigurationError(f"the endpoint URL is not valid ({exc})") from exc
+    refusal = scheme_refusal(scheme, http_client.policy_for(options))
+    if refusal:
+        raise ConfigurationError(refusal)
+    return url
+
+
+def _send_one(
+    url: str, signing_secrets: list[str], payload: DeliveryPayload, options: SendOptions
+) -> Result:
+    content = body_bytes(payload)
+    headers = {
+        "Content-Type": "application/json",
+        **signing.signing_headers(signing_secrets, payload.delivery_id, content),
+    }
+    return http_client.send(
+        kind=KIND,
+        delivery_id=payload.delivery_id,
+        url=url,
+        content=content,
+        headers=headers,
+        options=options,
+    )
+
+
+def _not_sent_after_gone(payload: DeliveryPayload) -> Result:
+    error = "not sent: the endpoint answered 410 Gone to an earlier lead of this batch"
+    return Result(payload.delivery_id, "retryable", error=error)
+
+
+def body(payload: DeliveryPayload) -> dict:
+    """Partner Center's keys first, then ours, then the target's extra fields. An extra
+    field never replaces or shadows a standard key (UserDetails' included), in any letter
+    case: Power Automate reads keys case-insensitively."""
+    document = {
+        "UserDetails": {
+            "FirstName": payload.first_name,
+            "LastName": payload.last_name,
+            "Email": payload.email,
+            "Phone": payload.phone,
+            "Country": payload.country,
+            "Company": payload.company,
+            "Title": payload.title,
+        },
+        "LeadSource": payload.lead_source,
+        "ActionCode": payload.action_code,
+        "OfferTitle": payload.offer_title,
+        "Description": payload.description,
+        "LeadId": payload.lead_id,
+        "OfferId": payload.offer_id,
+        "Storefront": payload.storefront,
+        "Event": payload.event,
+        "Score": payload.score,
+        "Status": payload.status,
+        "CampaignCode": payload.campaign_code,
+        "CreatedTime": payload.created_at,
+        "Origin": payload.origin,
+        "IsTest": payload.is_test,
+    }
+    taken = {key.lower() for key in [*document, *document["UserDetails"]]}
+    for key, value in payload.extra_fields.items():
+        if str(key).lower() not in taken:
+            document[str(key)] = value
+            taken.add(str(key).lower())
+    return document
+
+
+def body_bytes(payload: DeliveryPayload) -> bytes:
+    """Minified UTF-8 JSON: these exact bytes are signed and sent."""
+    return json.dumps(body(payload), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+connector = HttpsConnector()
