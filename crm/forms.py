@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
+from crm.connectors import ssrf
 from crm.models import CrmTarget
 
 Kind = CrmTarget.Kind
@@ -160,9 +161,24 @@ class CrmTargetForm(forms.ModelForm):
         if not value:
             return value
         scheme = urlsplit(value).scheme.lower()
-        if scheme == "https" or (scheme == "http" and settings.DEBUG):
-            return value
-        raise ValidationError(_("Enter an https:// URL."), code="https_required")
+        if not (scheme == "https" or (scheme == "http" and settings.DEBUG)):
+            raise ValidationError(_("Enter an https:// URL."), code="https_required")
+        # The SSRF guard at save time too; it runs again at every connect.
+        policy = ssrf.GuardPolicy(
+            allow_private_targets=settings.CRM_ALLOW_PRIVATE_TARGETS,
+            require_https=not settings.DEBUG,
+        )
+        try:
+            ssrf.check_url(value, policy)
+        except ssrf.TargetRefused as exc:
+            raise ValidationError(
+                _("This address cannot receive leads: %(reason)s."),
+                params={"reason": exc},
+                code="ssrf",
+            ) from exc
+        except ssrf.HostNotFound:
+            pass  # DNS may recover; the connect-time check decides then
+        return value
 
     # The clean_<field>() hooks carry Partner Center's camelCase key names.
     def clean_config_httpsEndpointUrl(self):

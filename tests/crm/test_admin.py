@@ -530,3 +530,24 @@ def test_lead_page_lists_its_deliveries_read_only(staff_client, verified_target)
     )
     assert [form.instance.pk for form in inline.formset.forms] == [delivery.pk]
     assert (inline.has_add_permission, inline.has_delete_permission) == (False, False)
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("https://127.0.0.1/leads", "a loopback address"),
+        ("https://10.1.2.3/leads", "a private address"),
+        ("https://169.254.169.254/latest", "the cloud metadata address"),
+    ],
+)
+def test_a_private_endpoint_is_refused_at_save(verified_target, settings, url, reason):
+    settings.CRM_ALLOW_PRIVATE_TARGETS = False
+
+    form = CrmTargetForm(
+        _edit_data(verified_target, config_httpsEndpointUrl=url), instance=verified_target
+    )
+
+    assert not form.is_valid()
+    assert reason in form.errors["config_httpsEndpointUrl"][0]
+    verified_target.refresh_from_db()
+    assert verified_target.config["httpsEndpointUrl"] == "https://crm.example/leads"
