@@ -1,6 +1,7 @@
 """Celery tasks of the delivery side: thin, by id, and safe to run twice."""
 
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
 
 from crm import delivery, services
@@ -11,7 +12,9 @@ def deliver_target(target_id: int) -> None:
     """Drain one target's due deliveries. One worker per target at a time, so a slow or
     dead CRM holds one worker, never all of them; the others serve other targets."""
     lock = f"leadportal:crm:draining:{target_id}"
-    if not cache.add(lock, 1, timeout=delivery.settings.CRM_TASK_BUDGET_SECONDS + 60):
+    # A killed worker's lock lapses after one budget and one call, like its leases.
+    timeout = int(settings.CRM_TASK_BUDGET_SECONDS + settings.CRM_TOTAL_TIMEOUT) + 1
+    if not cache.add(lock, 1, timeout=timeout):
         return
     try:
         report = delivery.deliveries_drain(target_id=target_id)

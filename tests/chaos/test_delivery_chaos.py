@@ -1,0 +1,309 @@
+"""Chaos: leads keep arriving while workers die and Redis loses everything.
+
+2,000 leads go through intake (20 bulk calls of 50 and 1,000 single posts, 10 % of the
+single LeadIds posted twice) to two HTTPS receivers that fail 20 % of calls (500, 429,
+or no answer before the timeout). Meanwhile the Celery worker is SIGKILLed three times
+and Redis is shut down with nothing saved and started again once. At the end every
+expected delivery must be delivered, each receiver must have seen exactly the expected
+delivery ids (0 lost), and 0 duplicate effects (the receivers deduplicate on webhook-id;
+raw duplicate POSTs are allowed, counted and reported).
+"""
+
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from crm import services as crm_services
+from crm.connectors import signing
+from crm.models import CrmTarget, Delivery
+from leads import services
+from leads.models import ApiKey, Lead
+from portal.celery import app
+from tests.crm.receivers import Answer, ca_bundle_path
+from tests.crm.receivers.https_receiver import HttpsReceiver
+from tests.factories import make_listing, make_publisher
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+ROOT = Path(__file__).resolve().parents[2]
+LEADS_BULK, BULK_SIZE, LEADS_SINGLE = 20, 50, 1000
+CONVERGE_SECONDS = 300
+
+
+class FlakyReceiver(HttpsReceiver):
+    """Fails one call in five: 500, 429 with Retry-After, or an answer after the timeout."""
+
+    def __init__(self, secret: str, seed: int) -> None:
+        super().__init__(secret)
+        self.random = random.Random(seed)
+
+    def next_answer(self) -> Answer:
+        with self.lock:
+            roll = self.random.random()
+        if roll < 0.10:
+            return Answer(500)
+        if roll < 0.17:
+            return Answer(429, headers={"Retry-After": "1"})
+        if roll < 0.20:
+            return Answer(200, delay=1.6)  # the client gave up after 1 s: ambiguous
+        return Answer(200)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """A Redis of the test's own, so that shutting it down disturbs nothing else."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port, self.workdir, self.process = free_port(), workdir, None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        _wait_for_port(self.port)
+
+    def shutdown_nosave(self) -> None:
+        subprocess.run(["redis-cli", "-p", str(self.port), "shutdown", "nosave"], check=False)
+        self.process.wait(timeout=10)
+
+
+def _wait_for_port(port: int, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+class Processes:
+    """Celery worker and beat as real processes, each in its own process group."""
+
+    def __init__(self, env: dict, workdir: Path) -> None:
+        self.env, self.workdir, self.worker, self.beat = env, workdir, None, None
+
+    def _spawn(self, *args: str) -> subprocess.Popen:
+        log = open(self.workdir / f"{args[0]}.log", "ab")  # noqa: SIM115
+        return subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "portal", *args],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+
+    def start_worker(self) -> None:
+        self.worker = self._spawn(
+            "worker",
+            "-c",
+            "2",
+            "-l",
+            "warning",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"chaos-{time.monotonic_ns()}@%h",
+        )
+
+    def kill_worker(self) -> None:
+        os.killpg(self.worker.pid, signal.SIGKILL)
+        self.worker.wait(timeout=10)
+
+    def start_beat(self) -> None:
+        self.beat = self._spawn("beat", "-l", "warning", "-s", str(self.workdir / "beat"))
+
+    def stop(self) -> None:
+        for process in (self.worker, self.beat):
+            if process and process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+def _worker_env(redis: RedisServer, workdir: Path) -> dict:
+    database = connection.settings_dict
+    return {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis.port}/0",
+        "REDIS_URL": f"redis://127.0.0.1:{redis.port}/1",
+        "CRM_EXTRA_CA_BUNDLE": ca_bundle_path(),
+        "CRM_RETRY_SCHEDULE": "0,1,1,2,2,2,2,2,2,2,2,2,2,2,2",
+        "CRM_LEASE_SECONDS": "4",
+        "CRM_CONNECT_TIMEOUT": "1",
+        "CRM_TOTAL_TIMEOUT": "1",
+        "CRM_SWEEP_SECONDS": "1",
+        "CRM_TASK_BUDGET_SECONDS": "5",
+        "VAR_DIR": str(workdir),
+    }
+
+
+def _marketplace(receivers: list[HttpsReceiver], secrets: list[str]):
+    publisher = make_publisher(name="Chaos Inc", publisher_id="chaos")
+    publisher.qualification_threshold = 0
+    publisher.save()
+    listing = make_listing(
+        publisher=publisher,
+        storefront="azure-marketplace",
+        listing_type="offer",
+        offer_id="chaos.offer",
+        name="Chaos Offer",
+        lead_management_enabled=True,
+    )
+    services.listing_publish(listing=listing)
+    for owner, receiver, secret in zip((publisher, None), receivers, secrets, strict=True):
+        target = CrmTarget(
+            publisher=owner,
+            kind="https",
+            name=f"receiver {receiver.port}",
+            config={"httpsEndpointUrl": receiver.url("/leads"), "signingSecret": secret},
+            rate_limit=100_000,
+            rate_period_seconds=1,
+            batch_size=1,
+        )
+        target.save()
+    return services.api_key_create(
+        kind=ApiKey.Kind.STOREFRONT, name="chaos", storefront="azure-marketplace"
+    )[1]
+
+
+def _lead(n: int) -> dict:
+    return {
+        "UserDetails": {
+            "FirstName": f"P{n}",
+            "LastName": "Chaos",
+            "Email": f"p{n}@chaos.example",
+            "Country": "US",
+            "Company": "Chaos",
+        },
+        "LeadSource": "AzureMarketplace-INS|chaos.offer",
+        "ActionCode": "INS",
+        "OfferTitle": "Chaos Offer",
+        "LeadId": f"chaos-{n}",
+    }
+
+
+def _post_leads(client: Client, key: str, faults: dict) -> int:
+    """Post every lead, firing each fault when its lead number comes up; the 200s count."""
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {key}", "content_type": "application/json"}
+    replays = 0
+    for batch in range(LEADS_BULK):
+        items = [_lead(batch * BULK_SIZE + i) for i in range(BULK_SIZE)]
+        assert client.post("/api/v1/leads/bulk", json.dumps(items), **auth).status_code == 200
+        faults.pop(batch * BULK_SIZE, lambda: None)()
+    first = LEADS_BULK * BULK_SIZE
+    for n in range(first, first + LEADS_SINGLE):
+        assert client.post("/api/v1/leads", json.dumps(_lead(n)), **auth).status_code == 201
+        if n % 10 == 0:  # 10 % of the LeadIds come again
+            response = client.post("/api/v1/leads", json.dumps(_lead(n)), **auth)
+            assert response.status_code == 200
+            replays += 1
+        faults.pop(n, lambda: None)()
+    return replays
+
+
+def _converge(seconds: float) -> int:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        left = Delivery.objects.exclude(status="delivered").count()
+        if left == 0:
+            return 0
+        time.sleep(1)
+    return Delivery.objects.exclude(status="delivered").count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_delivery_is_lost_or_doubled_through_worker_and_redis_failures(tmp_path, capsys):
+    redis = RedisServer(tmp_path)
+    redis.start()
+    secrets = [signing.secret_generate(), signing.secret_generate()]
+    receivers = [FlakyReceiver(secrets[0], seed=1), FlakyReceiver(secrets[1], seed=2)]
+    processes = Processes(_worker_env(redis, tmp_path), tmp_path)
+    broker, app.conf.broker_url = app.conf.broker_url, f"redis://127.0.0.1:{redis.port}/0"
+    crm_services._wake.connection = None
+    try:
+        for receiver in receivers:
+            receiver.__enter__()
+        key = _marketplace(receivers, secrets)
+        processes.start_worker()
+        processes.start_beat()
+
+        def restart_worker():
+            processes.kill_worker()
+            processes.start_worker()
+
+        def restart_redis():
+            redis.shutdown_nosave()
+            time.sleep(1)
+            redis.start()
+
+        faults = {
+            300: restart_worker,
+            1300: restart_worker,
+            1600: restart_redis,
+            1800: restart_worker,
+        }
+        replays = _post_leads(Client(), key, faults)
+        left = _converge(CONVERGE_SECONDS)
+    finally:
+        processes.stop()
+        for receiver in receivers:
+            receiver.__exit__(None, None, None)
+        app.conf.broker_url = broker
+        crm_services._wake.connection = None
+        if redis.process and redis.process.poll() is None:
+            redis.shutdown_nosave()
+
+    assert Lead.objects.count() == LEADS_BULK * BULK_SIZE + LEADS_SINGLE
+    assert left == 0, f"{left} deliveries not delivered"
+    for receiver, owner in zip(receivers, ("publisher", "field-seller"), strict=True):
+        expected = {
+            str(key)
+            for key in Delivery.objects.filter(
+                target__publisher__isnull=owner == "field-seller"
+            ).values_list("idempotency_key", flat=True)
+        }
+        assert len(expected) == Lead.objects.count()  # every lead qualified once
+        assert set(receiver.effects) == expected  # 0 lost, nothing unexpected
+        # A 2xx the client never saw (it had timed out) is sent again: a raw duplicate
+        # that the receiver's webhook-id deduplication absorbs.
+        accepted = [r for r in receiver.requests if 200 <= r.status < 300]
+        duplicates = len(accepted) - len(receiver.effects)
+        with capsys.disabled():
+            print(
+                f"\n[chaos] {owner}: {len(expected)} deliveries, {len(receiver.requests)} raw "
+                f"requests, {duplicates} raw duplicate POSTs "
+                f"({100 * duplicates / len(expected):.1f} %), 0 duplicate effects; "
+                f"{replays} replayed LeadIds answered 200"
+            )
