@@ -10,17 +10,10 @@ raw duplicate POSTs are allowed, counted and reported).
 """
 
 import json
-import os
 import random
-import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from crm import services as crm_services
@@ -29,13 +22,13 @@ from crm.models import CrmTarget, Delivery
 from leads import services
 from leads.models import ApiKey, Lead
 from portal.celery import app
-from tests.crm.receivers import Answer, ca_bundle_path
+from tests.chaos.harness import Processes, RedisServer, worker_env
+from tests.crm.receivers import Answer
 from tests.crm.receivers.https_receiver import HttpsReceiver
 from tests.factories import make_listing, make_publisher
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-ROOT = Path(__file__).resolve().parents[2]
 LEADS_BULK, BULK_SIZE, LEADS_SINGLE = 20, 50, 1000
 CONVERGE_SECONDS = 300
 
@@ -57,116 +50,6 @@ class FlakyReceiver(HttpsReceiver):
         if roll < 0.20:
             return Answer(200, delay=1.6)  # the client gave up after 1 s: ambiguous
         return Answer(200)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class RedisServer:
-    """A Redis of the test's own, so that shutting it down disturbs nothing else."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port, self.workdir, self.process = free_port(), workdir, None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        _wait_for_port(self.port)
-
-    def shutdown_nosave(self) -> None:
-        subprocess.run(["redis-cli", "-p", str(self.port), "shutdown", "nosave"], check=False)
-        self.process.wait(timeout=10)
-
-
-def _wait_for_port(port: int, seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
-
-
-class Processes:
-    """Celery worker and beat as real processes, each in its own process group."""
-
-    def __init__(self, env: dict, workdir: Path) -> None:
-        self.env, self.workdir, self.worker, self.beat = env, workdir, None, None
-
-    def _spawn(self, *args: str) -> subprocess.Popen:
-        log = open(self.workdir / f"{args[0]}.log", "ab")  # noqa: SIM115
-        return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "portal", *args],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
-
-    def start_worker(self) -> None:
-        self.worker = self._spawn(
-            "worker",
-            "-c",
-            "2",
-            "-l",
-            "warning",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-n",
-            f"chaos-{time.monotonic_ns()}@%h",
-        )
-
-    def kill_worker(self) -> None:
-        os.killpg(self.worker.pid, signal.SIGKILL)
-        self.worker.wait(timeout=10)
-
-    def start_beat(self) -> None:
-        self.beat = self._spawn("beat", "-l", "warning", "-s", str(self.workdir / "beat"))
-
-    def stop(self) -> None:
-        for process in (self.worker, self.beat):
-            if process and process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-
-
-def _worker_env(redis: RedisServer, workdir: Path) -> dict:
-    database = connection.settings_dict
-    return {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
-        "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis.port}/0",
-        "REDIS_URL": f"redis://127.0.0.1:{redis.port}/1",
-        "CRM_EXTRA_CA_BUNDLE": ca_bundle_path(),
-        "CRM_RETRY_SCHEDULE": "0,1,1,2,2,2,2,2,2,2,2,2,2,2,2",
-        "CRM_LEASE_SECONDS": "4",
-        "CRM_CONNECT_TIMEOUT": "1",
-        "CRM_TOTAL_TIMEOUT": "1",
-        "CRM_SWEEP_SECONDS": "1",
-        "CRM_TASK_BUDGET_SECONDS": "5",
-        "VAR_DIR": str(workdir),
-    }
 
 
 def _marketplace(receivers: list[HttpsReceiver], secrets: list[str]):
@@ -249,7 +132,7 @@ def test_no_delivery_is_lost_or_doubled_through_worker_and_redis_failures(tmp_pa
     redis.start()
     secrets = [signing.secret_generate(), signing.secret_generate()]
     receivers = [FlakyReceiver(secrets[0], seed=1), FlakyReceiver(secrets[1], seed=2)]
-    processes = Processes(_worker_env(redis, tmp_path), tmp_path)
+    processes = Processes(worker_env(redis, tmp_path), tmp_path)
     broker, app.conf.broker_url = app.conf.broker_url, f"redis://127.0.0.1:{redis.port}/0"
     crm_services._wake.connection = None
     try:
