@@ -43,7 +43,7 @@ define FIND_PYTHON
   exit 1 )
 endef
 
-.PHONY: help run test lint fmt migrations-check check-deploy messages services clean python venv deps dev-deps node-deps
+.PHONY: help run test lint fmt migrations-check check-deploy messages services clean python venv deps dev-deps node-deps system-deps
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -124,7 +124,20 @@ node-deps:
 	  fi; \
 	fi
 
-test: dev-deps node-deps services messages ## Run the whole suite on PostgreSQL (extra pytest args: ARGS="-k foo")
+# Debian packages the suite needs: chromium for the browser tests (Playwright drives it;
+# `playwright install` is never run) and gettext for the translations. Installed with
+# apt-get when missing, which needs root (as on CI).
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v msgfmt >/dev/null 2>&1 || missing="$$missing gettext"; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi; \
+	fi
+
+test: dev-deps node-deps system-deps services messages ## Run the whole suite on PostgreSQL (extra pytest args: ARGS="-k foo")
 	$(PY) -m pytest $(ARGS)
 
 # --- Quality -------------------------------------------------------------------------------
