@@ -90,10 +90,22 @@ def deliveries_claim(*, target: CrmTarget, limit: int) -> list[Delivery]:
     return rows
 
 
+BATCH_API_KINDS = {"marketo", "azure-table"}
+# Kinds without a batch API still claim several rows at once (one POST each), so that a
+# busy target costs one claim and one payload query per few rows, not per row.
+CLAIM_WITHOUT_BATCH_API = 10
+
+
+def claim_size(target: CrmTarget) -> int:
+    if target.kind in BATCH_API_KINDS:
+        return target.batch_size
+    return max(target.batch_size, CLAIM_WITHOUT_BATCH_API)
+
+
 def _lease_seconds(target: CrmTarget) -> int:
     # A connector without a batch API makes one call per row, each within its timeout.
     per_call = int(settings.CRM_TOTAL_TIMEOUT)
-    calls = 1 if target.kind in {"marketo", "azure-table"} else target.batch_size
+    calls = 1 if target.kind in BATCH_API_KINDS else claim_size(target)
     return settings.CRM_LEASE_SECONDS + per_call * calls
 
 
@@ -118,7 +130,7 @@ def deliveries_drain(*, target_id: int, budget_seconds: float | None = None) -> 
             target_id=target.pk,
             rate_limit=target.rate_limit,
             period_seconds=target.rate_period_seconds,
-            wanted=target.batch_size,
+            wanted=claim_size(target),
         )
         if grant.granted == 0:
             report.rate_limited_for = grant.wait_seconds

@@ -119,7 +119,7 @@ def deliveries_create(*, events: list[tuple], field_seller: bool = True) -> list
 _wake = threading.local()
 
 
-def deliveries_wake(*, target_ids: set[int]) -> None:
+def deliveries_wake(*, target_ids: set[int], copies: int = 1) -> None:
     """Tell the workers that these targets have due deliveries. Best effort: when the
     broker is down, the beat sweep finds the rows anyway (DESIGN §4), so the publish
     makes one attempt and never retries in the request. Each thread keeps one broker
@@ -130,9 +130,13 @@ def deliveries_wake(*, target_ids: set[int]) -> None:
         if getattr(_wake, "connection", None) is None:
             _wake.connection = app.connection_for_write(transport_options={"max_retries": 0})
         for target_id in sorted(target_ids):
-            app.send_task(
-                "crm.deliver_target", args=[target_id], connection=_wake.connection, retry=False
-            )
+            for _copy in range(copies):
+                app.send_task(
+                    "crm.deliver_target",
+                    args=[target_id],
+                    connection=_wake.connection,
+                    retry=False,
+                )
     except Exception as exc:  # the broker is down: the outbox row is the truth
         connection, _wake.connection = getattr(_wake, "connection", None), None
         if connection is not None:
@@ -201,3 +205,97 @@ def targets_resume(*, targets) -> int:
     )
     transaction.on_commit(lambda: deliveries_wake(target_ids=ids), robust=True)
     return count
+
+
+# --- Portal writes: targets ---------------------------------------------------------------
+
+
+def _signing_secret_new() -> str:
+    from crm.connectors import signing
+
+    return signing.secret_generate()
+
+
+@transaction.atomic
+def target_create(
+    *,
+    publisher,
+    kind: str,
+    name: str,
+    config: dict,
+    scope: str = CrmTarget.Scope.ALL_LISTINGS,
+    listings=(),
+    extra_fields: dict | None = None,
+) -> tuple[CrmTarget, str]:
+    """Create a publisher's target; an HTTPS target gets a generated signing secret,
+    returned once as the second value ("" for other kinds)."""
+    config = dict(config)
+    secret = ""
+    if kind == CrmTarget.Kind.HTTPS:
+        secret = _signing_secret_new()
+        config["signingSecret"] = secret
+    target = CrmTarget(
+        publisher=publisher,
+        kind=kind,
+        name=name,
+        config=config,
+        scope=scope,
+        extra_fields=extra_fields or {},
+    )
+    target.apply_kind_defaults()
+    target.full_clean(exclude=["config"])
+    target.save()
+    target.listings.set(listings if scope == CrmTarget.Scope.CHOSEN_LISTINGS else ())
+    return target, secret
+
+
+@transaction.atomic
+def target_update(
+    *,
+    target: CrmTarget,
+    name: str,
+    config: dict,
+    scope: str,
+    listings=(),
+    extra_fields: dict | None = None,
+) -> CrmTarget:
+    """Edit a target. A change of config or extra fields clears `verified_at`: the new
+    settings are unproven until a test lead succeeds again."""
+    target = CrmTarget.objects.select_for_update().get(pk=target.pk)
+    extra_fields = extra_fields or {}
+    if config != target.config or extra_fields != target.extra_fields:
+        target.verified_at = None
+    target.name, target.config, target.scope = name, dict(config), scope
+    target.extra_fields = extra_fields
+    target.full_clean(exclude=["config"])
+    target.save()
+    target.listings.set(listings if scope == CrmTarget.Scope.CHOSEN_LISTINGS else ())
+    return target
+
+
+@transaction.atomic
+def target_signing_secret_rotate(*, target: CrmTarget) -> str:
+    """Start a rotation: a new secret signs beside the old one (config [new, old]);
+    the receiver switches at its own pace. Returns the new secret, to show once."""
+    target = CrmTarget.objects.select_for_update().get(pk=target.pk)
+    if target.kind != CrmTarget.Kind.HTTPS:
+        raise ValueError("only HTTPS targets have a signing secret")
+    current = target.config.get("signingSecret")
+    current = current[0] if isinstance(current, list) else current
+    secret = _signing_secret_new()
+    target.config = {**target.config, "signingSecret": [secret, current] if current else secret}
+    target.save(update_fields=["config", "updated_at"])
+    return secret
+
+
+@transaction.atomic
+def target_signing_secret_finish_rotation(*, target: CrmTarget) -> CrmTarget:
+    """Finish a rotation: only the new secret signs. The target is unverified until a
+    test lead proves that the receiver checks the new secret."""
+    target = CrmTarget.objects.select_for_update().get(pk=target.pk)
+    current = target.config.get("signingSecret")
+    if isinstance(current, list) and current:
+        target.config = {**target.config, "signingSecret": current[0]}
+        target.verified_at = None
+        target.save(update_fields=["config", "verified_at", "updated_at"])
+    return target

@@ -1,19 +1,320 @@
-"""Portal pages of the crm app."""
+"""Portal pages of the crm app: CRM targets, their test lead, and the delivery log.
 
-from django.http import Http404
+Roles: members see targets and deliveries; only owners create or edit
+a target, send its test lead, pause or resume it, rotate its secret and redeliver.
+Every object is looked up through a selector scoped by the current publisher, so an id
+of another publisher answers 404, exactly like an id that does not exist.
+"""
+
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from crm import selectors, services
+from crm.delivery import delivery_redeliver
+from crm.models import CrmTarget, Delivery
+from crm.portal_forms import DeliveryFilterForm, PortalTargetForm
+from portal.tenancy import owner_required, publisher_required
+
+SECRET_ONCE_KEY = "crm_signing_secret_once"
 
 
-def target_list(request, *args, **kwargs):  # replaced by the portal issue's page
-    raise Http404
+def _target_or_404(request: HttpRequest, target_id: int, *, for_owner: bool = False) -> CrmTarget:
+    """The current publisher's target, else 404; then, for a write, 403 unless an owner.
+
+    The lookup comes first, so another publisher's id answers 404 to every role.
+    """
+    target = selectors.target_get_for_publisher(publisher=request.publisher, target_id=target_id)
+    if target is None:
+        raise Http404(_("No such CRM target."))
+    if for_owner:
+        _check_owner(request)
+    return target
 
 
-def target_create(request, *args, **kwargs):  # replaced by the portal issue's page
-    raise Http404
+def _check_owner(request: HttpRequest) -> None:
+    if not request.membership.is_owner:
+        raise PermissionDenied(_("Only the publisher's owners can do this."))
 
 
-def target_detail(request, *args, **kwargs):  # replaced by the portal issue's page
-    raise Http404
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
 
 
-def delivery_list(request, *args, **kwargs):  # replaced by the portal issue's page
-    raise Http404
+def _show_secret_once(request: HttpRequest, target: CrmTarget, secret: str) -> None:
+    # Kept server-side (database sessions) for exactly one page view, then forgotten.
+    request.session[SECRET_ONCE_KEY] = {"target_id": target.pk, "secret": secret}
+
+
+def _pop_secret(request: HttpRequest, target: CrmTarget) -> str:
+    shown = request.session.get(SECRET_ONCE_KEY)
+    if not shown or shown.get("target_id") != target.pk:
+        return ""
+    del request.session[SECRET_ONCE_KEY]
+    return shown["secret"]
+
+
+def _delivery_page(request: HttpRequest, deliveries) -> dict:
+    """One keyset page, with the query strings of the next page and of the first one."""
+    cursor = selectors.Cursor.decode(request.GET.get("after", ""))
+    page = selectors.deliveries_page(deliveries=deliveries, after=cursor)
+    query = request.GET.copy()
+    query.pop("after", None)
+    first_query = query.urlencode() if cursor is not None else None
+    next_query = ""
+    if page.next_cursor:
+        query["after"] = page.next_cursor.encode()
+        next_query = query.urlencode()
+    return {"page": page, "next_query": next_query, "first_query": first_query}
+
+
+@dataclass(frozen=True)
+class _ShownTest:
+    """The last test lead as the test-result fragment shows it."""
+
+    ok: bool
+    status_code: int | None
+    seconds: float | None
+    error: str
+    response_excerpt: str
+
+
+def _last_test(target: CrmTarget) -> dict:
+    test = selectors.target_last_test(target=target)
+    if test is None:
+        return {"result": None}
+    shown = _ShownTest(
+        test.status == Delivery.Status.DELIVERED,
+        test.last_status_code,
+        None,
+        test.last_error,
+        test.response_excerpt,
+    )
+    return {"result": shown, "sent_at": test.created_at}
+
+
+# --- Targets ------------------------------------------------------------------------------
+
+
+@publisher_required
+def target_list(request: HttpRequest) -> HttpResponse:
+    """The publisher's targets, with their state and the kinds a new one may have."""
+    targets = list(selectors.targets_for_publisher(publisher=request.publisher))
+    return render(
+        request, "crm/target_list.html", {"targets": targets, "kinds": CrmTarget.Kind.choices}
+    )
+
+
+@owner_required
+@require_http_methods(["GET", "POST"])
+def target_create(request: HttpRequest) -> HttpResponse:
+    """A new target of the kind chosen in ?kind=…; without a kind, the choice of kinds."""
+    kind = request.GET.get("kind", "")
+    if kind not in CrmTarget.Kind.values:
+        return render(request, "crm/target_kinds.html", {"kinds": CrmTarget.Kind.choices})
+    publisher = request.publisher
+    instance = CrmTarget(publisher=publisher, kind=kind)
+    form = PortalTargetForm(request.POST or None, instance=instance, kind=kind, publisher=publisher)
+    if request.method == "POST" and form.is_valid():
+        target, secret = services.target_create(
+            publisher=publisher,
+            kind=kind,
+            name=form.cleaned_data["name"],
+            config=form.instance.config,
+            scope=form.cleaned_data["scope"],
+            listings=form.cleaned_data["listings"],
+            extra_fields=form.cleaned_data["extra_fields"],
+        )
+        if secret:
+            _show_secret_once(request, target, secret)
+        messages.success(
+            request, _("%(name)s was created. Send a test lead to verify it.") % {"name": target}
+        )
+        return redirect("crm-target-detail", target_id=target.pk)
+    return render(
+        request,
+        "crm/target_form.html",
+        {"form": form, "kind_label": CrmTarget.Kind(kind).label},
+    )
+
+
+@publisher_required
+@require_http_methods(["GET", "POST"])
+def target_detail(request: HttpRequest, target_id: int) -> HttpResponse:
+    """A target: its state, test lead, settings (owners edit them) and delivery log."""
+    target = _target_or_404(request, target_id)
+    is_owner = request.membership.is_owner
+    form = None
+    if is_owner:
+        form = PortalTargetForm(
+            request.POST if request.method == "POST" else None,
+            instance=target,
+            publisher=request.publisher,
+        )
+    if request.method == "POST":
+        _check_owner(request)
+        if form.is_valid():
+            target = services.target_update(
+                target=target,
+                name=form.cleaned_data["name"],
+                config=form.instance.config,
+                scope=form.cleaned_data["scope"],
+                listings=form.cleaned_data["listings"],
+                extra_fields=form.cleaned_data["extra_fields"],
+            )
+            if target.verified_at is None:
+                messages.info(request, _("Saved. Send a test lead to verify the new settings."))
+            else:
+                messages.success(request, _("Saved."))
+            return redirect("crm-target-detail", target_id=target.pk)
+        target = _target_or_404(request, target_id)  # the form changed the instance in memory
+    return render(request, "crm/target_detail.html", _detail_context(request, target, form))
+
+
+def _detail_context(request: HttpRequest, target: CrmTarget, form) -> dict:
+    filter_form = DeliveryFilterForm(request.GET or None, auto_id="filter_%s")
+    deliveries = selectors.deliveries_for_publisher(
+        publisher=request.publisher, filters=filter_form.filters
+    ).filter(target=target)
+    signing_secret = target.config.get("signingSecret") if target.kind == "https" else None
+    return {
+        **_delivery_page(request, deliveries),
+        **_last_test(target),
+        "target": target,
+        "form": form,
+        "filter_form": filter_form,
+        "daily_cap": selectors.target_daily_cap(target=target),
+        "new_secret": _pop_secret(request, target),
+        "is_rotating": isinstance(signing_secret, list) and len(signing_secret) > 1,
+        "secrets_set": target.secrets_set(),
+        "listings": list(target.listings.all()) if target.scope == "chosen" else [],
+    }
+
+
+@publisher_required
+@require_POST
+def target_test(request: HttpRequest, target_id: int) -> HttpResponse:
+    """Send a test lead now; htmx gets the result inline, a plain form a redirect."""
+    target = _target_or_404(request, target_id, for_owner=True)
+    result = services.target_send_test(target=target)
+    target.refresh_from_db(fields=["verified_at"])
+    if _is_htmx(request):
+        return render(
+            request,
+            "crm/target_detail.html#test-result",
+            {"target": target, "result": result, "sent_at": timezone.now(), "oob": True},
+        )
+    if result.ok:
+        messages.success(
+            request,
+            _("The test lead was delivered in %(seconds)s s. The target is verified.")
+            % {"seconds": formats.number_format(result.seconds, 2)},
+        )
+    else:
+        messages.error(
+            request,
+            _("The test lead failed: %(error)s")
+            % {"error": result.error or _("status %(code)s") % {"code": result.status_code}},
+        )
+    return redirect("crm-target-detail", target_id=target.pk)
+
+
+@publisher_required
+@require_POST
+def target_pause(request: HttpRequest, target_id: int) -> HttpResponse:
+    """Pause a target: its deliveries wait, pending, until it resumes."""
+    target = _target_or_404(request, target_id, for_owner=True)
+    services.targets_pause(targets=CrmTarget.objects.filter(pk=target.pk))
+    messages.success(
+        request, _("%(name)s is paused. Its leads wait until you resume it.") % {"name": target}
+    )
+    return redirect("crm-target-detail", target_id=target.pk)
+
+
+@publisher_required
+@require_POST
+def target_resume(request: HttpRequest, target_id: int) -> HttpResponse:
+    """Resume a paused target; what it kept pending goes out now."""
+    target = _target_or_404(request, target_id, for_owner=True)
+    services.targets_resume(targets=CrmTarget.objects.filter(pk=target.pk))
+    messages.success(request, _("%(name)s is active again.") % {"name": target})
+    return redirect("crm-target-detail", target_id=target.pk)
+
+
+@publisher_required
+@require_POST
+def target_rotate_secret(request: HttpRequest, target_id: int) -> HttpResponse:
+    """Start a signing-secret rotation; the new secret is shown once on the next page."""
+    target = _target_or_404(request, target_id, for_owner=True)
+    if target.kind != CrmTarget.Kind.HTTPS:
+        raise Http404(_("Only HTTPS targets have a signing secret."))
+    _show_secret_once(request, target, services.target_signing_secret_rotate(target=target))
+    messages.success(
+        request,
+        _("A new secret signs beside the old one. Update your endpoint, then finish the rotation."),
+    )
+    return redirect("crm-target-detail", target_id=target.pk)
+
+
+@publisher_required
+@require_POST
+def target_finish_rotation(request: HttpRequest, target_id: int) -> HttpResponse:
+    """Drop the old signing secret; only the new one signs from now on."""
+    target = _target_or_404(request, target_id, for_owner=True)
+    services.target_signing_secret_finish_rotation(target=target)
+    messages.success(
+        request, _("The old secret no longer signs. Send a test lead to verify the endpoint.")
+    )
+    return redirect("crm-target-detail", target_id=target.pk)
+
+
+# --- Deliveries ---------------------------------------------------------------------------
+
+
+@publisher_required
+def delivery_list(request: HttpRequest) -> HttpResponse:
+    """The publisher's deliveries across its targets; ?lead=<uuid> narrows to one lead."""
+    targets = selectors.targets_for_publisher(publisher=request.publisher)
+    filter_form = DeliveryFilterForm(request.GET or None, targets=targets, auto_id="filter_%s")
+    deliveries = selectors.deliveries_for_publisher(
+        publisher=request.publisher, filters=filter_form.filters
+    )
+    context = {
+        **_delivery_page(request, deliveries),
+        "filter_form": filter_form,
+        "lead_uuid": filter_form.filters.lead_uuid,
+    }
+    return render(request, "crm/delivery_list.html", context)
+
+
+@publisher_required
+@require_POST
+def delivery_redeliver_view(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    """Send a delivered or failed delivery again, then go back where the button was."""
+    delivery = selectors.delivery_get_for_publisher(
+        publisher=request.publisher, delivery_id=delivery_id
+    )
+    if delivery is None:
+        raise Http404(_("No such delivery."))
+    _check_owner(request)
+    if delivery.status == Delivery.Status.SENDING:
+        messages.info(request, _("This delivery is being sent right now."))
+    else:
+        delivery_redeliver(delivery=delivery)
+        messages.success(
+            request, _("The lead will be sent to %(target)s again.") % {"target": delivery.target}
+        )
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = reverse("crm-deliveries")
+    return redirect(next_url)

@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm import services as crm_services
+from leads import nurture
 from leads.models import (
     Campaign,
     CampaignListing,
@@ -254,6 +255,9 @@ def _ingest_batch(storefront: str, entries: list[tuple[int, IntakeItem, Listing]
     LeadActivity.objects.bulk_create(activities)
     LeadTransition.objects.bulk_create(transitions)
     crm_services.deliveries_create(events=events)
+    # Nurture (issue 6): stop the sequences of leads that acquired the offer (INS or
+    # Create) and enrol newly attributed leads; at most two queries per batch.
+    nurture.intake_batch_nurture(activities=activities, now=now)
     return outcomes
 
 

@@ -232,6 +232,10 @@ def lead_transition(*, lead: Lead, to_status: str, by, reason: str) -> Lead:
     LeadTransition.objects.create(
         lead=lead, from_status=was, to_status=to_status, changed_by=by, reason=lead.status_reason
     )
+    # Nurture (issue 6): accepted, won, lost and disqualified leads leave their sequences.
+    from leads import nurture
+
+    nurture.lead_status_changed(lead=lead)
     if to_status == Lead.Status.QUALIFIED and not lead.is_test:
         listing_id = (
             lead.activities.order_by("-occurred_at").values_list("listing_id", flat=True).first()
@@ -246,3 +250,81 @@ def scoring_rules_changed(*, publisher: Publisher, requested_by=None):
     from leads import rescoring
 
     return rescoring.rescore_run_start(publisher=publisher, requested_by=requested_by)
+
+
+# --- Portal writes: listings and scoring rules -------------------------------------------
+
+from dataclasses import dataclass  # noqa: E402  (this section was appended; see the portal issue)
+
+
+@transaction.atomic
+def listing_create(
+    *, publisher: Publisher, storefront: str, listing_type: str, name: str, offer_id: str
+) -> Listing:
+    """Create a draft listing; the storefront is fixed from now on."""
+    listing = Listing(
+        publisher=publisher,
+        storefront=storefront,
+        listing_type=listing_type,
+        name=name,
+        offer_id=offer_id,
+    )
+    listing.full_clean()
+    listing.save()
+    return listing
+
+
+@transaction.atomic
+def listing_update(*, listing: Listing, listing_type: str, name: str, offer_id: str) -> Listing:
+    """Edit a listing's type, name and offer id; its storefront never changes."""
+    listing = Listing.objects.select_for_update().get(pk=listing.pk)
+    listing.listing_type, listing.name, listing.offer_id = listing_type, name, offer_id
+    listing.full_clean()
+    listing.save(update_fields=["listing_type", "name", "offer_id", "updated_at"])
+    return listing
+
+
+@dataclass(frozen=True)
+class ScoringRuleEdit:
+    """One row of the rules editor: an existing rule (by id) or a new one, or a deletion."""
+
+    id: int | None
+    name: str
+    condition: str
+    value: str
+    points: int
+    is_active: bool
+    position: int
+    listing: Listing | None = None
+    delete: bool = False
+
+
+_RULE_FIELDS = ["name", "condition", "value", "listing", "points", "is_active", "position"]
+
+
+@transaction.atomic
+def scoring_rules_save(
+    *, publisher: Publisher, edits: list[ScoringRuleEdit], threshold: int, requested_by=None
+):
+    """Write the rules and the threshold in one transaction, then start the rescoring."""
+    existing = {
+        rule.pk: rule
+        for rule in ScoringRule.objects.select_for_update().filter(publisher=publisher)
+    }
+    for edit in edits:
+        if edit.id is not None and edit.id not in existing:
+            raise ValidationError(_("This rule belongs to another publisher."), code="foreign_rule")
+        if edit.delete:
+            if edit.id is not None:
+                existing[edit.id].delete()
+            continue
+        rule = existing[edit.id] if edit.id is not None else ScoringRule(publisher=publisher)
+        for name in _RULE_FIELDS:
+            setattr(rule, name, getattr(edit, name))
+        rule.full_clean()
+        rule.save()
+    publisher = Publisher.objects.select_for_update().get(pk=publisher.pk)
+    publisher.qualification_threshold = threshold
+    publisher.full_clean(validate_unique=False, validate_constraints=False)
+    publisher.save(update_fields=["qualification_threshold"])
+    return scoring_rules_changed(publisher=publisher, requested_by=requested_by)

@@ -2,9 +2,23 @@
 
 from celery import shared_task
 
-from leads import rescoring
+from leads import rescoring, rollup
 
 
 @shared_task(name="leads.rescore_publisher")
 def rescore_publisher(run_id: int) -> None:
     rescoring.rescore_run_execute(run_id=run_id)
+
+
+@shared_task(name="leads.rollup_recent")
+def rollup_recent() -> None:
+    """Keep the dashboard's daily figures of today and yesterday current."""
+    rollup.rollup_recent()
+
+
+@shared_task(name="leads.send_due_nurture_steps")
+def send_due_nurture_steps() -> None:
+    """Beat, every minute: send the due nurture steps (leads.nurture_send)."""
+    from leads import nurture_send
+
+    nurture_send.nurture_send_due()

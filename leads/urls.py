@@ -3,6 +3,9 @@
 from django.urls import path
 
 from leads import views
+from leads.views import campaigns as campaign_views
+from leads.views import unsubscribe as unsubscribe_views
+from leads.views.scoring import scoring_progress
 
 urlpatterns = [
     path("listings/", views.listing_list, name="listings"),
@@ -14,4 +17,53 @@ urlpatterns = [
     path("leads/<uuid:lead_id>/", views.lead_detail, name="lead-detail"),
     path("referrals/", views.referral_list, name="referrals"),
     path("scoring/", views.scoring, name="scoring"),
+    path("scoring/progress/", scoring_progress, name="scoring-progress"),
+    # Campaigns and nurture sequences (issue 6).
+    path("campaigns/", campaign_views.campaign_list, name="campaigns"),
+    path("campaigns/new/", campaign_views.campaign_create, name="campaign-create"),
+    path("campaigns/compare/", campaign_views.campaigns_compare, name="campaigns-compare"),
+    path("campaigns/<int:campaign_id>/", campaign_views.campaign_detail, name="campaign-detail"),
+    path("campaigns/<int:campaign_id>/edit/", campaign_views.campaign_edit, name="campaign-edit"),
+    path(
+        "campaigns/<int:campaign_id>/sequence/",
+        campaign_views.campaign_sequence,
+        name="campaign-sequence",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/sequence/start/",
+        campaign_views.campaign_sequence_start,
+        name="campaign-sequence-start",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/sequence/pause/",
+        campaign_views.campaign_sequence_pause,
+        name="campaign-sequence-pause",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/sequence/steps/",
+        campaign_views.campaign_step_create,
+        name="campaign-step-create",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/sequence/steps/<int:step_id>/",
+        campaign_views.campaign_step_edit,
+        name="campaign-step-edit",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/sequence/steps/<int:step_id>/delete/",
+        campaign_views.campaign_step_delete,
+        name="campaign-step-delete",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/sequence/steps/<int:step_id>/preview/",
+        campaign_views.campaign_step_preview,
+        name="campaign-step-preview",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/sequence/steps/<int:step_id>/test/",
+        campaign_views.campaign_step_test,
+        name="campaign-step-test",
+    ),
+    # Public: the one-click unsubscribe of nurture emails (RFC 8058).
+    path("unsubscribe/<str:token>/", unsubscribe_views.unsubscribe_page, name="unsubscribe"),
 ]

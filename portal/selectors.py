@@ -25,3 +25,8 @@ def membership_current(*, user, publisher_id) -> Membership | None:
 def membership_get_for_user(*, user, publisher_id: int) -> Membership | None:
     """The user's membership in one publisher, or None when the user has none there."""
     return memberships_for_user(user=user).filter(publisher_id=publisher_id).first()
+
+
+def membership_get_in_publisher(*, publisher, membership_id: int) -> Membership | None:
+    """One membership of this publisher, or None (another publisher's id included)."""
+    return Membership.objects.filter(publisher=publisher, pk=membership_id).first()

@@ -278,6 +278,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
     # The outbox sweep: wakes a worker for every target with due or stuck deliveries.
     "crm-sweep": {"task": "crm.sweep", "schedule": env.float("CRM_SWEEP_SECONDS", default=5.0)},
+    # The dashboard's daily figures (LeadDailyStat) of today and yesterday.
+    "leads-rollup-recent": {"task": "leads.rollup_recent", "schedule": 300.0},
+    # The nurture sender: due sequence steps out over SMTP (leads.nurture_send).
+    "leads-nurture": {"task": "leads.send_due_nurture_steps", "schedule": 60.0},
 }
 
 # /healthz adds each app's figures under these names (portal does not import the apps).
@@ -299,6 +303,9 @@ CRM_TOTAL_TIMEOUT = env.float("CRM_TOTAL_TIMEOUT", default=30.0)
 CRM_LEASE_SECONDS = env.int("CRM_LEASE_SECONDS", default=120)
 # How long one delivery task may work on a target before it hands over.
 CRM_TASK_BUDGET_SECONDS = env.int("CRM_TASK_BUDGET_SECONDS", default=60)
+# How many tasks may drain one target at once. Keep it below the worker concurrency, so
+# that a dead CRM can never hold every worker process (2 suits a worker of 4 or more).
+CRM_TARGET_DRAINS = env.int("CRM_TARGET_DRAINS", default=1)
 
 # --- Admin ------------------------------------------------------------------------------
 # The Co-Sell program page that the portal links to (DESIGN §1).

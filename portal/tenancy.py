@@ -9,6 +9,7 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import render
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
@@ -72,14 +73,25 @@ def publisher_required(view):
     return wrapped
 
 
-def owner_required(view):
-    """A page only the publisher's owners may use (targets, members, rules, tokens)."""
+def owner_required(view=None, *, lookup=None):
+    """A page only the publisher's owners may use (targets, members, rules, tokens).
 
-    @wraps(view)
-    @publisher_required
-    def wrapped(request, *args, **kwargs):
-        if not request.membership.is_owner:
-            raise PermissionDenied(_("Only the publisher's owners can do this."))
-        return view(request, *args, **kwargs)
+    `lookup(request, **url_kwargs)` finds the object the URL names within the current
+    publisher. When given, a non-owner asking for an object of another publisher gets
+    404, like everybody else, rather than a 403 that would confirm nothing but still
+    differ from the answer for an object that does not exist.
+    """
 
-    return wrapped
+    def decorate(view):
+        @wraps(view)
+        @publisher_required
+        def wrapped(request, *args, **kwargs):
+            if not request.membership.is_owner:
+                if lookup is not None and lookup(request, **kwargs) is None:
+                    raise Http404
+                raise PermissionDenied(_("Only the publisher's owners can do this."))
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate(view) if view is not None else decorate

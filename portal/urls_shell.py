@@ -1,4 +1,5 @@
-"""The portal shell's URLs: sign-in, language, the dashboard and the health check."""
+"""The portal shell's URLs: sign-in and password reset, language, the dashboard, settings
+and the health check."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -10,11 +11,44 @@ urlpatterns = [
     path("publisher/switch/", views.publisher_switch, name="switch-publisher"),
     path("healthz", views.healthz, name="healthz"),
     path("settings/", views.settings_page, name="settings"),
+    path("settings/tokens/", views.token_create, name="settings-token-create"),
+    path(
+        "settings/tokens/<int:token_id>/revoke/",
+        views.token_revoke,
+        name="settings-token-revoke",
+    ),
+    path("settings/members/", views.member_invite, name="settings-member-invite"),
+    path(
+        "settings/members/<int:membership_id>/role/",
+        views.member_role,
+        name="settings-member-role",
+    ),
+    path(
+        "settings/members/<int:membership_id>/remove/",
+        views.member_remove,
+        name="settings-member-remove",
+    ),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "accounts/password-reset/done/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "accounts/password-reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/password-reset/complete/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

@@ -1,7 +1,8 @@
 """The portal shell: the dashboard, the publisher switcher and the health check.
 
 The full portal (listings, leads, CRM targets, campaigns) lives in each app's views;
-this module only frames it.
+this module only frames it. The shell composes the apps' reads (portal.dashboard,
+leads.selectors); portal's models and services never import leads or crm.
 """
 
 import os
@@ -10,38 +11,98 @@ from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.db import connection
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from kombu import Connection
 
 from leads import selectors as leads_selectors
-from portal import selectors, tenancy
+from leads import services as leads_services
+from leads.models import PublisherApiToken
+from portal import dashboard, selectors, services, tenancy
+from portal.forms import ApiTokenCreateForm, MemberInviteForm, MemberRoleForm, PublisherContactForm
+from portal.models import Membership, Publisher
+from portal.tenancy import owner_required, publisher_required
 
 # A health probe must answer quickly even when a dependency hangs.
 HEALTH_TIMEOUT_SECONDS = 1.0
+# The dashboard's listings card is a summary; /listings/ has them all.
+LISTINGS_SHOWN = 6
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """The dashboard of the current publisher, or a hint for a user without one."""
+    """The dashboard of the current publisher, or a hint for a user without one.
+
+    The figures come from `portal.dashboard` in a fixed number of queries; see there
+    what is rolled up and what is live.
+    """
     membership = request.membership
     if not membership:
         return render(request, "portal/no_publisher.html")
     publisher = membership.publisher
-    return render(
-        request,
-        "portal/home.html",
-        {
-            "publisher": publisher,
-            "listings": leads_selectors.listings_for_publisher(publisher=publisher),
-            "co_sell_program_url": settings.CO_SELL_PROGRAM_URL,
+    today = timezone.localdate()
+    rows = dashboard.daily_rows(publisher=publisher, today=today)
+    listings = list(leads_selectors.listings_for_publisher(publisher=publisher))
+    context = {
+        "publisher": publisher,
+        "kpis": dashboard.kpis(rows, today=today),
+        "per_day": dashboard.leads_per_day(rows, today=today),
+        "by_action": dashboard.leads_by_action(rows),
+        "funnel": dashboard.funnel(publisher=publisher),
+        "campaigns": dashboard.campaign_progress(publisher=publisher),
+        "health": dashboard.delivery_health(publisher=publisher, today=today),
+        "window_days": dashboard.WINDOW_DAYS,
+        "listings": listings[:LISTINGS_SHOWN],
+        "listing_count": len(listings),
+        "co_sell_program_url": settings.CO_SELL_PROGRAM_URL,
+    }
+    context["charts"] = _chart_data(context)
+    return render(request, "portal/home.html", context)
+
+
+def _chart_data(context: dict) -> dict:
+    """What dashboard.js draws, passed through json_script (never marked safe)."""
+    funnel, campaigns, health = context["funnel"], context["campaigns"], context["health"]
+    return {
+        "per_day": {
+            "labels": context["per_day"]["labels"],
+            "datasets": context["per_day"]["datasets"],
         },
-    )
+        "funnel": {
+            "labels": [row["label"] for row in funnel],
+            "datasets": [{"label": _("Leads"), "data": [row["count"] for row in funnel]}],
+        },
+        "by_action": {k: context["by_action"][k] for k in ("labels", "datasets")},
+        "campaigns": {
+            "labels": [row["name"] for row in campaigns],
+            "datasets": [
+                {"label": _("Qualified leads"), "data": [row["qualified"] for row in campaigns]},
+                {"label": _("Goal"), "data": [row["goal"] for row in campaigns]},
+            ],
+        },
+        "health": {
+            "labels": [row["name"] for row in health],
+            "datasets": [
+                {"label": label, "key": key, "data": [row[key] for row in health]}
+                for key, label in (
+                    ("delivered", _("Delivered")),
+                    ("pending", _("Pending")),
+                    ("failed", _("Failed")),
+                )
+            ],
+        },
+    }
 
 
 @login_required
@@ -121,5 +182,189 @@ def _broker_status(url: str) -> dict:
     return status
 
 
-def settings_page(request, *args, **kwargs):  # replaced by the portal issue's page
-    raise Http404
+# --- Settings: publisher details, API tokens, members ---------------------------------------
+
+
+def _settings_reads(publisher, *, is_owner: bool) -> dict:
+    # Tenant-scoped reads of this page (candidates for portal.selectors / leads.selectors).
+    members = (
+        Membership.objects.filter(publisher=publisher)
+        .select_related("user")
+        .order_by("user__email", "user__username")
+    )
+    tokens = (
+        PublisherApiToken.objects.filter(publisher=publisher, revoked_at__isnull=True).order_by(
+            "-created_at", "-id"
+        )
+        if is_owner
+        else PublisherApiToken.objects.none()
+    )
+    return {"members": list(members), "tokens": list(tokens)}
+
+
+def _settings_render(request: HttpRequest, **overrides) -> HttpResponse:
+    publisher = request.publisher
+    is_owner = request.membership.is_owner
+    context = {
+        "publisher": publisher,
+        "is_owner": is_owner,
+        "contact_form": PublisherContactForm(instance=publisher),
+        "token_form": ApiTokenCreateForm(),
+        "invite_form": MemberInviteForm(),
+        "roles": Membership.Role.choices,
+        "new_token": None,
+        **_settings_reads(publisher, is_owner=is_owner),
+    }
+    context.update(overrides)
+    context["owner_count"] = sum(1 for m in context["members"] if m.is_owner)
+    return render(request, "portal/settings.html", context)
+
+
+def _settings_redirect(anchor: str) -> HttpResponse:
+    return redirect(f"{reverse('settings')}#{anchor}")
+
+
+@never_cache
+@publisher_required
+@require_http_methods(["GET", "POST"])
+def settings_page(request: HttpRequest) -> HttpResponse:
+    """The publisher's settings; a POST (owners only) saves the contact details."""
+    if request.method == "GET":
+        return _settings_render(request)
+    if not request.membership.is_owner:
+        raise PermissionDenied(_("Only the publisher's owners can do this."))
+    # A copy: a failed validation must not change the publisher shown in the header.
+    publisher = Publisher.objects.get(pk=request.publisher.pk)
+    form = PublisherContactForm(request.POST, instance=publisher)
+    if not form.is_valid():
+        return _settings_render(request, contact_form=form)
+    services.publisher_settings_update(
+        publisher=publisher,
+        lead_contact_email=form.cleaned_data["lead_contact_email"],
+        postal_address=form.cleaned_data["postal_address"],
+    )
+    messages.success(request, _("The contact details are saved."))
+    return _settings_redirect("contact")
+
+
+@never_cache
+@owner_required
+@require_POST
+def token_create(request: HttpRequest) -> HttpResponse:
+    """Create a publisher API token and show it, this once, on the page."""
+    form = ApiTokenCreateForm(request.POST)
+    if not form.is_valid():
+        return _settings_render(request, token_form=form)
+    with transaction.atomic():
+        api_token, token = leads_services.publisher_token_create(
+            publisher=request.publisher, name=form.cleaned_data["name"], created_by=request.user
+        )
+    messages.success(request, _("Token “%(name)s” created.") % {"name": api_token.name})
+    # Rendered, not redirected: the plaintext is never stored, not even in the session.
+    return _settings_render(request, new_token={"name": api_token.name, "token": token})
+
+
+def _token_lookup(request: HttpRequest, token_id: int, **_kwargs):
+    return PublisherApiToken.objects.filter(publisher=request.publisher, pk=token_id).first()
+
+
+def _membership_lookup(request: HttpRequest, membership_id: int, **_kwargs):
+    return selectors.membership_get_in_publisher(
+        publisher=request.publisher, membership_id=membership_id
+    )
+
+
+@owner_required(lookup=_token_lookup)
+@require_POST
+def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    """Revoke one of the publisher's API tokens; other publishers' ids are 404."""
+    api_token = PublisherApiToken.objects.filter(
+        publisher=request.publisher, pk=token_id, revoked_at__isnull=True
+    ).first()
+    if api_token is None:
+        raise Http404(_("No such token."))
+    with transaction.atomic():
+        leads_services.publisher_token_revoke(api_token=api_token)
+    messages.success(request, _("Token “%(name)s” revoked.") % {"name": api_token.name})
+    return _settings_redirect("tokens")
+
+
+@owner_required
+@require_POST
+def member_invite(request: HttpRequest) -> HttpResponse:
+    """Invite someone by email: a new user chooses a password through the emailed link."""
+    form = MemberInviteForm(request.POST)
+    if form.is_valid():
+        try:
+            membership, link_sent = services.member_invite(
+                publisher=request.publisher,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                invited_by=request.user,
+            )
+        except ValidationError as exc:
+            form.add_error("email", exc)
+        else:
+            text = (
+                _("%(email)s is invited; we emailed a link to choose a password.")
+                if link_sent
+                else _("%(email)s is added; we emailed them a notice.")
+            )
+            messages.success(request, text % {"email": membership.user.email})
+            return _settings_redirect("members")
+    return _settings_render(request, invite_form=form)
+
+
+def _member_change(request: HttpRequest, change, success: str) -> HttpResponse:
+    try:
+        membership = change()
+    except Membership.DoesNotExist:
+        raise Http404(_("No such member.")) from None
+    except services.LastOwnerError as exc:
+        messages.error(request, exc.messages[0])
+        return _settings_redirect("members")
+    user = membership.user
+    messages.success(request, success % {"user": user.email or user.get_username()})
+    return _settings_redirect("members")
+
+
+@owner_required(lookup=_membership_lookup)
+@require_POST
+def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
+    """Make a member an owner, or an owner a member (never the last owner)."""
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose owner or member."))
+        return _settings_redirect("members")
+    return _member_change(
+        request,
+        lambda: services.membership_role_change(
+            publisher=request.publisher, membership_id=membership_id, role=form.cleaned_data["role"]
+        ),
+        _("The role of %(user)s is saved."),
+    )
+
+
+@owner_required(lookup=_membership_lookup)
+@require_POST
+def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
+    """Take someone out of the publisher (never the last owner)."""
+    return _member_change(
+        request,
+        lambda: services.membership_remove(
+            publisher=request.publisher, membership_id=membership_id
+        ),
+        _("%(user)s no longer belongs to this publisher."),
+    )
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset by email, with plain-text emails whose links use PORTAL_BASE_URL
+    (never the request's Host header)."""
+
+    email_template_name = "emails/password_reset.txt"
+    subject_template_name = "emails/password_reset_subject.txt"
+
+    @property
+    def extra_email_context(self):
+        return {"portal_base_url": settings.PORTAL_BASE_URL}

@@ -22,3 +22,13 @@ def other_publisher(db):
 @pytest.fixture
 def staff_user(db):
     return factories.make_user(username="staff", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture(autouse=True)
+def _english(settings):
+    """Each test starts in English, whatever language an earlier request activated."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()

@@ -1,23 +1,269 @@
-"""Lead pages: the list, export, import, detail and Co-Sell referrals."""
+"""Lead pages: the list, export, import, detail and Co-Sell referrals.
 
-from django.http import Http404
+Views stay thin: reads go through `leads.lead_selectors` (each scoped by the current
+publisher), writes through `leads.services.lead_transition` and `csv_import.leads_import`.
+"""
+
+from datetime import date
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_http_methods
+
+from leads import csv_import, lead_selectors, services
+from leads.csv_export import export_lines
+from leads.forms import BulkStatusForm, LeadFilterForm, LeadImportForm, LeadTransitionForm
+from leads.lead_selectors import SORT_DEFAULT_DESCENDING
+from leads.models import LeadActivity, LeadOrigin, LeadStatus
+from portal.tenancy import publisher_required
+
+PAGE_SIZE = 50
+EXPORT_CHUNK_SIZE = 2000
 
 
-def lead_list(request, *args, **kwargs):  # replaced by the portal issue's page
-    raise Http404
+def _start(request, page) -> int:
+    """The 1-based position of the page's first row, carried in the links (no COUNT)."""
+    if page.previous_cursor is None:
+        return 1
+    try:
+        return max(1, int(request.GET.get("start", "1")))
+    except ValueError:
+        return 1
 
 
-def lead_export(request, *args, **kwargs):  # replaced by the portal issue's page
-    raise Http404
+def _sort_columns(current) -> dict[str, dict]:
+    """Per sortable column: the sort its header link asks for (the other direction when it
+    is the current one) and its aria-sort state."""
+    columns = {}
+    for name, descending in SORT_DEFAULT_DESCENDING.items():
+        state = None
+        if current.name == name:
+            state = "descending" if current.descending else "ascending"
+            descending = not current.descending
+        columns[name] = {"param": f"{'-' if descending else ''}{name}", "state": state}
+    return columns
 
 
-def lead_import(request, *args, **kwargs):  # replaced by the portal issue's page
-    raise Http404
+def _list_context(request, *, origin: str, bulk_form=None) -> dict:
+    form = LeadFilterForm(request.GET, publisher=request.publisher)
+    sort = form.sort_choice()
+    before = request.GET.get("before", "")
+    page = lead_selectors.lead_page(
+        publisher=request.publisher,
+        filters=form.filters(origin=origin),
+        sort=sort,
+        cursor=before or request.GET.get("after", ""),
+        backwards=bool(before),
+        size=PAGE_SIZE,
+    )
+    latest = lead_selectors.latest_activities(leads=page.leads) if page.leads else {}
+    for lead in page.leads:
+        lead.latest_activity = latest.get(lead.pk)
+    start = _start(request, page)
+    selected = set(bulk_form.cleaned_data.get("lead", []) if bulk_form is not None else [])
+    return {
+        "form": form,
+        "bulk_form": bulk_form or BulkStatusForm(),
+        "page": page,
+        "sort": sort,
+        "sort_columns": _sort_columns(sort),
+        "start": start,
+        "end": start + len(page.leads) - 1,
+        "next_start": start + len(page.leads),
+        "previous_start": max(1, start - PAGE_SIZE),
+        "selected": {str(lead_id) for lead_id in selected},
+        "origin": origin,
+        "is_co_sell": origin == LeadOrigin.CO_SELL,
+        "list_url_name": "referrals" if origin == LeadOrigin.CO_SELL else "leads",
+        "co_sell_program_url": settings.CO_SELL_PROGRAM_URL,
+    }
 
 
-def lead_detail(request, *args, **kwargs):  # replaced by the portal issue's page
-    raise Http404
+def _bulk_move(request, form: BulkStatusForm) -> None:
+    """Move each ticked lead of the publisher on its own; report each refusal."""
+    wanted = form.cleaned_data["lead"]
+    leads = lead_selectors.leads_by_uuid_for_publisher(
+        publisher=request.publisher, lead_uuids=wanted
+    )
+    to_status = form.cleaned_data["to_status"]
+    moved = 0
+    for lead in leads:
+        try:
+            services.lead_transition(
+                lead=lead, to_status=to_status, by=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as exc:
+            messages.error(
+                request, _("%(lead)s: %(error)s") % {"lead": lead, "error": " ".join(exc.messages)}
+            )
+        else:
+            moved += 1
+    if moved:
+        messages.success(
+            request,
+            ngettext(
+                "%(count)d lead moved to %(status)s.",
+                "%(count)d leads moved to %(status)s.",
+                moved,
+            )
+            % {"count": moved, "status": LeadStatus(to_status).label},
+        )
+    if len(leads) < len(wanted):
+        missing = len(wanted) - len(leads)
+        messages.warning(
+            request,
+            ngettext(
+                "%(count)d selected lead was not found.",
+                "%(count)d selected leads were not found.",
+                missing,
+            )
+            % {"count": missing},
+        )
 
 
-def referral_list(request, *args, **kwargs):  # replaced by the portal issue's page
-    raise Http404
+def _lead_table_page(request, *, origin: str, template: str):
+    bulk_form = None
+    if request.method == "POST":
+        bulk_form = BulkStatusForm(request.POST)
+        if bulk_form.is_valid():
+            _bulk_move(request, bulk_form)
+            return redirect(request.get_full_path())
+    context = _list_context(request, origin=origin, bulk_form=bulk_form)
+    if request.headers.get("HX-Request") and request.method == "GET":
+        template += "#results"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@publisher_required
+@require_http_methods(["GET", "POST"])
+def lead_list(request):
+    """The publisher's marketplace leads: filters, search, sort, keyset pages, bulk moves."""
+    return _lead_table_page(request, origin=LeadOrigin.MARKETPLACE, template="leads/lead_list.html")
+
+
+@publisher_required
+@require_http_methods(["GET", "POST"])
+def referral_list(request):
+    """Co-Sell referrals, kept apart from marketplace leads (DESIGN §1)."""
+    if not request.publisher.co_sell_enrolled:
+        return render(
+            request,
+            "leads/referral_not_enrolled.html",
+            {"co_sell_program_url": settings.CO_SELL_PROGRAM_URL},
+        )
+    return _lead_table_page(request, origin=LeadOrigin.CO_SELL, template="leads/referral_list.html")
+
+
+@publisher_required
+@require_GET
+def lead_export(request):
+    """The current filter of the list (or of the referrals, `origin=co-sell`) as a CSV stream."""
+    origin = request.GET.get("origin")
+    if origin != LeadOrigin.CO_SELL:
+        origin = LeadOrigin.MARKETPLACE
+    form = LeadFilterForm(request.GET, publisher=request.publisher)
+    leads = lead_selectors.leads_for_export(
+        publisher=request.publisher, filters=form.filters(origin=origin), sort=form.sort_choice()
+    )
+    # A server-side cursor hands the rows over in chunks: memory stays flat in the row count.
+    response = StreamingHttpResponse(
+        export_lines(leads.iterator(chunk_size=EXPORT_CHUNK_SIZE)),
+        content_type="text/csv; charset=utf-8",
+    )
+    kind = "referrals" if origin == LeadOrigin.CO_SELL else "leads"
+    filename = f"{kind}-{request.publisher.slug}-{date.today().isoformat()}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@publisher_required
+@require_http_methods(["GET", "POST"])
+def lead_import(request):
+    """Upload a CSV file of leads; show what became of each row."""
+    report = None
+    form = LeadImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            report = csv_import.leads_import(
+                publisher=request.publisher,
+                content=upload.read(),
+                atomic=form.cleaned_data["atomic"],
+            )
+        except csv_import.ImportRefused as exc:
+            form.add_error("file", str(exc))
+    context = {"form": form, "report": report}
+    if report is not None:
+        context["totals"] = {
+            status: report.count(status)
+            for status in ("created", "consolidated", "duplicate", "error")
+        }
+    return render(request, "leads/lead_import.html", context)
+
+
+def _breakdown_rows(breakdown) -> list[dict]:
+    """The score breakdown as rows of rule and points, whatever shape it was stored in."""
+    if isinstance(breakdown, dict):
+        return [{"rule": rule, "points": points} for rule, points in breakdown.items()]
+    return [
+        {"rule": item.get("rule", ""), "points": item.get("points", 0)}
+        for item in breakdown or []
+        if isinstance(item, dict)
+    ]
+
+
+_ACTION_LABELS = dict(LeadActivity.ActionCode.choices)
+
+
+@publisher_required
+@require_http_methods(["GET", "POST"])
+def lead_detail(request, lead_id):
+    """One lead: contact, score, activities, lifecycle moves, history and deliveries."""
+    lead = lead_selectors.lead_get_for_publisher(
+        publisher=request.publisher, lead_uuid=lead_id, with_transitions=True
+    )
+    if lead is None:  # unknown, or another publisher's: the same answer
+        raise Http404(_("No such lead."))
+    form = LeadTransitionForm(request.POST or None, lead=lead)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.lead_transition(
+                lead=lead,
+                to_status=form.cleaned_data["to_status"],
+                by=request.user,
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            form.add_error("to_status", exc)
+        else:
+            messages.success(
+                request,
+                _("The lead is now %(status)s.")
+                % {"status": LeadStatus(form.cleaned_data["to_status"]).label},
+            )
+            return redirect("lead-detail", lead_id=lead.uuid)
+    activities = list(lead.activities.all())
+    for activity in activities:
+        activity.action_label = _ACTION_LABELS.get(activity.action_code, "")
+    breakdown = _breakdown_rows(lead.score_breakdown)
+    context = {
+        "lead": lead,
+        "form": form,
+        "is_co_sell": lead.origin == LeadOrigin.CO_SELL,
+        "breakdown": breakdown,
+        "breakdown_total": sum(row["points"] for row in breakdown),
+        "activities": activities,
+        "transitions": lead.transitions.all(),
+        "deliveries": lead.deliveries.all(),
+        "redeliverable": {"delivered", "failed"},
+    }
+    return render(request, "leads/lead_detail.html", context)

@@ -1,7 +1,157 @@
-"""The scoring page: rules, threshold, preview and rescoring progress."""
+"""The scoring page: rules, threshold, preview and rescoring progress.
 
-from django.http import Http404
+Members see the rules and the progress; only owners preview and save (the preview is
+part of editing). Saving writes the rules and the threshold in one transaction and
+queues a rescoring of every marketplace lead; the page polls its progress every 2 s.
+"""
+
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from leads import services
+from leads.intake import DO_NOT_CONTACT, lead_facts
+from leads.models import Lead, LeadActivity, RescoreRun
+from leads.scoring import RuleSpec, score_lead
+from leads.scoring_forms import ThresholdForm, rules_formset
+from portal.tenancy import publisher_required
+
+PREVIEW_SAMPLE = 20
+ACTIVE_RUN = (RescoreRun.Status.QUEUED, RescoreRun.Status.RUNNING)
 
 
-def scoring(request, *args, **kwargs):  # replaced by the portal issue's page
-    raise Http404
+@dataclass(frozen=True)
+class PreviewRow:
+    lead: Lead
+    old_score: int
+    new_score: int
+    threshold: int
+    would_qualify: bool
+
+
+def scoring_preview(*, publisher, rules: list[RuleSpec], threshold: int) -> list[PreviewRow]:
+    """The publisher's 20 latest marketplace leads scored under edited rules. Reads only."""
+    leads = list(
+        Lead.objects.filter(publisher=publisher, origin=Lead.Origin.MARKETPLACE)
+        .select_related("latest_campaign")
+        .order_by("-created_at", "-id")[:PREVIEW_SAMPLE]
+    )
+    activities: dict[int, list[tuple]] = {lead.pk: [] for lead in leads}
+    rows = (
+        LeadActivity.objects.filter(lead_id__in=activities)
+        .order_by("occurred_at", "pk")
+        .values_list("lead_id", "action_code", "storefront", "listing_id", "occurred_at", "is_test")
+    )
+    for lead_id, *row in rows:
+        activities[lead_id].append(tuple(row))
+    now = timezone.now()
+    preview = []
+    for lead in leads:
+        facts = activities[lead.pk]
+        score = score_lead(rules, lead_facts(lead, facts), now=now).score
+        campaign = lead.latest_campaign
+        lead_threshold = (
+            campaign.qualification_threshold
+            if campaign is not None and campaign.qualification_threshold is not None
+            else threshold
+        )
+        # As intake decides: a test lead, or one with only do-not-contact activity, never qualifies.
+        eligible = not lead.is_test and any(a[0] != DO_NOT_CONTACT and not a[4] for a in facts)
+        would_qualify = eligible and score >= lead_threshold
+        preview.append(PreviewRow(lead, lead.score, score, lead_threshold, would_qualify))
+    return preview
+
+
+def _latest_run(publisher) -> RescoreRun | None:
+    return RescoreRun.objects.filter(publisher=publisher).order_by("-created_at", "-id").first()
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+@publisher_required
+@require_GET
+def scoring_progress(request: HttpRequest) -> HttpResponse:
+    """The latest rescoring's progress, as the fragment the page polls."""
+    run = _latest_run(request.publisher)
+    context = {"run": run, "run_active": run is not None and run.status in ACTIVE_RUN}
+    return render(request, "leads/scoring.html#progress", context)
+
+
+@publisher_required
+@require_http_methods(["GET", "POST"])
+def scoring(request: HttpRequest) -> HttpResponse:
+    """The rules editor and threshold; POST previews (action=preview) or saves."""
+    publisher = request.publisher
+    is_post = request.method == "POST"
+    if is_post and not request.membership.is_owner:
+        raise PermissionDenied(_("Only the publisher's owners can do this."))
+    formset = rules_formset(request.POST if is_post else None, publisher=publisher)
+    threshold_form = ThresholdForm(
+        request.POST if is_post else None,
+        initial={"threshold": publisher.qualification_threshold},
+        prefix="threshold",
+    )
+    preview = None
+    if is_post:
+        is_valid = formset.is_valid() and threshold_form.is_valid()
+        if request.POST.get("action") == "preview":
+            if is_valid:
+                preview = scoring_preview(
+                    publisher=publisher,
+                    rules=formset.rule_specs(),
+                    threshold=threshold_form.cleaned_data["threshold"],
+                )
+                if _is_htmx(request):
+                    return render(request, "leads/scoring.html#preview", {"preview": preview})
+        elif is_valid:
+            response = _save(request, formset, threshold_form)
+            if response is not None:
+                return response
+    return _render_page(request, formset, threshold_form, preview)
+
+
+def _save(request: HttpRequest, formset, threshold_form) -> HttpResponse | None:
+    publisher = request.publisher
+    threshold = threshold_form.cleaned_data["threshold"]
+    if not formset.has_changed() and threshold == publisher.qualification_threshold:
+        messages.info(request, _("Nothing changed."))
+        return redirect("scoring")
+    try:
+        services.scoring_rules_save(
+            publisher=publisher,
+            edits=formset.edits(),
+            threshold=threshold,
+            requested_by=request.user,
+        )
+    except ValidationError as exc:
+        formset._non_form_errors = formset.error_class(exc.messages)
+        return None
+    messages.success(request, _("Rules saved. Your leads are being rescored."))
+    return redirect("scoring")
+
+
+def _render_page(request: HttpRequest, formset, threshold_form, preview) -> HttpResponse:
+    run = _latest_run(request.publisher)
+    context = {
+        "formset": formset,
+        "threshold_form": threshold_form,
+        "preview": preview,
+        "run": run,
+        "run_active": run is not None and run.status in ACTIVE_RUN,
+        "can_edit": request.membership.is_owner,
+    }
+    response = render(request, "leads/scoring.html", context)
+    if _is_htmx(request):
+        # The preview asked for a fragment, but the rules have errors: show them in place.
+        response["HX-Retarget"] = "#scoring-editor"
+        response["HX-Reselect"] = "#scoring-editor"
+        response["HX-Reswap"] = "outerHTML"
+    return response

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 from crm.models import CrmTarget, Delivery
 from leads import services
@@ -12,12 +13,17 @@ from leads.models import (
     ApiKey,
     Campaign,
     CoSellReferral,
+    EmailSend,
+    Enrollment,
     Lead,
     LeadActivity,
     Listing,
+    NurtureSequence,
+    NurtureStep,
     PublisherApiToken,
     RescoreRun,
     ScoringRule,
+    Suppression,
 )
 from leads.storefronts import Storefront
 from portal.models import Membership, Publisher
@@ -56,6 +62,25 @@ def _one_row_of_every_model(publisher, staff_user) -> dict:
         CoSellReferral: CoSellReferral.objects.get(
             pk=factories.make_lead(publisher=publisher, origin="co-sell").pk
         ),
+        **_nurture_rows(publisher, lead, listing),
+    }
+
+
+def _nurture_rows(publisher, lead, listing) -> dict:
+    campaign = factories.make_campaign(publisher=publisher, code="nurture-admin")
+    step = NurtureStep.objects.create(
+        campaign=campaign, position=1, delay_hours=0, subject="Hello", body="Hi {first_name}"
+    )
+    enrollment = Enrollment.objects.create(lead=lead, campaign=campaign, enrolled_at=timezone.now())
+    send = EmailSend.objects.create(enrollment=enrollment, step=step, status="sent")
+    return {
+        NurtureSequence: NurtureSequence.objects.create(campaign=campaign),
+        NurtureStep: step,
+        Enrollment: enrollment,
+        EmailSend: send,
+        Suppression: Suppression.objects.create(
+            publisher=publisher, email_hash="0" * 64, reason="unsubscribed"
+        ),
     }
 
 
@@ -93,6 +118,11 @@ def test_staff_opens_changelist_add_and_change_page_of_every_model_admin(
         "leads.PublisherApiToken": (200, 200, 200),
         "leads.RescoreRun": (200, 403, 200),
         "leads.CoSellReferral": (200, 200, 200),
+        "leads.NurtureSequence": (200, 200, 200),
+        "leads.NurtureStep": (200, 200, 200),
+        "leads.Enrollment": (200, 403, 200),
+        "leads.EmailSend": (200, 403, 200),
+        "leads.Suppression": (200, 200, 200),
     }
 
 

@@ -1,0 +1,168 @@
+"""Benchmark the nurture sender: messages per minute to a loopback SMTP server.
+
+    .venv/bin/python bench/nurture.py
+    .venv/bin/python bench/nurture.py --steps 10000 --batch-size 200 --keep
+    BENCH_PG=postgres://user@host:5432 .venv/bin/python bench/nurture.py
+
+It creates the database `lp_bench_nurture` and migrates it, then makes a publisher with
+a running one-step sequence and N consenting leads enrolled in it, all due now. An
+aiosmtpd server runs in its own process on loopback and counts what it accepts. One
+worker process runs `leads.nurture_send.nurture_send_due` until nothing is due (the
+same code the beat task runs), and the script prints the rate and checks that the
+server received exactly N messages and the send log holds N `sent` rows. It drops the
+database afterwards unless --keep is given.
+"""
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+DATABASE = "lp_bench_nurture"
+
+SMTP_SERVER = textwrap.dedent(
+    """
+    import signal, sys, threading
+    from aiosmtpd.controller import Controller
+
+    class Counter:
+        count = 0
+        async def handle_DATA(self, server, session, envelope):
+            Counter.count += len(envelope.rcpt_tos)
+            return "250 OK"
+
+    controller = Controller(Counter(), hostname="127.0.0.1", port=int(sys.argv[1]))
+    controller.start()
+    print("ready", flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    done.wait()
+    controller.stop()
+    print(Counter.count, flush=True)
+    """
+)
+
+SEED = """
+from datetime import date
+from django.utils import timezone
+from leads import nurture, services
+from leads.models import Campaign, Lead
+publisher = services.publisher_onboard(
+    name="Bench Publisher", slug="bench", publisher_id="benchpub",
+    lead_contact_email="sales@bench.example", postal_address="1 Bench Street\\nBenchville",
+)
+campaign = Campaign.objects.create(
+    publisher=publisher, storefront="appsource", name="Bench", code="bench",
+    starts_on=date(2026, 1, 1), status="active",
+)
+nurture.step_save(
+    campaign=campaign, step=None, delay_hours=0, subject="Hello {first_name}",
+    body="Hi {first_name} of {company},\\n\\nA word about {offer_title}.\\n\\n{unsubscribe_url}",
+)
+nurture.sequence_start(campaign=campaign)
+now = timezone.now()
+for start in range(0, N, 2000):
+    leads = Lead.objects.bulk_create(
+        Lead(publisher=publisher, email=f"lead{n}@customer.example",
+             email_normalized=f"lead{n}@customer.example", first_name=f"Person{n}",
+             last_name="Example", company="Customer Inc", marketing_consent=True,
+             last_activity_at=now)
+        for n in range(start, min(N, start + 2000))
+    )
+    nurture.enrollments_create(pairs=[(lead.pk, campaign.pk) for lead in leads])
+"""
+
+RUN = """
+import json, time
+from leads import nurture_send
+from leads.models import EmailSend
+started = time.perf_counter()
+report = nurture_send.nurture_send_due(batch_size=BATCH, budget_seconds=3600)
+elapsed = time.perf_counter() - started
+print(json.dumps({"elapsed": elapsed, "sent": report.sent,
+                  "logged": EmailSend.objects.filter(status="sent").count()}))
+"""
+
+
+def _admin(statement: sql.Composable) -> None:
+    with psycopg.connect(SERVER + "/postgres", autocommit=True) as conn:
+        conn.execute(statement)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _env(smtp_port: int) -> dict:
+    return os.environ | {
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdefghij",
+        "FIELD_ENCRYPTION_KEYS": "YmVuY2gtZmllbGQta2V5LTAwMDAwMDAwMDAwMDAwMDA=",
+        "DATABASE_URL": f"{SERVER}/{DATABASE}",
+        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
+        "DEFAULT_FROM_EMAIL": "Bench <nurture@bench.example>",
+        "PORTAL_BASE_URL": "https://portal.bench.example",
+        "ALLOWED_HOSTS": "localhost",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def _manage(env: dict, *args: str, code: str | None = None) -> str:
+    command = [sys.executable, "manage.py", *args]
+    if code is not None:
+        command += ["-c", code]
+    done = subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    return done.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=10_000, help="due steps (enrolled leads)")
+    parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = parser.parse_args()
+
+    port = _free_port()
+    env = _env(port)
+    _admin(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(DATABASE)))
+    _admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+    smtp = subprocess.Popen(
+        [sys.executable, "-c", SMTP_SERVER, str(port)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert smtp.stdout.readline().strip() == "ready"
+        _manage(env, "migrate", "--no-input", "-v", "0")
+        started = time.perf_counter()
+        _manage(env, "shell", code=f"N = {args.steps}\n" + SEED)
+        print(f"seeded {args.steps:,} enrolments in {time.perf_counter() - started:.1f} s")
+        output = _manage(env, "shell", code=f"BATCH = {args.batch_size}\n" + RUN)
+        result = __import__("json").loads(output.strip().splitlines()[-1])
+    finally:
+        smtp.terminate()
+        received = int(smtp.communicate(timeout=30)[0].strip().splitlines()[-1])
+        if not args.keep:
+            _admin(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(DATABASE)))
+
+    rate = result["sent"] / result["elapsed"] * 60
+    print(
+        f"sent {result['sent']:,} messages in {result['elapsed']:.1f} s with one worker "
+        f"(batch {args.batch_size}): {rate:,.0f} messages/min"
+    )
+    print(f"SMTP server received {received:,}; send log holds {result['logged']:,} sent rows")
+    if not received == result["sent"] == result["logged"] == args.steps:
+        raise SystemExit("mismatch: every due step must be sent exactly once")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""Reads for the portal's CRM pages. Every selector takes the publisher it serves.
+
+A publisher sees its own targets and their deliveries only; the global field-seller
+target (no publisher) and its deliveries are staff's, in admin.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from uuid import UUID
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from crm.models import CrmTarget, Delivery
+
+DELIVERY_PAGE_SIZE = 50
+# Salesforce Web-to-Lead: warn when this share of the daily cap is used.
+DAILY_CAP_WARNING_RATIO = 0.8
+
+
+def targets_for_publisher(*, publisher) -> QuerySet[CrmTarget]:
+    """The publisher's targets, each with its deliveries of the last 24 hours."""
+    since = timezone.now() - timedelta(hours=24)
+    return (
+        CrmTarget.objects.filter(publisher=publisher)
+        .annotate(sent_last_24h=Count("deliveries", filter=Q(deliveries__delivered_at__gte=since)))
+        .order_by("name", "pk")
+    )
+
+
+def target_get_for_publisher(*, publisher, target_id: int) -> CrmTarget | None:
+    return CrmTarget.objects.filter(publisher=publisher, pk=target_id).first()
+
+
+def target_last_test(*, target: CrmTarget) -> Delivery | None:
+    """The target's most recent test lead, sent from the portal."""
+    return (
+        Delivery.objects.filter(target=target, event=Delivery.Event.TEST)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class DailyCap:
+    """A target's use of a daily budget, such as Salesforce's 500 Web-to-Lead posts."""
+
+    sent: int
+    cap: int
+
+    @property
+    def percent(self) -> int:
+        return min(100, round(100 * self.sent / self.cap)) if self.cap else 0
+
+    @property
+    def is_near(self) -> bool:
+        return self.sent >= self.cap * DAILY_CAP_WARNING_RATIO
+
+
+def target_daily_cap(*, target: CrmTarget) -> DailyCap | None:
+    """For a target whose CRM caps posts per day: how many went out in the last 24 h."""
+    if target.rate_period_seconds != 86_400:
+        return None
+    since = timezone.now() - timedelta(hours=24)
+    sent = Delivery.objects.filter(target=target, delivered_at__gte=since).count()
+    return DailyCap(sent=sent, cap=target.rate_limit)
+
+
+@dataclass(frozen=True)
+class DeliveryFilters:
+    """What the deliveries list may be narrowed by; None means no filter."""
+
+    target_id: int | None = None
+    status: str | None = None
+    event: str | None = None
+    has_error: bool | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    lead_uuid: UUID | None = None
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Keyset position: the (created_at, id) of the last row shown."""
+
+    created_at: datetime
+    id: int
+
+    def encode(self) -> str:
+        return f"{self.created_at.isoformat()}~{self.id}"
+
+    @classmethod
+    def decode(cls, value: str) -> "Cursor | None":
+        try:
+            created_at, _, pk = value.rpartition("~")
+            return cls(datetime.fromisoformat(created_at), int(pk))
+        except (TypeError, ValueError):
+            return None
+
+
+@dataclass(frozen=True)
+class DeliveryPage:
+    rows: list[Delivery]
+    next_cursor: Cursor | None
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def deliveries_for_publisher(*, publisher, filters: DeliveryFilters) -> QuerySet[Delivery]:
+    """The publisher's deliveries, newest first, narrowed by the filters."""
+    rows = Delivery.objects.filter(target__publisher=publisher)
+    if filters.target_id is not None:
+        rows = rows.filter(target_id=filters.target_id)
+    if filters.status:
+        rows = rows.filter(status=filters.status)
+    if filters.event:
+        rows = rows.filter(event=filters.event)
+    if filters.has_error is True:
+        rows = rows.exclude(last_error="")
+    elif filters.has_error is False:
+        rows = rows.filter(last_error="")
+    if filters.date_from:
+        rows = rows.filter(created_at__gte=_day_start(filters.date_from))
+    if filters.date_to:
+        rows = rows.filter(created_at__lt=_day_start(filters.date_to + timedelta(days=1)))
+    if filters.lead_uuid:
+        rows = rows.filter(lead__uuid=filters.lead_uuid)
+    return rows.select_related("target", "lead").order_by("-created_at", "-id")
+
+
+def deliveries_page(
+    *, deliveries: QuerySet[Delivery], after: Cursor | None, size: int | None = None
+) -> DeliveryPage:
+    """One page of a keyset pagination: no COUNT, one query whatever the table's size."""
+    size = size or DELIVERY_PAGE_SIZE
+    if after is not None:
+        deliveries = deliveries.filter(
+            Q(created_at__lt=after.created_at) | Q(created_at=after.created_at, id__lt=after.id)
+        )
+    rows = list(deliveries[: size + 1])
+    has_more = len(rows) > size
+    rows = rows[:size]
+    last = rows[-1] if rows and has_more else None
+    return DeliveryPage(rows, Cursor(last.created_at, last.pk) if last else None)
+
+
+def delivery_get_for_publisher(*, publisher, delivery_id: int) -> Delivery | None:
+    return (
+        Delivery.objects.filter(target__publisher=publisher, pk=delivery_id)
+        .select_related("target")
+        .first()
+    )

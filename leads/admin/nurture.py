@@ -1,0 +1,192 @@
+"""Staff admin for nurture: sequences, steps, enrolments, the send log and suppressions.
+
+Writes go through leads.nurture and leads.unsubscribe. The send log is read-only; an
+interrupted send (its sender died mid-way, maybe delivered) can be released to go out
+again. Suppressions hold only the SHA-256 of the address; search by the address itself.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from leads import nurture, unsubscribe
+from leads.admin.common import BOTH_LOCATIONS
+from leads.models import EmailSend, Enrollment, NurtureSequence, NurtureStep, Suppression
+from portal.paginators import CheapCountPaginator
+
+
+class NurtureStepForm(forms.ModelForm):
+    """Placeholders only: the same check as the portal's sequence editor (S11)."""
+
+    class Meta:
+        model = NurtureStep
+        fields = ("campaign", "position", "delay_hours", "subject", "body", "stop_condition")
+
+    def clean(self):
+        from leads.nurture_render import template_errors
+
+        cleaned = super().clean()
+        for name in ("subject", "body"):
+            for error in template_errors(cleaned.get(name) or ""):
+                self.add_error(name, error)
+        return cleaned
+
+
+@admin.register(NurtureStep)
+class NurtureStepAdmin(admin.ModelAdmin):
+    form = NurtureStepForm
+    list_display = ("campaign", "position", "delay_hours", "subject", "stop_condition")
+    list_select_related = ("campaign",)
+    search_fields = ("subject", "campaign__name", "campaign__code")
+    autocomplete_fields = ("campaign",)
+    readonly_fields = ("created_at", "updated_at")
+
+
+@admin.register(NurtureSequence)
+class NurtureSequenceAdmin(admin.ModelAdmin):
+    list_display = ("campaign", "status", "started_at", "started_by")
+    list_filter = ("status",)
+    list_select_related = ("campaign", "started_by")
+    search_fields = ("campaign__name", "campaign__code")
+    raw_id_fields = ("campaign",)
+    readonly_fields = ("status", "started_at", "started_by", "updated_at")
+    actions = ["start", "pause"]
+
+    @admin.action(description=_("Start the selected sequences"), location=BOTH_LOCATIONS)
+    def start(self, request, queryset):
+        for sequence in queryset.select_related("campaign__publisher"):
+            try:
+                nurture.sequence_start(campaign=sequence.campaign, by=request.user)
+            except ValidationError as error:
+                messages.error(request, f"{sequence.campaign}: {' '.join(error.messages)}")
+
+    @admin.action(description=_("Pause the selected sequences"), location=BOTH_LOCATIONS)
+    def pause(self, request, queryset):
+        for sequence in queryset.select_related("campaign"):
+            nurture.sequence_pause(campaign=sequence.campaign)
+
+
+@admin.register(Enrollment)
+class EnrollmentAdmin(admin.ModelAdmin):
+    list_display = (
+        "lead",
+        "campaign",
+        "state",
+        "stop_reason",
+        "last_position",
+        "next_send_at",
+        "soft_failures",
+        "enrolled_at",
+    )
+    list_filter = ("state", "stop_reason")
+    list_select_related = ("lead", "campaign")
+    raw_id_fields = ("lead", "campaign")
+    search_fields = ("=lead__email_normalized", "campaign__code")
+    readonly_fields = [f.name for f in Enrollment._meta.fields]
+    paginator = CheapCountPaginator
+    show_full_result_count = False
+    actions = ["stop"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description=_("Stop the selected enrolments"), permissions=["change"])
+    def stop(self, request, queryset):
+        count = 0
+        for enrollment in queryset:
+            nurture.enrollment_stop_by_staff(enrollment=enrollment)
+            count += 1
+        messages.success(
+            request,
+            ngettext("%(count)d enrolment stopped.", "%(count)d enrolments stopped.", count)
+            % {"count": count},
+        )
+
+
+@admin.register(EmailSend)
+class EmailSendAdmin(admin.ModelAdmin):
+    list_display = ("enrollment", "step", "status", "attempts", "smtp_code", "created_at")
+    list_filter = ("status",)
+    list_select_related = ("enrollment", "step")
+    raw_id_fields = ("enrollment", "step")
+    readonly_fields = [f.name for f in EmailSend._meta.fields]
+    paginator = CheapCountPaginator
+    show_full_result_count = False
+    actions = ["release"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(
+        description=_("Send the selected interrupted steps again"), permissions=["change"]
+    )
+    def release(self, request, queryset):
+        for send in queryset.select_related("step"):
+            try:
+                nurture.email_send_release(send=send)
+            except ValidationError as error:
+                messages.error(request, f"{send}: {' '.join(error.messages)}")
+
+
+class SuppressionForm(forms.ModelForm):
+    """Staff type the address; only its hash is stored."""
+
+    email = forms.EmailField(label=_("email"))
+
+    class Meta:
+        model = Suppression
+        fields = ("publisher", "reason", "detail")
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    list_display = ("email_hash", "publisher", "reason", "created_at")
+    list_filter = ("reason",)
+    list_select_related = ("publisher",)
+    autocomplete_fields = ("publisher",)
+    search_fields = ("=email_hash",)
+    search_help_text = _("Type the full email address.")
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("publisher", "email", "reason", "detail")
+        return super().get_fields(request, obj)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = SuppressionForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:
+            return ("publisher", "email_hash", "reason", "send", "detail", "created_at")
+        return ()
+
+    def get_search_results(self, request, queryset, search_term):
+        # The address is never stored: search by its hash.
+        if "@" in search_term:
+            search_term = unsubscribe.email_hash(search_term)
+        return super().get_search_results(request, queryset, search_term)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        unsubscribe.suppression_add_email(
+            publisher_id=obj.publisher_id,
+            email=form.cleaned_data["email"],
+            reason=obj.reason,
+            detail=obj.detail or gettext("Added by staff."),
+        )
+        obj.pk = (
+            Suppression.objects.filter(
+                publisher_id=obj.publisher_id,
+                email_hash=unsubscribe.email_hash(form.cleaned_data["email"]),
+            )
+            .values_list("pk", flat=True)
+            .first()
+        )

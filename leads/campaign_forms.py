@@ -1,0 +1,120 @@
+"""Forms of the campaign pages: a campaign, and a step of its nurture sequence."""
+
+from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from leads.campaign_services import campaign_code_taken
+from leads.models import Campaign, Listing, NurtureStep
+from leads.nurture_render import PLACEHOLDERS, template_errors
+from leads.storefronts import CAMPAIGN_KIND_BY_STOREFRONT, CampaignKind
+
+
+class CampaignForm(forms.ModelForm):
+    """Create or edit a campaign. The storefront decides the kind and the listings."""
+
+    listings = forms.ModelMultipleChoiceField(
+        queryset=Listing.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label=gettext_lazy("Listings"),
+        help_text=gettext_lazy("Only your listings on the campaign's storefront."),
+    )
+
+    class Meta:
+        model = Campaign
+        fields = (
+            "name",
+            "code",
+            "storefront",
+            "starts_on",
+            "ends_on",
+            "goal_qualified_leads",
+            "qualification_threshold",
+            "status",
+        )
+        widgets = {
+            "starts_on": forms.DateInput(attrs={"type": "date"}),
+            "ends_on": forms.DateInput(attrs={"type": "date"}),
+        }
+
+    def __init__(self, *args, publisher, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.publisher = publisher
+        self.fields["listings"].queryset = Listing.objects.filter(publisher=publisher).order_by(
+            "storefront", "name"
+        )
+        self.fields["storefront"].help_text = _(
+            "AppSource campaigns are nurture campaigns; Azure Marketplace campaigns are "
+            "demand generation."
+        )
+        if self.instance.pk:
+            # Its listings are tied to the storefront (composite foreign keys).
+            self.fields["storefront"].disabled = True
+            self.initial["listings"] = list(self.instance.listings.values_list("pk", flat=True))
+
+    @property
+    def kind_label(self) -> str:
+        storefront = self.instance.storefront or self.data.get("storefront", "")
+        kind = CAMPAIGN_KIND_BY_STOREFRONT.get(storefront)
+        return str(CampaignKind(kind).label) if kind else ""
+
+    def clean_code(self):
+        code = self.cleaned_data["code"]
+        if campaign_code_taken(publisher=self.publisher, code=code, exclude_id=self.instance.pk):
+            raise forms.ValidationError(
+                _("You already have a campaign with the code %(code)s. Choose another.")
+                % {"code": code}
+            )
+        return code
+
+    def clean(self):
+        cleaned = super().clean()
+        storefront = cleaned.get("storefront")
+        for listing in cleaned.get("listings") or ():
+            if storefront and listing.storefront != storefront:
+                self.add_error(
+                    "listings",
+                    _("%(listing)s is on %(listing_storefront)s, not on the campaign's storefront.")
+                    % {
+                        "listing": listing.name,
+                        "listing_storefront": listing.get_storefront_display(),
+                    },
+                )
+        return cleaned
+
+    def service_fields(self) -> dict:
+        data = {name: self.cleaned_data[name] for name in self.Meta.fields if name != "storefront"}
+        return data
+
+
+class StepForm(forms.ModelForm):
+    """A step of the sequence. Placeholders only; anything else is refused here (S11)."""
+
+    class Meta:
+        model = NurtureStep
+        fields = ("delay_hours", "subject", "body", "stop_condition")
+        widgets = {"body": forms.Textarea(attrs={"rows": 12})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        allowed = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
+        self.fields["body"].help_text = _(
+            "Plain text. Blank lines start paragraphs. Placeholders: %(allowed)s."
+        ) % {"allowed": allowed}
+
+    def _clean_template(self, name: str) -> str:
+        text = self.cleaned_data[name]
+        errors = template_errors(text)
+        if errors:
+            raise forms.ValidationError(errors)
+        return text
+
+    def clean_subject(self):
+        subject = self._clean_template("subject")
+        if "\n" in subject or "\r" in subject:
+            raise forms.ValidationError(_("A subject is one line."))
+        return subject
+
+    def clean_body(self):
+        return self._clean_template("body")

@@ -1,0 +1,218 @@
+"""Reads for campaign pages: each selector takes the publisher (or its campaign).
+
+Attribution (docs/nurture.md): a lead counts for a campaign when it has at least one
+non-test storefront activity attributed to that campaign (`LeadActivity.campaign`), it
+is a marketplace lead and not a test lead. A lead touched by two campaigns counts in
+both, and a campaign's figures never shrink when a later campaign touches its leads
+(which `Lead.latest_campaign` would do). Co-Sell referrals and test leads never count.
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.db.models import Count, Min, Q, QuerySet
+from django.utils import timezone
+
+from leads.models import (
+    Campaign,
+    EmailSend,
+    Enrollment,
+    Lead,
+    LeadActivity,
+    NurtureSequence,
+    NurtureStep,
+    Suppression,
+)
+from portal.models import Publisher
+
+MAX_CHART_DAYS = 366
+_QUALIFIED_OR_LATER = Q(lead__qualified_at__isnull=False) | Q(
+    lead__status__in=[
+        Lead.Status.QUALIFIED,
+        Lead.Status.ACCEPTED,
+        Lead.Status.WON,
+        Lead.Status.LOST,
+    ]
+)
+_ACCEPTED_OR_LATER = Q(lead__status__in=[Lead.Status.ACCEPTED, Lead.Status.WON, Lead.Status.LOST])
+
+
+def campaigns_for_publisher(*, publisher: Publisher) -> QuerySet[Campaign]:
+    return Campaign.objects.filter(publisher=publisher).select_related("nurture_sequence")
+
+
+def campaign_get_for_publisher(*, publisher: Publisher, campaign_id: int) -> Campaign | None:
+    return (
+        Campaign.objects.filter(publisher=publisher, pk=campaign_id)
+        .select_related("publisher")
+        .first()
+    )
+
+
+def step_get_for_campaign(*, campaign: Campaign, step_id: int) -> NurtureStep | None:
+    return NurtureStep.objects.filter(campaign=campaign, pk=step_id).first()
+
+
+def sequence_status(*, campaign: Campaign) -> str:
+    status = (
+        NurtureSequence.objects.filter(campaign=campaign).values_list("status", flat=True).first()
+    )
+    return status or NurtureSequence.Status.DRAFT
+
+
+def _attributed_activities(campaign_ids) -> QuerySet[LeadActivity]:
+    return LeadActivity.objects.filter(
+        campaign_id__in=campaign_ids,
+        is_test=False,
+        lead__origin=Lead.Origin.MARKETPLACE,
+        lead__is_test=False,
+    )
+
+
+@dataclass(frozen=True)
+class Funnel:
+    leads: int = 0
+    qualified: int = 0
+    accepted: int = 0
+    won: int = 0
+    goal: int = 0
+
+    @property
+    def goal_percent(self) -> int | None:
+        return min(100, round(100 * self.qualified / self.goal)) if self.goal else None
+
+    def rate(self, stage: str) -> int | None:
+        """Percent of the campaign's leads that reached the stage."""
+        return round(100 * getattr(self, stage) / self.leads) if self.leads else None
+
+
+def campaign_funnels(*, publisher: Publisher, campaigns: list[Campaign]) -> dict[int, Funnel]:
+    """Leads → qualified → accepted → won for each campaign, in one query."""
+    ids = [c.pk for c in campaigns if c.publisher_id == publisher.pk]
+    rows = (
+        _attributed_activities(ids)
+        .values("campaign_id")
+        .annotate(
+            leads=Count("lead_id", distinct=True),
+            qualified=Count("lead_id", distinct=True, filter=_QUALIFIED_OR_LATER),
+            accepted=Count("lead_id", distinct=True, filter=_ACCEPTED_OR_LATER),
+            won=Count("lead_id", distinct=True, filter=Q(lead__status=Lead.Status.WON)),
+        )
+        .order_by()
+    )
+    found = {row.pop("campaign_id"): row for row in rows}
+    return {
+        c.pk: Funnel(goal=c.goal_qualified_leads, **found.get(c.pk, {}))
+        for c in campaigns
+        if c.pk in ids
+    }
+
+
+def campaign_leads_per_day(*, campaign: Campaign) -> list[tuple[date, int]]:
+    """New attributed leads per day (by each lead's first activity in the campaign)."""
+    today = timezone.localdate()
+    end = min(campaign.ends_on or today, today)
+    start = max(campaign.starts_on, end - timedelta(days=MAX_CHART_DAYS - 1))
+    counts: dict[date, int] = {}
+    firsts = (
+        _attributed_activities([campaign.pk])
+        .values("lead_id")
+        .annotate(first=Min("occurred_at"))
+        .values_list("first", flat=True)
+        .order_by()
+    )
+    for first in firsts:
+        day = timezone.localdate(first)
+        counts[day] = counts.get(day, 0) + 1
+    if end < start:
+        return []
+    return [
+        (start + timedelta(days=n), counts.get(start + timedelta(days=n), 0))
+        for n in range((end - start).days + 1)
+    ]
+
+
+@dataclass(frozen=True)
+class StepFigures:
+    step: NurtureStep
+    sent: int = 0
+    unsubscribed: int = 0
+    bounced: int = 0
+    deferred: int = 0
+    interrupted: int = 0
+
+
+def campaign_step_figures(*, campaign: Campaign) -> list[StepFigures]:
+    """Per step: messages sent, unsubscribes they led to, bounces, pending retries."""
+    sends = {
+        row.pop("step_id"): row
+        for row in EmailSend.objects.filter(step__campaign=campaign)
+        .values("step_id")
+        .annotate(
+            sent=Count("pk", filter=Q(status=EmailSend.Status.SENT)),
+            bounced=Count("pk", filter=Q(status=EmailSend.Status.BOUNCED)),
+            deferred=Count("pk", filter=Q(status=EmailSend.Status.DEFERRED)),
+            interrupted=Count("pk", filter=Q(status=EmailSend.Status.INTERRUPTED)),
+        )
+        .order_by()
+    }
+    unsubscribed = dict(
+        Suppression.objects.filter(
+            send__step__campaign=campaign, reason=Suppression.Reason.UNSUBSCRIBED
+        )
+        .values("send__step_id")
+        .annotate(n=Count("pk"))
+        .values_list("send__step_id", "n")
+        .order_by()
+    )
+    return [
+        StepFigures(step=step, unsubscribed=unsubscribed.get(step.pk, 0), **sends.get(step.pk, {}))
+        for step in campaign.nurture_steps.order_by("position")
+    ]
+
+
+def campaign_enrollment_counts(*, campaign: Campaign) -> dict[str, int]:
+    counts = dict.fromkeys(Enrollment.State.values, 0)
+    rows = (
+        Enrollment.objects.filter(campaign=campaign)
+        .values("state")
+        .annotate(n=Count("pk"))
+        .values_list("state", "n")
+        .order_by()
+    )
+    counts.update(rows)
+    return counts
+
+
+def campaign_email_totals(*, campaign_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Sent, unsubscribed and bounced per campaign (for the comparison)."""
+    totals = {pk: {"sent": 0, "unsubscribed": 0, "bounced": 0} for pk in campaign_ids}
+    rows = (
+        EmailSend.objects.filter(step__campaign_id__in=campaign_ids)
+        .values("step__campaign_id")
+        .annotate(
+            sent=Count("pk", filter=Q(status=EmailSend.Status.SENT)),
+            bounced=Count("pk", filter=Q(status=EmailSend.Status.BOUNCED)),
+        )
+        .order_by()
+    )
+    for row in rows:
+        totals[row["step__campaign_id"]].update(sent=row["sent"], bounced=row["bounced"])
+    unsubscribed = (
+        Suppression.objects.filter(
+            send__step__campaign_id__in=campaign_ids, reason=Suppression.Reason.UNSUBSCRIBED
+        )
+        .values("send__step__campaign_id")
+        .annotate(n=Count("pk"))
+        .values_list("send__step__campaign_id", "n")
+        .order_by()
+    )
+    for campaign_id, n in unsubscribed:
+        totals[campaign_id]["unsubscribed"] = n
+    return totals
+
+
+def campaign_sample_lead(*, campaign: Campaign) -> Lead | None:
+    """The campaign's most recent attributed lead, for previews."""
+    lead_ids = _attributed_activities([campaign.pk]).order_by("-occurred_at").values("lead_id")[:1]
+    return Lead.objects.filter(pk__in=lead_ids, publisher_id=campaign.publisher_id).first()

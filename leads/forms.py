@@ -1,0 +1,199 @@
+"""Forms of the lead pages: the list's filters, bulk moves, a lead's move, the CSV import."""
+
+from datetime import datetime, time, timedelta
+from uuid import UUID
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from leads import csv_import, lead_selectors, selectors
+from leads.lead_selectors import DEFAULT_SORT, LEAD_SORTS, LeadFilters
+from leads.models import Lead, LeadStatus
+from leads.storefronts import Storefront
+
+MAX_BULK_LEADS = 500
+
+
+class LeadFilterForm(forms.Form):
+    """The lead list's GET form. Invalid fields are dropped, never fatal (see `filters`)."""
+
+    q = forms.CharField(
+        label=_("Search"),
+        required=False,
+        max_length=200,
+        help_text=_("The start of a name or company, or a whole email address."),
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
+    )
+    storefront = forms.ChoiceField(
+        label=_("Storefront"),
+        required=False,
+        choices=[("", _("Any storefront")), *Storefront.choices],
+    )
+    listing = forms.ModelChoiceField(
+        label=_("Listing"), required=False, queryset=None, empty_label=_("Any listing")
+    )
+    campaign = forms.ModelChoiceField(
+        label=_("Campaign"), required=False, queryset=None, empty_label=_("Any campaign")
+    )
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=[("", _("Any status")), *LeadStatus.choices]
+    )
+    score_min = forms.IntegerField(
+        label=_("Score from"), required=False, min_value=0, max_value=100
+    )
+    score_max = forms.IntegerField(label=_("Score to"), required=False, min_value=0, max_value=100)
+    created_from = forms.DateField(
+        label=_("Created from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    created_to = forms.DateField(
+        label=_("Created to"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[(name, name) for name in LEAD_SORTS],
+        widget=forms.HiddenInput,
+    )
+
+    def __init__(self, *args, publisher, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["listing"].queryset = selectors.listings_for_publisher(publisher=publisher)
+        self.fields["campaign"].queryset = lead_selectors.campaigns_for_filter(publisher=publisher)
+
+    def clean(self):
+        data = super().clean()
+        low, high = data.get("score_min"), data.get("score_max")
+        if low is not None and high is not None and low > high:
+            self.add_error("score_max", _("The upper score must be at least the lower one."))
+        start, end = data.get("created_from"), data.get("created_to")
+        if start and end and start > end:
+            self.add_error("created_to", _("The end date must not be before the start date."))
+        return data
+
+    def sort_choice(self):
+        """The whitelisted sort the list is in (the default for a missing or unknown one)."""
+        self.is_valid()
+        return LEAD_SORTS[self.cleaned_data.get("sort") or DEFAULT_SORT]
+
+    def filters(self, *, origin: str) -> LeadFilters:
+        """The valid fields as selector filters; a field with an error is left out."""
+        self.is_valid()
+        data = self.cleaned_data
+
+        def day_start(day):
+            return timezone.make_aware(datetime.combine(day, time.min)) if day else None
+
+        return LeadFilters(
+            origin=origin,
+            search=data.get("q") or None,
+            storefront=data.get("storefront") or None,
+            listing_id=data["listing"].pk if data.get("listing") else None,
+            campaign_id=data["campaign"].pk if data.get("campaign") else None,
+            status=data.get("status") or None,
+            score_min=data.get("score_min"),
+            score_max=data.get("score_max"),
+            since=day_start(data.get("created_from")),
+            until=day_start(data["created_to"] + timedelta(days=1))
+            if data.get("created_to")
+            else None,
+        )
+
+
+class SelectedLeadsField(forms.Field):
+    """The lead UUIDs ticked in the table (unreadable values are dropped)."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value):
+        lead_ids = []
+        for item in value or []:
+            try:
+                lead_ids.append(UUID(str(item)))
+            except ValueError:
+                continue
+        return list(dict.fromkeys(lead_ids))
+
+    def validate(self, value):
+        if not value:
+            raise ValidationError(_("Select at least one lead."), code="required")
+        if len(value) > MAX_BULK_LEADS:
+            raise ValidationError(
+                _("Select at most %(limit)s leads at a time."),
+                code="too_many",
+                params={"limit": MAX_BULK_LEADS},
+            )
+
+
+_MOVE_TARGETS = [
+    (value, label)
+    for value, label in LeadStatus.choices
+    if any(value in targets for targets in Lead.TRANSITIONS.values())
+]
+
+
+class BulkStatusForm(forms.Form):
+    """Move the ticked leads to one status, for one reason."""
+
+    lead = SelectedLeadsField(label=_("Leads"))
+    to_status = forms.ChoiceField(
+        label=_("Move the selected leads to"), choices=[("", _("Choose a status")), *_MOVE_TARGETS]
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        help_text=_("Recorded in each lead's history."),
+    )
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise ValidationError(_("Say why the leads move."), code="required")
+        return reason
+
+
+class LeadTransitionForm(forms.Form):
+    """Move one lead along its lifecycle: only the moves its status allows."""
+
+    to_status = forms.ChoiceField(label=_("New status"))
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Recorded in the lead's history with your name."),
+    )
+
+    def __init__(self, *args, lead: Lead, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_status"].choices = [
+            (status, LeadStatus(status).label) for status in Lead.TRANSITIONS[lead.status]
+        ]
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise ValidationError(_("Say why the lead moves."), code="required")
+        return reason
+
+
+class LeadImportForm(forms.Form):
+    """A CSV file of leads; its size is checked before it is read."""
+
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_("Up to 20 MB and 100,000 rows, with a header row that names an email column."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+    atomic = forms.BooleanField(
+        label=_("All or nothing"),
+        required=False,
+        help_text=_("If any row has an error, import none of the rows."),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        try:
+            csv_import.size_check(size=upload.size)
+        except csv_import.ImportRefused as exc:
+            raise ValidationError(str(exc), code="too_big") from exc
+        return upload

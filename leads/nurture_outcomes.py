@@ -1,0 +1,126 @@
+"""Recording what a nurture batch did (leads.nurture_send), with set-wise statements.
+
+One transaction per batch: sent rows and the enrolments' next step, 4xx retries with
+backoff (suppressed after MAX_SOFT_FAILURES), 5xx bounces (suppressed, enrolments
+stopped), and the stops the batch decided.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from leads import unsubscribe
+from leads.models import EmailSend, Enrollment, NurtureStep, Suppression
+
+MAX_SOFT_FAILURES = 5
+SOFT_BACKOFF = (
+    timedelta(minutes=15),
+    timedelta(hours=1),
+    timedelta(hours=4),
+    timedelta(hours=12),
+)
+NO_ADDRESS_RETRY = timedelta(hours=1)
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    deferred: int = 0
+    bounced: int = 0
+    interrupted: int = 0
+    stopped: int = 0
+    completed: int = 0
+    unreachable: int = 0  # batches cut short because the SMTP server could not be reached
+
+    def add(self, other: "SendReport") -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class Outcomes:
+    """What a batch did, applied in one transaction at its end (or when it fails)."""
+
+    advanced: list[tuple[Enrollment, NurtureStep]] = field(default_factory=list)
+    sent: list[int] = field(default_factory=list)
+    interrupted: list[int] = field(default_factory=list)
+    deferred: list[tuple[Enrollment, EmailSend, int | None, str]] = field(default_factory=list)
+    bounced: list[tuple[Enrollment, EmailSend, int | None, str]] = field(default_factory=list)
+    stopped: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    held: list[int] = field(default_factory=list)
+    done: set[int] = field(default_factory=set)
+    retry_at: datetime | None = None  # for claimed enrolments the batch did not reach
+
+
+def outcomes_record(out: Outcomes, steps, now: datetime, report: SendReport) -> None:
+    """Write a batch's outcomes with a handful of set-wise statements."""
+    EmailSend.objects.filter(pk__in=out.sent).update(
+        status=EmailSend.Status.SENT, sent_at=now, smtp_code=250, error=""
+    )
+    EmailSend.objects.filter(pk__in=out.interrupted).update(status=EmailSend.Status.INTERRUPTED)
+    report.sent += len(out.sent)
+    report.interrupted += len(out.interrupted)
+    _advance(out.advanced, steps, now, report)
+    _defer(out, now, report)
+    _bounce(out.bounced, now, report)
+    for reason, ids in out.stopped.items():
+        if reason == "completed":
+            Enrollment.objects.filter(pk__in=ids).update(
+                state=Enrollment.State.COMPLETED, next_send_at=None
+            )
+            report.completed += len(ids)
+            continue
+        Enrollment.objects.filter(pk__in=ids).update(
+            state=Enrollment.State.STOPPED, stop_reason=reason, stopped_at=now, next_send_at=None
+        )
+        report.stopped += len(ids)
+    Enrollment.objects.filter(pk__in=out.held).update(next_send_at=now + NO_ADDRESS_RETRY)
+
+
+def _advance(advanced, steps, now: datetime, report: SendReport) -> None:
+    """Move each enrolment past its step: to the next step's time, or completed."""
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for enrollment, step in advanced:
+        groups[(enrollment.campaign_id, step.position)].append(enrollment.pk)
+    for (campaign_id, position), ids in groups.items():
+        following = next((s for s in steps[campaign_id] if s.position > position), None)
+        changes = {"last_position": position, "last_sent_at": now, "soft_failures": 0}
+        if following is None:
+            changes |= {"state": Enrollment.State.COMPLETED, "next_send_at": None}
+            report.completed += len(ids)
+        else:
+            changes["next_send_at"] = now + timedelta(hours=following.delay_hours)
+        Enrollment.objects.filter(pk__in=ids).update(**changes)
+
+
+def _defer(out: Outcomes, now: datetime, report: SendReport) -> None:
+    """4xx: retry with backoff; after MAX_SOFT_FAILURES the address is suppressed."""
+    for enrollment, row, code, error in out.deferred:
+        EmailSend.objects.filter(pk=row.pk).update(
+            status=EmailSend.Status.DEFERRED, smtp_code=code, error=error
+        )
+        failures = enrollment.soft_failures + 1
+        if failures >= MAX_SOFT_FAILURES:
+            out.bounced.append((enrollment, row, code, error))
+            continue
+        delay = SOFT_BACKOFF[min(failures - 1, len(SOFT_BACKOFF) - 1)]
+        Enrollment.objects.filter(pk=enrollment.pk).update(
+            soft_failures=failures, next_send_at=now + delay
+        )
+        report.deferred += 1
+
+
+def _bounce(bounced, now: datetime, report: SendReport) -> None:
+    """5xx (or too many 4xx): suppress the address for the publisher, stop its enrolments."""
+    for enrollment, row, code, error in bounced:
+        EmailSend.objects.filter(pk=row.pk).update(
+            status=EmailSend.Status.BOUNCED, smtp_code=code, error=error
+        )
+        unsubscribe.suppression_add(
+            publisher_id=enrollment.campaign.publisher_id,
+            hashed_email=unsubscribe.email_hash(enrollment.lead.email_normalized),
+            reason=Suppression.Reason.BOUNCED,
+            send_id=row.pk,
+            detail=f"{code or ''} {error}".strip(),
+        )
+        report.bounced += 1

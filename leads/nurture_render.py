@@ -1,0 +1,170 @@
+"""Publisher-written nurture templates: placeholders only, never the Django engine.
+
+Publishers are not trusted template authors (Django's own docs say the engine is not
+safe against them), so a subject or body is plain text with `{name}` placeholders from
+a fixed allowlist. `string.Formatter().parse` splits it; anything but a bare allowed
+name is refused at save: unknown names, attribute or index access (`{x.__class__}`,
+`{x[0]}`), conversions and format specs, positional `{}`, and Django template syntax
+(`{{ … }}`, `{% … %}`, `{# … #}`). Rendering substitutes strings itself (no
+`str.format`), so even a template that slipped past validation cannot walk attributes.
+
+The HTML part is generated from the text: the body is escaped, every substituted value
+is escaped, blank lines make paragraphs. Our own wrapper and footer (templates/emails/)
+add the unsubscribe link and the postal address to both parts.
+"""
+
+import re
+import string
+from dataclasses import dataclass
+from email.utils import formataddr, parseaddr
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+
+PLACEHOLDERS: tuple[str, ...] = (
+    "first_name",
+    "last_name",
+    "company",
+    "title",
+    "offer_title",
+    "publisher_name",
+    "unsubscribe_url",
+)
+_DJANGO_SYNTAX = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
+_LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]+")
+
+
+def template_errors(text: str) -> list[str]:
+    """Why this subject or body is refused; empty when it may be saved."""
+    if _DJANGO_SYNTAX.search(text):
+        return [
+            _(
+                "Template tags and {{ … }} variables are not allowed. Use placeholders "
+                "such as {first_name}."
+            )
+        ]
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError:
+        return [_("A { or } is unbalanced. Write placeholders as {first_name}.")]
+    errors = []
+    for _literal, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if conversion or spec:
+            errors.append(
+                _("{%(name)s…}: conversions and formats are not allowed.") % {"name": name}
+            )
+        elif not name:
+            errors.append(_("Empty placeholder {}: name one, such as {first_name}."))
+        elif not name.isidentifier():
+            errors.append(
+                _("{%(name)s}: only plain placeholder names are allowed.") % {"name": name}
+            )
+        elif name not in PLACEHOLDERS:
+            errors.append(
+                _("Unknown placeholder {%(name)s}. Use one of: %(allowed)s.")
+                % {"name": name, "allowed": ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)}
+            )
+    return errors
+
+
+def _pieces(text: str):
+    """(literal, placeholder name or None) pairs of a validated template."""
+    for literal, name, _spec, _conversion in string.Formatter().parse(text):
+        yield literal, name if name in PLACEHOLDERS else None
+
+
+def render_text(template: str, values: dict[str, str]) -> str:
+    """Substitute the placeholders as plain text."""
+    return "".join(
+        literal + (values.get(name, "") if name else "") for literal, name in _pieces(template)
+    )
+
+
+def render_subject(template: str, values: dict[str, str]) -> str:
+    """A one-line subject: line breaks from any value become spaces."""
+    return _LINE_BREAKS.sub(" ", render_text(template, values)).strip()[:250]
+
+
+def render_html_body(template: str, values: dict[str, str]) -> SafeString:
+    """The body as HTML paragraphs; literals and values are both escaped."""
+    parts: list[str] = []
+    for literal, name in _pieces(template):
+        parts.append(str(escape(literal)))
+        if name == "unsubscribe_url":
+            url = values.get(name, "")
+            parts.append(str(format_html('<a href="{}">{}</a>', url, url)))
+        elif name:
+            parts.append(str(escape(values.get(name, ""))))
+    html = "".join(parts).replace("\r\n", "\n")
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", html) if p.strip()]
+    # Every piece above is escaped already; only our own <p>, <br> and <a> remain.
+    return mark_safe("".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in paragraphs))  # noqa: S308
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """What a message needs to know about its lead and publisher."""
+
+    email: str
+    first_name: str
+    last_name: str
+    company: str
+    title: str
+    publisher_name: str
+    postal_address: str
+    reply_to: str
+    offer_title: str
+
+
+def placeholder_values(recipient: Recipient, unsubscribe_url: str) -> dict[str, str]:
+    """The allowlisted values a template may use, as plain strings."""
+    return {
+        "first_name": recipient.first_name,
+        "last_name": recipient.last_name,
+        "company": recipient.company,
+        "title": recipient.title,
+        "offer_title": recipient.offer_title,
+        "publisher_name": recipient.publisher_name,
+        "unsubscribe_url": unsubscribe_url,
+    }
+
+
+def from_address(publisher_name: str) -> str:
+    """DEFAULT_FROM_EMAIL's address, with the publisher's name as display name."""
+    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or settings.DEFAULT_FROM_EMAIL
+    return formataddr((_LINE_BREAKS.sub(" ", publisher_name).strip(), address))
+
+
+def build_message(
+    *, subject: str, body: str, recipient: Recipient, unsubscribe_url: str
+) -> EmailMultiAlternatives:
+    """A nurture message: text and HTML parts, footer, and RFC 8058 headers."""
+    values = placeholder_values(recipient, unsubscribe_url)
+    context = {
+        "body_text": render_text(body, values),
+        "body_html": render_html_body(body, values),
+        "publisher_name": recipient.publisher_name,
+        "postal_address": recipient.postal_address,
+        "unsubscribe_url": unsubscribe_url,
+    }
+    message = EmailMultiAlternatives(
+        subject=render_subject(subject, values),
+        body=render_to_string("emails/nurture_message.txt", context),
+        from_email=from_address(recipient.publisher_name),
+        to=[recipient.email],
+        reply_to=[recipient.reply_to] if recipient.reply_to else None,
+        headers={
+            "List-Unsubscribe": f"<{unsubscribe_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+    message.attach_alternative(
+        render_to_string("emails/nurture_message.html", context), "text/html"
+    )
+    return message

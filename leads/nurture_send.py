@@ -1,0 +1,327 @@
+"""The nurture sender: due steps out over SMTP, each at most once (docs/nurture.md).
+
+Each minute, beat runs `nurture_send_due`. Batch by batch it
+  1. claims due enrolments with SELECT … FOR UPDATE SKIP LOCKED and moves their
+     `next_send_at` a lease ahead, so a concurrent sender skips them;
+  2. re-checks each lead (status, consent, suppression, the step's stop condition);
+  3. for each message, commits the (enrolment, step) EmailSend row as `sending` in its
+     own transaction, then hands the message to the SMTP server over the batch's one
+     connection;
+  4. records the outcomes in one transaction: sent (the enrolment moves to its next
+     step), 5xx (bounced: the address is suppressed and its enrolments stop), 4xx
+     (deferred, retried with backoff; suppressed after MAX_SOFT_FAILURES).
+A process that dies between 3's commit and 4 leaves a `sending` row. When the lease
+ends the enrolment is claimed again, the row is found, marked `interrupted` and the
+enrolment moves on without resending: at most once per step. Staff can release an
+interrupted send from admin if they prefer a possible duplicate to a missing step.
+"""
+
+import logging
+import smtplib
+import time
+from datetime import timedelta
+
+from django.core import mail
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from leads import nurture_render, unsubscribe
+from leads.models import (
+    CampaignListing,
+    EmailSend,
+    Enrollment,
+    NurtureSequence,
+    NurtureStep,
+    Suppression,
+)
+from leads.nurture import STOP_STATUSES
+from leads.nurture_outcomes import (
+    Outcomes,
+    SendReport,
+    outcomes_record,
+)
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+LEASE = timedelta(minutes=15)  # far longer than a batch takes
+BUDGET_SECONDS = 50.0  # beat runs every minute; a run hands over before the next
+UNREACHABLE_RETRY = timedelta(minutes=1)
+
+SENT, DEFERRED, BOUNCED, UNKNOWN, NO_CONNECTION = (
+    "sent",
+    "deferred",
+    "bounced",
+    "unknown",
+    "no-connection",
+)
+
+
+def nurture_send_due(
+    *, batch_size: int = BATCH_SIZE, budget_seconds: float = BUDGET_SECONDS
+) -> SendReport:
+    """Send every due step, batch by batch, until none is due or the budget is spent."""
+    report = SendReport()
+    deadline = time.monotonic() + budget_seconds
+    while time.monotonic() < deadline:
+        claimed = enrollments_claim(batch_size=batch_size)
+        if not claimed:
+            break
+        report.add(_Batch(claimed).run())
+        if report.unreachable:
+            break
+    if report.sent or report.deferred or report.bounced:
+        logger.info("leads.nurture.sent", extra=vars(report))
+    return report
+
+
+def enrollments_claim(*, batch_size: int) -> list[int]:
+    """Claim up to batch_size due enrolments of running sequences for this sender."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Enrollment.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(
+                state=Enrollment.State.ACTIVE,
+                next_send_at__lte=now,
+                campaign__nurture_sequence__status=NurtureSequence.Status.RUNNING,
+            )
+            .order_by("next_send_at", "pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if ids:
+            Enrollment.objects.filter(pk__in=ids).update(next_send_at=now + LEASE)
+    return ids
+
+
+class _Batch:
+    """One claimed batch: load, decide, send over one connection, record."""
+
+    def __init__(self, enrollment_ids: list[int]):
+        self.ids = enrollment_ids
+        self.now = timezone.now()
+        self.out = Outcomes()
+        self.report = SendReport()
+
+    def run(self) -> SendReport:
+        enrollments = list(
+            Enrollment.objects.filter(pk__in=self.ids)
+            .select_related("lead", "campaign__publisher")
+            .order_by("pk")
+        )
+        self.steps = _steps_by_campaign({e.campaign_id for e in enrollments})
+        self.offers = _offer_titles({e.campaign_id for e in enrollments})
+        self.suppressed = _suppressed(enrollments)
+        connection = mail.mailers.default
+        try:
+            for enrollment in enrollments:
+                step = self._next_step(enrollment)
+                if step is None:
+                    continue
+                if self._send(connection, enrollment, step) == NO_CONNECTION:
+                    # The server is unreachable: the rest waits a minute, uncounted.
+                    self.out.retry_at = self.now + UNREACHABLE_RETRY
+                    self.report.unreachable += 1
+                    break
+        finally:
+            connection.close()
+            self._record()
+        return self.report
+
+    def _next_step(self, enrollment: Enrollment) -> NurtureStep | None:
+        """The step to send now, or None after deciding to stop, complete or hold."""
+        lead, publisher = enrollment.lead, enrollment.campaign.publisher
+        step = next(
+            (
+                s
+                for s in self.steps[enrollment.campaign_id]
+                if s.position > enrollment.last_position
+            ),
+            None,
+        )
+        reason = None
+        if lead.status in STOP_STATUSES:
+            reason = Enrollment.StopReason.STATUS
+        elif not lead.marketing_consent:
+            reason = Enrollment.StopReason.NO_CONSENT
+        elif (publisher.pk, unsubscribe.email_hash(lead.email_normalized)) in self.suppressed:
+            reason = Enrollment.StopReason.SUPPRESSED
+        elif (
+            step
+            and step.stop_condition == NurtureStep.StopCondition.QUALIFIED
+            and lead.status == lead.Status.QUALIFIED
+        ):
+            reason = Enrollment.StopReason.STEP_CONDITION
+        if reason:
+            self.out.stopped[reason].append(enrollment.pk)
+        elif step is None:
+            self.out.stopped["completed"].append(enrollment.pk)
+        elif not publisher.postal_address.strip():
+            self.out.held.append(enrollment.pk)  # never send without the postal address
+        else:
+            return step
+        self.out.done.add(enrollment.pk)
+        return None
+
+    def _send(self, connection, enrollment: Enrollment, step: NurtureStep) -> str | None:
+        row, is_attempt = _send_row_start(enrollment, step)
+        if not is_attempt:
+            self._settle_existing(enrollment, step, row)
+            return None
+        lead, publisher = enrollment.lead, enrollment.campaign.publisher
+        recipient = nurture_render.Recipient(
+            email=lead.email,
+            first_name=lead.first_name,
+            last_name=lead.last_name,
+            company=lead.company,
+            title=lead.title,
+            publisher_name=publisher.name,
+            postal_address=publisher.postal_address,
+            reply_to=publisher.lead_contact_email,
+            offer_title=self.offers.get(enrollment.campaign_id) or enrollment.campaign.name,
+        )
+        url = unsubscribe.unsubscribe_url(
+            publisher_id=publisher.pk, email=lead.email, send_id=row.pk
+        )
+        message = nurture_render.build_message(
+            subject=step.subject, body=step.body, recipient=recipient, unsubscribe_url=url
+        )
+        outcome, code, error = smtp_deliver(connection, message)
+        if outcome == NO_CONNECTION:
+            # Nothing reached a server: the row waits as deferred, no failure counted.
+            EmailSend.objects.filter(pk=row.pk).update(status=EmailSend.Status.DEFERRED)
+            return outcome
+        self.out.done.add(enrollment.pk)
+        if outcome == SENT:
+            self.out.sent.append(row.pk)
+            self.out.advanced.append((enrollment, step))
+        elif outcome == BOUNCED:
+            self.out.bounced.append((enrollment, row, code, error))
+        elif outcome == UNKNOWN:
+            self.out.interrupted.append(row.pk)  # maybe delivered: never sent again
+            self.out.advanced.append((enrollment, step))
+        else:
+            self.out.deferred.append((enrollment, row, code, error))
+        return outcome
+
+    def _settle_existing(self, enrollment, step, row: EmailSend) -> None:
+        """A row from an earlier run: sent or interrupted moves on; bounced stops."""
+        self.out.done.add(enrollment.pk)
+        if row.status == EmailSend.Status.BOUNCED:
+            self.out.stopped[Enrollment.StopReason.BOUNCED].append(enrollment.pk)
+            return
+        if row.status == EmailSend.Status.SENDING:
+            # Its sender died after committing the row: maybe delivered, so not resent.
+            self.out.interrupted.append(row.pk)
+        self.out.advanced.append((enrollment, step))
+
+    def _record(self) -> None:
+        with transaction.atomic():
+            outcomes_record(self.out, self.steps, self.now, self.report)
+            released = [pk for pk in self.ids if pk not in self.out.done]
+            if released:  # claimed but not reached (an error, or no connection): due again
+                Enrollment.objects.filter(pk__in=released).update(
+                    next_send_at=self.out.retry_at or self.now
+                )
+
+
+def _send_row_start(enrollment: Enrollment, step: NurtureStep) -> tuple[EmailSend, bool]:
+    """Commit the (enrolment, step) row as `sending` before any SMTP traffic.
+
+    Returns (row, True) when this run may send, or (an earlier run's row, False).
+    """
+    row = _send_row_insert(enrollment, step)
+    if row is not None:
+        return row, True
+    row = EmailSend.objects.get(enrollment=enrollment, step=step)
+    if row.status == EmailSend.Status.DEFERRED:
+        retried = EmailSend.objects.filter(pk=row.pk, status=EmailSend.Status.DEFERRED).update(
+            status=EmailSend.Status.SENDING, attempts=F("attempts") + 1
+        )
+        if retried:
+            row.refresh_from_db()
+            return row, True
+    return row, False
+
+
+_INSERT_SENDING = """
+INSERT INTO leads_emailsend (enrollment_id, step_id, status, attempts, error, created_at)
+VALUES (%s, %s, 'sending', 1, '', %s)
+ON CONFLICT (enrollment_id, step_id) DO NOTHING
+RETURNING id
+"""
+
+
+def _send_row_insert(enrollment: Enrollment, step: NurtureStep) -> EmailSend | None:
+    """The new row, or None if the pair exists. On PostgreSQL one autocommitted statement
+    (one round trip and one commit per message is the price of at-most-once)."""
+    now = timezone.now()
+    if connection.vendor != "postgresql":
+        try:
+            with transaction.atomic():
+                return EmailSend.objects.create(enrollment=enrollment, step=step, created_at=now)
+        except IntegrityError:
+            return None
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_SENDING, [enrollment.pk, step.pk, now])
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    return EmailSend(id=found[0], enrollment=enrollment, step=step, created_at=now)
+
+
+def smtp_deliver(connection, message) -> tuple[str, int | None, str]:
+    """Hand one message to the SMTP server: (outcome, SMTP code, error text)."""
+    try:
+        connection.open()
+    except (OSError, smtplib.SMTPException) as exc:
+        return NO_CONNECTION, None, str(exc)[:300]
+    try:
+        connection.send_messages([message])
+    except smtplib.SMTPRecipientsRefused as exc:
+        code, text = next(iter(exc.recipients.values()))
+        return _classify(code), code, _text(text)
+    except smtplib.SMTPSenderRefused as exc:
+        # Our own From was refused: not the recipient's fault, so never a bounce.
+        return DEFERRED, exc.smtp_code, _text(exc.smtp_error)
+    except smtplib.SMTPResponseException as exc:
+        return _classify(exc.smtp_code), exc.smtp_code, _text(exc.smtp_error)
+    except (OSError, smtplib.SMTPException) as exc:
+        connection.close()  # the next message reconnects
+        return UNKNOWN, None, str(exc)[:300]
+    return SENT, 250, ""
+
+
+def _classify(code: int) -> str:
+    return BOUNCED if 500 <= code < 600 else DEFERRED
+
+
+def _text(value) -> str:
+    return (value.decode(errors="replace") if isinstance(value, bytes) else str(value))[:300]
+
+
+def _steps_by_campaign(campaign_ids: set[int]) -> dict[int, list[NurtureStep]]:
+    steps: dict[int, list[NurtureStep]] = {campaign_id: [] for campaign_id in campaign_ids}
+    for step in NurtureStep.objects.filter(campaign_id__in=campaign_ids).order_by("position"):
+        steps[step.campaign_id].append(step)
+    return steps
+
+
+def _offer_titles(campaign_ids: set[int]) -> dict[int, str]:
+    """Each campaign's offer: the name of its first listing (by name)."""
+    titles: dict[int, str] = {}
+    links = CampaignListing.objects.filter(campaign_id__in=campaign_ids).order_by("-listing__name")
+    for campaign_id, name in links.values_list("campaign_id", "listing__name"):
+        titles[campaign_id] = name
+    return titles
+
+
+def _suppressed(enrollments: list[Enrollment]) -> set[tuple[int, str]]:
+    hashes = {unsubscribe.email_hash(e.lead.email_normalized) for e in enrollments}
+    publishers = {e.campaign.publisher_id for e in enrollments}
+    return set(
+        Suppression.objects.filter(publisher_id__in=publishers, email_hash__in=hashes).values_list(
+            "publisher_id", "email_hash"
+        )
+    )

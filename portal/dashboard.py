@@ -1,0 +1,192 @@
+"""The dashboard's reads: a fixed number of queries, whatever the number of leads.
+
+This module is part of the portal *shell*, which composes the apps; portal's models and
+services never import leads or crm. What is read how:
+- rolled up (`leads.LeadDailyStat`, recomputed every five minutes by `leads.rollup_recent`):
+  the KPI tiles, leads per day by storefront, leads by action code and campaign progress;
+- cached by the same task: the funnel by status (current statuses of the last 90 days'
+  leads: a GROUP BY too slow to run per page view at a million leads);
+- live: delivery health per target over the last 90 days (index target, created_at).
+Marketplace figures leave out test leads and Co-Sell referrals (DESIGN §1).
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.models import CrmTarget, Delivery
+from leads import rollup
+from leads.models import Campaign, LeadActivity, LeadDailyStat, LeadOrigin, LeadStatus
+from leads.storefronts import Storefront
+
+WINDOW_DAYS = 90
+KPI_WINDOWS = (7, 30)
+MAX_CAMPAIGNS = 12
+FUNNEL_ORDER = [s.value for s in LeadStatus]
+HEALTH_STATUSES = ("delivered", "pending", "failed")
+
+
+@dataclass(frozen=True)
+class Kpi:
+    days: int
+    new: int
+    qualified: int
+    accepted: int
+
+    @property
+    def conversion(self) -> float | None:
+        """Accepted ÷ qualified, in per cent; None when nothing was qualified."""
+        return None if not self.qualified else round(100 * self.accepted / self.qualified, 1)
+
+
+def _window_start(today: date, days: int) -> date:
+    return today - timedelta(days=days - 1)
+
+
+def _marketplace_stats(publisher):
+    return LeadDailyStat.objects.filter(
+        publisher=publisher, origin=LeadOrigin.MARKETPLACE, is_test=False
+    )
+
+
+def daily_rows(*, publisher, today: date) -> list[dict]:
+    """The rolled-up marketplace figures of the last 90 days, by day, storefront and action."""
+    return list(
+        _marketplace_stats(publisher)
+        .filter(day__gte=_window_start(today, WINDOW_DAYS), day__lte=today)
+        .values("day", "storefront", "action_code")
+        .annotate(new=Sum("new_count"), qualified=Sum("qualified_count"))
+        .annotate(accepted=Sum("accepted_count"))
+        .order_by()
+    )
+
+
+def kpis(rows: list[dict], *, today: date) -> list[Kpi]:
+    """New, qualified and accepted over each KPI window, from the rolled-up rows."""
+    result = []
+    for days in KPI_WINDOWS:
+        start = _window_start(today, days)
+        inside = [row for row in rows if row["day"] >= start]
+        result.append(
+            Kpi(
+                days=days,
+                new=sum(row["new"] for row in inside),
+                qualified=sum(row["qualified"] for row in inside),
+                accepted=sum(row["accepted"] for row in inside),
+            )
+        )
+    return result
+
+
+def _storefront_label(value: str) -> str:
+    return str(Storefront(value).label) if value in Storefront.values else _("No activity")
+
+
+def leads_per_day(rows: list[dict], *, today: date) -> dict:
+    """New leads per day and storefront over 90 days: one dataset per storefront."""
+    labels = [_window_start(today, WINDOW_DAYS) + timedelta(days=n) for n in range(WINDOW_DAYS)]
+    index = {day: n for n, day in enumerate(labels)}
+    series: dict[str, list[int]] = {value: [0] * WINDOW_DAYS for value in Storefront.values}
+    for row in rows:
+        series.setdefault(row["storefront"], [0] * WINDOW_DAYS)[index[row["day"]]] += row["new"]
+    datasets = [{"label": _storefront_label(key), "data": data} for key, data in series.items()]
+    return {
+        "labels": [day.isoformat() for day in labels],
+        "datasets": datasets,
+        "total": sum(sum(d["data"]) for d in datasets),
+        "table": [
+            (day, [d["data"][n] for d in datasets])
+            for n, day in enumerate(labels)
+            if any(d["data"][n] for d in datasets)
+        ],
+    }
+
+
+def leads_by_action(rows: list[dict]) -> dict:
+    """New leads of the last 90 days by the action code of their first activity."""
+    totals: dict[str, int] = defaultdict(int)
+    for row in rows:
+        totals[row["action_code"]] += row["new"]
+    known = dict(LeadActivity.ActionCode.choices)
+    ordered = sorted(((n, code) for code, n in totals.items() if n), reverse=True)
+    labels = [str(known.get(code, code or _("None"))) for _n, code in ordered]
+    return {
+        "labels": labels,
+        "datasets": [{"label": _("New leads"), "data": [n for n, _code in ordered]}],
+        "rows": [(label, code, n) for label, (n, code) in zip(labels, ordered, strict=True)],
+    }
+
+
+def campaign_progress(*, publisher) -> list[dict]:
+    """Each running or past campaign: qualified leads attributed to it against its goal."""
+    campaigns = (
+        Campaign.objects.filter(publisher=publisher)
+        .exclude(status=Campaign.Status.DRAFT)
+        .annotate(
+            qualified=Coalesce(
+                Sum(
+                    "daily_stats__qualified_count",
+                    filter=Q(
+                        daily_stats__origin=LeadOrigin.MARKETPLACE, daily_stats__is_test=False
+                    ),
+                ),
+                0,
+            )
+        )
+        .order_by("-starts_on", "name")[:MAX_CAMPAIGNS]
+    )
+    return [
+        {
+            "id": campaign.pk,
+            "name": campaign.name,
+            "status": campaign.get_status_display(),
+            "qualified": campaign.qualified,
+            "goal": campaign.goal_qualified_leads,
+            "percent": (
+                round(100 * campaign.qualified / campaign.goal_qualified_leads)
+                if campaign.goal_qualified_leads
+                else None
+            ),
+        }
+        for campaign in campaigns
+    ]
+
+
+def _since(today: date) -> datetime:
+    return datetime.combine(
+        _window_start(today, WINDOW_DAYS), time.min, tzinfo=timezone.get_current_timezone()
+    )
+
+
+def funnel(*, publisher) -> list[dict]:
+    """Marketplace leads created in the last 90 days, by their current status (cached by
+    the rollup task; see leads.rollup.status_counts)."""
+    counts = rollup.status_counts(publisher=publisher)
+    return [
+        {"status": status, "label": str(LeadStatus(status).label), "count": counts.get(status, 0)}
+        for status in FUNNEL_ORDER
+    ]
+
+
+def delivery_health(*, publisher, today: date) -> list[dict]:
+    """Deliveries of the last 90 days per target of the publisher (live): two queries."""
+    targets = list(
+        CrmTarget.objects.filter(publisher=publisher).order_by("name").values("pk", "name")
+    )
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(HEALTH_STATUSES, 0))
+    rows = (
+        Delivery.objects.filter(target__publisher=publisher, created_at__gte=_since(today))
+        .values_list("target_id", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for target_id, status, n in rows:
+        # A delivery being sent is still on its way: it counts as pending.
+        key = "pending" if status == Delivery.Status.SENDING else status
+        counts[target_id][key] += n
+    return [{"id": t["pk"], "name": t["name"], **counts[t["pk"]]} for t in targets]

@@ -1,0 +1,98 @@
+/* The dashboard's charts. Data comes from json_script elements (id "chart-<name>") that
+ * the server renders; each <canvas data-chart="<name>"> gets one chart. Every chart has
+ * its figures as a table under it, so nothing here is the only way to read them. */
+(function () {
+  "use strict";
+
+  // Colour-blind-safe (Okabe–Ito) hues, each at least 3:1 against white.
+  var PALETTE = ["#0b5cad", "#c2410c", "#047857", "#7e22ce", "#a16207", "#be185d"];
+  var HEALTH_COLOURS = { delivered: "#047857", pending: "#a16207", failed: "#b91c1c" };
+
+  function readData(name) {
+    var element = document.getElementById("chart-" + name);
+    return element ? JSON.parse(element.textContent) : null;
+  }
+
+  function coloured(datasets, colourOf) {
+    return datasets.map(function (dataset, index) {
+      var colour = colourOf(dataset, index);
+      return Object.assign({}, dataset, { backgroundColor: colour, borderColor: colour });
+    });
+  }
+
+  function byIndex(dataset, index) {
+    return PALETTE[index % PALETTE.length];
+  }
+
+  var CONFIGS = {
+    per_day: function (data) {
+      return {
+        type: "bar",
+        data: { labels: data.labels, datasets: coloured(data.datasets, byIndex) },
+        options: { scales: { x: { stacked: true, ticks: { maxTicksLimit: 12 } }, y: { stacked: true, beginAtZero: true } } },
+      };
+    },
+    funnel: function (data) {
+      return {
+        type: "bar",
+        data: { labels: data.labels, datasets: coloured(data.datasets, byIndex) },
+        options: { indexAxis: "y", plugins: { legend: { display: false } } },
+      };
+    },
+    by_action: function (data) {
+      return {
+        type: "bar",
+        data: { labels: data.labels, datasets: coloured(data.datasets, function () { return PALETTE[1]; }) },
+        options: { indexAxis: "y", plugins: { legend: { display: false } } },
+      };
+    },
+    campaigns: function (data) {
+      return {
+        type: "bar",
+        data: { labels: data.labels, datasets: coloured(data.datasets, function (d, i) { return i ? "#8a929e" : PALETTE[2]; }) },
+        options: { indexAxis: "y" },
+      };
+    },
+    health: function (data) {
+      return {
+        type: "bar",
+        data: { labels: data.labels, datasets: coloured(data.datasets, function (d) { return HEALTH_COLOURS[d.key]; }) },
+        options: { indexAxis: "y", scales: { x: { stacked: true }, y: { stacked: true } } },
+      };
+    },
+  };
+
+  function draw(canvas) {
+    var name = canvas.getAttribute("data-chart");
+    var data = readData(name);
+    if (!data || !CONFIGS[name]) {
+      return;
+    }
+    var config = CONFIGS[name](data);
+    config.options = Object.assign(
+      {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: window.matchMedia("(prefers-reduced-motion: reduce)").matches ? false : undefined,
+        locale: document.documentElement.lang || "en",
+      },
+      config.options
+    );
+    new window.Chart(canvas, config);
+  }
+
+  function start() {
+    if (!window.Chart) {
+      return;
+    }
+    window.Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+    window.Chart.defaults.color = "#4f5661";
+    document.querySelectorAll("canvas[data-chart]").forEach(draw);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

@@ -1,0 +1,282 @@
+"""The nurture sender against a real SMTP server on loopback (aiosmtpd)."""
+
+import threading
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.db import connection
+
+from leads import nurture_outcomes, nurture_send
+from leads.models import EmailSend, Enrollment, Suppression
+from leads.unsubscribe import email_hash
+from tests.leads.nurture_support import POSTAL_ADDRESS, Sequence, enrollment_states, smtp  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def send_all(**kwargs) -> nurture_send.SendReport:
+    return nurture_send.nurture_send_due(budget_seconds=120, **kwargs)
+
+
+def two_senders_at_once() -> list[nurture_send.SendReport]:
+    reports: list = [None, None]
+    errors: list = []
+
+    def run(index):
+        try:
+            reports[index] = nurture_send.nurture_send_due(batch_size=50, budget_seconds=120)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=240)
+    assert not errors
+    return reports
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_1000_enrolments_get_each_step_once_with_two_senders_and_none_early(smtp):  # noqa: F811
+    with time_machine.travel(T0, tick=True) as clock:
+        sequence = Sequence()
+        leads = sequence.leads(1000)
+        assert sequence.enrol(leads) == 1000
+
+        reports = two_senders_at_once()
+        assert sum(r.sent for r in reports) == 1000
+        assert all(r.sent > 0 for r in reports)  # both senders took a share
+        assert send_all().sent == 0  # nothing else is due yet
+
+        clock.shift(timedelta(hours=23, minutes=59))
+        assert send_all().sent == 0  # step 2 is not due before 24 hours
+        clock.shift(timedelta(minutes=2))
+        assert sum(r.sent for r in two_senders_at_once()) == 1000
+
+        clock.shift(timedelta(hours=47))
+        assert send_all().sent == 0
+        clock.shift(timedelta(hours=1, minutes=1))
+        assert sum(r.sent for r in two_senders_at_once()) == 1000
+        clock.shift(timedelta(days=30))
+        assert send_all().sent == 0
+
+    assert len(smtp.received) == 3000
+    per_pair = Counter((r.to, sequence.step_of(r)) for r in smtp.received)
+    assert set(per_pair.values()) == {1}
+    assert len(per_pair) == 3000
+    assert enrollment_states() == {"completed": 1000}
+    assert EmailSend.objects.filter(status="sent").count() == 3000
+
+
+def test_a_sender_killed_mid_batch_resumes_without_a_duplicate(smtp, monkeypatch):  # noqa: F811
+    with time_machine.travel(T0, tick=True):
+        sequence = Sequence(delays=(0,))
+        sequence.enrol(sequence.leads(30))
+        real_deliver = nurture_send.smtp_deliver
+        calls = {"n": 0}
+
+        def dies_after_twelve(connection, message):
+            if calls["n"] == 12:
+                raise SystemExit("worker killed")
+            calls["n"] += 1
+            return real_deliver(connection, message)
+
+        monkeypatch.setattr(nurture_send, "smtp_deliver", dies_after_twelve)
+        with pytest.raises(SystemExit):
+            send_all(batch_size=20)
+        assert len(smtp.received) == 12
+        monkeypatch.setattr(nurture_send, "smtp_deliver", real_deliver)
+
+        report = send_all(batch_size=20)
+
+    # The 13th row was committed as `sending` before the kill: at most once, not resent.
+    assert report.sent == 17
+    assert report.interrupted == 1
+    assert len(smtp.received) == 29
+    assert len({r.to for r in smtp.received}) == 29
+    assert EmailSend.objects.filter(status="interrupted").count() == 1
+    assert enrollment_states() == {"completed": 30}
+
+
+def test_a_stale_sending_row_is_never_sent_again(smtp):  # noqa: F811
+    with time_machine.travel(T0, tick=True) as clock:
+        sequence = Sequence(delays=(0, 24))
+        (lead,) = sequence.leads(1)
+        sequence.enrol([lead])
+        enrollment = Enrollment.objects.get()
+        # A sender committed the row, then died before recording the SMTP answer.
+        EmailSend.objects.create(enrollment=enrollment, step=sequence.steps[0])
+
+        assert send_all().sent == 0
+        clock.shift(timedelta(hours=25))
+        assert send_all().sent == 1
+
+    assert [sequence.step_of(r) for r in smtp.received] == [2]
+    assert EmailSend.objects.get(step=sequence.steps[0]).status == "interrupted"
+
+
+def test_every_message_carries_the_unsubscribe_headers_link_and_postal_address(smtp):  # noqa: F811
+    with time_machine.travel(T0, tick=True):
+        sequence = Sequence(delays=(0,))
+        sequence.enrol(sequence.leads(5))
+        send_all()
+
+    assert len(smtp.received) == 5
+    for received in smtp.received:
+        message = received.message
+        (header,) = message.get_all("List-Unsubscribe")
+        assert header.startswith("<https://portal.test/unsubscribe/") and header.endswith("/>")
+        url = header[1:-1]
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert str(message["From"]) == "Contoso <nurture@portal.test>"
+        assert str(message["Reply-To"]) == "sales@contoso.example"
+        text = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",)).get_content()
+        assert url in text
+        assert f'href="{url}"' in html
+        for line in POSTAL_ADDRESS.splitlines():
+            assert line in text
+            assert line in html
+        assert "Contoso CRM" in text  # {offer_title}
+
+
+def test_no_consent_means_no_message_over_the_whole_sequence(smtp):  # noqa: F811
+    with time_machine.travel(T0, tick=True) as clock:
+        sequence = Sequence()
+        refused = sequence.leads(3, consent=False, prefix="noconsent")
+        consenting = sequence.leads(2, prefix="withdrawn")
+        assert sequence.enrol(refused + consenting) == 2
+        consenting[0].marketing_consent = False  # withdrawn after enrolment
+        consenting[0].save(update_fields=["marketing_consent"])
+        for _ in range(4):
+            send_all()
+            clock.shift(timedelta(days=2))
+
+    assert {r.to for r in smtp.received} == {"withdrawn1@customer.example"}
+    assert Enrollment.objects.get(lead=consenting[0]).stop_reason == "no-consent"
+
+
+def test_a_suppressed_address_gets_no_message(smtp):  # noqa: F811
+    with time_machine.travel(T0, tick=True) as clock:
+        sequence = Sequence()
+        before, after = sequence.leads(2, prefix="suppressed")
+        Suppression.objects.create(
+            publisher=sequence.publisher,
+            email_hash=email_hash(before.email),
+            reason="unsubscribed",
+        )
+        assert sequence.enrol([before, after]) == 1  # the suppressed one is not enrolled
+        Suppression.objects.create(
+            publisher=sequence.publisher, email_hash=email_hash(after.email), reason="complained"
+        )
+        for _ in range(4):
+            send_all()
+            clock.shift(timedelta(days=2))
+
+    assert smtp.received == []
+    assert Enrollment.objects.get().stop_reason == "suppressed"
+
+
+def test_a_550_suppresses_the_address_as_bounced_and_stops(smtp):  # noqa: F811
+    with time_machine.travel(T0, tick=True) as clock:
+        sequence = Sequence()
+        bad, good = sequence.leads(2, prefix="bounce")
+        sequence.enrol([bad, good])
+        smtp.answers[bad.email] = "550 5.1.1 No such user"
+        report = send_all()
+        clock.shift(timedelta(days=5))
+        send_all()
+        send_all()
+
+    assert report.bounced == 1
+    assert {r.to for r in smtp.received} == {good.email}
+    assert len(smtp.received) == 2  # good got steps 1 and 2 (step 3 is due at 72 h)
+    suppression = Suppression.objects.get()
+    assert (suppression.reason, suppression.email_hash) == ("bounced", email_hash(bad.email))
+    bounced = Enrollment.objects.get(lead=bad)
+    assert (bounced.state, bounced.stop_reason) == ("stopped", "bounced")
+    send = EmailSend.objects.get(enrollment=bounced)
+    assert (send.status, send.smtp_code) == ("bounced", 550)
+
+
+def test_a_451_is_retried_later_and_then_sent(smtp):  # noqa: F811
+    with time_machine.travel(T0, tick=True) as clock:
+        sequence = Sequence(delays=(0,))
+        (lead,) = sequence.leads(1)
+        sequence.enrol([lead])
+        smtp.answers[lead.email] = "451 4.7.1 Try again later"
+        assert send_all().deferred == 1
+        clock.shift(timedelta(minutes=10))
+        assert send_all().deferred == 0  # the backoff is 15 minutes
+        del smtp.answers[lead.email]
+        clock.shift(timedelta(minutes=6))
+        assert send_all().sent == 1
+
+    assert len(smtp.received) == 1
+    send = EmailSend.objects.get()
+    assert (send.status, send.attempts) == ("sent", 2)
+    assert not Suppression.objects.exists()
+
+
+def test_five_temporary_failures_suppress_the_address(smtp):  # noqa: F811
+    with time_machine.travel(T0, tick=True) as clock:
+        sequence = Sequence(delays=(0,))
+        (lead,) = sequence.leads(1)
+        sequence.enrol([lead])
+        smtp.answers[lead.email] = "452 4.2.2 Mailbox full"
+        for _ in range(nurture_outcomes.MAX_SOFT_FAILURES):
+            send_all()
+            clock.shift(timedelta(days=1))
+        send_all()
+
+    assert smtp.received == []
+    assert EmailSend.objects.get().attempts == nurture_outcomes.MAX_SOFT_FAILURES
+    assert Suppression.objects.get().reason == "bounced"
+    assert Enrollment.objects.get().stop_reason == "bounced"
+
+
+def test_markup_in_a_leads_name_is_escaped_in_the_html_part(smtp):  # noqa: F811
+    with time_machine.travel(T0, tick=True):
+        sequence = Sequence(delays=(0,))
+        leads = sequence.leads(1, first_name='<script>alert("x")</script>')
+        sequence.enrol(leads)
+        send_all()
+
+    message = smtp.received[0].message
+    html = message.get_body(("html",)).get_content()
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    assert '<script>alert("x")</script>' in message.get_body(("plain",)).get_content()
+
+
+def test_without_a_postal_address_nothing_is_sent(smtp):  # noqa: F811
+    with time_machine.travel(T0, tick=True):
+        sequence = Sequence(delays=(0,))
+        sequence.enrol(sequence.leads(2))
+        sequence.publisher.postal_address = ""
+        sequence.publisher.save(update_fields=["postal_address"])
+        send_all()
+
+    assert smtp.received == []
+    assert enrollment_states() == {"active": 2}
+
+
+def test_a_paused_sequence_sends_nothing_until_it_runs_again(smtp):  # noqa: F811
+    from leads import nurture
+
+    with time_machine.travel(T0, tick=True):
+        sequence = Sequence(delays=(0,))
+        sequence.enrol(sequence.leads(2))
+        nurture.sequence_pause(campaign=sequence.campaign)
+        assert send_all().sent == 0
+        nurture.sequence_start(campaign=sequence.campaign)
+        assert send_all().sent == 2
+    assert len(smtp.received) == 2

@@ -1,0 +1,683 @@
+"""The portal's lead pages: list, Co-Sell referrals, detail, bulk moves and import."""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.messages import get_messages
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from leads import csv_import
+from leads.models import Lead, LeadTransition
+from leads.storefronts import Storefront
+from portal.models import Membership
+from tests.factories import (
+    make_activity,
+    make_campaign,
+    make_delivery,
+    make_lead,
+    make_listing,
+    make_membership,
+    make_target,
+)
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+LEADS = reverse("leads")
+REFERRALS = reverse("referrals")
+
+
+def created(lead: Lead, at: datetime, **fields) -> Lead:
+    """Set the lead's created_at (auto_now_add fixes it at insert), and other fields."""
+    Lead.objects.filter(pk=lead.pk).update(created_at=at, **fields)
+    lead.refresh_from_db()
+    return lead
+
+
+def shown(response) -> list[str]:
+    """The emails of the leads on the page, in their order."""
+    assert response.status_code == 200, response.content[:500]
+    return [lead.email for lead in response.context["page"].leads]
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+@pytest.fixture
+def client_of(db):
+    def login(user) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def owner_client(owner, client_of):
+    return client_of(owner)
+
+
+@pytest.fixture
+def stranger_client(other_publisher, client_of):
+    member = make_membership(publisher=other_publisher, role=Membership.Role.MEMBER)
+    return client_of(member.user)
+
+
+# --- The list: filters, search, sort ---------------------------------------------------------
+
+
+def test_list_shows_marketplace_leads_newest_first_with_a_test_badge(publisher, owner_client):
+    # Given two marketplace leads (one a Partner Center test lead) and a Co-Sell referral
+    created(make_lead(publisher=publisher, email="old@x.example"), T0)
+    created(make_lead(publisher=publisher, email="test@x.example", is_test=True), T0 + timedelta(1))
+    created(make_lead(publisher=publisher, email="ref@x.example", origin="co-sell"), T0)
+
+    # When the owner opens the list
+    response = owner_client.get(LEADS)
+
+    # Then the marketplace leads show, newest first, the test lead badged, the referral not
+    assert shown(response) == ["test@x.example", "old@x.example"]
+    html = response.content.decode()
+    assert html.count('class="badge badge-test"') == 1
+    assert "Leads 1–2" in html
+
+
+def test_list_filters_on_status_score_and_created_dates(publisher, owner_client):
+    # Given leads of several statuses, scores and days
+    created(make_lead(publisher=publisher, email="a@x.example"), T0, status="qualified", score=80)
+    created(make_lead(publisher=publisher, email="b@x.example"), T0 + timedelta(days=1), score=60)
+    created(make_lead(publisher=publisher, email="c@x.example"), T0 + timedelta(days=2), score=20)
+
+    # When the list is filtered, Then only the matching leads show
+    assert shown(owner_client.get(LEADS, {"status": "qualified"})) == ["a@x.example"]
+    assert shown(owner_client.get(LEADS, {"score_min": 50, "score_max": 70})) == ["b@x.example"]
+    assert shown(
+        owner_client.get(LEADS, {"created_from": "2026-03-02", "created_to": "2026-03-02"})
+    ) == ["b@x.example"]
+    assert shown(owner_client.get(LEADS, {"created_to": "2026-03-02"})) == [
+        "b@x.example",
+        "a@x.example",
+    ]
+
+
+def test_list_filters_on_storefront_listing_and_campaign(publisher, owner_client):
+    # Given a lead on an AppSource listing in a campaign, and one on Azure Marketplace
+    appsource = make_listing(publisher=publisher, storefront=Storefront.APPSOURCE)
+    azure = make_listing(publisher=publisher, storefront=Storefront.AZURE_MARKETPLACE)
+    campaign = make_campaign(publisher=publisher, listings=[appsource])
+    on_appsource = make_lead(publisher=publisher, email="as@x.example")
+    make_activity(lead=on_appsource, listing=appsource, campaign=campaign)
+    make_activity(lead=make_lead(publisher=publisher, email="az@x.example"), listing=azure)
+
+    # When filtered by each, Then the one lead that matches shows
+    assert shown(owner_client.get(LEADS, {"storefront": "appsource"})) == ["as@x.example"]
+    assert shown(owner_client.get(LEADS, {"listing": azure.pk})) == ["az@x.example"]
+    assert shown(owner_client.get(LEADS, {"campaign": campaign.pk})) == ["as@x.example"]
+
+
+def test_list_ignores_a_listing_of_another_publisher_and_says_so(
+    publisher, other_publisher, owner_client
+):
+    # Given a lead, and a listing of another publisher
+    make_lead(publisher=publisher, email="mine@x.example")
+    foreign = make_listing(publisher=other_publisher)
+
+    # When the list is filtered on the foreign listing
+    response = owner_client.get(LEADS, {"listing": foreign.pk})
+
+    # Then the filter is refused next to its field and not applied
+    assert shown(response) == ["mine@x.example"]
+    assert response.context["form"].errors["listing"] == [
+        "Select a valid choice. That choice is not one of the available choices."
+    ]
+
+
+def test_search_matches_exact_email_and_name_or_company_prefixes(publisher, owner_client):
+    # Given three leads
+    make_lead(publisher=publisher, email="Ada@Contoso.example", first_name="Ada", last_name="King")
+    make_lead(
+        publisher=publisher,
+        email="grace@navy.example",
+        first_name="Grace",
+        last_name="Hopper",
+        company="US Navy",
+    )
+    make_lead(publisher=publisher, email="ada.k@contoso.example", first_name="Alan", company="Zed")
+
+    # When searching, Then an email is an exact normalized match and words are prefixes
+    assert shown(owner_client.get(LEADS, {"q": " ADA@contoso.EXAMPLE "})) == ["Ada@Contoso.example"]
+    assert shown(owner_client.get(LEADS, {"q": "hop"})) == ["grace@navy.example"]
+    assert shown(owner_client.get(LEADS, {"q": "us n"})) == ["grace@navy.example"]
+    assert shown(owner_client.get(LEADS, {"q": "grace hop"})) == ["grace@navy.example"]
+    assert shown(owner_client.get(LEADS, {"q": "opper"})) == []  # prefix, not contains
+    assert shown(owner_client.get(LEADS, {"q": "contoso.example"})) == []  # no @: not an email
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("-score", ["b", "c", "a"]),
+        ("score", ["a", "c", "b"]),
+        ("name", ["c", "a", "b"]),
+        ("-name", ["b", "a", "c"]),
+        ("-last_activity", ["a", "c", "b"]),
+        ("created", ["a", "b", "c"]),
+        ("bogus", ["c", "b", "a"]),  # an unknown sort falls back to newest first
+    ],
+)
+def test_list_sorts_on_whitelisted_columns(publisher, owner_client, sort, expected):
+    # Given three leads that order differently on each column
+    for n, (name, score, activity_days) in enumerate(
+        [("Baker", 10, 5), ("Young", 90, 1), ("adams", 50, 3)]
+    ):
+        lead = make_lead(publisher=publisher, email=f"{'abc'[n]}@x.example", last_name=name)
+        created(lead, T0 + timedelta(days=n), score=score)
+        Lead.objects.filter(pk=lead.pk).update(last_activity_at=T0 + timedelta(days=activity_days))
+
+    # When sorted, Then the order follows the column (names case-insensitively)
+    response = owner_client.get(LEADS, {"sort": sort})
+    assert [email[0] for email in shown(response)] == expected
+
+
+SORTS = ["-created", "created", "-score", "score", "-name", "name", "-last_activity"]
+
+
+@pytest.mark.parametrize("sort", SORTS)
+def test_pagination_walks_every_lead_once_forward_and_back(
+    publisher, owner_client, monkeypatch, sort
+):
+    # Given 17 leads with ties on every sort key, and pages of 5
+    monkeypatch.setattr("leads.views.leads.PAGE_SIZE", 5)
+    for n in range(17):
+        lead = make_lead(publisher=publisher, email=f"p{n:02}@x.example", last_name=f"N{n % 3}")
+        created(lead, T0 + timedelta(hours=n // 4), score=n % 4 * 10, last_activity_at=None)
+    leads = Lead.objects.filter(publisher=publisher)
+    everyone = sorted(leads.values_list("email", flat=True))
+
+    # When the owner follows "Next" to the end, then "Previous" back to the start
+    pages, params = [], {"sort": sort, "status": "new"}
+    while True:
+        response = owner_client.get(LEADS, params)
+        pages.append(shown(response))
+        cursor = response.context["page"].next_cursor
+        if cursor is None:
+            break
+        params = {"sort": sort, "status": "new", "after": cursor, "start": len(pages) * 5 + 1}
+    backwards = [pages[-1]]
+    cursor = response.context["page"].previous_cursor
+    while cursor:
+        response = owner_client.get(LEADS, {"sort": sort, "status": "new", "before": cursor})
+        backwards.insert(0, shown(response))
+        cursor = response.context["page"].previous_cursor
+
+    # Then every lead shows exactly once, in pages of 5, and the way back sees the same pages
+    walked = [email for page in pages for email in page]
+    assert sorted(walked) == everyone
+    assert len(walked) == 17
+    assert [len(page) for page in pages] == [5, 5, 5, 2]
+    assert backwards == pages
+
+
+def test_pager_links_keep_the_filters_and_show_ranges(publisher, owner_client, monkeypatch):
+    # Given 7 new leads and pages of 5
+    monkeypatch.setattr("leads.views.leads.PAGE_SIZE", 5)
+    for n in range(7):
+        created(make_lead(publisher=publisher, email=f"r{n}@x.example"), T0 + timedelta(hours=n))
+
+    # When the first page is filtered on status and sorted on score
+    response = owner_client.get(LEADS, {"status": "new", "sort": "-score"})
+    html = response.content.decode()
+
+    # Then "Next" and the export link keep the filter and sort, and the range is 1–5
+    next_href = re.search(r'rel="next" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert "status=new" in next_href
+    assert "sort=-score" in next_href
+    assert "start=6" in next_href
+    export = re.search(r'href="(/leads/export\.csv[^"]*)"', html).group(1).replace("&amp;", "&")
+    assert export == "/leads/export.csv?status=new&sort=-score&origin=marketplace"
+    assert "Leads 1–5" in html
+    assert "Leads 6–7" in owner_client.get(next_href).content.decode()
+
+
+def test_htmx_request_gets_only_the_results_fragment(publisher, owner_client):
+    # Given a lead
+    make_lead(publisher=publisher, email="frag@x.example")
+
+    # When the filter form asks through htmx
+    response = owner_client.get(LEADS, {"q": "ada"}, HTTP_HX_REQUEST="true")
+
+    # Then only the results partial comes back, and caches know it varies on the header
+    html = response.content.decode()
+    assert html.startswith('<div id="lead-results"')
+    assert "<html" not in html
+    assert "frag@x.example" in html
+    assert "HX-Request" in response["Vary"]
+
+
+# --- Bulk status changes ---------------------------------------------------------------------
+
+
+def test_bulk_move_moves_legal_leads_and_reports_refused_ones(publisher, owner, owner_client):
+    # Given two new leads and a won one
+    first = make_lead(publisher=publisher, email="n1@x.example", first_name="Nia", last_name="One")
+    second = make_lead(publisher=publisher, email="n2@x.example")
+    won = make_lead(publisher=publisher, email="w@x.example", first_name="Wyn", last_name="Won")
+    Lead.objects.filter(pk=won.pk).update(status="won")
+
+    # When all three are moved to qualified
+    response = owner_client.post(
+        LEADS + "?status=",
+        {
+            "lead": [first.uuid, second.uuid, won.uuid],
+            "to_status": "qualified",
+            "reason": "Demo booked",
+        },
+        follow=True,
+    )
+
+    # Then the two new leads move, with reason and author, and the won one is reported
+    statuses = dict(Lead.objects.values_list("email", "status"))
+    assert statuses == {
+        "n1@x.example": "qualified",
+        "n2@x.example": "qualified",
+        "w@x.example": "won",
+    }
+    moves = LeadTransition.objects.filter(lead__in=[first, second])
+    assert sorted(moves.values_list("reason", "changed_by", "to_status")) == [
+        ("Demo booked", owner.pk, "qualified"),
+        ("Demo booked", owner.pk, "qualified"),
+    ]
+    assert messages_of(response) == [
+        "Wyn Won: A won lead cannot become qualified.",
+        "2 leads moved to Qualified.",
+    ]
+    assert response.redirect_chain == [(LEADS + "?status=", 302)]
+
+
+def test_bulk_move_requires_a_reason(publisher, owner_client):
+    # Given a new lead
+    lead = make_lead(publisher=publisher, email="n@x.example")
+
+    # When it is moved without a reason
+    response = owner_client.post(
+        LEADS, {"lead": [lead.uuid], "to_status": "qualified", "reason": "   "}
+    )
+
+    # Then nothing moves, the error shows next to the reason and the lead stays ticked
+    assert response.status_code == 200
+    assert response.context["bulk_form"].errors == {"reason": ["This field is required."]}
+    assert f'value="{lead.uuid}" id="select-{lead.uuid}" data-lead-checkbox checked' in (
+        response.content.decode()
+    )
+    lead.refresh_from_db()
+    assert lead.status == "new"
+    assert LeadTransition.objects.count() == 0
+
+
+def test_bulk_move_ignores_another_publishers_leads(publisher, other_publisher, owner_client):
+    # Given a lead of another publisher
+    foreign = make_lead(publisher=other_publisher, email="f@x.example")
+
+    # When the owner posts its id in a bulk move
+    response = owner_client.post(
+        LEADS, {"lead": [foreign.uuid], "to_status": "qualified", "reason": "mine now"}, follow=True
+    )
+
+    # Then it does not move, and the owner is told the lead was not found
+    foreign.refresh_from_db()
+    assert foreign.status == "new"
+    assert LeadTransition.objects.count() == 0
+    assert messages_of(response) == ["1 selected lead was not found."]
+
+
+# --- The detail ------------------------------------------------------------------------------
+
+
+def test_detail_shows_contact_score_breakdown_activities_and_deliveries(publisher, owner_client):
+    # Given a scored lead with an activity in a campaign, and two deliveries
+    listing = make_listing(publisher=publisher, name="Contoso CRM")
+    campaign = make_campaign(publisher=publisher, name="Spring push", listings=[listing])
+    lead = make_lead(
+        publisher=publisher,
+        email="ada@contoso.example",
+        phone="+44 20 7946 0000",
+        score=45,
+        score_breakdown=[
+            {"rule_id": 1, "rule": "Installs", "points": 30},
+            {"rule_id": 2, "rule": "Business email", "points": 15},
+        ],
+    )
+    make_activity(lead=lead, listing=listing, campaign=campaign, action_code="PLT", is_test=True)
+    target = make_target(publisher=publisher, name="Our Salesforce")
+    failed = make_delivery(
+        lead=lead,
+        target=target,
+        status="failed",
+        attempts=7,
+        last_status_code=503,
+        last_error="Service unavailable",
+    )
+    make_delivery(lead=lead, target=make_target(publisher=publisher, name="Pending hook"))
+
+    # When the owner opens the detail
+    response = owner_client.get(reverse("lead-detail", args=[lead.uuid]))
+
+    # Then every part of it shows
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "+44 20 7946 0000" in html
+    assert '<th scope="row">Installs</th><td class="numeric">+30</td>' in html
+    assert '<th scope="row">Business email</th><td class="numeric">+15</td>' in html
+    assert "Contact me (partner-led trial)" in html
+    assert "Spring push" in html
+    assert "Service unavailable" in html
+    assert f'action="/crm/deliveries/{failed.pk}/redeliver/"' in html
+    assert html.count("/redeliver/") == 1  # the pending delivery has no button
+    assert [c for c, _ in response.context["form"].fields["to_status"].choices] == [
+        "qualified",
+        "disqualified",
+    ]
+
+
+def test_detail_moves_the_lead_with_a_reason(publisher, owner, owner_client):
+    # Given a new lead
+    lead = make_lead(publisher=publisher)
+    url = reverse("lead-detail", args=[lead.uuid])
+
+    # When the owner qualifies it with a reason
+    response = owner_client.post(url, {"to_status": "qualified", "reason": "Called back"})
+
+    # Then it is qualified, the move recorded with the author, and the history shows it
+    assert response.status_code == 302
+    lead.refresh_from_db()
+    assert (lead.status, lead.status_reason, lead.status_changed_by) == (
+        "qualified",
+        "Called back",
+        owner,
+    )
+    page = owner_client.get(url).content.decode()
+    assert "Called back" in page
+    assert [c for c, _ in owner_client.get(url).context["form"].fields["to_status"].choices] == [
+        "accepted",
+        "disqualified",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "errors"),
+    [
+        ({"to_status": "qualified", "reason": ""}, {"reason": ["This field is required."]}),
+        (
+            {"to_status": "won", "reason": "why not"},
+            {"to_status": ["Select a valid choice. won is not one of the available choices."]},
+        ),
+    ],
+)
+def test_detail_refuses_a_move_without_reason_or_not_allowed(publisher, owner_client, data, errors):
+    # Given a new lead
+    lead = make_lead(publisher=publisher)
+
+    # When a move is posted without reason, or to a status the lifecycle forbids
+    response = owner_client.post(reverse("lead-detail", args=[lead.uuid]), data)
+
+    # Then the page shows the error next to the field and nothing moves
+    assert response.status_code == 200
+    assert response.context["form"].errors == errors
+    lead.refresh_from_db()
+    assert lead.status == "new"
+    assert LeadTransition.objects.count() == 0
+
+
+def test_detail_of_a_co_sell_referral_says_so_and_shows_no_score(publisher, owner_client):
+    # Given a Co-Sell referral
+    referral = make_lead(publisher=publisher, origin="co-sell", score=0, status="qualified")
+
+    # When its detail opens
+    html = owner_client.get(reverse("lead-detail", args=[referral.uuid])).content.decode()
+
+    # Then it is marked as a referral and has no score
+    assert "This is a Co-Sell referral" in html
+    assert 'class="score-value"' not in html
+
+
+def test_detail_hides_the_field_seller_error_and_offers_no_redeliver(publisher, owner_client):
+    # Given a failed delivery to the staff-run field-seller CRM
+    lead = make_lead(publisher=publisher)
+    seller = make_target(publisher=None, name="MS internal endpoint")
+    make_delivery(lead=lead, target=seller, status="failed", last_error="10.0.0.7 refused")
+
+    # When the detail opens
+    html = owner_client.get(reverse("lead-detail", args=[lead.uuid])).content.decode()
+
+    # Then it names the field seller, not its endpoint, and has no button for it
+    assert "Microsoft field seller" in html
+    assert "MS internal endpoint" not in html
+    assert "10.0.0.7" not in html
+    assert "/redeliver/" not in html
+
+
+def test_lead_fields_are_escaped(publisher, owner_client):
+    # Given a lead whose every field carries markup
+    payload = '<script>alert("x")</script>'
+    lead = make_lead(publisher=publisher, first_name=payload, company=payload, title=payload)
+
+    # When it shows in the list and its detail
+    pages = [owner_client.get(LEADS), owner_client.get(reverse("lead-detail", args=[lead.uuid]))]
+
+    # Then the markup is text
+    for response in pages:
+        html = response.content.decode()
+        assert payload not in html
+        assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+
+
+# --- Import ----------------------------------------------------------------------------------
+
+CSV = (
+    "Email,First name,Last name,Offer ID,Company\r\n"
+    "ada@contoso.example,Ada,Lovelace,contoso.analytics,Engines\r\n"
+    "ada@contoso.example,Ada,Lovelace,contoso.analytics,Engines\r\n"
+    "not-an-email,Bob,B,contoso.analytics,X\r\n"
+)
+
+
+@pytest.fixture
+def market_member(market, client_of):
+    member = make_membership(publisher=market.publisher, role=Membership.Role.MEMBER)
+    return client_of(member.user)
+
+
+def test_import_reports_each_row_and_the_totals(market, market_member):
+    # When a member uploads a file with a new lead, the same row again and a bad row
+    upload = SimpleUploadedFile("leads.csv", CSV.encode(), content_type="text/csv")
+    response = market_member.post(reverse("leads-import"), {"file": upload})
+
+    # Then each row is reported, with the totals
+    assert response.status_code == 200
+    report = response.context["report"]
+    assert [row.status for row in report.rows] == ["created", "duplicate", "error"]
+    assert [(e.field, e.message) for e in report.rows[2].errors] == [
+        ("email", "Enter a valid email address.")
+    ]
+    assert response.context["totals"] == {
+        "created": 1,
+        "consolidated": 0,
+        "duplicate": 1,
+        "error": 1,
+    }
+    assert Lead.objects.filter(publisher=market.publisher).count() == 1
+
+
+def test_import_all_or_nothing_rolls_back_on_an_error(market, market_member):
+    # When the same file is uploaded all or nothing
+    upload = SimpleUploadedFile("leads.csv", CSV.encode(), content_type="text/csv")
+    response = market_member.post(reverse("leads-import"), {"file": upload, "atomic": "on"})
+
+    # Then nothing is imported, and the page says so
+    assert response.context["report"].rolled_back is True
+    assert "no row was imported" in response.content.decode()
+    assert Lead.objects.filter(publisher=market.publisher).count() == 0
+
+
+def test_import_refuses_a_file_over_the_size_cap_before_reading_it(
+    market, market_member, monkeypatch
+):
+    # Given a size cap of 10 bytes, and an import service that must not be reached
+    monkeypatch.setattr(csv_import, "MAX_BYTES", 10)
+    called = []
+    monkeypatch.setattr(csv_import, "leads_import", lambda **kw: called.append(kw))
+
+    # When a bigger file is uploaded
+    upload = SimpleUploadedFile("leads.csv", CSV.encode(), content_type="text/csv")
+    response = market_member.post(reverse("leads-import"), {"file": upload})
+
+    # Then the form refuses it next to the file field, and the import never ran
+    assert response.context["form"].errors["file"] == [
+        "The file is 0.0 MB; the limit is 20 MB. Split it and import each part."
+    ]
+    assert called == []
+
+
+# --- Co-Sell referrals -----------------------------------------------------------------------
+
+
+def test_referrals_tab_lists_only_co_sell_leads_with_the_program_link(
+    publisher, owner_client, settings
+):
+    # Given an enrolled publisher with a referral and a marketplace lead
+    publisher.co_sell_enrolled = True
+    publisher.save()
+    make_lead(publisher=publisher, email="ref@x.example", origin="co-sell", status="qualified")
+    make_lead(publisher=publisher, email="mkt@x.example")
+
+    # When the owner opens the tab
+    response = owner_client.get(REFERRALS)
+
+    # Then only the referral shows, without a score column, with the program link
+    assert shown(response) == ["ref@x.example"]
+    html = response.content.decode()
+    assert f'href="{settings.CO_SELL_PROGRAM_URL}"' in html
+    assert "Promote your business with Microsoft" in html
+    assert 'class="numeric"' not in html
+    assert "origin=co-sell" in html
+
+
+def test_referrals_tab_explains_co_sell_to_a_publisher_not_enrolled(publisher, owner_client):
+    # Given a publisher that is not enrolled, with a referral on file
+    make_lead(publisher=publisher, email="ref@x.example", origin="co-sell")
+
+    # When the owner opens the tab
+    response = owner_client.get(REFERRALS)
+
+    # Then an explanation shows instead of a table
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Your publisher is not enrolled in Co-Sell" in html
+    assert "ref@x.example" not in html
+    assert "<table" not in html
+
+
+# --- Tenancy ---------------------------------------------------------------------------------
+
+
+def test_another_publishers_member_gets_404_on_the_detail(publisher, stranger_client):
+    # Given a lead of `publisher`
+    lead = make_lead(publisher=publisher)
+
+    # When a member of another publisher opens it or tries to move it
+    url = reverse("lead-detail", args=[lead.uuid])
+    responses = [
+        stranger_client.get(url),
+        stranger_client.post(url, {"to_status": "qualified", "reason": "x"}),
+    ]
+
+    # Then both are 404 and nothing moved
+    assert [r.status_code for r in responses] == [404, 404]
+    lead.refresh_from_db()
+    assert lead.status == "new"
+
+
+def test_another_publishers_member_sees_none_of_the_leads(publisher, stranger_client):
+    # Given leads of `publisher`
+    make_lead(publisher=publisher, email="a@x.example")
+
+    # When a member of another publisher lists and searches
+    # Then none shows
+    assert shown(stranger_client.get(LEADS)) == []
+    assert shown(stranger_client.get(LEADS, {"q": "a@x.example"})) == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        LEADS,
+        REFERRALS,
+        reverse("leads-export"),
+        reverse("leads-import"),
+        reverse("lead-detail", args=["6f1d8a52-3f39-4a8e-9b51-4bdb0a1c2f11"]),
+    ],
+)
+def test_anonymous_users_are_sent_to_login(db, url):
+    # When an anonymous user opens a lead page
+    response = Client().get(url)
+
+    # Then they are redirected to the login page
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={url}"
+
+
+# --- Query counts ----------------------------------------------------------------------------
+
+
+def _seed(publisher, count: int) -> Lead:
+    listing = make_listing(publisher=publisher)
+    campaign = make_campaign(publisher=publisher, listings=[listing])
+    lead = None
+    for _ in range(count):
+        lead = make_lead(publisher=publisher, latest_campaign=campaign, first_campaign=campaign)
+        make_activity(lead=lead, listing=listing, campaign=campaign)
+    for n in range(count):
+        make_activity(lead=lead, listing=listing, campaign=campaign, action_code=f"A{n}")
+        make_delivery(lead=lead, target=make_target(publisher=publisher), status="failed")
+        LeadTransition.objects.create(lead=lead, from_status="new", to_status="new", reason="x")
+    return lead
+
+
+def _queries(client, url, params=None) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url, params or {}).status_code == 200
+    return len(queries)
+
+
+@pytest.mark.parametrize("filtered", [False, True])
+def test_list_and_detail_query_counts_do_not_grow_with_the_data(
+    publisher, owner_client, other_publisher, client_of, django_assert_max_num_queries, filtered
+):
+    # Given 5 leads for one publisher and 60 for another, each with as many rows around them
+    few = _seed(publisher, 5)
+    many = _seed(other_publisher, 60)
+    many_client = client_of(make_membership(publisher=other_publisher).user)
+
+    def params(lead):
+        listing = lead.activities.first().listing_id
+        return {"status": "new", "listing": listing, "q": "ada"} if filtered else {}
+
+    # When both open the list and a lead's detail
+    counts = {}
+    for name, client, lead in [("few", owner_client, few), ("many", many_client, many)]:
+        counts[name] = (
+            _queries(client, LEADS, params(lead)),
+            _queries(client, reverse("lead-detail", args=[lead.uuid])),
+        )
+
+    # Then the counts are the same for 5 and for 60 leads, and small
+    assert counts["few"] == counts["many"]
+    with django_assert_max_num_queries(10):
+        many_client.get(LEADS, params(many))
+    with django_assert_max_num_queries(8):
+        many_client.get(reverse("lead-detail", args=[many.uuid]))
