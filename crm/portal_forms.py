@@ -172,7 +172,7 @@ class PortalTargetForm(CrmTargetForm):
         for name in self.config_field_names:
             if name in self.fields:
                 self.fields[name].label = capfirst(self.fields[name].label)
-        if self.instance.pk and not self.is_bound:
+        if not self.is_bound:  # a new target too: its default {} is shown as an empty box
             self.initial["extra_fields"] = "\n".join(
                 f"{key} = {value}" for key, value in (self.instance.extra_fields or {}).items()
             )
