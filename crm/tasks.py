@@ -4,7 +4,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 
-from crm import delivery, services
+from crm import delivery, selectors, services
 
 
 @shared_task(name="crm.deliver_target")
@@ -42,3 +42,9 @@ def sweep() -> None:
     targets = delivery.due_targets()
     if targets:
         services.deliveries_wake(target_ids=set(targets))
+
+
+@shared_task(name="crm.delivery_health_refresh")
+def delivery_health_refresh() -> None:
+    """Beat, every five minutes: recount the dashboard's delivery health into the cache."""
+    selectors.delivery_health_refresh()

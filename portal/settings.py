@@ -278,6 +278,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
     # The outbox sweep: wakes a worker for every target with due or stuck deliveries.
     "crm-sweep": {"task": "crm.sweep", "schedule": env.float("CRM_SWEEP_SECONDS", default=5.0)},
+    # The dashboard's delivery health, counted into the cache.
+    "crm-delivery-health": {"task": "crm.delivery_health_refresh", "schedule": 300.0},
     # The dashboard's daily figures (LeadDailyStat) of today and yesterday.
     "leads-rollup-recent": {"task": "leads.rollup_recent", "schedule": 300.0},
     # The nurture sender: due sequence steps out over SMTP (leads.nurture_send).

@@ -32,3 +32,12 @@ def _english(settings):
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Cached figures (dashboard funnel, delivery health) never leak between tests or runs."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
