@@ -300,3 +300,24 @@ def test_the_token_bucket_is_shared_and_refills(db):
     assert (first.granted, second.granted) == (8, 2)
     assert 0 < second.wait_seconds <= 360
     ratelimit.reset(target_id=target.pk)
+
+
+def test_a_claims_successes_are_recorded_together_and_only_where_still_held(db):
+    target = make_target(publisher=None, batch_size=10)
+    lead = make_lead()
+    rows = [make_delivery(lead=lead, target=target, event="lead.updated") for _ in range(3)]
+    claimed = delivery.deliveries_claim(target=target, limit=10)
+    # The third row's lease ran out and another worker took it over.
+    Delivery.objects.filter(pk=rows[2].pk).update(attempts=2)
+    results = [Result(str(r.idempotency_key), "delivered", status_code=202) for r in claimed]
+
+    written = delivery.deliveries_record_delivered(
+        pairs=list(zip(claimed, results, strict=True)), target=target
+    )
+
+    assert written == 2
+    assert list(Delivery.objects.order_by("pk").values_list("status", "last_status_code")) == [
+        ("delivered", 202),
+        ("delivered", 202),
+        ("sending", None),
+    ]
