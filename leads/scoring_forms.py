@@ -1,7 +1,9 @@
 """The scoring page's forms: the rules editor (a model formset) and the threshold.
 
-The formset's queryset is the publisher's rules only, so a posted id of another
-publisher's rule is refused by the formset itself ("select a valid choice").
+The formset's queryset is the publisher's rules only, and so is the choice of its hidden
+`id` field (Django's default is every rule of the model), so a posted id of another
+publisher's rule, or of no rule, is refused with a form error ("select a valid choice")
+instead of quietly becoming a new rule.
 """
 
 from django import forms
@@ -64,6 +66,15 @@ class ScoringRuleForm(forms.ModelForm):
 
 
 class BaseRuleFormSet(BaseModelFormSet):
+    def add_fields(self, form, index) -> None:
+        super().add_fields(form, index)
+        # Django offers every rule of the model here; only this publisher's may be named.
+        field = form.fields[self.model._meta.pk.name]
+        field.queryset = self.get_queryset()
+        field.error_messages["invalid_choice"] = _(
+            "This rule is not one of this publisher's rules. Reload the page and try again."
+        )
+
     def edits(self) -> list[ScoringRuleEdit]:
         return [edit for form in self.forms if (edit := form.edit()) is not None]
 

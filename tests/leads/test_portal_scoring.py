@@ -279,3 +279,45 @@ def test_anonymous_users_are_sent_to_login(client):
         # Then each goes to the login page
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("login"))
+
+
+def test_another_publishers_rule_id_is_refused_and_nothing_changes(
+    owner_client, publisher, other_publisher, scored, django_capture_on_commit_callbacks
+):
+    # Given a rule of another publisher
+    rule, _ = scored
+    foreign = make_rule(publisher=other_publisher, name="Theirs", value="INS", points=10)
+
+    # When the owner posts that rule's id, edited, beside their own rule
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = owner_client.post(
+            reverse("scoring"),
+            {
+                **_form_data([_row(rule), _row(foreign, name="Hijacked", points=90)]),
+                "action": "save",
+            },
+        )
+
+    # Then the row is refused with a form error, and no rule is created or changed
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "This rule is not one of this publisher&#x27;s rules." in body
+    assert list(ScoringRule.objects.order_by("pk").values_list("publisher", "name", "points")) == [
+        (publisher.pk, "Installs", 30),
+        (other_publisher.pk, "Theirs", 10),
+    ]
+    assert RescoreRun.objects.count() == 0
+    assert callbacks == []
+
+
+def test_an_unknown_rule_id_is_refused_in_the_preview_too(owner_client, scored):
+    # When the owner previews with a row naming a rule id that does not exist
+    rule, _ = scored
+    response = owner_client.post(
+        reverse("scoring"), {**_form_data([_row(rule, id=10**9)]), "action": "preview"}
+    )
+
+    # Then the row is refused and no preview is computed
+    body = response.content.decode()
+    assert "This rule is not one of this publisher&#x27;s rules." in body
+    assert ScoringRule.objects.count() == 1
