@@ -66,6 +66,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # django-ninja's Swagger UI assets, served from our own static files (the CSP blocks
+    # the CDN copy it falls back to when "ninja" is not installed).
+    "ninja",
     "portal",
     "leads",
     "crm",
