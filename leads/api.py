@@ -8,12 +8,12 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Body, Header, NinjaAPI, Status
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.docs import Swagger
 from ninja.security import HttpBearer
 from pydantic import ValidationError as PydanticValidationError
 
-from leads import api_keys, intake, referrals
+from leads import api_keys, intake, payload_limits, referrals
 from leads.api_publisher import router as publisher_router
 from leads.models import ApiKey
 from leads.schemas import (
@@ -72,12 +72,42 @@ def field_errors(errors) -> list[dict]:
     ]
 
 
+# A query parameter that parses but names a moment PostgreSQL cannot hold is a bad request.
+QUERY_RANGE_ERRORS = {"datetime_offset_range", "datetime_range"}
+
+
 @api.exception_handler(ValidationError)
 def _validation_error(request, exc: ValidationError):
     errors = field_errors(exc.errors)
     if any(e["type"] in {"json_invalid", "parse_error"} for e in errors):
         return api.create_response(request, {"detail": "Malformed JSON body."}, status=400)
+    for error in errors:
+        if error["loc"][:1] == ["query"] and error["type"] in QUERY_RANGE_ERRORS:
+            detail = f"Query parameter {error['loc'][-1]}: {error['msg']}"
+            return api.create_response(request, {"detail": detail}, status=400)
     return api.create_response(request, {"detail": errors}, status=422)
+
+
+@api.exception_handler(intake.IntakeBusyError)
+def _intake_busy(request, exc):
+    """Lock conflicts outlasted intake's own retries (leads.intake.run_atomic): 503."""
+    response = api.create_response(
+        request, {"detail": "Intake is busy; retry this request shortly."}, status=503
+    )
+    response["Retry-After"] = "1"
+    return response
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc: HttpError):
+    detail = str(exc)
+    if isinstance(exc.__cause__, RecursionError):
+        # ninja's parser gave up on a body nested thousands of levels deep.
+        detail = (
+            f"The JSON body is nested too deeply: a lead may be nested at most "
+            f"{payload_limits.MAX_DEPTH} levels."
+        )
+    return api.create_response(request, {"detail": detail}, status=exc.status_code)
 
 
 @api.exception_handler(AuthenticationError)
@@ -95,6 +125,12 @@ def _raw_json(request: HttpRequest) -> Any:
         return json.loads(request.body)
     except ValueError:
         return {}
+
+
+def _raw_refusal(raw: Any, loc_prefix: list) -> list[dict]:
+    """The field errors of a lead's raw JSON (leads.payload_limits), under loc_prefix."""
+    errors = payload_limits.raw_payload_errors(raw)
+    return [{**error, "loc": [*loc_prefix, *error["loc"]]} for error in errors]
 
 
 @api.post(
@@ -120,9 +156,15 @@ def post_lead(
 ):
     """Partner Center's lead JSON, keys matched case-insensitively. 201 for a new activity,
     200 with the first answer when the same LeadId (or Idempotency-Key) comes again."""
-    item = intake.IntakeItem(
-        payload=payload, raw=_raw_json(request), idempotency_key=idempotency_key
-    )
+    raw = _raw_json(request)
+    errors = _raw_refusal(raw, ["body"])
+    problem = idempotency_key and payload_limits.text_problem(idempotency_key)
+    if problem:
+        kind, msg = problem
+        errors.append({"loc": ["header", "Idempotency-Key"], "msg": msg, "type": kind})
+    if errors:
+        return Status(422, {"detail": errors})
+    item = intake.IntakeItem(payload=payload, raw=raw, idempotency_key=idempotency_key)
     (outcome,) = intake.leads_ingest(storefront=request.auth.storefront, items=[item])
     if outcome.errors:
         return Status(422, {"detail": outcome.errors})
@@ -152,6 +194,10 @@ def post_leads_bulk(
     accepted: list[intake.IntakeItem] = []
     positions: list[int] = []
     for index, raw in enumerate(items):
+        refused = _raw_refusal(raw, ["body", index])
+        if refused:
+            results[index] = {"index": index, "status_code": 422, "errors": refused}
+            continue
         try:
             payload = LeadPayload.model_validate(raw)
         except PydanticValidationError as exc:
@@ -216,7 +262,11 @@ class MicrosoftSellerKey(HttpBearer):
 def post_referral(request: HttpRequest, payload: referrals.ReferralPayload):
     """A lead a Microsoft seller qualified, for a Co-Sell enrolled publisher's offer. It is
     qualified on arrival, never scored, and never merged with marketplace leads."""
-    outcome = referrals.referral_ingest(payload=payload, raw=_raw_json(request))
+    raw = _raw_json(request)
+    errors = _raw_refusal(raw, ["body"])
+    if errors:
+        return Status(422, {"detail": errors})
+    outcome = referrals.referral_ingest(payload=payload, raw=raw)
     if outcome.errors:
         return Status(422, {"detail": outcome.errors})
     return Status(outcome.status_code, outcome.answer)

@@ -20,6 +20,7 @@ from pydantic_core import PydanticCustomError
 from leads import api_keys, lead_selectors
 from leads.lead_selectors import LeadFilters, LeadPosition
 from leads.models import Lead, LeadOrigin, LeadStatus, PublisherApiToken
+from leads.payload_limits import utc_datetime
 from leads.schemas import ErrorAnswer
 from leads.storefronts import Storefront
 
@@ -74,7 +75,11 @@ class LeadQuery(Schema):
     score_min: int | None = Field(None, ge=0, le=100)
     score_max: int | None = Field(None, ge=0, le=100)
     since: datetime | None = Field(
-        None, description="ISO 8601: leads created at or after it (UTC if no offset)."
+        None,
+        description=(
+            "ISO 8601: leads created at or after it (UTC if no offset). An offset beyond "
+            "±15:59, or a moment out of range in UTC, is a 400."
+        ),
     )
     cursor: str | None = Field(
         None, max_length=200, description="`next_cursor` of the previous page; same filters."
@@ -83,10 +88,8 @@ class LeadQuery(Schema):
 
     @field_validator("since")
     @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else utc_datetime(value)
 
     @field_validator("cursor")
     @classmethod
@@ -223,7 +226,7 @@ def _filters(query: LeadQuery) -> LeadFilters:
 
 @router.get(
     "/leads",
-    response={200: LeadPage, 401: ErrorAnswer, 422: ErrorAnswer},
+    response={200: LeadPage, 400: ErrorAnswer, 401: ErrorAnswer, 422: ErrorAnswer},
     summary="List your leads, newest first",
 )
 def list_leads(request: HttpRequest, query: Query[LeadQuery]):

@@ -12,16 +12,31 @@ item, in order, it
 Celery hears of the deliveries only after commit, and intake never depends on it.
 
 Idempotency: the unique (storefront, external_id) constraint is the arbiter. When a
-concurrent request already holds one of a batch's external ids, the batch is retried
-item by item, and the loser answers 200 with the winner's stored answer.
+concurrent request already holds one of a batch's external ids, the batch is split and
+retried, and the loser answers 200 with the winner's stored answer.
+
+Isolation: when the database refuses a batch (a unique or data error), the batch is
+halved and each half retried in its own transaction, down to the single item, so one
+item the database refuses costs about 2·log2(n) attempts and never sinks the others; that
+item answers 422 `unstorable`. A clean batch still costs its fixed number of queries.
+
+Concurrency: rows are locked in one order in every transaction (new leads are inserted
+sorted by (publisher, normalized email), existing ones locked by primary key, activities
+inserted sorted by (storefront, external id)), so two batches of the same people in
+different orders wait for each other instead of deadlocking. Should PostgreSQL still
+report a deadlock or a serialization failure, the transaction is retried here, a few
+times with a short jittered backoff; the client never sees it.
 """
 
 import logging
+import random
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -75,6 +90,44 @@ def refusal(loc: list, msg: str, kind: str) -> ItemOutcome:
     return ItemOutcome(422, errors=[{"loc": loc, "msg": msg, "type": kind}])
 
 
+# --- Transactions: retried on deadlock and serialization failure -----------------------
+
+RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+MAX_ATTEMPTS = 5
+BACKOFF_SECONDS = 0.02
+
+
+class IntakeBusyError(Exception):
+    """The database kept refusing a transaction for lock conflicts; retry later."""
+
+
+def is_retryable(exc: BaseException) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def run_atomic[T](work: Callable[[], T]) -> T:
+    """Run work in a transaction, again after a deadlock or a serialization failure.
+
+    Only a transaction of our own can be retried: inside a caller's transaction the
+    error is the caller's to handle, since its locks are still held.
+    """
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            return work()
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                return work()
+        except OperationalError as exc:
+            if not is_retryable(exc):
+                raise
+            sqlstate = exc.__cause__.sqlstate
+            logger.warning("leads.intake.retried", extra={"attempt": attempt, "sqlstate": sqlstate})
+        # Jittered, growing pauses: the other transaction finishes, ours goes second.
+        time.sleep(random.uniform(0.5, 1.5) * BACKOFF_SECONDS * 2 ** (attempt - 1))  # noqa: S311
+    raise IntakeBusyError("lock conflicts persisted")
+
+
 def leads_ingest(*, storefront: str, items: list[IntakeItem]) -> list[ItemOutcome]:
     """Ingest a batch of storefront leads; one outcome per item, in order."""
     outcomes: list[ItemOutcome | None] = [None] * len(items)
@@ -95,14 +148,7 @@ def leads_ingest(*, storefront: str, items: list[IntakeItem]) -> list[ItemOutcom
                 first_index_of[key] = index
             todo.append(index)
 
-    try:
-        with transaction.atomic():
-            created = _ingest_batch(storefront, [(i, items[i], listings[i]) for i in todo])
-    except IntegrityError:
-        # A concurrent request committed one of these external ids first.
-        created = {}
-        for i in todo:
-            created.update(_ingest_one(storefront, i, items[i], listings[i]))
+    created = _ingest_isolated(storefront, [(i, items[i], listings[i]) for i in todo])
     for index, outcome in created.items():
         outcomes[index] = outcome
 
@@ -113,15 +159,29 @@ def leads_ingest(*, storefront: str, items: list[IntakeItem]) -> list[ItemOutcom
     return outcomes
 
 
-def _ingest_one(storefront, index, item, listing) -> dict[int, ItemOutcome]:
+def _ingest_isolated(storefront: str, entries: list) -> dict[int, ItemOutcome]:
+    """Ingest entries in one transaction; on a refusal, halve them until it is isolated."""
+    if not entries:
+        return {}
     try:
-        with transaction.atomic():
-            return _ingest_batch(storefront, [(index, item, listing)])
-    except IntegrityError:
-        stored = _stored_answers(storefront=storefront, items=[item])
-        if item.external_id not in stored:
-            raise
-        return {index: ItemOutcome(200, answer=stored[item.external_id])}
+        return run_atomic(lambda: _ingest_batch(storefront, entries))
+    except (IntegrityError, DataError) as exc:
+        if len(entries) > 1:
+            middle = len(entries) // 2
+            return {
+                **_ingest_isolated(storefront, entries[:middle]),
+                **_ingest_isolated(storefront, entries[middle:]),
+            }
+        ((index, item, _listing),) = entries
+        if isinstance(exc, IntegrityError):
+            # A concurrent request committed this external id first: answer with its answer.
+            stored = _stored_answers(storefront=storefront, items=[item])
+            if item.external_id in stored:
+                return {index: ItemOutcome(200, answer=stored[item.external_id])}
+        sqlstate = getattr(exc.__cause__, "sqlstate", None)
+        logger.warning("leads.intake.unstorable", extra={"sqlstate": sqlstate})
+        msg = _("The database refused this lead; it was not stored.")
+        return {index: refusal(["body"], msg, "unstorable")}
 
 
 def _stored_answers(*, storefront: str, items: list[IntakeItem]) -> dict[str, dict]:
@@ -252,7 +312,8 @@ def _ingest_batch(storefront: str, entries: list[tuple[int, IntakeItem, Listing]
         outcomes[index] = ItemOutcome(201, answer=answer)
 
     leads_write(leads=[p.lead for p in people.values()], fields=_LEAD_UPDATE_FIELDS)
-    LeadActivity.objects.bulk_create(activities)
+    # Unique external ids are taken in one order by every transaction (see the docstring).
+    LeadActivity.objects.bulk_create(sorted(activities, key=_activity_lock_order))
     LeadTransition.objects.bulk_create(transitions)
     crm_services.deliveries_create(events=events)
     # Nurture (issue 6): stop the sequences of leads that acquired the offer (INS or
@@ -312,8 +373,20 @@ def leads_write(*, leads: list[Lead], fields: list[str]) -> None:
         cursor.execute(sql, params)
 
 
+def _activity_lock_order(activity: LeadActivity) -> tuple:
+    # Keyed activities first, by key; the others keep their batch order (a stable sort).
+    if activity.external_id is None:
+        return (1, "", "")
+    return (0, activity.storefront, activity.external_id)
+
+
 def _lock_people(entries, now: datetime) -> dict[tuple[int, str], _Person]:
-    """Lock the batch's leads (creating the missing ones), in primary-key order."""
+    """Lock the batch's leads (creating the missing ones), in one global order.
+
+    New leads are inserted sorted by (publisher, normalized email): two transactions that
+    insert the same people then wait on the first common one instead of each holding
+    one the other needs. Existing leads are locked in primary-key order.
+    """
     wanted: dict[tuple[int, str], tuple[IntakeItem, Listing]] = {}
     for _index, item, listing in entries:
         key = (listing.publisher_id, Lead.normalize_email(item.payload.UserDetails.Email))
@@ -324,7 +397,7 @@ def _lock_people(entries, now: datetime) -> dict[tuple[int, str], _Person]:
         for key, (item, listing) in wanted.items()
     }
     # ON CONFLICT DO NOTHING: a lead a concurrent request just created is simply found.
-    Lead.objects.bulk_create(fresh.values(), ignore_conflicts=True)
+    Lead.objects.bulk_create([fresh[key] for key in sorted(fresh)], ignore_conflicts=True)
     query = Q(pk__in=[])
     by_publisher: dict[int, list[str]] = defaultdict(list)
     for publisher_id, email in wanted:

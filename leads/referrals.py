@@ -12,12 +12,11 @@ from typing import ClassVar
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from pydantic import Field
 
 from crm import services as crm_services
 from leads.intake import ItemOutcome, refusal
 from leads.models import Lead, LeadActivity, LeadTransition, Listing
-from leads.schemas import LEAD_KEYS, LeadPayload
+from leads.schemas import LEAD_KEYS, LeadPayload, single_line
 
 CO_SELL_SOURCE = "Co-Sell"
 CO_SELL_ACTION = "CoSellReferral"
@@ -29,8 +28,8 @@ class ReferralPayload(LeadPayload):
 
     known_keys: ClassVar[tuple[str, ...]] = (*LEAD_KEYS, "ReferralId")
 
-    ReferralId: str = Field(min_length=1, max_length=150)
-    OfferId: str = Field(min_length=1, max_length=200)
+    ReferralId: single_line(150, min_length=1)
+    OfferId: single_line(200, min_length=1)
 
 
 def referral_ingest(*, payload: ReferralPayload, raw: dict, entered_by=None) -> ItemOutcome:

@@ -2,11 +2,13 @@
 
 Partner Center's own samples mix `UserDetails` and `userDetails`, and its receivers read
 keys case-insensitively, so keys are matched without regard to case. Unknown keys are
-ignored (the raw payload is kept on the activity). Every string has a length bound.
+ignored (the raw payload is kept on the activity, checked by leads.payload_limits).
+Every string has a length bound and must be storable text: single-line fields allow no
+control character, free text (Description) allows tab and line breaks.
 """
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
 import pycountry
@@ -14,6 +16,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from ninja import Schema
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -23,11 +26,33 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from leads.payload_limits import check_multiline, check_single_line, utc_datetime
+
 TEST_LEAD_MARKER = "MSFT_TEST_"
 
-Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
-Medium = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-Long = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+
+def single_line(max_length: int, min_length: int | None = None) -> Any:
+    """A stripped, length-bounded string without control characters."""
+    return Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+        AfterValidator(check_single_line),
+    ]
+
+
+Short = single_line(100)
+Medium = single_line(200)
+Long = single_line(500)
+Code = single_line(40)
+CampaignCodeText = single_line(64)
+PhoneText = single_line(50)
+CountryText = single_line(60)
+FreeText = Annotated[str, StringConstraints(max_length=4000), AfterValidator(check_multiline)]
+
+# RFC 5321 §4.5.3.1: 64 octets in the local part; 254 in all (a 256-octet path less <>).
+EMAIL_LOCAL_MAX = 64
+EMAIL_MAX = 254
+EmailText = single_line(EMAIL_MAX, min_length=3)
 
 USER_DETAILS_KEYS = ("FirstName", "LastName", "Email", "Phone", "Country", "Company", "Title")
 LEAD_KEYS = (
@@ -80,9 +105,9 @@ class UserDetails(BaseModel):
 
     FirstName: Short = ""
     LastName: Short = ""
-    Email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
-    Phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)] = ""
-    Country: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] = ""
+    Email: EmailText
+    Phone: PhoneText = ""
+    Country: CountryText = ""
     Company: Medium = ""
     Title: Medium = ""
 
@@ -94,6 +119,20 @@ class UserDetails(BaseModel):
     @field_validator("Email")
     @classmethod
     def _email(cls, value: str) -> str:
+        local = value.rpartition("@")[0]
+        if len(local) > EMAIL_LOCAL_MAX:
+            raise PydanticCustomError(
+                "email_local_too_long",
+                "The part before @ may be at most {max} characters (RFC 5321).",
+                {"max": EMAIL_LOCAL_MAX},
+            )
+        # Lowercasing (the consolidation key) can lengthen some letters, such as "İ".
+        if max(len(value), len(value.lower())) > EMAIL_MAX:
+            raise PydanticCustomError(
+                "email_too_long",
+                "An email address may be at most {max} characters (RFC 5321).",
+                {"max": EMAIL_MAX},
+            )
         try:
             validate_email(value)
         except DjangoValidationError:
@@ -118,16 +157,17 @@ class LeadPayload(BaseModel):
 
     UserDetails: UserDetails
     LeadSource: Long = ""
-    ActionCode: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
+    ActionCode: Code = ""
     OfferTitle: Medium = ""
-    Description: Annotated[str, StringConstraints(max_length=4000)] = ""
+    Description: FreeText = ""
     LeadId: Medium | None = None
     OfferId: Medium | None = None
-    CampaignCode: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = (
-        None
-    )
+    CampaignCode: CampaignCodeText | None = None
     MarketingConsent: bool | None = None
-    CreatedTime: datetime | None = Field(default=None, description="ISO 8601; UTC if no offset.")
+    CreatedTime: datetime | None = Field(
+        default=None,
+        description="ISO 8601; UTC if no offset; the offset within ±15:59.",
+    )
 
     # The keys this payload knows, in their canonical case (a subclass may add some).
     known_keys: ClassVar[tuple[str, ...]] = LEAD_KEYS
@@ -149,10 +189,8 @@ class LeadPayload(BaseModel):
 
     @field_validator("CreatedTime")
     @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else utc_datetime(value)
 
     @property
     def is_test(self) -> bool:

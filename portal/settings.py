@@ -42,6 +42,11 @@ def _required_in_production(name: str, dev_default: str) -> str:
 
 
 SECRET_KEY = _required_in_production("SECRET_KEY", _DEV_SECRET_KEY)
+# Old secret keys, still accepted when reading signed values during a rotation.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+# The key of the suppression list's address HMAC (leads/address_hash.py). Empty: derived
+# from SECRET_KEY. Set it in production so that rotating SECRET_KEY never touches it.
+SUPPRESSION_HASH_KEY = env.str("SUPPRESSION_HASH_KEY", default="")
 FIELD_ENCRYPTION_KEYS = [
     key.strip()
     for key in _required_in_production("FIELD_ENCRYPTION_KEYS", _DEV_FIELD_KEY).split(",")

@@ -217,8 +217,38 @@ class LeadActivityAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("raw payload"))
     def raw_payload_pretty(self, obj):
-        payload = json.dumps(obj.raw_payload or {}, indent=2, sort_keys=True, ensure_ascii=False)
-        return format_html("<pre>{}</pre>", payload)
+        text, truncated = pretty_json_excerpt(obj.raw_payload or {}, RAW_PAYLOAD_DISPLAY_LIMIT)
+        if not truncated:
+            return format_html("<pre>{}</pre>", text)
+        note = gettext("Truncated: only the first %(size)s KiB are shown.") % {
+            "size": RAW_PAYLOAD_DISPLAY_LIMIT // 1024
+        }
+        return format_html("<pre>{}</pre><p><strong>{}</strong></p>", text, note)
+
+
+# Indentation grows with depth: a 10 KB body nested thousands deep would print as 50 MB.
+RAW_PAYLOAD_DISPLAY_LIMIT = 16 * 1024
+
+
+def pretty_json_excerpt(value, limit: int) -> tuple[str, bool]:
+    """(text, truncated): value as indented JSON, cut at limit characters.
+
+    The encoder yields its output piece by piece, so a payload that would print huge
+    stops costing anything once the limit is reached.
+    """
+    encoder = json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=False)
+    parts, size = [], 0
+    try:
+        for chunk in encoder.iterencode(value):
+            parts.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                return "".join(parts)[:limit], True
+    except RecursionError:
+        # Deeper than Python's encoder can indent: the compact form, cut the same way.
+        compact = json.dumps(value, ensure_ascii=False)
+        return compact[:limit], len(compact) > limit
+    return "".join(parts), False
 
 
 # --- Scoring ---------------------------------------------------------------------------
