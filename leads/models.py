@@ -926,8 +926,10 @@ class EmailSend(models.Model):
 
 
 class Suppression(models.Model):
-    """An address a publisher must not email again. Only the SHA-256 of the normalized
-    address is kept, so an opt-out outlives the lead's erasure."""
+    """An address a publisher must not email again. Only a keyed HMAC of the normalized
+    address is kept (leads.address_hash), so an opt-out outlives the lead's erasure.
+    Rows from before the HMAC whose address was known nowhere any more keep their bare
+    SHA-256, marked `is_legacy`, and are matched by it."""
 
     class Reason(models.TextChoices):
         UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
@@ -940,7 +942,12 @@ class Suppression(models.Model):
         related_name="suppressions",
         verbose_name=_("publisher"),
     )
-    email_hash = models.CharField(_("email (SHA-256)"), max_length=64)
+    email_hash = models.CharField(_("email (HMAC-SHA256)"), max_length=64)
+    is_legacy = models.BooleanField(
+        _("legacy SHA-256"),
+        default=False,
+        help_text=_("The hash is the bare SHA-256 of the address, from before the HMAC."),
+    )
     reason = models.CharField(_("reason"), max_length=12, choices=Reason)
     send = models.ForeignKey(
         EmailSend,

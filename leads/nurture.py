@@ -24,6 +24,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from leads import address_hash
 from leads.models import (
     Campaign,
     EmailSend,
@@ -32,9 +33,8 @@ from leads.models import (
     LeadActivity,
     NurtureSequence,
     NurtureStep,
-    Suppression,
 )
-from leads.unsubscribe import email_hash
+from leads.unsubscribe import suppressed_addresses
 
 logger = logging.getLogger(__name__)
 
@@ -155,11 +155,7 @@ JOIN LATERAL (
 ) AS first_step ON TRUE
 WHERE l.origin = 'marketplace' AND NOT l.is_test AND l.marketing_consent
   AND l.status NOT IN ('accepted', 'won', 'lost', 'disqualified')
-  AND NOT EXISTS (
-    SELECT 1 FROM leads_suppression su
-    WHERE su.publisher_id = l.publisher_id
-      AND su.email_hash = encode(sha256(convert_to(l.email_normalized, 'UTF8')), 'hex')
-  )
+  AND NOT {suppressed}
 ON CONFLICT (lead_id, campaign_id) DO NOTHING
 """
 
@@ -173,11 +169,17 @@ def enrollments_create(*, pairs: Iterable[tuple[int, int]], now: datetime | None
     if connection.vendor != "postgresql":
         return _enrollments_create_portable(pairs, now)
     rows = ", ".join(["(%s::bigint, %s::bigint)"] * len(pairs))
+    suppressed, suppressed_params = address_hash.suppressed_sql(
+        publisher_column="l.publisher_id", email_column="l.email_normalized"
+    )
     params: list = [now, now]
     for lead_id, campaign_id in pairs:
         params.extend((lead_id, campaign_id))
+    params.extend(suppressed_params)
+    # Only placeholders and our own identifiers: see _ENROL_SQL and address_hash.
+    sql = _ENROL_SQL.format(rows=rows, suppressed=suppressed)
     with connection.cursor() as cursor:
-        cursor.execute(_ENROL_SQL.format(rows=rows), params)  # only placeholders: see _ENROL_SQL
+        cursor.execute(sql, params)
         return cursor.rowcount
 
 
@@ -198,10 +200,8 @@ def _enrollments_create_portable(pairs: list[tuple[int, int]], now: datetime) ->
         and lead.marketing_consent
         and lead.status not in STOP_STATUSES
     }
-    suppressed = set(
-        Suppression.objects.filter(
-            publisher_id__in={lead.publisher_id for lead in leads.values()}
-        ).values_list("publisher_id", "email_hash")
+    suppressed = suppressed_addresses(
+        pairs={(lead.publisher_id, lead.email_normalized) for lead in leads.values()}
     )
     rows = [
         Enrollment(
@@ -213,8 +213,7 @@ def _enrollments_create_portable(pairs: list[tuple[int, int]], now: datetime) ->
         for lead_id, campaign_id in pairs
         if campaign_id in first_delay
         and lead_id in leads
-        and (leads[lead_id].publisher_id, email_hash(leads[lead_id].email_normalized))
-        not in suppressed
+        and (leads[lead_id].publisher_id, leads[lead_id].email_normalized) not in suppressed
     ]
     return len(Enrollment.objects.bulk_create(rows, ignore_conflicts=True))
 

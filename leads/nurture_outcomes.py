@@ -116,9 +116,9 @@ def _bounce(bounced, now: datetime, report: SendReport) -> None:
         EmailSend.objects.filter(pk=row.pk).update(
             status=EmailSend.Status.BOUNCED, smtp_code=code, error=error
         )
-        unsubscribe.suppression_add(
+        unsubscribe.suppression_add_email(
             publisher_id=enrollment.campaign.publisher_id,
-            hashed_email=unsubscribe.email_hash(enrollment.lead.email_normalized),
+            email=enrollment.lead.email_normalized,
             reason=Suppression.Reason.BOUNCED,
             send_id=row.pk,
             detail=f"{code or ''} {error}".strip(),

@@ -33,7 +33,6 @@ from leads.models import (
     Enrollment,
     NurtureSequence,
     NurtureStep,
-    Suppression,
 )
 from leads.nurture import STOP_STATUSES
 from leads.nurture_outcomes import (
@@ -145,7 +144,7 @@ class _Batch:
             reason = Enrollment.StopReason.STATUS
         elif not lead.marketing_consent:
             reason = Enrollment.StopReason.NO_CONSENT
-        elif (publisher.pk, unsubscribe.email_hash(lead.email_normalized)) in self.suppressed:
+        elif (publisher.pk, lead.email_normalized) in self.suppressed:
             reason = Enrollment.StopReason.SUPPRESSED
         elif (
             step
@@ -318,10 +317,7 @@ def _offer_titles(campaign_ids: set[int]) -> dict[int, str]:
 
 
 def _suppressed(enrollments: list[Enrollment]) -> set[tuple[int, str]]:
-    hashes = {unsubscribe.email_hash(e.lead.email_normalized) for e in enrollments}
-    publishers = {e.campaign.publisher_id for e in enrollments}
-    return set(
-        Suppression.objects.filter(publisher_id__in=publishers, email_hash__in=hashes).values_list(
-            "publisher_id", "email_hash"
-        )
+    """The (publisher id, normalized address) pairs of these enrolments that are suppressed."""
+    return unsubscribe.suppressed_addresses(
+        pairs={(e.campaign.publisher_id, e.lead.email_normalized) for e in enrollments}
     )

@@ -2,7 +2,7 @@
 
 Writes go through leads.nurture and leads.unsubscribe. The send log is read-only; an
 interrupted send (its sender died mid-way, maybe delivered) can be released to go out
-again. Suppressions hold only the SHA-256 of the address; search by the address itself.
+again. Suppressions hold only a keyed HMAC of the address; search by the address itself.
 """
 
 from django import forms
@@ -145,8 +145,8 @@ class SuppressionForm(forms.ModelForm):
 
 @admin.register(Suppression)
 class SuppressionAdmin(admin.ModelAdmin):
-    list_display = ("email_hash", "publisher", "reason", "created_at")
-    list_filter = ("reason",)
+    list_display = ("email_hash", "publisher", "reason", "is_legacy", "created_at")
+    list_filter = ("reason", "is_legacy")
     list_select_related = ("publisher",)
     autocomplete_fields = ("publisher",)
     search_fields = ("=email_hash",)
@@ -164,13 +164,21 @@ class SuppressionAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None:
-            return ("publisher", "email_hash", "reason", "send", "detail", "created_at")
+            return (
+                "publisher",
+                "email_hash",
+                "is_legacy",
+                "reason",
+                "send",
+                "detail",
+                "created_at",
+            )
         return ()
 
     def get_search_results(self, request, queryset, search_term):
-        # The address is never stored: search by its hash.
+        # The address is never stored: search by its hashes (every key, and legacy).
         if "@" in search_term:
-            search_term = unsubscribe.email_hash(search_term)
+            return queryset.filter(unsubscribe.suppression_match(search_term)), False
         return super().get_search_results(request, queryset, search_term)
 
     def save_model(self, request, obj, form, change):
@@ -184,8 +192,8 @@ class SuppressionAdmin(admin.ModelAdmin):
         )
         obj.pk = (
             Suppression.objects.filter(
+                unsubscribe.suppression_match(form.cleaned_data["email"]),
                 publisher_id=obj.publisher_id,
-                email_hash=unsubscribe.email_hash(form.cleaned_data["email"]),
             )
             .values_list("pk", flat=True)
             .first()
