@@ -15,7 +15,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
-from crm.connectors import ssrf
+from crm.connectors import azure_table, ssrf
+from crm.connectors.base import ConfigurationError
 from crm.models import CrmTarget
 
 Kind = CrmTarget.Kind
@@ -80,6 +81,19 @@ def config_keys_for(kind: str) -> tuple[ConfigKey, ...]:
 def config_field_names(kind: str) -> list[str]:
     """The form field names of a kind's configuration keys, in display order."""
     return [CONFIG_FIELD_PREFIX + key.name for key in config_keys_for(kind)]
+
+
+def _guard_policy() -> ssrf.GuardPolicy:
+    return ssrf.GuardPolicy(
+        allow_private_targets=settings.CRM_ALLOW_PRIVATE_TARGETS,
+        require_https=not settings.DEBUG,
+    )
+
+
+def _refused(exc: ssrf.TargetRefused) -> ValidationError:
+    return ValidationError(
+        _("This address cannot receive leads: %(reason)s."), params={"reason": exc}, code="ssrf"
+    )
 
 
 class CrmTargetForm(forms.ModelForm):
@@ -164,20 +178,32 @@ class CrmTargetForm(forms.ModelForm):
         if not (scheme == "https" or (scheme == "http" and settings.DEBUG)):
             raise ValidationError(_("Enter an https:// URL."), code="https_required")
         # The SSRF guard at save time too; it runs again at every connect.
-        policy = ssrf.GuardPolicy(
-            allow_private_targets=settings.CRM_ALLOW_PRIVATE_TARGETS,
-            require_https=not settings.DEBUG,
-        )
         try:
-            ssrf.check_url(value, policy)
+            ssrf.check_url(value, _guard_policy())
         except ssrf.TargetRefused as exc:
-            raise ValidationError(
-                _("This address cannot receive leads: %(reason)s."),
-                params={"reason": exc},
-                code="ssrf",
-            ) from exc
+            raise _refused(exc) from exc
         except ssrf.HostNotFound:
             pass  # DNS may recover; the connect-time check decides then
+        return value
+
+    def clean_config_storageAccountConnectionString(self):
+        """Every endpoint the connection string names or implies meets the URL checks.
+        Blank keeps the stored (already checked) value; errors never quote the string."""
+        value = (self.cleaned_data.get("config_storageAccountConnectionString") or "").strip()
+        if not value:
+            return value
+        try:
+            azure_table.check_connection_string(value, _guard_policy())
+        except ssrf.TargetRefused as exc:
+            raise _refused(exc) from exc
+        except ConfigurationError:
+            raise ValidationError(
+                _(
+                    "This is not a storage account connection string. Copy it from the "
+                    "Azure portal: Storage account → Access keys → Connection string."
+                ),
+                code="invalid_connection_string",
+            ) from None
         return value
 
     # The clean_<field>() hooks carry Partner Center's camelCase key names.

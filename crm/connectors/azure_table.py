@@ -8,11 +8,16 @@ string); the flattened contact columns, score, status, storefront and event are 
 
 A transaction is all or nothing: when one entity is refused (a 4xx naming its index),
 that lead is permanent and the others are submitted again without it.
+
+SSRF: the SDK sends through `azure_transport.GuardedTransport` (our guarded httpx client:
+resolve once, connect to the checked address, no redirects), with its RedirectPolicy off,
+so a 3xx is a permanent failure. `check_connection_string` is the save-time check of
+every endpoint a connection string names or implies.
 """
 
-import contextlib
 import json
 import re
+from urllib.parse import urlsplit
 
 from azure.core.exceptions import (
     AzureError,
@@ -21,10 +26,13 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
+from azure.core.utils import parse_connection_string
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
+from crm.connectors import ssrf
+from crm.connectors.azure_transport import GuardedTransport
 from crm.connectors.base import ConfigurationError, DeliveryPayload, Result, SendOptions, excerpt
-from crm.connectors.ssrf import GuardPolicy, HostNotFound, check_url
+from crm.connectors.http_client import phrase
 
 DEFAULT_TABLE = "MarketplaceLeads"
 MAX_OPERATIONS = 100  # per transaction, all in one partition
@@ -111,6 +119,10 @@ def failure_result(delivery_id: str, exc: Exception) -> Result:
             "check the connection string's account key"
         )
         return Result(delivery_id, "permanent", exc.status_code, error=error)
+    if isinstance(exc, HttpResponseError) and exc.status_code and 300 <= exc.status_code < 400:
+        status = exc.status_code
+        error = f"{status} {phrase(status)}: redirect refused (redirects are never followed)"
+        return Result(delivery_id, "permanent", status, error=error)
     if isinstance(exc, HttpResponseError):
         status = exc.status_code
         outcome = "retryable" if status is None or status in RETRYABLE_STATUSES else "permanent"
@@ -149,20 +161,63 @@ def submit_group(table: TableClient, group: list[DeliveryPayload], results: dict
 
 
 def service_for(connection: str, options: SendOptions) -> TableServiceClient:
+    """The SDK's client, sending through the guarded transport with redirects off; the
+    endpoint's scheme is checked here, its addresses at every connection."""
     try:
         service = TableServiceClient.from_connection_string(
             connection,
-            connection_timeout=options.connect_timeout,
-            read_timeout=options.total_timeout,
+            transport=GuardedTransport(options),
+            permit_redirects=False,
             retry_total=0,  # the delivery engine retries, with backoff, over days
         )
     except ValueError:
         # The message could quote the connection string, which holds the key.
         raise ConfigurationError("the storage account connection string is not valid") from None
-    policy = GuardPolicy(options.allow_private_targets, options.require_https)
-    with contextlib.suppress(HostNotFound):  # DNS may recover: the request is retried
-        check_url(service.url, policy)
+    refusal = ssrf.scheme_refusal(service.scheme.lower(), _policy(options))
+    if refusal:
+        raise ssrf.TargetRefused(f"the table endpoint is refused: {refusal}")
     return service
+
+
+def _policy(options: SendOptions) -> ssrf.GuardPolicy:
+    return ssrf.GuardPolicy(options.allow_private_targets, options.require_https)
+
+
+def connection_endpoints(connection: str) -> list[str]:
+    """Every endpoint URL a connection string names (TableEndpoint, BlobEndpoint, ...) or
+    implies (AccountName + EndpointSuffix; UseDevelopmentStorage), the table's first."""
+    try:
+        service = TableServiceClient.from_connection_string(connection)  # parses only
+        named = parse_connection_string(connection, case_sensitive_keys=False)
+    except ValueError:
+        raise ConfigurationError("the storage account connection string is not valid") from None
+    endpoints = [service.url.split("?", 1)[0]]  # a SAS query string is a secret
+    endpoints += [value for key, value in named.items() if key.endswith("endpoint") and value]
+    by_origin: dict[tuple, str] = {}
+    for url in endpoints:
+        by_origin.setdefault(_origin(url), url)
+    return list(by_origin.values())
+
+
+def _origin(url: str) -> tuple:
+    """(scheme, host, port) of a URL, so that one origin is checked (resolved) once."""
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        return (scheme, parts.hostname, parts.port or {"https": 443, "http": 80}.get(scheme))
+    except ValueError:
+        return (url,)  # check_url explains what is wrong with it
+
+
+def check_connection_string(connection: str, policy: ssrf.GuardPolicy) -> None:
+    """Save-time check of every endpoint of a connection string, like `ssrf.check_url`;
+    raises ConfigurationError or ssrf.TargetRefused. A name that does not resolve passes:
+    DNS may recover, and the connect-time check decides then."""
+    for endpoint in connection_endpoints(connection):
+        try:
+            ssrf.check_url(endpoint, policy)
+        except ssrf.HostNotFound:
+            continue
 
 
 class AzureTableConnector:
@@ -175,20 +230,23 @@ class AzureTableConnector:
             return []
         connection, table_name = settings_from(config)
         results: dict[str, Result] = {}
-        with service_for(connection, options) as service:
-            try:
+        try:
+            with service_for(connection, options) as service:
                 table = service.create_table_if_not_exists(table_name)
                 for group in partition_groups(payloads):
                     submit_group(table, group, results)
-            except (AzureError, ValueError) as exc:
-                # ValueError: a connection string whose key is not base64.
-                failure = failure_for_batch(exc)
-                for payload in payloads:
-                    results.setdefault(payload.delivery_id, failure(payload.delivery_id))
+        except (AzureError, ValueError, ConfigurationError) as exc:
+            # ValueError: a connection string whose key is not base64. ConfigurationError:
+            # a malformed string, or the SSRF guard refused the endpoint (TargetRefused).
+            failure = failure_for_batch(exc)
+            for payload in payloads:
+                results.setdefault(payload.delivery_id, failure(payload.delivery_id))
         return [results[payload.delivery_id] for payload in payloads]
 
 
 def failure_for_batch(exc: Exception):
+    if isinstance(exc, ConfigurationError):
+        return lambda delivery_id: Result(delivery_id, "permanent", error=str(exc))
     if isinstance(exc, ValueError):
         error = "the storage account key in the connection string is not valid"
         return lambda delivery_id: Result(delivery_id, "permanent", error=error)

@@ -50,7 +50,10 @@ _clients_lock = threading.Lock()
 class Reply:
     status_code: int
     headers: httpx.Headers
-    text: str  # the first 64 KiB of the answer, decoded
+    text: str  # the first 64 KiB (or the caller's limit) of the answer, decoded
+    content: bytes = b""  # the same bytes, undecoded
+    reason: str = ""
+    is_truncated: bool = False  # the answer was longer than the limit
 
 
 def policy_for(options: SendOptions) -> GuardPolicy:
@@ -119,25 +122,50 @@ def timeout_for(options: SendOptions) -> httpx.Timeout:
 
 def post(*, kind: str, url: str, content: bytes, headers: dict, options: SendOptions) -> Reply:
     """POST and read the answer; raises httpx errors and ssrf.TargetRefused."""
+    return request(
+        kind=kind, method="POST", url=url, content=content, headers=headers, options=options
+    )
+
+
+def request(
+    *,
+    kind: str,
+    method: str,
+    url: str,
+    content: bytes | None,
+    headers: dict,
+    options: SendOptions,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> Reply:
+    """Send one request through the guarded client and read at most `max_body_bytes` of
+    the answer; raises httpx errors and ssrf.TargetRefused."""
     client = client_for(kind, url, options)
     deadline = time.monotonic() + options.total_timeout
     with client.stream(
-        "POST", url, content=content, headers=headers, timeout=timeout_for(options)
+        method, url, content=content, headers=headers, timeout=timeout_for(options)
     ) as response:
-        body = _read_capped(response, deadline)
+        body, is_truncated = _read_capped(response, deadline, max_body_bytes)
     text = body.decode(response.encoding or "utf-8", errors="replace")
-    return Reply(response.status_code, response.headers, text)
+    return Reply(
+        response.status_code,
+        response.headers,
+        text,
+        content=body,
+        reason=response.reason_phrase,
+        is_truncated=is_truncated,
+    )
 
 
-def _read_capped(response: httpx.Response, deadline: float) -> bytes:
+def _read_capped(response: httpx.Response, deadline: float, limit: int) -> tuple[bytes, bool]:
+    """At most `limit` bytes of the answer, and whether there was more."""
     body = bytearray()
     for chunk in response.iter_bytes():
         body.extend(chunk)
-        if len(body) >= MAX_BODY_BYTES:
+        if len(body) > limit:
             break
         if time.monotonic() > deadline:
             raise httpx.ReadTimeout("the answer took longer than the total timeout")
-    return bytes(body[:MAX_BODY_BYTES])
+    return bytes(body[:limit]), len(body) > limit
 
 
 def send(
@@ -170,19 +198,19 @@ def result_for_reply(delivery_id: str, reply: Reply) -> Result:
     if 200 <= code < 300:
         return Result(delivery_id, "delivered", **fields)
     if 300 <= code < 400:
-        error = f"{code} {_phrase(code)}: redirect refused (redirects are never followed)"
+        error = f"{code} {phrase(code)}: redirect refused (redirects are never followed)"
         return Result(delivery_id, "permanent", error=error, **fields)
     if code == 410:
         error = "410 Gone: the endpoint says it no longer exists; the target is paused"
         return Result(delivery_id, "permanent", error=error, **fields)
     if code in RETRYABLE_STATUSES or code >= 500:
         retry_after = retry_after_seconds(reply.headers.get("Retry-After"))
-        error = f"{code} {_phrase(code)}"
+        error = f"{code} {phrase(code)}"
         return Result(delivery_id, "retryable", error=error, retry_after=retry_after, **fields)
-    return Result(delivery_id, "permanent", error=f"{code} {_phrase(code)}", **fields)
+    return Result(delivery_id, "permanent", error=f"{code} {phrase(code)}", **fields)
 
 
-def _phrase(code: int) -> str:
+def phrase(code: int) -> str:
     try:
         return HTTPStatus(code).phrase
     except ValueError:

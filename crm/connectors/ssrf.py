@@ -1,15 +1,30 @@
 """The SSRF guard: publisher-configured URLs may only reach public addresses.
 
 A URL is checked twice: when the target is saved (`check_url`) and again at connect time,
-by `GuardedBackend`, the network backend of every connector's httpx client. At connect time
-the host is resolved once (every A and AAAA record), refused if ANY address is not public,
-and the socket is opened to one of exactly those checked addresses. There is no second DNS
-lookup between check and connect, so DNS rebinding cannot slip a private address in. TLS
-still sends the original hostname as SNI and verifies the certificate against it.
+by `GuardedBackend`, the network backend of every connector's httpx client (the Azure
+Table connector's SDK sends through the same client, see `azure_transport`). At connect
+time the host is resolved once (every A and AAAA record), refused if ANY address is not
+public, and the socket is opened to one of exactly those checked addresses. There is no
+second DNS lookup between check and connect, so DNS rebinding cannot slip a private
+address in. TLS still sends the original hostname as SNI and verifies the certificate
+against it.
 
-The deny list is Microsoft AntiSSRF's `recommendedV1` (reference/reliability-security.md
-§3), with IPv4-mapped IPv6 unwrapped first; `ipaddress.is_global` is not used because it
-passes 168.63.129.16 and its mapped-address semantics changed across Python releases.
+The deny list (`_LABELLED_CIDRS`) is Microsoft AntiSSRF's `recommendedV1`
+(reference/reliability-security.md §3), completed from the IANA IPv4 and IPv6
+Special-Purpose Address Registries (iana-ipv4-special-registry, iana-ipv6-special-registry;
+entries up to RFC 9602's 5f00::/16 and RFC 9637's 3fff::/20) and the IANA IPv6 Address
+Space registry, reviewed on 2026-12-05. Every entry not "globally reachable" is here, plus:
+- `::/96`: IPv4-compatible IPv6 (RFC 4291 §2.5.5.1, deprecated; `::127.0.0.1`);
+- `::ffff:0:0:0/96`: IPv4-translated (SIIT, RFC 2765, obsoleted);
+- all IPv6 space outside global unicast `2000::/3` (IANA: "Reserved by IETF"), which also
+  covers the deprecated ranges the registries dropped.
+Some globally reachable entries are refused all the same: 192.0.0.9 and 192.0.0.10 (within
+192.0.0.0/24), AS112 and AMT anycast, NAT64 `64:ff9b::/96` and 6to4 `2002::/16` and Teredo
+`2001::/32` (they embed an IPv4 address, which may be internal), and 168.63.129.16 (Azure
+WireServer, public-looking but host-internal). IPv4-mapped IPv6 (`::ffff:a.b.c.d`) is
+unwrapped first and judged as its IPv4 address; the other embedding prefixes are refused
+whole, and the error names the IPv4 address they carry. `ipaddress.is_global` is not used:
+it passes 168.63.129.16 and its mapped-address semantics changed across Python releases.
 """
 
 import ipaddress
@@ -46,10 +61,13 @@ _LABELLED_CIDRS = (
     ("240.0.0.0/4", "a reserved address"),
     ("::1/128", "a loopback address"),
     ("::/128", "the unspecified address"),
+    ("::/96", "an IPv4-compatible (deprecated) address"),
+    ("::ffff:0:0:0/96", "an IPv4-translated (SIIT) address"),
     ("64:ff9b::/96", "a NAT64 address"),
     ("64:ff9b:1::/48", "a NAT64 address"),
     ("100::/64", "a discard-only address"),
     ("100:0:0:1::/64", "a dummy address"),
+    ("2001::/32", "a Teredo address"),
     ("2001::/23", "an IETF special-purpose (Teredo, benchmarking, ORCHID) address"),
     ("2001:db8::/32", "a documentation address"),
     ("2002::/16", "a 6to4 address"),
@@ -60,6 +78,10 @@ _LABELLED_CIDRS = (
     ("fe80::/10", "a link-local address"),
     ("fec0::/10", "a site-local address"),
     ("ff00::/8", "a multicast address"),
+    # The rest of the IPv6 space outside global unicast 2000::/3 (IANA: reserved).
+    ("::/3", "a reserved address (outside IPv6 global unicast 2000::/3)"),
+    ("4000::/2", "a reserved address (outside IPv6 global unicast 2000::/3)"),
+    ("8000::/1", "a reserved address (outside IPv6 global unicast 2000::/3)"),
 )
 BLOCKED_NETWORKS = tuple((ipaddress.ip_network(cidr), label) for cidr, label in _LABELLED_CIDRS)
 
@@ -96,14 +118,28 @@ def address_refusal(address: str | IPAddress) -> str | None:
     return None
 
 
-def _with_embedded(ip: IPAddress, label: str) -> str:
-    """Name the IPv4 address a NAT64 or 6to4 address carries, so the error says where it
-    would really go."""
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+_IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
+
+
+def embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address a NAT64, IPv4-compatible, SIIT, 6to4 or Teredo address carries."""
     if ip.version != 6:
-        return label
-    embedded = ip.sixtofour
-    if embedded is None and ip in ipaddress.ip_network("64:ff9b::/96"):
-        embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        return None
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]  # the client's own address, de-obfuscated
+    if ip in _NAT64 or ip in _IPV4_TRANSLATED or (ip in _IPV4_COMPATIBLE and int(ip) > 1):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def _with_embedded(ip: IPAddress, label: str) -> str:
+    """Name the IPv4 address an embedding address carries, so the error says where it
+    would really go."""
+    embedded = embedded_ipv4(ip)
     return f"{label} embedding {embedded}" if embedded is not None else label
 
 

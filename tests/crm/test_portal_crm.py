@@ -160,7 +160,12 @@ def test_creating_an_https_target_generates_a_secret_shown_once(owner_client, pu
         ),
         (
             "azure-table",
-            {"config_storageAccountConnectionString": "DefaultEndpointsProtocol=https;s3cr3t"},
+            {
+                # Checked at save like a URL: a well-formed string (loopback is allowed here)
+                "config_storageAccountConnectionString": (
+                    "AccountName=acct;AccountKey=s3cr3t;TableEndpoint=https://127.0.0.1/acct"
+                )
+            },
             "storageAccountConnectionString",
         ),
     ],
