@@ -25,6 +25,7 @@ from azure.core.exceptions import (
     HttpResponseError,
     ServiceRequestError,
     ServiceResponseError,
+    ServiceResponseTimeoutError,
 )
 from azure.core.utils import parse_connection_string
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
@@ -130,9 +131,12 @@ def failure_result(delivery_id: str, exc: Exception) -> Result:
         message = re.sub(r"^\d+:", "", message)  # a transaction's "<index>:" prefix
         error = f"Azure Table answered HTTP {status}: {error_code(exc)}: {message}"
         return Result(delivery_id, outcome, status, error=excerpt(error, 500))
-    if isinstance(exc, ServiceResponseError):
+    if isinstance(exc, ServiceResponseTimeoutError):
         error = "Azure Table did not answer in time; the lead may have been written"
         return Result(delivery_id, "retryable", error=error)
+    if isinstance(exc, ServiceResponseError):
+        error = f"Azure Table's answer failed ({exc.message}); the lead may have been written"
+        return Result(delivery_id, "retryable", error=excerpt(error, 500))
     if isinstance(exc, ServiceRequestError):
         error = f"could not reach Azure Table ({type(exc).__name__}); nothing was sent"
         return Result(delivery_id, "retryable", error=error)

@@ -4,12 +4,15 @@ import json
 import uuid
 
 import pytest
+import requests
 from azure.data.tables import TableClient, TableServiceClient
 
-from crm.connectors import DeliveryPayload, SendOptions
+from crm.connectors import DeliveryPayload, SendOptions, azure_transport, http_client
 from crm.connectors.azure_table import AzureTableConnector
 from tests.crm.connectors import make_payload
+from tests.crm.receivers import Answer
 from tests.crm.receivers.azurite import ACCOUNT_KEY, running_azurite
+from tests.crm.receivers.redirect_receiver import RedirectReceiver
 
 # These receivers speak plain HTTP on loopback.
 LOOPBACK = SendOptions(allow_private_targets=True, require_https=False)
@@ -185,6 +188,72 @@ def test_an_unreachable_account_is_retryable():
 
     assert result.outcome == "retryable"
     assert result.error == "could not reach Azure Table (ServiceRequestError); nothing was sent"
+
+
+def test_every_request_goes_through_the_guarded_client_and_none_through_requests(
+    azurite, monkeypatch
+):
+    # Given the SDK's own requests transport made unusable, and our client's requests counted
+    def refuse(*args, **kwargs):
+        raise AssertionError("the SDK's requests transport was used")
+
+    monkeypatch.setattr(requests.Session, "request", refuse)
+    sent = []
+    original = http_client.request
+
+    def counting_request(**kwargs):
+        sent.append((kwargs["kind"], kwargs["method"]))
+        return original(**kwargs)
+
+    monkeypatch.setattr(http_client, "request", counting_request)
+    config = {"storageAccountConnectionString": azurite, "tableName": "LeadsGuarded"}
+
+    # When two leads are sent
+    results = connector.send(config, [make_lead(1), make_lead(2)], LOOPBACK)
+
+    # Then they are stored, with one table creation and one transaction, both ours
+    assert [r.outcome for r in results] == ["delivered", "delivered"]
+    assert sent == [("azure-table", "POST"), ("azure-table", "POST")]
+    monkeypatch.undo()  # the test's own reads use the SDK's default transport
+    assert len(entities(azurite, "LeadsGuarded")) == 2
+
+
+def test_an_answer_longer_than_the_cap_is_not_read_and_is_retryable(monkeypatch):
+    # Given an account that answers 201 with more than the cap (a small cap for the test)
+    monkeypatch.setattr(azure_transport, "MAX_ANSWER_BYTES", 1024)
+    with OversizedAnswer() as account:
+        account.answer_with(Answer(201, body=b"x" * 1025))
+
+        # When a lead is sent
+        (result,) = connector.send(
+            {"storageAccountConnectionString": account.connection_string}, [make_lead()], LOOPBACK
+        )
+
+    # Then the answer is refused unread (never handed to the SDK's parser), and retried later
+    assert result.outcome == "retryable"
+    assert result.error == (
+        "Azure Table's answer failed (the answer was longer than 1024 bytes: not read); "
+        "the lead may have been written"
+    )
+    assert len(account.requests) == 1
+
+
+class OversizedAnswer(RedirectReceiver):
+    """Answers its scripted answers (a body bigger than the cap) to every request."""
+
+    def __init__(self) -> None:
+        super().__init__(status=200, location="")
+
+    @property
+    def connection_string(self) -> str:
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+            f"AccountKey={ACCOUNT_KEY};TableEndpoint={self.url('/devstoreaccount1')};"
+        )
+
+    def handle(self, method: str, path: str, headers: dict, body: bytes) -> tuple:
+        answer = self.next_answer()
+        return answer.status, {"Content-Type": "application/json"}, answer.body, 0.0, ""
 
 
 class TableClientSpy:
