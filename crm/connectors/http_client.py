@@ -9,6 +9,8 @@
 - Certificates are checked against certifi's bundle, plus the PEM file that the
   environment variable CRM_EXTRA_CA_BUNDLE names, if set (a private CA, or the tests' CA).
 - An HTTP answer or a transport error becomes a Result (status → outcome mapping below).
+- `request()` is the one way out: `post()` and `send()` use it, and so does the Azure
+  Table SDK, through `azure_transport.GuardedTransport`.
 """
 
 import email.utils
