@@ -22,6 +22,7 @@ from leads.schemas import (
     IntakeAnswer,
     LeadPayload,
 )
+from portal import throttling
 
 MAX_BULK_ITEMS = 1000
 
@@ -47,7 +48,11 @@ class StorefrontKey(HttpBearer):
     openapi_scheme = "bearer"
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
-        return api_keys.api_key_authenticate(key=token, kind=ApiKey.Kind.STOREFRONT)
+        return api_keys.api_key_authenticate(
+            key=token,
+            kind=ApiKey.Kind.STOREFRONT,
+            client_address=throttling.throttle_address(request),
+        )
 
 
 # --- Errors: one shape everywhere, {"detail": [{loc, msg, type}]} or {"detail": "…"} -----
@@ -115,6 +120,18 @@ def _unauthorized(request, exc):
     return api.create_response(
         request, {"detail": "Missing or invalid API key (Authorization: Bearer …)."}, status=401
     )
+
+
+@api.exception_handler(api_keys.AuthThrottled)
+def _auth_throttled(request, exc: api_keys.AuthThrottled):
+    """Too many failed authentications from this address (leads.api_keys): 429."""
+    response = api.create_response(
+        request,
+        {"detail": "Too many failed authentications from this address; retry later."},
+        status=429,
+    )
+    response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 # --- Storefront intake ---------------------------------------------------------------------
@@ -242,7 +259,11 @@ class MicrosoftSellerKey(HttpBearer):
     openapi_scheme = "bearer"
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
-        return api_keys.api_key_authenticate(key=token, kind=ApiKey.Kind.MICROSOFT_SELLER)
+        return api_keys.api_key_authenticate(
+            key=token,
+            kind=ApiKey.Kind.MICROSOFT_SELLER,
+            client_address=throttling.throttle_address(request),
+        )
 
 
 @api.post(

@@ -2,14 +2,24 @@
 
 A key is 32 random bytes behind a readable prefix. Only its SHA-256 is stored: the key
 has full entropy, so a fast hash is enough and a lookup is one indexed equality.
+
+Failed authentications are counted per client address (`portal.throttling`, a window of
+API_AUTH_WINDOW_MINUTES in the cache). At API_AUTH_FAILURE_LIMIT, every call from that
+address is refused with `AuthThrottled` (429) until the window ends, a valid key included:
+otherwise a key guesser would learn which guess was right from the answer that is not 429.
 """
 
 import hashlib
+import logging
 import secrets
 
+from django.conf import settings
 from django.utils import timezone
 
 from leads.models import ApiKey, PublisherApiToken
+from portal import throttling
+
+logger = logging.getLogger(__name__)
 
 PREFIXES = {
     ApiKey.Kind.STOREFRONT: "lpk_sf_",
@@ -28,28 +38,78 @@ def key_generate(kind: str) -> tuple[str, str, str]:
     return key, key_hash(key), key[: len(PREFIXES[kind]) + 4]
 
 
-def api_key_authenticate(*, key: str, kind: str) -> ApiKey | None:
-    """The live key of this kind that matches, touching its last use; else None."""
-    if not key.startswith(PREFIXES[kind]):
+class AuthThrottled(Exception):
+    """Too many failed authentications from this address; retry after `retry_after` s."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+def _window(client_address: str, *, count: bool) -> throttling.WindowCount:
+    counter = throttling.window_hit if count else throttling.window_count
+    return counter(
+        scope="api-auth",
+        subject=client_address,
+        window_seconds=settings.API_AUTH_WINDOW_MINUTES * 60,
+    )
+
+
+def auth_throttle_check(*, client_address: str | None) -> None:
+    """Raise AuthThrottled if this address has used up its failed authentications."""
+    if client_address is None:
+        return
+    window = _window(client_address, count=False)
+    if window.count >= settings.API_AUTH_FAILURE_LIMIT:
+        raise AuthThrottled(window.retry_after)
+
+
+def auth_failure_record(*, client_address: str | None, kind: str) -> None:
+    """Count one failed authentication against this address."""
+    if client_address is None:
+        return
+    window = _window(client_address, count=True)
+    if window.count == settings.API_AUTH_FAILURE_LIMIT:
+        logger.warning("api.auth.throttled", extra={"kind": kind})
+
+
+def api_key_authenticate(
+    *, key: str, kind: str, client_address: str | None = None
+) -> ApiKey | None:
+    """The live key of this kind that matches, touching its last use; else None.
+
+    With the caller's address, a throttled address raises AuthThrottled and a failure
+    is counted against it.
+    """
+    auth_throttle_check(client_address=client_address)
+    api_key = None
+    if key.startswith(PREFIXES[kind]):
+        api_key = ApiKey.objects.filter(
+            key_hash=key_hash(key), kind=kind, revoked_at__isnull=True
+        ).first()
+    if api_key is None:
+        auth_failure_record(client_address=client_address, kind=kind)
         return None
-    api_key = ApiKey.objects.filter(
-        key_hash=key_hash(key), kind=kind, revoked_at__isnull=True
-    ).first()
-    if api_key is not None:
-        _touch(ApiKey, api_key)
+    _touch(ApiKey, api_key)
     return api_key
 
 
-def publisher_token_authenticate(*, token: str) -> PublisherApiToken | None:
-    if not token.startswith(PREFIXES["publisher"]):
+def publisher_token_authenticate(
+    *, token: str, client_address: str | None = None
+) -> PublisherApiToken | None:
+    """The live publisher token that matches, as `api_key_authenticate` does for keys."""
+    auth_throttle_check(client_address=client_address)
+    api_token = None
+    if token.startswith(PREFIXES["publisher"]):
+        api_token = (
+            PublisherApiToken.objects.filter(token_hash=key_hash(token), revoked_at__isnull=True)
+            .select_related("publisher")
+            .first()
+        )
+    if api_token is None:
+        auth_failure_record(client_address=client_address, kind="publisher")
         return None
-    api_token = (
-        PublisherApiToken.objects.filter(token_hash=key_hash(token), revoked_at__isnull=True)
-        .select_related("publisher")
-        .first()
-    )
-    if api_token is not None:
-        _touch(PublisherApiToken, api_token)
+    _touch(PublisherApiToken, api_token)
     return api_token
 
 

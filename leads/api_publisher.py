@@ -23,6 +23,7 @@ from leads.models import Lead, LeadOrigin, LeadStatus, PublisherApiToken
 from leads.payload_limits import utc_datetime
 from leads.schemas import ErrorAnswer
 from leads.storefronts import Storefront
+from portal import throttling
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -36,7 +37,9 @@ class PublisherToken(HttpBearer):
     openapi_scheme = "bearer"
 
     def authenticate(self, request: HttpRequest, token: str) -> PublisherApiToken | None:
-        return api_keys.publisher_token_authenticate(token=token)
+        return api_keys.publisher_token_authenticate(
+            token=token, client_address=throttling.throttle_address(request)
+        )
 
 
 router = Router(tags=["publisher"], auth=PublisherToken())

@@ -2,8 +2,12 @@
 seeds its default scoring rules, which live in leads."""
 
 from django.contrib import admin
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from portal import throttling
 from portal.models import Membership
 
 
@@ -31,3 +35,27 @@ class MembershipAdmin(admin.ModelAdmin):
     list_select_related = ("user", "publisher")
     readonly_fields = ("created_at",)
     date_hierarchy = "created_at"
+
+
+class UserAdmin(auth_admin.UserAdmin):
+    """Django's user admin, with the staff's way to end a sign-in lock early."""
+
+    actions = ["unlock_sign_in"]
+
+    @admin.action(description=_("Unlock sign-in (clear failed attempts from every address)"))
+    def unlock_sign_in(self, request, queryset):
+        usernames = [user.get_username() for user in queryset]
+        throttling.login_lockout_reset(usernames=usernames)
+        self.message_user(
+            request,
+            ngettext(
+                "Sign-in unlocked for %(count)d user.",
+                "Sign-in unlocked for %(count)d users.",
+                len(usernames),
+            )
+            % {"count": len(usernames)},
+        )
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), UserAdmin)

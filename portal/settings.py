@@ -6,6 +6,7 @@ under `var/`, and email written to files under `var/`. Production differs only b
 environment variables.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -77,6 +78,8 @@ INSTALLED_APPS = [
     "portal",
     "leads",
     "crm",
+    # Sign-in throttling: failed attempts per (user, address) and per address.
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -92,6 +95,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "portal.tenancy.CurrentPublisherMiddleware",
+    # Last, so that it turns a locked-out sign-in into the 429 lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -154,6 +159,42 @@ PASSWORD_HASHERS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Sign-in and API throttling (docs/security.md, "Authentication and throttling") -----
+# django-axes refuses a sign-in (portal and admin) after LOGIN_FAILURE_LIMIT failures for
+# one (username, address) pair, or LOGIN_IP_FAILURE_LIMIT failures from one address for
+# any usernames, within LOGIN_COOLOFF_MINUTES; then even the right password is refused
+# until the cool-off has passed or staff unlock. Attempts live in the database (shared by
+# every web worker, and listed in admin).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "portal.throttling.TieredAxesHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_IP_FAILURE_LIMIT = env.int("LOGIN_IP_FAILURE_LIMIT", default=50)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+# A refused attempt during a lock does not restart it: the page's "N minutes" holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "portal.throttling.throttle_address"
+AXES_LOCKOUT_CALLABLE = "portal.throttling.lockout_response"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# The client's address is REMOTE_ADDR, unless proxies that we run sit in front: then it is
+# the X-Forwarded-For entry that the outermost of these TRUSTED_PROXY_COUNT proxies wrote.
+# Entries further left are whatever the client sent, so they are never trusted.
+TRUSTED_PROXY_COUNT = env.int(
+    "TRUSTED_PROXY_COUNT", default=1 if env.bool("BEHIND_TLS_PROXY", default=False) else 0
+)
+# Password reset requests: per address, and per target email (over the limit, the page
+# answers as usual but no email is sent, so it reveals nothing about the account).
+PASSWORD_RESET_IP_LIMIT = env.int("PASSWORD_RESET_IP_LIMIT", default=10)
+PASSWORD_RESET_EMAIL_LIMIT = env.int("PASSWORD_RESET_EMAIL_LIMIT", default=3)
+PASSWORD_RESET_WINDOW_MINUTES = env.int("PASSWORD_RESET_WINDOW_MINUTES", default=60)
+# Failed API authentications (storefront, Microsoft-seller keys, publisher tokens) per
+# address: at the limit, every API call from that address gets 429 until the window ends.
+API_AUTH_FAILURE_LIMIT = env.int("API_AUTH_FAILURE_LIMIT", default=20)
+API_AUTH_WINDOW_MINUTES = env.int("API_AUTH_WINDOW_MINUTES", default=5)
 
 # --- Internationalisation -----------------------------------------------------------------
 LANGUAGE_CODE = "en"

@@ -5,6 +5,8 @@ this module only frames it. The shell composes the apps' reads (portal.dashboard
 leads.selectors); portal's models and services never import leads or crm.
 """
 
+import logging
+import math
 import os
 import time
 from urllib.parse import urlsplit
@@ -29,10 +31,12 @@ from kombu import Connection
 from leads import selectors as leads_selectors
 from leads import services as leads_services
 from leads.models import PublisherApiToken
-from portal import dashboard, selectors, services, tenancy
+from portal import dashboard, selectors, services, tenancy, throttling
 from portal.forms import ApiTokenCreateForm, MemberInviteForm, MemberRoleForm, PublisherContactForm
 from portal.models import Membership, Publisher
 from portal.tenancy import owner_required, publisher_required
+
+logger = logging.getLogger(__name__)
 
 # A health probe must answer quickly even when a dependency hangs.
 HEALTH_TIMEOUT_SECONDS = 1.0
@@ -368,3 +372,35 @@ class PasswordResetView(auth_views.PasswordResetView):
     @property
     def extra_email_context(self):
         return {"portal_base_url": settings.PORTAL_BASE_URL}
+
+    def post(self, request, *args, **kwargs):
+        """Every request counts against the address; over its limit, a 429 page."""
+        window = throttling.window_hit(
+            scope="password-reset-ip",
+            subject=throttling.throttle_address(request) or "unknown",
+            window_seconds=settings.PASSWORD_RESET_WINDOW_MINUTES * 60,
+        )
+        if window.count > settings.PASSWORD_RESET_IP_LIMIT:
+            logger.warning("auth.password_reset.throttled", extra={"by": "address"})
+            response = render(
+                request,
+                "registration/password_reset_throttled.html",
+                {"retry_minutes": math.ceil(window.retry_after / 60)},
+                status=429,
+            )
+            response["Retry-After"] = str(window.retry_after)
+            return response
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        """Over the target address's limit, answer as if sent, and send nothing: the page
+        never tells whether an account exists, and a mailbox cannot be flooded."""
+        window = throttling.window_hit(
+            scope="password-reset-email",
+            subject=form.cleaned_data["email"].strip().lower(),
+            window_seconds=settings.PASSWORD_RESET_WINDOW_MINUTES * 60,
+        )
+        if window.count > settings.PASSWORD_RESET_EMAIL_LIMIT:
+            logger.warning("auth.password_reset.throttled", extra={"by": "email"})
+            return redirect(self.get_success_url())
+        return super().form_valid(form)

@@ -1,6 +1,7 @@
 """Admin smoke tests over every registered model admin, access control, and the paginator."""
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.models import Group, User
 from django.db import connection
@@ -63,6 +64,20 @@ def _one_row_of_every_model(publisher, staff_user) -> dict:
             pk=factories.make_lead(publisher=publisher, origin="co-sell").pk
         ),
         **_nurture_rows(publisher, lead, listing),
+        **_sign_in_rows(),
+    }
+
+
+def _sign_in_rows() -> dict:
+    """django-axes' records of sign-in attempts (portal.throttling)."""
+    seen = {"username": "someone", "ip_address": "203.0.113.7", "user_agent": "test"}
+    at = {"attempt_time": timezone.now(), "http_accept": "*/*", "path_info": "/accounts/login/"}
+    return {
+        AccessAttempt: AccessAttempt.objects.create(
+            **seen, **at, get_data="", post_data="", failures_since_start=1
+        ),
+        AccessLog: AccessLog.objects.create(**seen, **at),
+        AccessFailureLog: AccessFailureLog.objects.create(**seen, **at, locked_out=False),
     }
 
 
@@ -123,6 +138,9 @@ def test_staff_opens_changelist_add_and_change_page_of_every_model_admin(
         "leads.Enrollment": (200, 403, 200),
         "leads.EmailSend": (200, 403, 200),
         "leads.Suppression": (200, 200, 200),
+        "axes.AccessAttempt": (200, 403, 200),
+        "axes.AccessLog": (200, 403, 200),
+        "axes.AccessFailureLog": (200, 403, 200),
     }
 
 
