@@ -246,6 +246,13 @@ def _pause_gone_target(target: CrmTarget, result: Result) -> None:
     target.is_active = False
 
 
+def target_has_due(*, target_id: int) -> bool:
+    """Whether the (active) target has a delivery due or stuck now."""
+    return Delivery.objects.filter(
+        due_filter(timezone.now()), target_id=target_id, target__is_active=True
+    ).exists()
+
+
 def due_targets(*, now=None) -> list[int]:
     """Targets with at least one due or stuck delivery (the sweep's question)."""
     now = now or timezone.now()

@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, replace
 
 from cryptography.fernet import InvalidToken
+from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import Q, TextField, Value
@@ -119,31 +121,80 @@ def deliveries_create(*, events: list[tuple], field_seller: bool = True) -> list
 _wake = threading.local()
 
 
-def deliveries_wake(*, target_ids: set[int], copies: int = 1) -> None:
-    """Tell the workers that these targets have due deliveries. Best effort: when the
-    broker is down, the beat sweep finds the rows anyway (DESIGN §4), so the publish
-    makes one attempt and never retries in the request. Each thread keeps one broker
-    connection for this, instead of opening one per commit."""
+def deliveries_wake(*, target_ids: set[int], copies: int = 1) -> int:
+    """Tell the workers that these targets have due deliveries; returns how many
+    wake-ups were queued. Best effort: when the broker is down, the beat sweep finds the
+    rows anyway (DESIGN §4), so the publish makes one attempt and never retries in the
+    request. Each thread keeps one broker connection for this, instead of opening one
+    per commit.
+
+    At most one wake-up per (target, slot) is queued at a time: a mark in the shared cache
+    is added with the message and cleared when its task starts (`wake_taken`). A target
+    with a wake-up already queued is skipped, so a sweep every few seconds cannot pile
+    up messages for failing targets ahead of everything else. The mark's lifetime
+    (CRM_WAKE_TTL_SECONDS) bounds how long a lost message holds a target back."""
     from portal.celery import app
 
+    queued, mark = 0, None
     try:
         if getattr(_wake, "connection", None) is None:
             _wake.connection = app.connection_for_write(transport_options={"max_retries": 0})
         for target_id in sorted(target_ids):
-            for _copy in range(copies):
+            for slot in range(copies):
+                mark = _wake_mark(target_id, slot)
+                if not _wake_mark_add(mark):
+                    continue  # one is queued already
                 app.send_task(
                     "crm.deliver_target",
                     args=[target_id],
+                    kwargs={"wake_slot": slot},
                     connection=_wake.connection,
                     retry=False,
                 )
+                queued, mark = queued + 1, None
     except Exception as exc:  # the broker is down: the outbox row is the truth
+        if mark is not None:
+            _wake_marks_clear([mark])  # not queued: let the next sweep try again
         connection, _wake.connection = getattr(_wake, "connection", None), None
         if connection is not None:
             connection.release()
         logger.warning(
             "crm.wake.failed", extra={"targets": len(target_ids), "error": type(exc).__name__}
         )
+    return queued
+
+
+def wake_taken(*, target_id: int, slot: int) -> None:
+    """A wake-up's task has started: the next one may be queued."""
+    _wake_marks_clear([_wake_mark(target_id, slot)])
+
+
+def _wake_mark(target_id: int, slot: int) -> str:
+    return f"leadportal:crm:wake:{target_id}:{slot}"
+
+
+def _marks_are_shared() -> bool:
+    # The first run's local-memory cache is one per process: marks there would never be
+    # cleared by the worker, so without a shared cache every wake-up is queued.
+    return "locmem" not in settings.CACHES["default"]["BACKEND"].lower()
+
+
+def _wake_mark_add(mark: str) -> bool:
+    if not _marks_are_shared():
+        return True
+    try:
+        return cache.add(mark, 1, timeout=settings.CRM_WAKE_TTL_SECONDS)
+    except Exception:  # the cache is down: waking twice beats not waking
+        return True
+
+
+def _wake_marks_clear(marks: list[str]) -> None:
+    if not _marks_are_shared():
+        return
+    try:
+        cache.delete_many(marks)
+    except Exception:  # the mark lapses on its own
+        logger.warning("crm.wake.mark_not_cleared", extra={"marks": len(marks)})
 
 
 # --- Targets ------------------------------------------------------------------------------

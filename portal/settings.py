@@ -321,6 +321,17 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = TIME_ZONE
+# Queues of their own, so that neither a delivery backlog nor the nurture sender can hold
+# up the other (docs/operations.md). A plain `celery -A portal worker` consumes all
+# three; a dedicated worker takes `-Q delivery` or `-Q nurture`. The portal's test lead
+# rides the default queue, so a delivery backlog never keeps an owner waiting.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = {"celery": {}, "delivery": {}, "nurture": {}}
+CELERY_TASK_ROUTES = {
+    "crm.deliver_target": {"queue": "delivery"},
+    "crm.sweep": {"queue": "delivery"},
+    "leads.send_due_nurture_steps": {"queue": "nurture"},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Beat entries name tasks by their explicit `name=`; each issue that adds a periodic
 # job (the delivery sweep, the nurture sender) adds its entry here.
@@ -357,6 +368,12 @@ CRM_TASK_BUDGET_SECONDS = env.int("CRM_TASK_BUDGET_SECONDS", default=60)
 # How many tasks may drain one target at once. Keep it below the worker concurrency, so
 # that a dead CRM can never hold every worker process (2 suits a worker of 4 or more).
 CRM_TARGET_DRAINS = env.int("CRM_TARGET_DRAINS", default=1)
+# A target has at most one wake-up queued per drain slot: the mark is set when a wake-up
+# is queued and cleared when its task starts. Its lifetime bounds how long a lost
+# message can hold a target's wake-ups back (the sweep then queues a fresh one).
+CRM_WAKE_TTL_SECONDS = env.int(
+    "CRM_WAKE_TTL_SECONDS", default=max(10, int(6 * env.float("CRM_SWEEP_SECONDS", default=5.0)))
+)
 
 # --- Admin ------------------------------------------------------------------------------
 # The Co-Sell program page that the portal links to (DESIGN §1).

@@ -561,14 +561,14 @@ def test_workers_are_woken_after_commit_through_the_broker(
 ):
     target = make_target(publisher=market.publisher)
     queue = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    queue.delete("celery")
+    queue.delete("delivery")
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         market.post(lead_payload())
-    assert queue.llen("celery") == 0  # nothing is sent inside the transaction
+    assert queue.llen("delivery") == 0  # nothing is sent inside the transaction
     for callback in callbacks:
         callback()
 
-    message = json.loads(queue.lpop("celery"))
+    message = json.loads(queue.lpop("delivery"))  # the delivery queue (CELERY_TASK_ROUTES)
     assert message["headers"]["task"] == "crm.deliver_target"
     assert json.loads(base64.b64decode(message["body"]))[0] == [target.pk]
