@@ -1,0 +1,90 @@
+"""The smoke test's own set-up, run inside the production deployment after `seed_demo`:
+
+    python manage.py shell -c "from tests.production import smoke_setup; smoke_setup.main()"
+
+It adds what the walk and the delivery need and prints them as JSON on its last line:
+the HTTPS target of the loopback receiver (SMOKE_RECEIVER_URL, the one setting-up step
+that runs with CRM_ALLOW_PRIVATE_TARGETS on), a nurture step, a publisher API token, and
+one real id for every path parameter of the URL conf. The demo's own target points at the
+DEBUG-only demo receiver, which production does not serve, so it is paused.
+"""
+
+import json
+import os
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.test import RequestFactory
+
+from crm import demo
+from crm import services as crm_services
+from crm.models import CrmTarget, Delivery
+from leads import nurture
+from leads import services as leads_services
+from leads.models import Campaign, Lead, Listing
+from leads.unsubscribe import token_make
+from portal.models import Membership, Publisher
+
+SMOKE_TARGET_NAME = "Smoke receiver (HTTPS)"
+
+
+def _first_pk(model_admin, request) -> str | None:
+    """The first row that the model's admin lists (a proxy admin filters its model)."""
+    queryset = model_admin.get_queryset(request).order_by("pk")
+    pk = queryset.values_list("pk", flat=True).first()
+    return None if pk is None else str(pk)
+
+
+def main() -> None:
+    publisher = Publisher.objects.get(slug=demo.DEMO_PUBLISHER_SLUG)
+    crm_services.targets_pause(targets=CrmTarget.objects.filter(name=demo.DEMO_TARGET_NAME))
+    target, secret = crm_services.target_create(
+        publisher=publisher,
+        kind=CrmTarget.Kind.HTTPS,
+        name=SMOKE_TARGET_NAME,
+        config={"httpsEndpointUrl": os.environ["SMOKE_RECEIVER_URL"]},
+    )
+    listing = Listing.objects.filter(
+        publisher=publisher, status="published", lead_management_enabled=True
+    ).first()
+    campaign = Campaign.objects.filter(publisher=publisher).order_by("pk").first()
+    step = campaign.nurture_steps.order_by("pk").first() or nurture.step_save(
+        campaign=campaign, step=None, delay_hours=24, subject="Hello", body="Hello"
+    )
+    api_token, api_token_plaintext = leads_services.publisher_token_create(
+        publisher=publisher, name="smoke"
+    )
+    lead = Lead.objects.filter(publisher=publisher, origin="marketplace").order_by("pk").first()
+    delivery = Delivery.objects.filter(lead__publisher=publisher).order_by("pk").first()
+    membership = Membership.objects.filter(publisher=publisher).order_by("pk").first()
+    request = RequestFactory().get("/admin/")
+    request.user = get_user_model().objects.filter(is_superuser=True).order_by("pk").first()
+    world = {
+        "publisher_id": publisher.pk,
+        "target_id": target.pk,
+        "signing_secret": secret,
+        "offer_id": listing.offer_id,
+        "storefront": listing.storefront,
+        "api_token": api_token_plaintext,
+        "params": {
+            "listing_id": listing.pk,
+            "campaign_id": campaign.pk,
+            "step_id": step.pk,
+            "target_id": target.pk,
+            "delivery_id": delivery.pk,
+            "token_id": api_token.pk,
+            "membership_id": membership.pk,
+            "lead_id": str(lead.uuid),
+            "token": token_make(publisher_id=publisher.pk, email=lead.email),
+            "content_type_id": ContentType.objects.get_for_model(Lead).pk,
+            "object_id": lead.pk,
+        },
+        # admin/<app_label>/<model_name>/<object_id>/…: the first row of every admin model.
+        "admin_objects": {
+            f"{model._meta.app_label}/{model._meta.model_name}": _first_pk(model_admin, request)
+            for model, model_admin in admin.site._registry.items()
+        },
+        "app_labels": sorted({model._meta.app_label for model in admin.site._registry}),
+    }
+    print(json.dumps(world))
