@@ -404,3 +404,13 @@ class PasswordResetView(auth_views.PasswordResetView):
             logger.warning("auth.password_reset.throttled", extra={"by": "email"})
             return redirect(self.get_success_url())
         return super().form_valid(form)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's set-a-new-password step. Whoever completes it has proved control of the
+    account's mailbox, so the account's sign-in lock ends with it."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        throttling.login_lockout_reset(usernames=[form.user.get_username()])
+        return response

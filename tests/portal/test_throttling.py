@@ -4,6 +4,7 @@ Every test runs the real stack: axes' database handler on PostgreSQL, the counte
 Redis, the login and admin views through the test client, one REMOTE_ADDR per client.
 """
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -212,6 +213,28 @@ def test_staff_unlock_a_user_in_admin_and_the_user_signs_in_again(limits, staff_
     answer = _sign_in(attacker, owner.username, PASSWORD)
     assert answer.status_code == 302
     assert _sign_in(_client(VICTIM_HOME), other.username, PASSWORD).status_code == 429
+
+
+def test_a_completed_password_reset_ends_the_lock(limits, mailoutbox):
+    # given an owner locked out from an address
+    owner = make_user(username="owner", email="owner@contoso.example")
+    attacker = _client(ATTACKER)
+    _fail(attacker, owner.username, 3)
+
+    # when the owner follows the emailed reset link and sets a new password
+    client = _client(ATTACKER)
+    client.post(reverse("password_reset"), {"email": owner.email})
+    link = re.search(r"https://[^/\s]+(/accounts/password-reset/\S+/\S+/)", mailoutbox[0].body)
+    form = client.get(link.group(1))
+    new_password = "a brand new passphrase 2026"
+    saved = client.post(form.url, {"new_password1": new_password, "new_password2": new_password})
+
+    # then the new password works from that same address at once
+    assert saved.status_code == 302
+    assert AccessAttempt.objects.filter(username=owner.username).count() == 0
+    answer = _sign_in(client, owner.username, new_password)
+    assert answer.status_code == 302
+    assert int(client.session[SESSION_KEY]) == owner.pk
 
 
 def test_staff_see_and_clear_attempts_in_axes_admin(limits, staff_user):
