@@ -222,3 +222,24 @@ def test_the_log_line_names_no_address_and_no_key(credentials, caplog):
     assert [r.kind for r in lines] == ["storefront"]
     text = "\n".join(str(r.__dict__) for r in caplog.records)
     assert (ATTACKER in text, "guessed-key" in text) == (False, False)
+
+
+def test_with_the_cache_down_intake_goes_on_unthrottled(credentials, settings, caplog):
+    # given a cache that refuses connections (nothing listens on loopback port 1)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+
+    # when bad keys and then the right one are sent, more than the limit allows
+    with caplog.at_level("WARNING"):
+        codes = [_call("storefront", "lpk_sf_guessed-key").status_code for _ in range(LIMIT + 1)]
+        answer = _call("storefront", credentials["storefront"])
+
+    # then nothing fails: the lead is taken, and the outage is logged
+    assert codes == [401] * (LIMIT + 1)
+    assert answer.status_code == 201
+    assert Lead.objects.count() == 1
+    assert "throttling.cache_unavailable" in [r.getMessage() for r in caplog.records]
