@@ -32,6 +32,11 @@ def target_get_for_publisher(*, publisher, target_id: int) -> CrmTarget | None:
     return CrmTarget.objects.filter(publisher=publisher, pk=target_id).first()
 
 
+def target_test_get(*, target: CrmTarget, delivery_id: int) -> Delivery | None:
+    """One test lead of the target (the target is already scoped to the publisher)."""
+    return Delivery.objects.filter(target=target, event=Delivery.Event.TEST, pk=delivery_id).first()
+
+
 def target_last_test(*, target: CrmTarget) -> Delivery | None:
     """The target's most recent test lead, sent from the portal."""
     return (

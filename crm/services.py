@@ -200,6 +200,9 @@ def _wake_marks_clear(marks: list[str]) -> None:
 # --- Targets ------------------------------------------------------------------------------
 
 TEST_TIMEOUT = 10.0
+# A test lead still pending or sending after this long was lost (no worker took it, or
+# its worker died): the page stops waiting and says so.
+TEST_STALE_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -211,16 +214,66 @@ class TestLeadResult:
     response_excerpt: str
 
 
+@transaction.atomic
+def target_test_start(*, target: CrmTarget) -> Delivery:
+    """Record a test lead as a pending `test` delivery and, after commit, queue its
+    sending on a worker (`crm.send_test_lead`). The sweep never takes it (it has no
+    next attempt): a test lead gets one attempt, its result shown on the target's page."""
+    record = Delivery.objects.create(
+        target=target, event=Delivery.Event.TEST, status=Delivery.Status.PENDING
+    )
+    transaction.on_commit(lambda: _test_enqueue(record.pk), robust=True)
+    return record
+
+
+def _test_enqueue(delivery_id: int) -> None:
+    from portal.celery import app
+
+    try:
+        # One attempt, as deliveries_wake: an owner waits on this request.
+        with app.connection_for_write(transport_options={"max_retries": 0}) as connection:
+            app.send_task(
+                "crm.send_test_lead", args=[delivery_id], connection=connection, retry=False
+            )
+    except Exception as exc:  # the broker is down: say so now rather than wait in vain
+        Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING).update(
+            status=Delivery.Status.FAILED,
+            last_error="The task queue is unavailable. Try again in a moment.",
+        )
+        logger.warning(
+            "crm.test_lead.not_queued",
+            extra={"delivery_id": delivery_id, "error": type(exc).__name__},
+        )
+
+
+def target_test_run(*, delivery_id: int) -> TestLeadResult | None:
+    """The worker's half: send a pending test lead once; None when it is gone or was
+    already taken (a redelivered message)."""
+    taken = Delivery.objects.filter(
+        pk=delivery_id, event=Delivery.Event.TEST, status=Delivery.Status.PENDING
+    ).update(status=Delivery.Status.SENDING, attempts=1, updated_at=timezone.now())
+    if not taken:
+        return None
+    record = Delivery.objects.select_related("target__publisher").get(pk=delivery_id)
+    return _test_send(record)
+
+
 def target_send_test(*, target: CrmTarget) -> TestLeadResult:
     """Send one synthetic MSFT_TEST_ lead now, with a short timeout, and record it as a
-    `test` delivery. Success verifies the target (the AppSource publish gate needs it)."""
-    from crm import delivery, payloads
-    from crm.connectors import ConfigurationError, Result, connector_for
-
-    now = timezone.now()
+    `test` delivery (staff's admin action; the portal queues it: target_test_start)."""
     record = Delivery.objects.create(
         target=target, event=Delivery.Event.TEST, status=Delivery.Status.SENDING, attempts=1
     )
+    return _test_send(record)
+
+
+def _test_send(record: Delivery) -> TestLeadResult:
+    """Send the test lead of a `sending` record and write its result. Success verifies
+    the target (the AppSource publish gate needs it)."""
+    from crm import delivery, payloads
+    from crm.connectors import ConfigurationError, Result, connector_for
+
+    target = record.target
     payload = payloads.test_payload(target, str(record.idempotency_key))
     options = replace(delivery.send_options(), connect_timeout=5.0, total_timeout=TEST_TIMEOUT)
     started = time.monotonic()
@@ -229,15 +282,21 @@ def target_send_test(*, target: CrmTarget) -> TestLeadResult:
     except ConfigurationError as exc:
         result = Result(payload.delivery_id, "permanent", error=str(exc))
     seconds = round(time.monotonic() - started, 3)
+    now = timezone.now()
     Delivery.objects.filter(pk=record.pk).update(
         status="delivered" if result.is_delivered else "failed",
         delivered_at=now if result.is_delivered else None,
         last_status_code=result.status_code,
         last_error=result.error[:2000],
         response_excerpt=result.response_excerpt[:500],
+        updated_at=now,
     )
     if result.is_delivered:
-        CrmTarget.objects.filter(pk=target.pk).update(verified_at=timezone.now())
+        CrmTarget.objects.filter(pk=target.pk).update(verified_at=now)
+    logger.info(
+        "crm.test_lead.sent",
+        extra={"target_id": target.pk, "delivered": result.is_delivered, "seconds": seconds},
+    )
     return TestLeadResult(
         result.is_delivered, result.status_code, seconds, result.error, result.response_excerpt
     )

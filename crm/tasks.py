@@ -70,6 +70,13 @@ def sweep() -> None:
         services.deliveries_wake(target_ids=waking)
 
 
+@shared_task(name="crm.send_test_lead")
+def send_test_lead(delivery_id: int) -> None:
+    """The portal's "send a test lead", off the web request: one attempt, its result
+    written to the `test` delivery that the target's page polls."""
+    services.target_test_run(delivery_id=delivery_id)
+
+
 @shared_task(name="crm.delivery_health_refresh")
 def delivery_health_refresh() -> None:
     """Beat, every five minutes: recount the dashboard's delivery health into the cache."""

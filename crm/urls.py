@@ -9,6 +9,11 @@ urlpatterns = [
     path("crm/targets/new/", views.target_create, name="crm-target-create"),
     path("crm/targets/<int:target_id>/", views.target_detail, name="crm-target-detail"),
     path("crm/targets/<int:target_id>/test/", views.target_test, name="crm-target-test"),
+    path(
+        "crm/targets/<int:target_id>/test/<int:delivery_id>/",
+        views.target_test_result,
+        name="crm-target-test-result",
+    ),
     path("crm/targets/<int:target_id>/pause/", views.target_pause, name="crm-target-pause"),
     path("crm/targets/<int:target_id>/resume/", views.target_resume, name="crm-target-resume"),
     path(

@@ -13,10 +13,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm import selectors, services
 from crm.delivery import delivery_redeliver
@@ -78,27 +78,43 @@ def _delivery_page(request: HttpRequest, deliveries) -> dict:
 
 @dataclass(frozen=True)
 class _ShownTest:
-    """The last test lead as the test-result fragment shows it."""
+    """A test lead as the test-result fragment shows it: waiting (the page polls
+    `poll_url`), lost (no worker sent it in time), delivered or failed."""
 
-    ok: bool
+    state: str
     status_code: int | None
-    seconds: float | None
     error: str
     response_excerpt: str
+    poll_url: str
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "delivered"
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.state == "waiting"
+
+
+def _shown_test(test: Delivery | None) -> dict:
+    if test is None:
+        return {"result": None}
+    state = test.status
+    if test.status in (Delivery.Status.PENDING, Delivery.Status.SENDING):
+        age = (timezone.now() - test.created_at).total_seconds()
+        state = "lost" if age > services.TEST_STALE_SECONDS else "waiting"
+    shown = _ShownTest(
+        state,
+        test.last_status_code,
+        test.last_error,
+        test.response_excerpt,
+        reverse("crm-target-test-result", args=[test.target_id, test.pk]),
+    )
+    return {"result": shown, "sent_at": test.created_at}
 
 
 def _last_test(target: CrmTarget) -> dict:
-    test = selectors.target_last_test(target=target)
-    if test is None:
-        return {"result": None}
-    shown = _ShownTest(
-        test.status == Delivery.Status.DELIVERED,
-        test.last_status_code,
-        None,
-        test.last_error,
-        test.response_excerpt,
-    )
-    return {"result": shown, "sent_at": test.created_at}
+    return _shown_test(selectors.target_last_test(target=target))
 
 
 # --- Targets ------------------------------------------------------------------------------
@@ -202,29 +218,30 @@ def _detail_context(request: HttpRequest, target: CrmTarget, form) -> dict:
 @publisher_required
 @require_POST
 def target_test(request: HttpRequest, target_id: int) -> HttpResponse:
-    """Send a test lead now; htmx gets the result inline, a plain form a redirect."""
+    """Queue a test lead for a worker to send; htmx gets the fragment that polls for its
+    result, a plain form a redirect to the page that shows it."""
     target = _target_or_404(request, target_id, for_owner=True)
-    result = services.target_send_test(target=target)
-    target.refresh_from_db(fields=["verified_at"])
+    test = services.target_test_start(target=target)
     if _is_htmx(request):
         return render(
-            request,
-            "crm/target_detail.html#test-result",
-            {"target": target, "result": result, "sent_at": timezone.now(), "oob": True},
+            request, "crm/target_detail.html#test-result", {"target": target, **_shown_test(test)}
         )
-    if result.ok:
-        messages.success(
-            request,
-            _("The test lead was delivered in %(seconds)s s. The target is verified.")
-            % {"seconds": formats.number_format(result.seconds, 2)},
-        )
-    else:
-        messages.error(
-            request,
-            _("The test lead failed: %(error)s")
-            % {"error": result.error or _("status %(code)s") % {"code": result.status_code}},
-        )
+    messages.info(request, _("The test lead is on its way. Its result shows below."))
     return redirect("crm-target-detail", target_id=target.pk)
+
+
+@publisher_required
+@require_GET
+def target_test_result(request: HttpRequest, target_id: int, delivery_id: int) -> HttpResponse:
+    """The result of one test lead, as the fragment that the page polls while it is
+    being sent (every role may read it, like the page itself)."""
+    target = _target_or_404(request, target_id)
+    test = selectors.target_test_get(target=target, delivery_id=delivery_id)
+    if test is None:
+        raise Http404(_("No such test lead."))
+    context = {"target": target, **_shown_test(test)}
+    context["oob"] = not context["result"].is_waiting  # done: refresh the verified badge
+    return render(request, "crm/target_detail.html#test-result", context)
 
 
 @publisher_required

@@ -83,6 +83,7 @@ class Side:
     token: object
     lead_uuids: set = field(default_factory=set)
     lead: object = None
+    test_delivery: object = None
 
 
 def _side(mark: str) -> Side:
@@ -139,6 +140,9 @@ def _side(mark: str) -> Side:
     _leads(side, listings, campaigns)
     side.delivery = Delivery.objects.filter(target=target, status="delivered").first()
     side.lead = Lead.objects.filter(publisher=publisher, origin="marketplace").first()
+    side.test_delivery = Delivery.objects.create(
+        target=target, event=Delivery.Event.TEST, status="failed", last_status_code=500
+    )
     return side
 
 
@@ -355,6 +359,9 @@ ROUTES: dict[str, Route] = {
     "crm-target-create": _page(owner_only=True),
     "crm-target-detail": _object_page(_target),
     "crm-target-test": _action(_target, _to_target),
+    "crm-target-test-result": _object_page(
+        lambda w: {**_target(w), "delivery_id": w.a.test_delivery.pk}
+    ),
     "crm-target-pause": _action(_target, _to_target),
     "crm-target-resume": _action(_target, _to_target),
     "crm-target-rotate-secret": _action(_target, _to_target),
