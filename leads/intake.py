@@ -76,7 +76,8 @@ class IntakeItem:
 
     @property
     def external_id(self) -> str | None:
-        return self.payload.LeadId or self.idempotency_key
+        # An empty Idempotency-Key header is no key (it would collide with every other).
+        return self.payload.LeadId or self.idempotency_key or None
 
 
 @dataclass
