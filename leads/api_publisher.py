@@ -20,7 +20,7 @@ from pydantic_core import PydanticCustomError
 from leads import api_keys, lead_selectors
 from leads.lead_selectors import LeadFilters, LeadPosition
 from leads.models import Lead, LeadOrigin, LeadStatus, PublisherApiToken
-from leads.payload_limits import utc_datetime
+from leads.payload_limits import datetime_text, utc_datetime
 from leads.schemas import ErrorAnswer
 from leads.storefronts import Storefront
 from portal import throttling
@@ -88,6 +88,11 @@ class LeadQuery(Schema):
         None, max_length=200, description="`next_cursor` of the previous page; same filters."
     )
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+
+    @field_validator("since", mode="before")
+    @classmethod
+    def _iso_text(cls, value):
+        return None if value is None else datetime_text(value)
 
     @field_validator("since")
     @classmethod
@@ -199,6 +204,19 @@ class LeadDetail(LeadOut):
 # --- Endpoints -----------------------------------------------------------------------------
 
 
+def _refuse_unknown_parameters(request: HttpRequest) -> None:
+    """An unknown query parameter is a 422, as Stripe does: a misspelt filter must not
+    quietly return every lead."""
+    unknown = sorted(set(request.GET) - set(LeadQuery.model_fields))
+    if unknown:
+        raise ValidationError(
+            [
+                {"loc": ("query", name), "msg": "Unknown query parameter.", "type": "unknown"}
+                for name in unknown
+            ]
+        )
+
+
 def _filters(query: LeadQuery) -> LeadFilters:
     if (
         query.score_min is not None
@@ -235,6 +253,7 @@ def _filters(query: LeadQuery) -> LeadFilters:
 def list_leads(request: HttpRequest, query: Query[LeadQuery]):
     """Your leads, newest first, `limit` per page (50 by default, at most 200). Follow
     `next_cursor` until it is null. Test leads are included, with `is_test: true`."""
+    _refuse_unknown_parameters(request)
     leads = lead_selectors.leads_for_publisher(
         publisher=request.auth.publisher, filters=_filters(query)
     )

@@ -37,6 +37,8 @@ MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)
 _ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_BUT_WHITESPACE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+# Unambiguous (no two quantifiers compete for the same digits), so it is linear in time.
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
 def text_problem(value: str, *, multiline: bool = False) -> tuple[str, str] | None:
@@ -75,6 +77,21 @@ def check_single_line(value: str) -> str:
 
 def check_multiline(value: str) -> str:
     return check_text(value, multiline=True)
+
+
+def datetime_text(value: Any) -> Any:
+    """A pydantic before-validator: a date and time as text, never a bare number.
+
+    pydantic would read 0.5 or "1700000000" as Unix time, which the documented format
+    (ISO 8601) does not allow; other text is left to pydantic's own parser.
+    """
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or _NUMBER.fullmatch(value.strip()):
+        raise PydanticCustomError(
+            "datetime_format", "Use an ISO 8601 date and time, such as 2026-01-31T09:30:00Z."
+        )
+    return value
 
 
 def utc_datetime(value: datetime) -> datetime:

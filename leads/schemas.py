@@ -26,7 +26,12 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from leads.payload_limits import check_multiline, check_single_line, utc_datetime
+from leads.payload_limits import (
+    check_multiline,
+    check_single_line,
+    datetime_text,
+    utc_datetime,
+)
 
 TEST_LEAD_MARKER = "MSFT_TEST_"
 
@@ -186,6 +191,11 @@ class LeadPayload(BaseModel):
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("CreatedTime", mode="before")
+    @classmethod
+    def _iso_text(cls, value: Any) -> Any:
+        return None if value is None else datetime_text(value)
 
     @field_validator("CreatedTime")
     @classmethod

@@ -5,12 +5,7 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.config import SchemathesisConfig
 
 from leads import services
 from leads.models import ApiKey
@@ -18,7 +13,26 @@ from portal.wsgi import application
 from tests.factories import make_lead
 from tests.leads.conftest import Storefronts
 
-schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
+# Every check is on (the CLI's `--checks all`). Schema-valid is not always acceptable
+# here: an offer must exist, an email must parse, a country must be real (422); `since`
+# may name a moment PostgreSQL cannot hold (400). Those answers count as acceptance.
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        "operations": [
+            {
+                "include-path-regex": "^/api/v1/(leads|leads/bulk|referrals)$",
+                "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "422"]}},
+            },
+            {
+                "include-path": "/api/v1/publisher/leads",
+                "checks": {
+                    "positive_data_acceptance": {"expected-statuses": ["2xx", "400", "422"]}
+                },
+            },
+        ]
+    }
+)
+schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application, config=CONFIG)
 
 
 @pytest.fixture
@@ -68,14 +82,4 @@ def test_the_openapi_document_is_served(client):
 )
 def test_the_api_keeps_its_contract(case, credentials):
     prefix = next(p for p in credentials if case.path.removeprefix("/api/v1").startswith(p))
-    case.call_and_validate(
-        headers={"Authorization": f"Bearer {credentials[prefix]}"},
-        # Schema-valid is not always acceptable here: an offer must exist, an email must
-        # parse, a country must be real. What the contract promises is checked.
-        checks=[
-            not_a_server_error,
-            status_code_conformance,
-            content_type_conformance,
-            response_schema_conformance,
-        ],
-    )
+    case.call_and_validate(headers={"Authorization": f"Bearer {credentials[prefix]}"})

@@ -488,3 +488,31 @@ def test_admin_truncates_a_raw_payload_that_prints_large(client, staff_user, dep
     pre = response.text.split("<pre>", 1)[1].split("</pre>", 1)[0]
     assert len(pre) <= RAW_PAYLOAD_DISPLAY_LIMIT * 2  # escaped quotes grow it, never more
     assert len(response.content) < 200 * 1024
+
+
+def test_the_publisher_api_refuses_an_unknown_query_parameter(market, client):
+    _, token = services.publisher_token_create(publisher=market.publisher, name="ci")
+
+    response = client.get(
+        "/api/v1/publisher/leads", {"statu": "new"}, HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": [
+            {"loc": ["query", "statu"], "msg": "Unknown query parameter.", "type": "unknown"}
+        ]
+    }
+
+
+@pytest.mark.parametrize("since", ["1700000000", "0.5", "yesterday"])
+def test_the_publisher_apis_since_must_be_iso_8601(market, client, since):
+    _, token = services.publisher_token_create(publisher=market.publisher, name="ci")
+
+    response = client.get(
+        "/api/v1/publisher/leads", {"since": since}, HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["query", "since"]
