@@ -91,6 +91,14 @@ def refusal(loc: list, msg: str, kind: str) -> ItemOutcome:
     return ItemOutcome(422, errors=[{"loc": loc, "msg": msg, "type": kind}])
 
 
+def unstorable(exc: Exception) -> ItemOutcome:
+    """The answer for an item the database refused although it passed validation."""
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    logger.warning("leads.intake.unstorable", extra={"sqlstate": sqlstate})
+    msg = _("The database refused this lead; it was not stored.")
+    return refusal(["body"], msg, "unstorable")
+
+
 # --- Transactions: retried on deadlock and serialization failure -----------------------
 
 RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
@@ -179,10 +187,7 @@ def _ingest_isolated(storefront: str, entries: list) -> dict[int, ItemOutcome]:
             stored = _stored_answers(storefront=storefront, items=[item])
             if item.external_id in stored:
                 return {index: ItemOutcome(200, answer=stored[item.external_id])}
-        sqlstate = getattr(exc.__cause__, "sqlstate", None)
-        logger.warning("leads.intake.unstorable", extra={"sqlstate": sqlstate})
-        msg = _("The database refused this lead; it was not stored.")
-        return {index: refusal(["body"], msg, "unstorable")}
+        return {index: unstorable(exc)}
 
 
 def _stored_answers(*, storefront: str, items: list[IntakeItem]) -> dict[str, dict]:

@@ -9,12 +9,12 @@ do not go back to the field-seller CRM they came from.
 
 from typing import ClassVar
 
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm import services as crm_services
-from leads.intake import ItemOutcome, refusal
+from leads.intake import ItemOutcome, refusal, run_atomic, unstorable
 from leads.models import Lead, LeadActivity, LeadTransition, Listing
 from leads.schemas import LEAD_KEYS, LeadPayload, single_line
 
@@ -58,8 +58,8 @@ def referral_ingest(*, payload: ReferralPayload, raw: dict, entered_by=None) -> 
             ["body", "OfferId"], msg % {"publisher": listing.publisher.name}, "not_co_sell"
         )
     try:
-        with transaction.atomic():
-            return _store(payload, raw, listing, external_id, entered_by)
+        # Retried on deadlock or serialization failure, as marketplace intake is.
+        return run_atomic(lambda: _store(payload, raw, listing, external_id, entered_by))
     except IntegrityError:
         stored = LeadActivity.objects.filter(external_id=external_id).values_list(
             "intake_response", flat=True
@@ -67,6 +67,9 @@ def referral_ingest(*, payload: ReferralPayload, raw: dict, entered_by=None) -> 
         if not stored:
             raise
         return ItemOutcome(200, answer=stored[0])
+    except DataError as exc:
+        # Validation (leads.payload_limits) should have refused it; never a 500 all the same.
+        return unstorable(exc)
 
 
 def _store(payload: ReferralPayload, raw: dict, listing: Listing, external_id: str, entered_by):

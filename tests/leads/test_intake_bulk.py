@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 
 from crm.models import Delivery
+from leads import services
 from leads.models import Lead, LeadActivity
 from tests.factories import make_target
 from tests.leads.conftest import lead_payload
@@ -202,6 +203,19 @@ def test_an_item_the_database_refuses_fails_alone(market, poison_trigger):
 
 def test_a_single_lead_the_database_refuses_is_a_422(market, poison_trigger):
     response = market.post(lead_payload(Description="poison"))
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "unstorable"
+    assert not Lead.objects.exists()
+
+
+def test_a_referral_the_database_refuses_is_a_422(market, poison_trigger):
+    market.publisher.co_sell_enrolled = True
+    market.publisher.save()
+    _, seller_key = services.api_key_create(kind="microsoft-seller", name="sellers")
+    referral = lead_payload(ReferralId="r-1", OfferId="contoso.analytics", Description="poison")
+
+    response = market.post(referral, key=seller_key, path="/api/v1/referrals")
 
     assert response.status_code == 422
     assert response.json()["detail"][0]["type"] == "unstorable"
