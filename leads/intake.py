@@ -132,8 +132,10 @@ def run_atomic[T](work: Callable[[], T]) -> T:
                 raise
             sqlstate = exc.__cause__.sqlstate
             logger.warning("leads.intake.retried", extra={"attempt": attempt, "sqlstate": sqlstate})
-        # Jittered, growing pauses: the other transaction finishes, ours goes second.
-        time.sleep(random.uniform(0.5, 1.5) * BACKOFF_SECONDS * 2 ** (attempt - 1))  # noqa: S311
+        if attempt < MAX_ATTEMPTS:
+            # Jittered, growing pauses: the other transaction finishes, ours goes second.
+            pause = random.uniform(0.5, 1.5) * BACKOFF_SECONDS * 2 ** (attempt - 1)  # noqa: S311
+            time.sleep(pause)
     raise IntakeBusyError("lock conflicts persisted")
 
 
