@@ -247,7 +247,13 @@ def _filters(query: LeadQuery) -> LeadFilters:
 
 @router.get(
     "/leads",
-    response={200: LeadPage, 400: ErrorAnswer, 401: ErrorAnswer, 422: ErrorAnswer},
+    response={
+        200: LeadPage,
+        400: ErrorAnswer,
+        401: ErrorAnswer,
+        422: ErrorAnswer,
+        429: ErrorAnswer,
+    },
     summary="List your leads, newest first",
 )
 def list_leads(request: HttpRequest, query: Query[LeadQuery]):
@@ -266,7 +272,7 @@ def list_leads(request: HttpRequest, query: Query[LeadQuery]):
 
 @router.get(
     "/leads/{lead_id}",
-    response={200: LeadDetail, 401: ErrorAnswer, 404: ErrorAnswer},
+    response={200: LeadDetail, 401: ErrorAnswer, 404: ErrorAnswer, 429: ErrorAnswer},
     summary="One of your leads, with its activities and deliveries",
 )
 def get_lead(

@@ -74,6 +74,24 @@ def test_the_openapi_document_is_served(client):
     assert client.get("/api/v1/docs").status_code == 200
 
 
+def test_every_authenticated_operation_documents_its_refusals(client):
+    # Given the generated document
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+
+    # Then every operation documents 401 and the 429 of repeated bad credentials, and
+    # the writes document intake's 503 (lock conflicts outlasting its own retries)
+    documented = {
+        (path, method): set(operation["responses"])
+        for path, methods in paths.items()
+        for method, operation in methods.items()
+    }
+    assert documented
+    for (path, method), statuses in documented.items():
+        assert {"401", "429"} <= statuses, (path, method)
+        if method == "post":
+            assert {"413", "503"} <= statuses, (path, method)
+
+
 @schema.parametrize()
 @settings(
     max_examples=100,
