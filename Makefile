@@ -43,7 +43,7 @@ define FIND_PYTHON
   exit 1 )
 endef
 
-.PHONY: help run test lint fmt migrations-check check-deploy messages services clean python venv deps dev-deps node-deps system-deps
+.PHONY: help run test lint lint-imports fmt migrations-check check-deploy messages services clean python venv deps dev-deps node-deps system-deps
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -145,6 +145,9 @@ test: dev-deps node-deps system-deps services messages ## Run the whole suite on
 lint: dev-deps ## ruff check and ruff format --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+lint-imports: dev-deps ## Check the layers and the other import contracts in pyproject.toml
+	$(VENV)/bin/lint-imports
 
 fmt: dev-deps ## Fix what ruff can fix, and format
 	$(VENV)/bin/ruff check --fix .

@@ -216,3 +216,19 @@ def delivery_health_for(*, publisher) -> dict[tuple[int, str], int]:
         counts = delivery_health_counts(publisher_ids=[publisher.pk]).get(publisher.pk, {})
         cache.set(key, counts, HEALTH_TTL_SECONDS)
     return counts
+
+
+HEALTH_STATUSES = ("delivered", "pending", "failed")
+
+
+def delivery_health_by_target(*, publisher) -> list[dict]:
+    """Each target of the publisher with its deliveries of the last 90 days by status: the
+    target list live, the counts from `delivery_health_for`. One being sent counts as pending."""
+    targets = CrmTarget.objects.filter(publisher=publisher).order_by("name").values("pk", "name")
+    counts: dict[int, dict[str, int]] = {}
+    for (target_id, status), n in delivery_health_for(publisher=publisher).items():
+        key = "pending" if status == Delivery.Status.SENDING else status
+        per_status = counts.setdefault(target_id, dict.fromkeys(HEALTH_STATUSES, 0))
+        per_status[key] += n
+    empty = dict.fromkeys(HEALTH_STATUSES, 0)
+    return [{"id": t["pk"], "name": t["name"], **counts.get(t["pk"], empty)} for t in targets]

@@ -22,7 +22,7 @@ from crm import selectors, services
 from crm.delivery import delivery_redeliver
 from crm.models import CrmTarget, Delivery
 from crm.portal_forms import DeliveryFilterForm, PortalTargetForm
-from portal.tenancy import owner_required, publisher_required
+from portal.tenancy.decorators import owner_required, publisher_required
 
 SECRET_ONCE_KEY = "crm_signing_secret_once"
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from leads.models import Listing
+from leads.models import Listing, PublisherApiToken
 from leads.storefronts import Storefront
 
 
@@ -96,3 +96,15 @@ def _supports_distinct_on() -> bool:
     from django.db import connection
 
     return connection.features.can_distinct_on_fields
+
+
+def publisher_tokens_active(*, publisher) -> QuerySet[PublisherApiToken]:
+    """The publisher's API tokens that are not revoked, newest first."""
+    return PublisherApiToken.objects.filter(publisher=publisher, revoked_at__isnull=True).order_by(
+        "-created_at", "-id"
+    )
+
+
+def publisher_token_get_for_publisher(*, publisher, token_id: int) -> PublisherApiToken | None:
+    """One API token of this publisher, revoked or not, or None (another publisher's included)."""
+    return PublisherApiToken.objects.filter(publisher=publisher, pk=token_id).first()

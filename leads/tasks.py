@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from leads import rescoring, rollup
+from leads import rescoring
+from leads.reporting import rollup
 
 
 @shared_task(name="leads.rescore_publisher")

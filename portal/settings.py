@@ -75,9 +75,10 @@ INSTALLED_APPS = [
     # django-ninja's Swagger UI assets, served from our own static files (the CSP blocks
     # the CDN copy it falls back to when "ninja" is not installed).
     "ninja",
-    "portal",
+    "portal.tenancy",
     "leads",
     "crm",
+    "portal.shell",
     # Sign-in throttling: failed attempts per (user, address) and per address.
     "axes",
 ]
@@ -94,7 +95,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    "portal.tenancy.CurrentPublisherMiddleware",
+    "portal.tenancy.middleware.CurrentPublisherMiddleware",
     # Last, so that it turns a locked-out sign-in into the 429 lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -114,7 +115,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "portal.tenancy.current_publisher",
+                "portal.tenancy.middleware.current_publisher",
             ],
         },
     },

@@ -6,7 +6,7 @@ from leads.api import api
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
-    path("", include("portal.urls_shell")),
+    path("", include("portal.shell.urls")),
     path("", include("leads.urls")),
     path("", include("crm.urls")),
 ]

@@ -16,8 +16,8 @@ from leads.models import (
     ScoringRule,
 )
 from leads.storefronts import Storefront
-from portal.admin import MembershipInline
 from portal.models import Publisher
+from portal.tenancy.admin import MembershipInline
 
 
 @admin.register(Publisher)

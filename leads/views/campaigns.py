@@ -15,7 +15,7 @@ from leads import campaign_selectors as selectors
 from leads import campaign_services, nurture, nurture_render, unsubscribe
 from leads.campaign_forms import CampaignForm, StepForm
 from leads.models import Campaign, NurtureSequence
-from portal.tenancy import owner_required, publisher_required
+from portal.tenancy.decorators import owner_required, publisher_required
 
 MAX_COMPARED = 4
 

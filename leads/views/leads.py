@@ -21,7 +21,7 @@ from leads.csv_export import export_lines
 from leads.forms import BulkStatusForm, LeadFilterForm, LeadImportForm, LeadTransitionForm
 from leads.lead_selectors import SORT_DEFAULT_DESCENDING
 from leads.models import LeadActivity, LeadOrigin, LeadStatus
-from portal.tenancy import publisher_required
+from portal.tenancy.decorators import publisher_required
 
 PAGE_SIZE = 50
 EXPORT_CHUNK_SIZE = 2000

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods
 from leads import selectors, services
 from leads.listing_forms import ListingFilterForm, ListingForm
 from leads.models import Listing
-from portal.tenancy import owner_required, publisher_required
+from portal.tenancy.decorators import owner_required, publisher_required
 
 # Where each publish blocker's fix lives: the lead-management switch is on this very page.
 FIX_ANCHORS = {"listing-detail": "#lead-management"}

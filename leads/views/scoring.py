@@ -20,7 +20,7 @@ from leads.intake import DO_NOT_CONTACT, lead_facts
 from leads.models import Lead, LeadActivity, RescoreRun
 from leads.scoring import RuleSpec, score_lead
 from leads.scoring_forms import ThresholdForm, rules_formset
-from portal.tenancy import publisher_required
+from portal.tenancy.decorators import publisher_required
 
 PREVIEW_SAMPLE = 20
 ACTIVE_RUN = (RescoreRun.Status.QUEUED, RescoreRun.Status.RUNNING)

@@ -17,8 +17,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.models import Delivery
-from leads import rollup, tasks
+from leads import tasks
 from leads.models import Lead, LeadActivity, LeadDailyStat, LeadTransition
+from leads.reporting import rollup
 from leads.storefronts import Storefront
 from tests import factories
 

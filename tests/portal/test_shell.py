@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from leads.storefronts import Storefront
-from portal import tenancy
+from portal.tenancy import middleware as tenancy
 from tests import factories
 
 PASSWORD = "correct horse battery staple"

@@ -26,13 +26,14 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from crm.models import CrmTarget, Delivery
-from leads import nurture, rollup, services
+from leads import nurture, services
 from leads.lead_selectors import LEAD_SORTS
 from leads.models import Lead, LeadActivity, LeadStatus
+from leads.reporting import rollup
 from leads.storefronts import Storefront
 from leads.unsubscribe import token_make
 from portal.models import Membership
-from portal.tenancy import SESSION_KEY
+from portal.tenancy.middleware import SESSION_KEY
 from tests import factories
 
 A_MARK, B_MARK = "alphaqz", "betaqz"

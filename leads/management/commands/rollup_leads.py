@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from leads import rollup
+from leads.reporting import rollup
 from portal.models import Publisher
 
 

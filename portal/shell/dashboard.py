@@ -1,7 +1,7 @@
 """The dashboard's reads: a fixed number of queries, whatever the number of leads.
 
-This module is part of the portal *shell*, which composes the apps; portal's models and
-services never import leads or crm. What is read how:
+The shell composes the apps' reads: `leads.reporting` and `crm.selectors`, never their
+models' managers. What is read how:
 - rolled up (`leads.LeadDailyStat`, recomputed every five minutes by `leads.rollup_recent`):
   the KPI tiles, leads per day by storefront, leads by action code and campaign progress;
 - cached by the same task: the funnel by status (current statuses of the last 90 days'
@@ -12,24 +12,20 @@ Marketplace figures leave out test leads and Co-Sell referrals (DESIGN §1).
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
-from django.db.models import Q, Sum
-from django.db.models.functions import Coalesce
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm import selectors as crm_selectors
-from crm.models import CrmTarget, Delivery
-from leads import rollup
-from leads.models import Campaign, LeadActivity, LeadDailyStat, LeadOrigin, LeadStatus
+from leads.models import LeadActivity, LeadStatus
+from leads.reporting import rollup
+from leads.reporting import selectors as reporting_selectors
 from leads.storefronts import Storefront
 
 WINDOW_DAYS = 90
 KPI_WINDOWS = (7, 30)
 MAX_CAMPAIGNS = 12
 FUNNEL_ORDER = [s.value for s in LeadStatus]
-HEALTH_STATUSES = ("delivered", "pending", "failed")
 
 
 @dataclass(frozen=True)
@@ -49,21 +45,10 @@ def _window_start(today: date, days: int) -> date:
     return today - timedelta(days=days - 1)
 
 
-def _marketplace_stats(publisher):
-    return LeadDailyStat.objects.filter(
-        publisher=publisher, origin=LeadOrigin.MARKETPLACE, is_test=False
-    )
-
-
 def daily_rows(*, publisher, today: date) -> list[dict]:
     """The rolled-up marketplace figures of the last 90 days, by day, storefront and action."""
-    return list(
-        _marketplace_stats(publisher)
-        .filter(day__gte=_window_start(today, WINDOW_DAYS), day__lte=today)
-        .values("day", "storefront", "action_code")
-        .annotate(new=Sum("new_count"), qualified=Sum("qualified_count"))
-        .annotate(accepted=Sum("accepted_count"))
-        .order_by()
+    return reporting_selectors.daily_stats_for_publisher(
+        publisher=publisher, since=_window_start(today, WINDOW_DAYS), until=today
     )
 
 
@@ -125,21 +110,8 @@ def leads_by_action(rows: list[dict]) -> dict:
 
 def campaign_progress(*, publisher) -> list[dict]:
     """Each running or past campaign: qualified leads attributed to it against its goal."""
-    campaigns = (
-        Campaign.objects.filter(publisher=publisher)
-        .exclude(status=Campaign.Status.DRAFT)
-        .annotate(
-            qualified=Coalesce(
-                Sum(
-                    "daily_stats__qualified_count",
-                    filter=Q(
-                        daily_stats__origin=LeadOrigin.MARKETPLACE, daily_stats__is_test=False
-                    ),
-                ),
-                0,
-            )
-        )
-        .order_by("-starts_on", "name")[:MAX_CAMPAIGNS]
+    campaigns = reporting_selectors.campaigns_with_qualified(
+        publisher=publisher, limit=MAX_CAMPAIGNS
     )
     return [
         {
@@ -158,15 +130,9 @@ def campaign_progress(*, publisher) -> list[dict]:
     ]
 
 
-def _since(today: date) -> datetime:
-    return datetime.combine(
-        _window_start(today, WINDOW_DAYS), time.min, tzinfo=timezone.get_current_timezone()
-    )
-
-
 def funnel(*, publisher) -> list[dict]:
     """Marketplace leads created in the last 90 days, by their current status (cached by
-    the rollup task; see leads.rollup.status_counts)."""
+    the rollup task; see leads.reporting.rollup.status_counts)."""
     counts = rollup.status_counts(publisher=publisher)
     return [
         {"status": status, "label": str(LeadStatus(status).label), "count": counts.get(status, 0)}
@@ -174,15 +140,7 @@ def funnel(*, publisher) -> list[dict]:
     ]
 
 
-def delivery_health(*, publisher, today: date) -> list[dict]:
+def delivery_health(*, publisher) -> list[dict]:
     """Deliveries of the last 90 days per target of the publisher: the target list live,
     the counts from the cache that beat refreshes every five minutes."""
-    targets = list(
-        CrmTarget.objects.filter(publisher=publisher).order_by("name").values("pk", "name")
-    )
-    counts: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(HEALTH_STATUSES, 0))
-    for (target_id, status), n in crm_selectors.delivery_health_for(publisher=publisher).items():
-        # A delivery being sent is still on its way: it counts as pending.
-        key = "pending" if status == Delivery.Status.SENDING else status
-        counts[target_id][key] += n
-    return [{"id": t["pk"], "name": t["name"], **counts[t["pk"]]} for t in targets]
+    return crm_selectors.delivery_health_by_target(publisher=publisher)

@@ -1,8 +1,8 @@
 """The portal shell: the dashboard, the publisher switcher and the health check.
 
 The full portal (listings, leads, CRM targets, campaigns) lives in each app's views;
-this module only frames it. The shell composes the apps' reads (portal.dashboard,
-leads.selectors); portal's models and services never import leads or crm.
+this module only frames it. It composes the apps' reads (portal.shell.dashboard,
+leads.selectors, crm.selectors); tenancy never imports leads or crm.
 """
 
 import logging
@@ -30,11 +30,17 @@ from kombu import Connection
 
 from leads import selectors as leads_selectors
 from leads import services as leads_services
-from leads.models import PublisherApiToken
-from portal import dashboard, selectors, services, tenancy, throttling
-from portal.forms import ApiTokenCreateForm, MemberInviteForm, MemberRoleForm, PublisherContactForm
-from portal.models import Membership, Publisher
-from portal.tenancy import owner_required, publisher_required
+from portal import throttling
+from portal.shell import dashboard
+from portal.shell.forms import (
+    ApiTokenCreateForm,
+    MemberInviteForm,
+    MemberRoleForm,
+    PublisherContactForm,
+)
+from portal.tenancy import middleware, selectors, services
+from portal.tenancy.decorators import owner_required, publisher_required
+from portal.tenancy.models import Membership
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +54,7 @@ LISTINGS_SHOWN = 6
 def home(request: HttpRequest) -> HttpResponse:
     """The dashboard of the current publisher, or a hint for a user without one.
 
-    The figures come from `portal.dashboard` in a fixed number of queries; see there
+    The figures come from `portal.shell.dashboard` in a fixed number of queries; see there
     what is rolled up and what is live.
     """
     membership = request.membership
@@ -65,7 +71,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "by_action": dashboard.leads_by_action(rows),
         "funnel": dashboard.funnel(publisher=publisher),
         "campaigns": dashboard.campaign_progress(publisher=publisher),
-        "health": dashboard.delivery_health(publisher=publisher, today=today),
+        "health": dashboard.delivery_health(publisher=publisher),
         "window_days": dashboard.WINDOW_DAYS,
         "listings": listings[:LISTINGS_SHOWN],
         "listing_count": len(listings),
@@ -121,7 +127,7 @@ def publisher_switch(request: HttpRequest) -> HttpResponse:
     if membership is None:
         # The same answer as for a publisher that does not exist: ids reveal nothing.
         raise Http404("No such publisher.")
-    request.session[tenancy.SESSION_KEY] = membership.publisher_id
+    request.session[middleware.SESSION_KEY] = membership.publisher_id
     return redirect("home")
 
 
@@ -190,19 +196,8 @@ def _broker_status(url: str) -> dict:
 
 
 def _settings_reads(publisher, *, is_owner: bool) -> dict:
-    # Tenant-scoped reads of this page (candidates for portal.selectors / leads.selectors).
-    members = (
-        Membership.objects.filter(publisher=publisher)
-        .select_related("user")
-        .order_by("user__email", "user__username")
-    )
-    tokens = (
-        PublisherApiToken.objects.filter(publisher=publisher, revoked_at__isnull=True).order_by(
-            "-created_at", "-id"
-        )
-        if is_owner
-        else PublisherApiToken.objects.none()
-    )
+    members = selectors.memberships_of_publisher(publisher=publisher)
+    tokens = leads_selectors.publisher_tokens_active(publisher=publisher) if is_owner else []
     return {"members": list(members), "tokens": list(tokens)}
 
 
@@ -238,7 +233,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     if not request.membership.is_owner:
         raise PermissionDenied(_("Only the publisher's owners can do this."))
     # A copy: a failed validation must not change the publisher shown in the header.
-    publisher = Publisher.objects.get(pk=request.publisher.pk)
+    publisher = selectors.publisher_get(publisher_id=request.publisher.pk)
     form = PublisherContactForm(request.POST, instance=publisher)
     if not form.is_valid():
         return _settings_render(request, contact_form=form)
@@ -269,7 +264,9 @@ def token_create(request: HttpRequest) -> HttpResponse:
 
 
 def _token_lookup(request: HttpRequest, token_id: int, **_kwargs):
-    return PublisherApiToken.objects.filter(publisher=request.publisher, pk=token_id).first()
+    return leads_selectors.publisher_token_get_for_publisher(
+        publisher=request.publisher, token_id=token_id
+    )
 
 
 def _membership_lookup(request: HttpRequest, membership_id: int, **_kwargs):
@@ -282,10 +279,10 @@ def _membership_lookup(request: HttpRequest, membership_id: int, **_kwargs):
 @require_POST
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     """Revoke one of the publisher's API tokens; other publishers' ids are 404."""
-    api_token = PublisherApiToken.objects.filter(
-        publisher=request.publisher, pk=token_id, revoked_at__isnull=True
-    ).first()
-    if api_token is None:
+    api_token = leads_selectors.publisher_token_get_for_publisher(
+        publisher=request.publisher, token_id=token_id
+    )
+    if api_token is None or api_token.revoked_at is not None:
         raise Http404(_("No such token."))
     with transaction.atomic():
         leads_services.publisher_token_revoke(api_token=api_token)

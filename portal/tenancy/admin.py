@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from portal import throttling
-from portal.models import Membership
+from portal.tenancy.models import Membership
 
 
 class MembershipInline(admin.TabularInline):

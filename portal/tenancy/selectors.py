@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from portal.models import Membership
+from portal.tenancy.models import Membership, Publisher
 
 
 def memberships_for_user(*, user) -> QuerySet[Membership]:
@@ -30,3 +30,17 @@ def membership_get_for_user(*, user, publisher_id: int) -> Membership | None:
 def membership_get_in_publisher(*, publisher, membership_id: int) -> Membership | None:
     """One membership of this publisher, or None (another publisher's id included)."""
     return Membership.objects.filter(publisher=publisher, pk=membership_id).first()
+
+
+def memberships_of_publisher(*, publisher) -> QuerySet[Membership]:
+    """Everyone who may act for this publisher, by email."""
+    return (
+        Membership.objects.filter(publisher=publisher)
+        .select_related("user")
+        .order_by("user__email", "user__username")
+    )
+
+
+def publisher_get(*, publisher_id: int) -> Publisher:
+    """A fresh copy of one publisher, for a form that must not change the one on the request."""
+    return Publisher.objects.get(pk=publisher_id)

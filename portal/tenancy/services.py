@@ -1,6 +1,6 @@
 """Writes of the tenancy: publisher settings and memberships (invite, role, remove).
 
-Portal sits at the root of the dependency graph (portal ← leads ← crm), so nothing here
+Tenancy is the bottom layer (tenancy ← leads ← crm ← shell), so nothing here
 imports leads or crm. Member changes lock the publisher row first: two owners demoting
 each other at the same moment cannot leave the publisher without an owner.
 """
@@ -19,7 +19,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
-from portal.models import Membership, Publisher
+from portal.tenancy.models import Membership, Publisher
 
 logger = logging.getLogger(__name__)
 

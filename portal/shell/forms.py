@@ -3,7 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from portal.models import Membership, Publisher
+from portal.tenancy.models import Membership, Publisher
 
 
 class PublisherContactForm(forms.ModelForm):

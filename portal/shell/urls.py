@@ -4,7 +4,7 @@ and the health check."""
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from portal import views
+from portal.shell import views
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -1,0 +1,1 @@
+"""Reporting on leads: the daily rollup behind the dashboard, and the dashboard's reads."""

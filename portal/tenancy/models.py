@@ -1,0 +1,99 @@
+"""Tenancy: the publisher (the tenant) and who may act for it."""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+DEFAULT_QUALIFICATION_THRESHOLD = 50
+
+
+class Publisher(models.Model):
+    """A software publisher that lists offers on AppSource or Azure Marketplace."""
+
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    publisher_id = models.CharField(
+        _("marketplace publisher id"),
+        max_length=100,
+        unique=True,
+        help_text=_("The seller id in Partner Center, the first part of publisherid.offerid."),
+    )
+    lead_contact_email = models.EmailField(
+        _("lead contact email"),
+        blank=True,
+        help_text=_("Receives the alerts when a CRM target keeps failing."),
+    )
+    postal_address = models.TextField(
+        _("postal address"),
+        blank=True,
+        help_text=_("Printed in the footer of every nurture email, as anti-spam law requires."),
+    )
+    co_sell_enrolled = models.BooleanField(
+        _("Co-Sell enrolled"),
+        default=False,
+        help_text=_("Only Co-Sell enrolled publishers can receive Co-Sell referrals."),
+    )
+    qualification_threshold = models.PositiveSmallIntegerField(
+        _("qualification threshold"),
+        default=DEFAULT_QUALIFICATION_THRESHOLD,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text=_("A lead whose score reaches this value (0–100) is qualified."),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("publisher")
+        verbose_name_plural = _("publishers")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(qualification_threshold__lte=100),
+                name="publisher_threshold_0_100",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    """A user's role in one publisher. A user may belong to several publishers."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", _("Owner")
+        MEMBER = "member", _("Member")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("user"),
+    )
+    publisher = models.ForeignKey(
+        Publisher,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("publisher"),
+    )
+    role = models.CharField(_("role"), max_length=10, choices=Role, default=Role.MEMBER)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["publisher__name", "user__username"]
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "publisher"], name="membership_unique_user"),
+            models.CheckConstraint(
+                condition=Q(role__in=["owner", "member"]), name="membership_role_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} @ {self.publisher} ({self.get_role_display()})"
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == self.Role.OWNER
