@@ -171,5 +171,5 @@ messages:
 	fi
 
 clean: ## Remove caches and the first run's data under var/ (keeps the virtualenv)
-	rm -rf var/ .pytest_cache .ruff_cache
+	rm -rf var/ .pytest_cache .ruff_cache .import_linter_cache
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

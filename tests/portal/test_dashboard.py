@@ -1,6 +1,6 @@
 """The dashboard: exact figures from the rollup and live aggregates, chart data through
 json_script, a constant query count, and no figure of another publisher; the rollup
-itself (leads.rollup) against a direct count, and its beat task."""
+itself (leads.reporting.rollup) against a direct count, and its beat task."""
 
 import json
 import re
@@ -301,7 +301,7 @@ def test_dashboard_of_b_shows_none_of_as_figures(client, publisher, owner, other
         assert _chart(content, "campaigns")["datasets"][0]["data"] == [41]
 
 
-# --- The rollup (leads.rollup) ---------------------------------------------------------
+# --- The rollup (leads.reporting.rollup) ---------------------------------------------------
 
 
 def _rolled_up(publisher, field: str) -> Counter:
