@@ -288,8 +288,8 @@ def outbox_fill(market: Marketplace, count: int, *, prefix: str = "t", target_id
     from django.utils import timezone
 
     from crm.models import Delivery
+    from demo.simulation import person_make
     from leads.models import Lead, LeadActivity
-    from leads.simulation import person_make
 
     rng, now = Random(7), timezone.now()
     target_ids = list(target_ids) or [market.target_id]
@@ -469,7 +469,7 @@ def percentile(values: list[float], share: float) -> float:
 
 def lead_bodies(count: int, seed: int) -> list[bytes]:
     """New people only, each with a LeadId and an email that no other lead has."""
-    from leads.simulation import LeadGenerator, Mix, Target
+    from demo.simulation import LeadGenerator, Mix, Target
 
     mix = Mix(repeat=0.0, replay=0.0, bad=0.0, test=0.0, lead_id=1.0)
     generator = LeadGenerator(Random(seed), [Target(OFFER_ID, OFFER_NAME, STOREFRONT)], mix=mix)

@@ -7,7 +7,7 @@
 It creates the database `lp_bench_intake`, migrates it, and makes a publisher with four
 published Azure Marketplace listings and a storefront key. Then, one server at a time,
 each served by gunicorn on loopback with the same workers, threads and psycopg pool:
-  1. single lead: POST /api/v1/leads (realistic payloads from leads.simulation) against
+  1. single lead: POST /api/v1/leads (realistic payloads from demo.simulation) against
      bench/baseline_app.py, a bare Django view that INSERTs the body into a jsonb table;
   2. bulk: POST /api/v1/leads/bulk in batches of 500 and 1,000, against psycopg
      `executemany` of the same leads (contact columns and jsonb payload) in batches of
@@ -40,7 +40,7 @@ from psycopg.types.json import Jsonb
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from leads.simulation import LeadGenerator, Mix, Target  # noqa: E402
+from demo.simulation import LeadGenerator, Mix, Target  # noqa: E402
 
 SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 DATABASE = "lp_bench_intake"

@@ -81,7 +81,7 @@ def _prepare(*, leads: int, env: dict) -> None:
     _admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
     _manage("migrate", "--no-input", "-v", "0", env=env)
     started = time.perf_counter()
-    _manage("seed_demo", "--leads", str(leads), "--quiet", env=env)
+    _manage("seed_demo", "--leads", str(leads), "--quiet", env=env | {"DEMO_ENABLED": "1"})
     print(f"seed_demo --leads {leads:,}: {time.perf_counter() - started:.0f} s")
     started = time.perf_counter()
     _manage("rollup_leads", "--days", "90", env=env)

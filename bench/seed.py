@@ -51,6 +51,7 @@ def main() -> None:
     env = os.environ | {
         "DATABASE_URL": f"{SERVER}/{DATABASE}",
         "DEBUG": "0",
+        "DEMO_ENABLED": "1",  # seed_demo lives in the demo app
         "SECRET_KEY": "bench-seed-secret-key-not-for-production-0123456789",
         "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
     }

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from crm import demo_receiver, views
+from crm import views
 
 urlpatterns = [
     path("crm/targets/", views.target_list, name="crm-targets"),
@@ -32,5 +32,4 @@ urlpatterns = [
         views.delivery_redeliver_view,
         name="crm-delivery-redeliver",
     ),
-    path("demo/receiver/", demo_receiver.demo_receiver, name="demo-receiver"),
 ]

@@ -82,6 +82,11 @@ INSTALLED_APPS = [
     # Sign-in throttling: failed attempts per (user, address) and per address.
     "axes",
 ]
+# The first run's demo (seed_demo, simulate_storefront, /demo/receiver/): on with DEBUG,
+# or where it is asked for, such as a production-like smoke test that seeds demo data.
+DEMO_ENABLED = env.bool("DEMO_ENABLED", default=DEBUG)
+if DEMO_ENABLED:
+    INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
     "leads.middleware.ApiBodyLimitMiddleware",

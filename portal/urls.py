@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.contrib import admin
 from django.urls import include, path
 
@@ -10,3 +11,8 @@ urlpatterns = [
     path("", include("leads.urls")),
     path("", include("crm.urls")),
 ]
+
+# The first run's demo (seeding, simulator, receiver) is an app of its own, installed
+# only with DEBUG on or DEMO_ENABLED set; the product never imports it.
+if apps.is_installed("demo"):
+    urlpatterns.append(path("", include("demo.urls")))

@@ -18,6 +18,8 @@ TEST_ENV = {
     "SECURE_SSL_REDIRECT": "0",
     "STATIC_MANIFEST": "0",
     "CRM_ALLOW_PRIVATE_TARGETS": "1",
+    # The suite tests the demo app too; tests/demo/test_demo_app.py checks it stays out.
+    "DEMO_ENABLED": "1",
     "PORTAL_BASE_URL": "https://portal.test",
     "VAR_DIR": os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test"),
 }

@@ -299,7 +299,8 @@ ROUTES: dict[str, Route] = {
             "token": token_make(publisher_id=w.a.publisher.pk, email="lead1@alphaqz.example")
         }
     ),
-    "demo-receiver": _public(data=lambda w: {}, anonymous=404),  # DEBUG only
+    # The demo app's receiver (the suite sets DEMO_ENABLED): an unsigned post is refused.
+    "demo-receiver": _public(data=lambda w: {}, anonymous=401),
     "home": _page(),
     "switch-publisher": _action(
         lambda w: {}, lambda w: "/", data=lambda w: {"publisher": w.a.publisher.pk}

@@ -17,9 +17,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.test import RequestFactory
 
-from crm import demo
 from crm import services as crm_services
 from crm.models import CrmTarget, Delivery
+from demo import catalogue
 from leads import nurture
 from leads import services as leads_services
 from leads.models import Campaign, Lead, Listing
@@ -37,8 +37,8 @@ def _first_pk(model_admin, request) -> str | None:
 
 
 def main() -> None:
-    publisher = Publisher.objects.get(slug=demo.DEMO_PUBLISHER_SLUG)
-    crm_services.targets_pause(targets=CrmTarget.objects.filter(name=demo.DEMO_TARGET_NAME))
+    publisher = Publisher.objects.get(slug=catalogue.DEMO_PUBLISHER_SLUG)
+    crm_services.targets_pause(targets=CrmTarget.objects.filter(name=catalogue.DEMO_TARGET_NAME))
     target, secret = crm_services.target_create(
         publisher=publisher,
         kind=CrmTarget.Kind.HTTPS,

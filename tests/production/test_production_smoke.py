@@ -121,7 +121,8 @@ def _seed(processes: Processes, env: dict, receiver: HttpsReceiver) -> dict:
     """Demo data, then the smoke test's own rows (tests/production/smoke_setup.py)."""
     seeded = processes.run(
         ["python", "manage.py", "seed_demo", "--leads", "300", "--quiet"],
-        env=env | {"DEMO_PASSWORD": PASSWORD},
+        # The demo app is asked for in this step only: the web server runs without it.
+        env=env | {"DEMO_ENABLED": "1", "DEMO_PASSWORD": PASSWORD},
     )
     assert seeded.returncode == 0, seeded.stdout + seeded.stderr
     setup = processes.run(

@@ -2,8 +2,8 @@
 
 `simulate_storefront` posts these through the real HTTP API, and the intake benchmark
 reuses them. The generator is pure: a `random.Random` and a clock in, payload dicts
-out, so one seed always gives the same leads. The only database read is
-`targets_published`, which lists the listings a storefront may post leads for.
+out, so one seed always gives the same leads; it reads no database (demo.selectors
+lists the listings a storefront may post leads for).
 
 The mix follows reference/partner-center-leads.md §1.2–1.4:
 - each storefront's own action codes (AppSource: PLT, INS, DNC, StartTestDrive; Azure
@@ -19,10 +19,8 @@ Every address is on a reserved `.example` domain, so no nurture email can reach 
 inbox; only Partner Center's own test leads keep their `@test.com`.
 """
 
-import functools
 import json
 import re
-import unicodedata
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -30,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from random import Random
+
+from demo import people
 
 APPSOURCE = "appsource"
 AZURE_MARKETPLACE = "azure-marketplace"
@@ -57,55 +57,7 @@ ACTION_CHOICES = {
 }
 PLAIN_SOURCE = {APPSOURCE: "AppSource", AZURE_MARKETPLACE: "AzureMarketplace"}
 
-FIRST_NAMES = tuple(
-    "Ada Alan Grace Linus Margaret Katherine Tim Barbara Radia Frances Hedy Anita Satya Amy "
-    "Priya Arjun Wei Mei Hiroshi Yuki Sofia Mateo Lucía Diego Camila Javier Elena Pablo "
-    "Carmen Lars Ingrid Sven Jan Anna Piotr Zofia Fatima Omar Aisha Chiara Marco Giulia "
-    "Chloé Louis Emma Noah Olivia Liam Kwame Zanele Thabo Ananya Rohan Leila José Björn".split()
-)
-LAST_NAMES = tuple(
-    "Smith Johnson Williams Brown Jones García Miller Davis Rodríguez Martínez López "
-    "González Wilson Anderson Taylor Moore Martin Lee Thompson White Clark Walker Young "
-    "King Wright Scott Torres Nguyen Hill Green Adams Baker Müller Schmidt Fischer Weber "
-    "Rossi Ferrari Dubois Moreau Kowalski Nowak Jansen Visser Nilsson Tanaka Suzuki Kim "
-    "Park Patel Sharma Singh Okafor Mensah Dlamini Haddad Khan Silva Santos O'Brien".split()
-)
-COMPANIES = (
-    "Adventure Works", "Alpine Ski House", "A. Datum Corporation", "Blue Yonder Airlines",
-    "City Power & Light", "Coho Winery", "Consolidated Messenger", "Fourth Coffee",
-    "Humongous Insurance", "Lamna Healthcare", "Litware", "Lucerne Publishing",
-    "Margie's Travel", "Nod Publishers", "Proseware", "Relecloud", "Southridge Video",
-    "Tailspin Toys", "Tailwind Traders", "Trey Research", "VanArsdel", "Wide World Importers",
-    "Wingtip Toys", "Woodgrove Bank", "Contoso Pharmaceuticals", "Fabrikam Residences",
-)  # fmt: skip
-TITLES = (
-    "CTO", "CIO", "Chief Data Officer", "VP of Engineering", "Director of IT", "Head of Data",
-    "Founder", "Owner", "IT Manager", "Solutions Architect", "Cloud Architect",
-    "Software Engineer", "Data Engineer", "DevOps Engineer", "Security Engineer",
-    "Procurement Specialist", "Product Manager", "Marketing Manager", "Consultant", "",
-)  # fmt: skip
-# (alpha-2, alpha-3, English name, calling code, weight)
-COUNTRIES = (
-    ("US", "USA", "United States", "1", 30), ("GB", "GBR", "United Kingdom", "44", 8),
-    ("DE", "DEU", "Germany", "49", 8), ("IN", "IND", "India", "91", 8),
-    ("FR", "FRA", "France", "33", 5), ("CA", "CAN", "Canada", "1", 5),
-    ("AU", "AUS", "Australia", "61", 4), ("BR", "BRA", "Brazil", "55", 4),
-    ("JP", "JPN", "Japan", "81", 4), ("NL", "NLD", "Netherlands", "31", 3),
-    ("ES", "ESP", "Spain", "34", 3), ("IT", "ITA", "Italy", "39", 3),
-    ("SE", "SWE", "Sweden", "46", 2), ("MX", "MEX", "Mexico", "52", 2),
-    ("SG", "SGP", "Singapore", "65", 2), ("ZA", "ZAF", "South Africa", "27", 2),
-    ("CH", "CHE", "Switzerland", "41", 2), ("PL", "POL", "Poland", "48", 2),
-    ("IE", "IRL", "Ireland", "353", 1), ("KR", "KOR", "Korea, Republic of", "82", 1),
-)  # fmt: skip
-COUNTRY_WEIGHTS = tuple(country[4] for country in COUNTRIES)
 PERSONAL_DOMAINS = ("mail.example", "inbox.example", "home.example")
-CONTACT_NOTES = (
-    "We are evaluating options for about 50 seats. Please send pricing.",
-    "Interested in a proof of concept next quarter.",
-    "Can you integrate with our existing Dynamics 365 tenant?",
-    "Looking for a partner in our region to run the rollout.",
-    "",
-)
 # What Partner Center really puts in Description when the customer wrote nothing (#70675).
 EMPTY_DESCRIPTIONS = ("", "", "", " ", "Campaigns: ")
 BAD_EMAILS = ("jane.doe@", "not-an-email", "ana perez@contoso.example", "@fabrikam.example")
@@ -166,36 +118,29 @@ class _Visitor:
     target: Target
 
 
-@functools.cache  # names and companies come from short lists
-def _ascii(text: str) -> str:
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]", "", folded)
-
-
 def person_make(rng: Random) -> dict:
     """A realistic contact: name, company address, title, country and phone."""
-    first, last, company = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES), rng.choice(COMPANIES)
-    alpha2, alpha3, name, calling_code, _ = rng.choices(COUNTRIES, COUNTRY_WEIGHTS)[0]
+    first, last = rng.choice(people.FIRST_NAMES), rng.choice(people.LAST_NAMES)
+    company = rng.choice(people.COMPANIES)
+    alpha2, alpha3, name, calling_code, _ = rng.choices(people.COUNTRIES, people.COUNTRY_WEIGHTS)[0]
+    first_folded, last_folded = people.ascii_fold(first), people.ascii_fold(last)
     local = rng.choice(
-        (f"{_ascii(first)}.{_ascii(last)}", f"{_ascii(first)[0]}{_ascii(last)}", _ascii(first))
+        (f"{first_folded}.{last_folded}", f"{first_folded[0]}{last_folded}", first_folded)
     )
     if rng.random() < 0.35:
         local += str(rng.randint(2, 999))
-    domain = _ascii(company) + ".example"
+    domain = people.company_domain(company)
     if rng.random() < 0.1:
         domain = rng.choice(PERSONAL_DOMAINS)
     country = rng.choices((alpha2, alpha3, name), (80, 10, 10))[0]
-    phone = ""
-    if rng.random() < 0.55:
-        phone = f"+{calling_code} {rng.randint(200, 989)} 555 {rng.randint(0, 9999):04d}"
     return {
         "FirstName": first,
         "LastName": last,
         "Email": f"{local}@{domain}",
-        "Phone": phone,
+        "Phone": people.phone_draw(rng, calling_code),
         "Country": country,
         "Company": company,
-        "Title": rng.choice(TITLES),
+        "Title": rng.choice(people.TITLES),
     }
 
 
@@ -252,7 +197,7 @@ class LeadGenerator:
             if rng.random() < 0.4:  # another listing this time
                 visitor.target = rng.choice(self.targets)
             if rng.random() < 0.1:  # a promotion since the last visit
-                visitor.person = visitor.person | {"Title": rng.choice(TITLES)}
+                visitor.person = visitor.person | {"Title": rng.choice(people.TITLES)}
         else:
             self._remember(self.visitors, visitor)
         lead = SimulatedLead(visitor.target.storefront, self._payload(visitor), kind)
@@ -297,7 +242,7 @@ class LeadGenerator:
     def _description(self, action: str) -> str:
         rng = self.rng
         if action == "PLT":
-            return rng.choice(CONTACT_NOTES)
+            return rng.choice(people.CONTACT_NOTES)
         if rng.random() < 0.1:  # AppSource passes URL marketing parameters as JSON
             return json.dumps({"mktcmpid": str(rng.randint(1000, 9999)), "partnerid": "98765"})
         return rng.choice(EMPTY_DESCRIPTIONS)
@@ -381,33 +326,3 @@ class Tally:
             f"sent {self.sent}, 201: {self.by_status[201]}, 200: {self.by_status[200]}, "
             f"422: {self.by_status[422]}, other: {self.other}, {rate:.1f} leads/s"
         )
-
-
-def targets_published(*, storefronts: tuple[str, ...] = STOREFRONTS) -> list[Target]:
-    """The published, lead-managed listings of these storefronts (reads the database)."""
-    from leads.models import Listing
-
-    rows = (
-        Listing.objects.filter(
-            storefront__in=storefronts,
-            status=Listing.Status.PUBLISHED,
-            lead_management_enabled=True,
-        )
-        .order_by("storefront", "offer_id")
-        .values_list("offer_id", "name", "storefront")
-    )
-    return [Target(*row) for row in rows]
-
-
-def storefront_of_key(key: str) -> str | None:
-    """The storefront of a live storefront key, or None (reads the database)."""
-    from leads import api_keys
-    from leads.models import ApiKey
-
-    return (
-        ApiKey.objects.filter(
-            key_hash=api_keys.key_hash(key), kind=ApiKey.Kind.STOREFRONT, revoked_at__isnull=True
-        )
-        .values_list("storefront", flat=True)
-        .first()
-    )

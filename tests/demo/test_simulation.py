@@ -1,4 +1,4 @@
-"""The storefront simulator: its generator (leads.simulation) and `simulate_storefront`."""
+"""The storefront simulator: its generator (demo.simulation) and `simulate_storefront`."""
 
 import io
 import re
@@ -11,10 +11,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from pydantic import ValidationError
 
-from leads import simulation
+from demo import selectors, simulation
+from demo.simulation import Kind, LeadGenerator, Target
 from leads.models import ApiKey, Lead, LeadActivity
 from leads.schemas import LeadPayload, parse_lead_source
-from leads.simulation import Kind, LeadGenerator, Target
 from tests.leads.conftest import Storefronts
 
 TARGETS = [
@@ -178,7 +178,7 @@ def simulate(live_server, *args) -> tuple[dict[str, int], str]:
 
 
 def expected_answers(seed: int, count: int) -> Counter:
-    targets = simulation.targets_published()
+    targets = selectors.targets_published()
     leads = LeadGenerator(Random(seed), targets).take(count)
     return Counter(lead.expected_status for lead in leads)
 

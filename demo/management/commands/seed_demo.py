@@ -6,7 +6,7 @@ import secrets
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from crm import demo
+from demo import catalogue, seeding
 
 
 class Command(BaseCommand):
@@ -30,7 +30,7 @@ class Command(BaseCommand):
     def handle(self, *args, leads: int, quiet: bool, **options):
         if leads < 0:
             raise CommandError("--leads must be 0 or more.")
-        report = demo.seed_demo(
+        report = seeding.seed_demo(
             leads=leads,
             passwords=self._passwords(),
             progress=(lambda *_: None) if quiet else self._progress,
@@ -45,18 +45,18 @@ class Command(BaseCommand):
         on: outside development a superuser must never get a password printed in the docs."""
         shared = os.environ.get("DEMO_PASSWORD", "")
         if shared:
-            return dict.fromkeys(demo.DEFAULT_PASSWORDS, shared)
+            return dict.fromkeys(catalogue.DEFAULT_PASSWORDS, shared)
         if settings.DEBUG:
-            return dict(demo.DEFAULT_PASSWORDS)
-        return {name: secrets.token_urlsafe(12) for name in demo.DEFAULT_PASSWORDS}
+            return dict(catalogue.DEFAULT_PASSWORDS)
+        return {name: secrets.token_urlsafe(12) for name in catalogue.DEFAULT_PASSWORDS}
 
     def _progress(self, done: int, total: int, elapsed: float) -> None:
         rate = done / elapsed if elapsed else 0
         self.stdout.write(f"  leads: {done:,} of {total:,} ({rate:,.0f} leads/s, {elapsed:.1f} s)")
 
-    def _summary(self, report: demo.SeedReport, *, requested: int) -> None:
+    def _summary(self, report: seeding.SeedReport, *, requested: int) -> None:
         self.stdout.write("Demo data (created / already there):")
-        for kind in demo.REPORT_KINDS:
+        for kind in seeding.REPORT_KINDS:
             line = f"  {kind:<18} {report.created[kind]:>10,} / {report.found[kind]:,}"
             self.stdout.write(line)
         for name in report.drafts:
@@ -70,7 +70,7 @@ class Command(BaseCommand):
         else:
             self.stdout.write(self.style.SUCCESS("Demo data seeded."))
 
-    def _logins(self, report: demo.SeedReport) -> None:
+    def _logins(self, report: seeding.SeedReport) -> None:
         self.stdout.write("Logins:")
         for login in report.logins:
             password = login.password or "(set when it was first seeded; not shown again)"

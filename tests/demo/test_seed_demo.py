@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.db.models import Count, F, Min
 from django.utils import timezone
 
-from crm import demo
 from crm.models import CrmTarget, Delivery
+from demo import catalogue
 from leads.models import Campaign, Lead, LeadActivity, Listing
 from leads.services import DEFAULT_SCORING_RULES
 from leads.storefronts import CampaignKind, ListingType, Storefront
@@ -72,7 +72,7 @@ def test_seed_demo_creates_publishers_listings_campaigns_and_target():
     )
     assert target.config == {
         "httpsEndpointUrl": "https://portal.test/demo/receiver/",
-        "signingSecret": demo.demo_signing_secret(),
+        "signingSecret": catalogue.demo_signing_secret(),
     }
     assert target.config["signingSecret"].startswith("whsec_")
 
@@ -120,7 +120,7 @@ def test_seed_demo_delivers_qualified_leads_to_the_demo_target():
 
     deliveries = Delivery.objects.all()
     assert deliveries.exists()
-    assert set(deliveries.values_list("target__name", flat=True)) == {demo.DEMO_TARGET_NAME}
+    assert set(deliveries.values_list("target__name", flat=True)) == {catalogue.DEMO_TARGET_NAME}
     assert not deliveries.filter(lead__qualified_at__isnull=True).exists()
     assert not deliveries.filter(status="delivered", delivered_at__isnull=True).exists()
 

@@ -4,7 +4,7 @@
     python manage.py simulate_storefront --key lpk_sf_… --rate 300/m --count 0   # until Ctrl-C
     python manage.py simulate_storefront --create-key --bulk 500 --rate 1000/s --seed 7
 
-The payloads come from `leads.simulation` (Partner Center's JSON; action codes, sources,
+The payloads come from `demo.simulation` (Partner Center's JSON; action codes, sources,
 returning visitors, replays, bad payloads and MSFT_TEST_ leads in realistic shares). The
 listings to name are read from the database, so run it against the server's database.
 """
@@ -21,9 +21,10 @@ import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from leads import services, simulation
+from demo import selectors, simulation
+from demo.simulation import SimulatedLead, Tally
+from leads import services
 from leads.models import ApiKey
-from leads.simulation import SimulatedLead, Tally
 
 RESTART_AFTER_LAG = 1.0  # seconds behind schedule after which pacing restarts, not bursts
 MAX_BULK = 1000
@@ -147,7 +148,7 @@ class Command(BaseCommand):
         if not 0 <= options["bulk"] <= MAX_BULK or options["count"] < 0:
             raise CommandError(f"--bulk takes 1 to {MAX_BULK}; --count 0 or more.")
         storefronts = (options["storefront"],) if options["storefront"] else simulation.STOREFRONTS
-        targets = simulation.targets_published(storefronts=storefronts)
+        targets = selectors.targets_published(storefronts=storefronts)
         if not targets:
             raise CommandError(
                 "No published listing with lead management on "
@@ -175,7 +176,7 @@ class Command(BaseCommand):
         """Each storefront's key: given ones by their storefront, else created ones."""
         keys: dict[str, str] = {}
         for key in options["key"]:
-            storefront = simulation.storefront_of_key(key) or options["storefront"]
+            storefront = selectors.storefront_of_key(key=key) or options["storefront"]
             if storefront is None:
                 raise CommandError(
                     f"The key {key[:11]}… is not a live storefront key in this database; "
