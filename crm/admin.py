@@ -14,7 +14,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from crm import delivery, services
+from crm import services, targets
 from crm.forms import CONFIG_FIELD_PREFIX, CONFIG_KEYS, CrmTargetForm, config_field_names
 from crm.models import CrmTarget, Delivery
 from leads import admin as leads_admin
@@ -161,7 +161,7 @@ class CrmTargetAdmin(admin.ModelAdmin):
         description=_("Pause the selected targets"), permissions=["change"], location=BOTH_LOCATIONS
     )
     def pause(self, request, queryset):
-        count = services.targets_pause(targets=queryset)
+        count = targets.targets_pause(targets=queryset)
         messages.success(
             request,
             ngettext("%(count)d target paused.", "%(count)d targets paused.", count)
@@ -174,7 +174,7 @@ class CrmTargetAdmin(admin.ModelAdmin):
         location=BOTH_LOCATIONS,
     )
     def resume(self, request, queryset):
-        count = services.targets_resume(targets=queryset)
+        count = targets.targets_resume(targets=queryset)
         messages.success(
             request,
             ngettext("%(count)d target resumed.", "%(count)d targets resumed.", count)
@@ -253,7 +253,7 @@ class DeliveryAdmin(admin.ModelAdmin):
         location=BOTH_LOCATIONS,
     )
     def retry_now(self, request, queryset):
-        count = delivery.deliveries_retry_now(deliveries=list(queryset))
+        count = services.deliveries_retry_now(deliveries=list(queryset))
         messages.success(
             request,
             ngettext("%(count)d delivery is due now.", "%(count)d deliveries are due now.", count)
@@ -268,7 +268,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     def redeliver(self, request, queryset):
         count = 0
         for row in queryset.exclude(status=Delivery.Status.SENDING).exclude(event="test"):
-            delivery.delivery_redeliver(delivery=row)
+            services.delivery_redeliver(delivery=row)
             count += 1
         messages.success(
             request,
