@@ -30,6 +30,11 @@ def field_seller_target_exists() -> bool:
     return CrmTarget.objects.filter(publisher__isnull=True, is_active=True).exists()
 
 
+def _counted(request, message: str, count: int) -> None:
+    """Report an action's count: `message` is the ngettext form chosen for it."""
+    messages.success(request, message % {"count": count})
+
+
 # --- CRM targets -----------------------------------------------------------------------
 
 
@@ -162,10 +167,8 @@ class CrmTargetAdmin(admin.ModelAdmin):
     )
     def pause(self, request, queryset):
         count = targets.targets_pause(targets=queryset)
-        messages.success(
-            request,
-            ngettext("%(count)d target paused.", "%(count)d targets paused.", count)
-            % {"count": count},
+        _counted(
+            request, ngettext("%(count)d target paused.", "%(count)d targets paused.", count), count
         )
 
     @admin.action(
@@ -175,10 +178,10 @@ class CrmTargetAdmin(admin.ModelAdmin):
     )
     def resume(self, request, queryset):
         count = targets.targets_resume(targets=queryset)
-        messages.success(
+        _counted(
             request,
-            ngettext("%(count)d target resumed.", "%(count)d targets resumed.", count)
-            % {"count": count},
+            ngettext("%(count)d target resumed.", "%(count)d targets resumed.", count),
+            count,
         )
 
 
@@ -254,10 +257,10 @@ class DeliveryAdmin(admin.ModelAdmin):
     )
     def retry_now(self, request, queryset):
         count = services.deliveries_retry_now(deliveries=list(queryset))
-        messages.success(
+        _counted(
             request,
-            ngettext("%(count)d delivery is due now.", "%(count)d deliveries are due now.", count)
-            % {"count": count},
+            ngettext("%(count)d delivery is due now.", "%(count)d deliveries are due now.", count),
+            count,
         )
 
     @admin.action(
@@ -270,15 +273,12 @@ class DeliveryAdmin(admin.ModelAdmin):
         for row in queryset.exclude(status=Delivery.Status.SENDING).exclude(event="test"):
             services.delivery_redeliver(delivery=row)
             count += 1
-        messages.success(
-            request,
-            ngettext(
-                "%(count)d delivery will be sent again.",
-                "%(count)d deliveries will be sent again.",
-                count,
-            )
-            % {"count": count},
+        message = ngettext(
+            "%(count)d delivery will be sent again.",
+            "%(count)d deliveries will be sent again.",
+            count,
         )
+        _counted(request, message, count)
 
     def get_actions(self, request, action_location=admin.ActionLocation.CHANGE_LIST):
         # Rows go when their lead or target is erased, not one by one.

@@ -142,13 +142,7 @@ def target_create(request: HttpRequest) -> HttpResponse:
     form = PortalTargetForm(request.POST or None, instance=instance, kind=kind, publisher=publisher)
     if request.method == "POST" and form.is_valid():
         target, secret = targets.target_create(
-            publisher=publisher,
-            kind=kind,
-            name=form.cleaned_data["name"],
-            config=form.instance.config,
-            scope=form.cleaned_data["scope"],
-            listings=form.cleaned_data["listings"],
-            extra_fields=form.cleaned_data["extra_fields"],
+            publisher=publisher, kind=kind, **_target_fields(form)
         )
         if secret:
             _show_secret_once(request, target, secret)
@@ -179,14 +173,7 @@ def target_detail(request: HttpRequest, target_id: int) -> HttpResponse:
     if request.method == "POST":
         _check_owner(request)
         if form.is_valid():
-            target = targets.target_update(
-                target=target,
-                name=form.cleaned_data["name"],
-                config=form.instance.config,
-                scope=form.cleaned_data["scope"],
-                listings=form.cleaned_data["listings"],
-                extra_fields=form.cleaned_data["extra_fields"],
-            )
+            target = targets.target_update(target=target, **_target_fields(form))
             if target.verified_at is None:
                 messages.info(request, _("Saved. Send a test lead to verify the new settings."))
             else:
@@ -194,6 +181,18 @@ def target_detail(request: HttpRequest, target_id: int) -> HttpResponse:
             return redirect("crm-target-detail", target_id=target.pk)
         target = _target_or_404(request, target_id)  # the form changed the instance in memory
     return render(request, "crm/target_detail.html", _detail_context(request, target, form))
+
+
+def _target_fields(form: PortalTargetForm) -> dict:
+    """What a valid target form says, as the target services take it."""
+    data = form.cleaned_data
+    return {
+        "name": data["name"],
+        "config": form.instance.config,
+        "scope": data["scope"],
+        "listings": data["listings"],
+        "extra_fields": data["extra_fields"],
+    }
 
 
 def _detail_context(request: HttpRequest, target: CrmTarget, form) -> dict:

@@ -18,6 +18,7 @@ from crm.connectors.base import (
     Result,
     SendOptions,
     all_results,
+    user_details,
 )
 from crm.connectors.ssrf import scheme_refusal
 
@@ -89,15 +90,7 @@ def body(payload: DeliveryPayload) -> dict:
     field never replaces or shadows a standard key (UserDetails' included), in any letter
     case: Power Automate reads keys case-insensitively."""
     document = {
-        "UserDetails": {
-            "FirstName": payload.first_name,
-            "LastName": payload.last_name,
-            "Email": payload.email,
-            "Phone": payload.phone,
-            "Country": payload.country,
-            "Company": payload.company,
-            "Title": payload.title,
-        },
+        "UserDetails": user_details(payload),
         "LeadSource": payload.lead_source,
         "ActionCode": payload.action_code,
         "OfferTitle": payload.offer_title,
