@@ -9,8 +9,6 @@ batch is not sent: the engine pauses the target and they wait, pending.
 
 import json
 
-import httpx
-
 from crm.connectors import http_client, signing
 from crm.connectors.base import (
     ConfigurationError,
@@ -20,7 +18,6 @@ from crm.connectors.base import (
     all_results,
     user_details,
 )
-from crm.connectors.ssrf import scheme_refusal
 
 KIND = "https"
 
@@ -51,15 +48,7 @@ def endpoint_url(config: dict, options: SendOptions) -> str:
     url = config.get("httpsEndpointUrl")
     if not isinstance(url, str) or not url.strip():
         raise ConfigurationError("the endpoint URL (httpsEndpointUrl) is missing")
-    url = url.strip()
-    try:
-        scheme = httpx.URL(url).scheme
-    except httpx.InvalidURL as exc:
-        raise ConfigurationError(f"the endpoint URL is not valid ({exc})") from exc
-    refusal = scheme_refusal(scheme, http_client.policy_for(options))
-    if refusal:
-        raise ConfigurationError(refusal)
-    return url
+    return http_client.url_checked(url.strip(), options, what="the endpoint URL")
 
 
 def _send_one(
