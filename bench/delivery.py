@@ -595,17 +595,17 @@ def profile_drain(market, receiver, count: int) -> None:
     import cProfile
     import pstats
 
-    from crm import delivery
+    from crm import services
     from crm.models import Delivery
 
     Delivery.objects.filter(target_id=market.target_id).delete()
     outbox_fill(market, count, prefix="p")
     receiver.reset()
-    delivery.deliveries_drain(target_id=market.target_id, budget_seconds=1)  # warm
+    services.deliveries_drain(target_id=market.target_id, budget_seconds=1)  # warm
     profiler = cProfile.Profile()
     started = time.perf_counter()
     profiler.enable()
-    report = delivery.deliveries_drain(target_id=market.target_id, budget_seconds=120)
+    report = services.deliveries_drain(target_id=market.target_id, budget_seconds=120)
     profiler.disable()
     elapsed = time.perf_counter() - started
     print(

@@ -14,7 +14,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from crm import delivery, services
+from crm import services, targets
 from crm.forms import CONFIG_FIELD_PREFIX, CONFIG_KEYS, CrmTargetForm, config_field_names
 from crm.models import CrmTarget, Delivery
 from leads import admin as leads_admin
@@ -28,6 +28,11 @@ BOTH_LOCATIONS = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_
 def field_seller_target_exists() -> bool:
     """True when an active global (Microsoft field-seller) target receives qualified leads."""
     return CrmTarget.objects.filter(publisher__isnull=True, is_active=True).exists()
+
+
+def _counted(request, message: str, count: int) -> None:
+    """Report an action's count: `message` is the ngettext form chosen for it."""
+    messages.success(request, message % {"count": count})
 
 
 # --- CRM targets -----------------------------------------------------------------------
@@ -161,11 +166,9 @@ class CrmTargetAdmin(admin.ModelAdmin):
         description=_("Pause the selected targets"), permissions=["change"], location=BOTH_LOCATIONS
     )
     def pause(self, request, queryset):
-        count = services.targets_pause(targets=queryset)
-        messages.success(
-            request,
-            ngettext("%(count)d target paused.", "%(count)d targets paused.", count)
-            % {"count": count},
+        count = targets.targets_pause(targets=queryset)
+        _counted(
+            request, ngettext("%(count)d target paused.", "%(count)d targets paused.", count), count
         )
 
     @admin.action(
@@ -174,11 +177,11 @@ class CrmTargetAdmin(admin.ModelAdmin):
         location=BOTH_LOCATIONS,
     )
     def resume(self, request, queryset):
-        count = services.targets_resume(targets=queryset)
-        messages.success(
+        count = targets.targets_resume(targets=queryset)
+        _counted(
             request,
-            ngettext("%(count)d target resumed.", "%(count)d targets resumed.", count)
-            % {"count": count},
+            ngettext("%(count)d target resumed.", "%(count)d targets resumed.", count),
+            count,
         )
 
 
@@ -253,11 +256,11 @@ class DeliveryAdmin(admin.ModelAdmin):
         location=BOTH_LOCATIONS,
     )
     def retry_now(self, request, queryset):
-        count = delivery.deliveries_retry_now(deliveries=list(queryset))
-        messages.success(
+        count = services.deliveries_retry_now(deliveries=list(queryset))
+        _counted(
             request,
-            ngettext("%(count)d delivery is due now.", "%(count)d deliveries are due now.", count)
-            % {"count": count},
+            ngettext("%(count)d delivery is due now.", "%(count)d deliveries are due now.", count),
+            count,
         )
 
     @admin.action(
@@ -268,17 +271,14 @@ class DeliveryAdmin(admin.ModelAdmin):
     def redeliver(self, request, queryset):
         count = 0
         for row in queryset.exclude(status=Delivery.Status.SENDING).exclude(event="test"):
-            delivery.delivery_redeliver(delivery=row)
+            services.delivery_redeliver(delivery=row)
             count += 1
-        messages.success(
-            request,
-            ngettext(
-                "%(count)d delivery will be sent again.",
-                "%(count)d deliveries will be sent again.",
-                count,
-            )
-            % {"count": count},
+        message = ngettext(
+            "%(count)d delivery will be sent again.",
+            "%(count)d deliveries will be sent again.",
+            count,
         )
+        _counted(request, message, count)
 
     def get_actions(self, request, action_location=admin.ActionLocation.CHANGE_LIST):
         # Rows go when their lead or target is erased, not one by one.

@@ -1,13 +1,15 @@
-"""Reads for the portal's CRM pages. Every selector takes the publisher it serves.
+"""Reads of crm. Every selector of the portal's pages takes the publisher it serves.
 
 A publisher sees its own targets and their deliveries only; the global field-seller
-target (no publisher) and its deliveries are staff's, in admin.
+target (no publisher) and its deliveries are staff's, in admin. The outbox's reads (at
+the end) serve the workers, the sweep and the health check, across publishers.
 """
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from uuid import UUID
 
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -187,8 +189,6 @@ def delivery_health_counts(*, publisher_ids=None) -> dict[int, dict[tuple[int, s
 
 def delivery_health_refresh(*, publisher_ids=None) -> int:
     """Recount and cache every publisher's delivery health (the beat task calls this)."""
-    from django.core.cache import cache
-
     counts = delivery_health_counts(publisher_ids=publisher_ids)
     ids = (
         publisher_ids
@@ -205,8 +205,6 @@ def delivery_health_refresh(*, publisher_ids=None) -> int:
 def delivery_health_for(*, publisher) -> dict[tuple[int, str], int]:
     """The publisher's cached delivery health; counted (and cached) on a miss, or live
     when the cache is down. At a million deliveries the count takes ~0.4 s, hence the cache."""
-    from django.core.cache import cache
-
     key = _health_key(publisher.pk)
     try:
         counts = cache.get(key)
@@ -232,3 +230,86 @@ def delivery_health_by_target(*, publisher) -> list[dict]:
         per_status[key] += n
     empty = dict.fromkeys(HEALTH_STATUSES, 0)
     return [{"id": t["pk"], "name": t["name"], **counts.get(t["pk"], empty)} for t in targets]
+
+
+# The outbox's reads: what is due, which targets cover a lead, how late the oldest row is.
+
+
+def due_filter(now) -> Q:
+    """Rows a worker may take: pending and due, or sending with an expired lease."""
+    return Q(status=Delivery.Status.PENDING, next_attempt_at__lte=now) | Q(
+        status=Delivery.Status.SENDING, lease_until__lt=now
+    )
+
+
+def target_has_due(*, target_id: int) -> bool:
+    """Whether the (active) target has a delivery due or stuck now."""
+    return Delivery.objects.filter(
+        due_filter(timezone.now()), target_id=target_id, target__is_active=True
+    ).exists()
+
+
+def due_targets(*, now=None) -> list[int]:
+    """Targets with at least one due or stuck delivery (the sweep's question)."""
+    now = now or timezone.now()
+    return list(
+        Delivery.objects.filter(due_filter(now), target__is_active=True)
+        .values_list("target_id", flat=True)
+        .distinct()
+        .order_by()
+    )
+
+
+def oldest_due_age_seconds(*, now=None) -> float | None:
+    """How long the oldest due delivery has waited (the health check reports it)."""
+    now = now or timezone.now()
+    oldest = (
+        Delivery.objects.filter(due_filter(now))
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    return (now - oldest).total_seconds() if oldest else None
+
+
+def outbox_health() -> dict:
+    """For /healthz: how long the oldest due delivery has waited, in seconds."""
+    age = oldest_due_age_seconds()
+    return {"oldest_due_seconds": round(age, 1) if age is not None else None}
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What deciding coverage needs of a target, read in one query."""
+
+    target_id: int
+    publisher_id: int | None
+    scope: str
+    listing_ids: frozenset[int]
+
+    def covers(self, *, publisher_id: int, listing_id: int | None, field_seller: bool) -> bool:
+        if self.publisher_id is None:
+            return field_seller
+        if self.publisher_id != publisher_id:
+            return False
+        return self.scope == CrmTarget.Scope.ALL_LISTINGS or listing_id in self.listing_ids
+
+
+def targets_covering(*, publisher_ids: set[int]) -> list[Coverage]:
+    """The publishers' targets and the global field-seller targets, with their chosen
+    listings, in one query. Paused targets are included: their deliveries wait, pending,
+    until the target resumes."""
+    rows = CrmTarget.objects.filter(
+        Q(publisher_id__in=publisher_ids) | Q(publisher__isnull=True)
+    ).values_list("pk", "publisher_id", "scope", "listings")
+    found: dict[int, tuple] = {}
+    chosen: dict[int, set[int]] = {}
+    for target_id, publisher_id, scope, listing_id in rows:
+        found[target_id] = (publisher_id, scope)
+        chosen.setdefault(target_id, set())
+        if listing_id is not None:
+            chosen[target_id].add(listing_id)
+    return [
+        Coverage(target_id, publisher_id, scope, frozenset(chosen[target_id]))
+        for target_id, (publisher_id, scope) in found.items()
+    ]

@@ -1,94 +1,60 @@
-"""Writes for CRM targets. Delivery services join this module with the delivery issue."""
+"""The outbox: every write of a Delivery row, and the wake-up of the workers (DESIGN §4).
+
+A lead change writes its rows in its own transaction (deliveries_create). The row is
+the truth; after commit one Celery message per target only wakes a worker (at most one
+queued per target and drain slot), and the beat sweep wakes the targets whose message
+was lost. A worker
+  1. takes tokens from the target's bucket (its CRM's published rate limit),
+  2. claims up to a batch of due or stuck rows with SELECT … FOR UPDATE SKIP LOCKED,
+     counting the attempt and setting a lease before anything is sent,
+  3. sends them in one connector call, outside any transaction, with timeouts,
+  4. records each result: delivered; retryable (next attempt on the schedule, or later
+     when the CRM sent Retry-After); permanent or out of attempts (failed, and one alert
+     email per target per day).
+A killed worker leaves its rows `sending` with a lease; when the lease ends the sweep
+hands them to another worker. Delivery is therefore at least once; the connectors make
+it exactly once at the CRM wherever the CRM allows it (reference/crm-contracts.md).
+The two tasks that a wake-up queues (deliver_target, send_test_lead) end this module:
+they call the outbox and the outbox queues them, so one module holds both (no cycle).
+"""
 
 import logging
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
-from cryptography.fernet import InvalidToken
+from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
-from django.db.models import Q, TextField, Value
-from django.db.models.functions import Cast
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from crm.fields import field_fernet
+from crm import alerts, pacing, payloads, ratelimit, selectors
+from crm.connectors import ConfigurationError, Result, connector_for
 from crm.models import CrmTarget, Delivery
 
 logger = logging.getLogger(__name__)
 
-
-@transaction.atomic
-def crm_configs_rotate_keys() -> int:
-    """Re-encrypt every target's config under the first FIELD_ENCRYPTION_KEYS key.
-
-    All rows or none: an undecryptable row raises and rolls the whole rotation back.
-    """
-    fernet = field_fernet()
-    # Cast to text so the raw token comes back, not the decrypted dict.
-    rows = (
-        CrmTarget.objects.select_for_update()
-        .annotate(token=Cast("config", output_field=TextField()))
-        .order_by("pk")
-        .values_list("pk", "token")
-    )
-    rotated = 0
-    for pk, token in rows:
-        try:
-            new_token = fernet.rotate(token.encode()).decode()
-        except InvalidToken as exc:
-            raise ImproperlyConfigured(
-                f"CRM target {pk}: its config cannot be decrypted with any key in "
-                "FIELD_ENCRYPTION_KEYS. Nothing was rotated."
-            ) from exc
-        # A plain-text Value writes the new token as is; the field would encrypt it again.
-        CrmTarget.objects.filter(pk=pk).update(config=Value(new_token, output_field=TextField()))
-        rotated += 1
-    return rotated
+# Publish once, never retry in a request: the sweep retries a wake-up, an owner waits.
+ONE_TRY = {"max_retries": 0}
 
 
-# --- The outbox ---------------------------------------------------------------------------
+@dataclass
+class DrainReport:
+    delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+    rate_limited_for: float = 0.0  # seconds until the bucket has a token again
+
+    @property
+    def attempted(self) -> int:
+        return self.delivered + self.retrying + self.failed
+
 
 EVENTS = {"qualified": Delivery.Event.QUALIFIED, "updated": Delivery.Event.UPDATED}
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """What deciding coverage needs of a target, read in one query."""
-
-    target_id: int
-    publisher_id: int | None
-    scope: str
-    listing_ids: frozenset[int]
-
-    def covers(self, *, publisher_id: int, listing_id: int | None, field_seller: bool) -> bool:
-        if self.publisher_id is None:
-            return field_seller
-        if self.publisher_id != publisher_id:
-            return False
-        return self.scope == CrmTarget.Scope.ALL_LISTINGS or listing_id in self.listing_ids
-
-
-def targets_covering(*, publisher_ids: set[int]) -> list[Coverage]:
-    """The publishers' targets and the global field-seller targets, with their chosen
-    listings, in one query. Paused targets are included: their deliveries wait, pending,
-    until the target resumes."""
-    rows = CrmTarget.objects.filter(
-        Q(publisher_id__in=publisher_ids) | Q(publisher__isnull=True)
-    ).values_list("pk", "publisher_id", "scope", "listings")
-    found: dict[int, tuple] = {}
-    chosen: dict[int, set[int]] = {}
-    for target_id, publisher_id, scope, listing_id in rows:
-        found[target_id] = (publisher_id, scope)
-        chosen.setdefault(target_id, set())
-        if listing_id is not None:
-            chosen[target_id].add(listing_id)
-    return [
-        Coverage(target_id, publisher_id, scope, frozenset(chosen[target_id]))
-        for target_id, (publisher_id, scope) in found.items()
-    ]
 
 
 def deliveries_create(*, events: list[tuple], field_seller: bool = True) -> list[Delivery]:
@@ -99,7 +65,7 @@ def deliveries_create(*, events: list[tuple], field_seller: bool = True) -> list
     if not events:
         return []
     now = timezone.now()
-    targets = targets_covering(publisher_ids={lead.publisher_id for lead, _, _ in events})
+    targets = selectors.targets_covering(publisher_ids={lead.publisher_id for lead, _, _ in events})
     rows = [
         Delivery(lead=lead, target_id=target.target_id, event=EVENTS[event], next_attempt_at=now)
         for lead, event, listing_id in events
@@ -118,6 +84,184 @@ def deliveries_create(*, events: list[tuple], field_seller: bool = True) -> list
     return created
 
 
+@transaction.atomic
+def deliveries_claim(*, target: CrmTarget, limit: int) -> list[Delivery]:
+    """Claim up to `limit` due rows of the target: count the attempt, set the lease."""
+    now = timezone.now()
+    rows = list(
+        Delivery.objects.select_for_update(skip_locked=True)
+        .filter(selectors.due_filter(now), target=target)
+        .order_by("next_attempt_at", "id")[:limit]
+    )
+    if not rows:
+        return []
+    lease_until = now + timedelta(seconds=pacing.lease_seconds(target))
+    Delivery.objects.filter(pk__in=[row.pk for row in rows]).update(
+        status=Delivery.Status.SENDING,
+        lease_until=lease_until,
+        attempts=F("attempts") + 1,
+        updated_at=now,
+    )
+    for row in rows:
+        row.status, row.lease_until = Delivery.Status.SENDING, lease_until
+        row.attempts += 1
+    return rows
+
+
+def deliveries_drain(*, target_id: int, budget_seconds: float | None = None) -> DrainReport:
+    """Send the target's due deliveries, batch by batch, within a time budget."""
+    report = DrainReport()
+    target = CrmTarget.objects.select_related("publisher").filter(pk=target_id).first()
+    if target is None or not target.is_active:
+        return report
+    deadline = time.monotonic() + (budget_seconds or settings.CRM_TASK_BUDGET_SECONDS)
+    while time.monotonic() < deadline:
+        grant = ratelimit.take(
+            target_id=target.pk,
+            rate_limit=target.rate_limit,
+            period_seconds=target.rate_period_seconds,
+            wanted=pacing.claim_size(target),
+        )
+        if grant.granted == 0:
+            report.rate_limited_for = grant.wait_seconds
+            break
+        batch = deliveries_claim(target=target, limit=grant.granted)
+        if not batch:
+            break
+        _send_batch(target, batch, report)
+        if not target.is_active:  # a 410 paused it
+            break
+    return report
+
+
+def _send_batch(target: CrmTarget, batch: list[Delivery], report: DrainReport) -> None:
+    try:
+        results = connector_for(target.kind).send(
+            target.config, payloads.payloads_for(batch, target), pacing.send_options()
+        )
+    except ConfigurationError as exc:
+        results = [Result(str(d.idempotency_key), "permanent", error=str(exc)) for d in batch]
+    except Exception as exc:  # a connector bug must not wedge the rows: retry later
+        logger.exception("crm.delivery.connector_error", extra={"target_id": target.pk})
+        results = [
+            Result(
+                str(d.idempotency_key), "retryable", error=f"internal error: {type(exc).__name__}"
+            )
+            for d in batch
+        ]
+    pairs = list(zip(batch, results, strict=True))
+    delivered = [(d, r) for d, r in pairs if r.is_delivered]
+    report.delivered += deliveries_record_delivered(pairs=delivered, target=target)
+    for delivery, result in pairs:
+        if not result.is_delivered:
+            outcome = delivery_record(delivery=delivery, result=result, target=target)
+            setattr(report, outcome, getattr(report, outcome) + 1)
+
+
+def deliveries_record_delivered(*, pairs: list[tuple[Delivery, Result]], target) -> int:
+    """Record the successes of a claim in one statement (PostgreSQL), each row only if
+    this attempt still holds it; failures go through delivery_record one by one."""
+    if not pairs:
+        return 0
+    if connection.vendor != "postgresql":
+        return sum(
+            delivery_record(delivery=d, result=r, target=target) == "delivered" for d, r in pairs
+        )
+    now = timezone.now()
+    values = ", ".join(["(%s::bigint, %s::smallint, %s::smallint, %s::varchar)"] * len(pairs))
+    params: list = []
+    for delivery, result in pairs:
+        params += [delivery.pk, delivery.attempts, result.status_code]
+        params.append(result.response_excerpt[:500])
+    table = Delivery._meta.db_table
+    # The table name is the model's; every value is a bound parameter.
+    sql = (
+        f'UPDATE "{table}" AS d SET status = %s, delivered_at = %s, updated_at = %s, '  # noqa: S608
+        "lease_until = NULL, last_error = '', last_status_code = v.code, "
+        "response_excerpt = v.excerpt "
+        f"FROM (VALUES {values}) AS v(id, attempts, code, excerpt) "
+        "WHERE d.id = v.id AND d.status = %s AND d.attempts = v.attempts"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Delivery.Status.DELIVERED, now, now, *params, Delivery.Status.SENDING])
+        written = cursor.rowcount
+    logger.info("crm.delivery.delivered", extra={"target_id": target.pk, "count": written})
+    return written
+
+
+@transaction.atomic
+def delivery_record(*, delivery: Delivery, result: Result, target: CrmTarget) -> str:
+    """Record one attempt's result; returns "delivered", "retrying" or "failed"."""
+    now = timezone.now()
+    fields = {
+        "last_status_code": result.status_code,
+        "last_error": result.error[:2000],
+        "response_excerpt": result.response_excerpt[:500],
+        "lease_until": None,
+        "updated_at": now,
+    }
+    if result.is_delivered:
+        outcome, fields["status"], fields["delivered_at"] = "delivered", "delivered", now
+        fields["last_error"] = ""
+    elif result.outcome == "retryable" and delivery.attempts < settings.CRM_MAX_ATTEMPTS:
+        outcome, fields["status"] = "retrying", Delivery.Status.PENDING
+        delay = pacing.next_delay(delivery.attempts, result.retry_after)
+        fields["next_attempt_at"] = now + timedelta(seconds=delay)
+    else:
+        outcome, fields["status"] = "failed", Delivery.Status.FAILED
+    # Only the attempt that holds the row may write it (its lease may have been taken).
+    written = Delivery.objects.filter(
+        pk=delivery.pk, status=Delivery.Status.SENDING, attempts=delivery.attempts
+    ).update(**fields)
+    if not written:
+        return "retrying"
+    log_extra = {"delivery_id": delivery.pk, "target_id": target.pk, "status": result.status_code}
+    logger.info(f"crm.delivery.{outcome}", extra=log_extra)
+    if outcome == "failed":
+        if result.status_code == 410:
+            _pause_gone_target(target, result)
+        alerts.failure_alert_maybe(target=target, error=result.error, now=now)
+    return outcome
+
+
+def _pause_gone_target(target: CrmTarget, result: Result) -> None:
+    """410 Gone: the endpoint says it will never take leads again (Standard Webhooks)."""
+    CrmTarget.objects.filter(pk=target.pk).update(
+        is_active=False, paused_reason=f"The endpoint answered 410 Gone: {result.error}"[:300]
+    )
+    target.is_active = False
+
+
+_RESET_FIELDS = ["status", "attempts", "next_attempt_at", "lease_until", "delivered_at"]
+
+
+@transaction.atomic
+def delivery_redeliver(*, delivery: Delivery) -> Delivery:
+    """Send a delivered or failed delivery again, with the same delivery id (the CRM
+    deduplicates on it where it can), from a fresh attempt count."""
+    delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
+    if delivery.status == Delivery.Status.SENDING:
+        return delivery
+    now = timezone.now()
+    delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, now
+    delivery.lease_until = delivery.delivered_at = None
+    delivery.save(update_fields=[*_RESET_FIELDS, "updated_at"])
+    transaction.on_commit(lambda: deliveries_wake(target_ids={delivery.target_id}), robust=True)
+    return delivery
+
+
+@transaction.atomic
+def deliveries_retry_now(*, deliveries) -> int:
+    """Make pending deliveries due at once (staff's "retry now")."""
+    now = timezone.now()
+    count = Delivery.objects.filter(
+        pk__in=[d.pk for d in deliveries], status=Delivery.Status.PENDING
+    ).update(next_attempt_at=now, updated_at=now)
+    target_ids = {d.target_id for d in deliveries}
+    transaction.on_commit(lambda: deliveries_wake(target_ids=target_ids), robust=True)
+    return count
+
+
 _wake = threading.local()
 
 
@@ -133,19 +277,16 @@ def deliveries_wake(*, target_ids: set[int], copies: int = 1) -> int:
     with a wake-up already queued is skipped, so a sweep every few seconds cannot pile
     up messages for failing targets ahead of everything else. The mark's lifetime
     (CRM_WAKE_TTL_SECONDS) bounds how long a lost message holds a target back."""
-    from portal.celery import app
-
     queued, mark = 0, None
     try:
         if getattr(_wake, "connection", None) is None:
-            _wake.connection = app.connection_for_write(transport_options={"max_retries": 0})
+            _wake.connection = deliver_target.app.connection_for_write(transport_options=ONE_TRY)
         for target_id in sorted(target_ids):
             for slot in range(copies):
                 mark = _wake_mark(target_id, slot)
                 if not _wake_mark_add(mark):
                     continue  # one is queued already
-                app.send_task(
-                    "crm.deliver_target",
+                deliver_target.apply_async(
                     args=[target_id],
                     kwargs={"wake_slot": slot},
                     connection=_wake.connection,
@@ -197,7 +338,58 @@ def _wake_marks_clear(marks: list[str]) -> None:
         logger.warning("crm.wake.mark_not_cleared", extra={"marks": len(marks)})
 
 
-# --- Targets ------------------------------------------------------------------------------
+def _drain_slot(target_id: int, slot: int) -> str:
+    return f"leadportal:crm:draining:{target_id}:{slot}"
+
+
+def _take_drain_slot(target_id: int) -> str | None:
+    # A killed worker's slot lapses after one budget and one call, like its leases.
+    timeout = int(settings.CRM_TASK_BUDGET_SECONDS + settings.CRM_TOTAL_TIMEOUT) + 1
+    for slot in range(settings.CRM_TARGET_DRAINS):
+        lock = _drain_slot(target_id, slot)
+        if cache.add(lock, 1, timeout=timeout):
+            return lock
+    return None
+
+
+def _draining_fully(target_ids: list[int]) -> set[int]:
+    """The targets whose every drain slot is taken: a wake-up would only be dropped."""
+    slots = {
+        _drain_slot(target_id, slot): target_id
+        for target_id in target_ids
+        for slot in range(settings.CRM_TARGET_DRAINS)
+    }
+    held = Counter(slots[key] for key in cache.get_many(list(slots)))
+    return {target_id for target_id, count in held.items() if count >= settings.CRM_TARGET_DRAINS}
+
+
+def target_drain(*, target_id: int, wake_slot: int | None = None) -> None:
+    """Drain one target's due deliveries in one of its CRM_TARGET_DRAINS slots."""
+    # At most CRM_TARGET_DRAINS tasks drain one target at a time (kept below the worker
+    # concurrency), so a slow or dead CRM holds a few workers, never all of them.
+    if wake_slot is not None:
+        wake_taken(target_id=target_id, slot=wake_slot)
+    lock = _take_drain_slot(target_id)
+    if lock is None:
+        return
+    try:
+        report = deliveries_drain(target_id=target_id)
+    finally:
+        cache.delete(lock)
+    if not report.rate_limited_for and selectors.target_has_due(target_id=target_id):
+        # Rows are due now (a backlog past the budget, or leads that came in while this
+        # task held the slot): hand over to fresh tasks, one per free slot, rather than
+        # hold the worker, so a backlog is drained in parallel. A target whose rows are
+        # all backing off wakes nothing: the sweep finds them when they are due.
+        deliveries_wake(target_ids={target_id}, copies=settings.CRM_TARGET_DRAINS)
+
+
+def targets_sweep() -> None:
+    """Wake a worker for every target with due or stuck rows and no drain in every slot."""
+    targets = selectors.due_targets()
+    if targets and (waking := set(targets) - _draining_fully(targets)):
+        deliveries_wake(target_ids=waking)
+
 
 TEST_TIMEOUT = 10.0
 # A test lead still pending or sending after this long was lost (no worker took it, or
@@ -227,14 +419,9 @@ def target_test_start(*, target: CrmTarget) -> Delivery:
 
 
 def _test_enqueue(delivery_id: int) -> None:
-    from portal.celery import app
-
     try:
-        # One attempt, as deliveries_wake: an owner waits on this request.
-        with app.connection_for_write(transport_options={"max_retries": 0}) as connection:
-            app.send_task(
-                "crm.send_test_lead", args=[delivery_id], connection=connection, retry=False
-            )
+        with send_test_lead.app.connection_for_write(transport_options=ONE_TRY) as connection:
+            send_test_lead.apply_async(args=[delivery_id], connection=connection, retry=False)
     except Exception as exc:  # the broker is down: say so now rather than wait in vain
         Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING).update(
             status=Delivery.Status.FAILED,
@@ -270,12 +457,9 @@ def target_send_test(*, target: CrmTarget) -> TestLeadResult:
 def _test_send(record: Delivery) -> TestLeadResult:
     """Send the test lead of a `sending` record and write its result. Success verifies
     the target (the AppSource publish gate needs it)."""
-    from crm import delivery, payloads
-    from crm.connectors import ConfigurationError, Result, connector_for
-
     target = record.target
     payload = payloads.test_payload(target, str(record.idempotency_key))
-    options = replace(delivery.send_options(), connect_timeout=5.0, total_timeout=TEST_TIMEOUT)
+    options = replace(pacing.send_options(), connect_timeout=5.0, total_timeout=TEST_TIMEOUT)
     started = time.monotonic()
     try:
         (result,) = connector_for(target.kind).send(target.config, [payload], options)
@@ -302,110 +486,14 @@ def _test_send(record: Delivery) -> TestLeadResult:
     )
 
 
-def targets_pause(*, targets) -> int:
-    """Pause targets: their deliveries stay pending until the target resumes."""
-    return targets.filter(is_active=True).update(is_active=False, updated_at=timezone.now())
+@shared_task(name="crm.deliver_target")
+def deliver_target(target_id: int, wake_slot: int | None = None) -> None:
+    """Drain one target's due deliveries (queued by a wake-up)."""
+    target_drain(target_id=target_id, wake_slot=wake_slot)
 
 
-def targets_resume(*, targets) -> int:
-    """Resume paused targets and wake their workers for what they kept pending."""
-    ids = set(targets.filter(is_active=False).values_list("pk", flat=True))
-    count = CrmTarget.objects.filter(pk__in=ids).update(
-        is_active=True, paused_reason="", updated_at=timezone.now()
-    )
-    transaction.on_commit(lambda: deliveries_wake(target_ids=ids), robust=True)
-    return count
-
-
-# --- Portal writes: targets ---------------------------------------------------------------
-
-
-def _signing_secret_new() -> str:
-    from crm.connectors import signing
-
-    return signing.secret_generate()
-
-
-@transaction.atomic
-def target_create(
-    *,
-    publisher,
-    kind: str,
-    name: str,
-    config: dict,
-    scope: str = CrmTarget.Scope.ALL_LISTINGS,
-    listings=(),
-    extra_fields: dict | None = None,
-) -> tuple[CrmTarget, str]:
-    """Create a publisher's target; an HTTPS target gets a generated signing secret,
-    returned once as the second value ("" for other kinds)."""
-    config = dict(config)
-    secret = ""
-    if kind == CrmTarget.Kind.HTTPS:
-        secret = _signing_secret_new()
-        config["signingSecret"] = secret
-    target = CrmTarget(
-        publisher=publisher,
-        kind=kind,
-        name=name,
-        config=config,
-        scope=scope,
-        extra_fields=extra_fields or {},
-    )
-    target.apply_kind_defaults()
-    target.full_clean(exclude=["config"])
-    target.save()
-    target.listings.set(listings if scope == CrmTarget.Scope.CHOSEN_LISTINGS else ())
-    return target, secret
-
-
-@transaction.atomic
-def target_update(
-    *,
-    target: CrmTarget,
-    name: str,
-    config: dict,
-    scope: str,
-    listings=(),
-    extra_fields: dict | None = None,
-) -> CrmTarget:
-    """Edit a target. A change of config or extra fields clears `verified_at`: the new
-    settings are unproven until a test lead succeeds again."""
-    target = CrmTarget.objects.select_for_update().get(pk=target.pk)
-    extra_fields = extra_fields or {}
-    if config != target.config or extra_fields != target.extra_fields:
-        target.verified_at = None
-    target.name, target.config, target.scope = name, dict(config), scope
-    target.extra_fields = extra_fields
-    target.full_clean(exclude=["config"])
-    target.save()
-    target.listings.set(listings if scope == CrmTarget.Scope.CHOSEN_LISTINGS else ())
-    return target
-
-
-@transaction.atomic
-def target_signing_secret_rotate(*, target: CrmTarget) -> str:
-    """Start a rotation: a new secret signs beside the old one (config [new, old]);
-    the receiver switches at its own pace. Returns the new secret, to show once."""
-    target = CrmTarget.objects.select_for_update().get(pk=target.pk)
-    if target.kind != CrmTarget.Kind.HTTPS:
-        raise ValueError("only HTTPS targets have a signing secret")
-    current = target.config.get("signingSecret")
-    current = current[0] if isinstance(current, list) else current
-    secret = _signing_secret_new()
-    target.config = {**target.config, "signingSecret": [secret, current] if current else secret}
-    target.save(update_fields=["config", "updated_at"])
-    return secret
-
-
-@transaction.atomic
-def target_signing_secret_finish_rotation(*, target: CrmTarget) -> CrmTarget:
-    """Finish a rotation: only the new secret signs. The target is unverified until a
-    test lead proves that the receiver checks the new secret."""
-    target = CrmTarget.objects.select_for_update().get(pk=target.pk)
-    current = target.config.get("signingSecret")
-    if isinstance(current, list) and current:
-        target.config = {**target.config, "signingSecret": current[0]}
-        target.verified_at = None
-        target.save(update_fields=["config", "verified_at", "updated_at"])
-    return target
+@shared_task(name="crm.send_test_lead")
+def send_test_lead(delivery_id: int) -> None:
+    """The portal's "send a test lead", off the web request: one attempt, its result
+    written to the `test` delivery that the target's page polls."""
+    target_test_run(delivery_id=delivery_id)

@@ -18,8 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from crm import selectors, services
-from crm.delivery import delivery_redeliver
+from crm import selectors, services, targets
 from crm.models import CrmTarget, Delivery
 from crm.portal_forms import DeliveryFilterForm, PortalTargetForm
 from portal.tenancy.decorators import owner_required, publisher_required
@@ -123,9 +122,11 @@ def _last_test(target: CrmTarget) -> dict:
 @publisher_required
 def target_list(request: HttpRequest) -> HttpResponse:
     """The publisher's targets, with their state and the kinds a new one may have."""
-    targets = list(selectors.targets_for_publisher(publisher=request.publisher))
+    publisher_targets = list(selectors.targets_for_publisher(publisher=request.publisher))
     return render(
-        request, "crm/target_list.html", {"targets": targets, "kinds": CrmTarget.Kind.choices}
+        request,
+        "crm/target_list.html",
+        {"targets": publisher_targets, "kinds": CrmTarget.Kind.choices},
     )
 
 
@@ -140,14 +141,8 @@ def target_create(request: HttpRequest) -> HttpResponse:
     instance = CrmTarget(publisher=publisher, kind=kind)
     form = PortalTargetForm(request.POST or None, instance=instance, kind=kind, publisher=publisher)
     if request.method == "POST" and form.is_valid():
-        target, secret = services.target_create(
-            publisher=publisher,
-            kind=kind,
-            name=form.cleaned_data["name"],
-            config=form.instance.config,
-            scope=form.cleaned_data["scope"],
-            listings=form.cleaned_data["listings"],
-            extra_fields=form.cleaned_data["extra_fields"],
+        target, secret = targets.target_create(
+            publisher=publisher, kind=kind, **_target_fields(form)
         )
         if secret:
             _show_secret_once(request, target, secret)
@@ -178,14 +173,7 @@ def target_detail(request: HttpRequest, target_id: int) -> HttpResponse:
     if request.method == "POST":
         _check_owner(request)
         if form.is_valid():
-            target = services.target_update(
-                target=target,
-                name=form.cleaned_data["name"],
-                config=form.instance.config,
-                scope=form.cleaned_data["scope"],
-                listings=form.cleaned_data["listings"],
-                extra_fields=form.cleaned_data["extra_fields"],
-            )
+            target = targets.target_update(target=target, **_target_fields(form))
             if target.verified_at is None:
                 messages.info(request, _("Saved. Send a test lead to verify the new settings."))
             else:
@@ -193,6 +181,18 @@ def target_detail(request: HttpRequest, target_id: int) -> HttpResponse:
             return redirect("crm-target-detail", target_id=target.pk)
         target = _target_or_404(request, target_id)  # the form changed the instance in memory
     return render(request, "crm/target_detail.html", _detail_context(request, target, form))
+
+
+def _target_fields(form: PortalTargetForm) -> dict:
+    """What a valid target form says, as the target services take it."""
+    data = form.cleaned_data
+    return {
+        "name": data["name"],
+        "config": form.instance.config,
+        "scope": data["scope"],
+        "listings": data["listings"],
+        "extra_fields": data["extra_fields"],
+    }
 
 
 def _detail_context(request: HttpRequest, target: CrmTarget, form) -> dict:
@@ -249,7 +249,7 @@ def target_test_result(request: HttpRequest, target_id: int, delivery_id: int) -
 def target_pause(request: HttpRequest, target_id: int) -> HttpResponse:
     """Pause a target: its deliveries wait, pending, until it resumes."""
     target = _target_or_404(request, target_id, for_owner=True)
-    services.targets_pause(targets=CrmTarget.objects.filter(pk=target.pk))
+    targets.targets_pause(targets=CrmTarget.objects.filter(pk=target.pk))
     messages.success(
         request, _("%(name)s is paused. Its leads wait until you resume it.") % {"name": target}
     )
@@ -261,7 +261,7 @@ def target_pause(request: HttpRequest, target_id: int) -> HttpResponse:
 def target_resume(request: HttpRequest, target_id: int) -> HttpResponse:
     """Resume a paused target; what it kept pending goes out now."""
     target = _target_or_404(request, target_id, for_owner=True)
-    services.targets_resume(targets=CrmTarget.objects.filter(pk=target.pk))
+    targets.targets_resume(targets=CrmTarget.objects.filter(pk=target.pk))
     messages.success(request, _("%(name)s is active again.") % {"name": target})
     return redirect("crm-target-detail", target_id=target.pk)
 
@@ -273,7 +273,7 @@ def target_rotate_secret(request: HttpRequest, target_id: int) -> HttpResponse:
     target = _target_or_404(request, target_id, for_owner=True)
     if target.kind != CrmTarget.Kind.HTTPS:
         raise Http404(_("Only HTTPS targets have a signing secret."))
-    _show_secret_once(request, target, services.target_signing_secret_rotate(target=target))
+    _show_secret_once(request, target, targets.target_signing_secret_rotate(target=target))
     messages.success(
         request,
         _("A new secret signs beside the old one. Update your endpoint, then finish the rotation."),
@@ -286,7 +286,7 @@ def target_rotate_secret(request: HttpRequest, target_id: int) -> HttpResponse:
 def target_finish_rotation(request: HttpRequest, target_id: int) -> HttpResponse:
     """Drop the old signing secret; only the new one signs from now on."""
     target = _target_or_404(request, target_id, for_owner=True)
-    services.target_signing_secret_finish_rotation(target=target)
+    targets.target_signing_secret_finish_rotation(target=target)
     messages.success(
         request, _("The old secret no longer signs. Send a test lead to verify the endpoint.")
     )
@@ -299,8 +299,10 @@ def target_finish_rotation(request: HttpRequest, target_id: int) -> HttpResponse
 @publisher_required
 def delivery_list(request: HttpRequest) -> HttpResponse:
     """The publisher's deliveries across its targets; ?lead=<uuid> narrows to one lead."""
-    targets = selectors.targets_for_publisher(publisher=request.publisher)
-    filter_form = DeliveryFilterForm(request.GET or None, targets=targets, auto_id="filter_%s")
+    publisher_targets = selectors.targets_for_publisher(publisher=request.publisher)
+    filter_form = DeliveryFilterForm(
+        request.GET or None, targets=publisher_targets, auto_id="filter_%s"
+    )
     deliveries = selectors.deliveries_for_publisher(
         publisher=request.publisher, filters=filter_form.filters
     )
@@ -325,7 +327,7 @@ def delivery_redeliver_view(request: HttpRequest, delivery_id: int) -> HttpRespo
     if delivery.status == Delivery.Status.SENDING:
         messages.info(request, _("This delivery is being sent right now."))
     else:
-        delivery_redeliver(delivery=delivery)
+        services.delivery_redeliver(delivery=delivery)
         messages.success(
             request, _("The lead will be sent to %(target)s again.") % {"target": delivery.target}
         )

@@ -353,7 +353,7 @@ CELERY_BEAT_SCHEDULE: dict = {
 }
 
 # /healthz adds each app's figures under these names (portal does not import the apps).
-HEALTH_CHECKS = {"outbox": "crm.delivery.outbox_health"}
+HEALTH_CHECKS = {"outbox": "crm.selectors.outbox_health"}
 
 # --- CRM delivery ---------------------------------------------------------------------------
 # Attempt k (1-based) failing schedules attempt k+1 after CRM_RETRY_SCHEDULE[k] seconds,

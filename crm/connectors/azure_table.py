@@ -32,7 +32,14 @@ from azure.data.tables import TableClient, TableServiceClient, TableTransactionE
 
 from crm.connectors import ssrf
 from crm.connectors.azure_transport import GuardedTransport
-from crm.connectors.base import ConfigurationError, DeliveryPayload, Result, SendOptions, excerpt
+from crm.connectors.base import (
+    ConfigurationError,
+    DeliveryPayload,
+    Result,
+    SendOptions,
+    excerpt,
+    user_details,
+)
 from crm.connectors.http_client import phrase
 
 DEFAULT_TABLE = "MarketplaceLeads"
@@ -56,15 +63,7 @@ def settings_from(config: dict) -> tuple[str, str]:
 
 
 def entity_for(payload: DeliveryPayload) -> dict:
-    customer = {
-        "FirstName": payload.first_name,
-        "LastName": payload.last_name,
-        "Email": payload.email,
-        "Phone": payload.phone,
-        "Country": payload.country,
-        "Company": payload.company,
-        "Title": payload.title,
-    }
+    customer = user_details(payload)
     entity = {
         "PartitionKey": payload.publisher_id,
         "RowKey": payload.delivery_id,

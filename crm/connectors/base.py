@@ -84,6 +84,19 @@ class Connector(Protocol):
         ...
 
 
+def user_details(payload: DeliveryPayload) -> dict:
+    """The contact as Partner Center keys it (its UserDetails, Azure Table's CustomerInfo)."""
+    return {
+        "FirstName": payload.first_name,
+        "LastName": payload.last_name,
+        "Email": payload.email,
+        "Phone": payload.phone,
+        "Country": payload.country,
+        "Company": payload.company,
+        "Title": payload.title,
+    }
+
+
 def excerpt(text: str, limit: int = 500) -> str:
     return text[:limit]
 

@@ -11,7 +11,6 @@ Retry-After and an OData error tied to exactly one lead. A throttled or unreacha
 instance stops the batch: the rest are answered retryable without being sent.
 """
 
-import contextlib
 import re
 from dataclasses import dataclass, replace
 from urllib.parse import quote
@@ -27,8 +26,9 @@ from crm.connectors.base import (
     excerpt,
 )
 from crm.connectors.http_client import retry_after_seconds
-from crm.connectors.ssrf import GuardPolicy, HostNotFound, TargetRefused, check_url
-from crm.connectors.token_cache import TokenCache, TokenKey, default_cache
+from crm.connectors.oauth import CallFailure, TokenConnector, TokenSession, check_urls
+from crm.connectors.ssrf import TargetRefused
+from crm.connectors.token_cache import TokenCache, TokenKey
 
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 LEADS_PATH = "/api/data/v9.2/leads"
@@ -88,15 +88,6 @@ def settings_from(config: dict) -> DynamicsSettings:
     return settings
 
 
-def check_urls(urls: tuple[str, ...], options: SendOptions) -> None:
-    """Refuse a scheme or a non-public address now (ConfigurationError); the connection
-    itself is checked again at connect time by ssrf.GuardedBackend."""
-    policy = GuardPolicy(options.allow_private_targets, options.require_https)
-    for url in urls:
-        with contextlib.suppress(HostNotFound):  # DNS may recover: the request is retried
-            check_url(url, policy)
-
-
 def lead_body(payload: DeliveryPayload, alternate_key: str) -> dict:
     body = {
         "subject": f"{payload.offer_title} ({payload.action_code})",
@@ -115,16 +106,7 @@ def lead_body(payload: DeliveryPayload, alternate_key: str) -> dict:
     return body
 
 
-class TokenFailure(Exception):
-    def __init__(self, outcome: str, error: str, **fields) -> None:
-        super().__init__(error)
-        self.outcome, self.error, self.fields = outcome, error, fields
-
-    def result_for(self, payload: DeliveryPayload) -> Result:
-        return Result(payload.delivery_id, self.outcome, error=self.error, **self.fields)
-
-
-def token_failure(response: httpx.Response) -> TokenFailure:
+def token_failure(response: httpx.Response) -> CallFailure:
     status = response.status_code
     if status in {400, 401}:
         try:
@@ -133,19 +115,19 @@ def token_failure(response: httpx.Response) -> TokenFailure:
         except ValueError:
             detail = ""
         reason = detail.splitlines()[0] if detail else f"HTTP {status}"
-        return TokenFailure(
+        return CallFailure(
             "permanent",
             f"Azure AD refused the app credentials: {reason}",
             status_code=status,
         )
     if status == 429 or status >= 500:
-        return TokenFailure(
+        return CallFailure(
             "retryable",
             f"Azure AD token endpoint answered HTTP {status}",
             status_code=status,
             retry_after=retry_after_seconds(response.headers.get("Retry-After")),
         )
-    return TokenFailure(
+    return CallFailure(
         "permanent", f"Azure AD token endpoint answered HTTP {status}", status_code=status
     )
 
@@ -182,20 +164,22 @@ def write_result(payload: DeliveryPayload, response: httpx.Response) -> Result:
     )
 
 
-class DynamicsSession:
-    """One batch's calls: a client, the settings and the cached token."""
+class DynamicsSession(TokenSession):
+    """One batch's calls: the login and API clients, the settings and the cached token."""
+
+    token_service = "Azure AD"
 
     def __init__(self, settings: DynamicsSettings, cache: TokenCache, options: SendOptions):
-        self.settings, self.cache = settings, cache
-        self.login = http_client.client_for("dynamics365", settings.token_url, options)
-        self.api = http_client.client_for("dynamics365", settings.instance_url, options)
-        self.timeout = http_client.timeout_for(options)
-        self.key = TokenKey.of(
+        key = TokenKey.of(
             authority=settings.authority_url,
             client_id=settings.application_id,
             scope=settings.scope,
             secret=settings.application_key,
         )
+        super().__init__(cache=cache, key=key, options=options)
+        self.settings = settings
+        self.login = http_client.client_for("dynamics365", settings.token_url, options)
+        self.api = http_client.client_for("dynamics365", settings.instance_url, options)
 
     def fetch_token(self) -> tuple[str, float]:
         form = {
@@ -204,25 +188,14 @@ class DynamicsSession:
             "client_secret": self.settings.application_key,
             "scope": self.settings.scope,
         }
-        try:
-            response = self.login.post(self.settings.token_url, data=form, timeout=self.timeout)
-        except TargetRefused as exc:
-            raise TokenFailure("permanent", f"Azure AD token endpoint: {exc}") from None
-        except httpx.TimeoutException:
-            raise TokenFailure("retryable", "Azure AD token endpoint timed out") from None
-        except httpx.TransportError as exc:
-            raise TokenFailure(
-                "retryable", f"could not reach the Azure AD token endpoint ({type(exc).__name__})"
-            ) from None
+        endpoint = "the Azure AD token endpoint"
+        response = self.request(self.login, "POST", self.settings.token_url, endpoint, data=form)
         if response.status_code != 200:
             raise token_failure(response)
-        try:
-            answer = response.json()
-            return str(answer["access_token"]), float(answer.get("expires_in", 3599))
-        except (ValueError, KeyError, TypeError):
-            raise TokenFailure("retryable", "Azure AD answered an unreadable token") from None
+        return self.read_token(response)
 
     def write(self, payload: DeliveryPayload) -> Result:
+        """Write one lead; raises CallFailure when no token could be had."""
         key_attr = self.settings.alternate_key
         if key_attr:
             method = "PATCH"
@@ -231,11 +204,8 @@ class DynamicsSession:
         else:
             method, url = "POST", f"{self.settings.instance_url}{LEADS_PATH}"
         body = lead_body(payload, key_attr)
-        for attempt in (1, 2):
-            try:
-                token = self.cache.get(self.key, self.fetch_token)
-            except TokenFailure as failure:
-                return failure.result_for(payload)
+
+        def write_once(token: str, may_refresh: bool) -> Result | None:
             headers = {**ODATA_HEADERS, "Authorization": f"Bearer {token}"}
             try:
                 response = self.api.request(
@@ -243,42 +213,38 @@ class DynamicsSession:
                 )
             except (httpx.HTTPError, httpx.InvalidURL, TargetRefused) as exc:
                 return http_client.result_for_error(payload.delivery_id, exc)
-            if response.status_code == 401 and attempt == 1:
-                self.cache.invalidate(self.key, token)  # expired or revoked: fetch anew once
-                continue
+            if response.status_code == 401 and may_refresh:
+                return None
             return write_result(payload, response)
-        raise AssertionError("unreachable")
+
+        return self.with_token(write_once)
+
+    def send(self, payloads: list[DeliveryPayload]) -> list[Result]:
+        results: list[Result] = []
+        for index, payload in enumerate(payloads):
+            try:
+                result, stop = self.write(payload), False
+            except CallFailure as failure:  # no token: the other leads would fare alike
+                result, stop = failure.result_for(payload), True
+            results.append(result)
+            if stop or stops_batch(result):
+                rest = payloads[index + 1 :]
+                return results + [not_sent(result, later.delivery_id) for later in rest]
+        return results
 
 
 def stops_batch(result: Result) -> bool:
     """A throttled, unreachable or unauthorised instance: the other leads would fare alike."""
-    return result.outcome == "retryable" or result.error.startswith(
-        (APP_REGISTRATION_HINT, "Azure AD")
-    )
+    return result.outcome == "retryable" or result.error.startswith(APP_REGISTRATION_HINT)
 
 
-class Dynamics365Connector:
+class Dynamics365Connector(TokenConnector):
     kind = "dynamics365"
 
-    def __init__(self, token_cache: TokenCache = default_cache) -> None:
-        self.token_cache = token_cache
-
-    def send(
-        self, config: dict, payloads: list[DeliveryPayload], options: SendOptions
-    ) -> list[Result]:
-        if not payloads:
-            return []
+    def open(self, config: dict, options: SendOptions) -> DynamicsSession:
         settings = settings_from(config)
         check_urls((settings.instance_url, settings.authority_url), options)
-        session = DynamicsSession(settings, self.token_cache, options)
-        results: list[Result] = []
-        for index, payload in enumerate(payloads):
-            result = session.write(payload)
-            results.append(result)
-            if stops_batch(result):
-                rest = payloads[index + 1 :]
-                return results + [not_sent(result, later.delivery_id) for later in rest]
-        return results
+        return DynamicsSession(settings, self.token_cache, options)
 
 
 def not_sent(cause: Result, delivery_id: str) -> Result:

@@ -28,8 +28,8 @@ import certifi
 import httpcore
 import httpx
 
-from crm.connectors.base import Result, SendOptions, excerpt
-from crm.connectors.ssrf import GuardedBackend, GuardPolicy, TargetRefused
+from crm.connectors.base import ConfigurationError, Result, SendOptions, excerpt
+from crm.connectors.ssrf import GuardedBackend, GuardPolicy, TargetRefused, scheme_refusal
 
 logger = logging.getLogger(__name__)
 # httpx logs every request's full URL at INFO, and an endpoint URL can carry a secret
@@ -56,6 +56,18 @@ class Reply:
     content: bytes = b""  # the same bytes, undecoded
     reason: str = ""
     is_truncated: bool = False  # the answer was longer than the limit
+
+
+def url_checked(url: str, options: SendOptions, *, what: str) -> str:
+    """The URL, when it parses and its scheme is allowed; raises ConfigurationError."""
+    try:
+        scheme = httpx.URL(url).scheme
+    except httpx.InvalidURL as exc:
+        raise ConfigurationError(f"{what} is not valid ({exc})") from exc
+    refusal = scheme_refusal(scheme, policy_for(options))
+    if refusal:
+        raise ConfigurationError(refusal)
+    return url
 
 
 def policy_for(options: SendOptions) -> GuardPolicy:

@@ -9,8 +9,6 @@ batch is not sent: the engine pauses the target and they wait, pending.
 
 import json
 
-import httpx
-
 from crm.connectors import http_client, signing
 from crm.connectors.base import (
     ConfigurationError,
@@ -18,8 +16,8 @@ from crm.connectors.base import (
     Result,
     SendOptions,
     all_results,
+    user_details,
 )
-from crm.connectors.ssrf import scheme_refusal
 
 KIND = "https"
 
@@ -50,15 +48,7 @@ def endpoint_url(config: dict, options: SendOptions) -> str:
     url = config.get("httpsEndpointUrl")
     if not isinstance(url, str) or not url.strip():
         raise ConfigurationError("the endpoint URL (httpsEndpointUrl) is missing")
-    url = url.strip()
-    try:
-        scheme = httpx.URL(url).scheme
-    except httpx.InvalidURL as exc:
-        raise ConfigurationError(f"the endpoint URL is not valid ({exc})") from exc
-    refusal = scheme_refusal(scheme, http_client.policy_for(options))
-    if refusal:
-        raise ConfigurationError(refusal)
-    return url
+    return http_client.url_checked(url.strip(), options, what="the endpoint URL")
 
 
 def _send_one(
@@ -89,15 +79,7 @@ def body(payload: DeliveryPayload) -> dict:
     field never replaces or shadows a standard key (UserDetails' included), in any letter
     case: Power Automate reads keys case-insensitively."""
     document = {
-        "UserDetails": {
-            "FirstName": payload.first_name,
-            "LastName": payload.last_name,
-            "Email": payload.email,
-            "Phone": payload.phone,
-            "Country": payload.country,
-            "Company": payload.company,
-            "Title": payload.title,
-        },
+        "UserDetails": user_details(payload),
         "LeadSource": payload.lead_source,
         "ActionCode": payload.action_code,
         "OfferTitle": payload.offer_title,

@@ -12,7 +12,6 @@ expires. Marketo answers HTTP 200 even for errors; the body says what happened:
 createOrUpdate by email is idempotent, so retrying a whole call never duplicates a lead.
 """
 
-import contextlib
 import json
 import re
 from dataclasses import dataclass
@@ -20,16 +19,9 @@ from dataclasses import dataclass
 import httpx
 
 from crm.connectors import http_client
-from crm.connectors.base import (
-    ConfigurationError,
-    DeliveryPayload,
-    Result,
-    SendOptions,
-    all_results,
-    excerpt,
-)
-from crm.connectors.ssrf import GuardPolicy, HostNotFound, TargetRefused, check_url
-from crm.connectors.token_cache import TokenCache, TokenKey, default_cache
+from crm.connectors.base import ConfigurationError, DeliveryPayload, Result, SendOptions, excerpt
+from crm.connectors.oauth import CallFailure, TokenConnector, TokenSession, check_urls
+from crm.connectors.token_cache import TokenCache, TokenKey
 
 MAX_INPUTS_PER_CALL = 300
 LEADS_PATH = "/rest/v1/leads.json"
@@ -92,17 +84,6 @@ def lead_input(payload: DeliveryPayload) -> dict:
     return record
 
 
-class CallFailure(Exception):
-    """A whole call (token or write) failed: every lead of the call gets this result."""
-
-    def __init__(self, outcome: str, error: str, **fields) -> None:
-        super().__init__(error)
-        self.outcome, self.error, self.fields = outcome, error, fields
-
-    def results_for(self, payloads: list[DeliveryPayload]) -> list[Result]:
-        return all_results(payloads, self.outcome, error=self.error, **self.fields)
-
-
 def code_failure(errors: list[dict], status_code: int) -> CallFailure:
     """The failure a top-level Marketo error list stands for."""
     first = errors[0] if errors else {}
@@ -144,19 +125,21 @@ def lead_result(payload: DeliveryPayload, entry: dict, status_code: int) -> Resu
     )
 
 
-class MarketoSession:
+class MarketoSession(TokenSession):
     """One batch's calls: a client, the settings and the cached token."""
 
+    token_service = "Marketo"
+
     def __init__(self, settings: MarketoSettings, cache: TokenCache, options: SendOptions):
-        self.settings, self.cache = settings, cache
-        self.client = http_client.client_for("marketo", settings.base_url, options)
-        self.timeout = http_client.timeout_for(options)
-        self.key = TokenKey.of(
+        key = TokenKey.of(
             authority=settings.base_url,
             client_id=settings.client_id,
             scope="",
             secret=settings.client_secret,
         )
+        super().__init__(cache=cache, key=key, options=options)
+        self.settings = settings
+        self.client = http_client.client_for("marketo", settings.base_url, options)
 
     def fetch_token(self) -> tuple[str, float]:
         params = {
@@ -165,7 +148,8 @@ class MarketoSession:
             "client_secret": self.settings.client_secret,
         }
         # The URL carries the secret: exceptions are reported by type, never by text.
-        response = self.request("GET", TOKEN_PATH, "the Marketo identity service", params=params)
+        url, what = f"{self.settings.base_url}{TOKEN_PATH}", "the Marketo identity service"
+        response = self.request(self.client, "GET", url, what, params=params)
         if response.status_code == 401:
             try:
                 detail = str(response.json().get("error_description") or "")
@@ -174,25 +158,8 @@ class MarketoSession:
             error = f"Marketo refused the client credentials: {detail or 'HTTP 401'}"
             raise CallFailure("permanent", error[:300], status_code=401)
         if response.status_code != 200:
-            raise http_failure(response, "the Marketo identity service")
-        try:
-            answer = response.json()
-            return str(answer["access_token"]), float(answer.get("expires_in", 3599))
-        except (ValueError, KeyError, TypeError):
-            raise CallFailure("retryable", "Marketo answered an unreadable token") from None
-
-    def request(self, method: str, path: str, what: str, **kwargs) -> httpx.Response:
-        url = f"{self.settings.base_url}{path}"
-        try:
-            return self.client.request(method, url, timeout=self.timeout, **kwargs)
-        except TargetRefused as exc:
-            raise CallFailure("permanent", str(exc)) from None
-        except httpx.TimeoutException:
-            raise CallFailure("retryable", f"{what} timed out") from None
-        except httpx.TransportError as exc:
-            raise CallFailure(
-                "retryable", f"could not reach {what} ({type(exc).__name__})"
-            ) from None
+            raise http_failure(response, what)
+        return self.read_token(response)
 
     def push(self, chunk: list[DeliveryPayload]) -> list[Result]:
         """Send one call's leads; raises CallFailure when the call as a whole failed."""
@@ -201,10 +168,11 @@ class MarketoSession:
             "lookupField": "email",
             "input": [lead_input(payload) for payload in chunk],
         }
-        for attempt in (1, 2):
-            token = self.cache.get(self.key, self.fetch_token)
+        url = f"{self.settings.base_url}{LEADS_PATH}"
+
+        def push_once(token: str, may_refresh: bool) -> list[Result] | None:
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-            response = self.request("POST", LEADS_PATH, "Marketo", json=body, headers=headers)
+            response = self.request(self.client, "POST", url, "Marketo", json=body, headers=headers)
             if response.status_code != 200:
                 raise http_failure(response, "Marketo")
             try:
@@ -214,12 +182,21 @@ class MarketoSession:
             if answer.get("success"):
                 return self.lead_results(chunk, answer)
             errors = answer.get("errors") or []
-            codes = {str(error.get("code")) for error in errors}
-            if codes & TOKEN_CODES and attempt == 1:
-                self.cache.invalidate(self.key, token)  # expired or invalid: fetch anew once
-                continue
+            if {str(error.get("code")) for error in errors} & TOKEN_CODES and may_refresh:
+                return None  # expired or invalid: fetch anew once
             raise code_failure(errors, response.status_code)
-        raise AssertionError("unreachable")
+
+        return self.with_token(push_once)
+
+    def send(self, payloads: list[DeliveryPayload]) -> list[Result]:
+        results: list[Result] = []
+        for start in range(0, len(payloads), MAX_INPUTS_PER_CALL):
+            try:
+                results += self.push(payloads[start : start + MAX_INPUTS_PER_CALL])
+            except CallFailure as failure:
+                # The later calls would meet the same token, limit or outage.
+                return results + failure.results_for(payloads[start:])
+        return results
 
     def lead_results(self, chunk: list[DeliveryPayload], answer: dict) -> list[Result]:
         entries = answer.get("result") or []
@@ -231,38 +208,13 @@ class MarketoSession:
         ]
 
 
-def check_urls(urls: tuple[str, ...], options: SendOptions) -> None:
-    """Refuse a scheme or a non-public address now (ConfigurationError); the connection
-    itself is checked again at connect time by ssrf.GuardedBackend."""
-    policy = GuardPolicy(options.allow_private_targets, options.require_https)
-    for url in urls:
-        with contextlib.suppress(HostNotFound):  # DNS may recover: the request is retried
-            check_url(url, policy)
-
-
-class MarketoConnector:
+class MarketoConnector(TokenConnector):
     kind = "marketo"
 
-    def __init__(self, token_cache: TokenCache = default_cache) -> None:
-        self.token_cache = token_cache
-
-    def send(
-        self, config: dict, payloads: list[DeliveryPayload], options: SendOptions
-    ) -> list[Result]:
-        if not payloads:
-            return []
+    def open(self, config: dict, options: SendOptions) -> MarketoSession:
         settings = settings_from(config)
         check_urls((settings.base_url,), options)
-        session = MarketoSession(settings, self.token_cache, options)
-        results: list[Result] = []
-        for start in range(0, len(payloads), MAX_INPUTS_PER_CALL):
-            chunk = payloads[start : start + MAX_INPUTS_PER_CALL]
-            try:
-                results += session.push(chunk)
-            except CallFailure as failure:
-                # The later calls would meet the same token, limit or outage.
-                return results + failure.results_for(payloads[start:])
-        return results
+        return MarketoSession(settings, self.token_cache, options)
 
 
 connector = MarketoConnector()

@@ -11,8 +11,6 @@ engine's token bucket keeps to the daily cap (crm.models.CrmTarget.PROFILES).
 import re
 from urllib.parse import urlencode
 
-import httpx
-
 from crm.connectors import http_client
 from crm.connectors.base import (
     ConfigurationError,
@@ -21,7 +19,6 @@ from crm.connectors.base import (
     SendOptions,
     all_results,
 )
-from crm.connectors.ssrf import scheme_refusal
 
 KIND = "salesforce"
 DEFAULT_BASE_URL = "https://webto.salesforce.com"
@@ -72,13 +69,7 @@ def endpoint_url(config: dict, options: SendOptions) -> str:
     if not isinstance(base, str):
         raise ConfigurationError("the Web-to-Lead base URL (baseUrl) is not valid")
     base = base.strip().rstrip("/")
-    try:
-        scheme = httpx.URL(base).scheme
-    except httpx.InvalidURL as exc:
-        raise ConfigurationError(f"the Web-to-Lead base URL is not valid ({exc})") from exc
-    refusal = scheme_refusal(scheme, http_client.policy_for(options))
-    if refusal:
-        raise ConfigurationError(refusal)
+    http_client.url_checked(base, options, what="the Web-to-Lead base URL")
     return f"{base}{SERVLET_PATH}?encoding={ENCODING}"
 
 

@@ -21,10 +21,9 @@ from django.utils import translation
 from playwright.sync_api import expect
 from standardwebhooks.webhooks import Webhook
 
-from crm import tasks as crm_tasks
 from crm.connectors import http_client
-from crm.delivery import deliveries_drain
 from crm.models import CrmTarget, Delivery
+from crm.services import deliveries_drain, send_test_lead
 from leads import services
 from leads.models import ApiKey, Lead, Listing
 from leads.storefronts import Storefront
@@ -174,7 +173,7 @@ def test_a_publisher_verifies_a_target_publishes_and_receives_a_delivered_lead(
     # The page polls while a worker sends it (here the test process runs the worker's task).
     expect(page.locator("#test-result .badge-pending")).to_be_visible()
     sent = Delivery.objects.get(target=target, event=Delivery.Event.TEST)
-    crm_tasks.send_test_lead.apply(args=[sent.pk])
+    send_test_lead.apply(args=[sent.pk])
     expect(page.locator("#test-result .badge-delivered")).to_be_visible()
     expect(page.locator("#verified-badge.badge-verified")).to_be_visible()
     assert receiver.rejections() == []

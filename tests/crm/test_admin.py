@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from crm.forms import CrmTargetForm
 from crm.models import CrmTarget, Delivery
-from crm.services import targets_pause, targets_resume
+from crm.targets import targets_pause, targets_resume
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from crm import alerts, delivery, ratelimit, tasks
+from crm import alerts, pacing, ratelimit, selectors, services, tasks
 from crm.connectors import Result
 from crm.models import CrmTarget, Delivery
 from tests.factories import make_delivery, make_lead, make_target
@@ -17,7 +17,7 @@ SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
 
 @pytest.mark.parametrize("attempts", range(1, 10))
 def test_the_retry_delay_follows_the_schedule_within_20_percent(attempts):
-    delays = [delivery.next_delay(attempts) for _ in range(200)]
+    delays = [pacing.next_delay(attempts) for _ in range(200)]
 
     assert min(delays) >= SCHEDULE[attempts] * 0.8
     assert max(delays) <= SCHEDULE[attempts] * 1.2
@@ -26,9 +26,9 @@ def test_the_retry_delay_follows_the_schedule_within_20_percent(attempts):
 
 
 def test_retry_after_raises_the_delay_and_is_capped_at_a_day():
-    assert delivery.next_delay(1, retry_after=120) >= 120
-    assert delivery.next_delay(1, retry_after=10**9) <= 86400 * 1.2
-    assert delivery.next_delay(9, retry_after=1) >= 86400 * 0.8
+    assert pacing.next_delay(1, retry_after=120) >= 120
+    assert pacing.next_delay(1, retry_after=10**9) <= 86400 * 1.2
+    assert pacing.next_delay(9, retry_after=1) >= 86400 * 0.8
 
 
 @pytest.mark.django_db(transaction=True)
@@ -46,7 +46,7 @@ def test_two_concurrent_claims_over_1000_due_rows_take_each_row_once():
     def claim(slot):
         barrier.wait()
         try:
-            while rows := delivery.deliveries_claim(target=target, limit=100):
+            while rows := services.deliveries_claim(target=target, limit=100):
                 claimed[slot].extend(row.pk for row in rows)
         finally:
             connection.close()
@@ -66,13 +66,13 @@ def test_two_concurrent_claims_over_1000_due_rows_take_each_row_once():
 def test_a_claim_counts_the_attempt_and_sets_a_lease(db):
     row = make_delivery()
 
-    (claimed,) = delivery.deliveries_claim(target=row.target, limit=10)
+    (claimed,) = services.deliveries_claim(target=row.target, limit=10)
 
     row.refresh_from_db()
     assert (row.status, row.attempts) == ("sending", 1)
     assert row.lease_until > timezone.now()
     assert claimed.pk == row.pk
-    assert delivery.deliveries_claim(target=row.target, limit=10) == []
+    assert services.deliveries_claim(target=row.target, limit=10) == []
 
 
 def test_a_stuck_delivery_is_claimed_again_after_its_lease(db):
@@ -86,7 +86,7 @@ def test_a_stuck_delivery_is_claimed_again_after_its_lease(db):
         lease_until=timezone.now() + timedelta(minutes=5),
     )
 
-    claimed = delivery.deliveries_claim(target=row.target, limit=10)
+    claimed = services.deliveries_claim(target=row.target, limit=10)
 
     assert [c.pk for c in claimed] == [row.pk]
     assert Delivery.objects.get(pk=fresh.pk).attempts == 1
@@ -95,12 +95,12 @@ def test_a_stuck_delivery_is_claimed_again_after_its_lease(db):
 def test_a_future_pending_delivery_is_not_due(db):
     row = make_delivery(next_attempt_at=timezone.now() + timedelta(minutes=5))
 
-    assert delivery.deliveries_claim(target=row.target, limit=10) == []
-    assert delivery.due_targets() == []
+    assert services.deliveries_claim(target=row.target, limit=10) == []
+    assert selectors.due_targets() == []
 
 
 def claim_one(row):
-    (claimed,) = delivery.deliveries_claim(target=row.target, limit=1)
+    (claimed,) = services.deliveries_claim(target=row.target, limit=1)
     return claimed
 
 
@@ -108,7 +108,7 @@ def test_recording_a_success(db):
     row = make_delivery()
     claimed = claim_one(row)
 
-    outcome = delivery.delivery_record(
+    outcome = services.delivery_record(
         delivery=claimed,
         result=Result(
             str(row.idempotency_key), "delivered", status_code=204, response_excerpt="ok"
@@ -132,7 +132,7 @@ def test_recording_a_retryable_failure_schedules_the_next_attempt(db):
     claimed = claim_one(row)
     before = timezone.now()
 
-    delivery.delivery_record(
+    services.delivery_record(
         delivery=claimed,
         result=Result(
             str(row.idempotency_key), "retryable", status_code=503, error="503", retry_after=120
@@ -156,7 +156,7 @@ def test_the_tenth_retryable_failure_fails_the_delivery_and_alerts_once(
 
     with django_capture_on_commit_callbacks(execute=True):
         for row in rows:
-            delivery.delivery_record(
+            services.delivery_record(
                 delivery=claim_one(row),
                 result=Result(
                     str(row.idempotency_key), "retryable", status_code=503, error="Service down"
@@ -171,7 +171,7 @@ def test_the_tenth_retryable_failure_fails_the_delivery_and_alerts_once(
 def test_a_permanent_failure_fails_at_once(db):
     row = make_delivery()
 
-    delivery.delivery_record(
+    services.delivery_record(
         delivery=claim_one(row),
         result=Result(
             str(row.idempotency_key), "permanent", status_code=400, error="400 Bad Request"
@@ -186,7 +186,7 @@ def test_a_permanent_failure_fails_at_once(db):
 def test_410_gone_pauses_the_target(db):
     row = make_delivery()
 
-    delivery.delivery_record(
+    services.delivery_record(
         delivery=claim_one(row),
         result=Result(str(row.idempotency_key), "permanent", status_code=410, error="410 Gone"),
         target=row.target,
@@ -203,7 +203,7 @@ def test_a_result_for_a_row_reclaimed_by_another_worker_is_not_written(db):
     Delivery.objects.filter(pk=row.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
     claim_one(row)  # another worker took it over: attempts is now 2
 
-    delivery.delivery_record(
+    services.delivery_record(
         delivery=stale,
         result=Result(str(row.idempotency_key), "permanent", status_code=400, error="late"),
         target=row.target,
@@ -261,7 +261,7 @@ def test_the_sweep_wakes_every_target_with_due_or_stuck_rows(db, monkeypatch):
 def test_redelivery_resets_the_row_and_keeps_its_delivery_id(db):
     row = make_delivery(status="failed", attempts=10, last_error="gone")
 
-    delivery.delivery_redeliver(delivery=row)
+    services.delivery_redeliver(delivery=row)
 
     fresh = Delivery.objects.get(pk=row.pk)
     assert (fresh.status, fresh.attempts, fresh.idempotency_key) == (
@@ -276,7 +276,7 @@ def test_retry_now_makes_pending_rows_due(db):
     later = make_delivery(next_attempt_at=timezone.now() + timedelta(hours=5))
     done = make_delivery(status="delivered", delivered_at=timezone.now())
 
-    count = delivery.deliveries_retry_now(deliveries=[later, done])
+    count = services.deliveries_retry_now(deliveries=[later, done])
 
     assert count == 1
     assert Delivery.objects.get(pk=later.pk).next_attempt_at <= timezone.now()
@@ -306,12 +306,12 @@ def test_a_claims_successes_are_recorded_together_and_only_where_still_held(db):
     target = make_target(publisher=None, batch_size=10)
     lead = make_lead()
     rows = [make_delivery(lead=lead, target=target, event="lead.updated") for _ in range(3)]
-    claimed = delivery.deliveries_claim(target=target, limit=10)
+    claimed = services.deliveries_claim(target=target, limit=10)
     # The third row's lease ran out and another worker took it over.
     Delivery.objects.filter(pk=rows[2].pk).update(attempts=2)
     results = [Result(str(r.idempotency_key), "delivered", status_code=202) for r in claimed]
 
-    written = delivery.deliveries_record_delivered(
+    written = services.deliveries_record_delivered(
         pairs=list(zip(claimed, results, strict=True)), target=target
     )
 

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from crm import delivery, ratelimit
+from crm import ratelimit, services
 from crm.connectors import http_client, signing
 from crm.models import CrmTarget, Delivery
 from tests.crm.receivers import Answer, ca_bundle_path
@@ -46,7 +46,7 @@ def row(db, receiver):
 
 
 def drain(row) -> Delivery:
-    delivery.deliveries_drain(target_id=row.target_id, budget_seconds=5)
+    services.deliveries_drain(target_id=row.target_id, budget_seconds=5)
     return Delivery.objects.get(pk=row.pk)
 
 

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from crm import tasks
+from crm import services, tasks
 from crm.connectors import http_client, signing
 from crm.models import Delivery
 from portal.celery import app
@@ -117,7 +117,7 @@ def test_the_worker_sends_it_and_the_poll_shows_delivered_and_stops(
     receiver.answer_with(Answer(200, body=b'{"accepted": true}'))
 
     # When the worker runs the task, and the page polls
-    tasks.send_test_lead.apply(args=[test.pk])
+    services.send_test_lead.apply(args=[test.pk])
     response = owner_client.get(poll_url(target, test), HTTP_HX_REQUEST="true")
 
     # Then the fragment shows the delivery with its status and excerpt, stops polling,
@@ -147,7 +147,7 @@ def test_a_failing_test_lead_shows_its_status_and_excerpt_and_leaves_it_unverifi
     test = Delivery.objects.get()
 
     # When the worker sends it, and the page is opened again
-    tasks.send_test_lead.apply(args=[test.pk])
+    services.send_test_lead.apply(args=[test.pk])
     after = owner_client.get(response["Location"]).content.decode()
 
     # Then the page said it was on its way (and polled), then shows the failure
@@ -166,8 +166,8 @@ def test_a_redelivered_message_sends_the_test_lead_once(
     send(owner_client, target, django_capture_on_commit_callbacks)
     test = Delivery.objects.get()
 
-    tasks.send_test_lead.apply(args=[test.pk])
-    tasks.send_test_lead.apply(args=[test.pk])
+    services.send_test_lead.apply(args=[test.pk])
+    services.send_test_lead.apply(args=[test.pk])
 
     test.refresh_from_db()
     assert (test.status, test.attempts) == ("delivered", 1)

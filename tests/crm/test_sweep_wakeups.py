@@ -151,7 +151,7 @@ def test_a_drain_whose_rows_back_off_wakes_nothing(broker, failing_receiver):
     rows = [make_delivery(lead=lead, target=target, event="lead.updated") for _ in range(3)]
 
     # When its task drains it, and the sweep runs right after
-    tasks.deliver_target.apply(args=[target.pk], kwargs={"wake_slot": 0})
+    services.deliver_target.apply(args=[target.pk], kwargs={"wake_slot": 0})
     tasks.sweep.apply()
 
     # Then every row is backing off, and no wake-up is queued for the target
@@ -177,7 +177,7 @@ def test_a_rate_limited_drain_leaves_the_rest_to_the_sweep(broker, failing_recei
         make_delivery(lead=lead, target=target, event="lead.updated")
 
     # When its task drains it (the bucket allows 10 now, then none)
-    tasks.deliver_target.apply(args=[target.pk], kwargs={"wake_slot": 0})
+    services.deliver_target.apply(args=[target.pk], kwargs={"wake_slot": 0})
 
     # Then 10 are delivered; rate-limited, it leaves the rest to the sweep: no wake-up
     assert Delivery.objects.filter(target=target, status="delivered").count() == 10
@@ -190,8 +190,8 @@ def test_a_drain_out_of_budget_with_due_rows_hands_over_to_a_fresh_task(broker, 
     settings.CRM_TASK_BUDGET_SECONDS = 0
 
     # When its task runs, twice
-    tasks.deliver_target.apply(args=[row.target_id], kwargs={"wake_slot": 0})
-    tasks.deliver_target.apply(args=[row.target_id])
+    services.deliver_target.apply(args=[row.target_id], kwargs={"wake_slot": 0})
+    services.deliver_target.apply(args=[row.target_id])
 
     # Then one fresh wake-up is queued for the row still due (the second finds it queued)
     assert queued(broker) == [("crm.deliver_target", [row.target_id], {"wake_slot": 0})]

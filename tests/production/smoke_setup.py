@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.test import RequestFactory
 
-from crm import services as crm_services
+from crm import targets as crm_targets
 from crm.models import CrmTarget, Delivery
 from demo import catalogue
 from leads import nurture
@@ -38,8 +38,8 @@ def _first_pk(model_admin, request) -> str | None:
 
 def main() -> None:
     publisher = Publisher.objects.get(slug=catalogue.DEMO_PUBLISHER_SLUG)
-    crm_services.targets_pause(targets=CrmTarget.objects.filter(name=catalogue.DEMO_TARGET_NAME))
-    target, secret = crm_services.target_create(
+    crm_targets.targets_pause(targets=CrmTarget.objects.filter(name=catalogue.DEMO_TARGET_NAME))
+    target, secret = crm_targets.target_create(
         publisher=publisher,
         kind=CrmTarget.Kind.HTTPS,
         name=SMOKE_TARGET_NAME,

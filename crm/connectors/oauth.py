@@ -1,0 +1,120 @@
+"""The skeleton of the connectors whose CRM takes OAuth client-credentials tokens
+(Dynamics 365, Marketo).
+
+A TokenSession serves one batch: it takes the token from the worker's shared cache,
+fetches one when there is none, and, when the CRM refuses the cached token, fetches a
+fresh one and makes the call once more. A call that fails as a whole (the token
+endpoint, an unreachable host, a refused address) raises CallFailure, which answers
+every lead it stops with the same result. The subclass fetches the token and writes.
+"""
+
+import contextlib
+from collections.abc import Callable
+from typing import TypeVar
+
+import httpx
+
+from crm.connectors import http_client
+from crm.connectors.base import DeliveryPayload, Result, SendOptions, all_results
+from crm.connectors.ssrf import GuardPolicy, HostNotFound, TargetRefused, check_url
+from crm.connectors.token_cache import TokenCache, TokenKey, default_cache
+
+Answer = TypeVar("Answer")
+
+
+class CallFailure(Exception):
+    """A whole call (token or write) failed: every lead of the call gets this result."""
+
+    def __init__(self, outcome: str, error: str, **fields) -> None:
+        super().__init__(error)
+        self.outcome, self.error, self.fields = outcome, error, fields
+
+    def result_for(self, payload: DeliveryPayload) -> Result:
+        return Result(payload.delivery_id, self.outcome, error=self.error, **self.fields)
+
+    def results_for(self, payloads: list[DeliveryPayload]) -> list[Result]:
+        return all_results(payloads, self.outcome, error=self.error, **self.fields)
+
+
+def check_urls(urls: tuple[str, ...], options: SendOptions) -> None:
+    """Refuse a scheme or a non-public address now (ConfigurationError); the connection
+    itself is checked again at connect time by ssrf.GuardedBackend."""
+    policy = GuardPolicy(options.allow_private_targets, options.require_https)
+    for url in urls:
+        with contextlib.suppress(HostNotFound):  # DNS may recover: the request is retried
+            check_url(url, policy)
+
+
+class TokenSession:
+    """One batch's calls with a cached client-credentials token."""
+
+    #: How the token endpoint is named in errors ("the Marketo identity service").
+    token_service = ""
+
+    def __init__(self, *, cache: TokenCache, key: TokenKey, options: SendOptions) -> None:
+        self.cache, self.key = cache, key
+        self.timeout = http_client.timeout_for(options)
+
+    def send(self, payloads: list[DeliveryPayload]) -> list[Result]:
+        """One result per payload, in order."""
+        raise NotImplementedError
+
+    def fetch_token(self) -> tuple[str, float]:
+        """Ask the token endpoint: (access token, lifetime in seconds), or CallFailure."""
+        raise NotImplementedError
+
+    def with_token(self, call: Callable[[str, bool], Answer | None]) -> Answer:
+        """Run call(token, may_refresh); when it answers None (the CRM refused the token),
+        drop that token and run it once more with a fresh one, may_refresh False."""
+        for may_refresh in (True, False):
+            token = self.cache.get(self.key, self.fetch_token)
+            answer = call(token, may_refresh)
+            if answer is not None:
+                return answer
+            self.cache.invalidate(self.key, token)  # expired or revoked: fetch anew once
+        raise AssertionError("a call that may not refresh must answer")
+
+    def request(
+        self, client: httpx.Client, method: str, url: str, what: str, **kwargs
+    ) -> httpx.Response:
+        """One HTTP call; a refused address, a timeout or a transport error raises
+        CallFailure. Errors name the exception's type only: a URL may carry a secret."""
+        try:
+            return client.request(method, url, timeout=self.timeout, **kwargs)
+        except TargetRefused as exc:
+            raise CallFailure("permanent", f"{what}: {exc}") from None
+        except httpx.TimeoutException:
+            raise CallFailure("retryable", f"{what} timed out") from None
+        except httpx.TransportError as exc:
+            raise CallFailure(
+                "retryable", f"could not reach {what} ({type(exc).__name__})"
+            ) from None
+
+    def read_token(self, response: httpx.Response) -> tuple[str, float]:
+        """The token and its lifetime from a 200 answer of the token endpoint."""
+        try:
+            answer = response.json()
+            return str(answer["access_token"]), float(answer.get("expires_in", 3599))
+        except (ValueError, KeyError, TypeError):
+            error = f"{self.token_service} answered an unreadable token"
+            raise CallFailure("retryable", error) from None
+
+
+class TokenConnector:
+    """A connector that checks the target's config and sends a batch in one TokenSession."""
+
+    kind = ""
+
+    def __init__(self, token_cache: TokenCache = default_cache) -> None:
+        self.token_cache = token_cache
+
+    def send(
+        self, config: dict, payloads: list[DeliveryPayload], options: SendOptions
+    ) -> list[Result]:
+        if not payloads:
+            return []
+        return self.open(config, options).send(payloads)
+
+    def open(self, config: dict, options: SendOptions) -> TokenSession:
+        """A session for the target's settings; raises ConfigurationError."""
+        raise NotImplementedError
