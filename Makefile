@@ -1,7 +1,8 @@
 # Lead Portal: the two commands a newcomer needs.
 #
 #   make run    first run: virtualenv, migrations, demo data, then web + worker + beat
-#   make test   the whole suite on PostgreSQL and Redis (started here if they are down)
+#   make test   the whole suite on PostgreSQL and Redis (started here if they are down),
+#               then the SQLite leg: the first run's paths on make run's embedded defaults
 #
 # Everything else: make help.
 
@@ -43,7 +44,7 @@ define FIND_PYTHON
   exit 1 )
 endef
 
-.PHONY: help run test lint lint-imports fmt migrations-check check-deploy messages services clean python venv deps dev-deps node-deps system-deps
+.PHONY: help run test test-sqlite lint lint-imports fmt migrations-check check-deploy messages services clean python venv deps dev-deps node-deps system-deps
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -137,8 +138,21 @@ system-deps:
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi; \
 	fi
 
-test: dev-deps node-deps system-deps services messages ## Run the whole suite on PostgreSQL (extra pytest args: ARGS="-k foo")
+# The SQLite leg: the tests marked `sqlite` on what `make run` uses (SQLite, the file-system
+# broker, no Redis for the cache), in a var/ of its own that each run starts empty.
+# tests/testenv.py only fills in what is unset, so all three are set here. In `make test`,
+# ARGS that choose no test of the leg (pytest's exit status 5) are not a failure.
+SQLITE_VAR_DIR := $(abspath var/test-sqlite)
+SQLITE_LEG := rm -rf $(SQLITE_VAR_DIR) && DATABASE_URL=sqlite:///$(SQLITE_VAR_DIR)/leadportal.sqlite3 \
+  CELERY_BROKER_URL=filesystem:// REDIS_URL= VAR_DIR=$(SQLITE_VAR_DIR) \
+  $(PY) -m pytest -m "sqlite and not no_sqlite"
+
+test: dev-deps node-deps system-deps services messages ## The whole suite on PostgreSQL, then the SQLite leg (extra pytest args: ARGS="-k foo")
 	$(PY) -m pytest $(ARGS)
+	$(SQLITE_LEG) $(ARGS) || [ $$? -eq 5 ]
+
+test-sqlite: dev-deps messages ## The SQLite leg alone: the first run's paths on SQLite, no services
+	$(SQLITE_LEG) $(ARGS)
 
 # --- Quality -------------------------------------------------------------------------------
 

@@ -3,6 +3,17 @@ import pytest
 from tests import factories
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """On SQLite, a test database file as `make run` has (WAL, busy timeout), not memory:
+    an in-memory database shared between threads fails at once where a file waits."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(settings.VAR_DIR / "test-leadportal.sqlite3")
+
+
 @pytest.fixture
 def publisher(db):
     return factories.make_publisher()

@@ -15,6 +15,8 @@ from tests.crm.receivers import Answer, ca_bundle_path
 from tests.crm.receivers.https_receiver import HttpsReceiver
 from tests.factories import make_activity, make_delivery, make_lead, make_target
 
+pytestmark = pytest.mark.sqlite
+
 SECRET = signing.secret_generate()
 SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
 

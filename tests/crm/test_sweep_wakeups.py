@@ -1,8 +1,7 @@
-"""The sweep's wake-ups: one queued per target at a time, none for targets backing off or
-draining, through the real Redis broker and cache (reference targets R2, R3)."""
+"""Wake-ups through the suite's own broker and cache (Redis; on the SQLite leg, `make run`'s
+file-system broker and local memory): one queued per target at a time, none for targets
+backing off or draining (reference targets R2, R3), and intake's, after its commit."""
 
-import base64
-import json
 from datetime import timedelta
 
 import kombu
@@ -19,29 +18,35 @@ from portal.celery import app
 from tests.crm.receivers import Answer, ca_bundle_path
 from tests.crm.receivers.https_receiver import HttpsReceiver
 from tests.factories import make_activity, make_delivery, make_lead, make_target
+from tests.leads.conftest import Storefronts, lead_payload
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
+
+QUEUES = ("delivery", "celery", "nurture")
 
 
 @pytest.fixture
 def broker():
-    """The delivery queue of the test broker, empty at the start and at the end."""
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.delete("delivery", "celery", "nurture")
-    yield client
-    client.delete("delivery", "celery", "nurture")
+    """A channel on the test broker, its queues empty at the start and at the end."""
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        for queue in QUEUES:
+            channel.queue_purge(queue)
+        yield channel
+        for queue in QUEUES:
+            channel.queue_purge(queue)
 
 
 def queued(broker) -> list[tuple[str, list, dict]]:
-    """(task, args, kwargs) of every message in the delivery queue, oldest first."""
-    messages = [json.loads(raw) for raw in reversed(broker.lrange("delivery", 0, -1))]
+    """(task, args, kwargs) of every message taken from the delivery queue, oldest first."""
     found = []
-    for message in messages:
-        args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
-        found.append((message["headers"]["task"], args, kwargs))
+    while (message := broker.basic_get("delivery", no_ack=True)) is not None:
+        args, kwargs, _embed = message.decode()
+        found.append((message.headers["task"], args, kwargs))
     return found
 
 
+@pytest.mark.no_sqlite  # the marks need a shared cache
 def test_repeated_sweeps_queue_one_wake_up_per_due_target(broker):
     # Given two due targets, one backing off, and one paused
     due_a, due_b = make_delivery(), make_delivery()
@@ -62,6 +67,21 @@ def test_repeated_sweeps_queue_one_wake_up_per_due_target(broker):
     )
 
 
+def test_without_a_shared_cache_every_sweep_queues_a_wake_up(broker, settings):
+    # Given the first run's local-memory cache (one per process: the worker could never
+    # clear a mark there), and a due target
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    row = make_delivery()
+
+    # When the sweep runs twice while no worker takes anything
+    tasks.sweep.apply()
+    tasks.sweep.apply()
+
+    # Then each run queued a wake-up: none is held back by a mark
+    assert queued(broker) == [("crm.deliver_target", [row.target_id], {"wake_slot": 0})] * 2
+
+
+@pytest.mark.no_sqlite  # the marks need a shared cache
 def test_a_started_task_lets_the_next_wake_up_through(broker):
     # Given a due target with one wake-up queued
     row = make_delivery()
@@ -76,11 +96,12 @@ def test_a_started_task_lets_the_next_wake_up_through(broker):
     assert queued(broker) == [("crm.deliver_target", [row.target_id], {"wake_slot": 0})] * 2
 
 
+@pytest.mark.no_sqlite  # the marks need a shared cache
 def test_a_lost_message_holds_a_target_back_only_until_its_mark_lapses(broker):
     # Given a wake-up that was queued, then lost (the broker was emptied)
     row = make_delivery()
     tasks.sweep.apply()
-    broker.delete("delivery")
+    broker.queue_purge("delivery")
     mark = cache.make_key(f"leadportal:crm:wake:{row.target_id}:0")
     lifetime = redis.Redis.from_url(settings.REDIS_URL).ttl(mark)
 
@@ -127,7 +148,7 @@ def test_a_broker_outage_leaves_no_mark_behind(broker, monkeypatch):
 
 
 @pytest.fixture
-def failing_receiver(monkeypatch, settings):
+def receiver(monkeypatch, settings):
     monkeypatch.setenv("CRM_EXTRA_CA_BUNDLE", ca_bundle_path())
     settings.CRM_TOTAL_TIMEOUT = 1.0
     with HttpsReceiver(SECRET) as server:
@@ -138,14 +159,14 @@ def failing_receiver(monkeypatch, settings):
 SECRET = signing.secret_generate()
 
 
-def test_a_drain_whose_rows_back_off_wakes_nothing(broker, failing_receiver):
+def test_a_drain_whose_rows_back_off_wakes_nothing(broker, receiver):
     # Given a target that answers 503 to everything, with three due rows
-    failing_receiver.answer_with(*[Answer(503)] * 10)
+    receiver.answer_with(*[Answer(503)] * 10)
     lead = make_lead()
     make_activity(lead=lead)
     target = make_target(
         publisher=lead.publisher,
-        config={"httpsEndpointUrl": failing_receiver.url("/in"), "signingSecret": SECRET},
+        config={"httpsEndpointUrl": receiver.url("/in"), "signingSecret": SECRET},
     )
     ratelimit.reset(target_id=target.pk)
     rows = [make_delivery(lead=lead, target=target, event="lead.updated") for _ in range(3)]
@@ -161,14 +182,14 @@ def test_a_drain_whose_rows_back_off_wakes_nothing(broker, failing_receiver):
     assert queued(broker) == []
 
 
-def test_a_rate_limited_drain_leaves_the_rest_to_the_sweep(broker, failing_receiver):
+def test_a_rate_limited_drain_leaves_the_rest_to_the_sweep(broker, receiver):
     # Given a target with more due rows than its bucket allows now
-    failing_receiver.answer_with(*[Answer(200)] * 30)
+    receiver.answer_with(*[Answer(200)] * 30)
     lead = make_lead()
     make_activity(lead=lead)
     target = make_target(
         publisher=lead.publisher,
-        config={"httpsEndpointUrl": failing_receiver.url("/in"), "signingSecret": SECRET},
+        config={"httpsEndpointUrl": receiver.url("/in"), "signingSecret": SECRET},
         rate_limit=10,
         rate_period_seconds=3600,
     )
@@ -184,6 +205,7 @@ def test_a_rate_limited_drain_leaves_the_rest_to_the_sweep(broker, failing_recei
     assert queued(broker) == []
 
 
+@pytest.mark.no_sqlite  # the marks need a shared cache
 def test_a_drain_out_of_budget_with_due_rows_hands_over_to_a_fresh_task(broker, settings):
     # Given a due row, and a task budget already spent when the drain starts
     row = make_delivery()
@@ -196,3 +218,36 @@ def test_a_drain_out_of_budget_with_due_rows_hands_over_to_a_fresh_task(broker, 
     # Then one fresh wake-up is queued for the row still due (the second finds it queued)
     assert queued(broker) == [("crm.deliver_target", [row.target_id], {"wake_slot": 0})]
     assert Delivery.objects.get().status == "pending"
+
+
+def test_a_posted_lead_reaches_the_crm_through_the_broker(
+    broker, receiver, django_capture_on_commit_callbacks
+):
+    # Given a publisher with an HTTPS target on a loopback receiver
+    market = Storefronts()
+    target = make_target(
+        publisher=market.publisher,
+        config={"httpsEndpointUrl": receiver.url("/in"), "signingSecret": SECRET},
+    )
+    ratelimit.reset(target_id=target.pk)
+
+    # When a lead is posted (nothing is queued before the commit)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = market.post(lead_payload())
+    before_commit = queued(broker)
+    for callback in callbacks:
+        callback()
+    # ... and a worker runs the wake-up that the commit queued
+    messages = queued(broker)
+    for _task, args, kwargs in messages:
+        tasks.deliver_target.apply(args=args, kwargs=kwargs)
+
+    # Then the receiver has the lead once, and the outbox row says so
+    assert response.status_code == 201
+    assert before_commit == []
+    assert messages == [("crm.deliver_target", [target.pk], {"wake_slot": 0})]
+    delivery = Delivery.objects.get(target=target)
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("delivered", 1, 200)
+    assert receiver.rejections() == []
+    (body,) = receiver.effects.values()
+    assert body["UserDetails"]["Email"] == "ada@contoso.example"

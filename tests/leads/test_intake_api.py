@@ -18,6 +18,8 @@ from leads.models import ApiKey, Lead, LeadActivity, LeadTransition
 from tests.factories import make_campaign, make_listing, make_publisher, make_target
 from tests.leads.conftest import FAQ_TEST_LEAD, HTTPS_DOC_SAMPLE, Storefronts, lead_payload
 
+pytestmark = pytest.mark.sqlite
+
 
 def test_the_https_doc_sample_is_accepted(market):
     response = market.post(HTTPS_DOC_SAMPLE)
@@ -556,6 +558,7 @@ def test_intake_succeeds_while_the_broker_is_down(market, django_capture_on_comm
     assert delivery.next_attempt_at is not None
 
 
+@pytest.mark.no_sqlite
 def test_workers_are_woken_after_commit_through_the_broker(
     market, django_capture_on_commit_callbacks
 ):

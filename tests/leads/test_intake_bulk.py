@@ -12,6 +12,8 @@ from leads.models import Lead, LeadActivity
 from tests.factories import make_target
 from tests.leads.conftest import lead_payload
 
+pytestmark = pytest.mark.sqlite
+
 
 def post_bulk(market, items):
     return market.post(items, path="/api/v1/leads/bulk")
@@ -173,6 +175,7 @@ def poison_trigger(db):
     # The test's transaction rolls both back.
 
 
+@pytest.mark.no_sqlite
 def test_an_item_the_database_refuses_fails_alone(market, poison_trigger):
     # Given a batch whose item 6 passes validation but the database refuses
     items = [lead_payload(email=f"p{n}@contoso.example", LeadId=f"d-{n}") for n in range(10)]
@@ -201,6 +204,7 @@ def test_an_item_the_database_refuses_fails_alone(market, poison_trigger):
     assert Lead.objects.count() == LeadActivity.objects.count() == 9
 
 
+@pytest.mark.no_sqlite
 def test_a_single_lead_the_database_refuses_is_a_422(market, poison_trigger):
     response = market.post(lead_payload(Description="poison"))
 
@@ -209,6 +213,7 @@ def test_a_single_lead_the_database_refuses_is_a_422(market, poison_trigger):
     assert not Lead.objects.exists()
 
 
+@pytest.mark.no_sqlite
 def test_a_referral_the_database_refuses_is_a_422(market, poison_trigger):
     market.publisher.co_sell_enrolled = True
     market.publisher.save()

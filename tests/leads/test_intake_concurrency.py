@@ -17,6 +17,8 @@ from leads.models import Lead, LeadActivity
 from tests.factories import make_lead
 from tests.leads.conftest import Storefronts, lead_payload
 
+pytestmark = pytest.mark.sqlite
+
 PEOPLE = 300
 ROUNDS = 5
 
@@ -94,6 +96,7 @@ def test_two_batches_of_the_same_people_in_opposite_orders_never_deadlock(transa
     assert retries_in(caplog) == []
 
 
+@pytest.mark.no_sqlite
 def test_a_deadlock_is_retried_inside_the_service(transactional_db, caplog):
     # Given two leads, and two transactions that lock them in opposite orders
     caplog.set_level(logging.WARNING, logger="leads.intake")

@@ -8,6 +8,8 @@ from leads import services
 from leads.models import Lead, LeadTransition
 from tests.factories import make_activity, make_lead, make_target, make_user
 
+pytestmark = pytest.mark.sqlite
+
 LEGAL = [
     ("new", "qualified"),
     ("new", "disqualified"),

@@ -12,7 +12,7 @@ from leads.unsubscribe import email_hash
 from tests.factories import make_campaign, make_lead, make_listing, make_user
 from tests.leads.conftest import lead_payload
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 # --- Templates (S11) ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from leads.models import EmailSend, Enrollment, Suppression
 from leads.unsubscribe import email_hash
 from tests.leads.nurture_support import POSTAL_ADDRESS, Sequence, enrollment_states, smtp  # noqa: F401
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

@@ -8,6 +8,8 @@ from leads.models import ApiKey, Lead, LeadActivity, LeadTransition
 from tests.factories import make_target
 from tests.leads.conftest import lead_payload
 
+pytestmark = pytest.mark.sqlite
+
 
 @pytest.fixture
 def seller_key(db):

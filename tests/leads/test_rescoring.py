@@ -1,9 +1,13 @@
 """Changing the rules rescores a publisher's leads in the background, with progress."""
 
+import pytest
+
 from crm.models import Delivery
 from leads import services, tasks
 from leads.models import Lead, LeadTransition, RescoreRun
 from tests.factories import make_activity, make_lead, make_publisher, make_rule, make_target
+
+pytestmark = pytest.mark.sqlite
 
 
 def make_scored_lead(publisher, *, action="PLT", **fields):

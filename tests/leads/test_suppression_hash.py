@@ -16,7 +16,7 @@ from leads.models import EmailSend, Enrollment, Lead, Suppression
 from tests.leads.nurture_support import Sequence, smtp  # noqa: F401
 from tests.leads.test_unsubscribe import ONE_CLICK, T0, mailbox_provider
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 ADDRESS = "Eve.Example@Contoso.example"
 

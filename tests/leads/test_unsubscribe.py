@@ -13,7 +13,7 @@ from leads.campaign_selectors import campaign_step_figures
 from leads.models import Enrollment, Suppression
 from tests.leads.nurture_support import Sequence, smtp  # noqa: F401
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ONE_CLICK = "List-Unsubscribe=One-Click"

@@ -23,7 +23,7 @@ from leads.reporting import rollup
 from leads.storefronts import Storefront
 from tests import factories
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 def _at(days_ago: int, hour: int = 12) -> datetime:
