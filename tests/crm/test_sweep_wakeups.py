@@ -240,7 +240,7 @@ def test_a_posted_lead_reaches_the_crm_through_the_broker(
     # ... and a worker runs the wake-up that the commit queued
     messages = queued(broker)
     for _task, args, kwargs in messages:
-        tasks.deliver_target.apply(args=args, kwargs=kwargs)
+        services.deliver_target.apply(args=args, kwargs=kwargs)
 
     # Then the receiver has the lead once, and the outbox row says so
     assert response.status_code == 201
