@@ -42,24 +42,23 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm import services as crm_services
 from leads import nurture
-from leads.models import (
-    Campaign,
-    CampaignListing,
-    Lead,
-    LeadActivity,
-    LeadTransition,
-    Listing,
-    ScoringRule,
-)
+from leads.lifecycle.services import LeadEvent, lead_move, leads_changes_record, leads_write
+from leads.models import Campaign, CampaignListing, Lead, LeadActivity, Listing, ScoringRule
 from leads.schemas import LeadPayload, parse_lead_source
-from leads.scoring import LeadFacts, RuleSpec, score_lead
+from leads.scoring import (
+    ActivityFact,
+    RuleSpec,
+    activity_facts,
+    lead_facts,
+    may_qualify,
+    qualification_threshold,
+    score_lead,
+)
 from leads.storefronts import Storefront
 
 logger = logging.getLogger(__name__)
 
-DO_NOT_CONTACT = "DNC"
 POST_QUALIFIED = {
     Lead.Status.QUALIFIED,
     Lead.Status.ACCEPTED,
@@ -282,7 +281,7 @@ class _Person:
 
     lead: Lead
     is_new: bool
-    facts: list[tuple] = field(default_factory=list)  # (action, storefront, listing, time, test)
+    facts: list[ActivityFact] = field(default_factory=list)
     seen_in_batch: bool = False
 
 
@@ -301,13 +300,14 @@ def _ingest_batch(storefront: str, entries: list[tuple[int, IntakeItem, Listing]
         ]
         consolidated = not person.is_new or person.seen_in_batch
         activity = _apply_item(person, item, listing, campaigns, now)
-        was = person.lead.status
         _rescore(person, rules[listing.publisher_id], now)
-        event = _qualify(person, activity, campaigns.threshold(listing, activity.campaign), now)
-        if event == "qualified":
-            transitions.append(_system_transition(person.lead, was))
+        threshold = qualification_threshold(
+            publisher_threshold=listing.publisher.qualification_threshold,
+            campaign=activity.campaign,
+        )
+        event = _qualify(person, threshold, now, transitions)
         if event and not activity.is_test:
-            events.append((person.lead, event, listing.pk))
+            events.append(LeadEvent(person.lead, event, listing.pk))
         answer = {
             "id": str(person.lead.uuid),
             "status": person.lead.status,
@@ -322,10 +322,9 @@ def _ingest_batch(storefront: str, entries: list[tuple[int, IntakeItem, Listing]
     leads_write(leads=[p.lead for p in people.values()], fields=_LEAD_UPDATE_FIELDS)
     # Unique external ids are taken in one order by every transaction (see the docstring).
     LeadActivity.objects.bulk_create(sorted(activities, key=_activity_lock_order))
-    LeadTransition.objects.bulk_create(transitions)
-    crm_services.deliveries_create(events=events)
-    # Nurture (issue 6): stop the sequences of leads that acquired the offer (INS or
-    # Create) and enrol newly attributed leads; at most two queries per batch.
+    leads_changes_record(transitions=transitions, events=events, now=now)
+    # Stop the sequences of leads that acquired the offer (INS or Create) and enrol
+    # newly attributed leads; at most two queries per batch.
     nurture.intake_batch_nurture(activities=activities, now=now)
     return outcomes
 
@@ -350,35 +349,6 @@ _LEAD_UPDATE_FIELDS = [
     "last_activity_at",
     "updated_at",
 ]
-
-
-def leads_write(*, leads: list[Lead], fields: list[str]) -> None:
-    """Write these fields of many leads in one statement.
-
-    Django's bulk_update builds a CASE per column and row, and costs seconds for a
-    thousand rows; on PostgreSQL one UPDATE … FROM (VALUES …) does the same in
-    milliseconds.
-    """
-    if not leads:
-        return
-    if connection.vendor != "postgresql":
-        Lead.objects.bulk_update(leads, fields)
-        return
-    columns = [Lead._meta.get_field(name) for name in fields]
-    row = "(%s::bigint, " + ", ".join(f"%s::{c.db_type(connection)}" for c in columns) + ")"
-    params: list = []
-    for lead in leads:
-        params.append(lead.pk)
-        params.extend(c.get_db_prep_save(getattr(lead, c.attname), connection) for c in columns)
-    assignments = ", ".join(f'"{c.column}" = v."{c.column}"' for c in columns)
-    names = ", ".join(f'"{c.column}"' for c in columns)
-    # Identifiers come from the model's own fields; every value is a bound parameter.
-    values = ", ".join([row] * len(leads))
-    table = Lead._meta.db_table
-    sql = f'UPDATE "{table}" AS t SET {assignments} FROM (VALUES {values}) AS v(id, {names}) '  # noqa: S608
-    sql += "WHERE t.id = v.id"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
 
 
 def _activity_lock_order(activity: LeadActivity) -> tuple:
@@ -443,11 +413,8 @@ def _load_facts(people: dict[tuple[int, str], _Person]) -> None:
     by_lead = {person.lead.pk: person for person in people.values() if not person.is_new}
     if not by_lead:
         return
-    rows = LeadActivity.objects.filter(lead_id__in=by_lead).values_list(
-        "lead_id", "action_code", "storefront", "listing_id", "occurred_at", "is_test"
-    )
-    for lead_id, *facts in rows:
-        by_lead[lead_id].facts.append(tuple(facts))
+    for lead_id, facts in activity_facts(lead_ids=by_lead).items():
+        by_lead[lead_id].facts.extend(facts)
 
 
 def _rules_by_publisher(publisher_ids: set[int]) -> dict[int, list[RuleSpec]]:
@@ -469,12 +436,6 @@ class _Campaigns:
         if campaign is not None and campaign.storefront == listing.storefront:
             return campaign
         return self.by_listing.get(listing.pk)
-
-    @staticmethod
-    def threshold(listing: Listing, campaign: Campaign | None) -> int:
-        if campaign is not None and campaign.qualification_threshold is not None:
-            return campaign.qualification_threshold
-        return listing.publisher.qualification_threshold
 
 
 def _campaigns_for(entries, now: datetime) -> _Campaigns:
@@ -530,7 +491,9 @@ def _apply_item(person: _Person, item: IntakeItem, listing: Listing, campaigns, 
         lead.latest_campaign = campaign
     lead.updated_at = now
     action = payload.ActionCode or parse_lead_source(payload.LeadSource)[1]
-    person.facts.append((action, listing.storefront, listing.pk, occurred_at, payload.is_test))
+    person.facts.append(
+        ActivityFact(action, listing.storefront, listing.pk, occurred_at, payload.is_test)
+    )
     return LeadActivity(
         lead=lead,
         listing=listing,
@@ -547,55 +510,24 @@ def _apply_item(person: _Person, item: IntakeItem, listing: Listing, campaigns, 
     )
 
 
-def lead_facts(lead: Lead, activities: list[tuple]) -> LeadFacts:
-    """The scoring facts of a lead from its (action, storefront, listing, time, test) rows."""
-    return LeadFacts(
-        email=lead.email,
-        country=lead.country,
-        title=lead.title,
-        company=lead.company,
-        phone=lead.phone,
-        action_codes=frozenset(a[0] for a in activities if a[0]),
-        storefronts=frozenset(a[1] for a in activities),
-        listing_ids=frozenset(a[2] for a in activities if a[2]),
-        activity_count=len(activities),
-        last_activity_at=max((a[3] for a in activities), default=None),
-    )
-
-
 def _rescore(person: _Person, rules: list[RuleSpec], now: datetime) -> None:
     result = score_lead(rules, lead_facts(person.lead, person.facts), now=now)
     person.lead.score = result.score
     person.lead.score_breakdown = result.breakdown
 
 
-def qualifies(lead: Lead, activities: list[tuple], threshold: int) -> bool:
-    """Score at the threshold, not a test lead, and more than do-not-contact activity."""
-    return (
-        lead.status == Lead.Status.NEW
-        and not lead.is_test
-        and lead.score >= threshold
-        and any(a[0] != DO_NOT_CONTACT and not a[4] for a in activities)
-    )
-
-
-def _qualify(person: _Person, activity: LeadActivity, threshold: int, now) -> str | None:
+def _qualify(person: _Person, threshold: int, now, transitions: list) -> str | None:
     """Qualify the lead if it now may be; return the delivery event this activity owes."""
     lead = person.lead
     if lead.status in POST_QUALIFIED:
         return "updated"
-    if qualifies(lead, person.facts, threshold):
-        lead.status = Lead.Status.QUALIFIED
-        lead.qualified_at = lead.status_changed_at = now
-        lead.status_reason = _("Score %(score)s reached the threshold %(threshold)s.") % {
+    if lead.status == Lead.Status.NEW and may_qualify(
+        score=lead.score, is_test=lead.is_test, activities=person.facts, threshold=threshold
+    ):
+        reason = _("Score %(score)s reached the threshold %(threshold)s.") % {
             "score": lead.score,
             "threshold": threshold,
         }
+        transitions.append(lead_move(lead, to_status=Lead.Status.QUALIFIED, reason=reason, now=now))
         return "qualified"
     return None
-
-
-def _system_transition(lead: Lead, was: str) -> LeadTransition:
-    return LeadTransition(
-        lead=lead, from_status=was, to_status=lead.status, reason=lead.status_reason
-    )

@@ -13,9 +13,9 @@ from django.db import DataError, IntegrityError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm import services as crm_services
 from leads.intake import ItemOutcome, refusal, run_atomic, unstorable
-from leads.models import Lead, LeadActivity, LeadTransition, Listing
+from leads.lifecycle.services import LeadEvent, lead_move, leads_changes_record
+from leads.models import Lead, LeadActivity, Listing
 from leads.schemas import LEAD_KEYS, LeadPayload, single_line
 
 CO_SELL_SOURCE = "Co-Sell"
@@ -102,18 +102,11 @@ def _store(payload: ReferralPayload, raw: dict, listing: Listing, external_id: s
         if value:
             setattr(lead, field_name, value)
     lead.last_activity_at = now
-    event = "updated"
+    event, transitions = "updated", []
     if lead.status == Lead.Status.NEW:
-        lead.status = Lead.Status.QUALIFIED
-        lead.qualified_at = lead.status_changed_at = now
-        lead.status_changed_by = entered_by
-        lead.status_reason = _("Co-Sell referral, qualified by a Microsoft seller.")
-        LeadTransition.objects.create(
-            lead=lead,
-            from_status=Lead.Status.NEW,
-            to_status=lead.status,
-            changed_by=entered_by,
-            reason=lead.status_reason,
+        reason = _("Co-Sell referral, qualified by a Microsoft seller.")
+        transitions.append(
+            lead_move(lead, to_status=Lead.Status.QUALIFIED, reason=reason, now=now, by=entered_by)
         )
         event = "qualified"
     lead.save()
@@ -135,6 +128,6 @@ def _store(payload: ReferralPayload, raw: dict, listing: Listing, external_id: s
         raw_payload=raw,
         intake_response=answer,
     )
-    if lead.status != Lead.Status.DISQUALIFIED:
-        crm_services.deliveries_create(events=[(lead, event, listing.pk)], field_seller=False)
+    events = [] if lead.status == Lead.Status.DISQUALIFIED else [LeadEvent(lead, event, listing.pk)]
+    leads_changes_record(transitions=transitions, events=events, field_seller=False, now=now)
     return ItemOutcome(201, answer=answer)

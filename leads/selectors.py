@@ -1,8 +1,9 @@
 """Reads for listings, campaigns and leads. Every selector takes the publisher it serves."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from leads.models import Listing
@@ -26,17 +27,20 @@ def listing_get_for_publisher(*, publisher, listing_id: int) -> Listing | None:
     return Listing.objects.filter(publisher=publisher, pk=listing_id).first()
 
 
-def listing_has_verified_target(*, listing: Listing) -> bool:
-    """True when an active, verified CRM target of the publisher covers the listing.
+# Whether a verified CRM target covers a listing is crm's to say, and leads does not import
+# crm (the layers point leads ← crm): crm registers its selector here when it is ready.
+_delivery_checks: list[Callable[..., bool]] = []
 
-    It reads crm's targets through the reverse relations that crm declares, so that
-    leads does not import crm (STYLE: dependencies point portal ← leads ← crm).
-    """
-    return (
-        listing.publisher.crm_targets.filter(is_active=True, verified_at__isnull=False)
-        .filter(Q(scope="all") | Q(listings=listing))
-        .exists()
-    )
+
+def listing_delivery_check_register(check: Callable[..., bool]) -> None:
+    """Let a delivery app tell the publish gate whether a listing's leads reach a CRM."""
+    if check not in _delivery_checks:
+        _delivery_checks.append(check)
+
+
+def listing_has_verified_target(*, listing: Listing) -> bool:
+    """True when a registered delivery check says a verified CRM target covers the listing."""
+    return any(check(listing=listing) for check in _delivery_checks)
 
 
 def listing_publish_blockers(*, listing: Listing) -> list[PublishBlocker]:

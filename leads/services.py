@@ -1,22 +1,23 @@
 """Writes for listings and campaigns. Views, admin and commands call these, never save()."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm import services as crm_services
-from leads import api_keys
+from leads import api_keys, tasks
+from leads.lifecycle.services import LeadEvent, lead_move, leads_changes_record
 from leads.models import (
     ApiKey,
     Campaign,
     CampaignListing,
     Lead,
-    LeadTransition,
     Listing,
     PublisherApiToken,
+    RescoreRun,
     ScoringRule,
 )
 from leads.selectors import PublishBlocker, listing_publish_blockers
@@ -214,11 +215,7 @@ def lead_transition(*, lead: Lead, to_status: str, by, reason: str) -> Lead:
     if not reason.strip():
         raise ValidationError(_("Say why the lead moves."), code="reason_required")
     now = timezone.now()
-    was = lead.status
-    lead.status, lead.status_changed_at, lead.status_changed_by = to_status, now, by
-    lead.status_reason = reason.strip()[:500]
-    if to_status == Lead.Status.QUALIFIED:
-        lead.qualified_at = now
+    transition = lead_move(lead, to_status=to_status, reason=reason.strip()[:500], now=now, by=by)
     lead.save(
         update_fields=[
             "status",
@@ -229,32 +226,22 @@ def lead_transition(*, lead: Lead, to_status: str, by, reason: str) -> Lead:
             "updated_at",
         ]
     )
-    LeadTransition.objects.create(
-        lead=lead, from_status=was, to_status=to_status, changed_by=by, reason=lead.status_reason
-    )
-    # Nurture (issue 6): accepted, won, lost and disqualified leads leave their sequences.
-    from leads import nurture
-
-    nurture.lead_status_changed(lead=lead)
-    if to_status == Lead.Status.QUALIFIED and not lead.is_test:
+    events = []
+    if to_status == Lead.Status.QUALIFIED:
         listing_id = (
             lead.activities.order_by("-occurred_at").values_list("listing_id", flat=True).first()
         )
-        crm_services.deliveries_create(events=[(lead, "qualified", listing_id)])
+        events.append(LeadEvent(lead, "qualified", listing_id))
+    leads_changes_record(transitions=[transition], events=events, now=now)
     return lead
 
 
 @transaction.atomic
 def scoring_rules_changed(*, publisher: Publisher, requested_by=None):
     """After rules or the threshold change, rescore the publisher's leads in the background."""
-    from leads import rescoring
-
-    return rescoring.rescore_run_start(publisher=publisher, requested_by=requested_by)
-
-
-# --- Portal writes: listings and scoring rules -------------------------------------------
-
-from dataclasses import dataclass  # noqa: E402  (this section was appended; see the portal issue)
+    run = RescoreRun.objects.create(publisher=publisher, requested_by=requested_by)
+    transaction.on_commit(lambda: tasks.rescore_publisher.delay(run.pk), robust=True)
+    return run
 
 
 @transaction.atomic

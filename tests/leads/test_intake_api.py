@@ -13,7 +13,8 @@ from django.db import connection
 from django.test import Client
 
 from crm.models import Delivery
-from leads import intake, services
+from leads import services
+from leads.lifecycle import services as lifecycle_services
 from leads.models import ApiKey, Lead, LeadActivity, LeadTransition
 from tests.factories import make_campaign, make_listing, make_publisher, make_target
 from tests.leads.conftest import FAQ_TEST_LEAD, HTTPS_DOC_SAMPLE, Storefronts, lead_payload
@@ -501,7 +502,7 @@ def test_a_fault_before_commit_leaves_nothing(market, monkeypatch):
     def explode(**kwargs):
         raise RuntimeError("injected fault after the lead insert")
 
-    monkeypatch.setattr(intake.crm_services, "deliveries_create", explode)
+    monkeypatch.setattr(lifecycle_services.crm_services, "deliveries_create", explode)
 
     with pytest.raises(RuntimeError, match="injected fault"):
         market.post(lead_payload(LeadId="pc-fault"))
