@@ -27,6 +27,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from leads import nurture_render, unsubscribe
+from leads.lifecycle.snapshot import LeadSnapshot
 from leads.models import (
     CampaignListing,
     EmailSend,
@@ -170,11 +171,7 @@ class _Batch:
             return None
         lead, publisher = enrollment.lead, enrollment.campaign.publisher
         recipient = nurture_render.Recipient(
-            email=lead.email,
-            first_name=lead.first_name,
-            last_name=lead.last_name,
-            company=lead.company,
-            title=lead.title,
+            lead=LeadSnapshot.of(lead),
             publisher_name=publisher.name,
             postal_address=publisher.postal_address,
             reply_to=publisher.lead_contact_email,

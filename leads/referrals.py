@@ -15,10 +15,10 @@ from django.utils.translation import gettext as _
 
 from leads.intake import ItemOutcome, refusal, run_atomic, unstorable
 from leads.lifecycle.services import LeadEvent, lead_move, leads_changes_record
+from leads.lifecycle.snapshot import CO_SELL_SOURCE
 from leads.models import Lead, LeadActivity, Listing
 from leads.schemas import LEAD_KEYS, LeadPayload, single_line
 
-CO_SELL_SOURCE = "Co-Sell"
 CO_SELL_ACTION = "CoSellReferral"
 EXTERNAL_ID_PREFIX = "co-sell:"
 
