@@ -8,10 +8,14 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from leads import csv_import, lead_selectors, selectors
-from leads.lead_selectors import DEFAULT_SORT, LEAD_SORTS, LeadFilters
+from leads.intake import csv_import
+
+from leads.lifecycle import selectors as lead_selectors
+
+from leads.catalog import selectors
+from leads.lifecycle.selectors import DEFAULT_SORT, LEAD_SORTS, LeadFilters
 from leads.models import Lead, LeadStatus
-from leads.storefronts import Storefront
+from leads.catalog.storefronts import Storefront
 
 MAX_BULK_LEADS = 500
 

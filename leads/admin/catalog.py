@@ -15,7 +15,7 @@ from leads.models import (
     Listing,
     ScoringRule,
 )
-from leads.storefronts import Storefront
+from leads.catalog.storefronts import Storefront
 from portal.admin import MembershipInline
 from portal.models import Publisher
 

@@ -11,7 +11,9 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from leads import nurture, unsubscribe
+from leads.nurture import services as nurture
+
+from leads.nurture import unsubscribe
 from leads.admin.common import BOTH_LOCATIONS
 from leads.models import EmailSend, Enrollment, NurtureSequence, NurtureStep, Suppression
 from portal.paginators import CheapCountPaginator
@@ -25,7 +27,7 @@ class NurtureStepForm(forms.ModelForm):
         fields = ("campaign", "position", "delay_hours", "subject", "body", "stop_condition")
 
     def clean(self):
-        from leads.nurture_render import template_errors
+        from leads.nurture.render import template_errors
 
         cleaned = super().clean()
         for name in ("subject", "body"):

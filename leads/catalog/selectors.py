@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from leads.models import Listing
-from leads.storefronts import Storefront
+from leads.catalog.storefronts import Storefront
 
 
 @dataclass(frozen=True)
