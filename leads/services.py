@@ -8,7 +8,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads import api_keys, tasks
+from leads import tasks
+from leads.catalog.selectors import PublishBlocker, listing_publish_blockers
+from leads.intake import api_keys
 from leads.lifecycle.services import LeadEvent, lead_move, leads_changes_record
 from leads.models import (
     ApiKey,
@@ -20,7 +22,6 @@ from leads.models import (
     RescoreRun,
     ScoringRule,
 )
-from leads.selectors import PublishBlocker, listing_publish_blockers
 from portal.models import Publisher
 
 

@@ -401,7 +401,7 @@ def targets_published(*, storefronts: tuple[str, ...] = STOREFRONTS) -> list[Tar
 
 def storefront_of_key(key: str) -> str | None:
     """The storefront of a live storefront key, or None (reads the database)."""
-    from leads import api_keys
+    from leads.intake import api_keys
     from leads.models import ApiKey
 
     return (

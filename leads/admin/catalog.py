@@ -9,13 +9,13 @@ from leads import services
 from leads.admin.common import (
     BOTH_LOCATIONS,
 )
+from leads.catalog.storefronts import Storefront
 from leads.models import (
     Campaign,
     CampaignListing,
     Listing,
     ScoringRule,
 )
-from leads.catalog.storefronts import Storefront
 from portal.admin import MembershipInline
 from portal.models import Publisher
 

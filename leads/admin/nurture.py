@@ -11,11 +11,10 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from leads.nurture import services as nurture
-
-from leads.nurture import unsubscribe
 from leads.admin.common import BOTH_LOCATIONS
 from leads.models import EmailSend, Enrollment, NurtureSequence, NurtureStep, Suppression
+from leads.nurture import services as nurture
+from leads.nurture import unsubscribe
 from portal.paginators import CheapCountPaginator
 
 

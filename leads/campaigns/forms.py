@@ -5,9 +5,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from leads.campaigns.services import campaign_code_taken
+from leads.catalog.storefronts import CAMPAIGN_KIND_BY_STOREFRONT, CampaignKind
 from leads.models import Campaign, Listing, NurtureStep
 from leads.nurture.render import PLACEHOLDERS, template_errors
-from leads.catalog.storefronts import CAMPAIGN_KIND_BY_STOREFRONT, CampaignKind
 
 
 class CampaignForm(forms.ModelForm):

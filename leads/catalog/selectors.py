@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from leads.models import Listing
 from leads.catalog.storefronts import Storefront
+from leads.models import Listing
 
 
 @dataclass(frozen=True)

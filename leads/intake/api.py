@@ -13,15 +13,16 @@ from ninja.openapi.docs import Swagger
 from ninja.security import HttpBearer
 from pydantic import ValidationError as PydanticValidationError
 
-from leads import api_keys, intake, payload_limits, referrals
-from leads.api_publisher import router as publisher_router
-from leads.models import ApiKey
-from leads.schemas import (
+from leads.intake import api_keys, payload_limits, referrals, transactions
+from leads.intake import services as intake
+from leads.intake.api_publisher import router as publisher_router
+from leads.intake.schemas import (
     BulkAnswer,
     ErrorAnswer,
     IntakeAnswer,
     LeadPayload,
 )
+from leads.models import ApiKey
 from portal import throttling
 
 MAX_BULK_ITEMS = 1000
@@ -93,9 +94,9 @@ def _validation_error(request, exc: ValidationError):
     return api.create_response(request, {"detail": errors}, status=422)
 
 
-@api.exception_handler(intake.IntakeBusyError)
+@api.exception_handler(transactions.IntakeBusyError)
 def _intake_busy(request, exc):
-    """Lock conflicts outlasted intake's own retries (leads.intake.run_atomic): 503."""
+    """Lock conflicts outlasted intake's own retries (leads.intake.transactions.run_atomic): 503."""
     response = api.create_response(
         request, {"detail": "Intake is busy; retry this request shortly."}, status=503
     )

@@ -13,11 +13,11 @@ from django.db import DataError, IntegrityError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads.intake import ItemOutcome, refusal, run_atomic, unstorable
+from leads.intake.schemas import LEAD_KEYS, LeadPayload, single_line
+from leads.intake.transactions import ItemOutcome, refusal, run_atomic, unstorable
 from leads.lifecycle.services import LeadEvent, lead_move, leads_changes_record
 from leads.lifecycle.snapshot import CO_SELL_SOURCE
 from leads.models import Lead, LeadActivity, Listing
-from leads.schemas import LEAD_KEYS, LeadPayload, single_line
 
 CO_SELL_ACTION = "CoSellReferral"
 EXTERNAL_ID_PREFIX = "co-sell:"

@@ -26,7 +26,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from leads.payload_limits import (
+from leads.intake.payload_limits import (
     check_multiline,
     check_single_line,
     datetime_text,

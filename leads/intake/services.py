@@ -29,24 +29,23 @@ times with a short jittered backoff; the client never sees it.
 """
 
 import logging
-import random
-import time
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import DataError, IntegrityError, OperationalError, connection, transaction
+from django.db import DataError, IntegrityError
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads import nurture
+from leads.intake.offers import listings_for
+from leads.intake.schemas import LeadPayload, parse_lead_source
+from leads.intake.transactions import ItemOutcome, run_atomic, unstorable
 from leads.lifecycle.services import LeadEvent, lead_move, leads_changes_record, leads_write
 from leads.models import Campaign, CampaignListing, Lead, LeadActivity, Listing, ScoringRule
-from leads.schemas import LeadPayload, parse_lead_source
-from leads.scoring import (
+from leads.nurture import services as nurture
+from leads.scoring.rules import (
     ActivityFact,
     RuleSpec,
     activity_facts,
@@ -55,7 +54,6 @@ from leads.scoring import (
     qualification_threshold,
     score_lead,
 )
-from leads.storefronts import Storefront
 
 logger = logging.getLogger(__name__)
 
@@ -79,69 +77,10 @@ class IntakeItem:
         return self.payload.LeadId or self.idempotency_key or None
 
 
-@dataclass
-class ItemOutcome:
-    status_code: int  # 201 created, 200 replayed, 422 refused
-    answer: dict | None = None
-    errors: list[dict] | None = None
-
-
-def refusal(loc: list, msg: str, kind: str) -> ItemOutcome:
-    return ItemOutcome(422, errors=[{"loc": loc, "msg": msg, "type": kind}])
-
-
-def unstorable(exc: Exception) -> ItemOutcome:
-    """The answer for an item the database refused although it passed validation."""
-    sqlstate = getattr(exc.__cause__, "sqlstate", None)
-    logger.warning("leads.intake.unstorable", extra={"sqlstate": sqlstate})
-    msg = _("The database refused this lead; it was not stored.")
-    return refusal(["body"], msg, "unstorable")
-
-
-# --- Transactions: retried on deadlock and serialization failure -----------------------
-
-RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
-MAX_ATTEMPTS = 5
-BACKOFF_SECONDS = 0.02
-
-
-class IntakeBusyError(Exception):
-    """The database kept refusing a transaction for lock conflicts; retry later."""
-
-
-def is_retryable(exc: BaseException) -> bool:
-    return getattr(exc.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES
-
-
-def run_atomic[T](work: Callable[[], T]) -> T:
-    """Run work in a transaction, again after a deadlock or a serialization failure.
-
-    Only a transaction of our own can be retried: inside a caller's transaction the
-    error is the caller's to handle, since its locks are still held.
-    """
-    if connection.in_atomic_block:
-        with transaction.atomic():
-            return work()
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
-            with transaction.atomic():
-                return work()
-        except OperationalError as exc:
-            if not is_retryable(exc):
-                raise
-            sqlstate = exc.__cause__.sqlstate
-            logger.warning("leads.intake.retried", extra={"attempt": attempt, "sqlstate": sqlstate})
-        if attempt < MAX_ATTEMPTS:
-            # Jittered, growing pauses: the other transaction finishes, ours goes second.
-            pause = random.uniform(0.5, 1.5) * BACKOFF_SECONDS * 2 ** (attempt - 1)  # noqa: S311
-            time.sleep(pause)
-    raise IntakeBusyError("lock conflicts persisted")
-
-
 def leads_ingest(*, storefront: str, items: list[IntakeItem]) -> list[ItemOutcome]:
     """Ingest a batch of storefront leads; one outcome per item, in order."""
     outcomes: list[ItemOutcome | None] = [None] * len(items)
-    listings = _listings_for(storefront=storefront, items=items)
+    listings = listings_for(storefront=storefront, payloads=[item.payload for item in items])
     replays = _stored_answers(storefront=storefront, items=items)
     first_index_of: dict[str, int] = {}
     todo: list[int] = []
@@ -200,79 +139,6 @@ def _stored_answers(*, storefront: str, items: list[IntakeItem]) -> dict[str, di
             "external_id", "intake_response"
         )
     )
-
-
-# --- Offer resolution -------------------------------------------------------------------
-
-
-def _offer_reference(payload: LeadPayload) -> tuple[str, str, list[str]]:
-    """(kind, value, loc): the offer the lead names, by id or by display name."""
-    if payload.OfferId:
-        return "id", payload.OfferId, ["body", "OfferId"]
-    offer = parse_lead_source(payload.LeadSource)[2]
-    if offer:
-        looks_like_id = "." in offer and " " not in offer
-        return ("id" if looks_like_id else "name"), offer, ["body", "LeadSource"]
-    if payload.OfferTitle:
-        return "name", payload.OfferTitle, ["body", "OfferTitle"]
-    return "none", "", ["body", "OfferId"]
-
-
-def _listings_for(*, storefront: str, items: list[IntakeItem]) -> list:
-    """Per item, its eligible Listing, or the 422 outcome that says why there is none."""
-    references = [_offer_reference(item.payload) for item in items]
-    ids = {value.lower() for kind, value, _ in references if kind == "id"}
-    names = {value.lower() for kind, value, _ in references if kind == "name"}
-    by_id: dict[str, Listing] = {}
-    by_name: dict[str, list[Listing]] = defaultdict(list)
-    if ids or names:
-        candidates = (
-            Listing.objects.filter(storefront=storefront)
-            .annotate(offer_lower=Lower("offer_id"), name_lower=Lower("name"))
-            .filter(Q(offer_lower__in=ids) | Q(name_lower__in=names))
-        )
-        for listing in candidates.select_related("publisher"):
-            by_id[listing.offer_id.lower()] = listing
-            by_name[listing.name.lower()].append(listing)
-
-    storefront_label = Storefront(storefront).label
-    results = []
-    for kind, value, loc in references:
-        if kind == "none":
-            results.append(
-                refusal(
-                    loc, _("Name the offer: send OfferId or LeadSource's offer part."), "no_offer"
-                )
-            )
-            continue
-        matches = [by_id[value.lower()]] if kind == "id" and value.lower() in by_id else []
-        if kind == "name":
-            matches = by_name.get(value.lower(), [])
-        if not matches:
-            msg = _("No listing on %(storefront)s has the offer %(offer)s.") % {
-                "storefront": storefront_label,
-                "offer": repr(value),
-            }
-            results.append(refusal(loc, msg, "unknown_offer"))
-        elif len(matches) > 1:
-            msg = _("Several listings are named %(offer)s; send OfferId.") % {"offer": repr(value)}
-            results.append(refusal(loc, msg, "ambiguous_offer"))
-        else:
-            results.append(_eligibility(matches[0], loc))
-    return results
-
-
-def _eligibility(listing: Listing, loc: list):
-    if not listing.lead_management_enabled:
-        msg = _("Lead management is not enabled for the listing %(listing)s.")
-        return refusal(loc, msg % {"listing": repr(listing.name)}, "lead_management_disabled")
-    if not listing.is_published:
-        msg = _("The listing %(listing)s is not published.")
-        return refusal(loc, msg % {"listing": repr(listing.name)}, "listing_not_published")
-    return listing
-
-
-# --- The batch ----------------------------------------------------------------------------
 
 
 @dataclass

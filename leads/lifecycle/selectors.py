@@ -33,8 +33,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Concat, Lower, Trim
 
+from leads.catalog.storefronts import Storefront
 from leads.models import Lead, LeadActivity, LeadTransition
-from leads.storefronts import Storefront
 from portal.models import Publisher
 
 # Newest first, with the id as tie-break: the order of the index (publisher, -created_at, -id).

@@ -16,8 +16,8 @@ from typing import Literal, NamedTuple
 from django.db import connection
 
 from crm import services as crm_services
-from leads import nurture
 from leads.models import Enrollment, Lead, LeadTransition
+from leads.nurture import services as nurture
 
 
 class LeadEvent(NamedTuple):

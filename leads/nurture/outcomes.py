@@ -9,8 +9,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from leads import unsubscribe
 from leads.models import EmailSend, Enrollment, NurtureStep, Suppression
+from leads.nurture import unsubscribe
 
 MAX_SOFT_FAILURES = 5
 SOFT_BACKOFF = (

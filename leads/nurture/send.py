@@ -26,7 +26,6 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from leads import nurture_render, unsubscribe
 from leads.lifecycle.snapshot import LeadSnapshot
 from leads.models import (
     CampaignListing,
@@ -35,12 +34,14 @@ from leads.models import (
     NurtureSequence,
     NurtureStep,
 )
-from leads.nurture import STOP_STATUSES
-from leads.nurture_outcomes import (
+from leads.nurture import render as nurture_render
+from leads.nurture import unsubscribe
+from leads.nurture.outcomes import (
     Outcomes,
     SendReport,
     outcomes_record,
 )
+from leads.nurture.services import STOP_STATUSES
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,6 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads import address_hash
 from leads.models import (
     Campaign,
     EmailSend,
@@ -34,7 +33,8 @@ from leads.models import (
     NurtureSequence,
     NurtureStep,
 )
-from leads.unsubscribe import suppressed_addresses
+from leads.nurture import address_hash
+from leads.nurture.unsubscribe import suppressed_addresses
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def step_save(
     stop_condition: str = "",
 ) -> NurtureStep:
     """Add a step at the end of the sequence, or edit one; templates are checked first."""
-    from leads.nurture_render import template_errors
+    from leads.nurture.render import template_errors
 
     errors = {}
     for field, text in (("subject", subject), ("body", body)):

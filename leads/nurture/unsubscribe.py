@@ -23,8 +23,8 @@ from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils import timezone
 
-from leads import address_hash
 from leads.models import EmailSend, Enrollment, Lead, Suppression
+from leads.nurture import address_hash
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from leads.lifecycle.services import LeadEvent, lead_move, leads_changes_record, leads_write
 from leads.models import Lead, RescoreRun, ScoringRule
-from leads.scoring import (
+from leads.scoring.rules import (
     RuleSpec,
     activity_facts,
     lead_facts,

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from leads.freemail import is_free_mail
 from leads.models import Campaign, Lead, LeadActivity, ScoringRule
+from leads.scoring.freemail import is_free_mail
 
 Condition = ScoringRule.Condition
 # Partner Center's do-not-contact action: on its own it never qualifies a lead.

@@ -11,11 +11,14 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from leads import campaign_selectors as selectors
-from leads import campaign_services, nurture, nurture_render, unsubscribe
-from leads.campaign_forms import CampaignForm, StepForm
+from leads.campaigns import selectors
+from leads.campaigns import services as campaign_services
+from leads.campaigns.forms import CampaignForm, StepForm
 from leads.lifecycle.snapshot import LeadSnapshot
 from leads.models import Campaign, NurtureSequence
+from leads.nurture import render as nurture_render
+from leads.nurture import services as nurture
+from leads.nurture import unsubscribe
 from portal.tenancy import owner_required, publisher_required
 
 MAX_COMPARED = 4

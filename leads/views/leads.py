@@ -16,10 +16,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 
-from leads import csv_import, lead_selectors, services
-from leads.csv_export import export_lines
+from leads import services
 from leads.forms import BulkStatusForm, LeadFilterForm, LeadImportForm, LeadTransitionForm
-from leads.lead_selectors import SORT_DEFAULT_DESCENDING
+from leads.intake import csv_import
+from leads.lifecycle import selectors as lead_selectors
+from leads.lifecycle.csv_export import export_lines
+from leads.lifecycle.selectors import SORT_DEFAULT_DESCENDING
 from leads.models import LeadActivity, LeadOrigin, LeadStatus
 from portal.tenancy import publisher_required
 

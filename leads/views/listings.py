@@ -12,8 +12,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from leads import selectors, services
-from leads.listing_forms import ListingFilterForm, ListingForm
+from leads import services
+from leads.catalog import selectors
+from leads.catalog.forms import ListingFilterForm, ListingForm
 from leads.models import Listing
 from portal.tenancy import owner_required, publisher_required
 

@@ -17,7 +17,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from leads import services
 from leads.models import Lead, RescoreRun
-from leads.scoring import (
+from leads.scoring.forms import ThresholdForm, rules_formset
+from leads.scoring.rules import (
     RuleSpec,
     activity_facts,
     lead_facts,
@@ -25,7 +26,6 @@ from leads.scoring import (
     qualification_threshold,
     score_lead,
 )
-from leads.scoring_forms import ThresholdForm, rules_formset
 from portal.tenancy import publisher_required
 
 PREVIEW_SAMPLE = 20

@@ -26,8 +26,8 @@ from crm.connectors import http_client
 from crm.delivery import deliveries_drain
 from crm.models import CrmTarget, Delivery
 from leads import services
+from leads.catalog.storefronts import Storefront
 from leads.models import ApiKey, Lead, Listing
-from leads.storefronts import Storefront
 from tests import factories
 from tests.browser.conftest import WatchedPage
 from tests.crm.receivers import LoopbackServer, ca_bundle_path

@@ -4,8 +4,8 @@ import pytest
 from django.test import Client
 
 from leads import services
+from leads.catalog.storefronts import Storefront
 from leads.models import ApiKey
-from leads.storefronts import Storefront
 from tests.factories import make_listing, make_publisher
 
 # Partner Center's own samples (reference/partner-center-leads.md §2 and §1.4), verbatim

@@ -6,6 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from leads import services
+from leads.catalog.storefronts import Storefront
 from leads.models import (
     ApiKey,
     Campaign,
@@ -17,7 +18,6 @@ from leads.models import (
     ScoringRule,
 )
 from leads.services import DEFAULT_SCORING_RULES
-from leads.storefronts import Storefront
 from portal.models import Membership, Publisher
 from tests import factories
 
@@ -475,7 +475,7 @@ def test_key_page_never_shows_the_key_or_its_hash(staff_client):
 
 
 def test_staff_create_a_storefront_key_shown_once(client, staff_user):
-    from leads import api_keys
+    from leads.intake import api_keys
     from leads.models import ApiKey
 
     client.force_login(staff_user)
@@ -509,7 +509,7 @@ def test_a_key_of_the_wrong_shape_is_refused_with_a_reason(client, staff_user):
 
 
 def test_staff_create_a_publisher_token_shown_once(client, staff_user, publisher):
-    from leads import api_keys
+    from leads.intake import api_keys
     from leads.models import PublisherApiToken
 
     client.force_login(staff_user)

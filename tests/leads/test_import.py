@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from crm.models import Delivery
-from leads import csv_import
+from leads.intake import csv_import
 from leads.models import Lead, LeadActivity
 from tests.factories import make_listing, make_publisher
 

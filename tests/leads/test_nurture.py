@@ -4,11 +4,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
-from leads import nurture, services
+from leads import services
+from leads.catalog.storefronts import Storefront
 from leads.models import Enrollment, Lead, NurtureStep, Suppression
-from leads.nurture_render import render_html_body, render_subject, template_errors
-from leads.storefronts import Storefront
-from leads.unsubscribe import email_hash
+from leads.nurture import services as nurture
+from leads.nurture.render import render_html_body, render_subject, template_errors
+from leads.nurture.unsubscribe import email_hash
 from tests.factories import make_campaign, make_lead, make_listing, make_user
 from tests.leads.conftest import lead_payload
 

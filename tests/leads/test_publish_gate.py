@@ -4,8 +4,8 @@ import pytest
 from django.utils import timezone
 
 from leads import services
+from leads.catalog.storefronts import Storefront
 from leads.models import Listing
-from leads.storefronts import Storefront
 from tests.factories import make_listing, make_target
 
 APPSOURCE = Storefront.APPSOURCE

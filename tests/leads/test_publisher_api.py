@@ -11,10 +11,12 @@ from django.db import connection
 from django.test import Client
 
 from crm.models import Delivery
-from leads import api_publisher, lead_selectors, services
-from leads.lead_selectors import LeadFilters, LeadPosition
+from leads import services
+from leads.catalog.storefronts import Storefront
+from leads.intake import api_publisher
+from leads.lifecycle import selectors as lead_selectors
+from leads.lifecycle.selectors import LeadFilters, LeadPosition
 from leads.models import Lead, PublisherApiToken
-from leads.storefronts import Storefront
 from tests.factories import (
     make_activity,
     make_campaign,

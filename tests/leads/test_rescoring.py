@@ -57,7 +57,7 @@ def test_rescoring_scores_every_lead_and_qualifies_the_ones_over_the_threshold(d
 
 
 def test_rescoring_walks_every_chunk(db, publisher):
-    from leads import rescoring
+    from leads.scoring import rescoring
 
     make_rule(publisher=publisher, condition="action_code", value="PLT", points=55)
     leads = [make_scored_lead(publisher) for _ in range(7)]

@@ -12,8 +12,8 @@ from django.core.management.base import CommandError
 from pydantic import ValidationError
 
 from leads import simulation
+from leads.intake.schemas import LeadPayload, parse_lead_source
 from leads.models import ApiKey, Lead, LeadActivity
-from leads.schemas import LeadPayload, parse_lead_source
 from leads.simulation import Kind, LeadGenerator, Target
 from tests.leads.conftest import Storefronts
 

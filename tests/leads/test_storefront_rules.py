@@ -6,8 +6,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from leads import services
+from leads.catalog.storefronts import Storefront
 from leads.models import Campaign, CampaignListing, Lead, LeadActivity, Listing
-from leads.storefronts import Storefront
 from tests.factories import make_activity, make_campaign, make_lead, make_listing
 
 APPSOURCE = Storefront.APPSOURCE

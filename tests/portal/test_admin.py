@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from crm.models import CrmTarget, Delivery
 from leads import services
+from leads.catalog.storefronts import Storefront
 from leads.models import (
     ApiKey,
     Campaign,
@@ -26,7 +27,6 @@ from leads.models import (
     ScoringRule,
     Suppression,
 )
-from leads.storefronts import Storefront
 from portal.models import Membership, Publisher
 from portal.paginators import CheapCountPaginator, CountKind
 from tests import factories

@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from crm.models import Delivery
 from leads import rollup, tasks
+from leads.catalog.storefronts import Storefront
 from leads.models import Lead, LeadActivity, LeadDailyStat, LeadTransition
-from leads.storefronts import Storefront
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -26,11 +26,12 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from crm.models import CrmTarget, Delivery
-from leads import nurture, rollup, services
-from leads.lead_selectors import LEAD_SORTS
+from leads import rollup, services
+from leads.catalog.storefronts import Storefront
+from leads.lifecycle.selectors import LEAD_SORTS
 from leads.models import Lead, LeadActivity, LeadStatus
-from leads.storefronts import Storefront
-from leads.unsubscribe import token_make
+from leads.nurture import services as nurture
+from leads.nurture.unsubscribe import token_make
 from portal.models import Membership
 from portal.tenancy import SESSION_KEY
 from tests import factories

@@ -20,10 +20,10 @@ from django.test import RequestFactory
 from crm import demo
 from crm import services as crm_services
 from crm.models import CrmTarget, Delivery
-from leads import nurture
 from leads import services as leads_services
 from leads.models import Campaign, Lead, Listing
-from leads.unsubscribe import token_make
+from leads.nurture import services as nurture
+from leads.nurture.unsubscribe import token_make
 from portal.models import Membership, Publisher
 
 SMOKE_TARGET_NAME = "Smoke receiver (HTTPS)"

@@ -2,8 +2,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from leads import services
+from leads.catalog.storefronts import Storefront
 from leads.models import ApiKey
-from leads.storefronts import Storefront
 
 
 class Command(BaseCommand):
