@@ -11,6 +11,6 @@ class CrmConfig(AppConfig):
             checks,  # noqa: F401  (registers the system checks)
             selectors,
         )
-        from leads import selectors as leads_selectors
+        from leads.catalog import selectors as leads_selectors
 
         leads_selectors.listing_delivery_check_register(selectors.listing_has_verified_target)

@@ -30,10 +30,12 @@ from django.utils import timezone
 from psycopg import sql
 
 from crm.models import CrmTarget, Delivery
-from leads import services as leads_services
+from leads.campaigns import services as campaign_services
+from leads.catalog import services as catalog_services
+from leads.catalog.storefronts import ListingType, Storefront
 from leads.models import Campaign, Lead, LeadActivity, LeadTransition, Listing
-from leads.scoring import LeadFacts, RuleSpec, score_lead
-from leads.storefronts import ListingType, Storefront
+from leads.scoring import services as scoring_services
+from leads.scoring.rules import LeadFacts, RuleSpec, score_lead
 from portal.models import Membership, Publisher
 
 APPSOURCE, AZURE = Storefront.APPSOURCE, Storefront.AZURE_MARKETPLACE
@@ -211,10 +213,10 @@ def _publisher_ensure(*, spec: dict, report: SeedReport) -> Publisher:
     report.count("publishers", created=publisher is None)
     if publisher is None:
         fields = {key: value for key, value in spec.items() if key != "share"}
-        publisher = leads_services.publisher_onboard(**fields)
+        publisher = scoring_services.publisher_onboard(**fields)
     else:
         # Idempotent: only adds the defaults to a publisher that has no rules at all.
-        leads_services.scoring_rules_seed_defaults(publisher=publisher)
+        scoring_services.scoring_rules_seed_defaults(publisher=publisher)
     return publisher
 
 
@@ -249,8 +251,8 @@ def _listing_ensure(*, publisher: Publisher, report: SeedReport, **fields) -> Li
     listing.full_clean()
     listing.save()
     try:
-        listing = leads_services.listing_publish(listing=listing)
-    except leads_services.ListingPublishRefused:
+        listing = catalog_services.listing_publish(listing=listing)
+    except catalog_services.ListingPublishRefused:
         # The gate refuses AppSource listings without a verified target; the demo keeps
         # them as drafts, which shows the gate's reason in the portal.
         report.drafts.append(listing.name)
@@ -279,7 +281,7 @@ def _campaign_ensure(
     )
     campaign.full_clean()
     campaign.save()
-    return leads_services.campaign_set_listings(
+    return campaign_services.campaign_set_listings(
         campaign=campaign, listings=[listings[offer_id] for offer_id in offer_ids]
     )
 

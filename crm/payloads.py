@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from crm.connectors import DeliveryPayload
 from crm.models import CrmTarget, Delivery
-from leads import selectors as leads_selectors
+from leads.lifecycle import selectors as leads_selectors
 from leads.lifecycle.snapshot import CO_SELL_SOURCE, LeadSnapshot
 
 TEST_MARKER = "MSFT_TEST_"

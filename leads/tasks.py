@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from leads import rollup
+from leads.nurture import send as nurture_send
 from leads.scoring import rescoring
 
 
@@ -20,6 +21,4 @@ def rollup_recent() -> None:
 @shared_task(name="leads.send_due_nurture_steps")
 def send_due_nurture_steps() -> None:
     """Beat, every minute: send the due nurture steps (leads.nurture_send)."""
-    from leads.nurture import send as nurture_send
-
     nurture_send.nurture_send_due()

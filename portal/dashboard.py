@@ -22,8 +22,8 @@ from django.utils.translation import gettext as _
 from crm import selectors as crm_selectors
 from crm.models import CrmTarget, Delivery
 from leads import rollup
+from leads.catalog.storefronts import Storefront
 from leads.models import Campaign, LeadActivity, LeadDailyStat, LeadOrigin, LeadStatus
-from leads.storefronts import Storefront
 
 WINDOW_DAYS = 90
 KPI_WINDOWS = (7, 30)

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from leads.api import api
+from leads.intake.api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -28,8 +28,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from kombu import Connection
 
-from leads import selectors as leads_selectors
-from leads import services as leads_services
+from leads.catalog import selectors as leads_selectors
+from leads.intake import api_keys
 from leads.models import PublisherApiToken
 from portal import dashboard, selectors, services, tenancy, throttling
 from portal.forms import ApiTokenCreateForm, MemberInviteForm, MemberRoleForm, PublisherContactForm
@@ -260,7 +260,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _settings_render(request, token_form=form)
     with transaction.atomic():
-        api_token, token = leads_services.publisher_token_create(
+        api_token, token = api_keys.publisher_token_create(
             publisher=request.publisher, name=form.cleaned_data["name"], created_by=request.user
         )
     messages.success(request, _("Token “%(name)s” created.") % {"name": api_token.name})
@@ -288,7 +288,7 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     if api_token is None:
         raise Http404(_("No such token."))
     with transaction.atomic():
-        leads_services.publisher_token_revoke(api_token=api_token)
+        api_keys.publisher_token_revoke(api_token=api_token)
     messages.success(request, _("Token “%(name)s” revoked.") % {"name": api_token.name})
     return _settings_redirect("tokens")
 

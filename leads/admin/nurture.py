@@ -15,6 +15,7 @@ from leads.admin.common import BOTH_LOCATIONS
 from leads.models import EmailSend, Enrollment, NurtureSequence, NurtureStep, Suppression
 from leads.nurture import services as nurture
 from leads.nurture import unsubscribe
+from leads.nurture.render import template_errors
 from portal.paginators import CheapCountPaginator
 
 
@@ -26,8 +27,6 @@ class NurtureStepForm(forms.ModelForm):
         fields = ("campaign", "position", "delay_hours", "subject", "body", "stop_condition")
 
     def clean(self):
-        from leads.nurture.render import template_errors
-
         cleaned = super().clean()
         for name in ("subject", "body"):
             for error in template_errors(cleaned.get(name) or ""):

@@ -72,31 +72,3 @@ def listing_publish_blockers(*, listing: Listing) -> list[PublishBlocker]:
             )
         )
     return blockers
-
-
-def leads_with_latest_activity(*, lead_ids) -> dict[int, tuple]:
-    """For delivery payloads: each lead (with publisher and latest campaign) and its
-    latest activity (with listing and campaign), in two queries."""
-    from leads.models import Lead, LeadActivity
-
-    leads = Lead.objects.filter(pk__in=lead_ids).select_related("publisher", "latest_campaign")
-    latest: dict[int, LeadActivity] = {}
-    activities = (
-        LeadActivity.objects.filter(lead_id__in=lead_ids)
-        .select_related("listing", "campaign")
-        .order_by("lead_id", "-occurred_at", "-id")
-        .distinct("lead_id")
-        if _supports_distinct_on()
-        else LeadActivity.objects.filter(lead_id__in=lead_ids)
-        .select_related("listing", "campaign")
-        .order_by("-occurred_at", "-id")
-    )
-    for activity in activities:
-        latest.setdefault(activity.lead_id, activity)
-    return {lead.pk: (lead, latest.get(lead.pk)) for lead in leads}
-
-
-def _supports_distinct_on() -> bool:
-    from django.db import connection
-
-    return connection.features.can_distinct_on_fields

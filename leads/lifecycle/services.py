@@ -13,7 +13,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal, NamedTuple
 
-from django.db import connection
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crm import services as crm_services
 from leads.models import Enrollment, Lead, LeadTransition
@@ -87,3 +90,42 @@ def leads_write(*, leads: list[Lead], fields: list[str]) -> None:
     sql += "WHERE t.id = v.id"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+@transaction.atomic
+def lead_transition(*, lead: Lead, to_status: str, by, reason: str) -> Lead:
+    """Move a lead along its lifecycle by hand, recording who, when and why."""
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    if not lead.can_move_to(to_status):
+        raise ValidationError(
+            _("A %(current)s lead cannot become %(target)s.")
+            % {
+                "current": lead.get_status_display().lower(),
+                "target": str(Lead.Status(to_status).label).lower()
+                if to_status in Lead.Status.values
+                else to_status,
+            },
+            code="illegal_transition",
+        )
+    if not reason.strip():
+        raise ValidationError(_("Say why the lead moves."), code="reason_required")
+    now = timezone.now()
+    transition = lead_move(lead, to_status=to_status, reason=reason.strip()[:500], now=now, by=by)
+    lead.save(
+        update_fields=[
+            "status",
+            "status_changed_at",
+            "status_changed_by",
+            "status_reason",
+            "qualified_at",
+            "updated_at",
+        ]
+    )
+    events = []
+    if to_status == Lead.Status.QUALIFIED:
+        listing_id = (
+            lead.activities.order_by("-occurred_at").values_list("listing_id", flat=True).first()
+        )
+        events.append(LeadEvent(lead, "qualified", listing_id))
+    leads_changes_record(transitions=[transition], events=events, now=now)
+    return lead

@@ -34,6 +34,7 @@ from leads.models import (
     NurtureStep,
 )
 from leads.nurture import address_hash
+from leads.nurture.render import template_errors
 from leads.nurture.unsubscribe import suppressed_addresses
 
 logger = logging.getLogger(__name__)
@@ -66,8 +67,6 @@ def step_save(
     stop_condition: str = "",
 ) -> NurtureStep:
     """Add a step at the end of the sequence, or edit one; templates are checked first."""
-    from leads.nurture.render import template_errors
-
     errors = {}
     for field, text in (("subject", subject), ("body", body)):
         if template_errors(text):

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from leads.catalog import selectors
 from leads.models import ScoringRule
 from leads.scoring.rules import RuleSpec
-from leads.services import ScoringRuleEdit
+from leads.scoring.services import ScoringRuleEdit
 
 RULE_FORM_PREFIX = "rules"
 MAX_RULES = 100

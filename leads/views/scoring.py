@@ -15,8 +15,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from leads import services
 from leads.models import Lead, RescoreRun
+from leads.scoring import services as scoring_services
 from leads.scoring.forms import ThresholdForm, rules_formset
 from leads.scoring.rules import (
     RuleSpec,
@@ -121,7 +121,7 @@ def _save(request: HttpRequest, formset, threshold_form) -> HttpResponse | None:
         messages.info(request, _("Nothing changed."))
         return redirect("scoring")
     try:
-        services.scoring_rules_save(
+        scoring_services.scoring_rules_save(
             publisher=publisher,
             edits=formset.edits(),
             threshold=threshold,

@@ -13,7 +13,7 @@ from crm import demo
 from crm.models import CrmTarget, Delivery
 from leads.catalog.storefronts import CampaignKind, ListingType, Storefront
 from leads.models import Campaign, Lead, LeadActivity, Listing
-from leads.services import DEFAULT_SCORING_RULES
+from leads.scoring.services import DEFAULT_SCORING_RULES
 from portal.models import Membership, Publisher
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,8 @@ from django.db import connection
 from django.test import Client
 
 from crm.models import Delivery
-from leads import services
+from leads.catalog import services as catalog_services
+from leads.intake import api_keys
 from leads.lifecycle import services as lifecycle_services
 from leads.models import ApiKey, Lead, LeadActivity, LeadTransition
 from tests.factories import make_campaign, make_listing, make_publisher, make_target
@@ -180,7 +181,7 @@ def test_a_display_name_shared_by_two_publishers_is_ambiguous(market):
         offer_id="fabrikam.analytics",
         lead_management_enabled=True,
     )
-    services.listing_publish(listing=listing)
+    catalog_services.listing_publish(listing=listing)
 
     response = market.post(lead_payload(LeadSource="AzureMarketplace-INS|Contoso Analytics"))
 
@@ -189,11 +190,11 @@ def test_a_display_name_shared_by_two_publishers_is_ambiguous(market):
 
 
 def test_a_bad_key_is_a_401(market):
-    seller_key = services.api_key_create(kind=ApiKey.Kind.MICROSOFT_SELLER, name="seller")[1]
-    revoked, revoked_key = services.api_key_create(
+    seller_key = api_keys.api_key_create(kind=ApiKey.Kind.MICROSOFT_SELLER, name="seller")[1]
+    revoked, revoked_key = api_keys.api_key_create(
         kind=ApiKey.Kind.STOREFRONT, name="old", storefront="azure-marketplace"
     )
-    services.api_key_revoke(api_key=revoked)
+    api_keys.api_key_revoke(api_key=revoked)
 
     for key in ("lpk_sf_wrong", seller_key, revoked_key):
         response = market.post(lead_payload(), key=key)
@@ -363,7 +364,7 @@ def test_consolidation_never_crosses_publishers(market):
         name="Fabrikam CRM",
         lead_management_enabled=True,
     )
-    services.listing_publish(listing=listing)
+    catalog_services.listing_publish(listing=listing)
 
     market.post(lead_payload(email="ada@contoso.example"))
     response = market.post(lead_payload(email="ada@contoso.example", OfferId="fabrikam.crm"))

@@ -1,8 +1,9 @@
 """Changing the rules rescores a publisher's leads in the background, with progress."""
 
 from crm.models import Delivery
-from leads import services, tasks
+from leads import tasks
 from leads.models import Lead, LeadTransition, RescoreRun
+from leads.scoring import services as scoring_services
 from tests.factories import make_activity, make_lead, make_publisher, make_rule, make_target
 
 
@@ -16,7 +17,7 @@ def test_a_rule_change_queues_a_rescore_after_commit(
     db, publisher, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks() as callbacks:
-        run = services.scoring_rules_changed(publisher=publisher)
+        run = scoring_services.scoring_rules_changed(publisher=publisher)
 
     assert run.status == RescoreRun.Status.QUEUED
     assert len(callbacks) == 1

@@ -21,7 +21,8 @@ import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from leads import services, simulation
+from leads import simulation
+from leads.intake import api_keys
 from leads.models import ApiKey
 from leads.simulation import SimulatedLead, Tally
 
@@ -169,7 +170,7 @@ class Command(BaseCommand):
             self._simulate(generator, keys, url=url, rate=rate, options=options)
         finally:
             for api_key in created:
-                services.api_key_revoke(api_key=api_key)
+                api_keys.api_key_revoke(api_key=api_key)
 
     def _keys(self, options, storefronts: set[str]) -> tuple[dict[str, str], list[ApiKey]]:
         """Each storefront's key: given ones by their storefront, else created ones."""
@@ -185,7 +186,7 @@ class Command(BaseCommand):
         created = []
         if options["create_key"]:
             for storefront in sorted(storefronts - keys.keys()):
-                api_key, keys[storefront] = services.api_key_create(
+                api_key, keys[storefront] = api_keys.api_key_create(
                     kind=ApiKey.Kind.STOREFRONT, name="simulate_storefront", storefront=storefront
                 )
                 created.append(api_key)
