@@ -151,19 +151,14 @@ def _raw_refusal(raw: Any, loc_prefix: list) -> list[dict]:
     return [{**error, "loc": [*loc_prefix, *error["loc"]]} for error in errors]
 
 
+# What the intake endpoints may answer besides success, in the order OpenAPI lists them.
+INTAKE_ERRORS = dict.fromkeys((400, 401, 413, 422, 429, 503), ErrorAnswer)
+
+
 @api.post(
     "/leads",
     auth=StorefrontKey(),
-    response={
-        201: IntakeAnswer,
-        200: IntakeAnswer,
-        400: ErrorAnswer,
-        401: ErrorAnswer,
-        413: ErrorAnswer,
-        422: ErrorAnswer,
-        429: ErrorAnswer,
-        503: ErrorAnswer,
-    },
+    response={201: IntakeAnswer, 200: IntakeAnswer, **INTAKE_ERRORS},
     summary="Post one storefront lead",
     tags=["intake"],
 )
@@ -194,15 +189,7 @@ def post_lead(
 @api.post(
     "/leads/bulk",
     auth=StorefrontKey(),
-    response={
-        200: BulkAnswer,
-        400: ErrorAnswer,
-        401: ErrorAnswer,
-        413: ErrorAnswer,
-        422: ErrorAnswer,
-        429: ErrorAnswer,
-        503: ErrorAnswer,
-    },
+    response={200: BulkAnswer, **INTAKE_ERRORS},
     summary="Post up to 1,000 storefront leads",
     tags=["intake"],
 )
@@ -274,16 +261,7 @@ class MicrosoftSellerKey(HttpBearer):
 @api.post(
     "/referrals",
     auth=MicrosoftSellerKey(),
-    response={
-        201: IntakeAnswer,
-        200: IntakeAnswer,
-        400: ErrorAnswer,
-        401: ErrorAnswer,
-        413: ErrorAnswer,
-        422: ErrorAnswer,
-        429: ErrorAnswer,
-        503: ErrorAnswer,
-    },
+    response={201: IntakeAnswer, 200: IntakeAnswer, **INTAKE_ERRORS},
     summary="Post a Co-Sell referral",
     tags=["co-sell"],
 )

@@ -134,10 +134,7 @@ def api_key_create(*, kind: str, name: str, storefront: str = "") -> tuple[ApiKe
 
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     """Revoke a key: it stops working at once and cannot be restored."""
-    if api_key.revoked_at is None:
-        api_key.revoked_at = timezone.now()
-        api_key.save(update_fields=["revoked_at"])
-    return api_key
+    return _revoke(api_key)
 
 
 def publisher_token_create(*, publisher: Publisher, name: str, created_by=None):
@@ -151,7 +148,11 @@ def publisher_token_create(*, publisher: Publisher, name: str, created_by=None):
 
 def publisher_token_revoke(*, api_token: PublisherApiToken) -> PublisherApiToken:
     """Revoke a publisher API token."""
-    if api_token.revoked_at is None:
-        api_token.revoked_at = timezone.now()
-        api_token.save(update_fields=["revoked_at"])
-    return api_token
+    return _revoke(api_token)
+
+
+def _revoke[C: (ApiKey, PublisherApiToken)](credential: C) -> C:
+    if credential.revoked_at is None:
+        credential.revoked_at = timezone.now()
+        credential.save(update_fields=["revoked_at"])
+    return credential

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leads.intake.schemas import LEAD_KEYS, LeadPayload, single_line
+from leads.intake.services import contact_fold
 from leads.intake.transactions import ItemOutcome, refusal, run_atomic, unstorable
 from leads.lifecycle.services import LeadEvent, lead_move, leads_changes_record
 from leads.lifecycle.snapshot import CO_SELL_SOURCE
@@ -91,16 +92,7 @@ def _store(payload: ReferralPayload, raw: dict, listing: Listing, external_id: s
         publisher=listing.publisher, origin=Lead.Origin.CO_SELL, email_normalized=email
     )
     consolidated = lead.activities.exists()
-    for field_name, value in (
-        ("first_name", details.FirstName),
-        ("last_name", details.LastName),
-        ("phone", details.Phone),
-        ("country", details.Country),
-        ("company", details.Company),
-        ("title", details.Title),
-    ):
-        if value:
-            setattr(lead, field_name, value)
+    contact_fold(lead, details)
     lead.last_activity_at = now
     event, transitions = "updated", []
     if lead.status == Lead.Status.NEW:

@@ -40,7 +40,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leads.intake.offers import listings_for
-from leads.intake.schemas import LeadPayload, parse_lead_source
+from leads.intake.schemas import LeadPayload, UserDetails, parse_lead_source
 from leads.intake.transactions import ItemOutcome, run_atomic, unstorable
 from leads.lifecycle.services import LeadEvent, lead_move, leads_changes_record, leads_write
 from leads.models import Campaign, CampaignListing, Lead, LeadActivity, Listing, ScoringRule
@@ -333,9 +333,8 @@ def _campaigns_for(entries, now: datetime) -> _Campaigns:
     return _Campaigns(by_code, by_listing)
 
 
-def _apply_item(person: _Person, item: IntakeItem, listing: Listing, campaigns, now):
-    """Fold one storefront interaction into the lead, and build its activity row."""
-    lead, payload, details = person.lead, item.payload, item.payload.UserDetails
+def contact_fold(lead: Lead, details: UserDetails) -> None:
+    """Fold a payload's contact fields into the lead: the newest non-empty value wins."""
     for field_name, value in (
         ("first_name", details.FirstName),
         ("last_name", details.LastName),
@@ -344,8 +343,14 @@ def _apply_item(person: _Person, item: IntakeItem, listing: Listing, campaigns, 
         ("company", details.Company),
         ("title", details.Title),
     ):
-        if value:  # the newest non-empty value wins; an empty field never erases
+        if value:  # an empty field never erases
             setattr(lead, field_name, value)
+
+
+def _apply_item(person: _Person, item: IntakeItem, listing: Listing, campaigns, now):
+    """Fold one storefront interaction into the lead, and build its activity row."""
+    lead, payload, details = person.lead, item.payload, item.payload.UserDetails
+    contact_fold(lead, details)
     if payload.MarketingConsent is not None:
         lead.marketing_consent = payload.MarketingConsent
         lead.marketing_consent_at = now
