@@ -252,10 +252,12 @@ def marketplace_create(receiver_url: str, batch_size: int) -> Marketplace:
     one HTTPS target pointing at the receiver."""
     from crm.connectors import signing
     from crm.models import CrmTarget
-    from leads import services
+    from leads.catalog import services as catalog_services
+    from leads.intake import api_keys
     from leads.models import ApiKey, Listing
+    from leads.scoring import services as scoring_services
 
-    publisher = services.publisher_onboard(
+    publisher = scoring_services.publisher_onboard(
         name="Bench Delivery", slug="bench-delivery", publisher_id="benchdeliv"
     )
     publisher.qualification_threshold = 0
@@ -264,7 +266,7 @@ def marketplace_create(receiver_url: str, batch_size: int) -> Marketplace:
         publisher=publisher, storefront=STOREFRONT, listing_type="offer", offer_id=OFFER_ID,
         name=OFFER_NAME, lead_management_enabled=True,
     )  # fmt: skip
-    services.listing_publish(listing=listing)
+    catalog_services.listing_publish(listing=listing)
     target = CrmTarget(
         publisher=publisher,
         kind="https",
@@ -275,7 +277,7 @@ def marketplace_create(receiver_url: str, batch_size: int) -> Marketplace:
         batch_size=batch_size,
     )
     target.save()
-    _, key = services.api_key_create(
+    _, key = api_keys.api_key_create(
         kind=ApiKey.Kind.STOREFRONT, name="bench-delivery", storefront=STOREFRONT
     )
     return Marketplace(publisher.pk, listing.pk, target.pk, key)

@@ -52,9 +52,11 @@ BENCH_MIX = Mix(replay=0.0, bad=0.0, test=0.0)
 TARGETS = [Target(f"benchpub.offer-{n}", f"Bench Offer {n}", "azure-marketplace") for n in range(4)]
 
 SETUP = """
-from leads import services
+from leads.catalog import services as catalog_services
+from leads.intake import api_keys
+from leads.scoring import services as scoring_services
 from leads.models import ApiKey, Listing
-publisher = services.publisher_onboard(
+publisher = scoring_services.publisher_onboard(
     name="Bench Publisher", slug="bench", publisher_id="benchpub"
 )
 for offer_id, name in {listings!r}:
@@ -62,8 +64,8 @@ for offer_id, name in {listings!r}:
         publisher=publisher, storefront="azure-marketplace", listing_type="offer",
         offer_id=offer_id, name=name, lead_management_enabled=True,
     )
-    services.listing_publish(listing=listing)
-_, key = services.api_key_create(
+    catalog_services.listing_publish(listing=listing)
+_, key = api_keys.api_key_create(
     kind=ApiKey.Kind.STOREFRONT, name="bench", storefront="azure-marketplace"
 )
 print(key)

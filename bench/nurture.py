@@ -7,7 +7,7 @@
 It creates the database `lp_bench_nurture` and migrates it, then makes a publisher with
 a running one-step sequence and N consenting leads enrolled in it, all due now. An
 aiosmtpd server runs in its own process on loopback and counts what it accepts. One
-worker process runs `leads.nurture_send.nurture_send_due` until nothing is due (the
+worker process runs `leads.nurture.send.nurture_send_due` until nothing is due (the
 same code the beat task runs), and the script prints the rate and checks that the
 server received exactly N messages and the send log holds N `sent` rows. It drops the
 database afterwards unless --keep is given.
@@ -54,9 +54,10 @@ SMTP_SERVER = textwrap.dedent(
 SEED = """
 from datetime import date
 from django.utils import timezone
-from leads import nurture, services
+from leads.scoring import services as scoring_services
+from leads.nurture import services as nurture
 from leads.models import Campaign, Lead
-publisher = services.publisher_onboard(
+publisher = scoring_services.publisher_onboard(
     name="Bench Publisher", slug="bench", publisher_id="benchpub",
     lead_contact_email="sales@bench.example", postal_address="1 Bench Street\\nBenchville",
 )
@@ -83,7 +84,7 @@ for start in range(0, N, 2000):
 
 RUN = """
 import json, time
-from leads import nurture_send
+from leads.nurture import send as nurture_send
 from leads.models import EmailSend
 started = time.perf_counter()
 report = nurture_send.nurture_send_due(batch_size=BATCH, budget_seconds=3600)

@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from crm.connectors import DeliveryPayload
 from crm.models import CrmTarget, Delivery
-from leads import selectors as leads_selectors
+from leads.lifecycle import selectors as leads_selectors
+from leads.lifecycle.snapshot import CO_SELL_SOURCE, LeadSnapshot
 
-CO_SELL_SOURCE = "Co-Sell"
 TEST_MARKER = "MSFT_TEST_"
 
 
@@ -39,14 +39,7 @@ def _lead_payload(delivery, target, lead, activity) -> DeliveryPayload:
     return DeliveryPayload(
         delivery_id=str(delivery.idempotency_key),
         event=delivery.event,
-        lead_id=str(lead.uuid),
-        first_name=lead.first_name,
-        last_name=lead.last_name,
-        email=lead.email,
-        phone=lead.phone,
-        country=lead.country,
-        company=lead.company,
-        title=lead.title,
+        **LeadSnapshot.of(lead).fields(),
         storefront=activity.storefront if activity else "",
         action_code=activity.action_code if activity else "",
         lead_source=lead_source,
@@ -56,11 +49,6 @@ def _lead_payload(delivery, target, lead, activity) -> DeliveryPayload:
         publisher_name=lead.publisher.name,
         description=activity.description if activity else "",
         campaign_code=campaign.code if campaign else "",
-        score=lead.score,
-        status=lead.status,
-        created_at=lead.created_at.astimezone(UTC).isoformat(),
-        origin=lead.origin,
-        is_test=lead.is_test,
         extra_fields=dict(target.extra_fields or {}),
     )
 

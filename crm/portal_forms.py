@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from crm.forms import CONFIG_FIELD_PREFIX, CrmTargetForm
 from crm.models import CrmTarget, Delivery
 from crm.selectors import DeliveryFilters
-from leads import selectors as leads_selectors
+from leads.catalog import selectors as leads_selectors
 
 Kind = CrmTarget.Kind
 

@@ -30,6 +30,17 @@ def targets_for_publisher(*, publisher) -> QuerySet[CrmTarget]:
     )
 
 
+def listing_has_verified_target(*, listing) -> bool:
+    """True when an active, verified target of the listing's publisher covers the listing."""
+    return (
+        CrmTarget.objects.filter(
+            publisher_id=listing.publisher_id, is_active=True, verified_at__isnull=False
+        )
+        .filter(Q(scope=CrmTarget.Scope.ALL_LISTINGS) | Q(listings=listing))
+        .exists()
+    )
+
+
 def target_get_for_publisher(*, publisher, target_id: int) -> CrmTarget | None:
     return CrmTarget.objects.filter(publisher=publisher, pk=target_id).first()
 

@@ -24,9 +24,9 @@ from demo.people import (
     company_domain,
     phone_draw,
 )
+from leads.catalog.storefronts import ListingType
 from leads.models import Campaign, Lead, Listing
-from leads.scoring import LeadFacts, RuleSpec, score_lead
-from leads.storefronts import ListingType
+from leads.scoring.rules import LeadFacts, RuleSpec, score_lead
 from portal.models import Publisher
 
 # (source, action) per listing type, repeated to weight them.

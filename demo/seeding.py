@@ -29,8 +29,10 @@ from demo.catalogue import (
     demo_signing_secret,
 )
 from demo.lead_rows import context_load
-from leads import services as leads_services
+from leads.campaigns import services as campaign_services
+from leads.catalog import services as catalog_services
 from leads.models import Campaign, Lead, LeadActivity, LeadTransition, Listing
+from leads.scoring import services as scoring_services
 from portal.models import Membership, Publisher
 
 LEAD_ROW_MODELS = {
@@ -126,10 +128,10 @@ def _publisher_ensure(*, spec: dict, report: SeedReport) -> Publisher:
     report.count("publishers", created=publisher is None)
     if publisher is None:
         fields = {key: value for key, value in spec.items() if key != "share"}
-        publisher = leads_services.publisher_onboard(**fields)
+        publisher = scoring_services.publisher_onboard(**fields)
     else:
         # Idempotent: only adds the defaults to a publisher that has no rules at all.
-        leads_services.scoring_rules_seed_defaults(publisher=publisher)
+        scoring_services.scoring_rules_seed_defaults(publisher=publisher)
     return publisher
 
 
@@ -164,8 +166,8 @@ def _listing_ensure(*, publisher: Publisher, report: SeedReport, **fields) -> Li
     listing.full_clean()
     listing.save()
     try:
-        listing = leads_services.listing_publish(listing=listing)
-    except leads_services.ListingPublishRefused:
+        listing = catalog_services.listing_publish(listing=listing)
+    except catalog_services.ListingPublishRefused:
         # The gate refuses AppSource listings without a verified target; the demo keeps
         # them as drafts, which shows the gate's reason in the portal.
         report.drafts.append(listing.name)
@@ -191,7 +193,7 @@ def _campaign_ensure(*, spec: dict, publishers: dict, listings: dict, report: Se
     )
     campaign.full_clean()
     campaign.save()
-    return leads_services.campaign_set_listings(
+    return campaign_services.campaign_set_listings(
         campaign=campaign, listings=[listings[offer_id] for offer_id in spec["offer_ids"]]
     )
 

@@ -2,7 +2,7 @@
 the storefront of the key it posts with."""
 
 from demo.simulation import STOREFRONTS, Target
-from leads import api_keys
+from leads.intake import api_keys
 from leads.models import ApiKey, Listing
 
 

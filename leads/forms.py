@@ -8,10 +8,12 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from leads import csv_import, lead_selectors, selectors
-from leads.lead_selectors import DEFAULT_SORT, LEAD_SORTS, LeadFilters
+from leads.catalog import selectors
+from leads.catalog.storefronts import Storefront
+from leads.intake import csv_import
+from leads.lifecycle import selectors as lead_selectors
+from leads.lifecycle.selectors import DEFAULT_SORT, LEAD_SORTS, LeadFilters
 from leads.models import Lead, LeadStatus
-from leads.storefronts import Storefront
 
 MAX_BULK_LEADS = 500
 

@@ -2,8 +2,9 @@
 
 from celery import shared_task
 
-from leads import rescoring
+from leads.nurture import send as nurture_send
 from leads.reporting import rollup
+from leads.scoring import rescoring
 
 
 @shared_task(name="leads.rescore_publisher")
@@ -19,7 +20,5 @@ def rollup_recent() -> None:
 
 @shared_task(name="leads.send_due_nurture_steps")
 def send_due_nurture_steps() -> None:
-    """Beat, every minute: send the due nurture steps (leads.nurture_send)."""
-    from leads import nurture_send
-
+    """Beat, every minute: send the due nurture steps (leads.nurture.send)."""
     nurture_send.nurture_send_due()

@@ -348,7 +348,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "crm-delivery-health": {"task": "crm.delivery_health_refresh", "schedule": 300.0},
     # The dashboard's daily figures (LeadDailyStat) of today and yesterday.
     "leads-rollup-recent": {"task": "leads.rollup_recent", "schedule": 300.0},
-    # The nurture sender: due sequence steps out over SMTP (leads.nurture_send).
+    # The nurture sender: due sequence steps out over SMTP (leads.nurture.send).
     "leads-nurture": {"task": "leads.send_due_nurture_steps", "schedule": 60.0},
 }
 

@@ -2,7 +2,7 @@ from django.apps import apps
 from django.contrib import admin
 from django.urls import include, path
 
-from leads.api import api
+from leads.intake.api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -7,8 +7,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from crm.models import CrmTarget, Delivery
+from leads.catalog.storefronts import Storefront
 from leads.models import Campaign, CampaignListing, Lead, LeadActivity, Listing, ScoringRule
-from leads.storefronts import Storefront
 from portal.models import Membership, Publisher
 
 _seq = itertools.count(1)

@@ -5,17 +5,18 @@ from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from leads import services
 from leads.admin.common import (
     BOTH_LOCATIONS,
 )
+from leads.catalog import services as catalog_services
+from leads.catalog.storefronts import Storefront
 from leads.models import (
     Campaign,
     CampaignListing,
     Listing,
     ScoringRule,
 )
-from leads.storefronts import Storefront
+from leads.scoring import services as scoring_services
 from portal.models import Publisher
 from portal.tenancy.admin import MembershipInline
 
@@ -44,9 +45,9 @@ class PublisherAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if not change:
             # changeform_view runs in one transaction: the publisher and its rules or neither.
-            services.scoring_rules_seed_defaults(publisher=obj)
+            scoring_services.scoring_rules_seed_defaults(publisher=obj)
         elif "qualification_threshold" in form.changed_data:
-            services.scoring_rules_changed(publisher=obj, requested_by=request.user)
+            scoring_services.scoring_rules_changed(publisher=obj, requested_by=request.user)
 
 
 # --- Listings --------------------------------------------------------------------------
@@ -89,8 +90,8 @@ class ListingAdmin(admin.ModelAdmin):
         published = 0
         for listing in queryset:
             try:
-                services.listing_publish(listing=listing)
-            except services.ListingPublishRefused as refused:
+                catalog_services.listing_publish(listing=listing)
+            except catalog_services.ListingPublishRefused as refused:
                 for blocker in refused.blockers:
                     messages.error(
                         request,
@@ -114,7 +115,7 @@ class ListingAdmin(admin.ModelAdmin):
     def unpublish(self, request, queryset):
         count = 0
         for listing in queryset:
-            services.listing_unpublish(listing=listing)
+            catalog_services.listing_unpublish(listing=listing)
             count += 1
         messages.success(
             request,
@@ -230,18 +231,18 @@ class ScoringRuleAdmin(admin.ModelAdmin):
     # Every change to a publisher's rules rescores its leads in the background.
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        services.scoring_rules_changed(publisher=obj.publisher, requested_by=request.user)
+        scoring_services.scoring_rules_changed(publisher=obj.publisher, requested_by=request.user)
 
     def delete_model(self, request, obj):
         publisher = obj.publisher
         super().delete_model(request, obj)
-        services.scoring_rules_changed(publisher=publisher, requested_by=request.user)
+        scoring_services.scoring_rules_changed(publisher=publisher, requested_by=request.user)
 
     def delete_queryset(self, request, queryset):
         publishers = {rule.publisher for rule in queryset.select_related("publisher")}
         super().delete_queryset(request, queryset)
         for publisher in publishers:
-            services.scoring_rules_changed(publisher=publisher, requested_by=request.user)
+            scoring_services.scoring_rules_changed(publisher=publisher, requested_by=request.user)
 
 
 # --- Credentials and background runs ------------------------------------------------------

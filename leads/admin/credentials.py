@@ -5,11 +5,11 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from leads import services
 from leads.admin.common import (
     BOTH_LOCATIONS,
     ReadOnlyAdminMixin,
 )
+from leads.intake import api_keys
 from leads.models import (
     ApiKey,
     PublisherApiToken,
@@ -55,7 +55,7 @@ class ApiKeyAdmin(ShownOnceMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     add_fields = ("kind", "storefront", "name")
 
     def create(self, request, obj):
-        return services.api_key_create(kind=obj.kind, name=obj.name, storefront=obj.storefront)
+        return api_keys.api_key_create(kind=obj.kind, name=obj.name, storefront=obj.storefront)
 
     list_display = (
         "name",
@@ -83,7 +83,7 @@ class ApiKeyAdmin(ShownOnceMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     def revoke(self, request, queryset):
         count = 0
         for api_key in queryset.filter(revoked_at__isnull=True):
-            services.api_key_revoke(api_key=api_key)
+            api_keys.api_key_revoke(api_key=api_key)
             count += 1
         messages.success(
             request,
@@ -98,7 +98,7 @@ class PublisherApiTokenAdmin(ShownOnceMixin, ReadOnlyAdminMixin, admin.ModelAdmi
     add_fields = ("publisher", "name")
 
     def create(self, request, obj):
-        return services.publisher_token_create(
+        return api_keys.publisher_token_create(
             publisher=obj.publisher, name=obj.name, created_by=request.user
         )
 
@@ -139,7 +139,7 @@ class PublisherApiTokenAdmin(ShownOnceMixin, ReadOnlyAdminMixin, admin.ModelAdmi
     def revoke(self, request, queryset):
         count = 0
         for api_token in queryset.filter(revoked_at__isnull=True):
-            services.publisher_token_revoke(api_token=api_token)
+            api_keys.publisher_token_revoke(api_token=api_token)
             count += 1
         messages.success(
             request,

@@ -1,6 +1,6 @@
 """Staff admin for nurture: sequences, steps, enrolments, the send log and suppressions.
 
-Writes go through leads.nurture and leads.unsubscribe. The send log is read-only; an
+Writes go through leads.nurture and leads.nurture.unsubscribe. The send log is read-only; an
 interrupted send (its sender died mid-way, maybe delivered) can be released to go out
 again. Suppressions hold only a keyed HMAC of the address; search by the address itself.
 """
@@ -11,9 +11,11 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from leads import nurture, unsubscribe
 from leads.admin.common import BOTH_LOCATIONS
 from leads.models import EmailSend, Enrollment, NurtureSequence, NurtureStep, Suppression
+from leads.nurture import services as nurture
+from leads.nurture import unsubscribe
+from leads.nurture.render import template_errors
 from portal.paginators import CheapCountPaginator
 
 
@@ -25,8 +27,6 @@ class NurtureStepForm(forms.ModelForm):
         fields = ("campaign", "position", "delay_hours", "subject", "body", "stop_condition")
 
     def clean(self):
-        from leads.nurture_render import template_errors
-
         cleaned = super().clean()
         for name in ("subject", "body"):
             for error in template_errors(cleaned.get(name) or ""):

@@ -7,8 +7,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from pydantic import ValidationError as PydanticValidationError
 
-from leads import referrals
 from leads.admin.leads import LeadAdmin
+from leads.intake import referrals
 from leads.models import CoSellReferral, Lead, Listing
 
 

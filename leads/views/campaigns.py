@@ -11,10 +11,14 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from leads import campaign_selectors as selectors
-from leads import campaign_services, nurture, nurture_render, unsubscribe
-from leads.campaign_forms import CampaignForm, StepForm
+from leads.campaigns import selectors
+from leads.campaigns import services as campaign_services
+from leads.campaigns.forms import CampaignForm, StepForm
+from leads.lifecycle.snapshot import LeadSnapshot
 from leads.models import Campaign, NurtureSequence
+from leads.nurture import render as nurture_render
+from leads.nurture import services as nurture
+from leads.nurture import unsubscribe
 from portal.tenancy.decorators import owner_required, publisher_required
 
 MAX_COMPARED = 4
@@ -208,17 +212,23 @@ def campaign_step_delete(request: HttpRequest, campaign_id: int, step_id: int) -
     return redirect("campaign-sequence", campaign_id=campaign.pk)
 
 
+SAMPLE_LEAD = LeadSnapshot(
+    lead_id="",
+    first_name="Ada",
+    last_name="Lovelace",
+    email="ada@example.com",
+    company="Analytical Engines Ltd",
+    title="CTO",
+)
+
+
 def _sample_recipient(request, campaign) -> nurture_render.Recipient:
     """The campaign's latest lead, or a made-up one when it has none yet."""
     publisher = request.publisher
     lead = selectors.campaign_sample_lead(campaign=campaign)
     listing = campaign.listings.order_by("name").first()
     return nurture_render.Recipient(
-        email=lead.email if lead else "ada@example.com",
-        first_name=lead.first_name if lead else "Ada",
-        last_name=lead.last_name if lead else "Lovelace",
-        company=lead.company if lead else "Analytical Engines Ltd",
-        title=lead.title if lead else "CTO",
+        lead=LeadSnapshot.of(lead) if lead else SAMPLE_LEAD,
         publisher_name=publisher.name,
         postal_address=publisher.postal_address,
         reply_to=publisher.lead_contact_email,

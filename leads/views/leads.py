@@ -1,7 +1,7 @@
 """Lead pages: the list, export, import, detail and Co-Sell referrals.
 
-Views stay thin: reads go through `leads.lead_selectors` (each scoped by the current
-publisher), writes through `leads.services.lead_transition` and `csv_import.leads_import`.
+Views stay thin: reads go through `leads.lifecycle.selectors` (each scoped by the current
+publisher), writes through `leads.lifecycle.services.lead_transition` and `csv_import.leads_import`.
 """
 
 from datetime import date
@@ -16,10 +16,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 
-from leads import csv_import, lead_selectors, services
-from leads.csv_export import export_lines
 from leads.forms import BulkStatusForm, LeadFilterForm, LeadImportForm, LeadTransitionForm
-from leads.lead_selectors import SORT_DEFAULT_DESCENDING
+from leads.intake import csv_import
+from leads.lifecycle import selectors as lead_selectors
+from leads.lifecycle import services as lifecycle_services
+from leads.lifecycle.csv_export import export_lines
+from leads.lifecycle.selectors import SORT_DEFAULT_DESCENDING
 from leads.models import LeadActivity, LeadOrigin, LeadStatus
 from portal.tenancy.decorators import publisher_required
 
@@ -95,7 +97,7 @@ def _bulk_move(request, form: BulkStatusForm) -> None:
     moved = 0
     for lead in leads:
         try:
-            services.lead_transition(
+            lifecycle_services.lead_transition(
                 lead=lead, to_status=to_status, by=request.user, reason=form.cleaned_data["reason"]
             )
         except ValidationError as exc:
@@ -236,7 +238,7 @@ def lead_detail(request, lead_id):
     form = LeadTransitionForm(request.POST or None, lead=lead)
     if request.method == "POST" and form.is_valid():
         try:
-            services.lead_transition(
+            lifecycle_services.lead_transition(
                 lead=lead,
                 to_status=form.cleaned_data["to_status"],
                 by=request.user,

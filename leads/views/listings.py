@@ -12,8 +12,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from leads import selectors, services
-from leads.listing_forms import ListingFilterForm, ListingForm
+from leads.catalog import selectors
+from leads.catalog import services as catalog_services
+from leads.catalog.forms import ListingFilterForm, ListingForm
 from leads.models import Listing
 from portal.tenancy.decorators import owner_required, publisher_required
 
@@ -37,7 +38,7 @@ def listing_create(request: HttpRequest) -> HttpResponse:
     """A new draft listing; the owner then enables lead management and publishes it."""
     form = ListingForm(request.POST or None, instance=Listing(publisher=request.publisher))
     if request.method == "POST" and form.is_valid():
-        listing = services.listing_create(publisher=request.publisher, **form.cleaned_data)
+        listing = catalog_services.listing_create(publisher=request.publisher, **form.cleaned_data)
         messages.success(
             request,
             _("%(name)s was created as a draft. Enable lead management, then publish it.")
@@ -88,7 +89,7 @@ def listing_detail(request: HttpRequest, listing_id: int) -> HttpResponse:
         if action == "save":
             form = ListingForm(request.POST, instance=listing)
             if form.is_valid():
-                services.listing_update(listing=listing, **_editable(form.cleaned_data))
+                catalog_services.listing_update(listing=listing, **_editable(form.cleaned_data))
                 messages.success(request, _("Saved."))
                 return redirect("listing-detail", listing_id=listing.pk)
             listing = _listing_or_404(request, listing_id)  # undo the form's in-memory edits
@@ -114,7 +115,7 @@ def _editable(cleaned_data: dict) -> dict:
 
 def _set_lead_management(request: HttpRequest, listing: Listing, *, enabled: bool):
     try:
-        services.listing_set_lead_management(listing=listing, enabled=enabled)
+        catalog_services.listing_set_lead_management(listing=listing, enabled=enabled)
     except ValidationError as exc:
         for message in exc.messages:
             messages.error(request, message)
@@ -132,15 +133,15 @@ def _set_lead_management(request: HttpRequest, listing: Listing, *, enabled: boo
 
 def _publish(request: HttpRequest, listing: Listing):
     try:
-        services.listing_publish(listing=listing)
-    except services.ListingPublishRefused:
+        catalog_services.listing_publish(listing=listing)
+    except catalog_services.ListingPublishRefused:
         return None  # the page shows every reason, each with its fix
     messages.success(request, _("%(name)s is published.") % {"name": listing.name})
     return redirect("listing-detail", listing_id=listing.pk)
 
 
 def _unpublish(request: HttpRequest, listing: Listing):
-    services.listing_unpublish(listing=listing)
+    catalog_services.listing_unpublish(listing=listing)
     messages.success(
         request, _("%(name)s is unpublished. Its leads stay.") % {"name": listing.name}
     )

@@ -15,11 +15,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from leads import services
-from leads.intake import DO_NOT_CONTACT, lead_facts
-from leads.models import Lead, LeadActivity, RescoreRun
-from leads.scoring import RuleSpec, score_lead
-from leads.scoring_forms import ThresholdForm, rules_formset
+from leads.models import Lead, RescoreRun
+from leads.scoring import services as scoring_services
+from leads.scoring.forms import ThresholdForm, rules_formset
+from leads.scoring.rules import (
+    RuleSpec,
+    activity_facts,
+    lead_facts,
+    may_qualify,
+    qualification_threshold,
+    score_lead,
+)
 from portal.tenancy.decorators import publisher_required
 
 PREVIEW_SAMPLE = 20
@@ -42,28 +48,18 @@ def scoring_preview(*, publisher, rules: list[RuleSpec], threshold: int) -> list
         .select_related("latest_campaign")
         .order_by("-created_at", "-id")[:PREVIEW_SAMPLE]
     )
-    activities: dict[int, list[tuple]] = {lead.pk: [] for lead in leads}
-    rows = (
-        LeadActivity.objects.filter(lead_id__in=activities)
-        .order_by("occurred_at", "pk")
-        .values_list("lead_id", "action_code", "storefront", "listing_id", "occurred_at", "is_test")
-    )
-    for lead_id, *row in rows:
-        activities[lead_id].append(tuple(row))
+    activities = activity_facts(lead_ids=[lead.pk for lead in leads])
     now = timezone.now()
     preview = []
     for lead in leads:
         facts = activities[lead.pk]
         score = score_lead(rules, lead_facts(lead, facts), now=now).score
-        campaign = lead.latest_campaign
-        lead_threshold = (
-            campaign.qualification_threshold
-            if campaign is not None and campaign.qualification_threshold is not None
-            else threshold
+        lead_threshold = qualification_threshold(
+            publisher_threshold=threshold, campaign=lead.latest_campaign
         )
-        # As intake decides: a test lead, or one with only do-not-contact activity, never qualifies.
-        eligible = not lead.is_test and any(a[0] != DO_NOT_CONTACT and not a[4] for a in facts)
-        would_qualify = eligible and score >= lead_threshold
+        would_qualify = may_qualify(
+            score=score, is_test=lead.is_test, activities=facts, threshold=lead_threshold
+        )
         preview.append(PreviewRow(lead, lead.score, score, lead_threshold, would_qualify))
     return preview
 
@@ -125,7 +121,7 @@ def _save(request: HttpRequest, formset, threshold_form) -> HttpResponse | None:
         messages.info(request, _("Nothing changed."))
         return redirect("scoring")
     try:
-        services.scoring_rules_save(
+        scoring_services.scoring_rules_save(
             publisher=publisher,
             edits=formset.edits(),
             threshold=threshold,

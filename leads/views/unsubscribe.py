@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from leads import unsubscribe
+from leads.nurture import unsubscribe
 from portal.models import Publisher
 
 

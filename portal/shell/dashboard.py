@@ -17,10 +17,10 @@ from datetime import date, timedelta
 from django.utils.translation import gettext as _
 
 from crm import selectors as crm_selectors
+from leads.catalog.storefronts import Storefront
 from leads.models import LeadActivity, LeadStatus
 from leads.reporting import rollup
 from leads.reporting import selectors as reporting_selectors
-from leads.storefronts import Storefront
 
 WINDOW_DAYS = 90
 KPI_WINDOWS = (7, 30)

@@ -28,8 +28,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from kombu import Connection
 
-from leads import selectors as leads_selectors
-from leads import services as leads_services
+from leads.catalog import selectors as catalog_selectors
+from leads.intake import api_keys
+from leads.intake import selectors as intake_selectors
 from portal import throttling
 from portal.shell import dashboard
 from portal.shell.forms import (
@@ -63,7 +64,7 @@ def home(request: HttpRequest) -> HttpResponse:
     publisher = membership.publisher
     today = timezone.localdate()
     rows = dashboard.daily_rows(publisher=publisher, today=today)
-    listings = list(leads_selectors.listings_for_publisher(publisher=publisher))
+    listings = list(catalog_selectors.listings_for_publisher(publisher=publisher))
     context = {
         "publisher": publisher,
         "kpis": dashboard.kpis(rows, today=today),
@@ -197,7 +198,7 @@ def _broker_status(url: str) -> dict:
 
 def _settings_reads(publisher, *, is_owner: bool) -> dict:
     members = selectors.memberships_of_publisher(publisher=publisher)
-    tokens = leads_selectors.publisher_tokens_active(publisher=publisher) if is_owner else []
+    tokens = intake_selectors.publisher_tokens_active(publisher=publisher) if is_owner else []
     return {"members": list(members), "tokens": list(tokens)}
 
 
@@ -255,7 +256,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _settings_render(request, token_form=form)
     with transaction.atomic():
-        api_token, token = leads_services.publisher_token_create(
+        api_token, token = api_keys.publisher_token_create(
             publisher=request.publisher, name=form.cleaned_data["name"], created_by=request.user
         )
     messages.success(request, _("Token “%(name)s” created.") % {"name": api_token.name})
@@ -264,7 +265,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
 
 
 def _token_lookup(request: HttpRequest, token_id: int, **_kwargs):
-    return leads_selectors.publisher_token_get_for_publisher(
+    return intake_selectors.publisher_token_get_for_publisher(
         publisher=request.publisher, token_id=token_id
     )
 
@@ -279,13 +280,13 @@ def _membership_lookup(request: HttpRequest, membership_id: int, **_kwargs):
 @require_POST
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     """Revoke one of the publisher's API tokens; other publishers' ids are 404."""
-    api_token = leads_selectors.publisher_token_get_for_publisher(
+    api_token = intake_selectors.publisher_token_get_for_publisher(
         publisher=request.publisher, token_id=token_id
     )
     if api_token is None or api_token.revoked_at is not None:
         raise Http404(_("No such token."))
     with transaction.atomic():
-        leads_services.publisher_token_revoke(api_token=api_token)
+        api_keys.publisher_token_revoke(api_token=api_token)
     messages.success(request, _("Token “%(name)s” revoked.") % {"name": api_token.name})
     return _settings_redirect("tokens")
 

@@ -24,9 +24,10 @@ from standardwebhooks.webhooks import Webhook
 from crm.connectors import http_client
 from crm.models import CrmTarget, Delivery
 from crm.services import deliveries_drain, send_test_lead
-from leads import services
+from leads.catalog.storefronts import Storefront
+from leads.intake import api_keys
 from leads.models import ApiKey, Lead, Listing
-from leads.storefronts import Storefront
+from leads.scoring import services as scoring_services
 from tests import factories
 from tests.browser.conftest import WatchedPage
 from tests.crm.receivers import LoopbackServer, ca_bundle_path
@@ -129,8 +130,8 @@ def test_a_publisher_verifies_a_target_publishes_and_receives_a_delivered_lead(
         publisher=factories.make_publisher(name="Contoso", qualification_threshold=0)
     )
     publisher, user = membership.publisher, membership.user
-    services.scoring_rules_seed_defaults(publisher=publisher)
-    _, storefront_key = services.api_key_create(
+    scoring_services.scoring_rules_seed_defaults(publisher=publisher)
+    _, storefront_key = api_keys.api_key_create(
         kind=ApiKey.Kind.STOREFRONT, name="appsource", storefront=Storefront.APPSOURCE
     )
     journey = Journey(watched_in("es-ES" if lang == "es" else "en-US"), lang)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from crm.models import CrmTarget, Delivery
-from leads import services
+from leads.lifecycle import services as lifecycle_services
 from leads.models import Lead, LeadOrigin
 from tests import factories
 from tests.browser.conftest import WatchedPage
@@ -101,7 +101,7 @@ def _world():
             raw_payload={"Description": PAYLOAD},
         )
     # A move by hand with the payload as its reason; it queues the lead's deliveries.
-    services.lead_transition(lead=lead, to_status="qualified", by=owner, reason=PAYLOAD)
+    lifecycle_services.lead_transition(lead=lead, to_status="qualified", by=owner, reason=PAYLOAD)
     lead.refresh_from_db()
     assert lead.status_reason == PAYLOAD
     assert lead.deliveries.count() == 2  # the active and the paused target cover it

@@ -19,7 +19,8 @@ from django.test import Client
 from crm import services as crm_services
 from crm.connectors import signing
 from crm.models import CrmTarget, Delivery
-from leads import services
+from leads.catalog import services as catalog_services
+from leads.intake import api_keys
 from leads.models import ApiKey, Lead
 from portal.celery import app
 from tests.chaos.harness import Processes, RedisServer, worker_env
@@ -64,7 +65,7 @@ def _marketplace(receivers: list[HttpsReceiver], secrets: list[str]):
         name="Chaos Offer",
         lead_management_enabled=True,
     )
-    services.listing_publish(listing=listing)
+    catalog_services.listing_publish(listing=listing)
     for owner, receiver, secret in zip((publisher, None), receivers, secrets, strict=True):
         target = CrmTarget(
             publisher=owner,
@@ -76,7 +77,7 @@ def _marketplace(receivers: list[HttpsReceiver], secrets: list[str]):
             batch_size=1,
         )
         target.save()
-    return services.api_key_create(
+    return api_keys.api_key_create(
         kind=ApiKey.Kind.STOREFRONT, name="chaos", storefront="azure-marketplace"
     )[1]
 

@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from crm.models import CrmTarget, Delivery
 from demo import catalogue
+from leads.catalog.storefronts import CampaignKind, ListingType, Storefront
 from leads.models import Campaign, Lead, LeadActivity, Listing
-from leads.services import DEFAULT_SCORING_RULES
-from leads.storefronts import CampaignKind, ListingType, Storefront
+from leads.scoring.services import DEFAULT_SCORING_RULES
 from portal.models import Membership, Publisher
 
 pytestmark = pytest.mark.django_db

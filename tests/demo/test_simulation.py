@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from demo import selectors, simulation
 from demo.simulation import Kind, LeadGenerator, Target
+from leads.intake.schemas import LeadPayload, parse_lead_source
 from leads.models import ApiKey, Lead, LeadActivity
-from leads.schemas import LeadPayload, parse_lead_source
 from tests.leads.conftest import Storefronts
 
 TARGETS = [

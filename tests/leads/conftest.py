@@ -3,9 +3,11 @@ import json
 import pytest
 from django.test import Client
 
-from leads import services
+from leads.catalog import services as catalog_services
+from leads.catalog.storefronts import Storefront
+from leads.intake import api_keys
 from leads.models import ApiKey
-from leads.storefronts import Storefront
+from leads.scoring import services as scoring_services
 from tests.factories import make_listing, make_publisher
 
 # Partner Center's own samples (reference/partner-center-leads.md §2 and §1.4), verbatim
@@ -70,7 +72,7 @@ class Storefronts:
 
     def __init__(self):
         self.publisher = make_publisher(name="Contoso", publisher_id="contoso")
-        services.scoring_rules_seed_defaults(publisher=self.publisher)
+        scoring_services.scoring_rules_seed_defaults(publisher=self.publisher)
         self.azure = self._published("contoso.contoso-crm", "Contoso CRM", "azure-marketplace")
         self.azure_other = self._published(
             "contoso.analytics", "Contoso Analytics", "azure-marketplace"
@@ -90,10 +92,10 @@ class Storefronts:
             status="published",
             published_at="2026-01-01T00:00:00Z",
         )
-        _, self.azure_key = services.api_key_create(
+        _, self.azure_key = api_keys.api_key_create(
             kind=ApiKey.Kind.STOREFRONT, name="azure", storefront=Storefront.AZURE_MARKETPLACE
         )
-        _, self.appsource_key = services.api_key_create(
+        _, self.appsource_key = api_keys.api_key_create(
             kind=ApiKey.Kind.STOREFRONT, name="appsource", storefront=Storefront.APPSOURCE
         )
         self.client = Client()
@@ -107,7 +109,7 @@ class Storefronts:
             name=name,
             lead_management_enabled=True,
         )
-        return services.listing_publish(listing=listing)
+        return catalog_services.listing_publish(listing=listing)
 
     def post(self, payload, *, key=None, path="/api/v1/leads", **headers):
         body = payload if isinstance(payload, (str, bytes)) else json.dumps(payload)

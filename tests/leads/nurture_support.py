@@ -11,9 +11,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.utils import timezone
 
-from leads import nurture
+from leads.catalog.storefronts import Storefront
 from leads.models import Enrollment, Lead
-from leads.storefronts import Storefront
+from leads.nurture import services as nurture
 from tests.factories import make_campaign, make_listing, make_publisher
 
 POSTAL_ADDRESS = "Contoso Ltd\n1 Microsoft Way\nRedmond, WA 98052"

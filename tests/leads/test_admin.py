@@ -5,7 +5,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from leads import services
+from leads.catalog.storefronts import Storefront
+from leads.intake import api_keys
 from leads.models import (
     ApiKey,
     Campaign,
@@ -16,8 +17,7 @@ from leads.models import (
     Listing,
     ScoringRule,
 )
-from leads.services import DEFAULT_SCORING_RULES
-from leads.storefronts import Storefront
+from leads.scoring.services import DEFAULT_SCORING_RULES
 from portal.models import Membership, Publisher
 from tests import factories
 
@@ -448,9 +448,9 @@ def test_lead_page_lists_its_status_changes(staff_client, publisher, staff_user)
 
 def test_revoke_action_revokes_a_storefront_key_once(staff_client):
     # Given a live key and a revoked one
-    live, _key = services.api_key_create(kind="storefront", name="A", storefront="appsource")
-    revoked, _key = services.api_key_create(kind="storefront", name="B", storefront="appsource")
-    services.api_key_revoke(api_key=revoked)
+    live, _key = api_keys.api_key_create(kind="storefront", name="A", storefront="appsource")
+    revoked, _key = api_keys.api_key_create(kind="storefront", name="B", storefront="appsource")
+    api_keys.api_key_revoke(api_key=revoked)
     revoked_at = ApiKey.objects.get(pk=revoked.pk).revoked_at
 
     # When staff revoke both
@@ -466,7 +466,7 @@ def test_revoke_action_revokes_a_storefront_key_once(staff_client):
 
 
 def test_key_page_never_shows_the_key_or_its_hash(staff_client):
-    api_key, key = services.api_key_create(kind="storefront", name="A", storefront="appsource")
+    api_key, key = api_keys.api_key_create(kind="storefront", name="A", storefront="appsource")
 
     response = staff_client.get(reverse("admin:leads_apikey_change", args=[api_key.pk]))
 
@@ -475,7 +475,7 @@ def test_key_page_never_shows_the_key_or_its_hash(staff_client):
 
 
 def test_staff_create_a_storefront_key_shown_once(client, staff_user):
-    from leads import api_keys
+    from leads.intake import api_keys
     from leads.models import ApiKey
 
     client.force_login(staff_user)
@@ -509,7 +509,7 @@ def test_a_key_of_the_wrong_shape_is_refused_with_a_reason(client, staff_user):
 
 
 def test_staff_create_a_publisher_token_shown_once(client, staff_user, publisher):
-    from leads import api_keys
+    from leads.intake import api_keys
     from leads.models import PublisherApiToken
 
     client.force_login(staff_user)

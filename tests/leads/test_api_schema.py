@@ -7,7 +7,7 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
-from leads import services
+from leads.intake import api_keys
 from leads.models import ApiKey
 from portal.wsgi import application
 from tests.factories import make_lead
@@ -48,14 +48,14 @@ def in_process_wsgi():
 @pytest.fixture
 def credentials(db, in_process_wsgi, settings):
     # Checks that send bad credentials on purpose would otherwise reach the per-address
-    # limit of failed authentications (leads.api_keys) and turn later examples into 429s.
+    # limit of failed authentications (leads.intake.api_keys) and turn later examples into 429s.
     settings.API_AUTH_FAILURE_LIMIT = 1_000_000
     market = Storefronts()
     market.publisher.co_sell_enrolled = True
     market.publisher.save()
     make_lead(publisher=market.publisher)
-    seller = services.api_key_create(kind=ApiKey.Kind.MICROSOFT_SELLER, name="sellers")[1]
-    token = services.publisher_token_create(publisher=market.publisher, name="ci")[1]
+    seller = api_keys.api_key_create(kind=ApiKey.Kind.MICROSOFT_SELLER, name="sellers")[1]
+    token = api_keys.publisher_token_create(publisher=market.publisher, name="ci")[1]
     return {"/leads": market.azure_key, "/referrals": seller, "/publisher": token}
 
 

@@ -1,4 +1,4 @@
-"""Failed API authentications are counted per address; past the limit, 429 (leads.api_keys).
+"""Failed API authentications are counted per address; past the limit, 429 (leads.intake.api_keys).
 
 The counters are in Redis (REDIS_URL), as in production. Each kind of credential is
 covered: storefront keys (/leads and /leads/bulk), Microsoft-seller keys (/referrals)
@@ -12,7 +12,7 @@ import time_machine
 from django.test import Client
 from django.utils import timezone
 
-from leads import services
+from leads.intake import api_keys
 from leads.models import ApiKey, Lead
 from tests.leads.conftest import lead_payload
 
@@ -35,8 +35,8 @@ def limits(settings):
 def credentials(market):
     market.publisher.co_sell_enrolled = True
     market.publisher.save()
-    seller = services.api_key_create(kind=ApiKey.Kind.MICROSOFT_SELLER, name="sellers")[1]
-    token = services.publisher_token_create(publisher=market.publisher, name="ci")[1]
+    seller = api_keys.api_key_create(kind=ApiKey.Kind.MICROSOFT_SELLER, name="sellers")[1]
+    token = api_keys.publisher_token_create(publisher=market.publisher, name="ci")[1]
     return {"storefront": market.azure_key, "seller": seller, "publisher": token}
 
 

@@ -8,8 +8,8 @@ from django.test import Client
 from django.urls import get_resolver, reverse
 from django.utils import timezone
 
+from leads.catalog.storefronts import Storefront
 from leads.models import Campaign, NurtureSequence, NurtureStep
-from leads.storefronts import Storefront
 from portal.models import Membership
 from tests.factories import (
     make_activity,

@@ -11,7 +11,7 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leads.csv_export import DANGEROUS_FIRST, HEADER, csv_lines, safe_cell
+from leads.lifecycle.csv_export import DANGEROUS_FIRST, HEADER, csv_lines, safe_cell
 from leads.models import Lead
 from tests.factories import make_activity, make_campaign, make_lead, make_listing
 

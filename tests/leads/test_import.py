@@ -1,4 +1,4 @@
-"""`import_leads FILE.csv --publisher SLUG [--atomic]` and its service (leads.csv_import)."""
+"""`import_leads FILE.csv --publisher SLUG [--atomic]` and its service (leads.intake.csv_import)."""
 
 from datetime import UTC, datetime
 from io import StringIO
@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from crm.models import Delivery
-from leads import csv_import
+from leads.intake import csv_import
 from leads.models import Lead, LeadActivity
 from tests.factories import make_listing, make_publisher
 

@@ -13,7 +13,9 @@ from django.db import connection
 from django.test import Client
 
 from crm.models import Delivery
-from leads import intake, services
+from leads.catalog import services as catalog_services
+from leads.intake import api_keys
+from leads.lifecycle import services as lifecycle_services
 from leads.models import ApiKey, Lead, LeadActivity, LeadTransition
 from tests.factories import make_campaign, make_listing, make_publisher, make_target
 from tests.leads.conftest import FAQ_TEST_LEAD, HTTPS_DOC_SAMPLE, Storefronts, lead_payload
@@ -181,7 +183,7 @@ def test_a_display_name_shared_by_two_publishers_is_ambiguous(market):
         offer_id="fabrikam.analytics",
         lead_management_enabled=True,
     )
-    services.listing_publish(listing=listing)
+    catalog_services.listing_publish(listing=listing)
 
     response = market.post(lead_payload(LeadSource="AzureMarketplace-INS|Contoso Analytics"))
 
@@ -190,11 +192,11 @@ def test_a_display_name_shared_by_two_publishers_is_ambiguous(market):
 
 
 def test_a_bad_key_is_a_401(market):
-    seller_key = services.api_key_create(kind=ApiKey.Kind.MICROSOFT_SELLER, name="seller")[1]
-    revoked, revoked_key = services.api_key_create(
+    seller_key = api_keys.api_key_create(kind=ApiKey.Kind.MICROSOFT_SELLER, name="seller")[1]
+    revoked, revoked_key = api_keys.api_key_create(
         kind=ApiKey.Kind.STOREFRONT, name="old", storefront="azure-marketplace"
     )
-    services.api_key_revoke(api_key=revoked)
+    api_keys.api_key_revoke(api_key=revoked)
 
     for key in ("lpk_sf_wrong", seller_key, revoked_key):
         response = market.post(lead_payload(), key=key)
@@ -364,7 +366,7 @@ def test_consolidation_never_crosses_publishers(market):
         name="Fabrikam CRM",
         lead_management_enabled=True,
     )
-    services.listing_publish(listing=listing)
+    catalog_services.listing_publish(listing=listing)
 
     market.post(lead_payload(email="ada@contoso.example"))
     response = market.post(lead_payload(email="ada@contoso.example", OfferId="fabrikam.crm"))
@@ -503,7 +505,7 @@ def test_a_fault_before_commit_leaves_nothing(market, monkeypatch):
     def explode(**kwargs):
         raise RuntimeError("injected fault after the lead insert")
 
-    monkeypatch.setattr(intake.crm_services, "deliveries_create", explode)
+    monkeypatch.setattr(lifecycle_services.crm_services, "deliveries_create", explode)
 
     with pytest.raises(RuntimeError, match="injected fault"):
         market.post(lead_payload(LeadId="pc-fault"))

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from crm.models import Delivery
-from leads import services
+from leads.intake import api_keys
 from leads.models import Lead, LeadActivity
 from tests.factories import make_target
 from tests.leads.conftest import lead_payload
@@ -217,7 +217,7 @@ def test_a_single_lead_the_database_refuses_is_a_422(market, poison_trigger):
 def test_a_referral_the_database_refuses_is_a_422(market, poison_trigger):
     market.publisher.co_sell_enrolled = True
     market.publisher.save()
-    _, seller_key = services.api_key_create(kind="microsoft-seller", name="sellers")
+    _, seller_key = api_keys.api_key_create(kind="microsoft-seller", name="sellers")
     referral = lead_payload(ReferralId="r-1", OfferId="contoso.analytics", Description="poison")
 
     response = market.post(referral, key=seller_key, path="/api/v1/referrals")

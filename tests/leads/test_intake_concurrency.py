@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from leads import intake
+from leads.intake import transactions
 from leads.models import Lead, LeadActivity
 from tests.factories import make_lead
 from tests.leads.conftest import Storefronts, lead_payload
@@ -113,7 +113,7 @@ def test_a_deadlock_is_retried_inside_the_service(transactional_db, caplog):
             Lead.objects.select_for_update().get(pk=order[1].pk)
             return name
 
-        return lambda: intake.run_atomic(work)
+        return lambda: transactions.run_atomic(work)
 
     # When they run at once, PostgreSQL detects the deadlock and aborts one of them
     results = run_in_threads(lock_both("a", [first, second]), lock_both("b", [second, first]))
@@ -134,7 +134,7 @@ def test_inside_a_callers_transaction_a_deadlock_is_the_callers(db):
         return "done"
 
     assert connection.in_atomic_block
-    assert intake.run_atomic(work) == "done"
+    assert transactions.run_atomic(work) == "done"
     assert calls == [1]
 
 
@@ -151,5 +151,5 @@ def test_only_deadlocks_and_serialization_failures_are_retryable(sqlstate):
     other.__cause__ = Cause()
     other.__cause__.sqlstate = "23505"
 
-    assert intake.is_retryable(error) is True
-    assert intake.is_retryable(other) is False
+    assert transactions.is_retryable(error) is True
+    assert transactions.is_retryable(other) is False

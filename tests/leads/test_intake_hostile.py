@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import reverse
 
-from leads import services
 from leads.admin.leads import RAW_PAYLOAD_DISPLAY_LIMIT
+from leads.intake import api_keys
 from leads.models import Lead, LeadActivity
 from tests.factories import make_activity, make_lead
 from tests.leads.conftest import lead_payload
@@ -263,7 +263,7 @@ def test_a_year_past_9999_is_a_422(market):
     ],
 )
 def test_the_publisher_apis_since_out_of_range_is_a_400(market, client, since, detail):
-    _, token = services.publisher_token_create(publisher=market.publisher, name="ci")
+    _, token = api_keys.publisher_token_create(publisher=market.publisher, name="ci")
 
     response = client.get(
         "/api/v1/publisher/leads", {"since": since}, HTTP_AUTHORIZATION=f"Bearer {token}"
@@ -274,7 +274,7 @@ def test_the_publisher_apis_since_out_of_range_is_a_400(market, client, since, d
 
 
 def test_the_publisher_apis_since_is_compared_in_utc(market, client):
-    _, token = services.publisher_token_create(publisher=market.publisher, name="ci")
+    _, token = api_keys.publisher_token_create(publisher=market.publisher, name="ci")
     lead = make_lead(publisher=market.publisher)
     Lead.objects.filter(pk=lead.pk).update(created_at=datetime(2026, 1, 1, 12, 0, tzinfo=UTC))
 
@@ -433,7 +433,7 @@ def test_a_255_character_email_is_a_422(market):
 def test_a_referral_gets_the_same_checks(market):
     market.publisher.co_sell_enrolled = True
     market.publisher.save()
-    _, seller_key = services.api_key_create(kind="microsoft-seller", name="sellers")
+    _, seller_key = api_keys.api_key_create(kind="microsoft-seller", name="sellers")
     referral = lead_payload(ReferralId="r-1", OfferId="contoso.analytics")
 
     nul = market.post({**referral, "Note": "\x00"}, key=seller_key, path="/api/v1/referrals")
@@ -491,7 +491,7 @@ def test_admin_truncates_a_raw_payload_that_prints_large(client, staff_user, dep
 
 
 def test_the_publisher_api_refuses_an_unknown_query_parameter(market, client):
-    _, token = services.publisher_token_create(publisher=market.publisher, name="ci")
+    _, token = api_keys.publisher_token_create(publisher=market.publisher, name="ci")
 
     response = client.get(
         "/api/v1/publisher/leads", {"statu": "new"}, HTTP_AUTHORIZATION=f"Bearer {token}"
@@ -507,7 +507,7 @@ def test_the_publisher_api_refuses_an_unknown_query_parameter(market, client):
 
 @pytest.mark.parametrize("since", ["1700000000", "0.5", "yesterday"])
 def test_the_publisher_apis_since_must_be_iso_8601(market, client, since):
-    _, token = services.publisher_token_create(publisher=market.publisher, name="ci")
+    _, token = api_keys.publisher_token_create(publisher=market.publisher, name="ci")
 
     response = client.get(
         "/api/v1/publisher/leads", {"since": since}, HTTP_AUTHORIZATION=f"Bearer {token}"

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from crm.models import Delivery
-from leads import services
+from leads.lifecycle import services as lifecycle_services
 from leads.models import Lead, LeadTransition
 from tests.factories import make_activity, make_lead, make_target, make_user
 
@@ -26,7 +26,9 @@ def test_legal_moves_record_who_when_and_why(db, publisher, start, end):
     lead = make_lead(publisher=publisher, status=start)
     seller = make_user()
 
-    moved = services.lead_transition(lead=lead, to_status=end, by=seller, reason="  Called them  ")
+    moved = lifecycle_services.lead_transition(
+        lead=lead, to_status=end, by=seller, reason="  Called them  "
+    )
 
     lead.refresh_from_db()
     assert (lead.status, lead.status_changed_by, lead.status_reason) == (end, seller, "Called them")
@@ -53,7 +55,7 @@ def test_illegal_moves_are_refused_with_a_reason(db, publisher, start, end):
     lead = make_lead(publisher=publisher, status=start)
 
     with pytest.raises(ValidationError) as refused:
-        services.lead_transition(lead=lead, to_status=end, by=None, reason="because")
+        lifecycle_services.lead_transition(lead=lead, to_status=end, by=None, reason="because")
 
     assert refused.value.code == "illegal_transition"
     assert refused.value.messages[0].startswith(f"A {Lead.Status(start).label.lower()} lead cannot")
@@ -66,7 +68,7 @@ def test_a_move_needs_a_reason(db, publisher):
     lead = make_lead(publisher=publisher)
 
     with pytest.raises(ValidationError, match="Say why"):
-        services.lead_transition(lead=lead, to_status="disqualified", by=None, reason=" ")
+        lifecycle_services.lead_transition(lead=lead, to_status="disqualified", by=None, reason=" ")
     assert Lead.objects.get().status == "new"
 
 
@@ -76,7 +78,9 @@ def test_qualifying_by_hand_delivers_to_the_covering_targets(db, publisher):
     target = make_target(publisher=publisher, scope="chosen")
     target.listings.set([activity.listing])
 
-    services.lead_transition(lead=lead, to_status="qualified", by=None, reason="Met at a fair")
+    lifecycle_services.lead_transition(
+        lead=lead, to_status="qualified", by=None, reason="Met at a fair"
+    )
 
     delivery = Delivery.objects.get()
     assert (delivery.lead, delivery.target, delivery.event) == (lead, target, "lead.qualified")
@@ -88,6 +92,6 @@ def test_a_test_lead_qualified_by_hand_is_not_delivered(db, publisher):
     make_activity(lead=lead)
     make_target(publisher=publisher)
 
-    services.lead_transition(lead=lead, to_status="qualified", by=None, reason="checking")
+    lifecycle_services.lead_transition(lead=lead, to_status="qualified", by=None, reason="checking")
 
     assert not Delivery.objects.exists()

@@ -1,14 +1,15 @@
-"""Enrolment, stopping and placeholder templates (leads.nurture, leads.nurture_render)."""
+"""Enrolment, stopping and placeholder templates (leads.nurture, leads.nurture.render)."""
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
-from leads import nurture, services
+from leads.catalog.storefronts import Storefront
+from leads.lifecycle import services as lifecycle_services
 from leads.models import Enrollment, Lead, NurtureStep, Suppression
-from leads.nurture_render import render_html_body, render_subject, template_errors
-from leads.storefronts import Storefront
-from leads.unsubscribe import email_hash
+from leads.nurture import services as nurture
+from leads.nurture.render import render_html_body, render_subject, template_errors
+from leads.nurture.unsubscribe import email_hash
 from tests.factories import make_campaign, make_lead, make_listing, make_user
 from tests.leads.conftest import lead_payload
 
@@ -178,10 +179,10 @@ def test_an_opportunity_or_a_disqualification_stops_the_sequence(nurtured, targe
     lead = nurtured.post("ada@contoso.example")
     by = make_user()
     if lead.status == "new" and target == "accepted":
-        services.lead_transition(lead=lead, to_status="qualified", by=by, reason="call")
+        lifecycle_services.lead_transition(lead=lead, to_status="qualified", by=by, reason="call")
     assert Enrollment.objects.get().state == "active"  # qualifying does not stop
 
-    services.lead_transition(lead=lead, to_status=target, by=by, reason="call")
+    lifecycle_services.lead_transition(lead=lead, to_status=target, by=by, reason="call")
 
     enrollment = Enrollment.objects.get()
     assert (enrollment.state, enrollment.stop_reason) == ("stopped", "status")

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from leads.models import EmailSend, Enrollment, Suppression
-from leads.unsubscribe import email_hash
+from leads.nurture.unsubscribe import email_hash
 from tests.factories import make_lead
 from tests.leads.nurture_support import Sequence
 

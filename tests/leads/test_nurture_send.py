@@ -8,9 +8,10 @@ import pytest
 import time_machine
 from django.db import connection
 
-from leads import nurture_outcomes, nurture_send
 from leads.models import EmailSend, Enrollment, Suppression
-from leads.unsubscribe import email_hash
+from leads.nurture import outcomes as nurture_outcomes
+from leads.nurture import send as nurture_send
+from leads.nurture.unsubscribe import email_hash
 from tests.leads.nurture_support import POSTAL_ADDRESS, Sequence, enrollment_states, smtp  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
@@ -270,7 +271,7 @@ def test_without_a_postal_address_nothing_is_sent(smtp):  # noqa: F811
 
 
 def test_a_paused_sequence_sends_nothing_until_it_runs_again(smtp):  # noqa: F811
-    from leads import nurture
+    from leads.nurture import services as nurture
 
     with time_machine.travel(T0, tick=True):
         sequence = Sequence(delays=(0,))

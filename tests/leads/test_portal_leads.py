@@ -11,9 +11,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from leads import csv_import
+from leads.catalog.storefronts import Storefront
+from leads.intake import csv_import
 from leads.models import Lead, LeadTransition
-from leads.storefronts import Storefront
 from portal.models import Membership
 from tests.factories import (
     make_activity,

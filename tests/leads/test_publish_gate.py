@@ -3,9 +3,9 @@
 import pytest
 from django.utils import timezone
 
-from leads import services
+from leads.catalog import services as catalog_services
+from leads.catalog.storefronts import Storefront
 from leads.models import Listing
-from leads.storefronts import Storefront
 from tests.factories import make_listing, make_target
 
 APPSOURCE = Storefront.APPSOURCE
@@ -13,8 +13,8 @@ AZURE = Storefront.AZURE_MARKETPLACE
 
 
 def refusal_codes(listing) -> list[str]:
-    with pytest.raises(services.ListingPublishRefused) as refused:
-        services.listing_publish(listing=listing)
+    with pytest.raises(catalog_services.ListingPublishRefused) as refused:
+        catalog_services.listing_publish(listing=listing)
     listing.refresh_from_db()
     assert listing.status == Listing.Status.DRAFT
     assert listing.published_at is None
@@ -32,8 +32,8 @@ def test_lead_management_must_be_enabled(db, publisher, storefront):
 def test_refusal_reasons_are_readable(db, publisher):
     listing = make_listing(publisher=publisher, storefront=APPSOURCE)
 
-    with pytest.raises(services.ListingPublishRefused) as refused:
-        services.listing_publish(listing=listing)
+    with pytest.raises(catalog_services.ListingPublishRefused) as refused:
+        catalog_services.listing_publish(listing=listing)
 
     assert refused.value.messages == [
         "Lead management is not enabled. Enable it so that leads reach you.",
@@ -93,7 +93,7 @@ def test_appsource_with_a_covering_verified_target_publishes(db, publisher, scop
     if scope == "chosen":
         target.listings.set([listing])
 
-    published = services.listing_publish(listing=listing)
+    published = catalog_services.listing_publish(listing=listing)
 
     assert published.status == Listing.Status.PUBLISHED
     assert published.published_at is not None
@@ -102,7 +102,7 @@ def test_appsource_with_a_covering_verified_target_publishes(db, publisher, scop
 def test_azure_marketplace_needs_no_crm_target(db, publisher):
     listing = make_listing(publisher=publisher, storefront=AZURE, lead_management_enabled=True)
 
-    services.listing_publish(listing=listing)
+    catalog_services.listing_publish(listing=listing)
 
     listing.refresh_from_db()
     assert listing.status == Listing.Status.PUBLISHED
@@ -110,12 +110,12 @@ def test_azure_marketplace_needs_no_crm_target(db, publisher):
 
 def test_a_published_listing_keeps_lead_management(db, publisher):
     listing = make_listing(publisher=publisher, storefront=AZURE, lead_management_enabled=True)
-    services.listing_publish(listing=listing)
+    catalog_services.listing_publish(listing=listing)
 
     with pytest.raises(Exception, match="Unpublish the listing first"):
-        services.listing_set_lead_management(listing=listing, enabled=False)
+        catalog_services.listing_set_lead_management(listing=listing, enabled=False)
 
-    services.listing_unpublish(listing=listing)
-    services.listing_set_lead_management(listing=listing, enabled=False)
+    catalog_services.listing_unpublish(listing=listing)
+    catalog_services.listing_set_lead_management(listing=listing, enabled=False)
     listing.refresh_from_db()
     assert (listing.status, listing.lead_management_enabled) == ("unpublished", False)

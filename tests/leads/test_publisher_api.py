@@ -11,10 +11,11 @@ from django.db import connection
 from django.test import Client
 
 from crm.models import Delivery
-from leads import api_publisher, lead_selectors, services
-from leads.lead_selectors import LeadFilters, LeadPosition
+from leads.catalog.storefronts import Storefront
+from leads.intake import api_keys, api_publisher
+from leads.lifecycle import selectors as lead_selectors
+from leads.lifecycle.selectors import LeadFilters, LeadPosition
 from leads.models import Lead, PublisherApiToken
-from leads.storefronts import Storefront
 from tests.factories import (
     make_activity,
     make_campaign,
@@ -34,7 +35,7 @@ class PublisherApi:
 
     def __init__(self, publisher):
         self.publisher = publisher
-        self.api_token, self.token = services.publisher_token_create(publisher=publisher, name="ci")
+        self.api_token, self.token = api_keys.publisher_token_create(publisher=publisher, name="ci")
         self.client = Client()
 
     def get(self, path, token=None, **params):
@@ -535,7 +536,7 @@ def test_a_cursor_from_another_publisher_shows_only_ones_own_leads(api, other_pu
 
 def test_a_revoked_token_is_a_401(api):
     lead = make_lead(publisher=api.publisher)
-    services.publisher_token_revoke(api_token=api.api_token)
+    api_keys.publisher_token_revoke(api_token=api.api_token)
 
     for path in (LIST, f"{LIST}/{lead.uuid}"):
         response = api.get(path)
@@ -565,7 +566,7 @@ def test_a_missing_or_invalid_token_is_a_401(api, authorization):
 
 
 def test_a_storefront_key_does_not_open_the_publisher_api(api):
-    _, storefront_key = services.api_key_create(
+    _, storefront_key = api_keys.api_key_create(
         kind="storefront", name="azure", storefront=Storefront.AZURE_MARKETPLACE
     )
 
@@ -667,8 +668,8 @@ def test_the_command_revokes_a_token_by_its_prefix(db, publisher):
 
 
 def test_an_ambiguous_prefix_needs_the_publisher(db, publisher, other_publisher):
-    services.publisher_token_create(publisher=publisher, name="a")
-    theirs, _ = services.publisher_token_create(publisher=other_publisher, name="b")
+    api_keys.publisher_token_create(publisher=publisher, name="a")
+    theirs, _ = api_keys.publisher_token_create(publisher=other_publisher, name="b")
     PublisherApiToken.objects.update(prefix="lpt_same")
 
     with pytest.raises(CommandError, match="add --publisher SLUG"):

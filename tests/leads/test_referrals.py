@@ -3,7 +3,7 @@
 import pytest
 
 from crm.models import Delivery
-from leads import services
+from leads.intake import api_keys
 from leads.models import ApiKey, Lead, LeadActivity, LeadTransition
 from tests.factories import make_target
 from tests.leads.conftest import lead_payload
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.sqlite
 
 @pytest.fixture
 def seller_key(db):
-    return services.api_key_create(kind=ApiKey.Kind.MICROSOFT_SELLER, name="field sellers")[1]
+    return api_keys.api_key_create(kind=ApiKey.Kind.MICROSOFT_SELLER, name="field sellers")[1]
 
 
 def referral(email="ada@contoso.example", referral_id="ref-1", offer="contoso.analytics"):

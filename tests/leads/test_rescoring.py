@@ -3,8 +3,9 @@
 import pytest
 
 from crm.models import Delivery
-from leads import services, tasks
+from leads import tasks
 from leads.models import Lead, LeadTransition, RescoreRun
+from leads.scoring import services as scoring_services
 from tests.factories import make_activity, make_lead, make_publisher, make_rule, make_target
 
 pytestmark = pytest.mark.sqlite
@@ -20,7 +21,7 @@ def test_a_rule_change_queues_a_rescore_after_commit(
     db, publisher, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks() as callbacks:
-        run = services.scoring_rules_changed(publisher=publisher)
+        run = scoring_services.scoring_rules_changed(publisher=publisher)
 
     assert run.status == RescoreRun.Status.QUEUED
     assert len(callbacks) == 1
@@ -61,7 +62,7 @@ def test_rescoring_scores_every_lead_and_qualifies_the_ones_over_the_threshold(d
 
 
 def test_rescoring_walks_every_chunk(db, publisher):
-    from leads import rescoring
+    from leads.scoring import rescoring
 
     make_rule(publisher=publisher, condition="action_code", value="PLT", points=55)
     leads = [make_scored_lead(publisher) for _ in range(7)]

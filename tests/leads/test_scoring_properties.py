@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from leads.models import ScoringRule
-from leads.scoring import LeadFacts, RuleSpec, score_lead
+from leads.scoring.rules import LeadFacts, RuleSpec, score_lead
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 CONDITIONS = [c.value for c in ScoringRule.Condition]

@@ -5,9 +5,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from leads import services
+from leads.campaigns import services as campaign_services
+from leads.catalog.storefronts import Storefront
 from leads.models import Campaign, CampaignListing, Lead, LeadActivity, Listing
-from leads.storefronts import Storefront
 from tests.factories import make_activity, make_campaign, make_lead, make_listing
 
 APPSOURCE = Storefront.APPSOURCE
@@ -124,7 +124,7 @@ def test_a_campaign_cannot_include_a_listing_of_another_storefront(db, publisher
 
     # The service refuses with a reason naming the listing…
     with pytest.raises(ValidationError) as refused:
-        services.campaign_set_listings(campaign=campaign, listings=[azure_listing])
+        campaign_services.campaign_set_listings(campaign=campaign, listings=[azure_listing])
     assert azure_listing.name in refused.value.message_dict["listings"][0]
     # …so does the model…
     with pytest.raises(ValidationError):
@@ -150,7 +150,7 @@ def test_campaign_listings_of_the_same_storefront_are_kept(db, publisher):
     offer = make_listing(publisher=publisher, storefront=AZURE, listing_type="offer")
     technology = make_listing(publisher=publisher, storefront=AZURE, listing_type="technology")
 
-    services.campaign_set_listings(campaign=campaign, listings=[offer, technology])
+    campaign_services.campaign_set_listings(campaign=campaign, listings=[offer, technology])
 
     assert set(campaign.listings.values_list("pk", flat=True)) == {offer.pk, technology.pk}
 
@@ -160,7 +160,7 @@ def test_a_campaign_cannot_include_another_publishers_listing(db, publisher, oth
     foreign = make_listing(publisher=other_publisher, storefront=APPSOURCE)
 
     with pytest.raises(ValidationError, match="another publisher"):
-        services.campaign_set_listings(campaign=campaign, listings=[foreign])
+        campaign_services.campaign_set_listings(campaign=campaign, listings=[foreign])
     assert not CampaignListing.objects.exists()
 
 

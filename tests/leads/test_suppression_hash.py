@@ -11,8 +11,10 @@ from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
 
-from leads import address_hash, nurture, nurture_send, unsubscribe
 from leads.models import EmailSend, Enrollment, Lead, Suppression
+from leads.nurture import address_hash, unsubscribe
+from leads.nurture import send as nurture_send
+from leads.nurture import services as nurture
 from tests.leads.nurture_support import Sequence, smtp  # noqa: F401
 from tests.leads.test_unsubscribe import ONE_CLICK, T0, mailbox_provider
 

@@ -8,9 +8,10 @@ from django.core import signing
 from django.test import Client
 from django.urls import reverse
 
-from leads import nurture_send, unsubscribe
-from leads.campaign_selectors import campaign_step_figures
+from leads.campaigns.selectors import campaign_step_figures
 from leads.models import Enrollment, Suppression
+from leads.nurture import send as nurture_send
+from leads.nurture import unsubscribe
 from tests.leads.nurture_support import Sequence, smtp  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]

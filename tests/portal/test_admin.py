@@ -9,7 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.models import CrmTarget, Delivery
-from leads import services
+from leads.catalog.storefronts import Storefront
+from leads.intake import api_keys
 from leads.models import (
     ApiKey,
     Campaign,
@@ -26,7 +27,6 @@ from leads.models import (
     ScoringRule,
     Suppression,
 )
-from leads.storefronts import Storefront
 from portal.models import Membership, Publisher
 from portal.paginators import CheapCountPaginator, CountKind
 from tests import factories
@@ -55,10 +55,10 @@ def _one_row_of_every_model(publisher, staff_user) -> dict:
         ScoringRule: factories.make_rule(publisher=publisher),
         CrmTarget: target,
         Delivery: factories.make_delivery(lead=lead, target=target),
-        ApiKey: services.api_key_create(
+        ApiKey: api_keys.api_key_create(
             kind="storefront", name="AppSource", storefront="appsource"
         )[0],
-        PublisherApiToken: services.publisher_token_create(publisher=publisher, name="CI")[0],
+        PublisherApiToken: api_keys.publisher_token_create(publisher=publisher, name="CI")[0],
         RescoreRun: RescoreRun.objects.create(publisher=publisher),
         CoSellReferral: CoSellReferral.objects.get(
             pk=factories.make_lead(publisher=publisher, origin="co-sell").pk

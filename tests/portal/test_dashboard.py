@@ -18,9 +18,9 @@ from django.utils import timezone
 
 from crm.models import Delivery
 from leads import tasks
+from leads.catalog.storefronts import Storefront
 from leads.models import Lead, LeadActivity, LeadDailyStat, LeadTransition
 from leads.reporting import rollup
-from leads.storefronts import Storefront
 from tests import factories
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]

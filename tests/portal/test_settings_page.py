@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-from leads import services as leads_services
+from leads.intake import api_keys
 from leads.models import PublisherApiToken
 from portal.models import Membership
 from tests import factories
@@ -169,7 +169,7 @@ def test_token_needs_a_name(client, publisher, owner):
 
 
 def test_member_cannot_create_or_revoke_tokens(client, publisher, member):
-    api_token, _token = leads_services.publisher_token_create(publisher=publisher, name="CI")
+    api_token, _token = api_keys.publisher_token_create(publisher=publisher, name="CI")
     client.force_login(member)
 
     created = client.post(reverse("settings-token-create"), {"name": "Mine"})
@@ -180,7 +180,7 @@ def test_member_cannot_create_or_revoke_tokens(client, publisher, member):
 
 
 def test_other_publishers_owner_cannot_revoke_a_token(client, publisher, other_owner):
-    api_token, token = leads_services.publisher_token_create(publisher=publisher, name="CI")
+    api_token, token = api_keys.publisher_token_create(publisher=publisher, name="CI")
     client.force_login(other_owner)
 
     response = client.post(reverse("settings-token-revoke", args=[api_token.pk]))

@@ -6,7 +6,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from leads.storefronts import Storefront
+from leads.catalog.storefronts import Storefront
 from portal.tenancy import middleware as tenancy
 from tests import factories
 

@@ -26,12 +26,13 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from crm.models import CrmTarget, Delivery
-from leads import nurture, services
-from leads.lead_selectors import LEAD_SORTS
+from leads.catalog.storefronts import Storefront
+from leads.intake import api_keys
+from leads.lifecycle.selectors import LEAD_SORTS
 from leads.models import Lead, LeadActivity, LeadStatus
+from leads.nurture import services as nurture
+from leads.nurture.unsubscribe import token_make
 from leads.reporting import rollup
-from leads.storefronts import Storefront
-from leads.unsubscribe import token_make
 from portal.models import Membership
 from portal.tenancy.middleware import SESSION_KEY
 from tests import factories
@@ -136,7 +137,7 @@ def _side(mark: str) -> Side:
         name=f"{mark} marketo",
         config={"munchkinId": "123-ABC-456", "clientId": "client", "clientSecret": SENTINEL},
     )
-    token, _plaintext = services.publisher_token_create(publisher=publisher, name=f"{mark} ci")
+    token, _plaintext = api_keys.publisher_token_create(publisher=publisher, name=f"{mark} ci")
     side = Side(publisher, owner, member, listings[0], campaigns, step, target, None, token)
     _leads(side, listings, campaigns)
     side.delivery = Delivery.objects.filter(target=target, status="delivered").first()
@@ -217,7 +218,7 @@ def world(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock(), transaction.atomic():
         a, b = _side(A_MARK), _side(B_MARK)
         rollup.rollup_backfill(days=90, publisher_ids=[a.publisher.pk, b.publisher.pk])
-        _api, b_api_token = services.publisher_token_create(publisher=b.publisher, name="api")
+        _api, b_api_token = api_keys.publisher_token_create(publisher=b.publisher, name="api")
         staff = factories.make_user(username="matrix-staff", is_staff=True, is_superuser=True)
         yield World(a, b, staff, b_api_token)
         transaction.set_rollback(True)

@@ -20,10 +20,10 @@ from django.test import RequestFactory
 from crm import targets as crm_targets
 from crm.models import CrmTarget, Delivery
 from demo import catalogue
-from leads import nurture
-from leads import services as leads_services
+from leads.intake import api_keys
 from leads.models import Campaign, Lead, Listing
-from leads.unsubscribe import token_make
+from leads.nurture import services as nurture
+from leads.nurture.unsubscribe import token_make
 from portal.models import Membership, Publisher
 
 SMOKE_TARGET_NAME = "Smoke receiver (HTTPS)"
@@ -52,7 +52,7 @@ def main() -> None:
     step = campaign.nurture_steps.order_by("pk").first() or nurture.step_save(
         campaign=campaign, step=None, delay_hours=24, subject="Hello", body="Hello"
     )
-    api_token, api_token_plaintext = leads_services.publisher_token_create(
+    api_token, api_token_plaintext = api_keys.publisher_token_create(
         publisher=publisher, name="smoke"
     )
     lead = Lead.objects.filter(publisher=publisher, origin="marketplace").order_by("pk").first()

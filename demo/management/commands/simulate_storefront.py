@@ -23,7 +23,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from demo import selectors, simulation
 from demo.simulation import SimulatedLead, Tally
-from leads import services
+from leads.intake import api_keys
 from leads.models import ApiKey
 
 RESTART_AFTER_LAG = 1.0  # seconds behind schedule after which pacing restarts, not bursts
@@ -170,7 +170,7 @@ class Command(BaseCommand):
             self._simulate(generator, keys, url=url, rate=rate, options=options)
         finally:
             for api_key in created:
-                services.api_key_revoke(api_key=api_key)
+                api_keys.api_key_revoke(api_key=api_key)
 
     def _keys(self, options, storefronts: set[str]) -> tuple[dict[str, str], list[ApiKey]]:
         """Each storefront's key: given ones by their storefront, else created ones."""
@@ -186,7 +186,7 @@ class Command(BaseCommand):
         created = []
         if options["create_key"]:
             for storefront in sorted(storefronts - keys.keys()):
-                api_key, keys[storefront] = services.api_key_create(
+                api_key, keys[storefront] = api_keys.api_key_create(
                     kind=ApiKey.Kind.STOREFRONT, name="simulate_storefront", storefront=storefront
                 )
                 created.append(api_key)

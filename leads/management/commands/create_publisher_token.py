@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from leads import services
+from leads.intake import api_keys
 from leads.models import PublisherApiToken
 from portal.models import Publisher
 
@@ -30,7 +30,7 @@ class Command(BaseCommand):
         owner = Publisher.objects.filter(slug=publisher).first()
         if owner is None:
             raise CommandError(f"No publisher with the slug {publisher!r}.")
-        api_token, token = services.publisher_token_create(publisher=owner, name=name)
+        api_token, token = api_keys.publisher_token_create(publisher=owner, name=name)
         self.stderr.write(f"Created publisher API token {api_token.prefix}… ({name}) for {owner}.")
         self.stderr.write("Store it now: it is not shown again.")
         self.stdout.write(token)
@@ -48,7 +48,7 @@ class Command(BaseCommand):
                 f"Several live tokens have the prefix {prefix!r}; add --publisher SLUG."
             )
         (api_token,) = matches
-        services.publisher_token_revoke(api_token=api_token)
+        api_keys.publisher_token_revoke(api_token=api_token)
         self.stderr.write(
             f"Revoked publisher API token {api_token.prefix}… ({api_token.name}) "
             f"of {api_token.publisher}."

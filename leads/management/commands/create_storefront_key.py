@@ -1,9 +1,9 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from leads import services
+from leads.catalog.storefronts import Storefront
+from leads.intake import api_keys
 from leads.models import ApiKey
-from leads.storefronts import Storefront
 
 
 class Command(BaseCommand):
@@ -23,7 +23,7 @@ class Command(BaseCommand):
         kind = ApiKey.Kind.MICROSOFT_SELLER if microsoft_seller else ApiKey.Kind.STOREFRONT
         label = name or (storefront or "microsoft-seller")
         try:
-            api_key, key = services.api_key_create(
+            api_key, key = api_keys.api_key_create(
                 kind=kind, name=label, storefront=storefront or ""
             )
         except ValidationError as exc:

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from leads import csv_import
+from leads.intake import csv_import
 from portal.models import Publisher
 
 

@@ -11,8 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from leads import services
-from leads.models import Campaign, Listing
+from leads.models import Campaign, CampaignListing, Listing
 from portal.models import Publisher
 
 EDITABLE_FIELDS = (
@@ -75,7 +74,7 @@ def campaign_create(
     _check_code(campaign)
     campaign.full_clean(exclude=["kind"])
     campaign.save()
-    services.campaign_set_listings(campaign=campaign, listings=listings)
+    campaign_set_listings(campaign=campaign, listings=listings)
     return campaign
 
 
@@ -90,5 +89,28 @@ def campaign_update(*, campaign: Campaign, listings: Iterable[Listing], **fields
     _check_code(campaign)
     campaign.full_clean(exclude=["kind"])
     campaign.save(update_fields=list(fields))
-    services.campaign_set_listings(campaign=campaign, listings=listings)
+    campaign_set_listings(campaign=campaign, listings=listings)
+    return campaign
+
+
+@transaction.atomic
+def campaign_set_listings(*, campaign: Campaign, listings: Iterable[Listing]) -> Campaign:
+    """Replace a campaign's listings. Each must be the publisher's and on its storefront."""
+    listings = list(listings)
+    errors = []
+    for listing in listings:
+        if listing.publisher_id != campaign.publisher_id:
+            errors.append(_("%(listing)s belongs to another publisher.") % {"listing": listing})
+        elif listing.storefront != campaign.storefront:
+            errors.append(
+                _("%(listing)s is not on this campaign's storefront (%(storefront)s).")
+                % {"listing": listing.name, "storefront": campaign.get_storefront_display()}
+            )
+    if errors:
+        raise ValidationError({"listings": errors})
+    CampaignListing.objects.filter(campaign=campaign).delete()
+    CampaignListing.objects.bulk_create(
+        CampaignListing(campaign=campaign, listing=listing, storefront=campaign.storefront)
+        for listing in listings
+    )
     return campaign

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from leads.models import ApiKey, PublisherApiToken
 from portal import throttling
+from portal.models import Publisher
 
 logger = logging.getLogger(__name__)
 
@@ -120,3 +121,38 @@ def _touch(model, credential) -> None:
     if credential.last_used_at is None or (now - credential.last_used_at).total_seconds() > 60:
         model.objects.filter(pk=credential.pk).update(last_used_at=now)
         credential.last_used_at = now
+
+
+def api_key_create(*, kind: str, name: str, storefront: str = "") -> tuple[ApiKey, str]:
+    """Create a storefront or Microsoft-seller key; the plaintext is returned once."""
+    key, hashed, prefix = key_generate(kind)
+    api_key = ApiKey(kind=kind, storefront=storefront, name=name, prefix=prefix, key_hash=hashed)
+    api_key.full_clean()
+    api_key.save()
+    return api_key, key
+
+
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    """Revoke a key: it stops working at once and cannot be restored."""
+    return _revoke(api_key)
+
+
+def publisher_token_create(*, publisher: Publisher, name: str, created_by=None):
+    """Create a publisher API token; the plaintext is returned once."""
+    token, hashed, prefix = key_generate("publisher")
+    api_token = PublisherApiToken.objects.create(
+        publisher=publisher, name=name, prefix=prefix, token_hash=hashed, created_by=created_by
+    )
+    return api_token, token
+
+
+def publisher_token_revoke(*, api_token: PublisherApiToken) -> PublisherApiToken:
+    """Revoke a publisher API token."""
+    return _revoke(api_token)
+
+
+def _revoke[C: (ApiKey, PublisherApiToken)](credential: C) -> C:
+    if credential.revoked_at is None:
+        credential.revoked_at = timezone.now()
+        credential.save(update_fields=["revoked_at"])
+    return credential

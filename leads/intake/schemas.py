@@ -2,7 +2,7 @@
 
 Partner Center's own samples mix `UserDetails` and `userDetails`, and its receivers read
 keys case-insensitively, so keys are matched without regard to case. Unknown keys are
-ignored (the raw payload is kept on the activity, checked by leads.payload_limits).
+ignored (the raw payload is kept on the activity, checked by leads.intake.payload_limits).
 Every string has a length bound and must be storable text: single-line fields allow no
 control character, free text (Description) allows tab and line breaks.
 """
@@ -26,7 +26,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from leads.payload_limits import (
+from leads.intake.payload_limits import (
     check_multiline,
     check_single_line,
     datetime_text,

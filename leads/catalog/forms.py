@@ -8,8 +8,8 @@ from django import forms
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from leads.catalog.storefronts import LISTING_TYPES_BY_STOREFRONT, ListingType, Storefront
 from leads.models import Listing
-from leads.storefronts import LISTING_TYPES_BY_STOREFRONT, ListingType, Storefront
 
 
 def _types_help() -> str:

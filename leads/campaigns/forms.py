@@ -4,10 +4,10 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from leads.campaign_services import campaign_code_taken
+from leads.campaigns.services import campaign_code_taken
+from leads.catalog.storefronts import CAMPAIGN_KIND_BY_STOREFRONT, CampaignKind
 from leads.models import Campaign, Listing, NurtureStep
-from leads.nurture_render import PLACEHOLDERS, template_errors
-from leads.storefronts import CAMPAIGN_KIND_BY_STOREFRONT, CampaignKind
+from leads.nurture.render import PLACEHOLDERS, template_errors
 
 
 class CampaignForm(forms.ModelForm):

@@ -8,11 +8,14 @@ the unclamped score, and the score is that sum clamped to 0–100.
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
-from leads.freemail import is_free_mail
-from leads.models import ScoringRule
+from leads.models import Campaign, Lead, LeadActivity, ScoringRule
+from leads.scoring.freemail import is_free_mail
 
 Condition = ScoringRule.Condition
+# Partner Center's do-not-contact action: on its own it never qualifies a lead.
+DO_NOT_CONTACT = "DNC"
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,16 @@ class LeadFacts:
     listing_ids: frozenset[int] = field(default_factory=frozenset)
     activity_count: int = 0
     last_activity_at: datetime | None = None
+
+
+class ActivityFact(NamedTuple):
+    """What scoring and qualification read of one storefront interaction."""
+
+    action_code: str
+    storefront: str
+    listing_id: int | None
+    occurred_at: datetime
+    is_test: bool
 
 
 @dataclass(frozen=True)
@@ -117,3 +130,50 @@ def score_lead(rules: Iterable[RuleSpec], facts: LeadFacts, *, now: datetime) ->
     ]
     unclamped = sum(item["points"] for item in breakdown)
     return ScoreResult(score=max(0, min(100, unclamped)), unclamped=unclamped, breakdown=breakdown)
+
+
+def activity_facts(*, lead_ids: Iterable[int]) -> dict[int, list[ActivityFact]]:
+    """Each lead's activity facts, oldest first, in one query."""
+    facts: dict[int, list[ActivityFact]] = {lead_id: [] for lead_id in lead_ids}
+    rows = (
+        LeadActivity.objects.filter(lead_id__in=facts)
+        .order_by("occurred_at", "pk")
+        .values_list("lead_id", "action_code", "storefront", "listing_id", "occurred_at", "is_test")
+    )
+    for lead_id, *row in rows:
+        facts[lead_id].append(ActivityFact(*row))
+    return facts
+
+
+def lead_facts(lead: Lead, activities: list[ActivityFact]) -> LeadFacts:
+    """The scoring facts of a lead and its activities."""
+    return LeadFacts(
+        email=lead.email,
+        country=lead.country,
+        title=lead.title,
+        company=lead.company,
+        phone=lead.phone,
+        action_codes=frozenset(a.action_code for a in activities if a.action_code),
+        storefronts=frozenset(a.storefront for a in activities),
+        listing_ids=frozenset(a.listing_id for a in activities if a.listing_id),
+        activity_count=len(activities),
+        last_activity_at=max((a.occurred_at for a in activities), default=None),
+    )
+
+
+def qualification_threshold(*, publisher_threshold: int, campaign: Campaign | None) -> int:
+    """The campaign's own threshold when it sets one, else the publisher's."""
+    if campaign is not None and campaign.qualification_threshold is not None:
+        return campaign.qualification_threshold
+    return publisher_threshold
+
+
+def may_qualify(
+    *, score: int, is_test: bool, activities: list[ActivityFact], threshold: int
+) -> bool:
+    """Score at the threshold, not a test lead, and more than do-not-contact activity."""
+    return (
+        not is_test
+        and score >= threshold
+        and any(a.action_code != DO_NOT_CONTACT and not a.is_test for a in activities)
+    )

@@ -10,10 +10,10 @@ from django import forms
 from django.forms import BaseModelFormSet, modelformset_factory
 from django.utils.translation import gettext_lazy as _
 
-from leads import selectors
+from leads.catalog import selectors
 from leads.models import ScoringRule
-from leads.scoring import RuleSpec
-from leads.services import ScoringRuleEdit
+from leads.scoring.rules import RuleSpec
+from leads.scoring.services import ScoringRuleEdit
 
 RULE_FORM_PREFIX = "rules"
 MAX_RULES = 100

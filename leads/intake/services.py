@@ -29,37 +29,34 @@ times with a short jittered backoff; the client never sees it.
 """
 
 import logging
-import random
-import time
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import DataError, IntegrityError, OperationalError, connection, transaction
+from django.db import DataError, IntegrityError
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm import services as crm_services
-from leads import nurture
-from leads.models import (
-    Campaign,
-    CampaignListing,
-    Lead,
-    LeadActivity,
-    LeadTransition,
-    Listing,
-    ScoringRule,
+from leads.intake.offers import listings_for
+from leads.intake.schemas import LeadPayload, UserDetails, parse_lead_source
+from leads.intake.transactions import ItemOutcome, run_atomic, unstorable
+from leads.lifecycle.services import LeadEvent, lead_move, leads_changes_record, leads_write
+from leads.models import Campaign, CampaignListing, Lead, LeadActivity, Listing, ScoringRule
+from leads.nurture import services as nurture
+from leads.scoring.rules import (
+    ActivityFact,
+    RuleSpec,
+    activity_facts,
+    lead_facts,
+    may_qualify,
+    qualification_threshold,
+    score_lead,
 )
-from leads.schemas import LeadPayload, parse_lead_source
-from leads.scoring import LeadFacts, RuleSpec, score_lead
-from leads.storefronts import Storefront
 
 logger = logging.getLogger(__name__)
 
-DO_NOT_CONTACT = "DNC"
 POST_QUALIFIED = {
     Lead.Status.QUALIFIED,
     Lead.Status.ACCEPTED,
@@ -80,69 +77,10 @@ class IntakeItem:
         return self.payload.LeadId or self.idempotency_key or None
 
 
-@dataclass
-class ItemOutcome:
-    status_code: int  # 201 created, 200 replayed, 422 refused
-    answer: dict | None = None
-    errors: list[dict] | None = None
-
-
-def refusal(loc: list, msg: str, kind: str) -> ItemOutcome:
-    return ItemOutcome(422, errors=[{"loc": loc, "msg": msg, "type": kind}])
-
-
-def unstorable(exc: Exception) -> ItemOutcome:
-    """The answer for an item the database refused although it passed validation."""
-    sqlstate = getattr(exc.__cause__, "sqlstate", None)
-    logger.warning("leads.intake.unstorable", extra={"sqlstate": sqlstate})
-    msg = _("The database refused this lead; it was not stored.")
-    return refusal(["body"], msg, "unstorable")
-
-
-# --- Transactions: retried on deadlock and serialization failure -----------------------
-
-RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
-MAX_ATTEMPTS = 5
-BACKOFF_SECONDS = 0.02
-
-
-class IntakeBusyError(Exception):
-    """The database kept refusing a transaction for lock conflicts; retry later."""
-
-
-def is_retryable(exc: BaseException) -> bool:
-    return getattr(exc.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES
-
-
-def run_atomic[T](work: Callable[[], T]) -> T:
-    """Run work in a transaction, again after a deadlock or a serialization failure.
-
-    Only a transaction of our own can be retried: inside a caller's transaction the
-    error is the caller's to handle, since its locks are still held.
-    """
-    if connection.in_atomic_block:
-        with transaction.atomic():
-            return work()
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
-            with transaction.atomic():
-                return work()
-        except OperationalError as exc:
-            if not is_retryable(exc):
-                raise
-            sqlstate = exc.__cause__.sqlstate
-            logger.warning("leads.intake.retried", extra={"attempt": attempt, "sqlstate": sqlstate})
-        if attempt < MAX_ATTEMPTS:
-            # Jittered, growing pauses: the other transaction finishes, ours goes second.
-            pause = random.uniform(0.5, 1.5) * BACKOFF_SECONDS * 2 ** (attempt - 1)  # noqa: S311
-            time.sleep(pause)
-    raise IntakeBusyError("lock conflicts persisted")
-
-
 def leads_ingest(*, storefront: str, items: list[IntakeItem]) -> list[ItemOutcome]:
     """Ingest a batch of storefront leads; one outcome per item, in order."""
     outcomes: list[ItemOutcome | None] = [None] * len(items)
-    listings = _listings_for(storefront=storefront, items=items)
+    listings = listings_for(storefront=storefront, payloads=[item.payload for item in items])
     replays = _stored_answers(storefront=storefront, items=items)
     first_index_of: dict[str, int] = {}
     todo: list[int] = []
@@ -203,86 +141,13 @@ def _stored_answers(*, storefront: str, items: list[IntakeItem]) -> dict[str, di
     )
 
 
-# --- Offer resolution -------------------------------------------------------------------
-
-
-def _offer_reference(payload: LeadPayload) -> tuple[str, str, list[str]]:
-    """(kind, value, loc): the offer the lead names, by id or by display name."""
-    if payload.OfferId:
-        return "id", payload.OfferId, ["body", "OfferId"]
-    offer = parse_lead_source(payload.LeadSource)[2]
-    if offer:
-        looks_like_id = "." in offer and " " not in offer
-        return ("id" if looks_like_id else "name"), offer, ["body", "LeadSource"]
-    if payload.OfferTitle:
-        return "name", payload.OfferTitle, ["body", "OfferTitle"]
-    return "none", "", ["body", "OfferId"]
-
-
-def _listings_for(*, storefront: str, items: list[IntakeItem]) -> list:
-    """Per item, its eligible Listing, or the 422 outcome that says why there is none."""
-    references = [_offer_reference(item.payload) for item in items]
-    ids = {value.lower() for kind, value, _ in references if kind == "id"}
-    names = {value.lower() for kind, value, _ in references if kind == "name"}
-    by_id: dict[str, Listing] = {}
-    by_name: dict[str, list[Listing]] = defaultdict(list)
-    if ids or names:
-        candidates = (
-            Listing.objects.filter(storefront=storefront)
-            .annotate(offer_lower=Lower("offer_id"), name_lower=Lower("name"))
-            .filter(Q(offer_lower__in=ids) | Q(name_lower__in=names))
-        )
-        for listing in candidates.select_related("publisher"):
-            by_id[listing.offer_id.lower()] = listing
-            by_name[listing.name.lower()].append(listing)
-
-    storefront_label = Storefront(storefront).label
-    results = []
-    for kind, value, loc in references:
-        if kind == "none":
-            results.append(
-                refusal(
-                    loc, _("Name the offer: send OfferId or LeadSource's offer part."), "no_offer"
-                )
-            )
-            continue
-        matches = [by_id[value.lower()]] if kind == "id" and value.lower() in by_id else []
-        if kind == "name":
-            matches = by_name.get(value.lower(), [])
-        if not matches:
-            msg = _("No listing on %(storefront)s has the offer %(offer)s.") % {
-                "storefront": storefront_label,
-                "offer": repr(value),
-            }
-            results.append(refusal(loc, msg, "unknown_offer"))
-        elif len(matches) > 1:
-            msg = _("Several listings are named %(offer)s; send OfferId.") % {"offer": repr(value)}
-            results.append(refusal(loc, msg, "ambiguous_offer"))
-        else:
-            results.append(_eligibility(matches[0], loc))
-    return results
-
-
-def _eligibility(listing: Listing, loc: list):
-    if not listing.lead_management_enabled:
-        msg = _("Lead management is not enabled for the listing %(listing)s.")
-        return refusal(loc, msg % {"listing": repr(listing.name)}, "lead_management_disabled")
-    if not listing.is_published:
-        msg = _("The listing %(listing)s is not published.")
-        return refusal(loc, msg % {"listing": repr(listing.name)}, "listing_not_published")
-    return listing
-
-
-# --- The batch ----------------------------------------------------------------------------
-
-
 @dataclass
 class _Person:
     """One lead being worked on in a batch: its row, what it was, and its activities."""
 
     lead: Lead
     is_new: bool
-    facts: list[tuple] = field(default_factory=list)  # (action, storefront, listing, time, test)
+    facts: list[ActivityFact] = field(default_factory=list)
     seen_in_batch: bool = False
 
 
@@ -301,13 +166,14 @@ def _ingest_batch(storefront: str, entries: list[tuple[int, IntakeItem, Listing]
         ]
         consolidated = not person.is_new or person.seen_in_batch
         activity = _apply_item(person, item, listing, campaigns, now)
-        was = person.lead.status
         _rescore(person, rules[listing.publisher_id], now)
-        event = _qualify(person, activity, campaigns.threshold(listing, activity.campaign), now)
-        if event == "qualified":
-            transitions.append(_system_transition(person.lead, was))
+        threshold = qualification_threshold(
+            publisher_threshold=listing.publisher.qualification_threshold,
+            campaign=activity.campaign,
+        )
+        event = _qualify(person, threshold, now, transitions)
         if event and not activity.is_test:
-            events.append((person.lead, event, listing.pk))
+            events.append(LeadEvent(person.lead, event, listing.pk))
         answer = {
             "id": str(person.lead.uuid),
             "status": person.lead.status,
@@ -322,10 +188,9 @@ def _ingest_batch(storefront: str, entries: list[tuple[int, IntakeItem, Listing]
     leads_write(leads=[p.lead for p in people.values()], fields=_LEAD_UPDATE_FIELDS)
     # Unique external ids are taken in one order by every transaction (see the docstring).
     LeadActivity.objects.bulk_create(sorted(activities, key=_activity_lock_order))
-    LeadTransition.objects.bulk_create(transitions)
-    crm_services.deliveries_create(events=events)
-    # Nurture (issue 6): stop the sequences of leads that acquired the offer (INS or
-    # Create) and enrol newly attributed leads; at most two queries per batch.
+    leads_changes_record(transitions=transitions, events=events, now=now)
+    # Stop the sequences of leads that acquired the offer (INS or Create) and enrol
+    # newly attributed leads; at most two queries per batch.
     nurture.intake_batch_nurture(activities=activities, now=now)
     return outcomes
 
@@ -350,35 +215,6 @@ _LEAD_UPDATE_FIELDS = [
     "last_activity_at",
     "updated_at",
 ]
-
-
-def leads_write(*, leads: list[Lead], fields: list[str]) -> None:
-    """Write these fields of many leads in one statement.
-
-    Django's bulk_update builds a CASE per column and row, and costs seconds for a
-    thousand rows; on PostgreSQL one UPDATE … FROM (VALUES …) does the same in
-    milliseconds.
-    """
-    if not leads:
-        return
-    if connection.vendor != "postgresql":
-        Lead.objects.bulk_update(leads, fields)
-        return
-    columns = [Lead._meta.get_field(name) for name in fields]
-    row = "(%s::bigint, " + ", ".join(f"%s::{c.db_type(connection)}" for c in columns) + ")"
-    params: list = []
-    for lead in leads:
-        params.append(lead.pk)
-        params.extend(c.get_db_prep_save(getattr(lead, c.attname), connection) for c in columns)
-    assignments = ", ".join(f'"{c.column}" = v."{c.column}"' for c in columns)
-    names = ", ".join(f'"{c.column}"' for c in columns)
-    # Identifiers come from the model's own fields; every value is a bound parameter.
-    values = ", ".join([row] * len(leads))
-    table = Lead._meta.db_table
-    sql = f'UPDATE "{table}" AS t SET {assignments} FROM (VALUES {values}) AS v(id, {names}) '  # noqa: S608
-    sql += "WHERE t.id = v.id"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
 
 
 def _activity_lock_order(activity: LeadActivity) -> tuple:
@@ -443,11 +279,8 @@ def _load_facts(people: dict[tuple[int, str], _Person]) -> None:
     by_lead = {person.lead.pk: person for person in people.values() if not person.is_new}
     if not by_lead:
         return
-    rows = LeadActivity.objects.filter(lead_id__in=by_lead).values_list(
-        "lead_id", "action_code", "storefront", "listing_id", "occurred_at", "is_test"
-    )
-    for lead_id, *facts in rows:
-        by_lead[lead_id].facts.append(tuple(facts))
+    for lead_id, facts in activity_facts(lead_ids=by_lead).items():
+        by_lead[lead_id].facts.extend(facts)
 
 
 def _rules_by_publisher(publisher_ids: set[int]) -> dict[int, list[RuleSpec]]:
@@ -469,12 +302,6 @@ class _Campaigns:
         if campaign is not None and campaign.storefront == listing.storefront:
             return campaign
         return self.by_listing.get(listing.pk)
-
-    @staticmethod
-    def threshold(listing: Listing, campaign: Campaign | None) -> int:
-        if campaign is not None and campaign.qualification_threshold is not None:
-            return campaign.qualification_threshold
-        return listing.publisher.qualification_threshold
 
 
 def _campaigns_for(entries, now: datetime) -> _Campaigns:
@@ -506,9 +333,8 @@ def _campaigns_for(entries, now: datetime) -> _Campaigns:
     return _Campaigns(by_code, by_listing)
 
 
-def _apply_item(person: _Person, item: IntakeItem, listing: Listing, campaigns, now):
-    """Fold one storefront interaction into the lead, and build its activity row."""
-    lead, payload, details = person.lead, item.payload, item.payload.UserDetails
+def contact_fold(lead: Lead, details: UserDetails) -> None:
+    """Fold a payload's contact fields into the lead: the newest non-empty value wins."""
     for field_name, value in (
         ("first_name", details.FirstName),
         ("last_name", details.LastName),
@@ -517,8 +343,14 @@ def _apply_item(person: _Person, item: IntakeItem, listing: Listing, campaigns, 
         ("company", details.Company),
         ("title", details.Title),
     ):
-        if value:  # the newest non-empty value wins; an empty field never erases
+        if value:  # an empty field never erases
             setattr(lead, field_name, value)
+
+
+def _apply_item(person: _Person, item: IntakeItem, listing: Listing, campaigns, now):
+    """Fold one storefront interaction into the lead, and build its activity row."""
+    lead, payload, details = person.lead, item.payload, item.payload.UserDetails
+    contact_fold(lead, details)
     if payload.MarketingConsent is not None:
         lead.marketing_consent = payload.MarketingConsent
         lead.marketing_consent_at = now
@@ -530,7 +362,9 @@ def _apply_item(person: _Person, item: IntakeItem, listing: Listing, campaigns, 
         lead.latest_campaign = campaign
     lead.updated_at = now
     action = payload.ActionCode or parse_lead_source(payload.LeadSource)[1]
-    person.facts.append((action, listing.storefront, listing.pk, occurred_at, payload.is_test))
+    person.facts.append(
+        ActivityFact(action, listing.storefront, listing.pk, occurred_at, payload.is_test)
+    )
     return LeadActivity(
         lead=lead,
         listing=listing,
@@ -547,55 +381,24 @@ def _apply_item(person: _Person, item: IntakeItem, listing: Listing, campaigns, 
     )
 
 
-def lead_facts(lead: Lead, activities: list[tuple]) -> LeadFacts:
-    """The scoring facts of a lead from its (action, storefront, listing, time, test) rows."""
-    return LeadFacts(
-        email=lead.email,
-        country=lead.country,
-        title=lead.title,
-        company=lead.company,
-        phone=lead.phone,
-        action_codes=frozenset(a[0] for a in activities if a[0]),
-        storefronts=frozenset(a[1] for a in activities),
-        listing_ids=frozenset(a[2] for a in activities if a[2]),
-        activity_count=len(activities),
-        last_activity_at=max((a[3] for a in activities), default=None),
-    )
-
-
 def _rescore(person: _Person, rules: list[RuleSpec], now: datetime) -> None:
     result = score_lead(rules, lead_facts(person.lead, person.facts), now=now)
     person.lead.score = result.score
     person.lead.score_breakdown = result.breakdown
 
 
-def qualifies(lead: Lead, activities: list[tuple], threshold: int) -> bool:
-    """Score at the threshold, not a test lead, and more than do-not-contact activity."""
-    return (
-        lead.status == Lead.Status.NEW
-        and not lead.is_test
-        and lead.score >= threshold
-        and any(a[0] != DO_NOT_CONTACT and not a[4] for a in activities)
-    )
-
-
-def _qualify(person: _Person, activity: LeadActivity, threshold: int, now) -> str | None:
+def _qualify(person: _Person, threshold: int, now, transitions: list) -> str | None:
     """Qualify the lead if it now may be; return the delivery event this activity owes."""
     lead = person.lead
     if lead.status in POST_QUALIFIED:
         return "updated"
-    if qualifies(lead, person.facts, threshold):
-        lead.status = Lead.Status.QUALIFIED
-        lead.qualified_at = lead.status_changed_at = now
-        lead.status_reason = _("Score %(score)s reached the threshold %(threshold)s.") % {
+    if lead.status == Lead.Status.NEW and may_qualify(
+        score=lead.score, is_test=lead.is_test, activities=person.facts, threshold=threshold
+    ):
+        reason = _("Score %(score)s reached the threshold %(threshold)s.") % {
             "score": lead.score,
             "threshold": threshold,
         }
+        transitions.append(lead_move(lead, to_status=Lead.Status.QUALIFIED, reason=reason, now=now))
         return "qualified"
     return None
-
-
-def _system_transition(lead: Lead, was: str) -> LeadTransition:
-    return LeadTransition(
-        lead=lead, from_status=was, to_status=lead.status, reason=lead.status_reason
-    )

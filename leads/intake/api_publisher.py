@@ -17,12 +17,13 @@ from ninja.security import HttpBearer
 from pydantic import field_validator
 from pydantic_core import PydanticCustomError
 
-from leads import api_keys, lead_selectors
-from leads.lead_selectors import LeadFilters, LeadPosition
+from leads.catalog.storefronts import Storefront
+from leads.intake import api_keys
+from leads.intake.payload_limits import datetime_text, utc_datetime
+from leads.intake.schemas import ErrorAnswer
+from leads.lifecycle import selectors as lead_selectors
+from leads.lifecycle.selectors import LeadFilters, LeadPosition
 from leads.models import Lead, LeadOrigin, LeadStatus, PublisherApiToken
-from leads.payload_limits import datetime_text, utc_datetime
-from leads.schemas import ErrorAnswer
-from leads.storefronts import Storefront
 from portal import throttling
 
 DEFAULT_LIMIT = 50

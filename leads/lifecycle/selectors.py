@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
+from django.db import connection
 from django.db.models import (
     Case,
     Exists,
@@ -33,8 +34,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Concat, Lower, Trim
 
+from leads.catalog.storefronts import Storefront
 from leads.models import Lead, LeadActivity, LeadTransition
-from leads.storefronts import Storefront
 from portal.models import Publisher
 
 # Newest first, with the id as tie-break: the order of the index (publisher, -created_at, -id).
@@ -349,3 +350,27 @@ def leads_for_export(*, publisher: Publisher, filters: LeadFilters, sort: LeadSo
 def campaigns_for_filter(*, publisher: Publisher) -> QuerySet:
     """The publisher's campaigns, for the lead list's campaign filter."""
     return publisher.campaigns.order_by("name", "id")
+
+
+def leads_with_latest_activity(*, lead_ids) -> dict[int, tuple]:
+    """For delivery payloads: each lead (with publisher and latest campaign) and its
+    latest activity (with listing and campaign), in two queries."""
+    leads = Lead.objects.filter(pk__in=lead_ids).select_related("publisher", "latest_campaign")
+    latest: dict[int, LeadActivity] = {}
+    activities = (
+        LeadActivity.objects.filter(lead_id__in=lead_ids)
+        .select_related("listing", "campaign")
+        .order_by("lead_id", "-occurred_at", "-id")
+        .distinct("lead_id")
+        if _supports_distinct_on()
+        else LeadActivity.objects.filter(lead_id__in=lead_ids)
+        .select_related("listing", "campaign")
+        .order_by("-occurred_at", "-id")
+    )
+    for activity in activities:
+        latest.setdefault(activity.lead_id, activity)
+    return {lead.pk: (lead, latest.get(lead.pk)) for lead in leads}
+
+
+def _supports_distinct_on() -> bool:
+    return connection.features.can_distinct_on_fields

@@ -13,15 +13,16 @@ from ninja.openapi.docs import Swagger
 from ninja.security import HttpBearer
 from pydantic import ValidationError as PydanticValidationError
 
-from leads import api_keys, intake, payload_limits, referrals
-from leads.api_publisher import router as publisher_router
-from leads.models import ApiKey
-from leads.schemas import (
+from leads.intake import api_keys, payload_limits, referrals, transactions
+from leads.intake import services as intake
+from leads.intake.api_publisher import router as publisher_router
+from leads.intake.schemas import (
     BulkAnswer,
     ErrorAnswer,
     IntakeAnswer,
     LeadPayload,
 )
+from leads.models import ApiKey
 from portal import throttling
 
 MAX_BULK_ITEMS = 1000
@@ -93,9 +94,9 @@ def _validation_error(request, exc: ValidationError):
     return api.create_response(request, {"detail": errors}, status=422)
 
 
-@api.exception_handler(intake.IntakeBusyError)
+@api.exception_handler(transactions.IntakeBusyError)
 def _intake_busy(request, exc):
-    """Lock conflicts outlasted intake's own retries (leads.intake.run_atomic): 503."""
+    """Lock conflicts outlasted intake's own retries (leads.intake.transactions.run_atomic): 503."""
     response = api.create_response(
         request, {"detail": "Intake is busy; retry this request shortly."}, status=503
     )
@@ -124,7 +125,7 @@ def _unauthorized(request, exc):
 
 @api.exception_handler(api_keys.AuthThrottled)
 def _auth_throttled(request, exc: api_keys.AuthThrottled):
-    """Too many failed authentications from this address (leads.api_keys): 429."""
+    """Too many failed authentications from this address (leads.intake.api_keys): 429."""
     response = api.create_response(
         request,
         {"detail": "Too many failed authentications from this address; retry later."},
@@ -145,24 +146,19 @@ def _raw_json(request: HttpRequest) -> Any:
 
 
 def _raw_refusal(raw: Any, loc_prefix: list) -> list[dict]:
-    """The field errors of a lead's raw JSON (leads.payload_limits), under loc_prefix."""
+    """The field errors of a lead's raw JSON (leads.intake.payload_limits), under loc_prefix."""
     errors = payload_limits.raw_payload_errors(raw)
     return [{**error, "loc": [*loc_prefix, *error["loc"]]} for error in errors]
+
+
+# What the intake endpoints may answer besides success, in the order OpenAPI lists them.
+INTAKE_ERRORS = dict.fromkeys((400, 401, 413, 422, 429, 503), ErrorAnswer)
 
 
 @api.post(
     "/leads",
     auth=StorefrontKey(),
-    response={
-        201: IntakeAnswer,
-        200: IntakeAnswer,
-        400: ErrorAnswer,
-        401: ErrorAnswer,
-        413: ErrorAnswer,
-        422: ErrorAnswer,
-        429: ErrorAnswer,
-        503: ErrorAnswer,
-    },
+    response={201: IntakeAnswer, 200: IntakeAnswer, **INTAKE_ERRORS},
     summary="Post one storefront lead",
     tags=["intake"],
 )
@@ -193,15 +189,7 @@ def post_lead(
 @api.post(
     "/leads/bulk",
     auth=StorefrontKey(),
-    response={
-        200: BulkAnswer,
-        400: ErrorAnswer,
-        401: ErrorAnswer,
-        413: ErrorAnswer,
-        422: ErrorAnswer,
-        429: ErrorAnswer,
-        503: ErrorAnswer,
-    },
+    response={200: BulkAnswer, **INTAKE_ERRORS},
     summary="Post up to 1,000 storefront leads",
     tags=["intake"],
 )
@@ -273,16 +261,7 @@ class MicrosoftSellerKey(HttpBearer):
 @api.post(
     "/referrals",
     auth=MicrosoftSellerKey(),
-    response={
-        201: IntakeAnswer,
-        200: IntakeAnswer,
-        400: ErrorAnswer,
-        401: ErrorAnswer,
-        413: ErrorAnswer,
-        422: ErrorAnswer,
-        429: ErrorAnswer,
-        503: ErrorAnswer,
-    },
+    response={201: IntakeAnswer, 200: IntakeAnswer, **INTAKE_ERRORS},
     summary="Post a Co-Sell referral",
     tags=["co-sell"],
 )

@@ -9,11 +9,16 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from crm import services as crm_services
-from leads.intake import lead_facts, leads_write, qualifies
-from leads.models import Lead, LeadActivity, LeadTransition, RescoreRun, ScoringRule
-from leads.scoring import RuleSpec, score_lead
-from portal.models import Publisher
+from leads.lifecycle.services import LeadEvent, lead_move, leads_changes_record, leads_write
+from leads.models import Lead, RescoreRun, ScoringRule
+from leads.scoring.rules import (
+    RuleSpec,
+    activity_facts,
+    lead_facts,
+    may_qualify,
+    qualification_threshold,
+    score_lead,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -27,15 +32,6 @@ _WRITTEN = [
     "status_reason",
     "updated_at",
 ]
-
-
-def rescore_run_start(*, publisher: Publisher, requested_by=None) -> RescoreRun:
-    """Queue a rescoring of the publisher's leads; the worker starts it after commit."""
-    from leads import tasks
-
-    run = RescoreRun.objects.create(publisher=publisher, requested_by=requested_by)
-    transaction.on_commit(lambda: tasks.rescore_publisher.delay(run.pk), robust=True)
-    return run
 
 
 def rescore_run_execute(*, run_id: int, chunk_size: int = CHUNK_SIZE) -> RescoreRun | None:
@@ -83,40 +79,24 @@ def _rescore_chunk(run: RescoreRun, rules, after_pk: int, size: int) -> tuple[in
     )
     if not leads:
         return 0, 0, after_pk
-    facts: dict[int, list[tuple]] = {lead.pk: [] for lead in leads}
-    latest_listing: dict[int, int | None] = {}
-    rows = (
-        LeadActivity.objects.filter(lead_id__in=facts)
-        .order_by("occurred_at", "pk")
-        .values_list("lead_id", "action_code", "storefront", "listing_id", "occurred_at", "is_test")
-    )
-    for lead_id, *row in rows:
-        facts[lead_id].append(tuple(row))
-        latest_listing[lead_id] = row[2]
+    facts = activity_facts(lead_ids=[lead.pk for lead in leads])
     transitions, events = [], []
     for lead in leads:
         result = score_lead(rules, lead_facts(lead, facts[lead.pk]), now=now)
         lead.score, lead.score_breakdown, lead.updated_at = result.score, result.breakdown, now
-        threshold = _threshold(lead, run.publisher)
-        if qualifies(lead, facts[lead.pk], threshold):
-            was = lead.status
-            lead.status = Lead.Status.QUALIFIED
-            lead.qualified_at = lead.status_changed_at = now
-            lead.status_reason = f"Rescored: score {lead.score} reached the threshold {threshold}."
+        threshold = qualification_threshold(
+            publisher_threshold=run.publisher.qualification_threshold,
+            campaign=lead.latest_campaign,
+        )
+        if lead.status == Lead.Status.NEW and may_qualify(
+            score=lead.score, is_test=lead.is_test, activities=facts[lead.pk], threshold=threshold
+        ):
+            reason = f"Rescored: score {lead.score} reached the threshold {threshold}."
             transitions.append(
-                LeadTransition(
-                    lead=lead, from_status=was, to_status=lead.status, reason=lead.status_reason
-                )
+                lead_move(lead, to_status=Lead.Status.QUALIFIED, reason=reason, now=now)
             )
-            events.append((lead, "qualified", latest_listing.get(lead.pk)))
+            latest_listing = facts[lead.pk][-1].listing_id
+            events.append(LeadEvent(lead, "qualified", latest_listing))
     leads_write(leads=leads, fields=_WRITTEN)
-    LeadTransition.objects.bulk_create(transitions)
-    crm_services.deliveries_create(events=events)
+    leads_changes_record(transitions=transitions, events=events, now=now)
     return len(leads), len(events), leads[-1].pk
-
-
-def _threshold(lead: Lead, publisher: Publisher) -> int:
-    campaign = lead.latest_campaign
-    if campaign is not None and campaign.qualification_threshold is not None:
-        return campaign.qualification_threshold
-    return publisher.qualification_threshold

@@ -13,12 +13,13 @@ from django.db import DataError, IntegrityError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm import services as crm_services
-from leads.intake import ItemOutcome, refusal, run_atomic, unstorable
-from leads.models import Lead, LeadActivity, LeadTransition, Listing
-from leads.schemas import LEAD_KEYS, LeadPayload, single_line
+from leads.intake.schemas import LEAD_KEYS, LeadPayload, single_line
+from leads.intake.services import contact_fold
+from leads.intake.transactions import ItemOutcome, refusal, run_atomic, unstorable
+from leads.lifecycle.services import LeadEvent, lead_move, leads_changes_record
+from leads.lifecycle.snapshot import CO_SELL_SOURCE
+from leads.models import Lead, LeadActivity, Listing
 
-CO_SELL_SOURCE = "Co-Sell"
 CO_SELL_ACTION = "CoSellReferral"
 EXTERNAL_ID_PREFIX = "co-sell:"
 
@@ -68,7 +69,7 @@ def referral_ingest(*, payload: ReferralPayload, raw: dict, entered_by=None) -> 
             raise
         return ItemOutcome(200, answer=stored[0])
     except DataError as exc:
-        # Validation (leads.payload_limits) should have refused it; never a 500 all the same.
+        # Validation (leads.intake.payload_limits) should have refused it; never a 500 all the same.
         return unstorable(exc)
 
 
@@ -91,29 +92,13 @@ def _store(payload: ReferralPayload, raw: dict, listing: Listing, external_id: s
         publisher=listing.publisher, origin=Lead.Origin.CO_SELL, email_normalized=email
     )
     consolidated = lead.activities.exists()
-    for field_name, value in (
-        ("first_name", details.FirstName),
-        ("last_name", details.LastName),
-        ("phone", details.Phone),
-        ("country", details.Country),
-        ("company", details.Company),
-        ("title", details.Title),
-    ):
-        if value:
-            setattr(lead, field_name, value)
+    contact_fold(lead, details)
     lead.last_activity_at = now
-    event = "updated"
+    event, transitions = "updated", []
     if lead.status == Lead.Status.NEW:
-        lead.status = Lead.Status.QUALIFIED
-        lead.qualified_at = lead.status_changed_at = now
-        lead.status_changed_by = entered_by
-        lead.status_reason = _("Co-Sell referral, qualified by a Microsoft seller.")
-        LeadTransition.objects.create(
-            lead=lead,
-            from_status=Lead.Status.NEW,
-            to_status=lead.status,
-            changed_by=entered_by,
-            reason=lead.status_reason,
+        reason = _("Co-Sell referral, qualified by a Microsoft seller.")
+        transitions.append(
+            lead_move(lead, to_status=Lead.Status.QUALIFIED, reason=reason, now=now, by=entered_by)
         )
         event = "qualified"
     lead.save()
@@ -135,6 +120,6 @@ def _store(payload: ReferralPayload, raw: dict, listing: Listing, external_id: s
         raw_payload=raw,
         intake_response=answer,
     )
-    if lead.status != Lead.Status.DISQUALIFIED:
-        crm_services.deliveries_create(events=[(lead, event, listing.pk)], field_seller=False)
+    events = [] if lead.status == Lead.Status.DISQUALIFIED else [LeadEvent(lead, event, listing.pk)]
+    leads_changes_record(transitions=transitions, events=events, field_seller=False, now=now)
     return ItemOutcome(201, answer=answer)

@@ -26,7 +26,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from leads import nurture_render, unsubscribe
+from leads.lifecycle.snapshot import LeadSnapshot
 from leads.models import (
     CampaignListing,
     EmailSend,
@@ -34,12 +34,14 @@ from leads.models import (
     NurtureSequence,
     NurtureStep,
 )
-from leads.nurture import STOP_STATUSES
-from leads.nurture_outcomes import (
+from leads.nurture import render as nurture_render
+from leads.nurture import unsubscribe
+from leads.nurture.outcomes import (
     Outcomes,
     SendReport,
     outcomes_record,
 )
+from leads.nurture.services import STOP_STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -170,11 +172,7 @@ class _Batch:
             return None
         lead, publisher = enrollment.lead, enrollment.campaign.publisher
         recipient = nurture_render.Recipient(
-            email=lead.email,
-            first_name=lead.first_name,
-            last_name=lead.last_name,
-            company=lead.company,
-            title=lead.title,
+            lead=LeadSnapshot.of(lead),
             publisher_name=publisher.name,
             postal_address=publisher.postal_address,
             reply_to=publisher.lead_contact_email,

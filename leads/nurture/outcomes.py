@@ -1,4 +1,4 @@
-"""Recording what a nurture batch did (leads.nurture_send), with set-wise statements.
+"""Recording what a nurture batch did (leads.nurture.send), with set-wise statements.
 
 One transaction per batch: sent rows and the enrolments' next step, 4xx retries with
 backoff (suppressed after MAX_SOFT_FAILURES), 5xx bounces (suppressed, enrolments
@@ -9,8 +9,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from leads import unsubscribe
 from leads.models import EmailSend, Enrollment, NurtureStep, Suppression
+from leads.nurture import unsubscribe
 
 MAX_SOFT_FAILURES = 5
 SOFT_BACKOFF = (

@@ -25,6 +25,8 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from leads.lifecycle.snapshot import LeadSnapshot
+
 PLACEHOLDERS: tuple[str, ...] = (
     "first_name",
     "last_name",
@@ -111,11 +113,7 @@ def render_html_body(template: str, values: dict[str, str]) -> SafeString:
 class Recipient:
     """What a message needs to know about its lead and publisher."""
 
-    email: str
-    first_name: str
-    last_name: str
-    company: str
-    title: str
+    lead: LeadSnapshot
     publisher_name: str
     postal_address: str
     reply_to: str
@@ -125,10 +123,10 @@ class Recipient:
 def placeholder_values(recipient: Recipient, unsubscribe_url: str) -> dict[str, str]:
     """The allowlisted values a template may use, as plain strings."""
     return {
-        "first_name": recipient.first_name,
-        "last_name": recipient.last_name,
-        "company": recipient.company,
-        "title": recipient.title,
+        "first_name": recipient.lead.first_name,
+        "last_name": recipient.lead.last_name,
+        "company": recipient.lead.company,
+        "title": recipient.lead.title,
         "offer_title": recipient.offer_title,
         "publisher_name": recipient.publisher_name,
         "unsubscribe_url": unsubscribe_url,
@@ -157,7 +155,7 @@ def build_message(
         subject=render_subject(subject, values),
         body=render_to_string("emails/nurture_message.txt", context),
         from_email=from_address(recipient.publisher_name),
-        to=[recipient.email],
+        to=[recipient.lead.email],
         reply_to=[recipient.reply_to] if recipient.reply_to else None,
         headers={
             "List-Unsubscribe": f"<{unsubscribe_url}>",

@@ -11,7 +11,7 @@ it acquires the offer (a new INS or Create activity), and when its address is
 suppressed (unsubscribe, bounce). The sender re-checks status, consent and suppression
 before each message, so a stop missed here still sends nothing.
 
-Sending lives in leads.nurture_send; rendering in leads.nurture_render.
+Sending lives in leads.nurture.send; rendering in leads.nurture.render.
 """
 
 import logging
@@ -24,7 +24,6 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads import address_hash
 from leads.models import (
     Campaign,
     EmailSend,
@@ -34,7 +33,9 @@ from leads.models import (
     NurtureSequence,
     NurtureStep,
 )
-from leads.unsubscribe import suppressed_addresses
+from leads.nurture import address_hash
+from leads.nurture.render import template_errors
+from leads.nurture.unsubscribe import suppressed_addresses
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +67,6 @@ def step_save(
     stop_condition: str = "",
 ) -> NurtureStep:
     """Add a step at the end of the sequence, or edit one; templates are checked first."""
-    from leads.nurture_render import template_errors
-
     errors = {}
     for field, text in (("subject", subject), ("body", body)):
         if template_errors(text):

@@ -2,13 +2,13 @@
 
 A token is a `django.core.signing` value with a salt of its own, so that no other signed
 value of the portal can stand in for it. It carries the publisher, the keyed HMAC of the
-normalized address (leads.address_hash; never the address itself) and, for a real
+normalized address (leads.nurture.address_hash; never the address itself) and, for a real
 nurture message, the send it came in. It never expires: CAN-SPAM wants an opt-out to
 work for at least 30 days, and a reader may find an old message years later. Tokens
 made before the HMAC (salt "…v1") carry the bare SHA-256 and keep working.
 
 Every suppression check (enrolment, send time, unsubscribe, admin) goes through this
-module or leads.address_hash, which match an address under every key and the legacy
+module or leads.nurture.address_hash, which match an address under every key and the legacy
 SHA-256 rows.
 """
 
@@ -23,8 +23,8 @@ from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils import timezone
 
-from leads import address_hash
 from leads.models import EmailSend, Enrollment, Lead, Suppression
+from leads.nurture import address_hash
 
 logger = logging.getLogger(__name__)
 

@@ -21,10 +21,11 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 from pydantic import ValidationError
 
-from leads.intake import IntakeItem, ItemOutcome, leads_ingest
+from leads.catalog.storefronts import Storefront
+from leads.intake.schemas import LeadPayload, parse_lead_source
+from leads.intake.services import IntakeItem, leads_ingest
+from leads.intake.transactions import ItemOutcome
 from leads.models import Listing
-from leads.schemas import LeadPayload, parse_lead_source
-from leads.storefronts import Storefront
 from portal.models import Publisher
 
 MAX_BYTES = 20 * 1024 * 1024

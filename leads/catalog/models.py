@@ -1,0 +1,103 @@
+"""The publisher's listings on the storefronts, and the gate they pass to be published."""
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from leads.catalog.storefronts import (
+    LISTING_TYPES_BY_STOREFRONT,
+    ListingType,
+    Storefront,
+    listing_type_is_valid,
+    listing_type_labels,
+)
+from portal.models import Publisher
+
+offer_id_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9_-]*\.[A-Za-z0-9][A-Za-z0-9._-]*$",
+    _("Enter the offer id as publisherid.offerid, for example contoso.contoso-crm."),
+)
+
+# One CHECK per storefront row of DESIGN §1: (storefront = X AND type IN X's types) OR …
+_LISTING_TYPE_MATCHES_STOREFRONT = Q()
+for _storefront, _types in LISTING_TYPES_BY_STOREFRONT.items():
+    _LISTING_TYPE_MATCHES_STOREFRONT |= Q(storefront=_storefront, listing_type__in=_types)
+
+
+class Listing(models.Model):
+    """An app, consulting service, offer or technology on one storefront."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+        UNPUBLISHED = "unpublished", _("Unpublished")
+
+    publisher = models.ForeignKey(
+        Publisher, on_delete=models.CASCADE, related_name="listings", verbose_name=_("publisher")
+    )
+    storefront = models.CharField(_("storefront"), max_length=20, choices=Storefront)
+    listing_type = models.CharField(_("listing type"), max_length=20, choices=ListingType)
+    name = models.CharField(_("name"), max_length=200)
+    offer_id = models.CharField(
+        _("offer id"),
+        max_length=200,
+        validators=[offer_id_validator],
+        help_text=_("publisherid.offerid, as Partner Center shows it."),
+    )
+    status = models.CharField(_("status"), max_length=12, choices=Status, default=Status.DRAFT)
+    lead_management_enabled = models.BooleanField(_("lead management enabled"), default=False)
+    published_at = models.DateTimeField(_("published"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("listing")
+        verbose_name_plural = _("listings")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["storefront", "offer_id"], name="listing_offer_unique_per_storefront"
+            ),
+            # Target of the composite foreign key from CampaignListing (see migrations).
+            models.UniqueConstraint(fields=["id", "storefront"], name="listing_id_storefront"),
+            models.CheckConstraint(
+                condition=_LISTING_TYPE_MATCHES_STOREFRONT,
+                name="listing_type_valid_for_storefront",
+                violation_error_message=_("This listing type is not sold on this storefront."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="published")
+                | Q(lead_management_enabled=True, published_at__isnull=False),
+                name="listing_published_needs_lead_management",
+                violation_error_message=_("A published listing must have lead management."),
+            ),
+        ]
+        indexes = [models.Index(fields=["publisher", "storefront"], name="listing_pub_sf")]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_storefront_display()})"
+
+    def clean(self):
+        super().clean()
+        if (
+            self.storefront
+            and self.listing_type
+            and not listing_type_is_valid(self.storefront, self.listing_type)
+        ):
+            raise ValidationError(
+                {
+                    "listing_type": _(
+                        "%(storefront)s does not sell this listing type. Choose one of: %(types)s."
+                    )
+                    % {
+                        "storefront": Storefront(self.storefront).label,
+                        "types": listing_type_labels(self.storefront),
+                    }
+                }
+            )
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == self.Status.PUBLISHED

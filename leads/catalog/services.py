@@ -1,0 +1,84 @@
+"""Writes for listings: create, edit, and the publish gate. Views, admin and commands call these."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from leads.catalog.selectors import PublishBlocker, listing_publish_blockers
+from leads.models import Listing
+from portal.models import Publisher
+
+
+class ListingPublishRefused(ValidationError):
+    """The publish gate refused; `blockers` says why, each with its fix."""
+
+    def __init__(self, blockers: list[PublishBlocker]):
+        self.blockers = blockers
+        super().__init__([blocker.message for blocker in blockers], code="publish_refused")
+
+
+@transaction.atomic
+def listing_publish(*, listing: Listing) -> Listing:
+    """Publish a listing, or raise ListingPublishRefused with every reason it cannot be."""
+    listing = Listing.objects.select_for_update().select_related("publisher").get(pk=listing.pk)
+    if listing.is_published:
+        return listing
+    blockers = listing_publish_blockers(listing=listing)
+    if blockers:
+        raise ListingPublishRefused(blockers)
+    listing.status = Listing.Status.PUBLISHED
+    listing.published_at = timezone.now()
+    listing.save(update_fields=["status", "published_at", "updated_at"])
+    return listing
+
+
+@transaction.atomic
+def listing_unpublish(*, listing: Listing) -> Listing:
+    """Take a listing off the storefront; its leads and history stay."""
+    listing = Listing.objects.select_for_update().get(pk=listing.pk)
+    if listing.is_published:
+        listing.status = Listing.Status.UNPUBLISHED
+        listing.save(update_fields=["status", "updated_at"])
+    return listing
+
+
+@transaction.atomic
+def listing_set_lead_management(*, listing: Listing, enabled: bool) -> Listing:
+    """Turn lead management on or off. A published listing cannot lose it (DESIGN §1)."""
+    listing = Listing.objects.select_for_update().get(pk=listing.pk)
+    if not enabled and listing.is_published:
+        raise ValidationError(
+            _("Unpublish the listing first: a published listing must keep lead management."),
+            code="published_needs_lead_management",
+        )
+    listing.lead_management_enabled = enabled
+    listing.save(update_fields=["lead_management_enabled", "updated_at"])
+    return listing
+
+
+@transaction.atomic
+def listing_create(
+    *, publisher: Publisher, storefront: str, listing_type: str, name: str, offer_id: str
+) -> Listing:
+    """Create a draft listing; the storefront is fixed from now on."""
+    listing = Listing(
+        publisher=publisher,
+        storefront=storefront,
+        listing_type=listing_type,
+        name=name,
+        offer_id=offer_id,
+    )
+    listing.full_clean()
+    listing.save()
+    return listing
+
+
+@transaction.atomic
+def listing_update(*, listing: Listing, listing_type: str, name: str, offer_id: str) -> Listing:
+    """Edit a listing's type, name and offer id; its storefront never changes."""
+    listing = Listing.objects.select_for_update().get(pk=listing.pk)
+    listing.listing_type, listing.name, listing.offer_id = listing_type, name, offer_id
+    listing.full_clean()
+    listing.save(update_fields=["listing_type", "name", "offer_id", "updated_at"])
+    return listing

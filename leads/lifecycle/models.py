@@ -1,0 +1,325 @@
+"""The lead, its storefront activities, its status transitions and its daily figures."""
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from leads.campaigns.models import Campaign
+from leads.catalog.models import Listing
+from leads.catalog.storefronts import Storefront
+from portal.models import Publisher
+
+
+class LeadOrigin(models.TextChoices):
+    MARKETPLACE = "marketplace", _("Marketplace")
+    CO_SELL = "co-sell", _("Co-Sell referral")
+
+
+class LeadStatus(models.TextChoices):
+    NEW = "new", _("New")
+    QUALIFIED = "qualified", _("Qualified")
+    ACCEPTED = "accepted", _("Accepted")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+    DISQUALIFIED = "disqualified", _("Disqualified")
+
+
+class Lead(models.Model):
+    """One person per publisher per origin; intake consolidates on the normalized email."""
+
+    Origin = LeadOrigin
+    Status = LeadStatus
+
+    # The sales lifecycle of DESIGN §3: where each status may move next.
+    TRANSITIONS: dict[str, tuple[str, ...]] = {
+        Status.NEW: (Status.QUALIFIED, Status.DISQUALIFIED),
+        Status.QUALIFIED: (Status.ACCEPTED, Status.DISQUALIFIED),
+        Status.ACCEPTED: (Status.WON, Status.LOST),
+        Status.WON: (),
+        Status.LOST: (),
+        Status.DISQUALIFIED: (),
+    }
+
+    uuid = models.UUIDField(_("lead id"), default=uuid.uuid4, unique=True, editable=False)
+    publisher = models.ForeignKey(
+        Publisher, on_delete=models.CASCADE, related_name="leads", verbose_name=_("publisher")
+    )
+    origin = models.CharField(
+        _("origin"), max_length=12, choices=Origin, default=Origin.MARKETPLACE
+    )
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    email = models.EmailField(_("email"), max_length=254)
+    email_normalized = models.CharField(_("normalized email"), max_length=254, editable=False)
+    phone = models.CharField(_("phone"), max_length=50, blank=True)
+    country = models.CharField(
+        _("country"), max_length=2, blank=True, help_text=_("ISO 3166-1 alpha-2 code.")
+    )
+    company = models.CharField(_("company"), max_length=200, blank=True)
+    title = models.CharField(_("job title"), max_length=200, blank=True)
+    score = models.PositiveSmallIntegerField(
+        _("score"), default=0, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    score_breakdown = models.JSONField(_("score breakdown"), default=list, blank=True)
+    status = models.CharField(_("status"), max_length=12, choices=Status, default=Status.NEW)
+    marketing_consent = models.BooleanField(_("marketing consent"), default=False)
+    marketing_consent_at = models.DateTimeField(
+        _("consent recorded"), null=True, blank=True, help_text=_("When consent was last stated.")
+    )
+    is_test = models.BooleanField(
+        _("test lead"), default=False, help_text=_("Partner Center validation lead (MSFT_TEST_…).")
+    )
+    first_campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="first_leads",
+        verbose_name=_("first campaign"),
+    )
+    latest_campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="latest_leads",
+        verbose_name=_("latest campaign"),
+    )
+    qualified_at = models.DateTimeField(_("qualified"), null=True, blank=True)
+    status_changed_at = models.DateTimeField(_("status changed"), null=True, blank=True)
+    status_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("status changed by"),
+    )
+    status_reason = models.CharField(_("reason"), max_length=500, blank=True)
+    last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["publisher", "origin", "email_normalized"],
+                name="lead_unique_person_per_publisher_origin",
+                violation_error_message=_(
+                    "This publisher already has a lead of this origin with this email."
+                ),
+            ),
+            models.CheckConstraint(condition=Q(score__lte=100), name="lead_score_0_100"),
+            models.CheckConstraint(
+                condition=Q(email_normalized=Lower("email_normalized")),
+                name="lead_email_normalized_lowercase",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=LeadStatus.values), name="lead_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(origin__in=LeadOrigin.values), name="lead_origin_valid"
+            ),
+        ]
+        indexes = [
+            # The portal's lead list: a publisher's leads by time, by status, by score.
+            models.Index(fields=["publisher", "-created_at", "-id"], name="lead_pub_created"),
+            models.Index(
+                fields=["publisher", "status", "-created_at", "-id"], name="lead_pub_status_created"
+            ),
+            models.Index(fields=["publisher", "-score", "-id"], name="lead_pub_score"),
+            models.Index(fields=["-created_at", "-id"], name="lead_created"),
+            # Staff look a person up by email across publishers (admin search).
+            models.Index(fields=["email_normalized"], name="lead_email"),
+        ]
+
+    def __str__(self):
+        full_name = f"{self.first_name} {self.last_name}".strip()
+        return full_name or self.email
+
+    @staticmethod
+    def normalize_email(email: str) -> str:
+        """The consolidation key: surrounding space removed, the whole address lowercased."""
+        return email.strip().lower()
+
+    def clean(self):
+        super().clean()
+        self.email_normalized = self.normalize_email(self.email or "")
+        if self.country:
+            self.country = self.country.upper()
+
+    def can_move_to(self, status: str) -> bool:
+        return status in self.TRANSITIONS.get(self.status, ())
+
+
+class LeadActivity(models.Model):
+    """One storefront interaction of a lead: a trial, an install, a contact request."""
+
+    class ActionCode(models.TextChoices):
+        INS = "INS", _("Install / get it now")
+        PLT = "PLT", _("Contact me (partner-led trial)")
+        DNC = "DNC", _("Do not contact (cross-listing)")
+        CREATE = "Create", _("Created in the Azure portal")
+        START_TEST_DRIVE = "StartTestDrive", _("Test drive started")
+
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="activities", verbose_name=_("lead")
+    )
+    listing = models.ForeignKey(
+        Listing,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="activities",
+        verbose_name=_("listing"),
+    )
+    campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="activities",
+        verbose_name=_("campaign"),
+    )
+    storefront = models.CharField(_("storefront"), max_length=20, choices=Storefront)
+    # Unknown codes are kept as sent, so there are no choices enforced here.
+    action_code = models.CharField(_("action code"), max_length=40, blank=True)
+    lead_source = models.CharField(_("lead source"), max_length=500, blank=True)
+    external_id = models.CharField(  # noqa: DJ001  NULL keeps id-less activities out of the unique index
+        _("external id"),
+        max_length=200,
+        null=True,
+        blank=True,
+        help_text=_("The LeadId or Idempotency-Key the storefront sent."),
+    )
+    description = models.TextField(_("description"), blank=True)
+    occurred_at = models.DateTimeField(_("occurred"))
+    is_test = models.BooleanField(_("test lead"), default=False)
+    raw_payload = models.JSONField(_("raw payload"), default=dict, blank=True)
+    # The first answer intake gave; a replay of the same external id gets it back verbatim.
+    intake_response = models.JSONField(_("intake response"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("received"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("lead activity")
+        verbose_name_plural = _("lead activities")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["storefront", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="activity_external_id_unique_per_storefront",
+                violation_error_message=_("This storefront already sent an activity with this id."),
+            ),
+            models.CheckConstraint(
+                condition=Q(storefront__in=Storefront.values), name="activity_storefront_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["lead", "-occurred_at"], name="activity_lead_occurred"),
+            models.Index(fields=["campaign", "occurred_at"], name="activity_campaign_occurred"),
+        ]
+
+    def __str__(self):
+        return f"{self.action_code or '?'} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class LeadTransition(models.Model):
+    """One move in a lead's lifecycle: who (empty for the system), when, and why."""
+
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="transitions", verbose_name=_("lead")
+    )
+    from_status = models.CharField(_("from"), max_length=12, choices=LeadStatus)
+    to_status = models.CharField(_("to"), max_length=12, choices=LeadStatus)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("changed by"),
+    )
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("lead transition")
+        verbose_name_plural = _("lead transitions")
+        indexes = [models.Index(fields=["lead", "-created_at"], name="transition_lead_created")]
+
+    def __str__(self):
+        return f"{self.from_status} → {self.to_status}"
+
+
+class CoSellReferral(Lead):
+    """Co-Sell referrals as staff see and enter them in admin (origin co-sell)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("Co-Sell referral")
+        verbose_name_plural = _("Co-Sell referrals")
+
+
+_DAILY_STAT_DIMENSIONS = ["publisher", "day", "storefront", "action_code", "origin", "is_test"]
+
+
+class LeadDailyStat(models.Model):
+    """A publisher's lead counts for one day and one combination of dimensions.
+
+    Written only by `leads.reporting.rollup.rollup_days`, which recomputes whole days; the dashboard
+    reads these rows instead of counting a million leads (see portal/shell/dashboard.py).
+    """
+
+    publisher = models.ForeignKey(
+        Publisher, on_delete=models.CASCADE, related_name="+", verbose_name=_("publisher")
+    )
+    day = models.DateField(_("day"))
+    # The storefront and action code of the lead's first activity ("" when it has none).
+    storefront = models.CharField(_("storefront"), max_length=20, blank=True)
+    action_code = models.CharField(_("action code"), max_length=40, blank=True)
+    origin = models.CharField(_("origin"), max_length=12, choices=LeadOrigin)
+    campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="daily_stats",
+        verbose_name=_("campaign"),
+    )
+    is_test = models.BooleanField(_("test leads"), default=False)
+    new_count = models.PositiveIntegerField(_("new leads"), default=0)
+    qualified_count = models.PositiveIntegerField(_("qualified leads"), default=0)
+    accepted_count = models.PositiveIntegerField(_("accepted leads"), default=0)
+
+    class Meta:
+        ordering = ["publisher", "day"]
+        verbose_name = _("daily lead figures")
+        verbose_name_plural = _("daily lead figures")
+        # One row per combination; the campaign may be empty, hence two partial indexes
+        # (portable, where nulls_distinct=False is PostgreSQL-only).
+        constraints = [
+            models.UniqueConstraint(
+                fields=[*_DAILY_STAT_DIMENSIONS, "campaign"],
+                condition=Q(campaign__isnull=False),
+                name="leaddailystat_unique_with_campaign",
+            ),
+            models.UniqueConstraint(
+                fields=_DAILY_STAT_DIMENSIONS,
+                condition=Q(campaign__isnull=True),
+                name="leaddailystat_unique_without_campaign",
+            ),
+        ]
+        indexes = [models.Index(fields=["publisher", "day"], name="leaddailystat_pub_day")]
+
+    def __str__(self):
+        return f"{self.publisher_id} {self.day}: {self.new_count}/{self.qualified_count}"
