@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.fields import EncryptedJSONField
 from leads.models import Lead, Listing
-from portal.models import Publisher
+from portal.tenancy.model_fields import TimestampedModel, publisher_key
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class KindProfile:
     required_keys: tuple[str, ...]
 
 
-class CrmTarget(models.Model):
+class CrmTarget(TimestampedModel):
     """Where a publisher's qualified leads go. A target without a publisher is the global
     Microsoft field-seller CRM, set up once by staff."""
 
@@ -60,13 +60,10 @@ class CrmTarget(models.Model):
         ),
     }
 
-    publisher = models.ForeignKey(
-        Publisher,
-        on_delete=models.CASCADE,
+    publisher = publisher_key(
+        related_name="crm_targets",
         null=True,
         blank=True,
-        related_name="crm_targets",
-        verbose_name=_("publisher"),
         help_text=_("Empty for the global Microsoft field-seller CRM."),
     )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind)
@@ -102,8 +99,6 @@ class CrmTarget(models.Model):
         editable=False,
         help_text=_("Failure alerts go out at most once a day per target."),
     )
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         ordering = ["publisher__name", "name"]
@@ -160,7 +155,7 @@ class CrmTarget(models.Model):
         return {key: bool(self.config.get(key)) for key in self.profile.secret_keys}
 
 
-class Delivery(models.Model):
+class Delivery(TimestampedModel):
     """One lead event owed to one target: the outbox row that workers drain."""
 
     class Event(models.TextChoices):
@@ -204,8 +199,6 @@ class Delivery(models.Model):
         editable=False,
         help_text=_("Sent to the target on every attempt (webhook-id), so retries deduplicate."),
     )
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leads.catalog.models import Listing
 from leads.catalog.storefronts import CAMPAIGN_KIND_BY_STOREFRONT, CampaignKind, Storefront
-from portal.models import Publisher
+from portal.tenancy.model_fields import publisher_key
 
 
 class Campaign(models.Model):
@@ -20,9 +20,7 @@ class Campaign(models.Model):
         PAUSED = "paused", _("Paused")
         ENDED = "ended", _("Ended")
 
-    publisher = models.ForeignKey(
-        Publisher, on_delete=models.CASCADE, related_name="campaigns", verbose_name=_("publisher")
-    )
+    publisher = publisher_key(related_name="campaigns")
     storefront = models.CharField(_("storefront"), max_length=20, choices=Storefront)
     # Derived by the database from the storefront, so it can never disagree with it.
     kind = models.GeneratedField(

@@ -13,7 +13,7 @@ from leads.catalog.storefronts import (
     listing_type_is_valid,
     listing_type_labels,
 )
-from portal.models import Publisher
+from portal.tenancy.model_fields import TimestampedModel, publisher_key
 
 offer_id_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9_-]*\.[A-Za-z0-9][A-Za-z0-9._-]*$",
@@ -26,7 +26,7 @@ for _storefront, _types in LISTING_TYPES_BY_STOREFRONT.items():
     _LISTING_TYPE_MATCHES_STOREFRONT |= Q(storefront=_storefront, listing_type__in=_types)
 
 
-class Listing(models.Model):
+class Listing(TimestampedModel):
     """An app, consulting service, offer or technology on one storefront."""
 
     class Status(models.TextChoices):
@@ -34,9 +34,7 @@ class Listing(models.Model):
         PUBLISHED = "published", _("Published")
         UNPUBLISHED = "unpublished", _("Unpublished")
 
-    publisher = models.ForeignKey(
-        Publisher, on_delete=models.CASCADE, related_name="listings", verbose_name=_("publisher")
-    )
+    publisher = publisher_key(related_name="listings")
     storefront = models.CharField(_("storefront"), max_length=20, choices=Storefront)
     listing_type = models.CharField(_("listing type"), max_length=20, choices=ListingType)
     name = models.CharField(_("name"), max_length=200)
@@ -49,8 +47,6 @@ class Listing(models.Model):
     status = models.CharField(_("status"), max_length=12, choices=Status, default=Status.DRAFT)
     lead_management_enabled = models.BooleanField(_("lead management enabled"), default=False)
     published_at = models.DateTimeField(_("published"), null=True, blank=True)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         ordering = ["name"]

@@ -2,7 +2,6 @@
 
 import uuid
 
-from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -12,7 +11,19 @@ from django.utils.translation import gettext_lazy as _
 from leads.campaigns.models import Campaign
 from leads.catalog.models import Listing
 from leads.catalog.storefronts import Storefront
-from portal.models import Publisher
+from portal.tenancy.model_fields import TimestampedModel, acting_user_key, publisher_key
+
+
+def campaign_attribution_key(verbose_name, *, related_name: str) -> models.ForeignKey:
+    """A campaign a lead or activity is attributed to; the row stays when the campaign goes."""
+    return models.ForeignKey(
+        Campaign,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name=related_name,
+        verbose_name=verbose_name,
+    )
 
 
 class LeadOrigin(models.TextChoices):
@@ -29,7 +40,7 @@ class LeadStatus(models.TextChoices):
     DISQUALIFIED = "disqualified", _("Disqualified")
 
 
-class Lead(models.Model):
+class Lead(TimestampedModel):
     """One person per publisher per origin; intake consolidates on the normalized email."""
 
     Origin = LeadOrigin
@@ -46,9 +57,7 @@ class Lead(models.Model):
     }
 
     uuid = models.UUIDField(_("lead id"), default=uuid.uuid4, unique=True, editable=False)
-    publisher = models.ForeignKey(
-        Publisher, on_delete=models.CASCADE, related_name="leads", verbose_name=_("publisher")
-    )
+    publisher = publisher_key(related_name="leads")
     origin = models.CharField(
         _("origin"), max_length=12, choices=Origin, default=Origin.MARKETPLACE
     )
@@ -74,36 +83,13 @@ class Lead(models.Model):
     is_test = models.BooleanField(
         _("test lead"), default=False, help_text=_("Partner Center validation lead (MSFT_TEST_…).")
     )
-    first_campaign = models.ForeignKey(
-        Campaign,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="first_leads",
-        verbose_name=_("first campaign"),
-    )
-    latest_campaign = models.ForeignKey(
-        Campaign,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="latest_leads",
-        verbose_name=_("latest campaign"),
-    )
+    first_campaign = campaign_attribution_key(_("first campaign"), related_name="first_leads")
+    latest_campaign = campaign_attribution_key(_("latest campaign"), related_name="latest_leads")
     qualified_at = models.DateTimeField(_("qualified"), null=True, blank=True)
     status_changed_at = models.DateTimeField(_("status changed"), null=True, blank=True)
-    status_changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("status changed by"),
-    )
+    status_changed_by = acting_user_key(_("status changed by"))
     status_reason = models.CharField(_("reason"), max_length=500, blank=True)
     last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -181,14 +167,7 @@ class LeadActivity(models.Model):
         related_name="activities",
         verbose_name=_("listing"),
     )
-    campaign = models.ForeignKey(
-        Campaign,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="activities",
-        verbose_name=_("campaign"),
-    )
+    campaign = campaign_attribution_key(_("campaign"), related_name="activities")
     storefront = models.CharField(_("storefront"), max_length=20, choices=Storefront)
     # Unknown codes are kept as sent, so there are no choices enforced here.
     action_code = models.CharField(_("action code"), max_length=40, blank=True)
@@ -240,14 +219,7 @@ class LeadTransition(models.Model):
     )
     from_status = models.CharField(_("from"), max_length=12, choices=LeadStatus)
     to_status = models.CharField(_("to"), max_length=12, choices=LeadStatus)
-    changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("changed by"),
-    )
+    changed_by = acting_user_key(_("changed by"))
     reason = models.CharField(_("reason"), max_length=500, blank=True)
     created_at = models.DateTimeField(_("when"), auto_now_add=True)
 
@@ -280,9 +252,7 @@ class LeadDailyStat(models.Model):
     reads these rows instead of counting a million leads (see portal/shell/dashboard.py).
     """
 
-    publisher = models.ForeignKey(
-        Publisher, on_delete=models.CASCADE, related_name="+", verbose_name=_("publisher")
-    )
+    publisher = publisher_key(related_name="+")
     day = models.DateField(_("day"))
     # The storefront and action code of the lead's first activity ("" when it has none).
     storefront = models.CharField(_("storefront"), max_length=20, blank=True)

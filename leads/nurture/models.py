@@ -1,6 +1,5 @@
 """Nurture email: sequences, steps, enrolments, sends and suppressed addresses (docs/nurture.md)."""
 
-from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
@@ -9,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leads.campaigns.models import Campaign
 from leads.lifecycle.models import Lead
-from portal.models import Publisher
+from portal.tenancy.model_fields import TimestampedModel, acting_user_key, publisher_key
 
 
 class NurtureSequence(models.Model):
@@ -29,14 +28,7 @@ class NurtureSequence(models.Model):
     )
     status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.DRAFT)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
-    started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("started by"),
-    )
+    started_by = acting_user_key(_("started by"))
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -53,7 +45,7 @@ class NurtureSequence(models.Model):
         return f"{self.campaign} ({self.get_status_display()})"
 
 
-class NurtureStep(models.Model):
+class NurtureStep(TimestampedModel):
     """One email of a sequence: sent `delay_hours` after enrolment (first step) or after
     the previous step. Subject and body are placeholder templates (leads.nurture.render)."""
 
@@ -78,8 +70,6 @@ class NurtureStep(models.Model):
     stop_condition = models.CharField(
         _("stop condition"), max_length=12, choices=StopCondition, blank=True, default=""
     )
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         ordering = ["campaign", "position"]
@@ -204,12 +194,7 @@ class Suppression(models.Model):
         BOUNCED = "bounced", _("Bounced")
         COMPLAINED = "complained", _("Complained")
 
-    publisher = models.ForeignKey(
-        Publisher,
-        on_delete=models.CASCADE,
-        related_name="suppressions",
-        verbose_name=_("publisher"),
-    )
+    publisher = publisher_key(related_name="suppressions")
     email_hash = models.CharField(_("email (HMAC-SHA256)"), max_length=64)
     is_legacy = models.BooleanField(
         _("legacy SHA-256"),

@@ -1,6 +1,5 @@
 """Scoring rules, and the runs that rescore a publisher's leads after they change."""
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -8,10 +7,10 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from leads.catalog.models import Listing
-from portal.models import Publisher
+from portal.tenancy.model_fields import TimestampedModel, acting_user_key, publisher_key
 
 
-class ScoringRule(models.Model):
+class ScoringRule(TimestampedModel):
     """A publisher's rule: when the condition holds, the lead gets the points."""
 
     class Condition(models.TextChoices):
@@ -30,12 +29,7 @@ class ScoringRule(models.Model):
             _("Days since the last activity at most"),
         )
 
-    publisher = models.ForeignKey(
-        Publisher,
-        on_delete=models.CASCADE,
-        related_name="scoring_rules",
-        verbose_name=_("publisher"),
-    )
+    publisher = publisher_key(related_name="scoring_rules")
     name = models.CharField(_("name"), max_length=120)
     condition = models.CharField(_("condition"), max_length=40, choices=Condition)
     value = models.CharField(
@@ -57,8 +51,6 @@ class ScoringRule(models.Model):
     )
     is_active = models.BooleanField(_("active"), default=True)
     position = models.PositiveSmallIntegerField(_("position"), default=0)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         ordering = ["publisher", "position", "id"]
@@ -101,25 +93,13 @@ class RescoreRun(models.Model):
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
 
-    publisher = models.ForeignKey(
-        Publisher,
-        on_delete=models.CASCADE,
-        related_name="rescore_runs",
-        verbose_name=_("publisher"),
-    )
+    publisher = publisher_key(related_name="rescore_runs")
     status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.QUEUED)
     total = models.PositiveIntegerField(_("leads"), default=0)
     processed = models.PositiveIntegerField(_("processed"), default=0)
     requalified = models.PositiveIntegerField(_("newly qualified"), default=0)
     error = models.TextField(_("error"), blank=True)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("requested by"),
-    )
+    requested_by = acting_user_key(_("requested by"))
     created_at = models.DateTimeField(_("requested"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)

@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from portal.tenancy.model_fields import publisher_key
+
 DEFAULT_QUALIFICATION_THRESHOLD = 50
 
 
@@ -71,12 +73,7 @@ class Membership(models.Model):
         related_name="memberships",
         verbose_name=_("user"),
     )
-    publisher = models.ForeignKey(
-        Publisher,
-        on_delete=models.CASCADE,
-        related_name="memberships",
-        verbose_name=_("publisher"),
-    )
+    publisher = publisher_key(related_name="memberships")
     role = models.CharField(_("role"), max_length=10, choices=Role, default=Role.MEMBER)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 

@@ -1,0 +1,48 @@
+"""The fields that every app's models declare alike: the owning publisher, the user who
+acted, the creation and update times, and the check that a column holds one of its
+choices. The tables are unchanged: each field is the one the models wrote out before."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+def publisher_key(*, related_name: str, **options) -> models.ForeignKey:
+    """The publisher that owns a row; the row goes when its publisher goes."""
+    return models.ForeignKey(
+        "portal.Publisher",
+        on_delete=models.CASCADE,
+        related_name=related_name,
+        verbose_name=_("publisher"),
+        **options,
+    )
+
+
+def acting_user_key(verbose_name) -> models.ForeignKey:
+    """The user who did something to a row (empty for the system); the row outlives them."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=verbose_name,
+    )
+
+
+def choice_is_valid_constraint(
+    *, field: str, choices: type[models.TextChoices], name: str
+) -> models.CheckConstraint:
+    """A CHECK that the column holds one of its choices' values, whoever writes the row."""
+    return models.CheckConstraint(condition=Q(**{f"{field}__in": choices.values}), name=name)
+
+
+class TimestampedModel(models.Model):
+    """A model whose rows record when they were created and last updated."""
+
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        abstract = True
