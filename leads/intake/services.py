@@ -45,7 +45,14 @@ from leads.intake.transactions import ItemOutcome, run_atomic, unstorable
 from leads.lifecycle.services import LeadEvent, lead_move, leads_changes_record, leads_write
 from leads.models import Campaign, CampaignListing, Lead, LeadActivity, Listing, ScoringRule
 from leads.nurture import services as nurture
-from leads.scoring.rules import ActivityFact, Assessment, RuleSpec, activity_facts, lead_assess
+from leads.scoring.rules import (
+    SCORED_FIELDS,
+    ActivityFact,
+    Assessment,
+    RuleSpec,
+    activity_facts,
+    lead_assess,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -183,19 +190,18 @@ def _ingest_batch(storefront: str, entries: list[tuple[int, IntakeItem, Listing]
     return outcomes
 
 
+# The lead's contact fields a storefront payload updates, with their names in UserDetails.
+FOLDED_CONTACT_FIELDS = (
+    ("first_name", "FirstName"),
+    ("last_name", "LastName"),
+    ("phone", "Phone"),
+    ("country", "Country"),
+    ("company", "Company"),
+    ("title", "Title"),
+)
 _LEAD_UPDATE_FIELDS = [
-    "first_name",
-    "last_name",
-    "phone",
-    "country",
-    "company",
-    "title",
-    "score",
-    "score_breakdown",
-    "status",
-    "qualified_at",
-    "status_changed_at",
-    "status_reason",
+    *(field_name for field_name, _detail_name in FOLDED_CONTACT_FIELDS),
+    *SCORED_FIELDS,
     "marketing_consent",
     "marketing_consent_at",
     "first_campaign",
@@ -323,14 +329,8 @@ def _campaigns_for(entries, now: datetime) -> _Campaigns:
 
 def contact_fold(lead: Lead, details: UserDetails) -> None:
     """Fold a payload's contact fields into the lead: the newest non-empty value wins."""
-    for field_name, value in (
-        ("first_name", details.FirstName),
-        ("last_name", details.LastName),
-        ("phone", details.Phone),
-        ("country", details.Country),
-        ("company", details.Company),
-        ("title", details.Title),
-    ):
+    for field_name, detail_name in FOLDED_CONTACT_FIELDS:
+        value = getattr(details, detail_name)
         if value:  # an empty field never erases
             setattr(lead, field_name, value)
 

@@ -11,20 +11,12 @@ from django.utils import timezone
 
 from leads.lifecycle.services import LeadEvent, lead_move, leads_changes_record, leads_write
 from leads.models import Lead, RescoreRun, ScoringRule
-from leads.scoring.rules import RuleSpec, activity_facts, lead_assess
+from leads.scoring.rules import SCORED_FIELDS, RuleSpec, activity_facts, lead_assess
 
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 500
-_WRITTEN = [
-    "score",
-    "score_breakdown",
-    "status",
-    "qualified_at",
-    "status_changed_at",
-    "status_reason",
-    "updated_at",
-]
+_WRITTEN = [*SCORED_FIELDS, "updated_at"]
 
 
 def rescore_run_execute(*, run_id: int, chunk_size: int = CHUNK_SIZE) -> RescoreRun | None:

@@ -16,6 +16,15 @@ from leads.scoring.freemail import is_free_mail
 Condition = ScoringRule.Condition
 # Partner Center's do-not-contact action: on its own it never qualifies a lead.
 DO_NOT_CONTACT = "DNC"
+# The lead's columns a scoring pass changes: the score, and the status when the lead qualifies.
+SCORED_FIELDS = (
+    "score",
+    "score_breakdown",
+    "status",
+    "qualified_at",
+    "status_changed_at",
+    "status_reason",
+)
 
 
 @dataclass(frozen=True)
