@@ -25,8 +25,8 @@ DEFAULT_BASE_URL = "https://webto.salesforce.com"
 SERVLET_PATH = "/servlet/servlet.WebToLead"
 ENCODING = "UTF-8"
 ORG_ID = re.compile(r"^00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
-STANDARD_FIELDS = (
-    "oid",
+# Web-to-Lead's standard fields that a payload fills, named as the payload names them.
+PAYLOAD_FIELDS = (
     "first_name",
     "last_name",
     "email",
@@ -36,8 +36,8 @@ STANDARD_FIELDS = (
     "title",
     "lead_source",
     "description",
-    "encoding",
 )
+STANDARD_FIELDS = ("oid", *PAYLOAD_FIELDS, "encoding")
 
 
 class SalesforceConnector:
@@ -78,15 +78,7 @@ def form_fields(payload: DeliveryPayload, oid: str) -> list[tuple[str, str]]:
     such as 00N…), which never replace a standard one."""
     fields = [
         ("oid", oid),
-        ("first_name", payload.first_name),
-        ("last_name", payload.last_name),
-        ("email", payload.email),
-        ("company", payload.company),
-        ("phone", payload.phone),
-        ("country", payload.country),
-        ("title", payload.title),
-        ("lead_source", payload.lead_source),
-        ("description", payload.description),
+        *((name, getattr(payload, name)) for name in PAYLOAD_FIELDS),
         ("encoding", ENCODING),
     ]
     for key, value in payload.extra_fields.items():

@@ -156,15 +156,7 @@ def campaign_step_figures(*, campaign: Campaign) -> list[StepFigures]:
         )
         .order_by()
     }
-    unsubscribed = dict(
-        Suppression.objects.filter(
-            send__step__campaign=campaign, reason=Suppression.Reason.UNSUBSCRIBED
-        )
-        .values("send__step_id")
-        .annotate(n=Count("pk"))
-        .values_list("send__step_id", "n")
-        .order_by()
-    )
+    unsubscribed = _unsubscribed_per("send__step_id", send__step__campaign=campaign)
     return [
         StepFigures(step=step, unsubscribed=unsubscribed.get(step.pk, 0), **sends.get(step.pk, {}))
         for step in campaign.nurture_steps.order_by("position")
@@ -198,18 +190,23 @@ def campaign_email_totals(*, campaign_ids: list[int]) -> dict[int, dict[str, int
     )
     for row in rows:
         totals[row["step__campaign_id"]].update(sent=row["sent"], bounced=row["bounced"])
-    unsubscribed = (
-        Suppression.objects.filter(
-            send__step__campaign_id__in=campaign_ids, reason=Suppression.Reason.UNSUBSCRIBED
-        )
-        .values("send__step__campaign_id")
-        .annotate(n=Count("pk"))
-        .values_list("send__step__campaign_id", "n")
-        .order_by()
+    unsubscribed = _unsubscribed_per(
+        "send__step__campaign_id", send__step__campaign_id__in=campaign_ids
     )
-    for campaign_id, n in unsubscribed:
+    for campaign_id, n in unsubscribed.items():
         totals[campaign_id]["unsubscribed"] = n
     return totals
+
+
+def _unsubscribed_per(group: str, **conditions) -> dict[int, int]:
+    """Unsubscriptions through the nurture emails that match `conditions`, counted per `group`."""
+    return dict(
+        Suppression.objects.filter(reason=Suppression.Reason.UNSUBSCRIBED, **conditions)
+        .values(group)
+        .annotate(n=Count("pk"))
+        .values_list(group, "n")
+        .order_by()
+    )
 
 
 def campaign_sample_lead(*, campaign: Campaign) -> Lead | None:

@@ -43,17 +43,22 @@ api = NinjaAPI(
 )
 
 
-class StorefrontKey(HttpBearer):
-    """`Authorization: Bearer <storefront key>`, created by `create_storefront_key`."""
+class ApiKeyBearer(HttpBearer):
+    """`Authorization: Bearer <key>`, an API key of the subclass's `kind`."""
 
     openapi_scheme = "bearer"
+    kind: ApiKey.Kind
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
         return api_keys.api_key_authenticate(
-            key=token,
-            kind=ApiKey.Kind.STOREFRONT,
-            client_address=throttling.throttle_address(request),
+            key=token, kind=self.kind, client_address=throttling.throttle_address(request)
         )
+
+
+class StorefrontKey(ApiKeyBearer):
+    """`Authorization: Bearer <storefront key>`, created by `create_storefront_key`."""
+
+    kind = ApiKey.Kind.STOREFRONT
 
 
 # --- Errors: one shape everywhere, {"detail": [{loc, msg, type}]} or {"detail": "…"} -----
@@ -245,17 +250,10 @@ api.add_router("/publisher", publisher_router)
 # --- Co-Sell referrals ---------------------------------------------------------------------
 
 
-class MicrosoftSellerKey(HttpBearer):
+class MicrosoftSellerKey(ApiKeyBearer):
     """`Authorization: Bearer <key>` from `create_storefront_key --microsoft-seller`."""
 
-    openapi_scheme = "bearer"
-
-    def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
-        return api_keys.api_key_authenticate(
-            key=token,
-            kind=ApiKey.Kind.MICROSOFT_SELLER,
-            client_address=throttling.throttle_address(request),
-        )
+    kind = ApiKey.Kind.MICROSOFT_SELLER
 
 
 @api.post(

@@ -6,6 +6,7 @@ first, so a page costs one index range scan however deep it is: no OFFSET, no CO
 
 import base64
 import binascii
+import dataclasses
 import json
 import uuid
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from django.http import HttpRequest
 from ninja import Field, Path, Query, Router, Schema, Status
 from ninja.errors import ValidationError
 from ninja.security import HttpBearer
-from pydantic import field_validator
+from pydantic import create_model, field_validator
 from pydantic_core import PydanticCustomError
 
 from leads.catalog.storefronts import Storefront
@@ -23,6 +24,7 @@ from leads.intake.payload_limits import datetime_text, utc_datetime
 from leads.intake.schemas import ErrorAnswer
 from leads.lifecycle import selectors as lead_selectors
 from leads.lifecycle.selectors import LeadFilters, LeadPosition
+from leads.lifecycle.snapshot import LeadSnapshot
 from leads.models import Lead, LeadOrigin, LeadStatus, PublisherApiToken
 from portal import throttling
 
@@ -119,19 +121,23 @@ class CampaignRef(Schema):
     name: str
 
 
-class LeadOut(Schema):
-    id: str = Field(description="The lead's id (a UUID).")
-    status: LeadStatus
-    score: int
-    origin: LeadOrigin
-    is_test: bool = Field(description="A Partner Center validation lead (MSFT_TEST_…).")
-    first_name: str
-    last_name: str
-    email: str
-    phone: str
-    country: str = Field(description="ISO 3166-1 alpha-2, or empty.")
-    company: str
-    title: str
+def _snapshot_schema_fields() -> dict:
+    """LeadSnapshot's fields as pydantic fields, all required in an answer: the API's lead is
+    the one lead snapshot, with `id` for `lead_id`; `created_at` is LeadOut's own (a datetime)."""
+    schema_fields = {}
+    for snapshot_field in dataclasses.fields(LeadSnapshot):
+        if snapshot_field.name == "created_at":
+            continue
+        name = "id" if snapshot_field.name == "lead_id" else snapshot_field.name
+        description = snapshot_field.metadata.get("description")
+        schema_fields[name] = (snapshot_field.type, Field(description=description))
+    return schema_fields
+
+
+LeadSnapshotOut = create_model("LeadSnapshotOut", __base__=Schema, **_snapshot_schema_fields())
+
+
+class LeadOut(LeadSnapshotOut):
     marketing_consent: bool
     first_campaign: CampaignRef | None
     latest_campaign: CampaignRef | None

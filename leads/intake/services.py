@@ -46,13 +46,12 @@ from leads.lifecycle.services import LeadEvent, lead_move, leads_changes_record,
 from leads.models import Campaign, CampaignListing, Lead, LeadActivity, Listing, ScoringRule
 from leads.nurture import services as nurture
 from leads.scoring.rules import (
+    SCORED_FIELDS,
     ActivityFact,
+    Assessment,
     RuleSpec,
     activity_facts,
-    lead_facts,
-    may_qualify,
-    qualification_threshold,
-    score_lead,
+    lead_assess,
 )
 
 logger = logging.getLogger(__name__)
@@ -166,12 +165,8 @@ def _ingest_batch(storefront: str, entries: list[tuple[int, IntakeItem, Listing]
         ]
         consolidated = not person.is_new or person.seen_in_batch
         activity = _apply_item(person, item, listing, campaigns, now)
-        _rescore(person, rules[listing.publisher_id], now)
-        threshold = qualification_threshold(
-            publisher_threshold=listing.publisher.qualification_threshold,
-            campaign=activity.campaign,
-        )
-        event = _qualify(person, threshold, now, transitions)
+        assessment = _rescore(person, rules[listing.publisher_id], listing, activity, now)
+        event = _qualify(person, assessment, now, transitions)
         if event and not activity.is_test:
             events.append(LeadEvent(person.lead, event, listing.pk))
         answer = {
@@ -195,19 +190,18 @@ def _ingest_batch(storefront: str, entries: list[tuple[int, IntakeItem, Listing]
     return outcomes
 
 
+# The lead's contact fields a storefront payload updates, with their names in UserDetails.
+FOLDED_CONTACT_FIELDS = (
+    ("first_name", "FirstName"),
+    ("last_name", "LastName"),
+    ("phone", "Phone"),
+    ("country", "Country"),
+    ("company", "Company"),
+    ("title", "Title"),
+)
 _LEAD_UPDATE_FIELDS = [
-    "first_name",
-    "last_name",
-    "phone",
-    "country",
-    "company",
-    "title",
-    "score",
-    "score_breakdown",
-    "status",
-    "qualified_at",
-    "status_changed_at",
-    "status_reason",
+    *(field_name for field_name, _detail_name in FOLDED_CONTACT_FIELDS),
+    *SCORED_FIELDS,
     "marketing_consent",
     "marketing_consent_at",
     "first_campaign",
@@ -335,14 +329,8 @@ def _campaigns_for(entries, now: datetime) -> _Campaigns:
 
 def contact_fold(lead: Lead, details: UserDetails) -> None:
     """Fold a payload's contact fields into the lead: the newest non-empty value wins."""
-    for field_name, value in (
-        ("first_name", details.FirstName),
-        ("last_name", details.LastName),
-        ("phone", details.Phone),
-        ("country", details.Country),
-        ("company", details.Company),
-        ("title", details.Title),
-    ):
+    for field_name, detail_name in FOLDED_CONTACT_FIELDS:
+        value = getattr(details, detail_name)
         if value:  # an empty field never erases
             setattr(lead, field_name, value)
 
@@ -381,23 +369,33 @@ def _apply_item(person: _Person, item: IntakeItem, listing: Listing, campaigns, 
     )
 
 
-def _rescore(person: _Person, rules: list[RuleSpec], now: datetime) -> None:
-    result = score_lead(rules, lead_facts(person.lead, person.facts), now=now)
-    person.lead.score = result.score
-    person.lead.score_breakdown = result.breakdown
+def _rescore(
+    person: _Person, rules: list[RuleSpec], listing: Listing, activity: LeadActivity, now
+) -> Assessment:
+    """Score the lead under its publisher's rules, against the threshold of the activity's
+    campaign or the listing's publisher; the assessment says whether it may qualify."""
+    assessment = lead_assess(
+        person.lead,
+        person.facts,
+        rules,
+        publisher_threshold=listing.publisher.qualification_threshold,
+        campaign=activity.campaign,
+        now=now,
+    )
+    person.lead.score = assessment.result.score
+    person.lead.score_breakdown = assessment.result.breakdown
+    return assessment
 
 
-def _qualify(person: _Person, threshold: int, now, transitions: list) -> str | None:
+def _qualify(person: _Person, assessment: Assessment, now, transitions: list) -> str | None:
     """Qualify the lead if it now may be; return the delivery event this activity owes."""
     lead = person.lead
     if lead.status in POST_QUALIFIED:
         return "updated"
-    if lead.status == Lead.Status.NEW and may_qualify(
-        score=lead.score, is_test=lead.is_test, activities=person.facts, threshold=threshold
-    ):
+    if lead.status == Lead.Status.NEW and assessment.may_qualify:
         reason = _("Score %(score)s reached the threshold %(threshold)s.") % {
             "score": lead.score,
-            "threshold": threshold,
+            "threshold": assessment.threshold,
         }
         transitions.append(lead_move(lead, to_status=Lead.Status.QUALIFIED, reason=reason, now=now))
         return "qualified"

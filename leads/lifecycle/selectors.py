@@ -69,15 +69,27 @@ class LeadFilters:
     after: LeadPosition | None = None
 
 
-def _activity_conditions(filters: LeadFilters) -> Q:
-    conditions = Q()
-    if filters.listing_id is not None:
-        conditions &= Q(listing_id=filters.listing_id)
-    if filters.storefront is not None:
-        conditions &= Q(storefront=filters.storefront)
-    if filters.campaign_id is not None:
-        conditions &= Q(campaign_id=filters.campaign_id)
-    return conditions
+# The filters that are conditions on the lead row, and on one of its activities: each
+# filter's name and the lookup it sets when it is given.
+LEAD_LOOKUPS = (
+    ("status", "status"),
+    ("origin", "origin"),
+    ("score_min", "score__gte"),
+    ("score_max", "score__lte"),
+    ("since", "created_at__gte"),
+    ("until", "created_at__lt"),
+)
+ACTIVITY_LOOKUPS = (
+    ("listing_id", "listing_id"),
+    ("storefront", "storefront"),
+    ("campaign_id", "campaign_id"),
+)
+
+
+def _lookups(filters: LeadFilters, lookups: tuple[tuple[str, str], ...]) -> dict:
+    """The lookups of the filters that are given (not None)."""
+    given = ((lookup, getattr(filters, name)) for name, lookup in lookups)
+    return {lookup: value for lookup, value in given if value is not None}
 
 
 def search_condition(term: str) -> Q:
@@ -98,22 +110,10 @@ def search_condition(term: str) -> Q:
 
 def leads_matching(*, publisher: Publisher, filters: LeadFilters) -> QuerySet[Lead]:
     """The publisher's leads that match the filters, in no particular order."""
-    leads = Lead.objects.filter(publisher=publisher)
-    if filters.status is not None:
-        leads = leads.filter(status=filters.status)
-    if filters.origin is not None:
-        leads = leads.filter(origin=filters.origin)
-    if filters.score_min is not None:
-        leads = leads.filter(score__gte=filters.score_min)
-    if filters.score_max is not None:
-        leads = leads.filter(score__lte=filters.score_max)
-    if filters.since is not None:
-        leads = leads.filter(created_at__gte=filters.since)
-    if filters.until is not None:
-        leads = leads.filter(created_at__lt=filters.until)
+    leads = Lead.objects.filter(publisher=publisher, **_lookups(filters, LEAD_LOOKUPS))
     if filters.search and filters.search.strip():
         leads = leads.filter(search_condition(filters.search))
-    activity_conditions = _activity_conditions(filters)
+    activity_conditions = Q(**_lookups(filters, ACTIVITY_LOOKUPS))
     if activity_conditions:
         # Listing, storefront and campaign belong to activities: one activity must match them all.
         leads = leads.filter(

@@ -1,49 +1,54 @@
-"""A lead's own fields as plain data, for what leaves the ORM: CRM payloads and nurture emails."""
+"""A lead's own fields as plain data, for what leaves the ORM: CRM payloads, nurture emails and
+the publisher API's answer."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC
 
-from leads.models import Lead
+from leads.models import Lead, LeadOrigin, LeadStatus
 
 # The lead source a Co-Sell referral carries, on its activity and in every CRM payload.
 CO_SELL_SOURCE = "Co-Sell"
 
 
-@dataclass(frozen=True)
+def _described(default, description: str):
+    """A snapshot field with its default and the description the API document shows."""
+    return field(default=default, metadata={"description": description})
+
+
+@dataclass(frozen=True, kw_only=True)
 class LeadSnapshot:
     """A lead's identity, contact fields and standing, detached from the ORM."""
 
-    lead_id: str  # the lead's UUID
+    lead_id: str = field(metadata={"description": "The lead's id (a UUID)."})
+    status: LeadStatus = LeadStatus.NEW.value
+    score: int = 0
+    origin: LeadOrigin = LeadOrigin.MARKETPLACE.value
+    is_test: bool = _described(False, "A Partner Center validation lead (MSFT_TEST_…).")
     first_name: str
     last_name: str
     email: str
     phone: str = ""
-    country: str = ""  # ISO 3166 alpha-2
+    country: str = _described("", "ISO 3166-1 alpha-2, or empty.")
     company: str = ""
     title: str = ""
-    score: int = 0
-    status: str = Lead.Status.NEW.value
     created_at: str = ""  # UTC ISO 8601
-    origin: str = Lead.Origin.MARKETPLACE.value
-    is_test: bool = False
 
     @classmethod
     def of(cls, lead: Lead) -> "LeadSnapshot":
+        """The snapshot of a lead row."""
+        copied = {name: getattr(lead, name) for name in SNAPSHOT_COPIED_FIELDS}
         return cls(
             lead_id=str(lead.uuid),
-            first_name=lead.first_name,
-            last_name=lead.last_name,
-            email=lead.email,
-            phone=lead.phone,
-            country=lead.country,
-            company=lead.company,
-            title=lead.title,
-            score=lead.score,
-            status=lead.status,
             created_at=lead.created_at.astimezone(UTC).isoformat(),
-            origin=lead.origin,
-            is_test=lead.is_test,
+            **copied,
         )
 
     def fields(self) -> dict:
+        """The snapshot as a dict, in field order."""
         return asdict(self)
+
+
+# The fields a snapshot takes from the lead row as they are (the others are converted).
+SNAPSHOT_COPIED_FIELDS = tuple(
+    name for name in LeadSnapshot.__dataclass_fields__ if name not in {"lead_id", "created_at"}
+)

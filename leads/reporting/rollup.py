@@ -25,14 +25,7 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from leads.models import (
-    Lead,
-    LeadActivity,
-    LeadDailyStat,
-    LeadOrigin,
-    LeadStatus,
-    LeadTransition,
-)
+from leads.models import Lead, LeadActivity, LeadDailyStat, LeadTransition
 from portal.models import Publisher
 
 logger = logging.getLogger(__name__)
@@ -95,36 +88,22 @@ def _counts(*, days: list[date], publisher_ids) -> dict[tuple, dict[str, int]]:
     """Every (dimensions) → {new, qualified, accepted} of the given days: three GROUP BYs."""
     start, end = _day_bounds(days)
     leads = Lead.objects.all()
-    transitions = LeadTransition.objects.filter(to_status=LeadStatus.ACCEPTED)
+    transitions = LeadTransition.objects.filter(to_status=Lead.Status.ACCEPTED)
     if publisher_ids is not None:
         leads = leads.filter(publisher_id__in=publisher_ids)
         transitions = transitions.filter(lead__publisher_id__in=publisher_ids)
+    # Each count: the rows it counts, the moment that dates a row, the path from a row to its
+    # lead ("" for a lead itself), the lead's campaign it is credited to, and what it counts.
     sources = {
-        "new_count": _grouped(
-            leads.filter(created_at__gte=start, created_at__lt=end),
-            moment="created_at",
-            lead="",
-            campaign="first_campaign_id",
-            count="pk",
-        ),
-        "qualified_count": _grouped(
-            leads.filter(qualified_at__gte=start, qualified_at__lt=end),
-            moment="qualified_at",
-            lead="",
-            campaign="latest_campaign_id",
-            count="pk",
-        ),
-        "accepted_count": _grouped(
-            transitions.filter(created_at__gte=start, created_at__lt=end),
-            moment="created_at",
-            lead="lead",
-            campaign="latest_campaign_id",
-            count="lead_id",
-        ),
+        "new_count": (leads, "created_at", "", "first_campaign_id", "pk"),
+        "qualified_count": (leads, "qualified_at", "", "latest_campaign_id", "pk"),
+        "accepted_count": (transitions, "created_at", "lead", "latest_campaign_id", "lead_id"),
     }
     wanted = set(days)
     counts: dict[tuple, dict[str, int]] = defaultdict(dict)
-    for field, rows in sources.items():
+    for field, (queryset, moment, lead, campaign, count) in sources.items():
+        dated = queryset.filter(**{f"{moment}__gte": start, f"{moment}__lt": end})
+        rows = _grouped(dated, moment=moment, lead=lead, campaign=campaign, count=count)
         for *key, n in rows:
             if key[1] in wanted:
                 counts[tuple(key)][field] = n
@@ -190,7 +169,9 @@ def _status_counts_query(publisher_ids: list[int] | None) -> dict[int, dict[str,
         time.min,
         tzinfo=timezone.get_current_timezone(),
     )
-    leads = Lead.objects.filter(origin=LeadOrigin.MARKETPLACE, is_test=False, created_at__gte=since)
+    leads = Lead.objects.filter(
+        origin=Lead.Origin.MARKETPLACE, is_test=False, created_at__gte=since
+    )
     if publisher_ids is not None:
         leads = leads.filter(publisher_id__in=publisher_ids)
     counts: dict[int, dict[str, int]] = defaultdict(dict)

@@ -11,27 +11,12 @@ from django.utils import timezone
 
 from leads.lifecycle.services import LeadEvent, lead_move, leads_changes_record, leads_write
 from leads.models import Lead, RescoreRun, ScoringRule
-from leads.scoring.rules import (
-    RuleSpec,
-    activity_facts,
-    lead_facts,
-    may_qualify,
-    qualification_threshold,
-    score_lead,
-)
+from leads.scoring.rules import SCORED_FIELDS, RuleSpec, activity_facts, lead_assess
 
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 500
-_WRITTEN = [
-    "score",
-    "score_breakdown",
-    "status",
-    "qualified_at",
-    "status_changed_at",
-    "status_reason",
-    "updated_at",
-]
+_WRITTEN = [*SCORED_FIELDS, "updated_at"]
 
 
 def rescore_run_execute(*, run_id: int, chunk_size: int = CHUNK_SIZE) -> RescoreRun | None:
@@ -82,16 +67,18 @@ def _rescore_chunk(run: RescoreRun, rules, after_pk: int, size: int) -> tuple[in
     facts = activity_facts(lead_ids=[lead.pk for lead in leads])
     transitions, events = [], []
     for lead in leads:
-        result = score_lead(rules, lead_facts(lead, facts[lead.pk]), now=now)
-        lead.score, lead.score_breakdown, lead.updated_at = result.score, result.breakdown, now
-        threshold = qualification_threshold(
+        assessment = lead_assess(
+            lead,
+            facts[lead.pk],
+            rules,
             publisher_threshold=run.publisher.qualification_threshold,
             campaign=lead.latest_campaign,
+            now=now,
         )
-        if lead.status == Lead.Status.NEW and may_qualify(
-            score=lead.score, is_test=lead.is_test, activities=facts[lead.pk], threshold=threshold
-        ):
-            reason = f"Rescored: score {lead.score} reached the threshold {threshold}."
+        result = assessment.result
+        lead.score, lead.score_breakdown, lead.updated_at = result.score, result.breakdown, now
+        if lead.status == Lead.Status.NEW and assessment.may_qualify:
+            reason = f"Rescored: score {lead.score} reached the threshold {assessment.threshold}."
             transitions.append(
                 lead_move(lead, to_status=Lead.Status.QUALIFIED, reason=reason, now=now)
             )

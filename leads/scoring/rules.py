@@ -16,6 +16,15 @@ from leads.scoring.freemail import is_free_mail
 Condition = ScoringRule.Condition
 # Partner Center's do-not-contact action: on its own it never qualifies a lead.
 DO_NOT_CONTACT = "DNC"
+# The lead's columns a scoring pass changes: the score, and the status when the lead qualifies.
+SCORED_FIELDS = (
+    "score",
+    "score_breakdown",
+    "status",
+    "qualified_at",
+    "status_changed_at",
+    "status_reason",
+)
 
 
 @dataclass(frozen=True)
@@ -177,3 +186,30 @@ def may_qualify(
         and score >= threshold
         and any(a.action_code != DO_NOT_CONTACT and not a.is_test for a in activities)
     )
+
+
+class Assessment(NamedTuple):
+    """A lead scored under rules: its score, its threshold, and whether it may qualify."""
+
+    result: ScoreResult
+    threshold: int
+    may_qualify: bool
+
+
+def lead_assess(
+    lead: Lead,
+    activities: list[ActivityFact],
+    rules: Iterable[RuleSpec],
+    *,
+    publisher_threshold: int,
+    campaign: Campaign | None,
+    now: datetime,
+) -> Assessment:
+    """Score a lead and say whether it may qualify under its campaign's or publisher's threshold
+    (the one scoring step of intake, rescoring and the rules preview)."""
+    result = score_lead(rules, lead_facts(lead, activities), now=now)
+    threshold = qualification_threshold(publisher_threshold=publisher_threshold, campaign=campaign)
+    qualifies = may_qualify(
+        score=result.score, is_test=lead.is_test, activities=activities, threshold=threshold
+    )
+    return Assessment(result, threshold, qualifies)

@@ -55,24 +55,10 @@ def scoring_rules_seed_defaults(*, publisher: Publisher) -> list[ScoringRule]:
 
 
 @transaction.atomic
-def publisher_onboard(
-    *,
-    name: str,
-    slug: str,
-    publisher_id: str,
-    lead_contact_email: str = "",
-    co_sell_enrolled: bool = False,
-    **fields,
-) -> Publisher:
-    """Create a publisher with its default scoring rules (staff onboarding)."""
-    publisher = Publisher(
-        name=name,
-        slug=slug,
-        publisher_id=publisher_id,
-        lead_contact_email=lead_contact_email,
-        co_sell_enrolled=co_sell_enrolled,
-        **fields,
-    )
+def publisher_onboard(*, name: str, slug: str, publisher_id: str, **fields) -> Publisher:
+    """Create a publisher with its default scoring rules (staff onboarding); `fields` sets
+    its other fields (lead_contact_email, co_sell_enrolled…), else their defaults."""
+    publisher = Publisher(name=name, slug=slug, publisher_id=publisher_id, **fields)
     publisher.full_clean()
     publisher.save()
     scoring_rules_seed_defaults(publisher=publisher)
