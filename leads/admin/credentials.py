@@ -1,14 +1,11 @@
 """Staff admin for API keys, publisher tokens (created here, shown once) and rescoring runs."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from leads.admin.common import (
-    BOTH_LOCATIONS,
-    ReadOnlyAdminMixin,
-)
+from leads.admin.common import BOTH_LOCATIONS, ReadOnlyAdminMixin, count_reported, rows_apply
 from leads.intake import api_keys
 from leads.models import (
     ApiKey,
@@ -81,13 +78,12 @@ class ApiKeyAdmin(ShownOnceMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         description=_("Revoke the selected keys"), permissions=["revoke"], location=BOTH_LOCATIONS
     )
     def revoke(self, request, queryset):
-        count = 0
-        for api_key in queryset.filter(revoked_at__isnull=True):
-            api_keys.api_key_revoke(api_key=api_key)
-            count += 1
-        messages.success(
-            request,
-            ngettext("%(count)d key revoked.", "%(count)d keys revoked.", count) % {"count": count},
+        count = rows_apply(
+            queryset.filter(revoked_at__isnull=True),
+            lambda api_key: api_keys.api_key_revoke(api_key=api_key),
+        )
+        count_reported(
+            request, ngettext("%(count)d key revoked.", "%(count)d keys revoked.", count), count
         )
 
 
@@ -137,14 +133,12 @@ class PublisherApiTokenAdmin(ShownOnceMixin, ReadOnlyAdminMixin, admin.ModelAdmi
         location=BOTH_LOCATIONS,
     )
     def revoke(self, request, queryset):
-        count = 0
-        for api_token in queryset.filter(revoked_at__isnull=True):
-            api_keys.publisher_token_revoke(api_token=api_token)
-            count += 1
-        messages.success(
-            request,
-            ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", count)
-            % {"count": count},
+        count = rows_apply(
+            queryset.filter(revoked_at__isnull=True),
+            lambda api_token: api_keys.publisher_token_revoke(api_token=api_token),
+        )
+        count_reported(
+            request, ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", count), count
         )
 
 
