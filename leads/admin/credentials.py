@@ -45,8 +45,23 @@ class ShownOnceMixin:
         return TemplateResponse(request, "admin/leads/shown_once.html", context)
 
 
+class RevocableMixin:
+    """A credential staff revoke, never delete: its rows stay, with `revoked_at` set."""
+
+    actions = ["revoke"]
+
+    def has_revoke_permission(self, request):
+        # The form is read-only, yet revoking needs the right to change the credential.
+        return admin.ModelAdmin.has_change_permission(self, request)
+
+    @staticmethod
+    def unrevoked_revoke(queryset, revoke) -> int:
+        """Call `revoke` on each selected row not revoked yet; return how many."""
+        return rows_apply(queryset.filter(revoked_at__isnull=True), revoke)
+
+
 @admin.register(ApiKey)
-class ApiKeyAdmin(ShownOnceMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class ApiKeyAdmin(ShownOnceMixin, RevocableMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Staff create keys here or with `manage.py create_storefront_key`; shown once."""
 
     add_fields = ("kind", "storefront", "name")
@@ -68,19 +83,13 @@ class ApiKeyAdmin(ShownOnceMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     fields = ("name", "kind", "storefront", "prefix", "created_at", "last_used_at", "revoked_at")
     readonly_fields = fields
     date_hierarchy = "created_at"
-    actions = ["revoke"]
-
-    def has_revoke_permission(self, request):
-        # The form is read-only, yet revoking needs the right to change keys.
-        return request.user.has_perm("leads.change_apikey")
 
     @admin.action(
         description=_("Revoke the selected keys"), permissions=["revoke"], location=BOTH_LOCATIONS
     )
     def revoke(self, request, queryset):
-        count = rows_apply(
-            queryset.filter(revoked_at__isnull=True),
-            lambda api_key: api_keys.api_key_revoke(api_key=api_key),
+        count = self.unrevoked_revoke(
+            queryset, lambda api_key: api_keys.api_key_revoke(api_key=api_key)
         )
         count_reported(
             request, ngettext("%(count)d key revoked.", "%(count)d keys revoked.", count), count
@@ -88,7 +97,7 @@ class ApiKeyAdmin(ShownOnceMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PublisherApiToken)
-class PublisherApiTokenAdmin(ShownOnceMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class PublisherApiTokenAdmin(ShownOnceMixin, RevocableMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Publisher API tokens: staff (and later the portal's owners) create them, shown once."""
 
     add_fields = ("publisher", "name")
@@ -122,20 +131,13 @@ class PublisherApiTokenAdmin(ShownOnceMixin, ReadOnlyAdminMixin, admin.ModelAdmi
     )
     readonly_fields = fields
     date_hierarchy = "created_at"
-    actions = ["revoke"]
-
-    def has_revoke_permission(self, request):
-        return request.user.has_perm("leads.change_publisherapitoken")
 
     @admin.action(
-        description=_("Revoke the selected tokens"),
-        permissions=["revoke"],
-        location=BOTH_LOCATIONS,
+        description=_("Revoke the selected tokens"), permissions=["revoke"], location=BOTH_LOCATIONS
     )
     def revoke(self, request, queryset):
-        count = rows_apply(
-            queryset.filter(revoked_at__isnull=True),
-            lambda api_token: api_keys.publisher_token_revoke(api_token=api_token),
+        count = self.unrevoked_revoke(
+            queryset, lambda api_token: api_keys.publisher_token_revoke(api_token=api_token)
         )
         count_reported(
             request, ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", count), count

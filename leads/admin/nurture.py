@@ -67,8 +67,18 @@ class NurtureSequenceAdmin(admin.ModelAdmin):
             nurture.sequence_pause(campaign=sequence.campaign)
 
 
+class SentRowsMixin:
+    """Rows the sending writes: staff read every field and act on them, never add one."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
 @admin.register(Enrollment)
-class EnrollmentAdmin(BigTableAdminMixin, admin.ModelAdmin):
+class EnrollmentAdmin(SentRowsMixin, BigTableAdminMixin, admin.ModelAdmin):
     list_display = (
         "lead",
         "campaign",
@@ -83,11 +93,7 @@ class EnrollmentAdmin(BigTableAdminMixin, admin.ModelAdmin):
     list_select_related = ("lead", "campaign")
     raw_id_fields = ("lead", "campaign")
     search_fields = ("=lead__email_normalized", "campaign__code")
-    readonly_fields = [f.name for f in Enrollment._meta.fields]
     actions = ["stop"]
-
-    def has_add_permission(self, request):
-        return False
 
     @admin.action(description=_("Stop the selected enrolments"), permissions=["change"])
     def stop(self, request, queryset):
@@ -102,16 +108,12 @@ class EnrollmentAdmin(BigTableAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(EmailSend)
-class EmailSendAdmin(BigTableAdminMixin, admin.ModelAdmin):
+class EmailSendAdmin(SentRowsMixin, BigTableAdminMixin, admin.ModelAdmin):
     list_display = ("enrollment", "step", "status", "attempts", "smtp_code", "created_at")
     list_filter = ("status",)
     list_select_related = ("enrollment", "step")
     raw_id_fields = ("enrollment", "step")
-    readonly_fields = [f.name for f in EmailSend._meta.fields]
     actions = ["release"]
-
-    def has_add_permission(self, request):
-        return False
 
     def has_delete_permission(self, request, obj=None):
         return False
