@@ -1,5 +1,7 @@
 """Staff admin for API keys, publisher tokens (created here, shown once) and rescoring runs."""
 
+from collections.abc import Callable
+
 from django.contrib import admin
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
@@ -54,10 +56,17 @@ class RevocableMixin:
         # The form is read-only, yet revoking needs the right to change the credential.
         return admin.ModelAdmin.has_change_permission(self, request)
 
-    @staticmethod
-    def unrevoked_revoke(queryset, revoke) -> int:
-        """Call `revoke` on each selected row not revoked yet; return how many."""
-        return rows_apply(queryset.filter(revoked_at__isnull=True), revoke)
+
+def revoke_action(*, description: str, revoke: Callable, revoked: Callable[[int], str]):
+    """The admin action that revokes the selected rows not revoked yet, through `revoke`,
+    and reports their count with the message `revoked(count)`."""
+
+    @admin.action(description=description, permissions=["revoke"], location=BOTH_LOCATIONS)
+    def revoke_selected(modeladmin, request, queryset):
+        count = rows_apply(queryset.filter(revoked_at__isnull=True), revoke)
+        count_reported(request, revoked(count), count)
+
+    return revoke_selected
 
 
 @admin.register(ApiKey)
@@ -83,17 +92,11 @@ class ApiKeyAdmin(ShownOnceMixin, RevocableMixin, ReadOnlyAdminMixin, admin.Mode
     fields = ("name", "kind", "storefront", "prefix", "created_at", "last_used_at", "revoked_at")
     readonly_fields = fields
     date_hierarchy = "created_at"
-
-    @admin.action(
-        description=_("Revoke the selected keys"), permissions=["revoke"], location=BOTH_LOCATIONS
+    revoke = revoke_action(
+        description=_("Revoke the selected keys"),
+        revoke=lambda api_key: api_keys.api_key_revoke(api_key=api_key),
+        revoked=lambda count: ngettext("%(count)d key revoked.", "%(count)d keys revoked.", count),
     )
-    def revoke(self, request, queryset):
-        count = self.unrevoked_revoke(
-            queryset, lambda api_key: api_keys.api_key_revoke(api_key=api_key)
-        )
-        count_reported(
-            request, ngettext("%(count)d key revoked.", "%(count)d keys revoked.", count), count
-        )
 
 
 @admin.register(PublisherApiToken)
@@ -131,17 +134,13 @@ class PublisherApiTokenAdmin(ShownOnceMixin, RevocableMixin, ReadOnlyAdminMixin,
     )
     readonly_fields = fields
     date_hierarchy = "created_at"
-
-    @admin.action(
-        description=_("Revoke the selected tokens"), permissions=["revoke"], location=BOTH_LOCATIONS
+    revoke = revoke_action(
+        description=_("Revoke the selected tokens"),
+        revoke=lambda api_token: api_keys.publisher_token_revoke(api_token=api_token),
+        revoked=lambda count: ngettext(
+            "%(count)d token revoked.", "%(count)d tokens revoked.", count
+        ),
     )
-    def revoke(self, request, queryset):
-        count = self.unrevoked_revoke(
-            queryset, lambda api_token: api_keys.publisher_token_revoke(api_token=api_token)
-        )
-        count_reported(
-            request, ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", count), count
-        )
 
 
 @admin.register(RescoreRun)
