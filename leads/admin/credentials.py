@@ -123,15 +123,8 @@ class PublisherApiTokenAdmin(ShownOnceMixin, RevocableMixin, ReadOnlyAdminMixin,
     search_fields = ("name", "^prefix", "publisher__name")
     autocomplete_fields = ("publisher",)
     list_select_related = ("publisher", "created_by")
-    fields = (
-        "name",
-        "publisher",
-        "prefix",
-        "created_by",
-        "created_at",
-        "last_used_at",
-        "revoked_at",
-    )
+    # A token's page shows what its row in the list shows, nothing more.
+    fields = list_display
     readonly_fields = fields
     date_hierarchy = "created_at"
     revoke = revoke_action(
