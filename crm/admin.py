@@ -18,21 +18,19 @@ from crm import services, targets
 from crm.forms import CONFIG_FIELD_PREFIX, CONFIG_KEYS, CrmTargetForm, config_field_names
 from crm.models import CrmTarget, Delivery
 from leads import admin as leads_admin
+from leads.admin.common import (
+    BOTH_LOCATIONS,
+    BigTableAdminMixin,
+    ReadOnlyAdminMixin,
+    count_reported,
+    rows_apply,
+)
 from leads.models import Lead
-from portal.paginators import CheapCountPaginator
-
-# Actions offered on the changelist and on each object's page (Django 6.1).
-BOTH_LOCATIONS = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
 
 
 def field_seller_target_exists() -> bool:
     """True when an active global (Microsoft field-seller) target receives qualified leads."""
     return CrmTarget.objects.filter(publisher__isnull=True, is_active=True).exists()
-
-
-def _counted(request, message: str, count: int) -> None:
-    """Report an action's count: `message` is the ngettext form chosen for it."""
-    messages.success(request, message % {"count": count})
 
 
 # --- CRM targets -----------------------------------------------------------------------
@@ -167,7 +165,7 @@ class CrmTargetAdmin(admin.ModelAdmin):
     )
     def pause(self, request, queryset):
         count = targets.targets_pause(targets=queryset)
-        _counted(
+        count_reported(
             request, ngettext("%(count)d target paused.", "%(count)d targets paused.", count), count
         )
 
@@ -178,7 +176,7 @@ class CrmTargetAdmin(admin.ModelAdmin):
     )
     def resume(self, request, queryset):
         count = targets.targets_resume(targets=queryset)
-        _counted(
+        count_reported(
             request,
             ngettext("%(count)d target resumed.", "%(count)d targets resumed.", count),
             count,
@@ -206,7 +204,7 @@ DELIVERY_FIELDS = (
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(ReadOnlyAdminMixin, BigTableAdminMixin, admin.ModelAdmin):
     """The outbox as a log: staff read it; workers and services write it."""
 
     list_display = (
@@ -237,14 +235,6 @@ class DeliveryAdmin(admin.ModelAdmin):
     list_select_related = ("lead", "target", "target__publisher")
     fields = DELIVERY_FIELDS
     readonly_fields = DELIVERY_FIELDS
-    show_full_result_count = False
-    paginator = CheapCountPaginator
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_redeliver_permission(self, request):
         # The log is read-only; sending again needs the right to change deliveries.
@@ -257,7 +247,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     )
     def retry_now(self, request, queryset):
         count = services.deliveries_retry_now(deliveries=list(queryset))
-        _counted(
+        count_reported(
             request,
             ngettext("%(count)d delivery is due now.", "%(count)d deliveries are due now.", count),
             count,
@@ -269,16 +259,16 @@ class DeliveryAdmin(admin.ModelAdmin):
         location=BOTH_LOCATIONS,
     )
     def redeliver(self, request, queryset):
-        count = 0
-        for row in queryset.exclude(status=Delivery.Status.SENDING).exclude(event="test"):
-            services.delivery_redeliver(delivery=row)
-            count += 1
+        count = rows_apply(
+            queryset.exclude(status=Delivery.Status.SENDING).exclude(event="test"),
+            lambda row: services.delivery_redeliver(delivery=row),
+        )
         message = ngettext(
             "%(count)d delivery will be sent again.",
             "%(count)d deliveries will be sent again.",
             count,
         )
-        _counted(request, message, count)
+        count_reported(request, message, count)
 
     def get_actions(self, request, action_location=admin.ActionLocation.CHANGE_LIST):
         # Rows go when their lead or target is erased, not one by one.

@@ -134,6 +134,13 @@ _MOVE_TARGETS = [
 ]
 
 
+class MoveReasonField(forms.CharField):
+    """Why leads move: required, at most 500 characters, white space around it dropped."""
+
+    def __init__(self, **kwargs):
+        super().__init__(label=_("Reason"), max_length=500, strip=True, **kwargs)
+
+
 class BulkStatusForm(forms.Form):
     """Move the ticked leads to one status, for one reason."""
 
@@ -141,26 +148,14 @@ class BulkStatusForm(forms.Form):
     to_status = forms.ChoiceField(
         label=_("Move the selected leads to"), choices=[("", _("Choose a status")), *_MOVE_TARGETS]
     )
-    reason = forms.CharField(
-        label=_("Reason"),
-        max_length=500,
-        help_text=_("Recorded in each lead's history."),
-    )
-
-    def clean_reason(self):
-        reason = self.cleaned_data["reason"].strip()
-        if not reason:
-            raise ValidationError(_("Say why the leads move."), code="required")
-        return reason
+    reason = MoveReasonField(help_text=_("Recorded in each lead's history."))
 
 
 class LeadTransitionForm(forms.Form):
     """Move one lead along its lifecycle: only the moves its status allows."""
 
     to_status = forms.ChoiceField(label=_("New status"))
-    reason = forms.CharField(
-        label=_("Reason"),
-        max_length=500,
+    reason = MoveReasonField(
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Recorded in the lead's history with your name."),
     )
@@ -170,12 +165,6 @@ class LeadTransitionForm(forms.Form):
         self.fields["to_status"].choices = [
             (status, LeadStatus(status).label) for status in Lead.TRANSITIONS[lead.status]
         ]
-
-    def clean_reason(self):
-        reason = self.cleaned_data["reason"].strip()
-        if not reason:
-            raise ValidationError(_("Say why the lead moves."), code="required")
-        return reason
 
 
 class LeadImportForm(forms.Form):

@@ -18,7 +18,7 @@ urlpatterns = [
     path("referrals/", views.referral_list, name="referrals"),
     path("scoring/", views.scoring, name="scoring"),
     path("scoring/progress/", scoring_progress, name="scoring-progress"),
-    # Campaigns and nurture sequences (issue 6).
+    # Campaigns and their nurture sequences.
     path("campaigns/", campaign_views.campaign_list, name="campaigns"),
     path("campaigns/new/", campaign_views.campaign_create, name="campaign-create"),
     path("campaigns/compare/", campaign_views.campaigns_compare, name="campaigns-compare"),

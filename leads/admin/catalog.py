@@ -5,9 +5,7 @@ from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from leads.admin.common import (
-    BOTH_LOCATIONS,
-)
+from leads.admin.common import BOTH_LOCATIONS, FixedOnceAddedMixin, count_reported, rows_apply
 from leads.catalog import services as catalog_services
 from leads.catalog.storefronts import Storefront
 from leads.models import (
@@ -54,7 +52,7 @@ class PublisherAdmin(admin.ModelAdmin):
 
 
 @admin.register(Listing)
-class ListingAdmin(admin.ModelAdmin):
+class ListingAdmin(FixedOnceAddedMixin, admin.ModelAdmin):
     list_display = (
         "name",
         "publisher",
@@ -73,13 +71,8 @@ class ListingAdmin(admin.ModelAdmin):
     readonly_fields = ("status", "published_at", "created_at", "updated_at")
     date_hierarchy = "created_at"
     actions = ["publish", "unpublish"]
-
-    def get_readonly_fields(self, request, obj=None):
-        fields = super().get_readonly_fields(request, obj)
-        if obj is not None:
-            # Campaign listings reference (listing, storefront): the storefront is fixed.
-            return ("storefront", *fields)
-        return fields
+    # Campaign listings reference (listing, storefront): the storefront is fixed.
+    fixed_once_added = ("storefront",)
 
     @admin.action(
         description=_("Publish the selected listings"),
@@ -101,11 +94,10 @@ class ListingAdmin(admin.ModelAdmin):
             else:
                 published += 1
         if published:
-            messages.success(
-                request,
-                ngettext("%(count)d listing published.", "%(count)d listings published.", published)
-                % {"count": published},
+            message = ngettext(
+                "%(count)d listing published.", "%(count)d listings published.", published
             )
+            count_reported(request, message, published)
 
     @admin.action(
         description=_("Unpublish the selected listings"),
@@ -113,14 +105,13 @@ class ListingAdmin(admin.ModelAdmin):
         location=BOTH_LOCATIONS,
     )
     def unpublish(self, request, queryset):
-        count = 0
-        for listing in queryset:
-            catalog_services.listing_unpublish(listing=listing)
-            count += 1
-        messages.success(
+        count = rows_apply(
+            queryset, lambda listing: catalog_services.listing_unpublish(listing=listing)
+        )
+        count_reported(
             request,
-            ngettext("%(count)d listing unpublished.", "%(count)d listings unpublished.", count)
-            % {"count": count},
+            ngettext("%(count)d listing unpublished.", "%(count)d listings unpublished.", count),
+            count,
         )
 
 
@@ -177,7 +168,7 @@ class CampaignListingInline(admin.TabularInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(FixedOnceAddedMixin, admin.ModelAdmin):
     list_display = (
         "name",
         "publisher",
@@ -197,13 +188,8 @@ class CampaignAdmin(admin.ModelAdmin):
     readonly_fields = ("kind", "created_at")
     date_hierarchy = "starts_on"
     inlines = [CampaignListingInline]
-
-    def get_readonly_fields(self, request, obj=None):
-        fields = super().get_readonly_fields(request, obj)
-        if obj is not None:
-            # Its listings are tied to the storefront (composite foreign keys).
-            return ("storefront", *fields)
-        return fields
+    # Its listings are tied to the storefront (composite foreign keys).
+    fixed_once_added = ("storefront",)
 
 
 # --- Leads -----------------------------------------------------------------------------

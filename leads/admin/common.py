@@ -1,10 +1,28 @@
-"""Pieces the leads admin modules share."""
+"""Pieces the leads and crm admin modules share."""
 
-from django.contrib import admin
+from collections.abc import Callable, Iterable
+
+from django.contrib import admin, messages
 from django.forms.models import BaseInlineFormSet
+
+from portal.paginators import CheapCountPaginator
 
 # Actions offered on the changelist and on each object's page (Django 6.1).
 BOTH_LOCATIONS = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
+
+
+def rows_apply[Row](rows: Iterable[Row], apply: Callable[[Row], object]) -> int:
+    """Call `apply` on each row in turn; return how many rows it was called on."""
+    count = 0
+    for row in rows:
+        apply(row)
+        count += 1
+    return count
+
+
+def count_reported(request, message: str, count: int) -> None:
+    """Report an action's count: `message` is the ngettext form chosen for `count`."""
+    messages.success(request, message % {"count": count})
 
 
 class RecentRowsFormSet(BaseInlineFormSet):
@@ -35,9 +53,6 @@ class ReadOnlyInlineMixin:
         return False
 
 
-# --- Publishers ------------------------------------------------------------------------
-
-
 class ReadOnlyAdminMixin:
     """A log or a credential that staff read; services and commands write it."""
 
@@ -46,3 +61,22 @@ class ReadOnlyAdminMixin:
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class BigTableAdminMixin:
+    """A changelist over millions of rows: it never counts the whole table."""
+
+    paginator = CheapCountPaginator
+    show_full_result_count = False
+
+
+class FixedOnceAddedMixin:
+    """Fields set when a row is added and read-only on its page from then on."""
+
+    fixed_once_added: tuple[str, ...] = ()
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None:
+            return (*self.fixed_once_added, *fields)
+        return fields

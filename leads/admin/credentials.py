@@ -1,14 +1,13 @@
 """Staff admin for API keys, publisher tokens (created here, shown once) and rescoring runs."""
 
-from django.contrib import admin, messages
+from collections.abc import Callable
+
+from django.contrib import admin
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from leads.admin.common import (
-    BOTH_LOCATIONS,
-    ReadOnlyAdminMixin,
-)
+from leads.admin.common import BOTH_LOCATIONS, ReadOnlyAdminMixin, count_reported, rows_apply
 from leads.intake import api_keys
 from leads.models import (
     ApiKey,
@@ -48,8 +47,30 @@ class ShownOnceMixin:
         return TemplateResponse(request, "admin/leads/shown_once.html", context)
 
 
+class RevocableMixin:
+    """A credential staff revoke, never delete: its rows stay, with `revoked_at` set."""
+
+    actions = ["revoke"]
+
+    def has_revoke_permission(self, request):
+        # The form is read-only, yet revoking needs the right to change the credential.
+        return admin.ModelAdmin.has_change_permission(self, request)
+
+
+def revoke_action(*, description: str, revoke: Callable, revoked: Callable[[int], str]):
+    """The admin action that revokes the selected rows not revoked yet, through `revoke`,
+    and reports their count with the message `revoked(count)`."""
+
+    @admin.action(description=description, permissions=["revoke"], location=BOTH_LOCATIONS)
+    def revoke_selected(modeladmin, request, queryset):
+        count = rows_apply(queryset.filter(revoked_at__isnull=True), revoke)
+        count_reported(request, revoked(count), count)
+
+    return revoke_selected
+
+
 @admin.register(ApiKey)
-class ApiKeyAdmin(ShownOnceMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class ApiKeyAdmin(ShownOnceMixin, RevocableMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Staff create keys here or with `manage.py create_storefront_key`; shown once."""
 
     add_fields = ("kind", "storefront", "name")
@@ -71,28 +92,15 @@ class ApiKeyAdmin(ShownOnceMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     fields = ("name", "kind", "storefront", "prefix", "created_at", "last_used_at", "revoked_at")
     readonly_fields = fields
     date_hierarchy = "created_at"
-    actions = ["revoke"]
-
-    def has_revoke_permission(self, request):
-        # The form is read-only, yet revoking needs the right to change keys.
-        return request.user.has_perm("leads.change_apikey")
-
-    @admin.action(
-        description=_("Revoke the selected keys"), permissions=["revoke"], location=BOTH_LOCATIONS
+    revoke = revoke_action(
+        description=_("Revoke the selected keys"),
+        revoke=lambda api_key: api_keys.api_key_revoke(api_key=api_key),
+        revoked=lambda count: ngettext("%(count)d key revoked.", "%(count)d keys revoked.", count),
     )
-    def revoke(self, request, queryset):
-        count = 0
-        for api_key in queryset.filter(revoked_at__isnull=True):
-            api_keys.api_key_revoke(api_key=api_key)
-            count += 1
-        messages.success(
-            request,
-            ngettext("%(count)d key revoked.", "%(count)d keys revoked.", count) % {"count": count},
-        )
 
 
 @admin.register(PublisherApiToken)
-class PublisherApiTokenAdmin(ShownOnceMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class PublisherApiTokenAdmin(ShownOnceMixin, RevocableMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Publisher API tokens: staff (and later the portal's owners) create them, shown once."""
 
     add_fields = ("publisher", "name")
@@ -115,37 +123,17 @@ class PublisherApiTokenAdmin(ShownOnceMixin, ReadOnlyAdminMixin, admin.ModelAdmi
     search_fields = ("name", "^prefix", "publisher__name")
     autocomplete_fields = ("publisher",)
     list_select_related = ("publisher", "created_by")
-    fields = (
-        "name",
-        "publisher",
-        "prefix",
-        "created_by",
-        "created_at",
-        "last_used_at",
-        "revoked_at",
-    )
+    # A token's page shows what its row in the list shows, nothing more.
+    fields = list_display
     readonly_fields = fields
     date_hierarchy = "created_at"
-    actions = ["revoke"]
-
-    def has_revoke_permission(self, request):
-        return request.user.has_perm("leads.change_publisherapitoken")
-
-    @admin.action(
+    revoke = revoke_action(
         description=_("Revoke the selected tokens"),
-        permissions=["revoke"],
-        location=BOTH_LOCATIONS,
+        revoke=lambda api_token: api_keys.publisher_token_revoke(api_token=api_token),
+        revoked=lambda count: ngettext(
+            "%(count)d token revoked.", "%(count)d tokens revoked.", count
+        ),
     )
-    def revoke(self, request, queryset):
-        count = 0
-        for api_token in queryset.filter(revoked_at__isnull=True):
-            api_keys.publisher_token_revoke(api_token=api_token)
-            count += 1
-        messages.success(
-            request,
-            ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", count)
-            % {"count": count},
-        )
 
 
 @admin.register(RescoreRun)

@@ -10,6 +10,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from leads.admin.common import (
+    BigTableAdminMixin,
+    FixedOnceAddedMixin,
     ReadOnlyInlineMixin,
     RecentRowsFormSet,
 )
@@ -18,7 +20,6 @@ from leads.models import (
     LeadActivity,
     LeadTransition,
 )
-from portal.paginators import CheapCountPaginator
 
 
 class LeadActivityInline(ReadOnlyInlineMixin, admin.TabularInline):
@@ -44,8 +45,21 @@ class LeadTransitionInline(ReadOnlyInlineMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("changed_by")
 
 
+# Shown under "History" and set only by the lifecycle and intake.
+LEAD_HISTORY_FIELDS = (
+    "qualified_at",
+    "status_changed_at",
+    "status_changed_by",
+    "status_reason",
+    "last_activity_at",
+    "created_at",
+    "updated_at",
+    "all_activities_link",
+)
+
+
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
+class LeadAdmin(FixedOnceAddedMixin, BigTableAdminMixin, admin.ModelAdmin):
     # crm/admin.py adds the Delivery inline: leads does not import crm (portal ← leads ← crm).
     list_display = (
         "email",
@@ -63,8 +77,6 @@ class LeadAdmin(admin.ModelAdmin):
     search_fields = ("=email_normalized", "^first_name", "^last_name", "^company")
     autocomplete_fields = ("publisher", "first_campaign", "latest_campaign")
     list_select_related = ("publisher",)
-    show_full_result_count = False
-    paginator = CheapCountPaginator
     fieldsets = (
         (
             None,
@@ -88,21 +100,7 @@ class LeadAdmin(admin.ModelAdmin):
             },
         ),
         (_("Campaigns"), {"fields": ("first_campaign", "latest_campaign")}),
-        (
-            _("History"),
-            {
-                "fields": (
-                    "qualified_at",
-                    "status_changed_at",
-                    "status_changed_by",
-                    "status_reason",
-                    "last_activity_at",
-                    "created_at",
-                    "updated_at",
-                    "all_activities_link",
-                )
-            },
-        ),
+        (_("History"), {"fields": LEAD_HISTORY_FIELDS}),
     )
     # Score and status move through scoring and the lifecycle, which record why.
     readonly_fields = (
@@ -111,23 +109,11 @@ class LeadAdmin(admin.ModelAdmin):
         "score",
         "score_breakdown_table",
         "status",
-        "qualified_at",
-        "status_changed_at",
-        "status_changed_by",
-        "status_reason",
-        "last_activity_at",
-        "created_at",
-        "updated_at",
-        "all_activities_link",
+        *LEAD_HISTORY_FIELDS,
     )
+    # One person per publisher per origin: moving a lead would merge people.
+    fixed_once_added = ("publisher", "origin")
     inlines = [LeadTransitionInline, LeadActivityInline]
-
-    def get_readonly_fields(self, request, obj=None):
-        fields = super().get_readonly_fields(request, obj)
-        if obj is not None:
-            # One person per publisher per origin: moving a lead would merge people.
-            return ("publisher", "origin", *fields)
-        return fields
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -188,7 +174,7 @@ class ActionCodeFilter(admin.SimpleListFilter):
 
 
 @admin.register(LeadActivity)
-class LeadActivityAdmin(admin.ModelAdmin):
+class LeadActivityAdmin(FixedOnceAddedMixin, BigTableAdminMixin, admin.ModelAdmin):
     list_display = (
         "occurred_at",
         "lead",
@@ -203,17 +189,10 @@ class LeadActivityAdmin(admin.ModelAdmin):
     raw_id_fields = ("lead",)
     autocomplete_fields = ("listing", "campaign")
     list_select_related = ("lead", "listing")
-    show_full_result_count = False
-    paginator = CheapCountPaginator
     exclude = ("raw_payload",)
     readonly_fields = ("raw_payload_pretty", "created_at")
-
-    def get_readonly_fields(self, request, obj=None):
-        fields = super().get_readonly_fields(request, obj)
-        if obj is not None:
-            # What the storefront sent is evidence: it is shown, never rewritten.
-            return ("lead", "storefront", "external_id", "occurred_at", *fields)
-        return fields
+    # What the storefront sent is evidence: it is shown, never rewritten.
+    fixed_once_added = ("lead", "storefront", "external_id", "occurred_at")
 
     @admin.display(description=_("raw payload"))
     def raw_payload_pretty(self, obj):

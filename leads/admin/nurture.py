@@ -11,12 +11,11 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from leads.admin.common import BOTH_LOCATIONS
+from leads.admin.common import BOTH_LOCATIONS, BigTableAdminMixin, count_reported, rows_apply
 from leads.models import EmailSend, Enrollment, NurtureSequence, NurtureStep, Suppression
 from leads.nurture import services as nurture
 from leads.nurture import unsubscribe
 from leads.nurture.render import template_errors
-from portal.paginators import CheapCountPaginator
 
 
 class NurtureStepForm(forms.ModelForm):
@@ -68,8 +67,18 @@ class NurtureSequenceAdmin(admin.ModelAdmin):
             nurture.sequence_pause(campaign=sequence.campaign)
 
 
+class SentRowsMixin:
+    """Rows the sending writes: staff read every field and act on them, never add one."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
 @admin.register(Enrollment)
-class EnrollmentAdmin(admin.ModelAdmin):
+class EnrollmentAdmin(SentRowsMixin, BigTableAdminMixin, admin.ModelAdmin):
     list_display = (
         "lead",
         "campaign",
@@ -84,40 +93,27 @@ class EnrollmentAdmin(admin.ModelAdmin):
     list_select_related = ("lead", "campaign")
     raw_id_fields = ("lead", "campaign")
     search_fields = ("=lead__email_normalized", "campaign__code")
-    readonly_fields = [f.name for f in Enrollment._meta.fields]
-    paginator = CheapCountPaginator
-    show_full_result_count = False
     actions = ["stop"]
-
-    def has_add_permission(self, request):
-        return False
 
     @admin.action(description=_("Stop the selected enrolments"), permissions=["change"])
     def stop(self, request, queryset):
-        count = 0
-        for enrollment in queryset:
-            nurture.enrollment_stop_by_staff(enrollment=enrollment)
-            count += 1
-        messages.success(
+        count = rows_apply(
+            queryset, lambda enrollment: nurture.enrollment_stop_by_staff(enrollment=enrollment)
+        )
+        count_reported(
             request,
-            ngettext("%(count)d enrolment stopped.", "%(count)d enrolments stopped.", count)
-            % {"count": count},
+            ngettext("%(count)d enrolment stopped.", "%(count)d enrolments stopped.", count),
+            count,
         )
 
 
 @admin.register(EmailSend)
-class EmailSendAdmin(admin.ModelAdmin):
+class EmailSendAdmin(SentRowsMixin, BigTableAdminMixin, admin.ModelAdmin):
     list_display = ("enrollment", "step", "status", "attempts", "smtp_code", "created_at")
     list_filter = ("status",)
     list_select_related = ("enrollment", "step")
     raw_id_fields = ("enrollment", "step")
-    readonly_fields = [f.name for f in EmailSend._meta.fields]
-    paginator = CheapCountPaginator
-    show_full_result_count = False
     actions = ["release"]
-
-    def has_add_permission(self, request):
-        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

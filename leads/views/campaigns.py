@@ -49,46 +49,47 @@ def _campaign_lookup(request: HttpRequest, campaign_id: int, **_) -> object | No
     )
 
 
-def _listings_of(form: CampaignForm):
-    return form.cleaned_data.get("listings") or []
+def _campaign_saved(request: HttpRequest, form: CampaignForm, campaign: Campaign | None):
+    """Create the campaign (None) or update it through its service; return it."""
+    listings = form.cleaned_data.get("listings") or []
+    if campaign is None:
+        return campaign_services.campaign_create(
+            publisher=request.publisher,
+            storefront=form.cleaned_data["storefront"],
+            listings=listings,
+            **form.service_fields(),
+        )
+    campaign_services.campaign_update(campaign=campaign, listings=listings, **form.service_fields())
+    return campaign
+
+
+def _campaign_form_page(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
+    """The campaign form: a new campaign when `campaign` is None, else that one's edit."""
+    form = CampaignForm(request.POST or None, instance=campaign, publisher=request.publisher)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = _campaign_saved(request, form, campaign)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            saved_message = _("Campaign created.") if campaign is None else _("Campaign saved.")
+            messages.success(request, saved_message)
+            return redirect("campaign-detail", campaign_id=saved.pk)
+    return render(request, "leads/campaign_form.html", {"form": form, "campaign": campaign})
 
 
 @owner_required
 @require_http_methods(["GET", "POST"])
 def campaign_create(request: HttpRequest) -> HttpResponse:
-    form = CampaignForm(request.POST or None, publisher=request.publisher)
-    if request.method == "POST" and form.is_valid():
-        try:
-            campaign = campaign_services.campaign_create(
-                publisher=request.publisher,
-                storefront=form.cleaned_data["storefront"],
-                listings=_listings_of(form),
-                **form.service_fields(),
-            )
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            messages.success(request, _("Campaign created."))
-            return redirect("campaign-detail", campaign_id=campaign.pk)
-    return render(request, "leads/campaign_form.html", {"form": form, "campaign": None})
+    """A new campaign of the publisher."""
+    return _campaign_form_page(request, None)
 
 
 @owner_required(lookup=_campaign_lookup)
 @require_http_methods(["GET", "POST"])
 def campaign_edit(request: HttpRequest, campaign_id: int) -> HttpResponse:
-    campaign = _campaign_or_404(request, campaign_id)
-    form = CampaignForm(request.POST or None, instance=campaign, publisher=request.publisher)
-    if request.method == "POST" and form.is_valid():
-        try:
-            campaign_services.campaign_update(
-                campaign=campaign, listings=_listings_of(form), **form.service_fields()
-            )
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            messages.success(request, _("Campaign saved."))
-            return redirect("campaign-detail", campaign_id=campaign.pk)
-    return render(request, "leads/campaign_form.html", {"form": form, "campaign": campaign})
+    """A campaign's name, dates, goal and listings."""
+    return _campaign_form_page(request, _campaign_or_404(request, campaign_id))
 
 
 @publisher_required
