@@ -125,3 +125,9 @@ class Storefronts:
 @pytest.fixture
 def market(db):
     return Storefronts()
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    return client
