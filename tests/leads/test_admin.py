@@ -4,12 +4,7 @@ import pytest
 from django.urls import reverse
 
 from leads.catalog.storefronts import Storefront
-from leads.models import (
-    Campaign,
-    CampaignListing,
-    Listing,
-    ScoringRule,
-)
+from leads.models import Campaign, CampaignListing, Listing, ScoringRule
 from leads.scoring.services import DEFAULT_SCORING_RULES
 from portal.models import Membership, Publisher
 from tests import factories

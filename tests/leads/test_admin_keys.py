@@ -4,9 +4,7 @@ import pytest
 from django.urls import reverse
 
 from leads.intake import api_keys
-from leads.models import (
-    ApiKey,
-)
+from leads.models import ApiKey
 from tests.leads.admin_support import messages_of, run_action
 
 pytestmark = pytest.mark.django_db

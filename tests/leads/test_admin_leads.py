@@ -5,11 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from leads.models import (
-    Lead,
-    LeadActivity,
-    LeadTransition,
-)
+from leads.models import Lead, LeadActivity, LeadTransition
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -7,9 +7,7 @@ from django.urls import reverse
 from leads.intake import csv_import
 from leads.models import Lead
 from portal.models import Membership
-from tests.factories import (
-    make_membership,
-)
+from tests.factories import make_membership
 
 # --- Import ----------------------------------------------------------------------------------
 

@@ -11,12 +11,7 @@ from leads.intake import api_publisher
 from leads.lifecycle import selectors as lead_selectors
 from leads.lifecycle.selectors import LeadFilters, LeadPosition
 from leads.models import Lead
-from tests.factories import (
-    make_activity,
-    make_campaign,
-    make_lead,
-    make_listing,
-)
+from tests.factories import make_activity, make_campaign, make_lead, make_listing
 from tests.leads.publisher_api_support import LIST, T0, created, uuids
 
 # --- The list ------------------------------------------------------------------------------

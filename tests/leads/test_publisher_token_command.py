@@ -8,9 +8,7 @@ from django.test import Client
 
 from leads.intake import api_keys
 from leads.models import PublisherApiToken
-from tests.factories import (
-    make_lead,
-)
+from tests.factories import make_lead
 from tests.leads.publisher_api_support import LIST
 
 # --- The create_publisher_token command ----------------------------------------------------
