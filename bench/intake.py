@@ -19,7 +19,6 @@ view, bulk >= 25 % of executemany), then drops the database unless --keep is giv
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,15 +33,13 @@ from random import Random
 import httpx
 import psycopg
 from cryptography.fernet import Fernet
-from psycopg import sql
+from harness import ROOT, SERVER, database_create, database_drop, free_port, manage, wait_for_port
 from psycopg.types.json import Jsonb
 
-ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from demo.simulation import LeadGenerator, Mix, Target  # noqa: E402
+from demo.simulation import LeadGenerator, Mix, Target
 
-SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 DATABASE = "lp_bench_intake"
 WORKERS, THREADS = 2, 4
 SINGLE_TARGET, BULK_TARGET = 0.60, 0.25
@@ -87,20 +84,13 @@ BULK_INSERT = (
 # --- The database and the servers ------------------------------------------------------
 
 
-def _admin(statement: sql.Composable) -> None:
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as connection:
-        connection.execute(statement)
-
-
 def _prepare(env: dict) -> str:
     """A fresh, migrated database with a publisher, listings and a key; returns the key."""
-    _admin(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(DATABASE)))
-    _admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
+    database_create(DATABASE)
+    manage("migrate", "--no-input", "-v", "0", env=env)
     script = SETUP.format(listings=[(t.offer_id, t.name) for t in TARGETS])
     done = subprocess.run(
-        [*manage, "shell", "-c", script],
+        [sys.executable, "manage.py", "shell", "-c", script],
         cwd=ROOT,
         env=env,
         check=True,
@@ -112,16 +102,10 @@ def _prepare(env: dict) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def gunicorn(app: str, env: dict, *, chdir: Path = ROOT):
     """Serve `app` on a loopback port; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     command = [
         str(Path(sys.executable).with_name("gunicorn")),
         app,
@@ -132,7 +116,7 @@ def gunicorn(app: str, env: dict, *, chdir: Path = ROOT):
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            _wait_for_port(port, process, log)
+            wait_for_port(port, process, "gunicorn", log=log)
             yield f"http://127.0.0.1:{port}"
         finally:
             process.terminate()
@@ -141,20 +125,6 @@ def gunicorn(app: str, env: dict, *, chdir: Path = ROOT):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-def _wait_for_port(port: int, process: subprocess.Popen, log) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"gunicorn exited:\n{log.read().decode(errors='replace')}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"gunicorn did not listen on port {port} within 30 s")
 
 
 # --- Load --------------------------------------------------------------------------------
@@ -387,9 +357,7 @@ def main() -> None:
         report(phases, ratios, options)
     finally:
         if not options.keep:
-            _admin(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE))
-            )
+            database_drop(DATABASE, force=True)
 
 
 if __name__ == "__main__":

@@ -15,18 +15,13 @@ database afterwards unless --keep is given.
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
-import psycopg
-from psycopg import sql
+from harness import ROOT, SERVER, database_create, database_drop, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
-SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 DATABASE = "lp_bench_nurture"
 
 SMTP_SERVER = textwrap.dedent(
@@ -94,17 +89,6 @@ print(json.dumps({"elapsed": elapsed, "sent": report.sent,
 """
 
 
-def _admin(statement: sql.Composable) -> None:
-    with psycopg.connect(SERVER + "/postgres", autocommit=True) as conn:
-        conn.execute(statement)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _env(smtp_port: int) -> dict:
     return os.environ | {
         "DEBUG": "0",
@@ -134,10 +118,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
 
-    port = _free_port()
+    port = free_port()
     env = _env(port)
-    _admin(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(DATABASE)))
-    _admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+    database_create(DATABASE)
     smtp = subprocess.Popen(
         [sys.executable, "-c", SMTP_SERVER, str(port)], stdout=subprocess.PIPE, text=True
     )
@@ -153,7 +136,7 @@ def main() -> None:
         smtp.terminate()
         received = int(smtp.communicate(timeout=30)[0].strip().splitlines()[-1])
         if not args.keep:
-            _admin(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(DATABASE)))
+            database_drop(DATABASE)
 
     rate = result["sent"] / result["elapsed"] * 60
     print(

@@ -24,23 +24,19 @@ import base64
 import os
 import re
 import statistics
-import subprocess
 import sys
 import time
 import tracemalloc
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from urllib.parse import quote_plus
 
 import psycopg
-from psycopg import sql
+from harness import ROOT, SERVER, database_create, database_drop, manage
 
-ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 DATABASE = "lp_bench_portal"
 PUBLISHER_SLUG = "contoso-software"
 DEFAULT_LEADS = 1_660_000  # Contoso's ~60.2 % of it is about 1,000,000
@@ -67,24 +63,14 @@ ENV = {
 # --- The database ----------------------------------------------------------------------
 
 
-def _admin(statement: sql.Composable) -> None:
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as connection:
-        connection.execute(statement)
-
-
-def _manage(*args: str, env: dict) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
-
-
 def _prepare(*, leads: int, env: dict) -> None:
-    _admin(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(DATABASE)))
-    _admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
-    _manage("migrate", "--no-input", "-v", "0", env=env)
+    database_create(DATABASE)
+    manage("migrate", "--no-input", "-v", "0", env=env)
     started = time.perf_counter()
-    _manage("seed_demo", "--leads", str(leads), "--quiet", env=env | {"DEMO_ENABLED": "1"})
+    manage("seed_demo", "--leads", str(leads), "--quiet", env=env | {"DEMO_ENABLED": "1"})
     print(f"seed_demo --leads {leads:,}: {time.perf_counter() - started:.0f} s")
     started = time.perf_counter()
-    _manage("rollup_leads", "--days", "90", env=env)
+    manage("rollup_leads", "--days", "90", env=env)
     with psycopg.connect(env["DATABASE_URL"], autocommit=True) as connection:
         connection.execute("VACUUM ANALYZE")
     print(f"rollup_leads and VACUUM ANALYZE: {time.perf_counter() - started:.0f} s")
@@ -322,9 +308,7 @@ def main() -> None:
     finally:
         if not options.keep:
             # FORCE: the settings' connection pool may still hold sessions.
-            _admin(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE))
-            )
+            database_drop(DATABASE, force=True)
 
 
 if __name__ == "__main__":

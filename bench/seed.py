@@ -11,27 +11,13 @@ Settings are production-like (DEBUG off), so nothing records queries in memory.
 
 import argparse
 import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import psycopg
 from cryptography.fernet import Fernet
-from psycopg import sql
+from harness import SERVER, database_create, database_drop, manage
 
-ROOT = Path(__file__).resolve().parent.parent
-SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 DATABASE = "lp_bench_seed"
-
-
-def _admin(statement: sql.Composable) -> None:
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as connection:
-        connection.execute(statement)
-
-
-def _manage(*args: str, env: dict) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
 
 def _database_size() -> str:
@@ -55,12 +41,11 @@ def main() -> None:
         "SECRET_KEY": "bench-seed-secret-key-not-for-production-0123456789",
         "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
     }
-    _admin(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(DATABASE)))
-    _admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+    database_create(DATABASE)
     try:
-        _manage("migrate", "--no-input", "-v", "0", env=env)
+        manage("migrate", "--no-input", "-v", "0", env=env)
         started = time.perf_counter()
-        _manage("seed_demo", "--leads", str(options.leads), env=env)
+        manage("seed_demo", "--leads", str(options.leads), env=env)
         elapsed = time.perf_counter() - started
         print(
             f"seed_demo --leads {options.leads:,}: {elapsed:.1f} s, "
@@ -68,7 +53,7 @@ def main() -> None:
         )
     finally:
         if not options.keep:
-            _admin(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(DATABASE)))
+            database_drop(DATABASE)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from leads.intake import api_keys
 from leads.models import ApiKey
 from leads.scoring import services as scoring_services
 from tests.factories import make_listing, make_publisher
+from tests.leads.publisher_api_support import PublisherApi
 
 # Partner Center's own samples (reference/partner-center-leads.md §2 and §1.4), verbatim
 # but for the missing comma of the FAQ sample.
@@ -125,3 +126,29 @@ class Storefronts:
 @pytest.fixture
 def market(db):
     return Storefronts()
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
+def api(publisher):
+    return PublisherApi(publisher)
+
+
+@pytest.fixture
+def client_of(db):
+    def login(user) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def owner_client(owner, client_of):
+    return client_of(owner)

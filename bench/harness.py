@@ -1,0 +1,65 @@
+"""What the bench scripts share: the scratch database on BENCH_PG, loopback ports, manage.py."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+
+
+def server_execute(statement: sql.Composable) -> None:
+    """Run one statement on the server's maintenance database, outside a transaction."""
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as connection:
+        connection.execute(statement)
+
+
+def database_drop(name: str, *, force: bool = False) -> None:
+    """Drop the database `name` if it exists; `force` ends the sessions still on it."""
+    statement = "DROP DATABASE IF EXISTS {} WITH (FORCE)" if force else "DROP DATABASE IF EXISTS {}"
+    server_execute(sql.SQL(statement).format(sql.Identifier(name)))
+
+
+def database_create(name: str, *, force: bool = False) -> None:
+    """Create the database `name` empty, dropping any earlier one first."""
+    database_drop(name, force=force)
+    server_execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def manage(*args: str, env: dict) -> None:
+    """Run `manage.py` with `args` in a subprocess with the environment `env`."""
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+
+def free_port() -> int:
+    """A TCP port free on loopback just now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(
+    port: int, process: subprocess.Popen, name: str, *, seconds: float = 30, log=None
+) -> None:
+    """Wait until `process` listens on `port`; raise if it exits first (quoting `log`) or
+    does not listen within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            if log is None:
+                raise RuntimeError(f"{name} exited with {process.returncode}; see its log")
+            log.seek(0)
+            raise RuntimeError(f"{name} exited:\n{log.read().decode(errors='replace')}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{name} did not listen on port {port} within {seconds:g} s")
