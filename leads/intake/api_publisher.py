@@ -213,15 +213,21 @@ class LeadDetail(LeadOut):
 
 def _refuse_unknown_parameters(request: HttpRequest) -> None:
     """An unknown query parameter is a 422, as Stripe does: a misspelt filter must not
-    quietly return every lead."""
+    quietly return every lead. So is a parameter given twice: each takes one value, and
+    which of two values wins must not be a guess."""
     unknown = sorted(set(request.GET) - set(LeadQuery.model_fields))
-    if unknown:
-        raise ValidationError(
-            [
-                {"loc": ("query", name), "msg": "Unknown query parameter.", "type": "unknown"}
-                for name in unknown
-            ]
-        )
+    repeated = sorted(name for name in request.GET if len(request.GET.getlist(name)) > 1)
+    errors = [
+        {"loc": ("query", name), "msg": "Unknown query parameter.", "type": "unknown"}
+        for name in unknown
+    ]
+    errors += [
+        {"loc": ("query", name), "msg": "Give this parameter once.", "type": "repeated"}
+        for name in repeated
+        if name not in unknown
+    ]
+    if errors:
+        raise ValidationError(errors)
 
 
 def _filters(query: LeadQuery) -> LeadFilters:

@@ -351,3 +351,21 @@ def test_the_publisher_apis_since_must_be_iso_8601(market, client, since):
     assert response.status_code == 422
     (error,) = response.json()["detail"]
     assert error["loc"] == ["query", "since"]
+
+
+@pytest.mark.parametrize(
+    "query", ["listing=true&listing=0", "limit=5&limit=5", "since=2026-01-01&since=2026-02-01"]
+)
+def test_the_publisher_api_refuses_a_parameter_given_twice(market, client, query):
+    # Given a publisher token
+    _, token = api_keys.publisher_token_create(publisher=market.publisher, name="ci")
+    name = query.split("=", 1)[0]
+
+    # When a single-valued parameter comes twice
+    response = client.get(f"/api/v1/publisher/leads?{query}", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    # Then it is refused with its path, never answered with one of the two guessed
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": [{"loc": ["query", name], "msg": "Give this parameter once.", "type": "repeated"}]
+    }
