@@ -134,7 +134,9 @@ def test_no_delivery_is_lost_or_doubled_through_worker_and_redis_failures(tmp_pa
     secrets = [signing.secret_generate(), signing.secret_generate()]
     receivers = [FlakyReceiver(secrets[0], seed=1), FlakyReceiver(secrets[1], seed=2)]
     processes = Processes(worker_env(redis, tmp_path), tmp_path)
-    broker, app.conf.broker_url = app.conf.broker_url, f"redis://127.0.0.1:{redis.port}/0"
+    # Wake-ups are published through the write URL, on a connection cached per thread.
+    broker = app.conf.broker_write_url
+    app.conf.broker_write_url = f"redis://127.0.0.1:{redis.port}/0"
     crm_services._wake.connection = None
     try:
         for receiver in receivers:
@@ -164,7 +166,7 @@ def test_no_delivery_is_lost_or_doubled_through_worker_and_redis_failures(tmp_pa
         processes.stop()
         for receiver in receivers:
             receiver.__exit__(None, None, None)
-        app.conf.broker_url = broker
+        app.conf.broker_write_url = broker
         crm_services._wake.connection = None
         if redis.process and redis.process.poll() is None:
             redis.shutdown_nosave()

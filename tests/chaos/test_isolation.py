@@ -62,13 +62,19 @@ def _target(publisher, receiver, secret, **limits) -> CrmTarget:
     return target
 
 
+def redis_url(redis) -> str:
+    """The isolated Redis server's broker URL."""
+    return f"redis://127.0.0.1:{redis.port}/0"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_dead_target_never_holds_up_a_healthy_one(tmp_path):
     redis = RedisServer(tmp_path)
     redis.start()
     secret = signing.secret_generate()
     processes = Processes(worker_env(redis, tmp_path), tmp_path)
-    broker, app.conf.broker_url = app.conf.broker_url, f"redis://127.0.0.1:{redis.port}/0"
+    # Wake-ups are published through the write URL, on a connection cached per thread.
+    broker, app.conf.broker_write_url = app.conf.broker_write_url, redis_url(redis)
     crm_services._wake.connection = None
     with Blackhole(secret) as dead, RateLimited(secret) as healthy:
         try:
@@ -92,7 +98,7 @@ def test_a_dead_target_never_holds_up_a_healthy_one(tmp_path):
             elapsed = time.monotonic() - started
         finally:
             processes.stop()
-            app.conf.broker_url = broker
+            app.conf.broker_write_url = broker
             crm_services._wake.connection = None
             redis.shutdown_nosave()
 

@@ -3,6 +3,7 @@ attribution, rollback and waking the workers (DESIGN §5, issue 3)."""
 
 import base64
 import json
+import logging
 import threading
 from datetime import date
 
@@ -267,18 +268,29 @@ def test_created_time_sets_when_the_activity_occurred(market):
     assert LeadActivity.objects.get().occurred_at.isoformat() == "2026-11-20T10:00:00+00:00"
 
 
-def test_intake_succeeds_while_the_broker_is_down(market, django_capture_on_commit_callbacks):
+def test_intake_succeeds_while_the_broker_is_down(
+    market, django_capture_on_commit_callbacks, caplog
+):
+    from crm import services as crm_services
     from portal.celery import app
 
+    # Given a target, and a broker that nothing listens on (the wake-up connection is
+    # cached per thread, so it is dropped to make the next wake-up connect anew)
     target = make_target(publisher=market.publisher)
-    working_broker = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens there
+    caplog.set_level(logging.WARNING, logger="crm.services")
+    working_broker = app.conf.broker_write_url
+    app.conf.broker_write_url = "redis://127.0.0.1:1/0"
+    crm_services._wake.connection = None
     try:
+        # When a lead is posted
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             response = market.post(lead_payload(LeadId="pc-offline"))
     finally:
-        app.conf.broker_url = working_broker
+        app.conf.broker_write_url = working_broker
+        crm_services._wake.connection = None
 
+    # Then the wake-up really failed, and the lead and its outbox row are stored all the same
+    assert [r.getMessage() for r in caplog.records] == ["crm.wake.failed"]
     assert response.status_code == 201
     assert len(callbacks) == 1  # the wake-up was attempted only after commit
     delivery = Delivery.objects.get()
