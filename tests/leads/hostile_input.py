@@ -2,8 +2,15 @@
 
 import json
 
+from leads.intake.schemas import LEAD_KEYS, USER_DETAILS_KEYS
 from leads.models import Lead, LeadActivity
 from tests.leads.conftest import lead_payload
+
+# Every known field of a lead, as a path into its JSON, from the schema's own key lists.
+KNOWN_FIELD_PATHS = [("UserDetails", key) for key in USER_DETAILS_KEYS] + [
+    (key,) for key in LEAD_KEYS if key != "UserDetails"
+]
+NON_TEXT_FIELDS = {("MarketingConsent",), ("CreatedTime",)}
 
 
 def assert_nothing_stored():

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from leads.models import Lead, LeadActivity
 from tests.leads.conftest import lead_payload
+from tests.leads.hostile_input import KNOWN_FIELD_PATHS
 
 # Characters intake must cope with: NUL, other C0 and C1 controls, line breaks, DEL,
 # both halves of a surrogate pair on their own, a BOM and a non-character.
@@ -42,25 +43,7 @@ json_values = st.recursive(
 )
 field_values = text | json_values
 
-PATHS = [
-    ("UserDetails",),
-    ("UserDetails", "FirstName"),
-    ("UserDetails", "LastName"),
-    ("UserDetails", "Email"),
-    ("UserDetails", "Phone"),
-    ("UserDetails", "Country"),
-    ("UserDetails", "Company"),
-    ("UserDetails", "Title"),
-    ("LeadSource",),
-    ("ActionCode",),
-    ("OfferTitle",),
-    ("Description",),
-    ("LeadId",),
-    ("OfferId",),
-    ("CampaignCode",),
-    ("MarketingConsent",),
-    ("CreatedTime",),
-]
+PATHS = [("UserDetails",), *KNOWN_FIELD_PATHS]
 # A few changes per lead: known fields, unknown keys (at the top or in UserDetails).
 changes = st.lists(
     st.tuples(st.sampled_from(PATHS) | st.tuples(text) | st.tuples(st.just("UserDetails"), text)),

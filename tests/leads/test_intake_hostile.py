@@ -10,7 +10,12 @@ import pytest
 
 from leads.models import LeadActivity
 from tests.leads.conftest import lead_payload
-from tests.leads.hostile_input import assert_nothing_stored, raw_body
+from tests.leads.hostile_input import (
+    KNOWN_FIELD_PATHS,
+    NON_TEXT_FIELDS,
+    assert_nothing_stored,
+    raw_body,
+)
 
 
 def set_in(payload: dict, path: tuple, value) -> dict:
@@ -24,20 +29,7 @@ def set_in(payload: dict, path: tuple, value) -> dict:
 # --- Text that PostgreSQL cannot store, in every kind of place ----------------------------
 
 TEXT_PLACES = [
-    ("UserDetails", "FirstName"),
-    ("UserDetails", "LastName"),
-    ("UserDetails", "Email"),
-    ("UserDetails", "Phone"),
-    ("UserDetails", "Country"),
-    ("UserDetails", "Company"),
-    ("UserDetails", "Title"),
-    ("LeadSource",),
-    ("ActionCode",),
-    ("OfferTitle",),
-    ("Description",),
-    ("LeadId",),
-    ("OfferId",),
-    ("CampaignCode",),
+    *(path for path in KNOWN_FIELD_PATHS if path not in NON_TEXT_FIELDS),
     ("SomeUnknownKey",),
     ("UserDetails", "Unknown"),
 ]
