@@ -96,6 +96,28 @@ def _refused(exc: ssrf.TargetRefused) -> ValidationError:
     )
 
 
+def connection_string_clean(value: str | None) -> str:
+    """A storage account connection string whose every endpoint (named or implied) meets
+    the URL checks; blank stays blank. Errors never quote the string (it holds the key).
+    The inbound Azure Table source form checks its string here too."""
+    value = (value or "").strip()
+    if not value:
+        return value
+    try:
+        azure_table.check_connection_string(value, _guard_policy())
+    except ssrf.TargetRefused as exc:
+        raise _refused(exc) from exc
+    except ConfigurationError:
+        raise ValidationError(
+            _(
+                "This is not a storage account connection string. Copy it from the "
+                "Azure portal: Storage account → Access keys → Connection string."
+            ),
+            code="invalid_connection_string",
+        ) from None
+    return value
+
+
 class CrmTargetForm(forms.ModelForm):
     """Edits a CRM target; `config` is replaced by one field per key of the target's kind.
 
@@ -187,24 +209,10 @@ class CrmTargetForm(forms.ModelForm):
         return value
 
     def clean_config_storageAccountConnectionString(self):
-        """Every endpoint the connection string names or implies meets the URL checks.
-        Blank keeps the stored (already checked) value; errors never quote the string."""
-        value = (self.cleaned_data.get("config_storageAccountConnectionString") or "").strip()
-        if not value:
-            return value
-        try:
-            azure_table.check_connection_string(value, _guard_policy())
-        except ssrf.TargetRefused as exc:
-            raise _refused(exc) from exc
-        except ConfigurationError:
-            raise ValidationError(
-                _(
-                    "This is not a storage account connection string. Copy it from the "
-                    "Azure portal: Storage account → Access keys → Connection string."
-                ),
-                code="invalid_connection_string",
-            ) from None
-        return value
+        """Blank keeps the stored (already checked) value."""
+        return connection_string_clean(
+            self.cleaned_data.get("config_storageAccountConnectionString")
+        )
 
     # The clean_<field>() hooks carry Partner Center's camelCase key names.
     def clean_config_httpsEndpointUrl(self):

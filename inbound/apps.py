@@ -7,4 +7,4 @@ class InboundConfig(AppConfig):
     verbose_name = _("Inbound from Partner Center")
 
     def ready(self):
-        from inbound import webhook  # noqa: F401  (registers its parser)
+        from inbound import table, webhook  # noqa: F401  (register their parsers)

@@ -33,6 +33,12 @@ def inbound_item_receive(*, source: InboundSource, body: str, dedupe_key: str, *
     return item, is_new
 
 
+def inbound_items_received(*, item_ids: list[int]) -> None:
+    """Items stored in bulk (a table read's page) are processed after the commit."""
+    if item_ids:
+        transaction.on_commit(lambda: _enqueue(item_ids))
+
+
 def inbound_items_retry(*, items) -> int:
     """Rejected or waiting items are processed again (admin and portal actions)."""
     ids = services.inbound_items_reopen(items=items)

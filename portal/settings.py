@@ -353,6 +353,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "leads-nurture": {"task": "leads.send_due_nurture_steps", "schedule": 60.0},
     # Inbound items whose processing task was lost or the worker was down (inbound.services).
     "inbound-sweep": {"task": "inbound.sweep", "schedule": 60.0},
+    # The Partner Center Azure Table reader: one read task per source (inbound.table).
+    "inbound-read-tables": {
+        "task": "inbound.read_tables",
+        "schedule": env.float("INBOUND_TABLE_POLL_SECONDS", default=60.0),
+    },
 }
 
 # /healthz adds each app's figures under these names (portal does not import the apps).
@@ -383,6 +388,17 @@ CRM_TARGET_DRAINS = env.int("CRM_TARGET_DRAINS", default=1)
 CRM_WAKE_TTL_SECONDS = env.int(
     "CRM_WAKE_TTL_SECONDS", default=max(10, int(6 * env.float("CRM_SWEEP_SECONDS", default=5.0)))
 )
+
+# --- Inbound: the Partner Center Azure Table reader (docs/partner-center.md) --------------
+# A read asks for the entities whose Timestamp is after the watermark less this window,
+# so that an entity which becomes visible late is still read (re-reads never duplicate).
+INBOUND_TABLE_OVERLAP_SECONDS = env.int("INBOUND_TABLE_OVERLAP_SECONDS", default=300)
+# Entities per page; each page is stored in one transaction (Azure answers at most 1,000).
+INBOUND_TABLE_PAGE_SIZE = env.int("INBOUND_TABLE_PAGE_SIZE", default=200)
+# A source being read is leased; a worker killed mid-read leaves a lease that expires.
+INBOUND_TABLE_LEASE_SECONDS = env.int("INBOUND_TABLE_LEASE_SECONDS", default=120)
+# How long one read may go on before it leaves the rest to the next beat tick.
+INBOUND_TABLE_READ_BUDGET_SECONDS = env.int("INBOUND_TABLE_READ_BUDGET_SECONDS", default=60)
 
 # --- Admin ------------------------------------------------------------------------------
 # The Co-Sell program page that the portal links to (DESIGN §1).
