@@ -30,6 +30,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from azure.core.exceptions import (
@@ -50,7 +51,7 @@ from django.utils.translation import gettext as _
 from crm import pacing
 from crm.connectors import azure_table, ssrf
 from crm.connectors.base import ConfigurationError
-from inbound import parsing, receive
+from inbound import parsing
 from inbound.models import InboundItem, InboundSource
 from leads.intake.schemas import TEST_LEAD_MARKER, canonical_keys, parse_lead_source
 from leads.models import Listing
@@ -78,6 +79,9 @@ DEDUPE_KEY_MAX = 200  # InboundItem.dedupe_key
 # --- The reader ---------------------------------------------------------------------------
 
 
+type StoredHook = Callable[[list[int]], None]
+
+
 class LeaseLost(Exception):
     """Another worker holds the source now, or it was paused: this read stops."""
 
@@ -93,16 +97,19 @@ def table_sources_due() -> list[int]:
     )
 
 
-def table_source_read(*, source_id: int, page_size: int | None = None) -> int | None:
+def table_source_read(
+    *, source_id: int, page_size: int | None = None, on_stored: StoredHook | None = None
+) -> int | None:
     """Read a source's new entities into items; how many were new, None when not read
-    (paused, gone, or another worker reads it)."""
+    (paused, gone, or another worker reads it). `on_stored(item_ids)` is called inside
+    each page's transaction with its new items (the task queues them on commit)."""
     lease = _lease_claim(source_id)
     if lease is None:
         return None
     source = InboundSource.objects.get(pk=source_id)
     page_size = page_size or settings.INBOUND_TABLE_PAGE_SIZE
     try:
-        stored, lease = _read_pages(source, lease, page_size)
+        stored, lease = _read_pages(source, lease, page_size, on_stored)
     except LeaseLost:
         logger.info("inbound.table.lease_lost", extra={"source_id": source_id})
         return None
@@ -134,7 +141,9 @@ def _lease_renew(source: InboundSource, lease: datetime, **fields) -> datetime:
     return renewed
 
 
-def _read_pages(source: InboundSource, lease: datetime, page_size: int) -> tuple[int, datetime]:
+def _read_pages(
+    source: InboundSource, lease: datetime, page_size: int, on_stored: StoredHook | None
+) -> tuple[int, datetime]:
     cursor = dict(source.read_cursor or {})
     since = _parse_time(cursor.get("since")) or _query_start(source)
     newest = _parse_time(cursor.get("newest"))
@@ -157,29 +166,45 @@ def _read_pages(source: InboundSource, lease: datetime, page_size: int) -> tuple
                 newest = moment if newest is None or (moment and moment > newest) else newest
             cursor = {"since": since.isoformat(), "token": token, "newest": _iso(newest)}
             with transaction.atomic():
-                lease = _lease_renew(source, lease, read_cursor=cursor if token else {})
-                stored += _page_store(source, entities)
+                created = _page_store(source, entities)
+                changes = {"read_cursor": cursor if token else {}}
+                if created:
+                    changes["last_received_at"] = created[0].received_at
+                if any(item.is_test for item in created):
+                    changes["connected_at"] = created[0].received_at  # the validation lead
+                # Last, so that a read which lost its lease rolls its page back.
+                lease = _lease_renew(source, lease, **changes)
+                if created and on_stored is not None:
+                    on_stored([item.pk for item in created])
+            stored += len(created)
             if token and time.monotonic() > deadline:
                 return stored, lease  # the next beat tick goes on from the cursor
-    _read_finish(source, lease, newest or since)
+    _read_finish(source, lease, since, newest)
     return stored, lease
 
 
 def _query_start(source: InboundSource) -> datetime:
-    if source.watermark is not None:
-        return source.watermark - timedelta(seconds=settings.INBOUND_TABLE_OVERLAP_SECONDS)
-    return source.read_from or timezone.now()
+    """The watermark less the overlap window, never before the source's start."""
+    if source.watermark is None:
+        return source.read_from or timezone.now()
+    since = source.watermark - timedelta(seconds=settings.INBOUND_TABLE_OVERLAP_SECONDS)
+    return max(since, source.read_from) if source.read_from else since
 
 
-def _read_finish(source: InboundSource, lease: datetime, newest: datetime) -> None:
-    watermark = max(filter(None, (source.watermark, newest)))
+def _read_finish(source: InboundSource, lease: datetime, since: datetime, newest) -> None:
+    watermark = max(filter(None, (source.watermark, newest, since)))
     InboundSource.objects.filter(pk=source.pk, read_lease_until=lease).update(
-        watermark=watermark, read_cursor={}, last_read_at=timezone.now(), read_lease_until=None
+        watermark=watermark,
+        # A first read "from now" starts the source: the overlap never reaches before it.
+        read_from=source.read_from or since,
+        read_cursor={},
+        last_read_at=timezone.now(),
+        read_lease_until=None,
     )
 
 
-def _page_store(source: InboundSource, entities: list) -> int:
-    """Store the page's entities that are not stored yet; queue them after commit."""
+def _page_store(source: InboundSource, entities: list) -> list[InboundItem]:
+    """Store the page's entities that are not stored yet; the new items."""
     rows: dict[str, tuple[str, bool]] = {}
     for entity in entities:
         body = entity_body(entity)
@@ -202,15 +227,7 @@ def _page_store(source: InboundSource, entities: list) -> int:
         for key, (body, is_test) in rows.items()
         if key not in stored_keys
     ]
-    if not new:
-        return 0
-    created = InboundItem.objects.bulk_create(new)
-    changes = {"last_received_at": now}
-    if any(item.is_test for item in created):
-        changes["connected_at"] = now  # Partner Center's validation lead reached us
-    InboundSource.objects.filter(pk=source.pk).update(**changes)
-    receive.inbound_items_received(item_ids=[item.pk for item in created])
-    return len(created)
+    return InboundItem.objects.bulk_create(new) if new else []
 
 
 def entity_dedupe_key(entity) -> str:

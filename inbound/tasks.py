@@ -1,8 +1,23 @@
 """Celery tasks of inbound: thin wrappers that take ids and call one service."""
 
+import logging
+
 from celery import shared_task
+from django.db import transaction
 
 from inbound import services, table
+
+logger = logging.getLogger(__name__)
+
+
+def items_process_queue(item_ids: list[int]) -> None:
+    """Queue one processing task per item; should the broker be down, the sweep does it."""
+    for item_id in item_ids:
+        try:
+            process_item.delay(item_id)
+        except Exception:  # the broker is down: the sweep processes it
+            logger.warning("inbound.enqueue_failed", extra={"item_id": item_id})
+            return
 
 
 @shared_task(name="inbound.process_item")
@@ -25,4 +40,9 @@ def read_tables() -> None:
 
 @shared_task(name="inbound.read_table")
 def read_table(source_id: int) -> None:
-    table.table_source_read(source_id=source_id)
+    table.table_source_read(source_id=source_id, on_stored=_process_after_commit)
+
+
+def _process_after_commit(item_ids: list[int]) -> None:
+    # Called inside the page's transaction: the items exist for the worker once committed.
+    transaction.on_commit(lambda: items_process_queue(item_ids))

@@ -1,0 +1,310 @@
+"""The Azure Table reader against Azurite: incremental, de-duplicated, leased, and quiet
+about errors and personal data (inbound.table)."""
+
+import json
+import logging
+import socket
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from crm.connectors import ssrf
+from crm.models import Delivery
+from inbound import table, table_sources, tasks
+from inbound.models import InboundItem, InboundSource
+from leads.models import Lead
+from tests.crm.connectors.ssrf_support import Canary, address_info
+from tests.crm.receivers.azurite import ACCOUNT_NAME, running_azurite
+from tests.factories import make_publisher, make_target
+from tests.inbound.table_support import (
+    customer,
+    entity_keys,
+    pc_entity,
+    process_pending,
+    published_offer,
+    table_source,
+    write,
+)
+
+pytestmark = pytest.mark.django_db
+AN_HOUR_AGO = timedelta(hours=1)
+
+
+@pytest.fixture(scope="module")
+def azurite():
+    with running_azurite() as connection_string:
+        yield connection_string
+
+
+@pytest.fixture(autouse=True)
+def plain_http(settings):
+    settings.DEBUG = True  # Azurite speaks plain http on loopback
+
+
+@pytest.fixture
+def publisher(db):
+    publisher = make_publisher(name="Contoso", publisher_id="contoso")
+    published_offer(publisher)
+    return publisher
+
+
+def history_source(publisher, azurite, table_name, **fields) -> InboundSource:
+    return table_source(
+        publisher, azurite, table_name, read_from=timezone.now() - AN_HOUR_AGO, **fields
+    )
+
+
+def items(source) -> list[InboundItem]:
+    return list(InboundItem.objects.filter(source=source).order_by("dedupe_key"))
+
+
+def test_each_entity_becomes_one_item_and_a_reread_stores_nothing(publisher, azurite):
+    # Given five entities, read two per page
+    written = write(azurite, "LeadsOnce", [pc_entity(n) for n in range(5)])
+    source = history_source(publisher, azurite, "LeadsOnce")
+
+    # When the source is read, then read again
+    first = table.table_source_read(source_id=source.pk, page_size=2)
+    again = table.table_source_read(source_id=source.pk, page_size=2)
+
+    # Then each entity is one item, keyed by PartitionKey|RowKey, with the entity as JSON
+    assert (first, again) == (5, 0)
+    stored = items(source)
+    assert [item.dedupe_key for item in stored] == sorted(entity_keys(written))
+    body = json.loads(stored[0].body)
+    entity = written[0]
+    assert {key: body[key] for key in entity} == entity
+    assert body["Timestamp"].endswith("+00:00")
+    # And the watermark is the newest Timestamp read; the read is finished and released
+    source.refresh_from_db()
+    newest = max(json.loads(item.body)["Timestamp"] for item in stored)
+    assert source.watermark.isoformat() == newest
+    assert source.last_read_at is not None
+    assert (source.read_cursor, source.read_lease_until, source.last_error) == ({}, None, "")
+    assert source.last_received_at is not None
+
+
+def test_the_overlap_window_reads_an_entity_that_shows_up_behind_the_watermark(
+    publisher, azurite, settings
+):
+    # Given a source that has read one entity
+    source = history_source(publisher, azurite, "LeadsLate")
+    write(azurite, "LeadsLate", [pc_entity(1)])
+    table.table_source_read(source_id=source.pk)
+    # And an entity that becomes visible with a Timestamp a minute behind the watermark
+    (late,) = write(azurite, "LeadsLate", [pc_entity(2)])
+    stored_late = InboundSource.objects.filter(pk=source.pk)
+    late_at = timezone.now() + timedelta(minutes=1)
+    stored_late.update(watermark=late_at)
+
+    # When it is read without an overlap window, then with the default five minutes
+    settings.INBOUND_TABLE_OVERLAP_SECONDS = 0
+    without = table.table_source_read(source_id=source.pk)
+    settings.INBOUND_TABLE_OVERLAP_SECONDS = 300
+    with_overlap = table.table_source_read(source_id=source.pk)
+
+    # Then only the overlap window finds it, and the watermark never goes back
+    assert (without, with_overlap) == (0, 1)
+    assert entity_keys([late]) <= {item.dedupe_key for item in items(source)}
+    source.refresh_from_db()
+    assert source.watermark == late_at
+
+
+def test_a_paused_source_is_not_read_until_it_resumes(publisher, azurite):
+    write(azurite, "LeadsPaused", [pc_entity(1), pc_entity(2)])
+    source = history_source(publisher, azurite, "LeadsPaused")
+    table_sources.table_source_pause(source=source)
+
+    assert source.pk not in table.table_sources_due()
+    assert table.table_source_read(source_id=source.pk) is None
+    assert items(source) == []
+
+    table_sources.table_source_resume(source=source)
+    assert source.pk in table.table_sources_due()
+    assert table.table_source_read(source_id=source.pk) == 2
+
+
+def test_a_first_read_starts_at_the_import_date_or_else_now(publisher, azurite):
+    # Given entities written before both sources exist: one imports history, one does not
+    history = write(azurite, "LeadsHistory", [pc_entity(1), pc_entity(2)])
+    importing = history_source(publisher, azurite, "LeadsHistory")
+    from_now = table_source(publisher, azurite, "LeadsHistory")
+    # (an import date after the entities were written reads none of them)
+    later = table_source(
+        publisher, azurite, "LeadsHistory", read_from=timezone.now() + timedelta(minutes=10)
+    )
+
+    # When each is read, then a new entity is written and each is read again
+    first = [table.table_source_read(source_id=s.pk) for s in (importing, from_now, later)]
+    (new,) = write(azurite, "LeadsHistory", [pc_entity(3)])
+    second = [table.table_source_read(source_id=s.pk) for s in (importing, from_now)]
+
+    # Then the import reads the history; the other reads only what came after it started
+    assert first == [2, 0, 0]
+    assert second == [1, 1]
+    assert {i.dedupe_key for i in items(importing)} == entity_keys([*history, new])
+    assert {i.dedupe_key for i in items(from_now)} == entity_keys([new])
+
+
+def test_a_change_of_import_date_reads_again_without_storing_twice(publisher, azurite):
+    write(azurite, "LeadsReimport", [pc_entity(1), pc_entity(2)])
+    source = table_source(publisher, azurite, "LeadsReimport")
+    assert table.table_source_read(source_id=source.pk) == 0
+
+    table_sources.table_source_update(
+        source=source, table_name="LeadsReimport", read_from=timezone.now() - AN_HOUR_AGO
+    )
+    assert table.table_source_read(source_id=source.pk) == 2
+    table_sources.table_source_update(
+        source=source, table_name="LeadsReimport", read_from=timezone.now() - 2 * AN_HOUR_AGO
+    )
+    assert table.table_source_read(source_id=source.pk) == 0
+    assert len(items(source)) == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {"account_key": "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5"},
+            "The storage account refused the credentials",
+        ),
+        ({"table_name": "NoSuchTable"}, "The table NoSuchTable does not exist"),
+    ],
+)
+def test_an_error_is_recorded_for_the_owner_without_the_secret(
+    publisher, azurite, change, expected
+):
+    # Given a source with a wrong account key, or a table Partner Center never created
+    write(azurite, "LeadsErrors", [pc_entity(1)])
+    connection = azurite
+    if "account_key" in change:
+        connection = azurite.replace(
+            azurite.split("AccountKey=")[1].split(";")[0], change["account_key"]
+        )
+    source = history_source(publisher, connection, change.get("table_name", "LeadsErrors"))
+
+    # When it is read
+    result = table.table_source_read(source_id=source.pk)
+
+    # Then the read stops, the error says what to do, and names no secret
+    assert result is None
+    source.refresh_from_db()
+    assert source.last_error.startswith(expected)
+    assert source.last_error_at is not None
+    assert "AccountKey" not in source.last_error
+    assert connection.split("AccountKey=")[1][:20] not in source.last_error
+    assert (source.watermark, source.read_lease_until, items(source)) == (None, None, [])
+
+
+def test_the_ssrf_guard_refuses_an_account_whose_name_resolves_inward(
+    publisher, settings, monkeypatch
+):
+    # Given the production policy, and an account name that resolves to loopback
+    settings.DEBUG = False
+    settings.CRM_ALLOW_PRIVATE_TARGETS = False
+    host = f"{ACCOUNT_NAME}.table.core.rebind.example"
+    with Canary() as canary:
+        real = socket.getaddrinfo
+
+        def getaddrinfo(name, port, *args, **kwargs):
+            if name == host:
+                return [address_info("127.0.0.1", canary.port)]
+            return real(name, port, *args, **kwargs)
+
+        monkeypatch.setattr(ssrf.socket, "getaddrinfo", getaddrinfo)
+        connection = (
+            f"DefaultEndpointsProtocol=https;AccountName={ACCOUNT_NAME};"
+            f"AccountKey=a2V5;TableEndpoint=https://{host}"
+        )
+        source = history_source(publisher, connection, "MarketplaceLeads")
+
+        # When it is read
+        assert table.table_source_read(source_id=source.pk) is None
+
+    # Then nothing connected to the address, and the owner reads why
+    assert canary.connections == 0
+    source.refresh_from_db()
+    assert source.last_error == (
+        "The storage account's address is refused: "
+        f"{host} resolves to 127.0.0.1, a loopback address: refused."
+    )
+
+
+def test_a_test_lead_marks_the_source_connected(publisher, azurite):
+    marker = "MSFT_TEST_636737558587117715"
+    info = customer(0, FirstName=marker, LastName=marker, Email=f"{marker}@test.com")
+    write(azurite, "LeadsValidate", [pc_entity(0, customer_info=json.dumps(info))])
+    source = history_source(publisher, azurite, "LeadsValidate")
+
+    table.table_source_read(source_id=source.pk)
+    process_pending()
+
+    source.refresh_from_db()
+    assert source.connected_at is not None
+    (item,) = items(source)
+    assert item.is_test
+    assert item.status == InboundItem.Status.PROCESSED
+    assert item.activity.is_test
+
+
+def test_a_table_lead_fans_out_to_the_publishers_targets_and_the_field_seller(
+    publisher, azurite, django_capture_on_commit_callbacks
+):
+    # Given two CRM targets of the publisher, the field-seller CRM, and another publisher's
+    publisher.qualification_threshold = 0
+    publisher.save()
+    mine = {make_target(publisher=publisher).name, make_target(publisher=publisher).name}
+    field_seller = make_target(publisher=None, name="Microsoft field sellers")
+    make_target(publisher=make_publisher(), name="Someone else's")
+    write(azurite, "LeadsFanOut", [pc_entity(1)])
+    source = history_source(publisher, azurite, "LeadsFanOut")
+
+    # When the beat's read task reads it, and the worker processes what it queued
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        tasks.read_table(source.pk)
+    assert len(queued) == 1
+    process_pending()
+
+    # Then the lead is qualified, with one delivery per target that covers it
+    lead = Lead.objects.get()
+    assert lead.status == "qualified"
+    assert set(lead.deliveries.values_list("target__name", "event", "status")) == {
+        (name, Delivery.Event.QUALIFIED, Delivery.Status.PENDING)
+        for name in (*mine, field_seller.name)
+    }
+
+
+def test_no_log_line_holds_the_customers_details(publisher, azurite, caplog):
+    caplog.set_level(logging.DEBUG)
+    marker = customer(0, FirstName="Zq7Marker", Email="zq7.marker@leak.example")
+    write(
+        azurite,
+        "LeadsQuiet",
+        [
+            pc_entity(0, customer_info=json.dumps(marker)),
+            pc_entity(1, customer_info=json.dumps(marker), product_id="contoso.unknown"),
+        ],
+    )
+    source = history_source(publisher, azurite, "LeadsQuiet")
+    caplog.clear()
+
+    table.table_source_read(source_id=source.pk)
+    process_pending()
+
+    logged = " ".join(repr(record.__dict__) for record in caplog.records)
+    assert "inbound.rejected" in logged
+    assert "Zq7Marker" not in logged
+    assert "zq7.marker" not in logged
+
+
+def test_a_page_costs_the_same_queries_whatever_its_size(
+    publisher, azurite, django_assert_max_num_queries
+):
+    write(azurite, "LeadsQueries", [pc_entity(n) for n in range(40)])
+    source = history_source(publisher, azurite, "LeadsQueries")
+
+    # One page of 40: claim, load, renew, look up, insert, update the source, finish
+    with django_assert_max_num_queries(8):
+        assert table.table_source_read(source_id=source.pk, page_size=40) == 40
