@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("portal.shell.urls")),
     path("", include("leads.urls")),
     path("", include("crm.urls")),
+    path("", include("inbound.table_urls")),
 ]
 
 # The first run's demo (seeding, simulator, receiver) is an app of its own, installed

@@ -12,6 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from crm.models import CrmTarget, Delivery
+from inbound.models import InboundItem, InboundSource
 from leads.catalog.storefronts import Storefront
 from leads.intake import api_keys
 from leads.models import Lead, LeadActivity, LeadStatus
@@ -46,6 +47,8 @@ class Side:
     lead_uuids: set = field(default_factory=set)
     lead: object = None
     test_delivery: object = None
+    table_source: object = None
+    table_item: object = None
 
 
 def side_seed(mark: str) -> Side:
@@ -106,7 +109,33 @@ def side_seed(mark: str) -> Side:
     side.test_delivery = Delivery.objects.create(
         target=target, event=Delivery.Event.TEST, status="failed", last_status_code=500
     )
+    _inbound_table(side)
     return side
+
+
+def _inbound_table(side: Side) -> None:
+    """A Partner Center Azure Table source (its account key is the sentinel) and a reject."""
+    mark = side.publisher.slug
+    side.table_source = InboundSource.objects.create(
+        publisher=side.publisher,
+        kind=InboundSource.Kind.AZURE_TABLE,
+        config={
+            "storageAccountConnectionString": (
+                f"DefaultEndpointsProtocol=https;AccountName={mark};AccountKey={SENTINEL}"
+            )
+        },
+        table_name=f"{mark}Leads",
+    )
+    side.table_item = InboundItem.objects.create(
+        source=side.table_source,
+        publisher=side.publisher,
+        received_at=timezone.now(),
+        body=f'{{"ProductId": "{mark}.unknown"}}',
+        dedupe_key=f"{mark}|1",
+        status=InboundItem.Status.REJECTED,
+        reason_code="unknown_offer",
+        reason=f"None of your listings has the offer id '{mark}.unknown' (ProductId).",
+    )
 
 
 def _leads(side: Side, listings: list, campaigns: list) -> None:

@@ -89,6 +89,14 @@ def _to_target(w):
     return f"/crm/targets/{w.a.target.pk}/"
 
 
+def _table(w):
+    return {"source_id": w.a.table_source.pk}
+
+
+def _to_table(w):
+    return f"/inbound/tables/{w.a.table_source.pk}/"
+
+
 def _page(**options) -> Route:
     return Route(PAGE, **options)
 
@@ -191,6 +199,17 @@ ROUTES: dict[str, Route] = {
     "crm-deliveries": _page(),
     "crm-delivery-redeliver": _action(
         lambda w: {"delivery_id": w.a.delivery.pk}, lambda w: "/crm/deliveries/"
+    ),
+    # Partner Center Azure Table sources.
+    "inbound-tables": _page(),
+    "inbound-table-create": _page(owner_only=True),
+    "inbound-table-detail": _object_page(_table),
+    "inbound-table-pause": _action(_table, _to_table),
+    "inbound-table-resume": _action(_table, _to_table),
+    "inbound-table-read": _action(_table, _to_table),
+    "inbound-table-retry": _action(_table, _to_table),
+    "inbound-table-item-retry": _action(
+        lambda w: {**_table(w), "item_id": w.a.table_item.pk}, _to_table
     ),
 }
 
