@@ -92,62 +92,74 @@ def table_source_detail(request: HttpRequest, source_id: int) -> HttpResponse:
     return render(request, "inbound/table_detail.html", context)
 
 
+def _owner_action(request: HttpRequest, source_id: int, act) -> HttpResponse:
+    """An owner's action on a source (`act(source)` says how it went), then its page."""
+    source = _source_or_404(request, source_id, for_owner=True)
+    level, message = act(source)
+    messages.add_message(request, level, message)
+    return redirect("inbound-table-detail", source_id=source.pk)
+
+
 @publisher_required
 @require_POST
 def table_source_pause(request: HttpRequest, source_id: int) -> HttpResponse:
-    source = _source_or_404(request, source_id, for_owner=True)
-    table_sources.table_source_pause(source=source)
-    messages.success(request, _("Paused. Nothing is read until you resume."))
-    return redirect("inbound-table-detail", source_id=source.pk)
+    def pause(source):
+        table_sources.table_source_pause(source=source)
+        return messages.SUCCESS, _("Paused. Nothing is read until you resume.")
+
+    return _owner_action(request, source_id, pause)
 
 
 @publisher_required
 @require_POST
 def table_source_resume(request: HttpRequest, source_id: int) -> HttpResponse:
-    source = _source_or_404(request, source_id, for_owner=True)
-    table_sources.table_source_resume(source=source)
-    messages.success(request, _("Resumed. What was written meanwhile is read next."))
-    return redirect("inbound-table-detail", source_id=source.pk)
+    def resume(source):
+        table_sources.table_source_resume(source=source)
+        return messages.SUCCESS, _("Resumed. What was written meanwhile is read next.")
+
+    return _owner_action(request, source_id, resume)
 
 
 @publisher_required
 @require_POST
 def table_source_read_now(request: HttpRequest, source_id: int) -> HttpResponse:
-    source = _source_or_404(request, source_id, for_owner=True)
-    if source.paused:
-        messages.info(request, _("The source is paused: resume it to read it."))
-    else:
+    def read(source):
+        if source.paused:
+            return messages.INFO, _("The source is paused: resume it to read it.")
         table_sources.table_source_read_now(source=source)
-        messages.success(request, _("A read is on its way. Reload the page in a moment."))
-    return redirect("inbound-table-detail", source_id=source.pk)
+        return messages.SUCCESS, _("A read is on its way. Reload the page in a moment.")
+
+    return _owner_action(request, source_id, read)
 
 
 @publisher_required
 @require_POST
 def table_source_retry(request: HttpRequest, source_id: int) -> HttpResponse:
     """Process the source's rejects again (after a listing was added, for example)."""
-    source = _source_or_404(request, source_id, for_owner=True)
-    rejects = InboundItem.objects.filter(source=source, status=InboundItem.Status.REJECTED)
-    _retried(request, receive.inbound_items_retry(items=rejects))
-    return redirect("inbound-table-detail", source_id=source.pk)
+
+    def retry(source):
+        rejects = InboundItem.objects.filter(source=source, status=InboundItem.Status.REJECTED)
+        return _retried(receive.inbound_items_retry(items=rejects))
+
+    return _owner_action(request, source_id, retry)
 
 
 @publisher_required
 @require_POST
 def table_item_retry(request: HttpRequest, source_id: int, item_id: int) -> HttpResponse:
-    source = _source_or_404(request, source_id, for_owner=True)
-    item = table_selectors.table_source_item_get(source=source, item_id=item_id)
-    if item is None:
-        raise Http404(_("No such item."))
-    _retried(request, receive.inbound_items_retry(items=InboundItem.objects.filter(pk=item.pk)))
-    return redirect("inbound-table-detail", source_id=source.pk)
+    def retry(source):
+        item = table_selectors.table_source_item_get(source=source, item_id=item_id)
+        if item is None:
+            raise Http404(_("No such item."))
+        return _retried(receive.inbound_items_retry(items=InboundItem.objects.filter(pk=item.pk)))
+
+    return _owner_action(request, source_id, retry)
 
 
-def _retried(request: HttpRequest, count: int) -> None:
-    if count:
-        message = ngettext(
-            "%(count)d item is processed again.", "%(count)d items are processed again.", count
-        )
-        messages.success(request, message % {"count": count})
-    else:
-        messages.info(request, _("Nothing to retry."))
+def _retried(count: int) -> tuple[int, str]:
+    if not count:
+        return messages.INFO, _("Nothing to retry.")
+    message = ngettext(
+        "%(count)d item is processed again.", "%(count)d items are processed again.", count
+    )
+    return messages.SUCCESS, message % {"count": count}
