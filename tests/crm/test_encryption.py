@@ -57,7 +57,7 @@ def test_rotation_re_encrypts_every_row_under_the_new_key(db, keys, publisher):
     keys(K2, K1)
     out = io.StringIO()
     call_command("rotate_encryption_keys", stdout=out)
-    assert out.getvalue() == "Re-encrypted 3 CRM target configurations.\n"
+    assert out.getvalue() == "Re-encrypted 3 configurations.\n"
 
     # Then every row decrypts with K2 alone and none with K1 alone
     tokens = raw_tokens()
