@@ -31,6 +31,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from azure.core.exceptions import (
@@ -103,47 +104,67 @@ def table_source_read(
     """Read a source's new entities into items; how many were new, None when not read
     (paused, gone, or another worker reads it). `on_stored(item_ids)` is called inside
     each page's transaction with its new items (the task queues them on commit)."""
-    lease = _lease_claim(source_id)
+    lease = Lease.claim(source_id)
     if lease is None:
         return None
-    source = InboundSource.objects.get(pk=source_id)
-    page_size = page_size or settings.INBOUND_TABLE_PAGE_SIZE
+    source = InboundSource.objects.filter(pk=source_id).first()
+    if source is None:
+        return None
     try:
-        stored, lease = _read_pages(source, lease, page_size, on_stored)
+        return _read_pages(source, lease, page_size or settings.INBOUND_TABLE_PAGE_SIZE, on_stored)
     except LeaseLost:
         logger.info("inbound.table.lease_lost", extra={"source_id": source_id})
         return None
     except Exception as exc:  # never up to beat: the owner sees it on the source's page
-        _error_record(source, lease, exc)
-        return None
-    return stored
-
-
-def _lease_claim(source_id: int) -> datetime | None:
-    now = timezone.now()
-    lease = now + timedelta(seconds=settings.INBOUND_TABLE_LEASE_SECONDS)
-    claimed = (
-        InboundSource.objects.filter(
-            pk=source_id, kind=InboundSource.Kind.AZURE_TABLE, paused=False
+        logger.warning(
+            "inbound.table.read_failed", extra={"source_id": source_id, "error": type(exc).__name__}
         )
-        .filter(Q(read_lease_until__isnull=True) | Q(read_lease_until__lt=now))
-        .update(read_lease_until=lease)
-    )
-    return lease if claimed else None
+        lease.release(
+            last_error=read_error_message(exc, table_name=source.table_name),
+            last_error_at=timezone.now(),
+        )
+        return None
 
 
-def _lease_renew(source: InboundSource, lease: datetime, **fields) -> datetime:
-    """Renew the lease (and write `fields`) only while this read holds it."""
-    renewed = timezone.now() + timedelta(seconds=settings.INBOUND_TABLE_LEASE_SECONDS)
-    held = InboundSource.objects.filter(pk=source.pk, read_lease_until=lease, paused=False)
-    if not held.update(read_lease_until=renewed, **fields):
-        raise LeaseLost
-    return renewed
+@dataclass
+class Lease:
+    """A read's hold on its source: claimed when free or expired, renewed at every page,
+    and every write under it guarded by its value, so a read that lost it changes nothing."""
+
+    source_id: int
+    until: datetime
+
+    @classmethod
+    def claim(cls, source_id: int) -> "Lease | None":
+        now = timezone.now()
+        until = now + timedelta(seconds=settings.INBOUND_TABLE_LEASE_SECONDS)
+        claimed = (
+            InboundSource.objects.filter(
+                pk=source_id, kind=InboundSource.Kind.AZURE_TABLE, paused=False
+            )
+            .filter(Q(read_lease_until__isnull=True) | Q(read_lease_until__lt=now))
+            .update(read_lease_until=until)
+        )
+        return cls(source_id, until) if claimed else None
+
+    def _held(self):
+        return InboundSource.objects.filter(pk=self.source_id, read_lease_until=self.until)
+
+    def renew(self, **fields) -> None:
+        """Renew (and write `fields`) while the source is held and not paused."""
+        renewed = timezone.now() + timedelta(seconds=settings.INBOUND_TABLE_LEASE_SECONDS)
+        if not self._held().filter(paused=False).update(read_lease_until=renewed, **fields):
+            raise LeaseLost
+        self.until = renewed
+
+    def release(self, **fields) -> None:
+        """Let the source go (writing `fields`), if this read still holds it."""
+        self._held().update(read_lease_until=None, **fields)
 
 
 def _read_pages(
-    source: InboundSource, lease: datetime, page_size: int, on_stored: StoredHook | None
-) -> tuple[int, datetime]:
+    source: InboundSource, lease: Lease, page_size: int, on_stored: StoredHook | None
+) -> int:
     cursor = dict(source.read_cursor or {})
     since = _parse_time(cursor.get("since")) or _query_start(source)
     newest = _parse_time(cursor.get("newest"))
@@ -173,14 +194,21 @@ def _read_pages(
                 if any(item.is_test for item in created):
                     changes["connected_at"] = created[0].received_at  # the validation lead
                 # Last, so that a read which lost its lease rolls its page back.
-                lease = _lease_renew(source, lease, **changes)
+                lease.renew(**changes)
                 if created and on_stored is not None:
                     on_stored([item.pk for item in created])
             stored += len(created)
             if token and time.monotonic() > deadline:
-                return stored, lease  # the next beat tick goes on from the cursor
-    _read_finish(source, lease, since, newest)
-    return stored, lease
+                lease.release()  # the next beat tick goes on from the cursor
+                return stored
+    lease.release(
+        watermark=max(filter(None, (source.watermark, newest, since))),
+        # A first read "from now" starts the source: the overlap never reaches before it.
+        read_from=source.read_from or since,
+        read_cursor={},
+        last_read_at=timezone.now(),
+    )
+    return stored
 
 
 def _query_start(source: InboundSource) -> datetime:
@@ -189,18 +217,6 @@ def _query_start(source: InboundSource) -> datetime:
         return source.read_from or timezone.now()
     since = source.watermark - timedelta(seconds=settings.INBOUND_TABLE_OVERLAP_SECONDS)
     return max(since, source.read_from) if source.read_from else since
-
-
-def _read_finish(source: InboundSource, lease: datetime, since: datetime, newest) -> None:
-    watermark = max(filter(None, (source.watermark, newest, since)))
-    InboundSource.objects.filter(pk=source.pk, read_lease_until=lease).update(
-        watermark=watermark,
-        # A first read "from now" starts the source: the overlap never reaches before it.
-        read_from=source.read_from or since,
-        read_cursor={},
-        last_read_at=timezone.now(),
-        read_lease_until=None,
-    )
 
 
 def _page_store(source: InboundSource, entities: list) -> list[InboundItem]:
@@ -264,16 +280,6 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _parse_time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
-
-
-def _error_record(source: InboundSource, lease: datetime, exc: Exception) -> None:
-    message = read_error_message(exc, table_name=source.table_name)
-    logger.warning(
-        "inbound.table.read_failed", extra={"source_id": source.pk, "error": type(exc).__name__}
-    )
-    InboundSource.objects.filter(pk=source.pk, read_lease_until=lease).update(
-        last_error=message, last_error_at=timezone.now(), read_lease_until=None
-    )
 
 
 def read_error_message(exc: Exception, *, table_name: str) -> str:

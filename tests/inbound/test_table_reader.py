@@ -308,3 +308,53 @@ def test_a_page_costs_the_same_queries_whatever_its_size(
     # One page of 40: claim, load, renew, look up, insert, update the source, finish
     with django_assert_max_num_queries(8):
         assert table.table_source_read(source_id=source.pk, page_size=40) == 40
+
+
+def test_a_read_that_fails_midway_keeps_its_pages_and_goes_on_from_them(
+    publisher, azurite, monkeypatch
+):
+    # Given five entities, and a failure injected once the first page is committed
+    written = write(azurite, "LeadsMidway", [pc_entity(n) for n in range(5)])
+    source = history_source(publisher, azurite, "LeadsMidway")
+    store, calls = table._page_store, []
+
+    def store_then_fail(source, entities):
+        calls.append(len(entities))
+        if len(calls) == 2:
+            raise RuntimeError("injected")
+        return store(source, entities)
+
+    monkeypatch.setattr(table, "_page_store", store_then_fail)
+
+    # When it is read
+    assert table.table_source_read(source_id=source.pk, page_size=2) is None
+
+    # Then the first page stays, the error is recorded, the lease is released
+    source.refresh_from_db()
+    assert len(items(source)) == 2
+    assert source.last_error == "The read failed (RuntimeError); the next read tries again."
+    assert (source.read_lease_until, source.watermark) == (None, None)
+    assert source.read_cursor["token"]
+
+    # When the next read runs without the failure, it goes on from the committed page
+    monkeypatch.setattr(table, "_page_store", store)
+    assert table.table_source_read(source_id=source.pk, page_size=2) == 3
+    assert {item.dedupe_key for item in items(source)} == entity_keys(written)
+    source.refresh_from_db()
+    assert (source.read_cursor, source.read_lease_until) == ({}, None)
+    assert source.last_read_at > source.last_error_at
+
+
+def test_a_read_out_of_time_hands_over_to_the_next_tick(publisher, azurite, settings):
+    write(azurite, "LeadsBudget", [pc_entity(n) for n in range(5)])
+    source = history_source(publisher, azurite, "LeadsBudget")
+    settings.INBOUND_TABLE_READ_BUDGET_SECONDS = 0  # one page per read
+
+    reads = []
+    for _tick in range(3):
+        assert source.pk in table.table_sources_due()  # released at once, not leased
+        reads.append(table.table_source_read(source_id=source.pk, page_size=2))
+        source.refresh_from_db()
+        reads.append(source.watermark is not None)
+
+    assert reads == [2, False, 2, False, 1, True]
