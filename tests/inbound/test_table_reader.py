@@ -14,6 +14,7 @@ from crm.models import Delivery
 from inbound import table, table_sources, tasks
 from inbound.models import InboundItem, InboundSource
 from leads.models import Lead
+from portal.celery import app
 from tests.crm.connectors.ssrf_support import Canary, address_info
 from tests.crm.receivers.azurite import ACCOUNT_NAME, running_azurite
 from tests.factories import make_publisher, make_target
@@ -358,3 +359,26 @@ def test_a_read_out_of_time_hands_over_to_the_next_tick(publisher, azurite, sett
         reads.append(source.watermark is not None)
 
     assert reads == [2, False, 2, False, 1, True]
+
+
+def test_beat_reads_every_table_that_is_not_paused(publisher, azurite, settings):
+    # Given two sources on one table, one of them paused
+    write(azurite, "LeadsBeat", [pc_entity(1)])
+    reading = history_source(publisher, azurite, "LeadsBeat")
+    paused = history_source(publisher, azurite, "LeadsBeat")
+    table_sources.table_source_pause(source=paused)
+
+    # When beat's task runs (its read tasks run at once, in this process)
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        tasks.read_tables()
+    finally:
+        app.conf.task_always_eager = eager
+
+    # Then the one not paused was read, every minute by default
+    assert (len(items(reading)), len(items(paused))) == (1, 0)
+    assert settings.CELERY_BEAT_SCHEDULE["inbound-read-tables"] == {
+        "task": "inbound.read_tables",
+        "schedule": 60.0,
+    }
