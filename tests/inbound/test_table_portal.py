@@ -327,3 +327,26 @@ def test_an_item_of_another_source_answers_404(owner_client, source, publisher):
     assert response.status_code == 404
     foreign_item.refresh_from_db()
     assert foreign_item.status == InboundItem.Status.REJECTED
+
+
+def test_the_list_shows_each_table_its_state_and_its_rejects(member_client, source, publisher):
+    reject(source)
+    reject(source, 2)
+    InboundSource.objects.filter(pk=source.pk).update(
+        last_error="The storage account could not be reached.", last_error_at=timezone.now()
+    )
+    healthy = table_source(publisher, CONNECTION, "OtherLeads")
+    InboundSource.objects.filter(pk=healthy.pk).update(
+        last_read_at=timezone.now(), connected_at=timezone.now()
+    )
+
+    response = member_client.get(reverse("inbound-tables"))
+
+    sources = {s.table_name: s for s in response.context["sources"]}
+    assert {name: s.rejects for name, s in sources.items()} == {
+        "MarketplaceLeads": 2,
+        "OtherLeads": 0,
+    }
+    assert response.text.count('class="badge badge-failed"') == 1
+    assert response.text.count('class="badge badge-verified"') == 1
+    assert "Add a table" not in response.text  # members do not add tables
