@@ -203,8 +203,6 @@ def _read_pages(
                 return stored
     lease.release(
         watermark=max(filter(None, (source.watermark, newest, since))),
-        # A first read "from now" starts the source: the overlap never reaches before it.
-        read_from=source.read_from or since,
         read_cursor={},
         last_read_at=timezone.now(),
     )
@@ -247,7 +245,7 @@ def _page_store(source: InboundSource, entities: list) -> list[InboundItem]:
 
 
 def entity_dedupe_key(entity) -> str:
-    """ "PartitionKey|RowKey"; a longer key than the column holds is stored as its hash."""
+    """The item's replay key, PartitionKey|RowKey; hashed when longer than the column."""
     key = f"{entity.get('PartitionKey', '')}|{entity.get('RowKey', '')}"
     if len(key) <= DEDUPE_KEY_MAX:
         return key

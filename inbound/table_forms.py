@@ -40,7 +40,8 @@ class TableSourceForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text=_(
             "Optional. Import the leads Partner Center wrote since this date (UTC); "
-            "empty: from now on. Leads already imported are never imported twice."
+            "empty: from a few minutes before now, so that a validation lead sent just "
+            "before is read too. Leads already imported are never imported twice."
         ),
     )
 

@@ -1,14 +1,18 @@
 """Writes of a publisher's Partner Center Azure Table sources: set up, change, pause, read now.
 
-The connection string is kept encrypted in the source's `config` and never shown back. A
-change of account, table or start date starts the reading again from that date (or
-now): the watermark and any unfinished read are dropped, and the entities already stored
-are not stored twice (their dedupe keys stay).
+The connection string is kept encrypted in the source's `config` and never shown back.
+Without an import date, reading starts when the table is added, less the overlap window:
+Partner Center's validation lead, sent while the publisher sets the destination up, may
+well be written just before. A change of account, table or start date starts the reading
+again from that date: the watermark and any unfinished read are dropped, and the entities
+already stored are not stored twice (their dedupe keys stay).
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from inbound import tasks
 from inbound.models import DEFAULT_TABLE_NAME, InboundSource
@@ -29,8 +33,14 @@ def table_source_create(
         kind=InboundSource.Kind.AZURE_TABLE,
         config={CONNECTION_KEY: connection_string},
         table_name=table_name,
-        read_from=read_from,
+        read_from=read_start(read_from),
     )
+
+
+def read_start(read_from: datetime | None) -> datetime:
+    """The import date, else now less the overlap window."""
+    overlap = timedelta(seconds=settings.INBOUND_TABLE_OVERLAP_SECONDS)
+    return read_from or timezone.now() - overlap
 
 
 @transaction.atomic
@@ -42,6 +52,8 @@ def table_source_update(
     read_from: datetime | None,
 ) -> InboundSource:
     """Change the account (blank keeps the stored string), table or start date."""
+    if read_from != source.read_from:
+        read_from = read_start(read_from)
     changed = (
         (connection_string and connection_string != source.config.get(CONNECTION_KEY))
         or table_name != source.table_name

@@ -126,8 +126,9 @@ def test_a_paused_source_is_not_read_until_it_resumes(publisher, azurite):
     assert table.table_source_read(source_id=source.pk) == 2
 
 
-def test_a_first_read_starts_at_the_import_date_or_else_now(publisher, azurite):
+def test_a_first_read_starts_at_the_import_date_or_else_now(publisher, azurite, settings):
     # Given entities written before both sources exist: one imports history, one does not
+    settings.INBOUND_TABLE_OVERLAP_SECONDS = 0  # "now" is the moment the source is added
     history = write(azurite, "LeadsHistory", [pc_entity(1), pc_entity(2)])
     importing = history_source(publisher, azurite, "LeadsHistory")
     from_now = table_source(publisher, azurite, "LeadsHistory")
@@ -148,7 +149,8 @@ def test_a_first_read_starts_at_the_import_date_or_else_now(publisher, azurite):
     assert {i.dedupe_key for i in items(from_now)} == entity_keys([new])
 
 
-def test_a_change_of_import_date_reads_again_without_storing_twice(publisher, azurite):
+def test_a_change_of_import_date_reads_again_without_storing_twice(publisher, azurite, settings):
+    settings.INBOUND_TABLE_OVERLAP_SECONDS = 0  # "now" is the moment the source is added
     write(azurite, "LeadsReimport", [pc_entity(1), pc_entity(2)])
     source = table_source(publisher, azurite, "LeadsReimport")
     assert table.table_source_read(source_id=source.pk) == 0
@@ -382,3 +384,25 @@ def test_beat_reads_every_table_that_is_not_paused(publisher, azurite, settings)
         "task": "inbound.read_tables",
         "schedule": 60.0,
     }
+
+
+def test_the_validation_lead_is_read_whether_it_came_before_or_after_the_table(publisher, azurite):
+    # Given Partner Center's validation lead, written just before the table is added here
+    marker = "MSFT_TEST_636737558587117715"
+    info = json.dumps(customer(0, FirstName=marker, Email=f"{marker}@test.com"))
+    (before,) = write(azurite, "LeadsSetUp", [pc_entity(0, customer_info=info)])
+    early = table_source(publisher, azurite, "LeadsSetUp")
+    # And a table added before Partner Center created its table: its first read fails
+    late = table_source(publisher, azurite, "LeadsNotYet")
+    assert table.table_source_read(source_id=late.pk) is None
+
+    # When Partner Center creates that table with its validation lead, and both are read
+    (after,) = write(azurite, "LeadsNotYet", [pc_entity(1, customer_info=info)])
+    reads = [table.table_source_read(source_id=s.pk) for s in (early, late)]
+
+    # Then each has its validation lead, and is connected
+    assert reads == [1, 1]
+    for source, entity in ((early, before), (late, after)):
+        source.refresh_from_db()
+        assert {item.dedupe_key for item in items(source)} == entity_keys([entity])
+        assert source.connected_at is not None
