@@ -25,7 +25,7 @@ class TableSourceForm(forms.Form):
         help_text=_(
             "The one you pasted in Partner Center (offer → Customer leads → Azure Table). "
             "Azure portal: Storage account → Security + networking → Access keys → "
-            "Connection string. A key with read access is enough."
+            "Connection string. A shared access signature that may only read is enough."
         ),
     )
     table_name = forms.CharField(

@@ -350,3 +350,18 @@ def test_the_list_shows_each_table_its_state_and_its_rejects(member_client, sour
     assert response.text.count('class="badge badge-failed"') == 1
     assert response.text.count('class="badge badge-verified"') == 1
     assert "Add a table" not in response.text  # members do not add tables
+
+
+def test_a_shared_access_signature_connection_string_is_accepted(owner_client):
+    sas = "sv=2019-02-02&ss=t&srt=sco&sp=rl&se=2027-12-31T00:00:00Z&sig=c2lnbmF0dXJl"
+    connection = (
+        f"TableEndpoint=https://contosoleads.table.core.windows.net;SharedAccessSignature={sas}"
+    )
+
+    response = owner_client.post(
+        reverse("inbound-table-create"),
+        {"connection_string": connection, "table_name": "MarketplaceLeads"},
+    )
+
+    assert response.status_code == 302
+    assert InboundSource.objects.get().config["storageAccountConnectionString"] == connection

@@ -7,6 +7,8 @@ import socket
 from datetime import timedelta
 
 import pytest
+from azure.core.credentials import AzureNamedKeyCredential
+from azure.data.tables import AccountSasPermissions, ResourceTypes, generate_account_sas
 from django.utils import timezone
 
 from crm.connectors import ssrf
@@ -16,7 +18,7 @@ from inbound.models import InboundItem, InboundSource
 from leads.models import Lead
 from portal.celery import app
 from tests.crm.connectors.ssrf_support import Canary, address_info
-from tests.crm.receivers.azurite import ACCOUNT_NAME, running_azurite
+from tests.crm.receivers.azurite import ACCOUNT_KEY, ACCOUNT_NAME, running_azurite
 from tests.factories import make_publisher, make_target
 from tests.inbound.table_support import (
     customer,
@@ -406,3 +408,21 @@ def test_the_validation_lead_is_read_whether_it_came_before_or_after_the_table(p
         source.refresh_from_db()
         assert {item.dedupe_key for item in items(source)} == entity_keys([entity])
         assert source.connected_at is not None
+
+
+def test_a_read_only_shared_access_signature_is_enough(publisher, azurite):
+    # Given a connection string whose SAS may only read and list (no account key)
+    written = write(azurite, "LeadsSas", [pc_entity(1)])
+    sas = generate_account_sas(
+        AzureNamedKeyCredential(ACCOUNT_NAME, ACCOUNT_KEY),
+        resource_types=ResourceTypes(service=True, container=True, object=True),
+        permission=AccountSasPermissions(read=True, list=True),
+        expiry=timezone.now() + timedelta(days=1),
+    )
+    endpoint = azurite.split("TableEndpoint=")[1].rstrip(";")
+    connection = f"TableEndpoint={endpoint};SharedAccessSignature={sas}"
+    source = history_source(publisher, connection, "LeadsSas")
+
+    # When it is read, then the entity is stored
+    assert table.table_source_read(source_id=source.pk) == 1
+    assert {item.dedupe_key for item in items(source)} == entity_keys(written)
