@@ -26,9 +26,14 @@ from crm.connectors.base import (
     excerpt,
 )
 from crm.connectors.http_client import retry_after_seconds
-from crm.connectors.oauth import CallFailure, TokenConnector, TokenSession, check_urls
+from crm.connectors.oauth import (
+    CallFailure,
+    ClientCredentials,
+    TokenConnector,
+    TokenSession,
+    check_urls,
+)
 from crm.connectors.ssrf import TargetRefused
-from crm.connectors.token_cache import TokenCache, TokenKey
 
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 LEADS_PATH = "/api/data/v9.2/leads"
@@ -62,6 +67,15 @@ class DynamicsSettings:
     @property
     def token_url(self) -> str:
         return f"{self.authority_url}/{self.directory_id}/oauth2/v2.0/token"
+
+    @property
+    def credentials(self) -> ClientCredentials:
+        return ClientCredentials(
+            authority=self.authority_url,
+            client_id=self.application_id,
+            client_secret=self.application_key,
+            scope=self.scope,
+        )
 
 
 def settings_from(config: dict) -> DynamicsSettings:
@@ -164,32 +178,15 @@ def write_result(payload: DeliveryPayload, response: httpx.Response) -> Result:
     )
 
 
-class DynamicsSession(TokenSession):
-    """One batch's calls: the login and API clients, the settings and the cached token."""
+class DynamicsSession(TokenSession[DynamicsSettings]):
+    """One batch's calls: Azure AD's token, then one request per lead to the instance."""
 
+    kind = "dynamics365"
     token_service = "Azure AD"
 
-    def __init__(self, settings: DynamicsSettings, cache: TokenCache, options: SendOptions):
-        key = TokenKey.of(
-            authority=settings.authority_url,
-            client_id=settings.application_id,
-            scope=settings.scope,
-            secret=settings.application_key,
-        )
-        super().__init__(cache=cache, key=key, options=options)
-        self.settings = settings
-        self.login = http_client.client_for("dynamics365", settings.token_url, options)
-        self.api = http_client.client_for("dynamics365", settings.instance_url, options)
-
     def fetch_token(self) -> tuple[str, float]:
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": self.settings.application_id,
-            "client_secret": self.settings.application_key,
-            "scope": self.settings.scope,
-        }
-        endpoint = "the Azure AD token endpoint"
-        response = self.request(self.login, "POST", self.settings.token_url, endpoint, data=form)
+        form, endpoint = self.credentials.grant(), "the Azure AD token endpoint"
+        response = self.request("POST", self.settings.token_url, endpoint, data=form)
         if response.status_code != 200:
             raise token_failure(response)
         return self.read_token(response)
@@ -208,7 +205,7 @@ class DynamicsSession(TokenSession):
         def write_once(token: str, may_refresh: bool) -> Result | None:
             headers = {**ODATA_HEADERS, "Authorization": f"Bearer {token}"}
             try:
-                response = self.api.request(
+                response = self.client(url).request(
                     method, url, json=body, headers=headers, timeout=self.timeout
                 )
             except (httpx.HTTPError, httpx.InvalidURL, TargetRefused) as exc:
