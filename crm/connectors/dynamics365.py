@@ -55,27 +55,13 @@ _DIRECTORY = re.compile(r"^[A-Za-z0-9.-]{1,100}$")
 class DynamicsSettings:
     instance_url: str
     directory_id: str
-    application_id: str
-    application_key: str
     alternate_key: str
     authority_url: str
-
-    @property
-    def scope(self) -> str:
-        return f"{self.instance_url}/.default"
+    credentials: ClientCredentials  # the app registration, for the instance's scope
 
     @property
     def token_url(self) -> str:
         return f"{self.authority_url}/{self.directory_id}/oauth2/v2.0/token"
-
-    @property
-    def credentials(self) -> ClientCredentials:
-        return ClientCredentials(
-            authority=self.authority_url,
-            client_id=self.application_id,
-            client_secret=self.application_key,
-            scope=self.scope,
-        )
 
 
 def settings_from(config: dict) -> DynamicsSettings:
@@ -87,13 +73,19 @@ def settings_from(config: dict) -> DynamicsSettings:
     ]
     if missing:
         raise ConfigurationError(f"Dynamics 365 target is missing {', '.join(missing)}")
+    instance_url = str(config["instanceUrl"]).strip().rstrip("/")
+    authority_url = str(config.get("authorityUrl") or DEFAULT_AUTHORITY).strip().rstrip("/")
     settings = DynamicsSettings(
-        instance_url=str(config["instanceUrl"]).strip().rstrip("/"),
+        instance_url=instance_url,
         directory_id=str(config["directoryId"]).strip(),
-        application_id=str(config["applicationId"]).strip(),
-        application_key=str(config["applicationKey"]),
         alternate_key=str(config.get("alternateKey") or "").strip(),
-        authority_url=str(config.get("authorityUrl") or DEFAULT_AUTHORITY).strip().rstrip("/"),
+        authority_url=authority_url,
+        credentials=ClientCredentials(
+            authority=authority_url,
+            client_id=str(config["applicationId"]).strip(),
+            client_secret=str(config["applicationKey"]),
+            scope=f"{instance_url}/.default",
+        ),
     )
     if not _DIRECTORY.match(settings.directory_id):
         raise ConfigurationError("directoryId must be a tenant id (a GUID) or domain name")

@@ -47,15 +47,8 @@ _MUNCHKIN = re.compile(r"^[A-Za-z0-9-]{3,30}$")
 
 @dataclass(frozen=True)
 class MarketoSettings:
-    base_url: str
-    client_id: str
-    client_secret: str
-
-    @property
-    def credentials(self) -> ClientCredentials:
-        return ClientCredentials(
-            authority=self.base_url, client_id=self.client_id, client_secret=self.client_secret
-        )
+    base_url: str  # the instance's REST API, which hands out its tokens too
+    credentials: ClientCredentials
 
 
 def settings_from(config: dict) -> MarketoSettings:
@@ -70,11 +63,14 @@ def settings_from(config: dict) -> MarketoSettings:
     munchkin = str(config["munchkinId"]).strip()
     if not _MUNCHKIN.match(munchkin):
         raise ConfigurationError("munchkinId must look like 123-ABC-456")
-    base_url = str(config.get("baseUrl") or f"https://{munchkin}.mktorest.com").strip()
+    base_url = str(config.get("baseUrl") or f"https://{munchkin}.mktorest.com").strip().rstrip("/")
     return MarketoSettings(
-        base_url=base_url.rstrip("/"),
-        client_id=str(config["clientId"]).strip(),
-        client_secret=str(config["clientSecret"]),
+        base_url=base_url,
+        credentials=ClientCredentials(
+            authority=base_url,
+            client_id=str(config["clientId"]).strip(),
+            client_secret=str(config["clientSecret"]),
+        ),
     )
 
 

@@ -6,11 +6,13 @@ fetches one when there is none, and, when the CRM refuses the cached token, fetc
 fresh one and makes the call once more. A call that fails as a whole (the token
 endpoint, an unreachable host, a refused address) raises CallFailure, which answers
 every lead it stops with the same result. The subclass fetches the token and writes.
+ClientCredentials is the grant a target's settings carry: the token request's fields
+and the key the cache keeps its token under.
 """
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 import httpx
@@ -43,7 +45,7 @@ class ClientCredentials:
 
     authority: str  # where the token comes from: the cache keeps one per authority
     client_id: str
-    client_secret: str
+    client_secret: str = field(repr=False)  # never in a repr, so never in a log line
     scope: str = ""  # empty where the token endpoint takes no scope (Marketo)
 
     def token_key(self) -> TokenKey:
