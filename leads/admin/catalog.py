@@ -5,7 +5,7 @@ from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from leads.admin.common import BOTH_LOCATIONS, FixedOnceAddedMixin, count_reported, rows_apply
+from leads.admin.common import BOTH_LOCATIONS, FixedOnceAddedMixin, count_reported, rows_action
 from leads.catalog import services as catalog_services
 from leads.catalog.storefronts import Storefront
 from leads.models import (
@@ -16,7 +16,7 @@ from leads.models import (
 )
 from leads.scoring import services as scoring_services
 from portal.models import Publisher
-from portal.tenancy.admin import MembershipInline
+from portal.tenancy.admin import AutocompleteInline, MembershipInline
 
 
 @admin.register(Publisher)
@@ -99,20 +99,13 @@ class ListingAdmin(FixedOnceAddedMixin, admin.ModelAdmin):
             )
             count_reported(request, message, published)
 
-    @admin.action(
+    unpublish = rows_action(
+        lambda listing: catalog_services.listing_unpublish(listing=listing),
         description=_("Unpublish the selected listings"),
-        permissions=["change"],
-        location=BOTH_LOCATIONS,
+        done=lambda count: ngettext(
+            "%(count)d listing unpublished.", "%(count)d listings unpublished.", count
+        ),
     )
-    def unpublish(self, request, queryset):
-        count = rows_apply(
-            queryset, lambda listing: catalog_services.listing_unpublish(listing=listing)
-        )
-        count_reported(
-            request,
-            ngettext("%(count)d listing unpublished.", "%(count)d listings unpublished.", count),
-            count,
-        )
 
 
 # --- Campaigns -------------------------------------------------------------------------
@@ -154,17 +147,13 @@ class CampaignListingFormSet(BaseInlineFormSet):
         return super().save_new(form, commit=commit)
 
 
-class CampaignListingInline(admin.TabularInline):
+class CampaignListingInline(AutocompleteInline):
     model = CampaignListing
     formset = CampaignListingFormSet
     fields = ("listing",)
     autocomplete_fields = ("listing",)
-    extra = 0
     verbose_name = _("listing")
     verbose_name_plural = _("listings")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("listing")
 
 
 @admin.register(Campaign)

@@ -9,7 +9,7 @@ from datetime import date
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
@@ -23,7 +23,7 @@ from leads.lifecycle import services as lifecycle_services
 from leads.lifecycle.csv_export import export_lines
 from leads.lifecycle.selectors import SORT_DEFAULT_DESCENDING
 from leads.models import LeadActivity, LeadOrigin, LeadStatus
-from portal.tenancy.decorators import publisher_required
+from portal.tenancy.decorators import found_or_404, publisher_required
 
 PAGE_SIZE = 50
 EXPORT_CHUNK_SIZE = 2000
@@ -233,8 +233,7 @@ def lead_detail(request, lead_id):
     lead = lead_selectors.lead_get_for_publisher(
         publisher=request.publisher, lead_uuid=lead_id, with_transitions=True
     )
-    if lead is None:  # unknown, or another publisher's: the same answer
-        raise Http404(_("No such lead."))
+    found_or_404(lead, _("No such lead."))
     form = LeadTransitionForm(request.POST or None, lead=lead)
     if request.method == "POST" and form.is_valid():
         try:

@@ -16,7 +16,7 @@ from leads.catalog import selectors
 from leads.catalog import services as catalog_services
 from leads.catalog.forms import ListingFilterForm, ListingForm
 from leads.models import Listing
-from portal.tenancy.decorators import owner_required, publisher_required
+from portal.tenancy.decorators import found_or_404, owner_required, publisher_required
 
 # Where each publish blocker's fix lives: the lead-management switch is on this very page.
 FIX_ANCHORS = {"listing-detail": "#lead-management"}
@@ -52,9 +52,7 @@ def _listing_or_404(request: HttpRequest, listing_id: int) -> Listing:
     listing = selectors.listing_get_for_publisher(
         publisher=request.publisher, listing_id=listing_id
     )
-    if listing is None:
-        raise Http404(_("No such listing."))
-    return listing
+    return found_or_404(listing, _("No such listing."))
 
 
 def _blockers_with_links(listing: Listing) -> list[dict]:
