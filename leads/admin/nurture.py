@@ -102,6 +102,8 @@ class EnrollmentAdmin(SentRowsMixin, BigTableAdminMixin, admin.ModelAdmin):
             "%(count)d enrolment stopped.", "%(count)d enrolments stopped.", count
         ),
         location=admin.ActionLocation.CHANGE_LIST,
+        # Only active enrolments can stop, so only they are counted.
+        rows=lambda queryset: queryset.filter(state=Enrollment.State.ACTIVE),
     )
 
 

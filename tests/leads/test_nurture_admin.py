@@ -97,7 +97,7 @@ def test_releasing_an_interrupted_send_makes_the_step_due_again(admin_client, se
     assert (enrollment.state, enrollment.last_position) == ("active", 0)
 
 
-def test_stopping_enrolments_in_admin_stops_the_active_ones_and_counts_every_row(
+def test_stopping_enrolments_in_admin_stops_and_counts_the_active_ones_only(
     admin_client, sent_once
 ):
     # Given an active enrolment and one that completed
@@ -115,8 +115,8 @@ def test_stopping_enrolments_in_admin_stops_the_active_ones_and_counts_every_row
         [active.pk, completed.pk],
     )
 
-    # Then the active one is stopped by staff, the completed one stays, and both are counted
-    assert messages_of(response) == ["2 enrolments stopped."]
+    # Then the active one is stopped by staff, the completed one stays, and only one is counted
+    assert messages_of(response) == ["1 enrolment stopped."]
     active.refresh_from_db()
     completed.refresh_from_db()
     assert (active.state, active.stop_reason, active.next_send_at) == ("stopped", "staff", None)
