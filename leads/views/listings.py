@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from leads.catalog import selectors
 from leads.catalog import services as catalog_services
-from leads.catalog.forms import ListingFilterForm, ListingForm
+from leads.catalog.forms import CONSENT_FIELDS, ListingFilterForm, ListingForm
 from leads.models import Listing
 from portal.tenancy.decorators import owner_required, publisher_required
 
@@ -110,7 +110,9 @@ def listing_detail(request: HttpRequest, listing_id: int) -> HttpResponse:
 
 
 def _editable(cleaned_data: dict) -> dict:
-    return {name: cleaned_data[name] for name in ("listing_type", "name", "offer_id")}
+    return {
+        name: cleaned_data[name] for name in ("listing_type", "name", "offer_id", *CONSENT_FIELDS)
+    }
 
 
 def _set_lead_management(request: HttpRequest, listing: Listing, *, enabled: bool):
