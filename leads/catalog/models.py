@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from leads.catalog.regions import countries_of, validate_country_list
+from leads.catalog.regions import countries_of, countries_parse
 from leads.catalog.storefronts import (
     LISTING_TYPES_BY_STOREFRONT,
     ListingType,
@@ -76,7 +76,6 @@ class Listing(TimestampedModel):
         max_length=800,
         blank=True,
         default="",
-        validators=[validate_country_list],
         help_text=STRICT_COUNTRIES_HELP,
     )
 
@@ -109,6 +108,10 @@ class Listing(TimestampedModel):
 
     def clean(self):
         super().clean()
+        try:  # stored sorted and unique, shorthands expanded: "AT,BE,…"
+            self.consent_strict_countries = countries_parse(self.consent_strict_countries)
+        except ValidationError as error:
+            raise ValidationError({"consent_strict_countries": error}) from None
         if (
             self.storefront
             and self.listing_type

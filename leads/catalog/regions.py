@@ -11,7 +11,6 @@ import re
 
 import pycountry
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 EU = frozenset(
@@ -55,15 +54,6 @@ def countries_parse(text: str) -> str:
             code="invalid_country",
         )
     return ",".join(sorted(codes))
-
-
-def validate_country_list(value: str) -> None:
-    """The model's check: the stored text is already normalized (sorted alpha-2 codes)."""
-    if value and countries_parse(value) != value:
-        raise ValidationError(
-            _("Store the countries as sorted, comma-separated ISO alpha-2 codes."),
-            code="not_normalized",
-        )
 
 
 def countries_display(value: str) -> str:

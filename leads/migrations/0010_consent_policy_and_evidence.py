@@ -7,8 +7,6 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-import leads.catalog.regions
-
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -37,7 +35,6 @@ class Migration(migrations.Migration):
                 default="",
                 help_text="Leads from these countries get no nurture email without an explicit MarketingConsent flag; once the list has a country, so do leads whose country is unknown. ISO alpha-2 codes separated by commas (DE, FR); type EEA for the 30 countries of the European Economic Area, or EU for the 27 member states.",
                 max_length=800,
-                validators=[leads.catalog.regions.validate_country_list],
                 verbose_name="stricter regions",
             ),
         ),
