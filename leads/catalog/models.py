@@ -136,3 +136,15 @@ class Listing(TimestampedModel):
     @property
     def strict_countries(self) -> frozenset[str]:
         return countries_of(self.consent_strict_countries)
+
+
+def listing_reference_key(verbose_name) -> models.ForeignKey:
+    """A listing a row refers to as evidence; the row stays (empty) when the listing goes."""
+    return models.ForeignKey(
+        Listing,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=verbose_name,
+    )

@@ -8,7 +8,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from leads.catalog.models import Listing
+from leads.catalog.models import listing_reference_key
 from leads.lifecycle.models import Lead, LeadActivity
 from portal.tenancy.model_fields import acting_user_key, choice_is_valid_constraint
 
@@ -68,14 +68,7 @@ class ConsentRecord(models.Model):
     reason = models.CharField(_("why"), max_length=20, choices=ConsentReason)
     # The listing whose policy was weighed, and the activity (with its raw payload) that
     # applied it; both kept as evidence should the listing or activity go.
-    listing = models.ForeignKey(
-        Listing,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("listing"),
-    )
+    listing = listing_reference_key(_("listing"))
     activity = models.ForeignKey(
         LeadActivity,
         on_delete=models.SET_NULL,

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from django.db.models import Count, Window
+
 from leads.consent.models import ConsentRecord
 from leads.consent.policy import customer_text, policy_summary
 from leads.models import Lead
@@ -24,11 +26,16 @@ class ConsentEvidence:
 
 
 def consent_evidence_for_lead(*, lead: Lead, limit: int = 10) -> ConsentEvidence:
-    """The lead's newest `limit` evidence rows, each with its policy in words; two queries."""
-    rows = ConsentRecord.objects.filter(lead=lead).select_related("listing", "recorded_by")
-    records = list(rows.order_by("-recorded_at", "-id")[:limit])
+    """The lead's newest `limit` evidence rows, each with its policy in words, and how many
+    rows it has in all (a window count, computed before the limit): one query."""
+    rows = (
+        ConsentRecord.objects.filter(lead=lead)
+        .select_related("listing", "recorded_by")
+        .annotate(total=Window(Count("id")))
+        .order_by("-recorded_at", "-id")
+    )
+    records = list(rows[:limit])
     for record in records:
         record.policy_text = policy_summary(record.policy)
         record.customer_text = customer_text(record.policy)
-    total = len(records) if len(records) < limit else rows.count()
-    return ConsentEvidence(records=records, total=total)
+    return ConsentEvidence(records=records, total=records[0].total if records else 0)
