@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
+from leads.catalog.regions import countries_display
 from leads.consent.models import ConsentBasis, ConsentReason
 from leads.models import Lead, LeadActivity, Listing
 
@@ -123,7 +124,17 @@ def policy_summary(snapshot: dict) -> str:
     return _(
         "Policy on: nurture emails without an explicit flag, except for leads from "
         "%(countries)s or with no country."
-    ) % {"countries": ", ".join(strict)}
+    ) % {"countries": countries_display(",".join(strict))}
+
+
+def listing_policy_summary(listing: Listing) -> str:
+    """The listing's policy now, in the words of `policy_summary`."""
+    return policy_summary(
+        {
+            "nurture_on_offer_consent": listing.nurture_on_offer_consent,
+            "strict_countries": sorted(listing.strict_countries),
+        }
+    )
 
 
 def customer_text(snapshot: dict) -> str:

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 from leads.catalog import selectors
 from leads.catalog import services as catalog_services
 from leads.catalog.forms import CONSENT_FIELDS, ListingFilterForm, ListingForm
+from leads.consent.policy import listing_policy_summary
 from leads.models import Listing
 from portal.tenancy.decorators import owner_required, publisher_required
 
@@ -105,6 +106,7 @@ def listing_detail(request: HttpRequest, listing_id: int) -> HttpResponse:
         "form": form,
         "blockers": [] if listing.is_published else _blockers_with_links(listing),
         "publish_refused": publish_refused,
+        "consent_policy": listing_policy_summary(listing),
     }
     return render(request, "leads/listing_detail.html", context)
 

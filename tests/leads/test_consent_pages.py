@@ -60,6 +60,7 @@ def test_the_owner_creates_a_listing_with_the_policy_on_and_the_eea_shorthand(
     # Shown back as the publisher would type it
     page = owner_client.get(_detail(listing)).content.decode()
     assert 'value="EEA, CH, GB"' in page
+    assert 'href="#consent-policy"' in page
 
 
 @pytest.mark.parametrize(
@@ -113,10 +114,23 @@ def test_editing_the_policy_keeps_it_on_an_error_and_saves_it_otherwise(owner_cl
     assert (listing.nurture_on_offer_consent, listing.consent_strict_countries) == (True, "FR")
 
 
-def test_a_member_cannot_change_the_policy(client_of, publisher):
-    listing = make_listing(publisher=publisher)
+def test_a_member_sees_the_policy_but_cannot_change_it(client_of, publisher):
+    listing = make_listing(
+        publisher=publisher,
+        nurture_on_offer_consent=True,
+        consent_strict_countries=",".join(sorted(EEA | {"CH"})),
+    )
     member = make_membership(publisher=publisher, role=Membership.Role.MEMBER).user
 
+    page = client_of(member).get(_detail(listing)).content.decode()
+    assert (
+        "<p>Policy on: nurture emails without an explicit flag, except for leads from EEA, CH "
+        "or with no country.</p>"
+    ) in page
+    assert 'href="#consent-policy"' not in page  # no edit form for members
+
+    listing.nurture_on_offer_consent = False
+    listing.save(update_fields=["nurture_on_offer_consent"])
     response = client_of(member).post(
         _detail(listing),
         {
