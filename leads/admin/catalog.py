@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leads.admin.common import BOTH_LOCATIONS, FixedOnceAddedMixin, count_reported, rows_action
 from leads.catalog import services as catalog_services
+from leads.catalog.forms import CountryListField
 from leads.catalog.storefronts import Storefront
 from leads.models import (
     Campaign,
@@ -61,9 +62,17 @@ class ListingAdmin(FixedOnceAddedMixin, admin.ModelAdmin):
         "offer_id",
         "status",
         "lead_management_enabled",
+        "nurture_on_offer_consent",
         "published_at",
     )
-    list_filter = ("storefront", "listing_type", "status", "lead_management_enabled", "publisher")
+    list_filter = (
+        "storefront",
+        "listing_type",
+        "status",
+        "lead_management_enabled",
+        "nurture_on_offer_consent",
+        "publisher",
+    )
     search_fields = ("name", "^offer_id", "publisher__name")
     autocomplete_fields = ("publisher",)
     list_select_related = ("publisher",)
@@ -73,6 +82,12 @@ class ListingAdmin(FixedOnceAddedMixin, admin.ModelAdmin):
     actions = ["publish", "unpublish"]
     # Campaign listings reference (listing, storefront): the storefront is fixed.
     fixed_once_added = ("storefront",)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "consent_strict_countries":
+            # Typed as in the portal: codes, and the EEA or EU shorthand.
+            kwargs["form_class"] = CountryListField
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     @admin.action(
         description=_("Publish the selected listings"),

@@ -16,6 +16,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 
+from leads.consent.policy import consent_stated
+from leads.consent.selectors import consent_evidence_for_lead
 from leads.forms import BulkStatusForm, LeadFilterForm, LeadImportForm, LeadTransitionForm
 from leads.intake import csv_import
 from leads.lifecycle import selectors as lead_selectors
@@ -229,7 +231,7 @@ _ACTION_LABELS = dict(LeadActivity.ActionCode.choices)
 @publisher_required
 @require_http_methods(["GET", "POST"])
 def lead_detail(request, lead_id):
-    """One lead: contact, score, activities, lifecycle moves, history and deliveries."""
+    """One lead: contact, score, consent, activities, lifecycle moves, history and deliveries."""
     lead = lead_selectors.lead_get_for_publisher(
         publisher=request.publisher, lead_uuid=lead_id, with_transitions=True
     )
@@ -256,10 +258,14 @@ def lead_detail(request, lead_id):
     for activity in activities:
         activity.action_label = _ACTION_LABELS.get(activity.action_code, "")
     breakdown = _breakdown_rows(lead.score_breakdown)
+    is_co_sell = lead.origin == LeadOrigin.CO_SELL
     context = {
         "lead": lead,
         "form": form,
-        "is_co_sell": lead.origin == LeadOrigin.CO_SELL,
+        "is_co_sell": is_co_sell,
+        # Co-Sell referrals are never nurtured: they have no consent evidence to show.
+        "consent": None if is_co_sell else consent_evidence_for_lead(lead=lead),
+        "consent_stated": consent_stated(lead),
         "breakdown": breakdown,
         "breakdown_total": sum(row["points"] for row in breakdown),
         "activities": activities,

@@ -14,7 +14,8 @@ from django.views.decorators.http import require_http_methods
 
 from leads.catalog import selectors
 from leads.catalog import services as catalog_services
-from leads.catalog.forms import ListingFilterForm, ListingForm
+from leads.catalog.forms import CONSENT_FIELDS, ListingFilterForm, ListingForm
+from leads.consent.policy import listing_policy_summary
 from leads.models import Listing
 from portal.tenancy.decorators import found_or_404, owner_required, publisher_required
 
@@ -103,12 +104,15 @@ def listing_detail(request: HttpRequest, listing_id: int) -> HttpResponse:
         "form": form,
         "blockers": [] if listing.is_published else _blockers_with_links(listing),
         "publish_refused": publish_refused,
+        "consent_policy": listing_policy_summary(listing),
     }
     return render(request, "leads/listing_detail.html", context)
 
 
 def _editable(cleaned_data: dict) -> dict:
-    return {name: cleaned_data[name] for name in ("listing_type", "name", "offer_id")}
+    return {
+        name: cleaned_data[name] for name in ("listing_type", "name", "offer_id", *CONSENT_FIELDS)
+    }
 
 
 def _set_lead_management(request: HttpRequest, listing: Listing, *, enabled: bool):
