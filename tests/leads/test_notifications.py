@@ -6,10 +6,11 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
-from leads.models import LeadNotification, NotificationEmail
+from leads.intake import api_keys
+from leads.models import ApiKey, LeadNotification, NotificationEmail
 from leads.notifications import services
 from tests.factories import make_membership, make_user
-from tests.leads.conftest import FAQ_TEST_LEAD
+from tests.leads.conftest import FAQ_TEST_LEAD, lead_payload
 from tests.leads.notification_support import Newsroom, raw_text, worker_run
 from tests.leads.nurture_support import smtp  # noqa: F401
 
@@ -184,16 +185,22 @@ def test_the_daily_digest_waits_for_its_hour_in_the_members_time_zone(smtp):  # 
     assert NotificationEmail.objects.get().kind == "digest"
 
 
-def test_a_worker_that_was_down_catches_up_without_loss(smtp):  # noqa: F811
-    # Given leads that arrived while no worker ran, through the API and a CSV import
+def test_a_worker_that_was_down_catches_up_without_loss(smtp, tmp_path):  # noqa: F811
+    # Given leads that arrived while no worker ran: the API, a CSV import, a referral
     news = Newsroom()
     news.lead(1)
-    news.lead(2)
-    csv = tmp_csv(
+    csv = tmp_path / "leads.csv"
+    csv.write_text(
         "Email,First Name,Last Name,Company,Offer Id\n"
         "cy@customer.example,Cy,Ng,Imported Ltd,contoso.analytics\n"
     )
     call_command("import_leads", str(csv), "--publisher", news.publisher.slug)
+    news.publisher.co_sell_enrolled = True
+    news.publisher.save()
+    _id, seller_key = api_keys.api_key_create(kind=ApiKey.Kind.MICROSOFT_SELLER, name="sellers")
+    referral = lead_payload(email="dee@customer.example", OfferId="contoso.analytics")
+    referral["ReferralId"] = "ref-1"
+    assert news.post(referral, key=seller_key, path="/api/v1/referrals").status_code == 201
 
     # When a worker is back
     worker_run()
@@ -201,16 +208,38 @@ def test_a_worker_that_was_down_catches_up_without_loss(smtp):  # noqa: F811
     # Then one email announces all three
     (received,) = smtp.received
     assert received.message["Subject"] == "Contoso: 3 new leads"
-    assert "Cy Ng, Imported Ltd" in raw_text(received)
+    text = raw_text(received)
+    assert "Cy Ng, Imported Ltd" in text
+    assert "Contoso Analytics · Co-Sell referral · " in text
 
 
-def tmp_csv(text: str):
-    import tempfile
-    from pathlib import Path
+def test_planning_costs_the_same_for_one_lead_or_many(django_assert_max_num_queries):
+    news = Newsroom()
+    for n in range(25):
+        news.lead(n)
 
-    path = Path(tempfile.mkdtemp()) / "leads.csv"
-    path.write_text(text)
-    return path
+    with django_assert_max_num_queries(7):
+        assert services.notifications_plan() == 25
+
+    assert LeadNotification.objects.filter(membership=news.owner).count() == 25
+
+
+def test_a_new_choice_reschedules_the_waiting_notifications(smtp):  # noqa: F811
+    # Given a member's digest that is waiting for tomorrow morning
+    news = Newsroom()
+    choose(news.owner, "off")
+    choose(news.member, "digest")
+    news.lead(1)
+    services.notifications_plan()
+    assert smtp.received == []
+
+    # When they switch to an email as leads arrive
+    choose(news.member, "immediate")
+    worker_run()
+
+    # Then the waiting lead goes out now, once
+    assert [r.to for r in smtp.received] == ["member@contoso.example"]
+    assert NotificationEmail.objects.get().kind == "immediate"
 
 
 def test_an_unreachable_smtp_server_defers_and_then_sends_the_same_leads(smtp, settings):  # noqa: F811
