@@ -187,8 +187,8 @@ class LeadActivity(models.Model):
     intake_response = models.JSONField(_("intake response"), default=dict, blank=True)
     created_at = models.DateTimeField(_("received"), auto_now_add=True)
     # True until the new-lead email planner has read it (leads.notifications). Every row
-    # the ORM writes starts pending, whatever path wrote it; rows written by raw SQL (the
-    # demo's COPY of history) take the column's default and are never announced.
+    # the ORM writes starts pending, whatever path wrote it; the rows that existed before
+    # the column, and rows written by SQL that leave it out, are never announced.
     notification_pending = models.BooleanField(
         _("notification pending"), default=True, db_default=False, editable=False
     )

@@ -1,5 +1,6 @@
 """New-lead email (leads.notifications) through a real SMTP server on loopback."""
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -285,3 +286,25 @@ def test_a_refused_recipient_is_retried_then_failed(smtp):  # noqa: F811
     email.refresh_from_db()
     assert (email.status, email.attempts, email.smtp_code) == ("failed", 2, 550)
     assert smtp.received == []
+
+
+def test_logs_never_hold_the_leads_name_company_or_address(smtp, caplog):  # noqa: F811
+    # Given a lead with marker values, and a first recipient that the server refuses
+    caplog.set_level(logging.DEBUG)
+    news = Newsroom()
+    choose(news.member, "immediate")
+    smtp.answers["owner@contoso.example"] = "550 No such user"
+    news.lead(1, first="Sentinelfirst", last="Sentinellast", company="Sentinel Corp")
+
+    worker_run()
+
+    # Then the events are logged, and no record of ours holds a marker
+    ours = [r for r in caplog.records if r.name.startswith("leads.")]
+    assert {r.getMessage() for r in ours} == {
+        "leads.notifications.failed",
+        "leads.notifications.sent",
+    }
+    for record in ours:
+        text = record.getMessage() + repr(vars(record))
+        for marker in ("Sentinel", "person1@customer.example"):
+            assert marker not in text
