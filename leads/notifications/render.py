@@ -88,8 +88,9 @@ def _subject(*, email: NotificationEmail, publisher: str, first: LeadLine, tests
     return _one_line(subject)[:250]
 
 
-def notification_message(*, email: NotificationEmail) -> EmailMultiAlternatives:
-    """The email for one member: text and HTML parts, up to LEAD_NOTIFY_MAX_LISTED leads."""
+def notification_message(*, email: NotificationEmail) -> EmailMultiAlternatives | None:
+    """The email for one member: text and HTML parts, up to LEAD_NOTIFY_MAX_LISTED leads;
+    None when its leads were deleted (erased) before it went out."""
     membership = Membership.objects.select_related("user", "publisher").get(pk=email.membership_id)
     choice = selectors.choice_for_membership(membership=membership)
     attached = LeadNotification.objects.filter(email=email)
@@ -100,6 +101,8 @@ def notification_message(*, email: NotificationEmail) -> EmailMultiAlternatives:
     publisher = _one_line(membership.publisher.name)
     with translation.override(choice.language):
         lines = [_line(notification, choice) for notification in listed]
+        if not lines:
+            return None
         more = max(email.lead_count - len(lines), 0)
         context = {
             "publisher": publisher,

@@ -143,9 +143,13 @@ def _email_open(membership: Membership, now, report: NotifyReport) -> Notificati
 def _deliver(connection, email: NotificationEmail, report: NotifyReport) -> None:
     """Render and send one email, then record what the server said."""
     message = render.notification_message(email=email)
-    outcome, code, error = smtp_deliver(connection, message)
     now = timezone.now()
     rows = NotificationEmail.objects.filter(pk=email.pk)
+    if message is None:  # every lead it was to announce has been deleted since
+        rows.update(status=Status.FAILED, next_attempt_at=None, error="No lead left to announce.")
+        report.failed += 1
+        return
+    outcome, code, error = smtp_deliver(connection, message)
     if outcome == NO_CONNECTION:  # nothing reached a server: retried soon, uncounted
         rows.update(status=Status.DEFERRED, next_attempt_at=now + UNREACHABLE_RETRY, error=error)
         report.unreachable = True

@@ -1,21 +1,25 @@
 """New-lead email (leads.notifications) through a real SMTP server on loopback."""
 
 import logging
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
 
 from leads.intake import api_keys
 from leads.models import ApiKey, LeadNotification, NotificationEmail
+from leads.notifications import send as notifications_send
 from leads.notifications import services
 from tests.factories import make_membership, make_user
 from tests.leads.conftest import FAQ_TEST_LEAD, lead_payload
 from tests.leads.notification_support import Newsroom, raw_text, worker_run
 from tests.leads.nurture_support import smtp  # noqa: F401
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 def choose(membership, mode, *, listings=None, hour=8, time_zone="UTC", language="en"):
@@ -308,3 +312,109 @@ def test_logs_never_hold_the_leads_name_company_or_address(smtp, caplog):  # noq
         text = record.getMessage() + repr(vars(record))
         for marker in ("Sentinel", "person1@customer.example"):
             assert marker not in text
+
+
+def test_a_member_who_turned_the_email_off_is_not_mailed_what_was_planned(smtp):  # noqa: F811
+    # Given a lead planned for the owner (immediate by default)
+    news = Newsroom()
+    news.lead(1)
+    services.notifications_plan()
+
+    # When the owner turns the email off before the sender runs
+    choose(news.owner, "off")
+    worker_run()
+
+    # Then nothing is sent, and the planned notification is gone
+    assert smtp.received == []
+    assert not LeadNotification.objects.exists()
+    assert not NotificationEmail.objects.exists()
+
+
+def test_an_inactive_user_or_one_without_an_address_is_not_mailed(smtp):  # noqa: F811
+    news = Newsroom()
+    choose(news.member, "immediate")
+    news.owner.user.is_active = False
+    news.owner.user.save()
+    news.member.user.email = ""
+    news.member.user.save()
+
+    news.lead(1)
+    worker_run()
+
+    assert smtp.received == []
+    assert not LeadNotification.objects.exists()
+
+
+def test_a_sender_killed_after_committing_its_email_never_sends_it_twice(smtp):  # noqa: F811
+    # Given a sender that committed its email as `sending` and died before the SMTP call
+    news = Newsroom()
+    news.lead(1)
+    services.notifications_plan()
+    (claimed,) = notifications_send._fresh_claim(timezone.now(), notifications_send.NotifyReport())
+    assert NotificationEmail.objects.get().status == "sending"
+
+    # When the next run comes within the lease, and another after it
+    worker_run()
+    assert smtp.received == []
+    with time_machine.travel(timezone.now() + timedelta(minutes=16)):
+        worker_run()
+
+    # Then the email is interrupted (it may have left), and was never sent again
+    claimed.refresh_from_db()
+    assert claimed.status == "interrupted"
+    assert smtp.received == []
+
+
+def test_an_email_whose_leads_were_erased_is_not_sent(smtp):  # noqa: F811
+    news = Newsroom()
+    lead = news.lead(1)
+    services.notifications_plan()
+    (email,) = notifications_send._fresh_claim(timezone.now(), notifications_send.NotifyReport())
+    lead.delete()  # erased: its activities and their notifications go with it
+
+    notifications_send._deliver(None, email, notifications_send.NotifyReport())
+
+    email.refresh_from_db()
+    assert (email.status, email.error) == ("failed", "No lead left to announce.")
+    assert smtp.received == []
+
+
+@pytest.mark.no_sqlite
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_at_once_mail_each_member_once(smtp):  # noqa: F811
+    # Given twenty members who want every lead, and five leads
+    news = Newsroom()
+    for n in range(18):
+        choose(
+            make_membership(
+                user=make_user(email=f"m{n}@contoso.example"), publisher=news.publisher
+            ),
+            "immediate",
+        )
+    choose(news.member, "immediate")
+    for n in range(5):
+        news.lead(n)
+    services.notifications_plan()
+    errors: list = []
+
+    def run():
+        try:
+            notifications_send.notifications_send_due()
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    # When two workers send at the same moment
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    # Then every member got exactly one email with the five leads
+    assert errors == []
+    recipients = [r.to for r in smtp.received]
+    assert len(recipients) == len(set(recipients)) == 20
+    assert {r.message["Subject"] for r in smtp.received} == {"Contoso: 5 new leads"}
+    assert NotificationEmail.objects.filter(status="sent").count() == 20
