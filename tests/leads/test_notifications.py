@@ -418,3 +418,17 @@ def test_two_workers_at_once_mail_each_member_once(smtp):  # noqa: F811
     assert len(recipients) == len(set(recipients)) == 20
     assert {r.message["Subject"] for r in smtp.received} == {"Contoso: 5 new leads"}
     assert NotificationEmail.objects.filter(status="sent").count() == 20
+
+
+def test_the_html_part_escapes_what_the_customer_typed(smtp):  # noqa: F811
+    news = Newsroom()
+    news.lead(1, first="<img src=x onerror=alert(1)>", company="A & B <Ltd>")
+
+    worker_run()
+
+    (received,) = smtp.received
+    html = received.message.get_body(("html",)).get_content()
+    text = received.message.get_body(("plain",)).get_content()
+    assert "<img" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt; Example</a>, A &amp; B &lt;Ltd&gt;" in html
+    assert "<img src=x onerror=alert(1)> Example, A & B <Ltd>" in text
