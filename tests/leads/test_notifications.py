@@ -432,3 +432,24 @@ def test_the_html_part_escapes_what_the_customer_typed(smtp):  # noqa: F811
     assert "<img" not in html
     assert "&lt;img src=x onerror=alert(1)&gt; Example</a>, A &amp; B &lt;Ltd&gt;" in html
     assert "<img src=x onerror=alert(1)> Example, A & B <Ltd>" in text
+
+
+def test_activities_written_without_the_flag_are_never_announced(smtp):  # noqa: F811
+    # Given an activity written by SQL that leaves the column out, as the rows that
+    # existed before the migration were
+    news = Newsroom()
+    lead = news.lead(1)
+    services.notifications_plan()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO leads_leadactivity (lead_id, listing_id, storefront, action_code, "
+            "lead_source, description, occurred_at, is_test, raw_payload, intake_response, "
+            "created_at) SELECT lead_id, listing_id, storefront, action_code, lead_source, "
+            "description, occurred_at, is_test, raw_payload, intake_response, created_at "
+            "FROM leads_leadactivity WHERE lead_id = %s",
+            [lead.pk],
+        )
+
+    # Then the planner finds nothing new
+    assert lead.activities.count() == 2
+    assert services.notifications_plan() == 0
