@@ -10,7 +10,8 @@ Each run of `leads.notify_new_leads`, after the planner (services.notifications_
      committed as `sending`;
   3. renders and sends that email over the run's one SMTP connection, and records the
      outcome: sent; 4xx deferred (retried with backoff, the same leads, up to
-     MAX_ATTEMPTS); 5xx failed; no server reachable: deferred a minute, uncounted.
+     MAX_ATTEMPTS); 5xx failed; no server reachable: that email and the rest of the
+     round deferred a minute, uncounted.
 A member with 40 due leads gets one email listing the first MAX_LISTED and "and 30
 more". A digest member's notifications fall due at their digest hour, so the same path
 sends the digest; a worker that was down sends what fell due when it is back.
@@ -68,10 +69,14 @@ def notifications_send_due(*, budget_seconds: float = BUDGET_SECONDS) -> NotifyR
             emails = _deferred_claim(now) + _fresh_claim(now, report)
             if not emails:
                 break
-            for email in emails:
-                _deliver(connection, email, report)
-                if report.unreachable:
-                    break
+            try:
+                while emails and not report.unreachable:
+                    _deliver(connection, emails.pop(0), report)
+            finally:
+                if emails:  # claimed, not reached (no server, or an error): soon, uncounted
+                    NotificationEmail.objects.filter(pk__in=[e.pk for e in emails]).update(
+                        status=Status.DEFERRED, next_attempt_at=timezone.now() + UNREACHABLE_RETRY
+                    )
             now = timezone.now()
     finally:
         connection.close()
@@ -112,16 +117,17 @@ def _fresh_claim(now, report: NotifyReport) -> list[NotificationEmail]:
 
 @transaction.atomic
 def _email_open(membership: Membership, now, report: NotifyReport) -> NotificationEmail | None:
+    """Attach the member's due notifications that they still want to a new email."""
     rows = list(
         LeadNotification.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(membership=membership, email__isnull=True, due_at__lte=now)
         .values_list("pk", "activity__listing_id")
     )
     choice = selectors.choice_for_membership(membership=membership)
-    wanted = [pk for pk, listing_id in rows if choice.wants(listing_id)]
-    unwanted = [pk for pk, _listing in rows if pk not in set(wanted)]
-    if not membership.user.email or not membership.user.is_active:
-        wanted, unwanted = [], [pk for pk, _listing in rows]
+    reachable = membership.user.is_active and membership.user.email
+    wanted = [pk for pk, listing_id in rows if reachable and choice.wants(listing_id)]
+    keep = frozenset(wanted)
+    unwanted = [pk for pk, _listing in rows if pk not in keep]
     if unwanted:  # the member changed their mind since these were planned
         LeadNotification.objects.filter(pk__in=unwanted).delete()
         report.dropped += len(unwanted)
