@@ -2,6 +2,7 @@
 
 from leads.campaigns.models import Campaign, CampaignListing
 from leads.catalog.models import Listing
+from leads.consent.models import ConsentBasis, ConsentReason, ConsentRecord
 from leads.intake.models import ApiKey, PublisherApiToken
 from leads.lifecycle.models import (
     CoSellReferral,
@@ -12,6 +13,11 @@ from leads.lifecycle.models import (
     LeadStatus,
     LeadTransition,
 )
+from leads.notifications.models import (
+    LeadNotification,
+    NotificationEmail,
+    NotificationPreference,
+)
 from leads.nurture.models import EmailSend, Enrollment, NurtureSequence, NurtureStep, Suppression
 from leads.scoring.models import RescoreRun, ScoringRule
 
@@ -20,15 +26,21 @@ __all__ = [
     "Campaign",
     "CampaignListing",
     "CoSellReferral",
+    "ConsentBasis",
+    "ConsentReason",
+    "ConsentRecord",
     "EmailSend",
     "Enrollment",
     "Lead",
     "LeadActivity",
     "LeadDailyStat",
+    "LeadNotification",
     "LeadOrigin",
     "LeadStatus",
     "LeadTransition",
     "Listing",
+    "NotificationEmail",
+    "NotificationPreference",
     "NurtureSequence",
     "NurtureStep",
     "PublisherApiToken",

@@ -338,6 +338,7 @@ CELERY_TASK_ROUTES = {
     "crm.deliver_target": {"queue": "delivery"},
     "crm.sweep": {"queue": "delivery"},
     "leads.send_due_nurture_steps": {"queue": "nurture"},
+    "leads.notify_new_leads": {"queue": "nurture"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Beat entries name tasks by their explicit `name=`; each issue that adds a periodic
@@ -358,7 +359,15 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "inbound.read_tables",
         "schedule": env.float("INBOUND_TABLE_POLL_SECONDS", default=60.0),
     },
+    # New-lead email: plans new activities per member and sends what is due
+    # (leads.notifications); "immediate" means within one period.
+    "leads-notify": {
+        "task": "leads.notify_new_leads",
+        "schedule": env.float("LEAD_NOTIFY_SWEEP_SECONDS", default=30.0),
+    },
 }
+# The leads one new-lead email lists by name; the rest are counted ("and 12 more").
+LEAD_NOTIFY_MAX_LISTED = env.int("LEAD_NOTIFY_MAX_LISTED", default=10)
 
 # /healthz adds each app's figures under these names (portal does not import the apps).
 HEALTH_CHECKS = {"outbox": "crm.selectors.outbox_health"}

@@ -21,6 +21,7 @@ from leads.models import (
     Lead,
     LeadActivity,
     Listing,
+    NotificationEmail,
     NurtureSequence,
     NurtureStep,
     PublisherApiToken,
@@ -65,6 +66,14 @@ def _one_row_of_every_model(publisher, staff_user) -> dict:
             pk=factories.make_lead(publisher=publisher, origin="co-sell").pk
         ),
         **_nurture_rows(publisher, lead, listing),
+        NotificationEmail: NotificationEmail.objects.create(
+            membership=factories.make_membership(publisher=publisher),
+            publisher=publisher,
+            kind="immediate",
+            status="sent",
+            lead_count=3,
+            created_at=timezone.now(),
+        ),
         **_sign_in_rows(),
         **_inbound_rows(publisher),
     }
@@ -151,6 +160,7 @@ def test_staff_opens_changelist_add_and_change_page_of_every_model_admin(
         "leads.Enrollment": (200, 403, 200),
         "leads.EmailSend": (200, 403, 200),
         "leads.Suppression": (200, 200, 200),
+        "leads.NotificationEmail": (200, 403, 200),
         "axes.AccessAttempt": (200, 403, 200),
         "axes.AccessLog": (200, 403, 200),
         "axes.AccessFailureLog": (200, 403, 200),

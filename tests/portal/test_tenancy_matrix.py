@@ -145,6 +145,17 @@ ROUTES: dict[str, Route] = {
         to=lambda w: "/settings/#members",
         owner_only=True,
     ),
+    # Any member saves their own new-lead email choice; an email's lead link switches to
+    # the lead's publisher, one of the user's own only.
+    "settings-notifications": Route(
+        ACTION,
+        data=lambda w: {"mode": "digest", "scope": "all", "digest_hour": 8, "time_zone": "UTC"},
+        owner=302,
+        to=lambda w: "/settings/#notifications",
+    ),
+    "lead-open": _object_page(
+        lambda w: {"publisher_id": w.a.publisher.pk, "lead_id": w.a.lead.uuid}, owner=302
+    ),
     "settings-member-role": _action(
         lambda w: {"membership_id": w.a.member.memberships.get().pk},
         lambda w: "/settings/#members",
