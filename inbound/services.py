@@ -16,7 +16,7 @@ from inbound import parsing
 from inbound.models import InboundItem, InboundSource
 from leads.intake import services as intake
 from leads.intake.offers import eligibility_problem
-from leads.models import LeadActivity
+from leads.models import LeadActivity, Listing
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +112,17 @@ def inbound_items_process_due(*, limit: int = SWEEP_BATCH) -> int:
         InboundItem.objects.filter(status=InboundItem.Status.PENDING, received_at__lte=cutoff)
         .order_by("received_at")
         .values_list("pk", flat=True)[:limit]
+    )
+    # Items that waited for a listing now published (should its publish hook have been
+    # missed: a listing published in admin's raw edit, or a lost task).
+    ids += list(
+        InboundItem.objects.filter(
+            status=InboundItem.Status.WAITING,
+            source__listing__status=Listing.Status.PUBLISHED,
+            source__listing__lead_management_enabled=True,
+        )
+        .order_by("received_at")
+        .values_list("pk", flat=True)[: max(0, limit - len(ids))]
     )
     for item_id in ids:
         inbound_item_process(item_id=item_id)
