@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from inbound import receive, selectors, sources
+from inbound.models import InboundSource
 from leads.catalog import selectors as catalog_selectors
 from leads.models import Listing
 from portal.tenancy.decorators import owner_required, publisher_required
@@ -28,6 +29,14 @@ def _listing_or_404(request: HttpRequest, listing_id: int) -> Listing:
     if listing is None:
         raise Http404(_("No such listing."))
     return listing
+
+
+def _source_or_404(request: HttpRequest, listing_id: int) -> tuple[Listing, InboundSource]:
+    listing = _listing_or_404(request, listing_id)
+    source = selectors.webhook_source_for_listing(listing=listing)
+    if source is None:
+        raise Http404(_("This listing has no inbound URL."))
+    return listing, source
 
 
 def _listing_lookup(request: HttpRequest, listing_id: int, **_kwargs) -> Listing | None:
@@ -91,10 +100,7 @@ def listing_inbound_create(request: HttpRequest, listing_id: int) -> HttpRespons
 @owner_required(lookup=_listing_lookup)
 @require_POST
 def listing_inbound_rotate(request: HttpRequest, listing_id: int) -> HttpResponse:
-    listing = _listing_or_404(request, listing_id)
-    source = selectors.webhook_source_for_listing(listing=listing)
-    if source is None:
-        raise Http404(_("This listing has no inbound URL."))
+    listing, source = _source_or_404(request, listing_id)
     _source, token = sources.inbound_url_rotate(source=source)
     _show_once(request, listing, token)
     return _back_to_panel(listing)
@@ -103,10 +109,7 @@ def listing_inbound_rotate(request: HttpRequest, listing_id: int) -> HttpRespons
 @owner_required(lookup=_listing_lookup)
 @require_POST
 def listing_inbound_revoke(request: HttpRequest, listing_id: int) -> HttpResponse:
-    listing = _listing_or_404(request, listing_id)
-    source = selectors.webhook_source_for_listing(listing=listing)
-    if source is None:
-        raise Http404(_("This listing has no inbound URL."))
+    listing, source = _source_or_404(request, listing_id)
     sources.inbound_url_revoke(source=source)
     messages.success(request, _("The inbound URL is revoked: Partner Center's posts to it fail."))
     return _back_to_panel(listing)

@@ -7,25 +7,22 @@ from inbound import services, sources
 from leads.catalog.storefronts import Storefront
 from leads.models import Listing
 from tests.factories import make_listing, make_publisher
+from tests.leads.conftest import HTTPS_DOC_SAMPLE
 
 # Microsoft's FAQ test lead exactly as published: lowercase userDetails, and no comma
 # after "OfferTitle" (partner-center-leads.md §1.4). It is not JSON.
-FAQ_TEST_LEAD_TEXT = """{ "userDetails": { "FirstName": "MSFT_TEST_636573304831318844", "LastName": "MSFT_TEST_636573304831318844",
-    "Email": "MSFT_TEST_636573304831318844@test.com", "Phone": "1234567890", "Country": "US",
-    "Company": "MSFT_TEST_636573304831318844", "Title": "MSFT_TEST_636573304831318844" },
-  "LeadSource": "AzureMarketplace", "ActionCode": "INS", "OfferTitle": "Contoso Test"
-  "Description": "MSFT_TEST_636573304831318844" }"""
+FAQ_TEST_LEAD_TEXT = (
+    '{ "userDetails": { "FirstName": "MSFT_TEST_636573304831318844", '
+    '"LastName": "MSFT_TEST_636573304831318844",\n'
+    '    "Email": "MSFT_TEST_636573304831318844@test.com", "Phone": "1234567890", '
+    '"Country": "US",\n'
+    '    "Company": "MSFT_TEST_636573304831318844", "Title": "MSFT_TEST_636573304831318844" },\n'
+    '  "LeadSource": "AzureMarketplace", "ActionCode": "INS", "OfferTitle": "Contoso Test"\n'
+    '  "Description": "MSFT_TEST_636573304831318844" }'
+)
 # The Cloud Partner Portal era's sample (§2): no ActionCode, no Description.
 FLOW_ERA_SAMPLE = {
-    "UserDetails": {
-        "FirstName": "Some",
-        "LastName": "One",
-        "Email": "someone@contoso.com",
-        "Phone": "16175555555",
-        "Country": "USA",
-        "Company": "Contoso",
-        "Title": "Esquire",
-    },
+    "UserDetails": HTTPS_DOC_SAMPLE["UserDetails"],
     "LeadSource": "Test run through MS Flow",
     "OfferTitle": "Test Microsoft",
 }
