@@ -77,3 +77,10 @@ def test_the_retry_action_reopens_rejects(staff, hook, django_capture_on_commit_
     assert "1 item queued again." in response.content.decode()
     item.refresh_from_db()
     assert item.status == "pending"
+
+
+@pytest.mark.parametrize("query", ["abc", "rate_limited", "12"])
+def test_the_item_search_takes_any_text(staff, hook, query):
+    response = staff.get(reverse("admin:inbound_inbounditem_changelist"), {"q": query})
+
+    assert response.status_code == 200

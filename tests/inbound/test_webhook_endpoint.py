@@ -264,3 +264,15 @@ def test_beyond_the_hourly_limit_items_are_held_and_the_owners_alerted_once(
         assert receive.inbound_items_retry(items=InboundItem.objects.filter(pk=items[2].pk)) == 1
     hook.process_all()
     assert InboundItem.objects.get(pk=items[2].pk).status == "processed"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/octet-stream"]
+)
+def test_any_content_type_is_read_as_the_raw_body(hook, content_type):
+    response = hook.client.post(
+        hook.path(), data=json.dumps(HTTPS_DOC_SAMPLE), content_type=content_type
+    )
+
+    assert response.status_code == 200
+    assert json.loads(InboundItem.objects.get().body) == HTTPS_DOC_SAMPLE
