@@ -7,7 +7,7 @@ from inbound import sources
 from inbound.models import InboundSource
 from tests.factories import make_listing, make_publisher
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 def run(capsys, *args) -> str:

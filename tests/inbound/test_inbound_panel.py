@@ -11,7 +11,7 @@ from tests.factories import make_membership
 from tests.inbound.conftest import FAQ_TEST_LEAD_TEXT, Hook
 from tests.leads.conftest import HTTPS_DOC_SAMPLE
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 

@@ -5,7 +5,7 @@ import pytest
 from inbound import sources, tokens
 from tests.factories import make_listing
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 def test_a_token_has_256_bits_and_only_its_hmac_is_stored():

@@ -15,7 +15,7 @@ from tests.factories import make_campaign, make_membership
 from tests.inbound.conftest import FAQ_TEST_LEAD_TEXT, FLOW_ERA_SAMPLE
 from tests.leads.conftest import HTTPS_DOC_SAMPLE
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 def test_the_documented_sample_is_stored_answered_200_and_becomes_a_lead(hook):

@@ -8,6 +8,8 @@ import pytest
 from inbound import parsing, webhook
 from tests.inbound.conftest import FAQ_TEST_LEAD_TEXT
 
+pytestmark = pytest.mark.sqlite
+
 
 @pytest.mark.parametrize(
     ("description", "code"),
