@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 # A pending item older than this is the sweep's: its task was lost or the worker was down.
 SWEEP_AFTER_SECONDS = 30
 SWEEP_BATCH = 200
+WAITING_RECHECK_SECONDS = 600
 
 
 def inbound_item_store(
@@ -114,12 +115,16 @@ def inbound_items_process_due(*, limit: int = SWEEP_BATCH) -> int:
         .values_list("pk", flat=True)[:limit]
     )
     # Items that waited for a listing now published (should its publish hook have been
-    # missed: a listing published in admin's raw edit, or a lost task).
+    # missed: a listing published in admin's raw edit, or a lost task). Each is looked at
+    # again at most every WAITING_RECHECK_SECONDS: one that waits for another listing (the
+    # offer's sibling on the other storefront) must not be processed every minute.
+    recheck = timezone.now() - timezone.timedelta(seconds=WAITING_RECHECK_SECONDS)
     ids += list(
         InboundItem.objects.filter(
             status=InboundItem.Status.WAITING,
             source__listing__status=Listing.Status.PUBLISHED,
             source__listing__lead_management_enabled=True,
+            processed_at__lte=recheck,
         )
         .order_by("received_at")
         .values_list("pk", flat=True)[: max(0, limit - len(ids))]

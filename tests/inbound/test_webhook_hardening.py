@@ -131,9 +131,15 @@ def test_a_published_listing_processes_what_waited_even_without_its_hook(hook):
     hook.post(HTTPS_DOC_SAMPLE)
     hook.process_all()
     assert InboundItem.objects.get().status == "waiting"
-    # Published behind the service's back (a raw admin edit): the sweep catches it.
+    # Published behind the service's back (a raw admin edit): the sweep catches it, once
+    # the item has waited WAITING_RECHECK_SECONDS since it was last looked at.
     hook.listing.status = "published"
     hook.listing.save()
+    services.inbound_items_process_due()
+    assert InboundItem.objects.get().status == "waiting"
+    InboundItem.objects.update(
+        processed_at=timezone.now() - timedelta(seconds=services.WAITING_RECHECK_SECONDS)
+    )
 
     services.inbound_items_process_due()
 
