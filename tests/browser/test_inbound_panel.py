@@ -2,9 +2,12 @@
 URL, sees it once with its copy button and instructions, and watches the panel turn
 "Connected" when Partner Center's test lead arrives (htmx polls the status).
 
-The panel's screenshots are the ones docs/partner-center.md shows (docs/img/).
+The panel's screenshots are the ones docs/partner-center.md shows: with
+DOCS_SCREENSHOTS=1 they are written to docs/img/ (commit them), else beside the other
+screenshots, so that an ordinary run leaves the tree alone.
 """
 
+import os
 from pathlib import Path
 
 import httpx
@@ -15,19 +18,20 @@ from playwright.sync_api import expect
 from inbound.models import InboundItem
 from leads.catalog.storefronts import Storefront
 from tests import factories
-from tests.browser.conftest import log_in
+from tests.browser.conftest import ARTIFACTS, log_in
 from tests.inbound.conftest import FAQ_TEST_LEAD_TEXT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+SHOTS = DOCS_IMG if os.environ.get("DOCS_SCREENSHOTS") else ARTIFACTS
 TIMEOUT_MS = 15_000
 
 
 def panel_shot(page, name: str) -> None:
     """The panel alone, for the publisher guide."""
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    page.locator("#inbound").screenshot(path=str(DOCS_IMG / f"{name}.png"))
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#inbound").screenshot(path=str(SHOTS / f"{name}.png"))
 
 
 def test_an_owner_connects_a_listing_to_partner_center(watched, live_server):
