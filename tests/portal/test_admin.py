@@ -9,6 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.models import CrmTarget, Delivery
+from inbound import sources as inbound_sources
+from inbound.models import InboundItem, InboundSource
 from leads.catalog.storefronts import Storefront
 from leads.intake import api_keys
 from leads.models import (
@@ -74,7 +76,20 @@ def _one_row_of_every_model(publisher, staff_user) -> dict:
             created_at=timezone.now(),
         ),
         **_sign_in_rows(),
+        **_inbound_rows(listing),
     }
+
+
+def _inbound_rows(listing) -> dict:
+    source = inbound_sources.inbound_url_create(listing=listing)[0]
+    item = InboundItem.objects.create(
+        source=source,
+        publisher=listing.publisher,
+        received_at=timezone.now(),
+        body="{}",
+        dedupe_key="admin",
+    )
+    return {InboundSource: source, InboundItem: item}
 
 
 def _sign_in_rows() -> dict:
@@ -151,6 +166,8 @@ def test_staff_opens_changelist_add_and_change_page_of_every_model_admin(
         "axes.AccessAttempt": (200, 403, 200),
         "axes.AccessLog": (200, 403, 200),
         "axes.AccessFailureLog": (200, 403, 200),
+        "inbound.InboundSource": (200, 403, 200),
+        "inbound.InboundItem": (200, 403, 200),
     }
 
 
