@@ -1,77 +1,96 @@
-"""Staff admin for inbound sources and items: every source and reject, with a retry action.
+"""Staff admin for inbound sources and the items they received, with a retry action.
 
-Sources are set up in the portal (or by commands); here staff read them and act through
-the services. A source's `config` (an Azure Table connection string) and its token hashes
-are never shown.
+No token, nor a token's hash, is shown anywhere: the hashes are not editable fields, and
+neither list nor page names them. A body is shown pretty-printed and cut, as an
+activity's raw payload is (leads.admin.leads.pretty_json_excerpt).
 """
 
+import json
+
 from django.contrib import admin
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
-from inbound import receive, table_sources
+from inbound import receive, sources, table_sources
 from inbound.models import InboundItem, InboundSource
-from leads.admin.common import (
-    BOTH_LOCATIONS,
-    BigTableAdminMixin,
-    ReadOnlyAdminMixin,
-    count_reported,
-    rows_apply,
-)
-
-# --- Sources ---------------------------------------------------------------------------
-
-SOURCE_FIELDS = (
-    "publisher",
-    "kind",
-    "listing",
-    "paused",
-    "connected_at",
-    "last_received_at",
-    "created_at",
-    "updated_at",
-)
-# The Azure Table reader's fields (inbound.table); the connection string is not one.
-TABLE_FIELDS = (
-    "table_name",
-    "read_from",
-    "watermark",
-    "last_read_at",
-    "last_error",
-    "last_error_at",
-    "read_lease_until",
-)
+from leads.admin.common import BOTH_LOCATIONS, BigTableAdminMixin, count_reported, rows_apply
+from leads.admin.leads import RAW_PAYLOAD_DISPLAY_LIMIT, pretty_json_excerpt
 
 
 @admin.register(InboundSource)
-class InboundSourceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class InboundSourceAdmin(admin.ModelAdmin):
     list_display = (
         "__str__",
         "publisher",
         "kind",
-        "paused",
+        "url_state",
         "connected_at",
         "last_received_at",
         "last_read_at",
+        "lag",
         "last_error_at",
+        "paused",
     )
-    list_filter = ("kind", "paused", "publisher")
-    search_fields = ("publisher__name", "table_name", "listing__offer_id")
+    list_filter = ("kind", "paused", ("revoked_at", admin.EmptyFieldListFilter))
     list_select_related = ("publisher", "listing")
-    fieldsets = (
-        (None, {"fields": SOURCE_FIELDS}),
-        (_("Azure Table"), {"fields": TABLE_FIELDS}),
+    search_fields = ("publisher__name", "listing__name", "listing__offer_id", "table_name")
+    raw_id_fields = ("listing",)
+    # The storage account's connection string is a secret: it is set where it is checked.
+    exclude = ("config",)
+    readonly_fields = (
+        "publisher",
+        "kind",
+        "listing",
+        "url_state",
+        "previous_valid_until",
+        "revoked_at",
+        "connected_at",
+        "last_received_at",
+        # The Azure Table reader's (inbound.table): a new table or start date goes through
+        # the portal, whose service starts the reading again.
+        "table_name",
+        "read_from",
+        "watermark",
+        "last_read_at",
+        "lag",
+        "last_error",
+        "last_error_at",
+        "read_lease_until",
+        "limit_alerted_at",
     )
-    readonly_fields = SOURCE_FIELDS + TABLE_FIELDS
     actions = ["read_now", "pause", "resume"]
 
-    def has_operate_permission(self, request):
-        # Read-only pages; acting on a source needs the right to change sources.
-        return request.user.has_perm("inbound.change_inboundsource")
+    def has_add_permission(self, request):
+        # Sources are made where their secret is handed over: the portal or a command.
+        return False
+
+    @admin.display(description=_("URL"))
+    def url_state(self, obj):
+        if obj.kind != InboundSource.Kind.WEBHOOK:
+            return "-"
+        labels = {
+            sources.UrlState.NONE: gettext("none"),
+            sources.UrlState.ACTIVE: gettext("active"),
+            sources.UrlState.ROTATED: gettext("rotated, previous in grace"),
+            sources.UrlState.REVOKED: gettext("revoked"),
+        }
+        return labels[sources.webhook_url_state(obj)]
+
+    @admin.display(description=_("lag"))
+    def lag(self, obj):
+        """How far behind now a table read is: the time since its watermark."""
+        if obj.kind != InboundSource.Kind.AZURE_TABLE or obj.watermark is None:
+            return "-"
+        minutes = int((timezone.now() - obj.watermark).total_seconds() // 60)
+        return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
+
+    # --- Actions (the Azure Table reader's: inbound.table_sources) ---------------------
 
     @admin.action(
         description=_("Read the selected Azure Table sources now"),
-        permissions=["operate"],
+        permissions=["change"],
         location=BOTH_LOCATIONS,
     )
     def read_now(self, request, queryset):
@@ -80,15 +99,11 @@ class InboundSourceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             tables, lambda source: table_sources.table_source_read_now(source=source)
         )
         count_reported(
-            request,
-            ngettext("%(count)d read queued.", "%(count)d reads queued.", count),
-            count,
+            request, ngettext("%(count)d read queued.", "%(count)d reads queued.", count), count
         )
 
     @admin.action(
-        description=_("Pause the selected sources"),
-        permissions=["operate"],
-        location=BOTH_LOCATIONS,
+        description=_("Pause the selected sources"), permissions=["change"], location=BOTH_LOCATIONS
     )
     def pause(self, request, queryset):
         count = rows_apply(queryset, lambda source: table_sources.table_source_pause(source=source))
@@ -98,7 +113,7 @@ class InboundSourceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(
         description=_("Resume the selected sources"),
-        permissions=["operate"],
+        permissions=["change"],
         location=BOTH_LOCATIONS,
     )
     def resume(self, request, queryset):
@@ -112,52 +127,65 @@ class InboundSourceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
 
 
-# --- Items -----------------------------------------------------------------------------
-
-ITEM_FIELDS = (
-    "source",
-    "publisher",
-    "received_at",
-    "status",
-    "reason_code",
-    "reason",
-    "attempts",
-    "processed_at",
-    "is_test",
-    "activity",
-    "dedupe_key",
-    "body",
-)
-
-
 @admin.register(InboundItem)
-class InboundItemAdmin(ReadOnlyAdminMixin, BigTableAdminMixin, admin.ModelAdmin):
-    """What Partner Center handed over, as received: staff read it and retry rejects."""
-
+class InboundItemAdmin(BigTableAdminMixin, admin.ModelAdmin):
     list_display = (
-        "received_at",
-        "status",
-        "reason_code",
+        "id",
         "source",
         "publisher",
+        "status",
+        "reason_code",
         "is_test",
         "attempts",
+        "received_at",
     )
-    list_filter = ("status", "source__kind", "reason_code", "is_test", "publisher")
-    search_fields = ("=dedupe_key",)
+    list_filter = ("status", "reason_code", "is_test", "source__kind", "received_at")
     list_select_related = ("source", "source__listing", "publisher")
-    raw_id_fields = ("activity",)
-    fields = ITEM_FIELDS
-    readonly_fields = ITEM_FIELDS
+    search_fields = ("=id", "=reason_code")
     actions = ["retry"]
+    exclude = ("body",)
+    readonly_fields = (
+        "source",
+        "publisher",
+        "received_at",
+        "dedupe_key",
+        "status",
+        "reason_code",
+        "reason",
+        "attempts",
+        "processed_at",
+        "is_test",
+        "activity",
+        "body_pretty",
+    )
 
-    def has_operate_permission(self, request):
-        return request.user.has_perm("inbound.change_inbounditem")
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_retry_permission(self, request):
+        return admin.ModelAdmin.has_change_permission(self, request)
+
+    @admin.display(description=_("body"))
+    def body_pretty(self, obj):
+        try:
+            value = json.loads(obj.body)
+        except (ValueError, RecursionError):
+            text = obj.body[:RAW_PAYLOAD_DISPLAY_LIMIT]
+            truncated = len(obj.body) > RAW_PAYLOAD_DISPLAY_LIMIT
+        else:
+            text, truncated = pretty_json_excerpt(value, RAW_PAYLOAD_DISPLAY_LIMIT)
+        if not truncated:
+            return format_html("<pre>{}</pre>", text)
+        note = gettext("Truncated: only the first %(size)s KiB are shown.") % {
+            "size": RAW_PAYLOAD_DISPLAY_LIMIT // 1024
+        }
+        return format_html("<pre>{}</pre><p><strong>{}</strong></p>", text, note)
 
     @admin.action(
-        description=_("Process the selected rejected or waiting items again"),
-        permissions=["operate"],
-        location=BOTH_LOCATIONS,
+        description=_("Retry the selected rejected or waiting items"), permissions=["retry"]
     )
     def retry(self, request, queryset):
         count = receive.inbound_items_retry(items=queryset)

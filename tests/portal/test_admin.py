@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.models import CrmTarget, Delivery
+from inbound import sources as inbound_sources
 from inbound.models import InboundItem, InboundSource
 from leads.catalog.storefronts import Storefront
 from leads.intake import api_keys
@@ -75,17 +76,18 @@ def _one_row_of_every_model(publisher, staff_user) -> dict:
             created_at=timezone.now(),
         ),
         **_sign_in_rows(),
-        **_inbound_rows(publisher),
+        **_inbound_rows(listing),
     }
 
 
-def _inbound_rows(publisher) -> dict:
-    """An Azure Table source and one item it read (inbound)."""
-    source = InboundSource.objects.create(
-        publisher=publisher, kind=InboundSource.Kind.AZURE_TABLE, config={}
-    )
+def _inbound_rows(listing) -> dict:
+    source = inbound_sources.inbound_url_create(listing=listing)[0]
     item = InboundItem.objects.create(
-        source=source, publisher=publisher, received_at=timezone.now(), body="{}", dedupe_key="k"
+        source=source,
+        publisher=listing.publisher,
+        received_at=timezone.now(),
+        body="{}",
+        dedupe_key="admin",
     )
     return {InboundSource: source, InboundItem: item}
 

@@ -89,6 +89,14 @@ def _to_target(w):
     return f"/crm/targets/{w.a.target.pk}/"
 
 
+def _listing(w):
+    return {"listing_id": w.a.listing.pk}
+
+
+def _to_inbound(w):
+    return f"/listings/{w.a.listing.pk}/#inbound"
+
+
 def _table(w):
     return {"source_id": w.a.table_source.pk}
 
@@ -168,7 +176,14 @@ ROUTES: dict[str, Route] = {
     # Listings, leads, scoring.
     "listings": _page(),
     "listing-create": _page(owner_only=True),
-    "listing-detail": _object_page(lambda w: {"listing_id": w.a.listing.pk}),
+    "listing-detail": _object_page(_listing),
+    "listing-inbound": _object_page(_listing),
+    "listing-inbound-create": _action(_listing, _to_inbound),
+    "listing-inbound-rotate": _action(_listing, _to_inbound),
+    "listing-inbound-revoke": _action(_listing, _to_inbound),
+    "listing-inbound-retry": _action(
+        lambda w: {**_listing(w), "item_id": w.a.inbound_item.pk}, _to_inbound
+    ),
     "leads": _page(),
     "leads-export": _page(),
     "leads-import": _page(),

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inbound", "0001_initial"),
+        ("inbound", "0002_one_webhook_per_listing"),
     ]
 
     operations = [

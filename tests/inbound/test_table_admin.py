@@ -1,4 +1,5 @@
-"""The inbound admin: every source and item, no secret shown, and its actions."""
+"""The inbound admin for Azure Table sources: no connection string shown, and the
+reader's actions (read now, pause, resume)."""
 
 import pytest
 from django.urls import reverse
@@ -53,21 +54,6 @@ def test_every_page_opens_and_none_shows_the_connection_string(staff_client, sou
     assert [name for name, r in responses.items() if SENTINEL in r.text] == []
     assert "unknown_offer" in responses["rejects"].text
     assert "MarketplaceLeads" in responses["source"].text
-
-
-def test_the_retry_action_reopens_rejects(
-    staff_client, rejected, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=False) as queued:
-        response = staff_client.post(
-            reverse("admin:inbound_inbounditem_changelist"),
-            {"action": "retry", "_selected_action": [rejected.pk]},
-        )
-
-    assert response.status_code == 302
-    rejected.refresh_from_db()
-    assert (rejected.status, rejected.reason_code) == (InboundItem.Status.PENDING, "")
-    assert len(queued) == 1
 
 
 @pytest.mark.parametrize(("action", "paused"), [("pause", True), ("resume", False)])
