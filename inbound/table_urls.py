@@ -6,10 +6,11 @@ from inbound import table_views as views
 
 source_urls = [
     path("", views.table_source_detail, name="inbound-table-detail"),
-    path("pause/", views.table_source_pause, name="inbound-table-pause"),
-    path("resume/", views.table_source_resume, name="inbound-table-resume"),
-    path("read/", views.table_source_read_now, name="inbound-table-read"),
-    path("retry/", views.table_source_retry, name="inbound-table-retry"),
+    # The owner's actions (views.SOURCE_ACTIONS).
+    path("pause/", views.table_source_act, {"action": "pause"}, name="inbound-table-pause"),
+    path("resume/", views.table_source_act, {"action": "resume"}, name="inbound-table-resume"),
+    path("read/", views.table_source_act, {"action": "read"}, name="inbound-table-read"),
+    path("retry/", views.table_source_act, {"action": "retry"}, name="inbound-table-retry"),
     path("items/<int:item_id>/retry/", views.table_item_retry, name="inbound-table-item-retry"),
 ]
 

@@ -92,68 +92,57 @@ def table_source_detail(request: HttpRequest, source_id: int) -> HttpResponse:
     return render(request, "inbound/table_detail.html", context)
 
 
-def _owner_action(request: HttpRequest, source_id: int, act) -> HttpResponse:
-    """An owner's action on a source (`act(source)` says how it went), then its page."""
+def _pause(source) -> tuple[int, str]:
+    table_sources.table_source_pause(source=source)
+    return messages.SUCCESS, _("Paused. Nothing is read until you resume.")
+
+
+def _resume(source) -> tuple[int, str]:
+    table_sources.table_source_resume(source=source)
+    return messages.SUCCESS, _("Resumed. What was written meanwhile is read next.")
+
+
+def _read_now(source) -> tuple[int, str]:
+    if source.paused:
+        return messages.INFO, _("The source is paused: resume it to read it.")
+    table_sources.table_source_read_now(source=source)
+    return messages.SUCCESS, _("A read is on its way. Reload the page in a moment.")
+
+
+def _retry_rejects(source) -> tuple[int, str]:
+    """Process the source's rejects again (after a listing was added, for example)."""
+    rejects = InboundItem.objects.filter(source=source, status=InboundItem.Status.REJECTED)
+    return _retried(receive.inbound_items_retry(items=rejects))
+
+
+# The owner's actions on a source (table_urls names each): (message level, message).
+SOURCE_ACTIONS = {
+    "pause": _pause,
+    "resume": _resume,
+    "read": _read_now,
+    "retry": _retry_rejects,
+}
+
+
+@publisher_required
+@require_POST
+def table_source_act(request: HttpRequest, source_id: int, action: str) -> HttpResponse:
+    """One of SOURCE_ACTIONS on the source, then back to its page with how it went."""
     source = _source_or_404(request, source_id, for_owner=True)
-    level, message = act(source)
-    messages.add_message(request, level, message)
+    messages.add_message(request, *SOURCE_ACTIONS[action](source))
     return redirect("inbound-table-detail", source_id=source.pk)
 
 
 @publisher_required
 @require_POST
-def table_source_pause(request: HttpRequest, source_id: int) -> HttpResponse:
-    def pause(source):
-        table_sources.table_source_pause(source=source)
-        return messages.SUCCESS, _("Paused. Nothing is read until you resume.")
-
-    return _owner_action(request, source_id, pause)
-
-
-@publisher_required
-@require_POST
-def table_source_resume(request: HttpRequest, source_id: int) -> HttpResponse:
-    def resume(source):
-        table_sources.table_source_resume(source=source)
-        return messages.SUCCESS, _("Resumed. What was written meanwhile is read next.")
-
-    return _owner_action(request, source_id, resume)
-
-
-@publisher_required
-@require_POST
-def table_source_read_now(request: HttpRequest, source_id: int) -> HttpResponse:
-    def read(source):
-        if source.paused:
-            return messages.INFO, _("The source is paused: resume it to read it.")
-        table_sources.table_source_read_now(source=source)
-        return messages.SUCCESS, _("A read is on its way. Reload the page in a moment.")
-
-    return _owner_action(request, source_id, read)
-
-
-@publisher_required
-@require_POST
-def table_source_retry(request: HttpRequest, source_id: int) -> HttpResponse:
-    """Process the source's rejects again (after a listing was added, for example)."""
-
-    def retry(source):
-        rejects = InboundItem.objects.filter(source=source, status=InboundItem.Status.REJECTED)
-        return _retried(receive.inbound_items_retry(items=rejects))
-
-    return _owner_action(request, source_id, retry)
-
-
-@publisher_required
-@require_POST
 def table_item_retry(request: HttpRequest, source_id: int, item_id: int) -> HttpResponse:
-    def retry(source):
-        item = table_selectors.table_source_item_get(source=source, item_id=item_id)
-        if item is None:
-            raise Http404(_("No such item."))
-        return _retried(receive.inbound_items_retry(items=InboundItem.objects.filter(pk=item.pk)))
-
-    return _owner_action(request, source_id, retry)
+    source = _source_or_404(request, source_id, for_owner=True)
+    item = table_selectors.table_source_item_get(source=source, item_id=item_id)
+    if item is None:
+        raise Http404(_("No such item."))
+    count = receive.inbound_items_retry(items=InboundItem.objects.filter(pk=item.pk))
+    messages.add_message(request, *_retried(count))
+    return redirect("inbound-table-detail", source_id=source.pk)
 
 
 def _retried(count: int) -> tuple[int, str]:
