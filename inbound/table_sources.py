@@ -8,6 +8,7 @@ again from that date: the watermark and any unfinished read are dropped, and the
 already stored are not stored twice (their dedupe keys stay).
 """
 
+import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -18,6 +19,8 @@ from inbound import tasks
 from inbound.models import DEFAULT_TABLE_NAME, InboundSource
 from inbound.table import CONNECTION_KEY
 from portal.models import Publisher
+
+logger = logging.getLogger(__name__)
 
 
 def table_source_create(
@@ -83,4 +86,11 @@ def table_source_resume(*, source: InboundSource) -> None:
 
 def table_source_read_now(*, source: InboundSource) -> None:
     """Ask a worker to read the source now rather than at the next beat tick."""
-    transaction.on_commit(lambda: tasks.read_table.delay(source.pk))
+    transaction.on_commit(lambda: _read_queue(source.pk))
+
+
+def _read_queue(source_id: int) -> None:
+    try:
+        tasks.read_table.delay(source_id)
+    except Exception:  # the broker is down: beat reads the source once it is back
+        logger.warning("inbound.table.read_enqueue_failed", extra={"source_id": source_id})

@@ -101,7 +101,10 @@ def test_with_the_broker_down_the_endpoint_still_answers_200(
             response = hook.post(HTTPS_DOC_SAMPLE)
     finally:
         app.conf.broker_write_url = broker
+        # The producer pool kept the closed connection pool: later sends need fresh ones.
+        app.pool.force_close_all()
         app._pool = None
+        app.amqp._producer_pool = None
 
     assert response.status_code == 200
     assert "inbound.enqueue_failed" in caplog.text
