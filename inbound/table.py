@@ -40,7 +40,9 @@ from azure.core.exceptions import (
     HttpResponseError,
     ResourceNotFoundError,
     ServiceRequestError,
+    ServiceRequestTimeoutError,
     ServiceResponseError,
+    ServiceResponseTimeoutError,
 )
 from azure.data.tables import EntityProperty
 from django.conf import settings
@@ -304,6 +306,8 @@ def read_error_message(exc: Exception, *, table_name: str) -> str:
             "status": exc.status_code,
             "code": azure_table.error_code(exc),
         }
+    if isinstance(exc, ServiceRequestTimeoutError | ServiceResponseTimeoutError):
+        return _("The storage account did not answer in time; the next read tries again.")
     if isinstance(exc, ServiceRequestError | ServiceResponseError | AzureError):
         return _(
             "The storage account could not be reached (%(error)s); the next read tries again."

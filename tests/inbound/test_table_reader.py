@@ -426,3 +426,28 @@ def test_a_read_only_shared_access_signature_is_enough(publisher, azurite):
     # When it is read, then the entity is stored
     assert table.table_source_read(source_id=source.pk) == 1
     assert {item.dedupe_key for item in items(source)} == entity_keys(written)
+
+
+def test_an_account_that_never_answers_is_a_timeout_for_the_owner(publisher, settings):
+    # Given a storage endpoint that takes the connection and never answers
+    settings.CRM_TOTAL_TIMEOUT = 0.5
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        connection = (
+            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};"
+            f"TableEndpoint=http://127.0.0.1:{port}/{ACCOUNT_NAME};"
+        )
+        source = history_source(publisher, connection, "MarketplaceLeads")
+
+        # When it is read
+        assert table.table_source_read(source_id=source.pk) is None
+
+    # Then the owner reads that it did not answer, and the next read tries again
+    source.refresh_from_db()
+    assert source.last_error == (
+        "The storage account did not answer in time; the next read tries again."
+    )
+    assert source.read_lease_until is None
+    assert source.pk in table.table_sources_due()
