@@ -13,6 +13,12 @@ from leads.lifecycle.models import (
     LeadTransition,
 )
 from leads.nurture.models import EmailSend, Enrollment, NurtureSequence, NurtureStep, Suppression
+from leads.referrals.models import (
+    Referral,
+    ReferralStatus,
+    ReferralSubstatus,
+    ReferralSyncState,
+)
 from leads.scoring.models import RescoreRun, ScoringRule
 
 __all__ = [
@@ -32,6 +38,10 @@ __all__ = [
     "NurtureSequence",
     "NurtureStep",
     "PublisherApiToken",
+    "Referral",
+    "ReferralStatus",
+    "ReferralSubstatus",
+    "ReferralSyncState",
     "RescoreRun",
     "ScoringRule",
     "Suppression",

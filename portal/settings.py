@@ -337,6 +337,10 @@ CELERY_TASK_ROUTES = {
     "crm.deliver_target": {"queue": "delivery"},
     "crm.sweep": {"queue": "delivery"},
     "leads.send_due_nurture_steps": {"queue": "nurture"},
+    # Partner Center's Referrals API: outbound calls, paced like the deliveries.
+    "crm.referrals_sync": {"queue": "delivery"},
+    "crm.referral_connection_sync": {"queue": "delivery"},
+    "crm.referral_push": {"queue": "delivery"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Beat entries name tasks by their explicit `name=`; each issue that adds a periodic
@@ -350,6 +354,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     "leads-rollup-recent": {"task": "leads.rollup_recent", "schedule": 300.0},
     # The nurture sender: due sequence steps out over SMTP (leads.nurture.send).
     "leads-nurture": {"task": "leads.send_due_nurture_steps", "schedule": 60.0},
+    # Co-Sell referrals: the incremental read of each Partner Center connection, and the
+    # retries of the publishers' accept/decline/won/lost (crm.referrals).
+    "crm-referrals-sync": {
+        "task": "crm.referrals_sync",
+        "schedule": env.float("PARTNER_CENTER_SYNC_SECONDS", default=300.0),
+    },
 }
 
 # /healthz adds each app's figures under these names (portal does not import the apps).
@@ -380,6 +390,23 @@ CRM_TARGET_DRAINS = env.int("CRM_TARGET_DRAINS", default=1)
 CRM_WAKE_TTL_SECONDS = env.int(
     "CRM_WAKE_TTL_SECONDS", default=max(10, int(6 * env.float("CRM_SWEEP_SECONDS", default=5.0)))
 )
+
+# --- Partner Center Referrals API (Co-Sell referrals, crm.referrals) ----------------------
+# Azure AD's v1 token endpoint ({tenant} is the connection's directory) and the API base.
+# Tests point both at a loopback receiver.
+PARTNER_CENTER_TOKEN_URL = env.str(
+    "PARTNER_CENTER_TOKEN_URL", default="https://login.microsoftonline.com/{tenant}/oauth2/token"
+)
+PARTNER_CENTER_API_URL = env.str(
+    "PARTNER_CENTER_API_URL", default="https://api.partner.microsoft.com/v1.0/engagements/referrals"
+)
+# A sync re-reads referrals updated this long before its watermark (clock skew, late writes).
+PARTNER_CENTER_SYNC_OVERLAP_SECONDS = env.int("PARTNER_CENTER_SYNC_OVERLAP_SECONDS", default=600)
+# One sync at a time per connection; a dead worker's sync is taken over after this.
+PARTNER_CENTER_SYNC_LEASE_SECONDS = env.int("PARTNER_CENTER_SYNC_LEASE_SECONDS", default=600)
+PARTNER_CENTER_PAGE_SIZE = env.int("PARTNER_CENTER_PAGE_SIZE", default=100)
+# A 429's Retry-After up to this is waited out in the call; a longer one ends the sync.
+PARTNER_CENTER_MAX_WAIT_SECONDS = env.float("PARTNER_CENTER_MAX_WAIT_SECONDS", default=30.0)
 
 # --- Admin ------------------------------------------------------------------------------
 # The Co-Sell program page that the portal links to (DESIGN §1).
