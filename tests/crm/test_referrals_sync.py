@@ -10,13 +10,23 @@ from decimal import Decimal
 import pytest
 
 from crm.models import Delivery, ReferralConnection
+from crm.referrals.selectors import connections_due
 from crm.referrals.sync import referral_connection_sync
 from crm.referrals.tasks import referrals_sync
 from leads.models import Lead, LeadActivity, Referral
+from leads.referrals import services
+from portal.celery import app
 from tests.crm.receivers import partner_center_receiver as pc
 from tests.crm.referrals_support import connect
 
 pytestmark = pytest.mark.no_sqlite
+
+
+@pytest.fixture
+def synced_referral(co_sell):
+    co_sell.receiver.share(id="ref-1")
+    sync(co_sell.connection)
+    return Referral.objects.get()
 
 
 def sync(connection, **kwargs):
@@ -169,8 +179,7 @@ def test_a_429_is_waited_out_when_short_and_ends_the_sync_when_long(co_sell):
     assert connection.last_error.startswith("Partner Center answered 429")
     assert connection.next_sync_at > datetime.now(UTC) + timedelta(seconds=100)
     # Beat leaves it alone until then; the owner's "sync now" does not wait.
-    referrals_sync.apply()
-    assert not ReferralConnection.objects.filter(sync_lease_until__isnull=False).exists()
+    assert connections_due(now=datetime.now(UTC)) == []
     sync(co_sell.connection, force=True)
     assert Referral.objects.count() == 2
 
@@ -201,9 +210,9 @@ def test_a_paused_connection_is_not_synced(co_sell):
     co_sell.receiver.share(id="ref-1")
     ReferralConnection.objects.filter(pk=co_sell.connection.pk).update(is_active=False)
 
-    referrals_sync.apply()
     sync(co_sell.connection, force=True)
 
+    assert connections_due(now=datetime.now(UTC)) == []
     assert not Referral.objects.exists()
     assert co_sell.receiver.requests == []
 
@@ -250,3 +259,22 @@ def test_the_posted_referral_path_still_works_and_keeps_a_row(co_sell):
         "Wants a demo.",
     )
     assert referral.close_date is None and date.today()
+
+
+def test_beat_queues_a_sync_per_due_connection_and_the_due_changes(co_sell, synced_referral):
+    services.referral_act(
+        referral=synced_referral, action="decline", by=co_sell.owner, reason="budget"
+    )
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        channel.queue_purge("delivery")
+
+        referrals_sync.apply()
+
+        queued = []
+        while (message := channel.basic_get("delivery", no_ack=True)) is not None:
+            queued.append((message.headers["task"], message.decode()[0]))
+    assert queued == [
+        ("crm.referral_connection_sync", [co_sell.connection.pk]),
+        ("crm.referral_push", [synced_referral.pk]),
+    ]

@@ -100,6 +100,7 @@ class PartnerCenterReceiver(LoopbackServer):
         self.api_calls = 0
         self.expire_after_calls: int | None = None  # tokens die after this many API calls
         self.throttled: list[int] = []  # Retry-After of the next API answers, one each
+        self.edit_before_next_patch = False  # someone else writes between our GET and PATCH
         self.data_lock = threading.Lock()
 
     # --- what a test does to the service ----------------------------------------------
@@ -404,6 +405,9 @@ class PartnerCenterReceiver(LoopbackServer):
             referral = self.referrals.get(referral_id)
             if referral is None:
                 return error(404, "NotFound", "No such referral.")
+            if self.edit_before_next_patch:
+                self.edit_before_next_patch = False
+                self._bump(referral)
             if_match = headers.get("if-match")
             if if_match is not None and if_match != referral["eTag"]:
                 return error(412, "PreconditionFailed", "The eTag does not match.")
