@@ -6,7 +6,14 @@ changelists never count the whole table, never filter on a big relation, and sel
 every relation they show. Importing the package registers every admin.
 """
 
-from leads.admin import catalog, credentials, leads, nurture, referrals  # noqa: F401
+from leads.admin import (  # noqa: F401
+    catalog,
+    credentials,
+    leads,
+    nurture,
+    referral_records,
+    referrals,
+)
 from leads.admin.common import ReadOnlyInlineMixin, RecentRowsFormSet
 from leads.admin.leads import LeadAdmin
 

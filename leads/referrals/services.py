@@ -266,6 +266,23 @@ def referral_push_failed(
         referral.save()
 
 
+@transaction.atomic
+def referrals_push_retry(*, referral_ids: list[int]) -> int:
+    """Send failed answers again (staff): pending, due now, attempts counted afresh."""
+    now = timezone.now()
+    ids = list(
+        Referral.objects.filter(pk__in=referral_ids, sync_state=Referral.SyncState.FAILED)
+        .exclude(pending_change={})
+        .values_list("pk", flat=True)
+    )
+    Referral.objects.filter(pk__in=ids).update(
+        sync_state=Referral.SyncState.PENDING, next_push_at=now, push_attempts=0, updated_at=now
+    )
+    for pk in ids:
+        transaction.on_commit(lambda pk=pk: [wake(pk) for wake in _push_wakers])
+    return len(ids)
+
+
 def referral_push_claim(*, referral_id: int, now: datetime, lease_seconds: int) -> dict | None:
     """Take a due pending change for one attempt (its lease pushes the next attempt on);
     None when it is not due, or another worker has it."""

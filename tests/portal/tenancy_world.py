@@ -12,9 +12,10 @@ from django.test import Client
 from django.utils import timezone
 
 from crm.models import CrmTarget, Delivery
+from crm.referrals import services as referral_connections
 from leads.catalog.storefronts import Storefront
 from leads.intake import api_keys
-from leads.models import Lead, LeadActivity, LeadStatus
+from leads.models import Lead, LeadActivity, LeadStatus, Referral
 from leads.nurture import services as nurture
 from portal.models import Membership
 from tests import factories
@@ -46,6 +47,7 @@ class Side:
     lead_uuids: set = field(default_factory=set)
     lead: object = None
     test_delivery: object = None
+    referral: object = None
 
 
 def side_seed(mark: str) -> Side:
@@ -162,6 +164,38 @@ def _leads(side: Side, listings: list, campaigns: list) -> None:
         for n, lead in enumerate(leads[::5])
     )
     side.lead_uuids = {str(lead.uuid) for lead in leads}
+    _referrals(side, [lead for lead in leads if lead.origin == "co-sell"])
+
+
+def _referrals(side: Side, leads: list) -> None:
+    """A Partner Center referral per Co-Sell lead, and the publisher's connection."""
+    mark = side.publisher.slug
+    Referral.objects.bulk_create(
+        Referral(
+            publisher=side.publisher,
+            lead=lead,
+            partner_center_id=f"{mark}-ref-{n}",
+            name=f"{mark} deal {n}",
+            customer_name=f"{mark.title()} Industries",
+            deal_value=1000 + n,
+            currency="USD",
+            seller_name="Sam Seller",
+            status="New",
+            substatus="Pending",
+            sync_state="synced",
+        )
+        for n, lead in enumerate(leads)
+    )
+    side.referral = Referral.objects.filter(publisher=side.publisher).first()
+    referral_connections.referral_connection_save(
+        publisher=side.publisher,
+        listing=side.listing,
+        tenant_id=f"{mark}.example",
+        client_id="0b9f6c1e-3a34-4f0e-9d55-1f1e2a6b7c8d",
+        username=f"referrals@{mark}.example",
+        client_secret=SENTINEL,
+        password=SENTINEL,
+    )
 
 
 @dataclass

@@ -8,7 +8,8 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.models import CrmTarget, Delivery
+from crm.models import CrmTarget, Delivery, ReferralConnection
+from crm.referrals import services as referral_connections
 from leads.catalog.storefronts import Storefront
 from leads.intake import api_keys
 from leads.models import (
@@ -23,6 +24,7 @@ from leads.models import (
     NurtureSequence,
     NurtureStep,
     PublisherApiToken,
+    Referral,
     RescoreRun,
     ScoringRule,
     Suppression,
@@ -63,9 +65,25 @@ def _one_row_of_every_model(publisher, staff_user) -> dict:
         CoSellReferral: CoSellReferral.objects.get(
             pk=factories.make_lead(publisher=publisher, origin="co-sell").pk
         ),
+        **_referral_rows(publisher, lead, listing),
         **_nurture_rows(publisher, lead, listing),
         **_sign_in_rows(),
     }
+
+
+def _referral_rows(publisher, lead, listing) -> dict:
+    """Partner Center's referrals and the publisher's connection (crm.referrals)."""
+    connection = referral_connections.referral_connection_save(
+        publisher=publisher,
+        listing=listing,
+        tenant_id="contoso.example",
+        client_id="0b9f6c1e-3a34-4f0e-9d55-1f1e2a6b7c8d",
+        username="referrals@contoso.example",
+        client_secret="secret",
+        password="password",
+    )
+    referral = Referral.objects.create(publisher=publisher, lead=lead, partner_center_id="r-1")
+    return {ReferralConnection: connection, Referral: referral}
 
 
 def _sign_in_rows() -> dict:
@@ -133,6 +151,8 @@ def test_staff_opens_changelist_add_and_change_page_of_every_model_admin(
         "leads.PublisherApiToken": (200, 200, 200),
         "leads.RescoreRun": (200, 403, 200),
         "leads.CoSellReferral": (200, 200, 200),
+        "leads.Referral": (200, 403, 200),
+        "crm.ReferralConnection": (200, 403, 200),
         "leads.NurtureSequence": (200, 200, 200),
         "leads.NurtureStep": (200, 200, 200),
         "leads.Enrollment": (200, 403, 200),
