@@ -21,11 +21,17 @@ def crm_configs_rotate_keys() -> int:
 
     All rows or none: an undecryptable row raises and rolls the whole rotation back.
     """
+    return encrypted_rows_rotate(model=CrmTarget, field="config", label="CRM target")
+
+
+def encrypted_rows_rotate(*, model, field: str, label: str) -> int:
+    """Re-encrypt one encrypted column of every row under the first key (in the caller's
+    transaction); raises ImproperlyConfigured naming the row no key decrypts."""
     fernet = field_fernet()
     # Cast to text so the raw token comes back, not the decrypted dict.
     rows = (
-        CrmTarget.objects.select_for_update()
-        .annotate(token=Cast("config", output_field=TextField()))
+        model.objects.select_for_update()
+        .annotate(token=Cast(field, output_field=TextField()))
         .order_by("pk")
         .values_list("pk", "token")
     )
@@ -35,11 +41,11 @@ def crm_configs_rotate_keys() -> int:
             new_token = fernet.rotate(token.encode()).decode()
         except InvalidToken as exc:
             raise ImproperlyConfigured(
-                f"CRM target {pk}: its config cannot be decrypted with any key in "
+                f"{label} {pk}: its {field} cannot be decrypted with any key in "
                 "FIELD_ENCRYPTION_KEYS. Nothing was rotated."
             ) from exc
         # A plain-text Value writes the new token as is; the field would encrypt it again.
-        CrmTarget.objects.filter(pk=pk).update(config=Value(new_token, output_field=TextField()))
+        model.objects.filter(pk=pk).update(**{field: Value(new_token, output_field=TextField())})
         rotated += 1
     return rotated
 

@@ -1,18 +1,28 @@
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from crm import targets
+from crm.models import ReferralConnection
 
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every CRM target's configuration under the first key of "
-        "FIELD_ENCRYPTION_KEYS. Put the new key first, run this, then drop the old key."
+        "Re-encrypt every CRM target's configuration and every Partner Center connection's "
+        "secrets under the first key of FIELD_ENCRYPTION_KEYS. Put the new key first, run "
+        "this, then drop the old key."
     )
 
     def handle(self, *args, **options):
         try:
-            rotated = targets.crm_configs_rotate_keys()
+            with transaction.atomic():
+                rotated = targets.crm_configs_rotate_keys()
+                connections = targets.encrypted_rows_rotate(
+                    model=ReferralConnection, field="secrets", label="Partner Center connection"
+                )
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(self.style.SUCCESS(f"Re-encrypted {rotated} CRM target configurations."))
+        message = f"Re-encrypted {rotated} CRM target configurations."
+        if connections:
+            message += f" Re-encrypted {connections} Partner Center connections."
+        self.stdout.write(self.style.SUCCESS(message))
