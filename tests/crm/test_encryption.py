@@ -90,19 +90,12 @@ def test_rotation_with_a_lost_key_changes_nothing_and_fails(db, keys, publisher)
 def test_rotation_re_encrypts_the_partner_center_connections_too(db, keys, publisher):
     # Given a target and a Partner Center connection written under K1
     from crm.models import ReferralConnection
-    from crm.referrals import services
+    from tests.crm.referrals_support import connect
     from tests.factories import make_listing
 
     make_target(publisher=publisher, config={"n": 1})
-    row = services.referral_connection_save(
-        publisher=publisher,
-        listing=make_listing(publisher=publisher),
-        tenant_id="contoso.example",
-        client_id="0b9f6c1e-3a34-4f0e-9d55-1f1e2a6b7c8d",
-        username="referrals@contoso.example",
-        client_secret=SENTINEL,
-        password=SENTINEL,
-    )
+    listing = make_listing(publisher=publisher)
+    row = connect(publisher, listing, client_secret=SENTINEL, password=SENTINEL)
 
     # When K2 is put first and the rotation runs
     keys(K2, K1)

@@ -8,6 +8,7 @@ from django.urls import reverse
 from crm.models import ReferralConnection
 from tests import factories
 from tests.crm.receivers import partner_center_receiver as pc
+from tests.crm.referrals_support import connect
 
 pytestmark = pytest.mark.sqlite
 
@@ -147,17 +148,7 @@ def test_pause_resume_and_sync_now(enrolled_owner, listing, django_capture_on_co
 
 
 def test_the_admin_shows_connections_without_secrets(client, staff_user, publisher, listing):
-    from crm.referrals import services
-
-    row = services.referral_connection_save(
-        publisher=publisher,
-        listing=listing,
-        tenant_id=pc.TENANT,
-        client_id=pc.CLIENT_ID,
-        username=pc.USERNAME,
-        client_secret=pc.CLIENT_SECRET,
-        password=pc.PASSWORD,
-    )
+    row = connect(publisher, listing)
     client.force_login(staff_user)
 
     pages = [

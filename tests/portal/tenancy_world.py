@@ -12,13 +12,13 @@ from django.test import Client
 from django.utils import timezone
 
 from crm.models import CrmTarget, Delivery
-from crm.referrals import services as referral_connections
 from leads.catalog.storefronts import Storefront
 from leads.intake import api_keys
 from leads.models import Lead, LeadActivity, LeadStatus, Referral
 from leads.nurture import services as nurture
 from portal.models import Membership
 from tests import factories
+from tests.crm.referrals_support import connect
 
 A_MARK, B_MARK = "alphaqz", "betaqz"
 SENTINEL = "sentinel-crm-secret-7f3a9c"
@@ -187,15 +187,7 @@ def _referrals(side: Side, leads: list) -> None:
         for n, lead in enumerate(leads)
     )
     side.referral = Referral.objects.filter(publisher=side.publisher).first()
-    referral_connections.referral_connection_save(
-        publisher=side.publisher,
-        listing=side.listing,
-        tenant_id=f"{mark}.example",
-        client_id="0b9f6c1e-3a34-4f0e-9d55-1f1e2a6b7c8d",
-        username=f"referrals@{mark}.example",
-        client_secret=SENTINEL,
-        password=SENTINEL,
-    )
+    connect(side.publisher, side.listing, client_secret=SENTINEL, password=SENTINEL)
 
 
 @dataclass

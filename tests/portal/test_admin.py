@@ -9,7 +9,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.models import CrmTarget, Delivery, ReferralConnection
-from crm.referrals import services as referral_connections
 from leads.catalog.storefronts import Storefront
 from leads.intake import api_keys
 from leads.models import (
@@ -32,6 +31,7 @@ from leads.models import (
 from portal.models import Membership, Publisher
 from portal.paginators import CheapCountPaginator, CountKind
 from tests import factories
+from tests.crm.referrals_support import connect
 
 pytestmark = pytest.mark.django_db
 
@@ -73,15 +73,7 @@ def _one_row_of_every_model(publisher, staff_user) -> dict:
 
 def _referral_rows(publisher, lead, listing) -> dict:
     """Partner Center's referrals and the publisher's connection (crm.referrals)."""
-    connection = referral_connections.referral_connection_save(
-        publisher=publisher,
-        listing=listing,
-        tenant_id="contoso.example",
-        client_id="0b9f6c1e-3a34-4f0e-9d55-1f1e2a6b7c8d",
-        username="referrals@contoso.example",
-        client_secret="secret",
-        password="password",
-    )
+    connection = connect(publisher, listing)
     referral = Referral.objects.create(publisher=publisher, lead=lead, partner_center_id="r-1")
     return {ReferralConnection: connection, Referral: referral}
 
