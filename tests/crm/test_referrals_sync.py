@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from crm.models import Delivery, ReferralConnection
+from crm.referrals.push import referral_push
 from crm.referrals.selectors import connections_due
 from crm.referrals.sync import referral_connection_sync
 from crm.referrals.tasks import referrals_sync
@@ -217,20 +218,27 @@ def test_a_paused_connection_is_not_synced(co_sell):
     assert co_sell.receiver.requests == []
 
 
-def test_the_sync_logs_no_personal_data_and_no_secret(co_sell, caplog):
+def test_the_sync_and_the_answers_log_no_personal_data_and_no_secret(co_sell, caplog):
     co_sell.receiver.share(id="ref-1")
+    co_sell.receiver.share(id="ref-2")
     caplog.set_level(logging.DEBUG)
 
     sync(co_sell.connection)
+    first, second = Referral.objects.order_by("partner_center_id")
+    services.referral_act(referral=first, action="decline", by=co_sell.owner, reason="budget")
+    referral_push(referral_id=first.pk)
+    services.referral_act(referral=second, action="decline", by=co_sell.owner, reason="budget")
     connect(co_sell.publisher, co_sell.listing, password="wrong")
+    referral_push(referral_id=second.pk)
     sync(co_sell.connection)
 
     logged = " ".join(
         f"{record.getMessage()} {json.dumps(record.__dict__, default=str)}"
         for record in caplog.records
     )
-    assert "crm.referrals.synced" in logged and "crm.referrals.sync_failed" in logged
-    for secret in ("ada.ref-1@", "Lovelace", "sam.seller", pc.CLIENT_SECRET, pc.PASSWORD):
+    for event in ("synced", "sync_failed", "pushed", "push_failed"):
+        assert f"crm.referrals.{event}" in logged
+    for secret in ("ada.ref-", "Lovelace", "sam.seller", pc.CLIENT_SECRET, pc.PASSWORD):
         assert secret not in logged
 
 

@@ -228,3 +228,13 @@ def test_staff_send_a_failed_answer_again(
     assert Referral.objects.get(pk=synced.pk).sync_state == "synced"
     assert len(callbacks) == 1
     assert client.get(reverse("admin:leads_referral_change", args=[failed.pk])).status_code == 200
+
+
+def test_hostile_referral_text_is_escaped(member_client, enrolled):
+    hostile = '<script>alert("x")</script>'
+    referral = make_referral(enrolled, name=hostile, customer_need=hostile, seller_name=hostile)
+
+    for url in (detail(referral), REFERRALS):
+        text = member_client.get(url).content.decode()
+        assert hostile not in text
+    assert "&lt;script&gt;" in member_client.get(detail(referral)).content.decode()
