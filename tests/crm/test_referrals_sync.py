@@ -286,3 +286,28 @@ def test_beat_queues_a_sync_per_due_connection_and_the_due_changes(co_sell, sync
         ("crm.referral_connection_sync", [co_sell.connection.pk]),
         ("crm.referral_push", [synced_referral.pk]),
     ]
+
+
+def test_a_sync_cut_off_mid_read_reads_again_and_stores_each_referral_once(co_sell, settings):
+    settings.PARTNER_CENTER_PAGE_SIZE = 2
+    for n in range(5):
+        co_sell.receiver.share(id=f"ref-{n}")
+    co_sell.receiver.fail_after_calls = 1  # page 2 fails
+
+    cut = sync(co_sell.connection)
+
+    assert cut.watermark is None
+    assert cut.last_error == (
+        "Partner Center answered 503 to the referral list: The service is unavailable."
+    )
+    assert Referral.objects.count() == 2
+    done = sync(co_sell.connection, force=True)
+    assert done.last_counts == {
+        "created": 3,
+        "updated": 0,
+        "unchanged": 2,
+        "without_lead": 0,
+        "refused": 0,
+    }
+    assert Referral.objects.count() == Lead.objects.count() == LeadActivity.objects.count() == 5
+    assert Delivery.objects.count() == 5 and done.watermark is not None

@@ -101,6 +101,7 @@ class PartnerCenterReceiver(LoopbackServer):
         self.expire_after_calls: int | None = None  # tokens die after this many API calls
         self.throttled: list[int] = []  # Retry-After of the next API answers, one each
         self.edit_before_next_patch = False  # someone else writes between our GET and PATCH
+        self.fail_after_calls: int | None = None  # one 503 after this many API calls
         self.data_lock = threading.Lock()
 
     # --- what a test does to the service ----------------------------------------------
@@ -222,6 +223,9 @@ class PartnerCenterReceiver(LoopbackServer):
         refusal = self._check_token(headers)
         if refusal:
             return refusal
+        if self.fail_after_calls is not None and self.api_calls > self.fail_after_calls:
+            self.fail_after_calls = None
+            return error(503, "ServiceUnavailable", "The service is unavailable.")
         if self.throttled:
             delay = self.throttled.pop(0)
             status, answer_headers, answer, _delay, _reason = error(
