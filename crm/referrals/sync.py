@@ -116,7 +116,11 @@ def _sync_page(connection: ReferralConnection, page: list[RemoteReferral], repor
         if not remote.id:
             continue
         referral = known.get(remote.id)
-        if referral is None:
+        # A referral kept without a lead gets one once Partner Center names a contact.
+        lead_wanted = (
+            referral is not None and not referral.lead_id and remote.customer_contact.email
+        )
+        if referral is None or lead_wanted:
             refusal = _referral_new(connection, remote, report) or refusal
         elif referral_services.referral_update_from_remote(
             referral=referral, values=row_values(remote), now=now

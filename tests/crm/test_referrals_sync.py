@@ -195,6 +195,15 @@ def test_a_referral_without_a_customer_email_is_kept_without_a_lead(co_sell):
     assert connection.last_counts["without_lead"] == 1
     assert not Lead.objects.exists()
 
+    # When Partner Center names the contact later, the referral gets its lead
+    team = [{"firstName": "Grace", "lastName": "Hopper", "email": "grace@fabrikam.example"}]
+    co_sell.receiver.update("ref-1", customerProfile={"name": "Fabrikam", "team": team})
+    sync(co_sell.connection)
+
+    referral.refresh_from_db()
+    assert (referral.lead.email, referral.lead.origin) == ("grace@fabrikam.example", "co-sell")
+    assert Referral.objects.count() == 1
+
 
 def test_wrong_credentials_keep_the_watermark_and_say_why(co_sell):
     co_sell.receiver.share(id="ref-1")
