@@ -24,7 +24,7 @@ from leads.admin.common import (
     BigTableAdminMixin,
     ReadOnlyAdminMixin,
     count_reported,
-    rows_apply,
+    rows_action,
 )
 from leads.models import Lead
 
@@ -254,22 +254,19 @@ class DeliveryAdmin(ReadOnlyAdminMixin, BigTableAdminMixin, admin.ModelAdmin):
             count,
         )
 
-    @admin.action(
+    redeliver = rows_action(
+        lambda delivery: services.delivery_redeliver(delivery=delivery),
         description=_("Redeliver the selected deliveries"),
-        permissions=["redeliver"],
-        location=BOTH_LOCATIONS,
-    )
-    def redeliver(self, request, queryset):
-        count = rows_apply(
-            queryset.exclude(status=Delivery.Status.SENDING).exclude(event="test"),
-            lambda row: services.delivery_redeliver(delivery=row),
-        )
-        message = ngettext(
+        done=lambda count: ngettext(
             "%(count)d delivery will be sent again.",
             "%(count)d deliveries will be sent again.",
             count,
-        )
-        count_reported(request, message, count)
+        ),
+        permissions=["redeliver"],
+        rows=lambda queryset: queryset.exclude(status=Delivery.Status.SENDING).exclude(
+            event="test"
+        ),
+    )
 
     def get_actions(self, request, action_location=admin.ActionLocation.CHANGE_LIST):
         # Rows go when their lead or target is erased, not one by one.

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from crm import selectors, services, targets
 from crm.models import CrmTarget, Delivery
 from crm.portal_forms import DeliveryFilterForm, PortalTargetForm
-from portal.tenancy.decorators import owner_required, publisher_required
+from portal.tenancy.decorators import found_or_404, owner_required, publisher_required
 
 SECRET_ONCE_KEY = "crm_signing_secret_once"
 
@@ -32,8 +32,7 @@ def _target_or_404(request: HttpRequest, target_id: int, *, for_owner: bool = Fa
     The lookup comes first, so another publisher's id answers 404 to every role.
     """
     target = selectors.target_get_for_publisher(publisher=request.publisher, target_id=target_id)
-    if target is None:
-        raise Http404(_("No such CRM target."))
+    found_or_404(target, _("No such CRM target."))
     if for_owner:
         _check_owner(request)
     return target
@@ -237,8 +236,7 @@ def target_test_result(request: HttpRequest, target_id: int, delivery_id: int) -
     being sent (every role may read it, like the page itself)."""
     target = _target_or_404(request, target_id)
     test = selectors.target_test_get(target=target, delivery_id=delivery_id)
-    if test is None:
-        raise Http404(_("No such test lead."))
+    found_or_404(test, _("No such test lead."))
     context = {"target": target, **_shown_test(test)}
     context["oob"] = not context["result"].is_waiting  # done: refresh the verified badge
     return render(request, "crm/target_detail.html#test-result", context)
@@ -321,8 +319,7 @@ def delivery_redeliver_view(request: HttpRequest, delivery_id: int) -> HttpRespo
     delivery = selectors.delivery_get_for_publisher(
         publisher=request.publisher, delivery_id=delivery_id
     )
-    if delivery is None:
-        raise Http404(_("No such delivery."))
+    found_or_404(delivery, _("No such delivery."))
     _check_owner(request)
     if delivery.status == Delivery.Status.SENDING:
         messages.info(request, _("This delivery is being sent right now."))

@@ -2,6 +2,7 @@
 
 from leads.campaigns.models import Campaign, CampaignListing
 from leads.catalog.models import Listing
+from leads.consent.models import ConsentBasis, ConsentReason, ConsentRecord
 from leads.intake.models import ApiKey, PublisherApiToken
 from leads.lifecycle.models import (
     CoSellReferral,
@@ -26,6 +27,9 @@ __all__ = [
     "Campaign",
     "CampaignListing",
     "CoSellReferral",
+    "ConsentBasis",
+    "ConsentReason",
+    "ConsentRecord",
     "EmailSend",
     "Enrollment",
     "Lead",

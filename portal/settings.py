@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "portal.tenancy",
     "leads",
     "crm",
+    "inbound",
     "portal.shell",
     # Sign-in throttling: failed attempts per (user, address) and per address.
     "axes",
@@ -354,6 +355,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "leads-rollup-recent": {"task": "leads.rollup_recent", "schedule": 300.0},
     # The nurture sender: due sequence steps out over SMTP (leads.nurture.send).
     "leads-nurture": {"task": "leads.send_due_nurture_steps", "schedule": 60.0},
+    # Inbound items whose processing task was lost or the worker was down (inbound.services).
+    "inbound-sweep": {"task": "inbound.sweep", "schedule": 60.0},
     # Co-Sell referrals: the incremental read of each Partner Center connection, and the
     # retries of the publishers' accept/decline/won/lost (crm.referrals).
     "crm-referrals-sync": {

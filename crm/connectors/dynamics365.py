@@ -26,9 +26,14 @@ from crm.connectors.base import (
     excerpt,
 )
 from crm.connectors.http_client import retry_after_seconds
-from crm.connectors.oauth import CallFailure, TokenConnector, TokenSession, check_urls
+from crm.connectors.oauth import (
+    CallFailure,
+    ClientCredentials,
+    TokenConnector,
+    TokenSession,
+    check_urls,
+)
 from crm.connectors.ssrf import TargetRefused
-from crm.connectors.token_cache import TokenCache, TokenKey
 
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 LEADS_PATH = "/api/data/v9.2/leads"
@@ -50,14 +55,9 @@ _DIRECTORY = re.compile(r"^[A-Za-z0-9.-]{1,100}$")
 class DynamicsSettings:
     instance_url: str
     directory_id: str
-    application_id: str
-    application_key: str
     alternate_key: str
     authority_url: str
-
-    @property
-    def scope(self) -> str:
-        return f"{self.instance_url}/.default"
+    credentials: ClientCredentials  # the app registration, for the instance's scope
 
     @property
     def token_url(self) -> str:
@@ -73,13 +73,19 @@ def settings_from(config: dict) -> DynamicsSettings:
     ]
     if missing:
         raise ConfigurationError(f"Dynamics 365 target is missing {', '.join(missing)}")
+    instance_url = str(config["instanceUrl"]).strip().rstrip("/")
+    authority_url = str(config.get("authorityUrl") or DEFAULT_AUTHORITY).strip().rstrip("/")
     settings = DynamicsSettings(
-        instance_url=str(config["instanceUrl"]).strip().rstrip("/"),
+        instance_url=instance_url,
         directory_id=str(config["directoryId"]).strip(),
-        application_id=str(config["applicationId"]).strip(),
-        application_key=str(config["applicationKey"]),
         alternate_key=str(config.get("alternateKey") or "").strip(),
-        authority_url=str(config.get("authorityUrl") or DEFAULT_AUTHORITY).strip().rstrip("/"),
+        authority_url=authority_url,
+        credentials=ClientCredentials(
+            authority=authority_url,
+            client_id=str(config["applicationId"]).strip(),
+            client_secret=str(config["applicationKey"]),
+            scope=f"{instance_url}/.default",
+        ),
     )
     if not _DIRECTORY.match(settings.directory_id):
         raise ConfigurationError("directoryId must be a tenant id (a GUID) or domain name")
@@ -164,32 +170,15 @@ def write_result(payload: DeliveryPayload, response: httpx.Response) -> Result:
     )
 
 
-class DynamicsSession(TokenSession):
-    """One batch's calls: the login and API clients, the settings and the cached token."""
+class DynamicsSession(TokenSession[DynamicsSettings]):
+    """One batch's calls: Azure AD's token, then one request per lead to the instance."""
 
+    kind = "dynamics365"
     token_service = "Azure AD"
 
-    def __init__(self, settings: DynamicsSettings, cache: TokenCache, options: SendOptions):
-        key = TokenKey.of(
-            authority=settings.authority_url,
-            client_id=settings.application_id,
-            scope=settings.scope,
-            secret=settings.application_key,
-        )
-        super().__init__(cache=cache, key=key, options=options)
-        self.settings = settings
-        self.login = http_client.client_for("dynamics365", settings.token_url, options)
-        self.api = http_client.client_for("dynamics365", settings.instance_url, options)
-
     def fetch_token(self) -> tuple[str, float]:
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": self.settings.application_id,
-            "client_secret": self.settings.application_key,
-            "scope": self.settings.scope,
-        }
-        endpoint = "the Azure AD token endpoint"
-        response = self.request(self.login, "POST", self.settings.token_url, endpoint, data=form)
+        form, endpoint = self.credentials.grant(), "the Azure AD token endpoint"
+        response = self.request("POST", self.settings.token_url, endpoint, data=form)
         if response.status_code != 200:
             raise token_failure(response)
         return self.read_token(response)
@@ -208,7 +197,7 @@ class DynamicsSession(TokenSession):
         def write_once(token: str, may_refresh: bool) -> Result | None:
             headers = {**ODATA_HEADERS, "Authorization": f"Bearer {token}"}
             try:
-                response = self.api.request(
+                response = self.client(url).request(
                     method, url, json=body, headers=headers, timeout=self.timeout
                 )
             except (httpx.HTTPError, httpx.InvalidURL, TargetRefused) as exc:

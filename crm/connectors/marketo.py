@@ -18,10 +18,14 @@ from dataclasses import dataclass
 
 import httpx
 
-from crm.connectors import http_client
 from crm.connectors.base import ConfigurationError, DeliveryPayload, Result, SendOptions, excerpt
-from crm.connectors.oauth import CallFailure, TokenConnector, TokenSession, check_urls
-from crm.connectors.token_cache import TokenCache, TokenKey
+from crm.connectors.oauth import (
+    CallFailure,
+    ClientCredentials,
+    TokenConnector,
+    TokenSession,
+    check_urls,
+)
 
 MAX_INPUTS_PER_CALL = 300
 LEADS_PATH = "/rest/v1/leads.json"
@@ -43,9 +47,8 @@ _MUNCHKIN = re.compile(r"^[A-Za-z0-9-]{3,30}$")
 
 @dataclass(frozen=True)
 class MarketoSettings:
-    base_url: str
-    client_id: str
-    client_secret: str
+    base_url: str  # the instance's REST API, which hands out its tokens too
+    credentials: ClientCredentials
 
 
 def settings_from(config: dict) -> MarketoSettings:
@@ -60,11 +63,14 @@ def settings_from(config: dict) -> MarketoSettings:
     munchkin = str(config["munchkinId"]).strip()
     if not _MUNCHKIN.match(munchkin):
         raise ConfigurationError("munchkinId must look like 123-ABC-456")
-    base_url = str(config.get("baseUrl") or f"https://{munchkin}.mktorest.com").strip()
+    base_url = str(config.get("baseUrl") or f"https://{munchkin}.mktorest.com").strip().rstrip("/")
     return MarketoSettings(
-        base_url=base_url.rstrip("/"),
-        client_id=str(config["clientId"]).strip(),
-        client_secret=str(config["clientSecret"]),
+        base_url=base_url,
+        credentials=ClientCredentials(
+            authority=base_url,
+            client_id=str(config["clientId"]).strip(),
+            client_secret=str(config["clientSecret"]),
+        ),
     )
 
 
@@ -125,31 +131,17 @@ def lead_result(payload: DeliveryPayload, entry: dict, status_code: int) -> Resu
     )
 
 
-class MarketoSession(TokenSession):
-    """One batch's calls: a client, the settings and the cached token."""
+class MarketoSession(TokenSession[MarketoSettings]):
+    """One batch's calls: the token, then one call per 300 leads, all to the instance."""
 
+    kind = "marketo"
     token_service = "Marketo"
 
-    def __init__(self, settings: MarketoSettings, cache: TokenCache, options: SendOptions):
-        key = TokenKey.of(
-            authority=settings.base_url,
-            client_id=settings.client_id,
-            scope="",
-            secret=settings.client_secret,
-        )
-        super().__init__(cache=cache, key=key, options=options)
-        self.settings = settings
-        self.client = http_client.client_for("marketo", settings.base_url, options)
-
     def fetch_token(self) -> tuple[str, float]:
-        params = {
-            "grant_type": "client_credentials",
-            "client_id": self.settings.client_id,
-            "client_secret": self.settings.client_secret,
-        }
+        params = self.credentials.grant()
         # The URL carries the secret: exceptions are reported by type, never by text.
         url, what = f"{self.settings.base_url}{TOKEN_PATH}", "the Marketo identity service"
-        response = self.request(self.client, "GET", url, what, params=params)
+        response = self.request("GET", url, what, params=params)
         if response.status_code == 401:
             try:
                 detail = str(response.json().get("error_description") or "")
@@ -172,7 +164,7 @@ class MarketoSession(TokenSession):
 
         def push_once(token: str, may_refresh: bool) -> list[Result] | None:
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-            response = self.request(self.client, "POST", url, "Marketo", json=body, headers=headers)
+            response = self.request("POST", url, "Marketo", json=body, headers=headers)
             if response.status_code != 200:
                 raise http_failure(response, "Marketo")
             try:

@@ -6,11 +6,14 @@ fetches one when there is none, and, when the CRM refuses the cached token, fetc
 fresh one and makes the call once more. A call that fails as a whole (the token
 endpoint, an unreachable host, a refused address) raises CallFailure, which answers
 every lead it stops with the same result. The subclass fetches the token and writes.
+ClientCredentials is the grant a target's settings carry: the token request's fields
+and the key the cache keeps its token under.
 """
 
 import contextlib
 from collections.abc import Callable
-from typing import TypeVar
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 import httpx
 
@@ -36,6 +39,35 @@ class CallFailure(Exception):
         return all_results(payloads, self.outcome, error=self.error, **self.fields)
 
 
+@dataclass(frozen=True)
+class ClientCredentials:
+    """A client-credentials grant: who asks for the token, and for what."""
+
+    authority: str  # where the token comes from: the cache keeps one per authority
+    client_id: str
+    client_secret: str = field(repr=False)  # never in a repr, so never in a log line
+    scope: str = ""  # empty where the token endpoint takes no scope (Marketo)
+
+    def token_key(self) -> TokenKey:
+        return TokenKey.of(
+            authority=self.authority,
+            client_id=self.client_id,
+            scope=self.scope,
+            secret=self.client_secret,
+        )
+
+    def grant(self) -> dict[str, str]:
+        """The token request's fields."""
+        fields = {
+            "grant_type": "client_credentials",
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+        }
+        if self.scope:
+            fields["scope"] = self.scope
+        return fields
+
+
 def check_urls(urls: tuple[str, ...], options: SendOptions) -> None:
     """Refuse a scheme or a non-public address now (ConfigurationError); the connection
     itself is checked again at connect time by ssrf.GuardedBackend."""
@@ -45,15 +77,30 @@ def check_urls(urls: tuple[str, ...], options: SendOptions) -> None:
             check_url(url, policy)
 
 
-class TokenSession:
+class TokenSettings(Protocol):
+    """A target's checked settings, which name the credentials of its token."""
+
+    @property
+    def credentials(self) -> ClientCredentials: ...
+
+
+class TokenSession[Settings: TokenSettings]:
     """One batch's calls with a cached client-credentials token."""
 
+    #: The connector's kind: its pooled clients are its own (http_client.client_for).
+    kind = ""
     #: How the token endpoint is named in errors ("the Marketo identity service").
     token_service = ""
 
-    def __init__(self, *, cache: TokenCache, key: TokenKey, options: SendOptions) -> None:
-        self.cache, self.key = cache, key
+    def __init__(self, settings: Settings, cache: TokenCache, options: SendOptions) -> None:
+        self.settings, self.cache, self.options = settings, cache, options
+        self.credentials = settings.credentials
+        self.key = self.credentials.token_key()
         self.timeout = http_client.timeout_for(options)
+
+    def client(self, url: str) -> httpx.Client:
+        """The pooled, guarded client for the origin of `url`."""
+        return http_client.client_for(self.kind, url, self.options)
 
     def send(self, payloads: list[DeliveryPayload]) -> list[Result]:
         """One result per payload, in order."""
@@ -74,13 +121,11 @@ class TokenSession:
             self.cache.invalidate(self.key, token)  # expired or revoked: fetch anew once
         raise AssertionError("a call that may not refresh must answer")
 
-    def request(
-        self, client: httpx.Client, method: str, url: str, what: str, **kwargs
-    ) -> httpx.Response:
+    def request(self, method: str, url: str, what: str, **kwargs) -> httpx.Response:
         """One HTTP call; a refused address, a timeout or a transport error raises
         CallFailure. Errors name the exception's type only: a URL may carry a secret."""
         try:
-            return client.request(method, url, timeout=self.timeout, **kwargs)
+            return self.client(url).request(method, url, timeout=self.timeout, **kwargs)
         except TargetRefused as exc:
             raise CallFailure("permanent", f"{what}: {exc}") from None
         except httpx.TimeoutException:

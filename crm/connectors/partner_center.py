@@ -20,7 +20,7 @@ publisher's Co-Sell referrals and write its answers back. Plain Python, no Djang
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote, urlencode, urljoin
@@ -31,7 +31,7 @@ from crm.connectors import http_client
 from crm.connectors.base import ConfigurationError, SendOptions, excerpt
 from crm.connectors.dynamics365 import token_failure
 from crm.connectors.http_client import retry_after_seconds
-from crm.connectors.oauth import CallFailure, TokenSession, check_urls
+from crm.connectors.oauth import CallFailure, ClientCredentials, TokenSession, check_urls
 from crm.connectors.token_cache import TokenCache, TokenKey, default_cache
 
 RESOURCE = "https://api.partner.microsoft.com"
@@ -49,10 +49,41 @@ class PartnerCenterSettings:
     token_url: str  # Azure AD's v1 token endpoint, the tenant already in it
     api_url: str  # …/v1.0/engagements/referrals
     client_id: str
-    client_secret: str
-    username: str
-    password: str
+    client_secret: str = field(repr=False)
+    username: str = ""
+    password: str = field(default="", repr=False)
     resource: str = RESOURCE
+
+    @property
+    def credentials(self) -> ClientCredentials:
+        """The app's credentials (oauth.TokenSession); the user's come with the grant."""
+        return ClientCredentials(
+            authority=self.token_url,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            scope=f"{self.resource} {self.username}",
+        )
+
+    def token_key(self) -> TokenKey:
+        """The cache key: a token per app and user, and a new one when either secret changes."""
+        return TokenKey.of(
+            authority=self.token_url,
+            client_id=self.client_id,
+            scope=f"{self.resource} {self.username}",
+            secret=f"{self.client_secret}\n{self.password}",
+        )
+
+    def grant(self) -> dict[str, str]:
+        """The password grant's fields (reference §1.1)."""
+        return {
+            "resource": self.resource,
+            "grant_type": "password",
+            "scope": "openid",
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "username": self.username,
+            "password": self.password,
+        }
 
 
 @dataclass(frozen=True)
@@ -252,9 +283,10 @@ def api_failure(response: httpx.Response, what: str) -> CallFailure:
 # --- the session -------------------------------------------------------------------------
 
 
-class ReferralsSession(TokenSession):
+class ReferralsSession(TokenSession[PartnerCenterSettings]):
     """One sync's or one write's calls, with the cached App+User token."""
 
+    kind = KIND
     token_service = "Azure AD"
 
     def __init__(
@@ -267,31 +299,13 @@ class ReferralsSession(TokenSession):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         settings_checked(settings, options)
-        key = TokenKey.of(
-            authority=settings.token_url,
-            client_id=settings.client_id,
-            scope=f"{settings.resource} {settings.username}",
-            secret=f"{settings.client_secret}\n{settings.password}",
-        )
-        super().__init__(cache=cache, key=key, options=options)
-        self.settings, self.max_wait, self.sleep = settings, max_wait, sleep
-        self.login = http_client.client_for(KIND, settings.token_url, options)
-        self.api = http_client.client_for(KIND, settings.api_url, options)
-        self.token_calls = 0
+        super().__init__(settings, cache, options)
+        self.key = settings.token_key()
+        self.max_wait, self.sleep = max_wait, sleep
 
     def fetch_token(self) -> tuple[str, float]:
-        self.token_calls += 1
-        form = {
-            "resource": self.settings.resource,
-            "grant_type": "password",
-            "scope": "openid",
-            "client_id": self.settings.client_id,
-            "client_secret": self.settings.client_secret,
-            "username": self.settings.username,
-            "password": self.settings.password,
-        }
         what = "the Azure AD token endpoint"
-        response = self.request(self.login, "POST", self.settings.token_url, what, data=form)
+        response = self.request("POST", self.settings.token_url, what, data=self.settings.grant())
         if response.status_code != 200:
             raise token_failure(response)
         return self.read_token(response)
@@ -310,7 +324,7 @@ class ReferralsSession(TokenSession):
                 "MS-RequestId": request_id,
                 **(headers or {}),
             }
-            response = self.request(self.api, method, url, what, content=body, headers=sent)
+            response = self.request(method, url, what, content=body, headers=sent)
             return None if response.status_code == 401 and may_refresh else response
 
         for waits in range(MAX_THROTTLE_WAITS + 1):

@@ -5,8 +5,9 @@ from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from leads.admin.common import BOTH_LOCATIONS, FixedOnceAddedMixin, count_reported, rows_apply
+from leads.admin.common import BOTH_LOCATIONS, FixedOnceAddedMixin, count_reported, rows_action
 from leads.catalog import services as catalog_services
+from leads.catalog.forms import CountryListField
 from leads.catalog.storefronts import Storefront
 from leads.models import (
     Campaign,
@@ -16,7 +17,7 @@ from leads.models import (
 )
 from leads.scoring import services as scoring_services
 from portal.models import Publisher
-from portal.tenancy.admin import MembershipInline
+from portal.tenancy.admin import AutocompleteInline, MembershipInline
 
 
 @admin.register(Publisher)
@@ -61,9 +62,17 @@ class ListingAdmin(FixedOnceAddedMixin, admin.ModelAdmin):
         "offer_id",
         "status",
         "lead_management_enabled",
+        "nurture_on_offer_consent",
         "published_at",
     )
-    list_filter = ("storefront", "listing_type", "status", "lead_management_enabled", "publisher")
+    list_filter = (
+        "storefront",
+        "listing_type",
+        "status",
+        "lead_management_enabled",
+        "nurture_on_offer_consent",
+        "publisher",
+    )
     search_fields = ("name", "^offer_id", "publisher__name")
     autocomplete_fields = ("publisher",)
     list_select_related = ("publisher",)
@@ -73,6 +82,12 @@ class ListingAdmin(FixedOnceAddedMixin, admin.ModelAdmin):
     actions = ["publish", "unpublish"]
     # Campaign listings reference (listing, storefront): the storefront is fixed.
     fixed_once_added = ("storefront",)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "consent_strict_countries":
+            # Typed as in the portal: codes, and the EEA or EU shorthand.
+            kwargs["form_class"] = CountryListField
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     @admin.action(
         description=_("Publish the selected listings"),
@@ -99,20 +114,13 @@ class ListingAdmin(FixedOnceAddedMixin, admin.ModelAdmin):
             )
             count_reported(request, message, published)
 
-    @admin.action(
+    unpublish = rows_action(
+        lambda listing: catalog_services.listing_unpublish(listing=listing),
         description=_("Unpublish the selected listings"),
-        permissions=["change"],
-        location=BOTH_LOCATIONS,
+        done=lambda count: ngettext(
+            "%(count)d listing unpublished.", "%(count)d listings unpublished.", count
+        ),
     )
-    def unpublish(self, request, queryset):
-        count = rows_apply(
-            queryset, lambda listing: catalog_services.listing_unpublish(listing=listing)
-        )
-        count_reported(
-            request,
-            ngettext("%(count)d listing unpublished.", "%(count)d listings unpublished.", count),
-            count,
-        )
 
 
 # --- Campaigns -------------------------------------------------------------------------
@@ -154,17 +162,13 @@ class CampaignListingFormSet(BaseInlineFormSet):
         return super().save_new(form, commit=commit)
 
 
-class CampaignListingInline(admin.TabularInline):
+class CampaignListingInline(AutocompleteInline):
     model = CampaignListing
     formset = CampaignListingFormSet
     fields = ("listing",)
     autocomplete_fields = ("listing",)
-    extra = 0
     verbose_name = _("listing")
     verbose_name_plural = _("listings")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("listing")
 
 
 @admin.register(Campaign)

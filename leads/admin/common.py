@@ -1,8 +1,9 @@
 """Pieces the leads and crm admin modules share."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 
 from portal.paginators import CheapCountPaginator
@@ -23,6 +24,26 @@ def rows_apply[Row](rows: Iterable[Row], apply: Callable[[Row], object]) -> int:
 def count_reported(request, message: str, count: int) -> None:
     """Report an action's count: `message` is the ngettext form chosen for `count`."""
     messages.success(request, message % {"count": count})
+
+
+def rows_action[Row](
+    apply: Callable[[Row], object],
+    *,
+    description: str,
+    done: Callable[[int], str],
+    permissions: Sequence[str] = ("change",),
+    location: admin.ActionLocation | list[admin.ActionLocation] = BOTH_LOCATIONS,
+    rows: Callable[[QuerySet], Iterable[Row]] = lambda queryset: queryset,
+):
+    """The admin action that calls `apply` (a service) on each selected row that `rows`
+    keeps, then reports their count with the message `done(count)`."""
+
+    @admin.action(description=description, permissions=permissions, location=location)
+    def apply_selected(modeladmin, request, queryset):
+        count = rows_apply(rows(queryset), apply)
+        count_reported(request, done(count), count)
+
+    return apply_selected
 
 
 class RecentRowsFormSet(BaseInlineFormSet):

@@ -7,7 +7,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from leads.admin.common import BOTH_LOCATIONS, ReadOnlyAdminMixin, count_reported, rows_apply
+from leads.admin.common import ReadOnlyAdminMixin, rows_action
 from leads.intake import api_keys
 from leads.models import (
     ApiKey,
@@ -60,13 +60,13 @@ class RevocableMixin:
 def revoke_action(*, description: str, revoke: Callable, revoked: Callable[[int], str]):
     """The admin action that revokes the selected rows not revoked yet, through `revoke`,
     and reports their count with the message `revoked(count)`."""
-
-    @admin.action(description=description, permissions=["revoke"], location=BOTH_LOCATIONS)
-    def revoke_selected(modeladmin, request, queryset):
-        count = rows_apply(queryset.filter(revoked_at__isnull=True), revoke)
-        count_reported(request, revoked(count), count)
-
-    return revoke_selected
+    return rows_action(
+        revoke,
+        description=description,
+        done=revoked,
+        permissions=["revoke"],
+        rows=lambda queryset: queryset.filter(revoked_at__isnull=True),
+    )
 
 
 @admin.register(ApiKey)

@@ -15,7 +15,10 @@ from leads.admin.common import (
     ReadOnlyInlineMixin,
     RecentRowsFormSet,
 )
+from leads.consent import services as consent_services
+from leads.consent.policy import customer_text, policy_summary
 from leads.models import (
+    ConsentRecord,
     Lead,
     LeadActivity,
     LeadTransition,
@@ -43,6 +46,41 @@ class LeadTransitionInline(ReadOnlyInlineMixin, admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("changed_by")
+
+
+class ConsentRecordInline(ReadOnlyInlineMixin, admin.TabularInline):
+    """The lead's consent evidence: append-only, read here, exported by data-rights work."""
+
+    model = ConsentRecord
+    formset = RecentRowsFormSet
+    fields = (
+        "recorded_at",
+        "is_granted",
+        "basis",
+        "reason",
+        "listing",
+        "activity",
+        "policy_as_it_was",
+        "recorded_by",
+    )
+    readonly_fields = fields
+    show_change_link = False
+    verbose_name_plural = _("latest consent evidence")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("listing", "activity", "recorded_by")
+
+    @admin.display(description=_("policy as it was"))
+    def policy_as_it_was(self, obj):
+        if not obj.policy:
+            return "-"
+        quoted = customer_text(obj.policy)
+        return format_html(
+            "{}<br><code>{}</code>{}",
+            policy_summary(obj.policy),
+            json.dumps(obj.policy, sort_keys=True),
+            format_html("<br><q>{}</q>", quoted) if quoted else "",
+        )
 
 
 # Shown under "History" and set only by the lifecycle and intake.
@@ -113,7 +151,15 @@ class LeadAdmin(FixedOnceAddedMixin, BigTableAdminMixin, admin.ModelAdmin):
     )
     # One person per publisher per origin: moving a lead would merge people.
     fixed_once_added = ("publisher", "origin")
-    inlines = [LeadTransitionInline, LeadActivityInline]
+    inlines = [LeadTransitionInline, LeadActivityInline, ConsentRecordInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "marketing_consent" in form.changed_data:
+            # A consent staff state is evidenced like any other (basis "staff").
+            consent_services.lead_consent_set_by_staff(
+                lead=obj, is_granted=obj.marketing_consent, by=request.user
+            )
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from leads.admin.common import BOTH_LOCATIONS, BigTableAdminMixin, count_reported, rows_apply
+from leads.admin.common import BOTH_LOCATIONS, BigTableAdminMixin, rows_action
 from leads.models import EmailSend, Enrollment, NurtureSequence, NurtureStep, Suppression
 from leads.nurture import services as nurture
 from leads.nurture import unsubscribe
@@ -95,16 +95,16 @@ class EnrollmentAdmin(SentRowsMixin, BigTableAdminMixin, admin.ModelAdmin):
     search_fields = ("=lead__email_normalized", "campaign__code")
     actions = ["stop"]
 
-    @admin.action(description=_("Stop the selected enrolments"), permissions=["change"])
-    def stop(self, request, queryset):
-        count = rows_apply(
-            queryset, lambda enrollment: nurture.enrollment_stop_by_staff(enrollment=enrollment)
-        )
-        count_reported(
-            request,
-            ngettext("%(count)d enrolment stopped.", "%(count)d enrolments stopped.", count),
-            count,
-        )
+    stop = rows_action(
+        lambda enrollment: nurture.enrollment_stop_by_staff(enrollment=enrollment),
+        description=_("Stop the selected enrolments"),
+        done=lambda count: ngettext(
+            "%(count)d enrolment stopped.", "%(count)d enrolments stopped.", count
+        ),
+        location=admin.ActionLocation.CHANGE_LIST,
+        # Only active enrolments can stop, so only they are counted.
+        rows=lambda queryset: queryset.filter(state=Enrollment.State.ACTIVE),
+    )
 
 
 @admin.register(EmailSend)

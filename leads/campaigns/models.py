@@ -8,10 +8,10 @@ from django.utils.translation import gettext_lazy as _
 
 from leads.catalog.models import Listing
 from leads.catalog.storefronts import CAMPAIGN_KIND_BY_STOREFRONT, CampaignKind, Storefront
-from portal.tenancy.model_fields import publisher_key
+from portal.tenancy.model_fields import CreatedModel, publisher_key
 
 
-class Campaign(models.Model):
+class Campaign(CreatedModel):
     """A marketing campaign; its kind follows from its storefront (DESIGN §1)."""
 
     class Status(models.TextChoices):
@@ -61,7 +61,6 @@ class Campaign(models.Model):
         help_text=_("Leaves the publisher's threshold in force when empty."),
     )
     status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.DRAFT)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         ordering = ["-starts_on", "name"]

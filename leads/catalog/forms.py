@@ -5,9 +5,11 @@ next to the listing type field. The storefront is fixed once a listing exists.
 """
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from leads.catalog.regions import countries_display, countries_parse
 from leads.catalog.storefronts import LISTING_TYPES_BY_STOREFRONT, ListingType, Storefront
 from leads.models import Listing
 
@@ -21,13 +23,31 @@ def _types_help() -> str:
     )
 
 
+class CountryListField(forms.CharField):
+    """ISO alpha-2 codes (and the shorthands EEA, EU) as typed; cleans to the stored form."""
+
+    def to_python(self, value):
+        return countries_parse(super().to_python(value))
+
+    def prepare_value(self, value):
+        try:
+            return countries_display(countries_parse(value))
+        except ValidationError:
+            return value  # what the publisher typed, shown back beside its error
+
+
+# The consent policy's fields, shown in a fieldset of their own.
+CONSENT_FIELDS = ("nurture_on_offer_consent", "consent_strict_countries")
+
+
 class ListingForm(forms.ModelForm):
-    """A listing's storefront (on creation only), type, name and offer id."""
+    """A listing's storefront (on creation only), type, name, offer id and consent policy."""
 
     class Meta:
         model = Listing
-        fields = ["storefront", "listing_type", "name", "offer_id"]
+        fields = ["storefront", "listing_type", "name", "offer_id", *CONSENT_FIELDS]
         widgets = {"storefront": forms.RadioSelect}
+        field_classes = {"consent_strict_countries": CountryListField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -35,11 +55,18 @@ class ListingForm(forms.ModelForm):
         self.fields["listing_type"].help_text = _(
             "Each storefront sells its own types. %(types)s"
         ) % {"types": _types_help()}
+        self.fields["consent_strict_countries"].widget.attrs["placeholder"] = "EEA, GB, CH"
         if self.instance.pk:
             self.fields["storefront"].disabled = True
             self.fields["storefront"].help_text = _(
                 "A listing stays on its storefront; create another listing for the other one."
             )
+
+    def listing_fields(self):
+        return [field for field in self if field.name not in CONSENT_FIELDS]
+
+    def consent_fields(self):
+        return [self[name] for name in CONSENT_FIELDS]
 
 
 class ListingFilterForm(forms.Form):

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from leads.catalog.regions import countries_of, countries_parse
 from leads.catalog.storefronts import (
     LISTING_TYPES_BY_STOREFRONT,
     ListingType,
@@ -18,6 +19,23 @@ from portal.tenancy.model_fields import TimestampedModel, publisher_key
 offer_id_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9_-]*\.[A-Za-z0-9][A-Za-z0-9._-]*$",
     _("Enter the offer id as publisherid.offerid, for example contoso.contoso-crm."),
+)
+
+CONSENT_POLICY_HELP = _(
+    "Partner Center sends no consent flag. Before a lead reaches you, the customer clicked the "
+    "offer's call to action and agreed to this (Get it now, as Microsoft documents it): "
+    "“I give Microsoft permission to use or share my account information so that the "
+    "provider or Microsoft can contact me regarding this product and related products…” "
+    "For Contact me, Microsoft says the customer consents to sharing their information. "
+    "Tick this if your own privacy terms let you send such a customer this listing's nurture "
+    "emails without an explicit MarketingConsent flag. An explicit refusal always wins."
+)
+STRICT_COUNTRIES_HELP = _(
+    "Leads from these countries get no nurture email without an explicit MarketingConsent "
+    "flag; once the list has a country, so do leads whose country is unknown. ISO alpha-2 "
+    "codes separated by commas (DE, FR); "
+    "type EEA for the 30 countries of the European Economic Area, or EU for the 27 member "
+    "states."
 )
 
 # One CHECK per storefront row of DESIGN §1: (storefront = X AND type IN X's types) OR …
@@ -47,6 +65,19 @@ class Listing(TimestampedModel):
     status = models.CharField(_("status"), max_length=12, choices=Status, default=Status.DRAFT)
     lead_management_enabled = models.BooleanField(_("lead management enabled"), default=False)
     published_at = models.DateTimeField(_("published"), null=True, blank=True)
+    # The consent policy (docs/partner-center.md, "Consent"): off unless the owner turns it on.
+    nurture_on_offer_consent = models.BooleanField(
+        _("nurture leads who agreed to be contacted about this offer"),
+        default=False,
+        help_text=CONSENT_POLICY_HELP,
+    )
+    consent_strict_countries = models.CharField(
+        _("stricter regions"),
+        max_length=800,
+        blank=True,
+        default="",
+        help_text=STRICT_COUNTRIES_HELP,
+    )
 
     class Meta:
         ordering = ["name"]
@@ -77,6 +108,10 @@ class Listing(TimestampedModel):
 
     def clean(self):
         super().clean()
+        try:  # stored sorted and unique, shorthands expanded: "AT,BE,…"
+            self.consent_strict_countries = countries_parse(self.consent_strict_countries)
+        except ValidationError as error:
+            raise ValidationError({"consent_strict_countries": error}) from None
         if (
             self.storefront
             and self.listing_type
@@ -97,3 +132,19 @@ class Listing(TimestampedModel):
     @property
     def is_published(self) -> bool:
         return self.status == self.Status.PUBLISHED
+
+    @property
+    def strict_countries(self) -> frozenset[str]:
+        return countries_of(self.consent_strict_countries)
+
+
+def listing_reference_key(verbose_name) -> models.ForeignKey:
+    """A listing a row refers to as evidence; the row stays (empty) when the listing goes."""
+    return models.ForeignKey(
+        Listing,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=verbose_name,
+    )

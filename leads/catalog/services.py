@@ -59,15 +59,25 @@ def listing_set_lead_management(*, listing: Listing, enabled: bool) -> Listing:
 
 @transaction.atomic
 def listing_create(
-    *, publisher: Publisher, storefront: str, listing_type: str, name: str, offer_id: str
+    *,
+    publisher: Publisher,
+    storefront: str,
+    listing_type: str,
+    name: str,
+    offer_id: str,
+    nurture_on_offer_consent: bool = False,
+    consent_strict_countries: str = "",
 ) -> Listing:
-    """Create a draft listing; the storefront is fixed from now on."""
+    """Create a draft listing; the storefront is fixed from now on. The consent policy is
+    off unless the owner turns it on (docs/partner-center.md, "Consent")."""
     listing = Listing(
         publisher=publisher,
         storefront=storefront,
         listing_type=listing_type,
         name=name,
         offer_id=offer_id,
+        nurture_on_offer_consent=nurture_on_offer_consent,
+        consent_strict_countries=consent_strict_countries,
     )
     listing.full_clean()
     listing.save()
@@ -75,10 +85,26 @@ def listing_create(
 
 
 @transaction.atomic
-def listing_update(*, listing: Listing, listing_type: str, name: str, offer_id: str) -> Listing:
-    """Edit a listing's type, name and offer id; its storefront never changes."""
+def listing_update(
+    *,
+    listing: Listing,
+    listing_type: str,
+    name: str,
+    offer_id: str,
+    nurture_on_offer_consent: bool | None = None,
+    consent_strict_countries: str | None = None,
+) -> Listing:
+    """Edit a listing's type, name, offer id and (when given) consent policy; its
+    storefront never changes. A policy change applies to the next lead and the next email."""
     listing = Listing.objects.select_for_update().get(pk=listing.pk)
     listing.listing_type, listing.name, listing.offer_id = listing_type, name, offer_id
+    fields = ["listing_type", "name", "offer_id", "updated_at"]
+    if nurture_on_offer_consent is not None:
+        listing.nurture_on_offer_consent = nurture_on_offer_consent
+        fields.append("nurture_on_offer_consent")
+    if consent_strict_countries is not None:
+        listing.consent_strict_countries = consent_strict_countries
+        fields.append("consent_strict_countries")
     listing.full_clean()
-    listing.save(update_fields=["listing_type", "name", "offer_id", "updated_at"])
+    listing.save(update_fields=fields)
     return listing

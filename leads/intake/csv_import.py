@@ -378,7 +378,7 @@ def _import_rows(publisher: Publisher, rows: Rows) -> list[RowResult]:
         if result.errors:
             continue
         key = _import_key(publisher=publisher, storefront=listing.storefront, payload=payload)
-        item = IntakeItem(payload=validated, raw=payload, idempotency_key=key)
+        item = IntakeItem(payload=validated, raw=payload, idempotency_key=key, is_imported=True)
         pending.append((result, listing.storefront, item))
     for start in range(0, len(pending), BATCH_SIZE):
         _ingest_chunk(pending[start : start + BATCH_SIZE])

@@ -5,16 +5,15 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from leads.catalog.storefronts import Storefront
-from portal.tenancy.model_fields import acting_user_key, publisher_key
+from portal.tenancy.model_fields import CreatedModel, acting_user_key, publisher_key
 
 
-class HashedCredential(models.Model):
+class HashedCredential(CreatedModel):
     """A named secret shown once: its prefix identifies it, its hash (in the concrete
     model) checks it, and it can be revoked."""
 
     name = models.CharField(_("name"), max_length=120)
     prefix = models.CharField(_("prefix"), max_length=16, editable=False)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
 

@@ -69,11 +69,19 @@ def listings_for(*, storefront: str, payloads: list[LeadPayload]) -> list:
     return results
 
 
-def _eligibility(listing: Listing, loc: list):
+def eligibility_problem(listing: Listing) -> tuple[str, str] | None:
+    """(code, message) when the listing takes no leads now, else None."""
     if not listing.lead_management_enabled:
         msg = _("Lead management is not enabled for the listing %(listing)s.")
-        return refusal(loc, msg % {"listing": repr(listing.name)}, "lead_management_disabled")
+        return "lead_management_disabled", msg % {"listing": repr(listing.name)}
     if not listing.is_published:
         msg = _("The listing %(listing)s is not published.")
-        return refusal(loc, msg % {"listing": repr(listing.name)}, "listing_not_published")
+        return "listing_not_published", msg % {"listing": repr(listing.name)}
+    return None
+
+
+def _eligibility(listing: Listing, loc: list):
+    problem = eligibility_problem(listing)
+    if problem:
+        return refusal(loc, problem[1], problem[0])
     return listing

@@ -39,6 +39,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from leads.consent import services as consent_services
+from leads.consent.policy import consent_decide, consent_stated
 from leads.intake.offers import listings_for
 from leads.intake.schemas import LeadPayload, UserDetails, parse_lead_source
 from leads.intake.transactions import ItemOutcome, run_atomic, unstorable
@@ -69,6 +71,8 @@ class IntakeItem:
     payload: LeadPayload
     raw: dict
     idempotency_key: str | None = None
+    # From a publisher's file: a MarketingConsent it states is evidenced as "import".
+    is_imported: bool = False
 
     @property
     def external_id(self) -> str | None:
@@ -158,13 +162,15 @@ def _ingest_batch(storefront: str, entries: list[tuple[int, IntakeItem, Listing]
     rules = _rules_by_publisher({listing.publisher_id for _, _, listing in entries})
     campaigns = _campaigns_for(entries, now)
 
-    activities, transitions, events, outcomes = [], [], [], {}
+    activities, transitions, events, outcomes, consents = [], [], [], {}, []
     for index, item, listing in entries:
         person = people[
             (listing.publisher_id, Lead.normalize_email(item.payload.UserDetails.Email))
         ]
         consolidated = not person.is_new or person.seen_in_batch
-        activity = _apply_item(person, item, listing, campaigns, now)
+        activity, evidence = _apply_item(person, item, listing, campaigns, now)
+        if not activity.is_test:  # a validation lead is never nurtured: no evidence needed
+            consents.append(evidence)
         assessment = _rescore(person, rules[listing.publisher_id], listing, activity, now)
         event = _qualify(person, assessment, now, transitions)
         if event and not activity.is_test:
@@ -183,10 +189,16 @@ def _ingest_batch(storefront: str, entries: list[tuple[int, IntakeItem, Listing]
     leads_write(leads=[p.lead for p in people.values()], fields=_LEAD_UPDATE_FIELDS)
     # Unique external ids are taken in one order by every transaction (see the docstring).
     LeadActivity.objects.bulk_create(sorted(activities, key=_activity_lock_order))
+    # Consent evidence, one row per activity (after them: it references their ids).
+    consent_services.consent_records_add(records=consents)
     leads_changes_record(transitions=transitions, events=events, now=now)
     # Stop the sequences of leads that acquired the offer (INS or Create) and enrol
     # newly attributed leads; at most two queries per batch.
-    nurture.intake_batch_nurture(activities=activities, now=now)
+    nurture.intake_batch_nurture(
+        activities=activities,
+        now=now,
+        policy_grants={record.activity.pk for record in consents if record.is_policy_grant},
+    )
     return outcomes
 
 
@@ -336,8 +348,10 @@ def contact_fold(lead: Lead, details: UserDetails) -> None:
 
 
 def _apply_item(person: _Person, item: IntakeItem, listing: Listing, campaigns, now):
-    """Fold one storefront interaction into the lead, and build its activity row."""
+    """Fold one storefront interaction into the lead; build its activity row and the
+    consent decision it carries."""
     lead, payload, details = person.lead, item.payload, item.payload.UserDetails
+    stated_before = consent_stated(lead)
     contact_fold(lead, details)
     if payload.MarketingConsent is not None:
         lead.marketing_consent = payload.MarketingConsent
@@ -353,7 +367,15 @@ def _apply_item(person: _Person, item: IntakeItem, listing: Listing, campaigns, 
     person.facts.append(
         ActivityFact(action, listing.storefront, listing.pk, occurred_at, payload.is_test)
     )
-    return LeadActivity(
+    decision = consent_decide(
+        flag=payload.MarketingConsent,
+        is_imported=item.is_imported,
+        stated_before=stated_before,
+        listing=listing,
+        country=lead.country,
+        action=action,
+    )
+    activity = LeadActivity(
         lead=lead,
         listing=listing,
         campaign=campaign,
@@ -367,6 +389,15 @@ def _apply_item(person: _Person, item: IntakeItem, listing: Listing, campaigns, 
         raw_payload=item.raw,
         created_at=now,
     )
+    evidence = consent_services.consent_record_build(
+        lead=lead,
+        activity=activity,
+        listing=listing,
+        decision=decision,
+        flag=payload.MarketingConsent,
+        now=now,
+    )
+    return activity, evidence
 
 
 def _rescore(

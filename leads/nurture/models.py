@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from leads.campaigns.models import Campaign
+from leads.catalog.models import listing_reference_key
 from leads.lifecycle.models import Lead
 from portal.tenancy.model_fields import TimestampedModel, acting_user_key, publisher_key
 
@@ -118,6 +119,9 @@ class Enrollment(models.Model):
     # When the next step is due; while a sender works on it, the end of its lease.
     next_send_at = models.DateTimeField(_("next send"), null=True, blank=True)
     soft_failures = models.PositiveSmallIntegerField(_("temporary failures"), default=0)
+    # Set when the lead stated no consent and this listing's policy enrolled it: the sender
+    # re-checks that policy before each step (leads.consent.policy.nurture_allowed).
+    consent_listing = listing_reference_key(_("enrolled by the consent policy of"))
     enrolled_at = models.DateTimeField(_("enrolled"))
     last_sent_at = models.DateTimeField(_("last sent"), null=True, blank=True)
     stopped_at = models.DateTimeField(_("stopped"), null=True, blank=True)

@@ -4,6 +4,8 @@ Each minute, beat runs `nurture_send_due`. Batch by batch it
   1. claims due enrolments with SELECT … FOR UPDATE SKIP LOCKED and moves their
      `next_send_at` a lease ahead, so a concurrent sender skips them;
   2. re-checks each lead (status, consent, suppression, the step's stop condition);
+     consent is the lead's stated one, else the current policy of the listing that
+     enrolled it (leads.consent.policy.nurture_allowed);
   3. for each message, commits the (enrolment, step) EmailSend row as `sending` in its
      own transaction, then hands the message to the SMTP server over the batch's one
      connection;
@@ -26,6 +28,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from leads.consent.policy import nurture_allowed
 from leads.lifecycle.snapshot import LeadSnapshot
 from leads.models import (
     CampaignListing,
@@ -108,7 +111,7 @@ class _Batch:
     def run(self) -> SendReport:
         enrollments = list(
             Enrollment.objects.filter(pk__in=self.ids)
-            .select_related("lead", "campaign__publisher")
+            .select_related("lead", "campaign__publisher", "consent_listing")
             .order_by("pk")
         )
         self.steps = _steps_by_campaign({e.campaign_id for e in enrollments})
@@ -144,7 +147,7 @@ class _Batch:
         reason = None
         if lead.status in STOP_STATUSES:
             reason = Enrollment.StopReason.STATUS
-        elif not lead.marketing_consent:
+        elif not nurture_allowed(lead=lead, consent_listing=enrollment.consent_listing):
             reason = Enrollment.StopReason.NO_CONSENT
         elif (publisher.pk, lead.email_normalized) in self.suppressed:
             reason = Enrollment.StopReason.SUPPRESSED

@@ -2,9 +2,15 @@
 
 Enrolment (DESIGN §1, issue 6): a lead joins the sequence of the campaign it is
 attributed to when the sequence runs, the lead is a marketplace lead (never Co-Sell,
-never a test lead), it has given marketing consent, its address is not suppressed for
-the publisher, and it is not enrolled yet (the unique (lead, campaign) pair, ON
-CONFLICT DO NOTHING). Intake calls `enrollments_create` once per batch.
+never a test lead), it may be nurtured, its address is not suppressed for the publisher,
+and it is not enrolled yet (the unique (lead, campaign) pair, ON CONFLICT DO NOTHING).
+Intake calls `enrollments_create` once per batch.
+
+May be nurtured (leads.consent.policy): the lead stated its consent, or it stated nothing
+and the consent policy of the listing its activity came through granted it. Such a
+policy grant enrols the lead only in a campaign that contains that listing (contact
+about this offer), while the policy is still on, and the enrolment keeps the listing
+(`consent_listing`) so that the sender re-checks its policy before each step.
 
 A lead leaves every sequence when it becomes accepted, won, lost or disqualified, when
 it acquires the offer (a new INS or Create activity), and when its address is
@@ -26,6 +32,7 @@ from django.utils.translation import gettext as _
 
 from leads.models import (
     Campaign,
+    CampaignListing,
     EmailSend,
     Enrollment,
     Lead,
@@ -137,43 +144,67 @@ def sequence_pause(*, campaign: Campaign) -> NurtureSequence:
 
 # --- Enrolling and stopping ---------------------------------------------------------------------
 
-# One statement for a whole intake batch: the candidate pairs come in as VALUES, the
-# running sequence, its first step, consent and suppression are checked in the join.
+# One statement for a whole intake batch: the candidates come in as VALUES (lead,
+# campaign, and the listing whose policy granted consent or NULL), the running sequence,
+# its first step, consent and suppression are checked in the join.
 _ENROL_SQL = """
 INSERT INTO leads_enrollment
     (lead_id, campaign_id, state, stop_reason, last_position, soft_failures,
-     enrolled_at, next_send_at)
+     enrolled_at, next_send_at, consent_listing_id)
 SELECT l.id, v.campaign_id, 'active', '', 0, 0, %s::timestamptz,
-       %s::timestamptz + make_interval(hours => first_step.delay_hours)
-FROM (VALUES {rows}) AS v(lead_id, campaign_id)
+       %s::timestamptz + make_interval(hours => first_step.delay_hours),
+       CASE WHEN l.marketing_consent THEN NULL ELSE v.listing_id END
+FROM (VALUES {rows}) AS v(lead_id, campaign_id, listing_id)
 JOIN leads_lead l ON l.id = v.lead_id
 JOIN leads_nurturesequence s ON s.campaign_id = v.campaign_id AND s.status = 'running'
 JOIN LATERAL (
     SELECT st.delay_hours FROM leads_nurturestep st
     WHERE st.campaign_id = v.campaign_id ORDER BY st.position LIMIT 1
 ) AS first_step ON TRUE
-WHERE l.origin = 'marketplace' AND NOT l.is_test AND l.marketing_consent
+WHERE l.origin = 'marketplace' AND NOT l.is_test
+  AND (l.marketing_consent OR (
+    l.marketing_consent_at IS NULL AND EXISTS (
+      SELECT 1 FROM leads_campaignlisting cl
+      JOIN leads_listing li ON li.id = cl.listing_id
+      WHERE cl.campaign_id = v.campaign_id AND cl.listing_id = v.listing_id
+        AND li.nurture_on_offer_consent)))
   AND l.status NOT IN ('accepted', 'won', 'lost', 'disqualified')
   AND NOT {suppressed}
 ON CONFLICT (lead_id, campaign_id) DO NOTHING
 """
 
+# A candidate: (lead id, campaign id), or (lead id, campaign id, the id of the listing
+# whose consent policy granted consent, or None).
+Candidate = tuple[int, int] | tuple[int, int, int | None]
 
-def enrollments_create(*, pairs: Iterable[tuple[int, int]], now: datetime | None = None) -> int:
-    """Enrol (lead id, campaign id) pairs that may be nurtured; one query on PostgreSQL."""
-    pairs = sorted(set(pairs))
+
+def _candidates(pairs: Iterable[Candidate]) -> list[tuple[int, int, int | None]]:
+    """One (lead, campaign, listing) per pair, sorted; a policy listing wins over none."""
+    chosen: dict[tuple[int, int], int | None] = {}
+    for lead_id, campaign_id, *listing in pairs:
+        key = (lead_id, campaign_id)
+        chosen[key] = chosen.get(key) or (listing[0] if listing else None)
+    return [
+        (lead_id, campaign_id, chosen[lead_id, campaign_id])
+        for lead_id, campaign_id in sorted(chosen)
+    ]
+
+
+def enrollments_create(*, pairs: Iterable[Candidate], now: datetime | None = None) -> int:
+    """Enrol the candidates that may be nurtured; one query on PostgreSQL."""
+    pairs = _candidates(pairs)
     if not pairs:
         return 0
     now = now or timezone.now()
     if connection.vendor != "postgresql":
         return _enrollments_create_portable(pairs, now)
-    rows = ", ".join(["(%s::bigint, %s::bigint)"] * len(pairs))
+    rows = ", ".join(["(%s::bigint, %s::bigint, %s::bigint)"] * len(pairs))
     suppressed, suppressed_params = address_hash.suppressed_sql(
         publisher_column="l.publisher_id", email_column="l.email_normalized"
     )
     params: list = [now, now]
-    for lead_id, campaign_id in pairs:
-        params.extend((lead_id, campaign_id))
+    for candidate in pairs:
+        params.extend(candidate)
     params.extend(suppressed_params)
     # Only placeholders and our own identifiers: see _ENROL_SQL and address_hash.
     sql = _ENROL_SQL.format(rows=rows, suppressed=suppressed)
@@ -182,38 +213,50 @@ def enrollments_create(*, pairs: Iterable[tuple[int, int]], now: datetime | None
         return cursor.rowcount
 
 
-def _enrollments_create_portable(pairs: list[tuple[int, int]], now: datetime) -> int:
-    """The same rules in three ORM queries, for the first-run SQLite database."""
+def _enrollments_create_portable(pairs: list[tuple[int, int, int | None]], now: datetime) -> int:
+    """The same rules in four ORM queries, for the first-run SQLite database."""
     first_delay: dict[int, int] = {}
     steps = NurtureStep.objects.filter(
-        campaign_id__in={c for _l, c in pairs},
+        campaign_id__in={c for _l, c, _s in pairs},
         campaign__nurture_sequence__status=NurtureSequence.Status.RUNNING,
     ).order_by("campaign_id", "-position")
     for campaign_id, delay in steps.values_list("campaign_id", "delay_hours"):
         first_delay[campaign_id] = delay  # the lowest position comes last and wins
     leads = {
         lead.pk: lead
-        for lead in Lead.objects.filter(pk__in={lead_id for lead_id, _c in pairs})
+        for lead in Lead.objects.filter(pk__in={lead_id for lead_id, _c, _s in pairs})
         if lead.origin == Lead.Origin.MARKETPLACE
         and not lead.is_test
-        and lead.marketing_consent
         and lead.status not in STOP_STATUSES
     }
+    policy_links = set(
+        CampaignListing.objects.filter(
+            listing_id__in={s for _l, _c, s in pairs if s}, listing__nurture_on_offer_consent=True
+        ).values_list("campaign_id", "listing_id")
+    )
     suppressed = suppressed_addresses(
         pairs={(lead.publisher_id, lead.email_normalized) for lead in leads.values()}
     )
-    rows = [
-        Enrollment(
-            lead_id=lead_id,
-            campaign_id=campaign_id,
-            enrolled_at=now,
-            next_send_at=now + timedelta(hours=first_delay[campaign_id]),
+    rows = []
+    for lead_id, campaign_id, listing_id in pairs:
+        lead = leads.get(lead_id)
+        if campaign_id not in first_delay or lead is None:
+            continue
+        if (lead.publisher_id, lead.email_normalized) in suppressed:
+            continue
+        if not lead.marketing_consent and (
+            lead.marketing_consent_at is not None or (campaign_id, listing_id) not in policy_links
+        ):
+            continue
+        rows.append(
+            Enrollment(
+                lead_id=lead_id,
+                campaign_id=campaign_id,
+                enrolled_at=now,
+                next_send_at=now + timedelta(hours=first_delay[campaign_id]),
+                consent_listing_id=None if lead.marketing_consent else listing_id,
+            )
         )
-        for lead_id, campaign_id in pairs
-        if campaign_id in first_delay
-        and lead_id in leads
-        and (leads[lead_id].publisher_id, leads[lead_id].email_normalized) not in suppressed
-    ]
     return len(Enrollment.objects.bulk_create(rows, ignore_conflicts=True))
 
 
@@ -230,8 +273,11 @@ def enrollments_stop(*, lead_ids: Iterable[int], reason: str, now: datetime | No
     )
 
 
-def intake_batch_nurture(*, activities: list[LeadActivity], now: datetime) -> None:
-    """Intake's hook: stop leads that acquired the offer, enrol the newly attributed."""
+def intake_batch_nurture(
+    *, activities: list[LeadActivity], now: datetime, policy_grants: set[int] = frozenset()
+) -> None:
+    """Intake's hook: stop leads that acquired the offer, enrol the newly attributed
+    (`policy_grants`: the ids of activities whose listing's policy granted consent)."""
     acquired = {
         a.lead_id for a in activities if a.action_code in ACQUIRED_ACTIONS and not a.is_test
     }
@@ -239,7 +285,7 @@ def intake_batch_nurture(*, activities: list[LeadActivity], now: datetime) -> No
     # A lead that has just acquired the offer is not worth a "why not try us" email.
     enrollments_create(
         pairs=(
-            (a.lead_id, a.campaign_id)
+            (a.lead_id, a.campaign_id, a.listing_id if a.pk in policy_grants else None)
             for a in activities
             if a.campaign_id and not a.is_test and a.lead_id not in acquired
         ),

@@ -23,6 +23,7 @@ from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils import timezone
 
+from leads.consent import services as consent_services
 from leads.models import EmailSend, Enrollment, Lead, Suppression
 from leads.nurture import address_hash
 
@@ -192,6 +193,10 @@ def suppression_add_email(
         stopped_at=timezone.now(),
         next_send_at=None,
     )
+    if is_new and reason == Suppression.Reason.UNSUBSCRIBED:
+        consent_services.consent_withdraw_by_unsubscribe(
+            publisher_id=publisher_id, email_normalized=email
+        )
     _log(publisher_id, reason, is_new)
     return is_new
 

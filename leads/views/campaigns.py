@@ -5,7 +5,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core import mail
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -19,7 +19,7 @@ from leads.models import Campaign, NurtureSequence
 from leads.nurture import render as nurture_render
 from leads.nurture import services as nurture
 from leads.nurture import unsubscribe
-from portal.tenancy.decorators import owner_required, publisher_required
+from portal.tenancy.decorators import found_or_404, owner_required, publisher_required
 
 MAX_COMPARED = 4
 
@@ -28,9 +28,7 @@ def _campaign_or_404(request: HttpRequest, campaign_id: int) -> Campaign:
     campaign = selectors.campaign_get_for_publisher(
         publisher=request.publisher, campaign_id=campaign_id
     )
-    if campaign is None:
-        raise Http404(_("No such campaign."))
-    return campaign
+    return found_or_404(campaign, _("No such campaign."))
 
 
 @publisher_required
@@ -181,9 +179,7 @@ def campaign_step_create(request: HttpRequest, campaign_id: int) -> HttpResponse
 
 def _step_or_404(campaign, step_id):
     step = selectors.step_get_for_campaign(campaign=campaign, step_id=step_id)
-    if step is None:
-        raise Http404(_("No such step."))
-    return step
+    return found_or_404(step, _("No such step."))
 
 
 @owner_required(lookup=_campaign_lookup)

@@ -9,13 +9,15 @@ from datetime import date
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 
+from leads.consent.policy import consent_stated
+from leads.consent.selectors import consent_evidence_for_lead
 from leads.forms import BulkStatusForm, LeadFilterForm, LeadImportForm, LeadTransitionForm
 from leads.intake import csv_import
 from leads.lifecycle import selectors as lead_selectors
@@ -24,7 +26,7 @@ from leads.lifecycle.csv_export import export_lines
 from leads.lifecycle.selectors import SORT_DEFAULT_DESCENDING
 from leads.models import LeadActivity, LeadOrigin, LeadStatus
 from leads.referrals import selectors as referral_selectors
-from portal.tenancy.decorators import publisher_required
+from portal.tenancy.decorators import found_or_404, publisher_required
 
 PAGE_SIZE = 50
 EXPORT_CHUNK_SIZE = 2000
@@ -236,12 +238,11 @@ _ACTION_LABELS = dict(LeadActivity.ActionCode.choices)
 @publisher_required
 @require_http_methods(["GET", "POST"])
 def lead_detail(request, lead_id):
-    """One lead: contact, score, activities, lifecycle moves, history and deliveries."""
+    """One lead: contact, score, consent, activities, lifecycle moves, history and deliveries."""
     lead = lead_selectors.lead_get_for_publisher(
         publisher=request.publisher, lead_uuid=lead_id, with_transitions=True
     )
-    if lead is None:  # unknown, or another publisher's: the same answer
-        raise Http404(_("No such lead."))
+    found_or_404(lead, _("No such lead."))
     form = LeadTransitionForm(request.POST or None, lead=lead)
     if request.method == "POST" and form.is_valid():
         try:
@@ -264,10 +265,14 @@ def lead_detail(request, lead_id):
     for activity in activities:
         activity.action_label = _ACTION_LABELS.get(activity.action_code, "")
     breakdown = _breakdown_rows(lead.score_breakdown)
+    is_co_sell = lead.origin == LeadOrigin.CO_SELL
     context = {
         "lead": lead,
         "form": form,
-        "is_co_sell": lead.origin == LeadOrigin.CO_SELL,
+        "is_co_sell": is_co_sell,
+        # Co-Sell referrals are never nurtured: they have no consent evidence to show.
+        "consent": None if is_co_sell else consent_evidence_for_lead(lead=lead),
+        "consent_stated": consent_stated(lead),
         "breakdown": breakdown,
         "breakdown_total": sum(row["points"] for row in breakdown),
         "activities": activities,

@@ -14,9 +14,10 @@ from django.views.decorators.http import require_http_methods
 
 from leads.catalog import selectors
 from leads.catalog import services as catalog_services
-from leads.catalog.forms import ListingFilterForm, ListingForm
+from leads.catalog.forms import CONSENT_FIELDS, ListingFilterForm, ListingForm
+from leads.consent.policy import listing_policy_summary
 from leads.models import Listing
-from portal.tenancy.decorators import owner_required, publisher_required
+from portal.tenancy.decorators import found_or_404, owner_required, publisher_required
 
 # Where each publish blocker's fix lives: the lead-management switch is on this very page.
 FIX_ANCHORS = {"listing-detail": "#lead-management"}
@@ -52,9 +53,7 @@ def _listing_or_404(request: HttpRequest, listing_id: int) -> Listing:
     listing = selectors.listing_get_for_publisher(
         publisher=request.publisher, listing_id=listing_id
     )
-    if listing is None:
-        raise Http404(_("No such listing."))
-    return listing
+    return found_or_404(listing, _("No such listing."))
 
 
 def _blockers_with_links(listing: Listing) -> list[dict]:
@@ -105,12 +104,15 @@ def listing_detail(request: HttpRequest, listing_id: int) -> HttpResponse:
         "form": form,
         "blockers": [] if listing.is_published else _blockers_with_links(listing),
         "publish_refused": publish_refused,
+        "consent_policy": listing_policy_summary(listing),
     }
     return render(request, "leads/listing_detail.html", context)
 
 
 def _editable(cleaned_data: dict) -> dict:
-    return {name: cleaned_data[name] for name in ("listing_type", "name", "offer_id")}
+    return {
+        name: cleaned_data[name] for name in ("listing_type", "name", "offer_id", *CONSENT_FIELDS)
+    }
 
 
 def _set_lead_management(request: HttpRequest, listing: Listing, *, enabled: bool):

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods
 
 from leads.referrals import selectors, services, transitions
 from leads.referrals.forms import ReferralActionForm
-from portal.tenancy.decorators import publisher_required
+from portal.tenancy.decorators import found_or_404, publisher_required
 
 _DONE = {
     "accept": gettext_lazy("Accepted. The answer is on its way to Partner Center."),
@@ -29,11 +29,10 @@ _DONE = {
 @require_http_methods(["GET", "POST"])
 def referral_detail(request, referral_id: int):
     """One referral and the actions its status allows."""
-    referral = selectors.referral_get_for_publisher(
-        publisher=request.publisher, referral_id=referral_id
+    referral = found_or_404(
+        selectors.referral_get_for_publisher(publisher=request.publisher, referral_id=referral_id),
+        _("No such referral."),
     )
-    if referral is None:  # unknown, or another publisher's: the same answer
-        raise Http404(_("No such referral."))
     allowed = transitions.actions_allowed(status=referral.status, substatus=referral.substatus)
     forms = {name: ReferralActionForm(action=name, referral=referral) for name in allowed}
     action = request.POST.get("action", "")

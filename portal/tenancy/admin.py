@@ -11,19 +11,25 @@ from portal import throttling
 from portal.tenancy.models import Membership
 
 
-class MembershipInline(admin.TabularInline):
+class AutocompleteInline(admin.TabularInline):
+    """An inline whose rows name their related row by autocomplete: no blank rows offered,
+    and the related rows it shows come in the inline's own query, not one per row."""
+
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(*self.autocomplete_fields)
+
+
+class MembershipInline(AutocompleteInline):
     """Who may act for a publisher; used on the publisher's page."""
 
     model = Membership
     fields = ("user", "role", "created_at")
     readonly_fields = ("created_at",)
     autocomplete_fields = ("user",)
-    extra = 0
     verbose_name = _("member")
     verbose_name_plural = _("members")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("user")
 
 
 @admin.register(Membership)

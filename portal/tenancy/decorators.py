@@ -1,4 +1,5 @@
-"""Access rules of the portal's pages: a member of the current publisher, or one of its owners.
+"""Access rules of the portal's pages: a member of the current publisher, or one of its owners;
+and what a page finds of another publisher's answers 404, like what does not exist.
 
 The current publisher is set on the request by `portal.tenancy.middleware`.
 """
@@ -51,3 +52,11 @@ def owner_required(view=None, *, lookup=None):
         return wrapped
 
     return decorate(view) if view is not None else decorate
+
+
+def found_or_404[Row](row: Row | None, message: str) -> Row:
+    """What a publisher-scoped selector found; None (unknown, or another publisher's)
+    answers 404 with `message`, the same either way."""
+    if row is None:
+        raise Http404(message)
+    return row

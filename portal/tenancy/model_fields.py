@@ -38,10 +38,18 @@ def choice_is_valid_constraint(
     return models.CheckConstraint(condition=Q(**{f"{field}__in": choices.values}), name=name)
 
 
-class TimestampedModel(models.Model):
-    """A model whose rows record when they were created and last updated."""
+class CreatedModel(models.Model):
+    """A model whose rows record when they were created."""
 
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class TimestampedModel(CreatedModel):
+    """A model whose rows record when they were created and last updated."""
+
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:

@@ -6,12 +6,12 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from portal.tenancy.model_fields import publisher_key
+from portal.tenancy.model_fields import CreatedModel, publisher_key
 
 DEFAULT_QUALIFICATION_THRESHOLD = 50
 
 
-class Publisher(models.Model):
+class Publisher(CreatedModel):
     """A software publisher that lists offers on AppSource or Azure Marketplace."""
 
     name = models.CharField(_("name"), max_length=200)
@@ -43,7 +43,6 @@ class Publisher(models.Model):
         validators=[MinValueValidator(0), MaxValueValidator(100)],
         help_text=_("A lead whose score reaches this value (0–100) is qualified."),
     )
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
@@ -60,7 +59,7 @@ class Publisher(models.Model):
         return self.name
 
 
-class Membership(models.Model):
+class Membership(CreatedModel):
     """A user's role in one publisher. A user may belong to several publishers."""
 
     class Role(models.TextChoices):
@@ -75,7 +74,6 @@ class Membership(models.Model):
     )
     publisher = publisher_key(related_name="memberships")
     role = models.CharField(_("role"), max_length=10, choices=Role, default=Role.MEMBER)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         ordering = ["publisher__name", "user__username"]

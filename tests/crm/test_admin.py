@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from crm.models import CrmTarget, Delivery
 from crm.targets import targets_pause, targets_resume
@@ -143,6 +144,47 @@ def test_pause_and_resume_actions(staff_client, publisher):
     assert _messages(resumed) == ["1 target resumed."]
     assert set(CrmTarget.objects.filter(is_active=False).values_list("pk", flat=True)) == {
         second.pk
+    }
+
+
+def test_redeliver_action_sends_finished_rows_again_but_not_one_being_sent_or_a_test(
+    staff_client, publisher, django_capture_on_commit_callbacks
+):
+    # Given a failed and a delivered row, one being sent and a failed test lead
+    target = factories.make_target(publisher=publisher)
+    failed = factories.make_delivery(target=target, status="failed", attempts=5)
+    delivered = factories.make_delivery(
+        lead=factories.make_lead(publisher=publisher),
+        target=target,
+        status="delivered",
+        attempts=1,
+        delivered_at=timezone.now(),
+    )
+    sending = factories.make_delivery(
+        lead=factories.make_lead(publisher=publisher), target=target, status="sending"
+    )
+    test = Delivery.objects.create(target=target, event="test", status="failed", attempts=1)
+    rows = [failed, delivered, sending, test]
+
+    # When staff redeliver all four
+    with django_capture_on_commit_callbacks():
+        response = staff_client.post(
+            reverse("admin:crm_delivery_changelist"),
+            {"action": "redeliver", "_selected_action": [row.pk for row in rows]},
+            follow=True,
+        )
+
+    # Then the two finished rows are due again from a fresh count; the others are untouched
+    assert _messages(response) == ["2 deliveries will be sent again."]
+    states = {
+        row.pk: (row.status, row.attempts)
+        for row in Delivery.objects.filter(pk__in=[row.pk for row in rows])
+    }
+    assert states == {
+        failed.pk: ("pending", 0),
+        delivered.pk: ("pending", 0),
+        sending.pk: ("sending", 0),
+        test.pk: ("failed", 1),
     }
 
 

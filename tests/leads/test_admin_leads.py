@@ -139,6 +139,8 @@ def test_lead_page_keeps_score_status_and_normalized_email_read_only(staff_clien
             "activities-INITIAL_FORMS": "0",
             "deliveries-TOTAL_FORMS": "0",
             "deliveries-INITIAL_FORMS": "0",
+            "consent_records-TOTAL_FORMS": "0",
+            "consent_records-INITIAL_FORMS": "0",
         },
     )
 

@@ -6,6 +6,7 @@ from django.urls import reverse
 from leads.models import EmailSend, Enrollment, Suppression
 from leads.nurture.unsubscribe import email_hash
 from tests.factories import make_lead
+from tests.leads.admin_support import messages_of, run_action
 from tests.leads.nurture_support import Sequence
 
 pytestmark = pytest.mark.django_db
@@ -94,3 +95,29 @@ def test_releasing_an_interrupted_send_makes_the_step_due_again(admin_client, se
     enrollment.refresh_from_db()
     assert send.status == "deferred"
     assert (enrollment.state, enrollment.last_position) == ("active", 0)
+
+
+def test_stopping_enrolments_in_admin_stops_and_counts_the_active_ones_only(
+    admin_client, sent_once
+):
+    # Given an active enrolment and one that completed
+    sequence, active, _send = sent_once
+    other = make_lead(publisher=sequence.publisher, marketing_consent=True)
+    completed = Enrollment.objects.create(
+        lead=other, campaign=sequence.campaign, enrolled_at=other.created_at, state="completed"
+    )
+
+    # When staff stop both
+    response = run_action(
+        admin_client,
+        reverse("admin:leads_enrollment_changelist"),
+        "stop",
+        [active.pk, completed.pk],
+    )
+
+    # Then the active one is stopped by staff, the completed one stays, and only one is counted
+    assert messages_of(response) == ["1 enrolment stopped."]
+    active.refresh_from_db()
+    completed.refresh_from_db()
+    assert (active.state, active.stop_reason, active.next_send_at) == ("stopped", "staff", None)
+    assert (completed.state, completed.stop_reason) == ("completed", "")

@@ -1,0 +1,48 @@
+"""The entry points that store or reopen items and then ask the worker to process them.
+
+Should the broker be down, the items are stored all the same and the beat sweep
+(inbound.tasks.sweep) processes them later: the web process alone never loses a lead.
+"""
+
+import logging
+
+from django.db import transaction
+
+from inbound import services, tasks
+from inbound.models import InboundItem, InboundSource
+
+logger = logging.getLogger(__name__)
+
+
+def _enqueue(item_ids: list[int]) -> None:
+    for item_id in item_ids:
+        try:
+            tasks.process_item.delay(item_id)
+        except Exception:  # the broker is down: the sweep processes it
+            logger.warning("inbound.enqueue_failed", extra={"item_id": item_id})
+            return
+
+
+def inbound_item_receive(*, source: InboundSource, body: str, dedupe_key: str, **options):
+    """Store an item (inbound.services.inbound_item_store) and, after commit, process it."""
+    item, is_new = services.inbound_item_store(
+        source=source, body=body, dedupe_key=dedupe_key, **options
+    )
+    if is_new:
+        transaction.on_commit(lambda: _enqueue([item.pk]))
+    return item, is_new
+
+
+def inbound_items_retry(*, items) -> int:
+    """Rejected or waiting items are processed again (admin and portal actions)."""
+    ids = services.inbound_items_reopen(items=items)
+    transaction.on_commit(lambda: _enqueue(ids))
+    return len(ids)
+
+
+def inbound_listing_published(*, listing_id: int) -> int:
+    """The items that waited for a listing are processed now that it takes leads."""
+    waiting = InboundItem.objects.filter(
+        source__listing_id=listing_id, status=InboundItem.Status.WAITING
+    )
+    return inbound_items_retry(items=waiting)
