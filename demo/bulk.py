@@ -149,7 +149,12 @@ def _chunk_write(*, context: LeadContext, start: int, count: int) -> Counter:
             if delivery:
                 deliveries.append(delivery)
         writer.write(Lead, LEAD_COLUMNS, leads)
-        writer.write(LeadActivity, ACTIVITY_COLUMNS, activities)
+        # Seeded history is not news: no new-lead email announces it (docs/notifications.md).
+        writer.write(
+            LeadActivity,
+            (*ACTIVITY_COLUMNS, "notification_pending"),
+            [(*row, False) for row in activities],
+        )
         writer.write(LeadTransition, TRANSITION_COLUMNS, transitions)
         writer.write(Delivery, DELIVERY_COLUMNS, deliveries)
     return Counter(

@@ -102,6 +102,11 @@ class InboundSource(TimestampedModel):
                 condition=~Q(previous_token_hash=""),
                 name="inbound_previous_token_unique",
             ),
+            models.UniqueConstraint(
+                fields=["listing"],
+                condition=Q(kind="pc-webhook"),
+                name="inbound_one_webhook_per_listing",
+            ),
             models.CheckConstraint(
                 condition=Q(kind="pc-table", listing__isnull=True)
                 | Q(kind="pc-webhook", listing__isnull=False),

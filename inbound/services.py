@@ -16,13 +16,14 @@ from inbound import parsing
 from inbound.models import InboundItem, InboundSource
 from leads.intake import services as intake
 from leads.intake.offers import eligibility_problem
-from leads.models import LeadActivity
+from leads.models import LeadActivity, Listing
 
 logger = logging.getLogger(__name__)
 
 # A pending item older than this is the sweep's: its task was lost or the worker was down.
 SWEEP_AFTER_SECONDS = 30
 SWEEP_BATCH = 200
+WAITING_RECHECK_SECONDS = 600
 
 
 def inbound_item_store(
@@ -112,6 +113,21 @@ def inbound_items_process_due(*, limit: int = SWEEP_BATCH) -> int:
         InboundItem.objects.filter(status=InboundItem.Status.PENDING, received_at__lte=cutoff)
         .order_by("received_at")
         .values_list("pk", flat=True)[:limit]
+    )
+    # Items that waited for a listing now published (should its publish hook have been
+    # missed: a listing published in admin's raw edit, or a lost task). Each is looked at
+    # again at most every WAITING_RECHECK_SECONDS: one that waits for another listing (the
+    # offer's sibling on the other storefront) must not be processed every minute.
+    recheck = timezone.now() - timezone.timedelta(seconds=WAITING_RECHECK_SECONDS)
+    ids += list(
+        InboundItem.objects.filter(
+            status=InboundItem.Status.WAITING,
+            source__listing__status=Listing.Status.PUBLISHED,
+            source__listing__lead_management_enabled=True,
+            processed_at__lte=recheck,
+        )
+        .order_by("received_at")
+        .values_list("pk", flat=True)[: max(0, limit - len(ids))]
     )
     for item_id in ids:
         inbound_item_process(item_id=item_id)

@@ -13,6 +13,11 @@ from leads.lifecycle.models import (
     LeadStatus,
     LeadTransition,
 )
+from leads.notifications.models import (
+    LeadNotification,
+    NotificationEmail,
+    NotificationPreference,
+)
 from leads.nurture.models import EmailSend, Enrollment, NurtureSequence, NurtureStep, Suppression
 from leads.referrals.models import (
     Referral,
@@ -35,10 +40,13 @@ __all__ = [
     "Lead",
     "LeadActivity",
     "LeadDailyStat",
+    "LeadNotification",
     "LeadOrigin",
     "LeadStatus",
     "LeadTransition",
     "Listing",
+    "NotificationEmail",
+    "NotificationPreference",
     "NurtureSequence",
     "NurtureStep",
     "PublisherApiToken",

@@ -2,6 +2,8 @@
 
 from celery import shared_task
 
+from leads.notifications import send as notifications_send
+from leads.notifications import services as notifications
 from leads.nurture import send as nurture_send
 from leads.reporting import rollup
 from leads.scoring import rescoring
@@ -22,3 +24,16 @@ def rollup_recent() -> None:
 def send_due_nurture_steps() -> None:
     """Beat, every minute: send the due nurture steps (leads.nurture.send)."""
     nurture_send.nurture_send_due()
+
+
+PLAN_BATCHES_PER_RUN = 50  # a flood is planned over several runs, sending in between
+
+
+@shared_task(name="leads.notify_new_leads")
+def notify_new_leads() -> None:
+    """Beat, every LEAD_NOTIFY_SWEEP_SECONDS: plan the new activities' notifications, then
+    send the due new-lead emails (leads.notifications)."""
+    for _batch in range(PLAN_BATCHES_PER_RUN):
+        if not notifications.notifications_plan():
+            break
+    notifications_send.notifications_send_due()

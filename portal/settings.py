@@ -48,6 +48,9 @@ SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 # The key of the suppression list's address HMAC (leads/address_hash.py). Empty: derived
 # from SECRET_KEY. Set it in production so that rotating SECRET_KEY never touches it.
 SUPPRESSION_HASH_KEY = env.str("SUPPRESSION_HASH_KEY", default="")
+# The key of the inbound URL tokens' HMAC (inbound/tokens.py). Empty: derived from
+# SECRET_KEY. Set it in production so that rotating SECRET_KEY never breaks an inbound URL.
+INBOUND_TOKEN_HASH_KEY = env.str("INBOUND_TOKEN_HASH_KEY", default="")
 FIELD_ENCRYPTION_KEYS = [
     key.strip()
     for key in _required_in_production("FIELD_ENCRYPTION_KEYS", _DEV_FIELD_KEY).split(",")
@@ -202,6 +205,10 @@ PASSWORD_RESET_WINDOW_MINUTES = env.int("PASSWORD_RESET_WINDOW_MINUTES", default
 # address: at the limit, every API call from that address gets 429 until the window ends.
 API_AUTH_FAILURE_LIMIT = env.int("API_AUTH_FAILURE_LIMIT", default=20)
 API_AUTH_WINDOW_MINUTES = env.int("API_AUTH_WINDOW_MINUTES", default=5)
+# Partner Center inbound URLs (docs/partner-center.md): how long a rotated URL keeps
+# working, and how long the same body counts as a replay rather than a new lead.
+INBOUND_TOKEN_GRACE_HOURS = env.int("INBOUND_TOKEN_GRACE_HOURS", default=72)
+INBOUND_REPLAY_WINDOW_SECONDS = env.int("INBOUND_REPLAY_WINDOW_SECONDS", default=86400)
 
 # --- Internationalisation -----------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -338,6 +345,7 @@ CELERY_TASK_ROUTES = {
     "crm.deliver_target": {"queue": "delivery"},
     "crm.sweep": {"queue": "delivery"},
     "leads.send_due_nurture_steps": {"queue": "nurture"},
+    "leads.notify_new_leads": {"queue": "nurture"},
     # Partner Center's Referrals API: outbound calls, paced like the deliveries.
     "crm.referrals_sync": {"queue": "delivery"},
     "crm.referral_connection_sync": {"queue": "delivery"},
@@ -357,6 +365,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     "leads-nurture": {"task": "leads.send_due_nurture_steps", "schedule": 60.0},
     # Inbound items whose processing task was lost or the worker was down (inbound.services).
     "inbound-sweep": {"task": "inbound.sweep", "schedule": 60.0},
+    # New-lead email: plans new activities per member and sends what is due
+    # (leads.notifications); "immediate" means within one period.
+    "leads-notify": {
+        "task": "leads.notify_new_leads",
+        "schedule": env.float("LEAD_NOTIFY_SWEEP_SECONDS", default=30.0),
+    },
     # Co-Sell referrals: the incremental read of each Partner Center connection, and the
     # retries of the publishers' accept/decline/won/lost (crm.referrals).
     "crm-referrals-sync": {
@@ -364,6 +378,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": env.float("PARTNER_CENTER_SYNC_SECONDS", default=300.0),
     },
 }
+# The leads one new-lead email lists by name; the rest are counted ("and 12 more").
+LEAD_NOTIFY_MAX_LISTED = env.int("LEAD_NOTIFY_MAX_LISTED", default=10)
 
 # /healthz adds each app's figures under these names (portal does not import the apps).
 HEALTH_CHECKS = {"outbox": "crm.selectors.outbox_health"}
@@ -425,7 +441,19 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # The token of a Partner Center inbound URL is in its path: masked in every line.
+    "filters": {"inbound_token": {"()": "inbound.log_filters.InboundTokenFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["inbound_token"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["inbound_token"]},
+        "django.server": {"filters": ["inbound_token"]},
+    },
 }

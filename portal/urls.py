@@ -2,7 +2,11 @@ from django.apps import apps
 from django.contrib import admin
 from django.urls import include, path
 
+from inbound.api import router as inbound_router
 from leads.intake.api import api
+
+# Partner Center's HTTPS-endpoint webhook (inbound sits above leads, so it is mounted here).
+api.add_router("/inbound", inbound_router)
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -10,6 +14,7 @@ urlpatterns = [
     path("", include("portal.shell.urls")),
     path("", include("leads.urls")),
     path("", include("crm.urls")),
+    path("", include("inbound.urls")),
 ]
 
 # The first run's demo (seeding, simulator, receiver) is an app of its own, installed

@@ -9,7 +9,7 @@ import crm.fields
 class Migration(migrations.Migration):
     dependencies = [
         ("crm", "0002_target_alerts_and_pause"),
-        ("leads", "0012_referral_backfill"),
+        ("leads", "0013_referral_backfill"),
         ("portal", "0001_initial"),
     ]
 

@@ -10,6 +10,7 @@ from leads.admin import (  # noqa: F401
     catalog,
     credentials,
     leads,
+    notifications,
     nurture,
     referral_records,
     referrals,

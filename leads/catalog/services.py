@@ -1,5 +1,7 @@
 """Writes for listings: create, edit, and the publish gate. Views, admin and commands call these."""
 
+from collections.abc import Callable
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -18,6 +20,17 @@ class ListingPublishRefused(ValidationError):
         super().__init__([blocker.message for blocker in blockers], code="publish_refused")
 
 
+# Apps above leads that act when a listing starts taking leads (inbound processes the
+# items that waited for it) register here when they are ready; leads imports none of them.
+_published_callbacks: list[Callable[..., object]] = []
+
+
+def listing_published_register(callback: Callable[..., object]) -> None:
+    """Call `callback(listing_id=…)` in the transaction that publishes a listing."""
+    if callback not in _published_callbacks:
+        _published_callbacks.append(callback)
+
+
 @transaction.atomic
 def listing_publish(*, listing: Listing) -> Listing:
     """Publish a listing, or raise ListingPublishRefused with every reason it cannot be."""
@@ -30,6 +43,8 @@ def listing_publish(*, listing: Listing) -> Listing:
     listing.status = Listing.Status.PUBLISHED
     listing.published_at = timezone.now()
     listing.save(update_fields=["status", "published_at", "updated_at"])
+    for callback in _published_callbacks:
+        callback(listing_id=listing.pk)
     return listing
 
 

@@ -22,10 +22,12 @@ from django.utils.translation import gettext as _
 from pydantic import ValidationError
 
 from leads.catalog.storefronts import Storefront
+from leads.intake import partner_center_export as pc_export
+from leads.intake.partner_center_export import normalized as _normalized
 from leads.intake.schemas import LeadPayload, parse_lead_source
 from leads.intake.services import IntakeItem, leads_ingest
 from leads.intake.transactions import ItemOutcome
-from leads.models import Listing
+from leads.models import Lead, Listing
 from portal.models import Publisher
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -84,7 +86,8 @@ class RowError:
 
 @dataclass
 class RowResult:
-    """What became of one data row: created, consolidated, duplicate or error."""
+    """What became of one data row: created, consolidated, duplicate, received (a
+    Partner Center export's lead Lead Portal already had) or error."""
 
     row: int  # 1-based, counting data rows (blank lines are skipped)
     line: int  # the physical line the row starts on
@@ -108,6 +111,12 @@ class ImportReport:
     rows: list[RowResult]
     ignored_columns: list[str]
     rolled_back: bool = False
+    partner_center: bool = False  # the file is Partner Center's leads export
+
+    @property
+    def missing(self) -> int:
+        """Export rows Lead Portal did not have before: imported now (created or joined)."""
+        return self.count("created") + self.count("consolidated") if self.partner_center else 0
 
     def count(self, status: str) -> int:
         return sum(1 for row in self.rows if row.status == status)
@@ -166,17 +175,17 @@ def csv_delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
-def _normalized(header: str) -> str:
-    return "".join(c for c in header.lower() if c not in " _-./\ufeff\t")
-
-
 def header_map(header: list[str]) -> tuple[dict[int, str], list[str]]:
-    """Column index -> canonical field, and the ignored columns; refuse without email."""
+    """Column index -> canonical field, and the ignored columns; refuse without email.
+    A Partner Center leads export is read by its own column names first."""
     columns: dict[int, str] = {}
     seen: dict[str, str] = {}
     ignored = []
+    export = pc_export.recognizes([_normalized(name) for name in header])
     for index, name in enumerate(header):
-        canonical = _FIELD_OF_HEADER.get(_normalized(name))
+        canonical = (export and pc_export.column_of(name)) or _FIELD_OF_HEADER.get(
+            _normalized(name)
+        )
         if canonical is None:
             if name.strip():
                 ignored.append(name.strip())
@@ -196,14 +205,16 @@ def header_map(header: list[str]) -> tuple[dict[int, str], list[str]]:
     return columns, ignored
 
 
-def csv_read(content: bytes) -> tuple[Rows, list[str]]:
-    """Decode and parse the whole file, refusing it before any row is processed."""
+def csv_read(content: bytes) -> tuple[Rows, list[str], bool]:
+    """Decode and parse the whole file, refusing it before any row is processed; the
+    flag says whether it is Partner Center's leads export."""
     size_check(size=len(content))
     text = csv_decode(content)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=csv_delimiter(text))
     columns: dict[int, str] | None = None
     ignored: list[str] = []
     rows: Rows = []
+    export, cap = False, MAX_ROWS
     try:
         while True:
             line = reader.line_num + 1
@@ -214,11 +225,11 @@ def csv_read(content: bytes) -> tuple[Rows, list[str]]:
                 continue
             if columns is None:
                 columns, ignored = header_map(cells)
+                export = pc_export.recognizes([_normalized(name) for name in cells])
+                cap = pc_export.MAX_ROWS if export else MAX_ROWS
                 continue
-            if len(rows) >= MAX_ROWS:
-                raise ImportRefused(
-                    _("The file has more than 100,000 rows. Split it and import each part.")
-                )
+            if len(rows) >= cap:
+                raise ImportRefused(_too_many_rows(export))
             values = {columns[i]: cell.strip() for i, cell in enumerate(cells) if i in columns}
             rows.append((len(rows) + 1, line, values))
     except csv.Error as exc:
@@ -227,7 +238,17 @@ def csv_read(content: bytes) -> tuple[Rows, list[str]]:
         ) from exc
     if columns is None:
         raise ImportRefused(_("The file is empty."))
-    return rows, ignored
+    return rows, ignored, export
+
+
+def _too_many_rows(export: bool) -> str:
+    if export:
+        return _(
+            "The file has more than 5,000 rows, more than a Partner Center leads export "
+            "holds: download it again with narrower filters (a shorter date range), "
+            "or import it as a plain CSV with your own column names."
+        )
+    return _("The file has more than 100,000 rows. Split it and import each part.")
 
 
 # --- From a row to an intake item --------------------------------------------------------
@@ -342,12 +363,14 @@ class _RolledBack(Exception):
 
 def leads_import(*, publisher: Publisher, content: bytes, atomic: bool = False) -> ImportReport:
     """Import a CSV file of leads for a publisher: one result per data row, in order."""
-    rows, ignored = csv_read(content)
+    rows, ignored, export = csv_read(content)
     if not atomic:
-        return ImportReport(_import_rows(publisher, rows), ignored)
+        return ImportReport(_import_rows(publisher, rows, export), ignored, partner_center=export)
     try:
         with transaction.atomic():
-            report = ImportReport(_import_rows(publisher, rows), ignored)
+            report = ImportReport(
+                _import_rows(publisher, rows, export), ignored, partner_center=export
+            )
             if report.failed:
                 raise _RolledBack(report)
     except _RolledBack as rollback:
@@ -356,19 +379,26 @@ def leads_import(*, publisher: Publisher, content: bytes, atomic: bool = False) 
     return report
 
 
-def _import_rows(publisher: Publisher, rows: Rows) -> list[RowResult]:
+def _import_rows(publisher: Publisher, rows: Rows, export: bool = False) -> list[RowResult]:
     offers = _Offers(publisher)
     results: list[RowResult] = []
     pending: list[tuple[RowResult, str, IntakeItem]] = []
-    for number, line, values in rows:
+    candidates: list[pc_export.Candidate] = []
+    for number, line, cells in rows:
         result = RowResult(row=number, line=line)
         results.append(result)
+        values, extras, export_errors = (
+            pc_export.row_translate(cells) if export else (cells, {}, [])
+        )
         payload, result.errors = row_payload(values)
+        result.errors[:0] = [RowError(name, message) for name, message in export_errors]
         listing = offers.resolve(values)
         if isinstance(listing, RowError):
             result.errors.append(listing)
         else:
             payload["OfferId"] = listing.offer_id  # intake then finds exactly this listing
+            if export and payload.get("LeadSource"):
+                payload["LeadSource"] += "|" + listing.name  # Source-Action|Offer
         try:
             validated = LeadPayload.model_validate(payload)
         except ValidationError as exc:
@@ -378,11 +408,40 @@ def _import_rows(publisher: Publisher, rows: Rows) -> list[RowResult]:
         if result.errors:
             continue
         key = _import_key(publisher=publisher, storefront=listing.storefront, payload=payload)
-        item = IntakeItem(payload=validated, raw=payload, idempotency_key=key, is_imported=True)
+        raw = payload
+        if export:
+            key = pc_export.external_id(
+                publisher_id=publisher.pk,
+                lead_id=cells.get(pc_export.LEAD_ID, ""),
+                email=validated.UserDetails.Email,
+                offer_id=listing.offer_id,
+                created=values.get("created time", ""),
+            )
+            raw = {**payload, pc_export.EXTRAS_KEY: extras}
+            candidates.append(_candidate(len(pending), validated, listing))
+        item = IntakeItem(payload=validated, raw=raw, idempotency_key=key, is_imported=True)
         pending.append((result, listing.storefront, item))
+    if export:
+        pending = _reconcile(publisher, pending, candidates)
     for start in range(0, len(pending), BATCH_SIZE):
         _ingest_chunk(pending[start : start + BATCH_SIZE])
     return results
+
+
+def _candidate(key: int, payload: LeadPayload, listing: Listing) -> pc_export.Candidate:
+    email = Lead.normalize_email(payload.UserDetails.Email)
+    return pc_export.Candidate(key, email, listing.pk, payload.ActionCode, payload.CreatedTime)
+
+
+def _reconcile(publisher: Publisher, pending: list, candidates: list) -> list:
+    """Keep only the export's rows Lead Portal lacks; mark the others as received (or as
+    a duplicate when an earlier import of the export brought them)."""
+    received = pc_export.activities_received(publisher=publisher, candidates=candidates)
+    for index, (lead_uuid, external_id) in received.items():
+        result, _storefront, item = pending[index]
+        result.lead_id = lead_uuid
+        result.status = "duplicate" if external_id == item.idempotency_key else "received"
+    return [entry for index, entry in enumerate(pending) if index not in received]
 
 
 def _ingest_chunk(chunk: list[tuple[RowResult, str, IntakeItem]]) -> None:

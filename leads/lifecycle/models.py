@@ -186,6 +186,12 @@ class LeadActivity(models.Model):
     # The first answer intake gave; a replay of the same external id gets it back verbatim.
     intake_response = models.JSONField(_("intake response"), default=dict, blank=True)
     created_at = models.DateTimeField(_("received"), auto_now_add=True)
+    # True until the new-lead email planner has read it (leads.notifications). Every row
+    # the ORM writes starts pending, whatever path wrote it; the rows that existed before
+    # the column, and rows written by SQL that leave it out, are never announced.
+    notification_pending = models.BooleanField(
+        _("notification pending"), default=True, db_default=False, editable=False
+    )
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
@@ -205,6 +211,11 @@ class LeadActivity(models.Model):
         indexes = [
             models.Index(fields=["lead", "-occurred_at"], name="activity_lead_occurred"),
             models.Index(fields=["campaign", "occurred_at"], name="activity_campaign_occurred"),
+            models.Index(
+                fields=["id"],
+                condition=Q(notification_pending=True),
+                name="activity_notification_pending",
+            ),
         ]
 
     def __str__(self):

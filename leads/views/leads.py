@@ -214,10 +214,10 @@ def lead_import(request):
             form.add_error("file", str(exc))
     context = {"form": form, "report": report}
     if report is not None:
-        context["totals"] = {
-            status: report.count(status)
-            for status in ("created", "consolidated", "duplicate", "error")
-        }
+        statuses = ("created", "consolidated", "duplicate", "error")
+        if report.partner_center:  # a leads export is reconciled: some were received already
+            statuses += ("received",)
+        context["totals"] = {status: report.count(status) for status in statuses}
     return render(request, "leads/lead_import.html", context)
 
 

@@ -4,7 +4,7 @@ and the health check."""
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from portal.shell import views
+from portal.shell import notification_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -16,6 +16,16 @@ urlpatterns = [
         "settings/tokens/<int:token_id>/revoke/",
         views.token_revoke,
         name="settings-token-revoke",
+    ),
+    path(
+        "settings/notifications/",
+        views.notifications_save,
+        name="settings-notifications",
+    ),
+    path(
+        "publisher/<int:publisher_id>/leads/<uuid:lead_id>/",
+        notification_views.lead_open,
+        name="lead-open",
     ),
     path("settings/members/", views.member_invite, name="settings-member-invite"),
     path(

@@ -32,6 +32,8 @@ from crm.referrals import selectors as referral_connections
 from leads.catalog import selectors as catalog_selectors
 from leads.intake import api_keys
 from leads.intake import selectors as intake_selectors
+from leads.notifications import services as notification_services
+from leads.notifications.forms import NotificationPreferenceForm
 from portal import throttling
 from portal.shell import dashboard
 from portal.shell.forms import (
@@ -40,6 +42,7 @@ from portal.shell.forms import (
     MemberRoleForm,
     PublisherContactForm,
 )
+from portal.shell.notification_views import notification_form
 from portal.tenancy import middleware, selectors, services
 from portal.tenancy.decorators import owner_required, publisher_required
 from portal.tenancy.models import Membership
@@ -221,9 +224,11 @@ def _settings_render(request: HttpRequest, **overrides) -> HttpResponse:
         "invite_form": MemberInviteForm(),
         "roles": Membership.Role.choices,
         "new_token": None,
+        "notification_form": None,
         **_settings_reads(publisher, is_owner=is_owner),
     }
     context.update(overrides)
+    context["notification_form"] = context["notification_form"] or notification_form(request)
     context["owner_count"] = sum(1 for m in context["members"] if m.is_owner)
     return render(request, "portal/settings.html", context)
 
@@ -253,6 +258,31 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     )
     messages.success(request, _("The contact details are saved."))
     return _settings_redirect("contact")
+
+
+@publisher_required
+@require_POST
+def notifications_save(request: HttpRequest) -> HttpResponse:
+    """Save the signed-in member's own new-lead email choice (any member may)."""
+    form = NotificationPreferenceForm(request.POST, publisher=request.publisher)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            notification_services.notification_preference_save(
+                membership=request.membership,
+                mode=data["mode"],
+                all_listings=data["scope"] == form.ALL,
+                listings=list(data["listings"]),
+                digest_hour=data["digest_hour"],
+                time_zone=data["time_zone"],
+                language=getattr(request, "LANGUAGE_CODE", ""),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Your new-lead email settings are saved."))
+            return _settings_redirect("notifications")
+    return _settings_render(request, notification_form=form)
 
 
 @never_cache

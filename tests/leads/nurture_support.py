@@ -23,6 +23,7 @@ POSTAL_ADDRESS = "Contoso Ltd\n1 Microsoft Way\nRedmond, WA 98052"
 class Received:
     recipients: list[str]
     message: email.message.EmailMessage
+    raw: bytes = b""  # the message as the server received it
 
     @property
     def to(self) -> str:
@@ -47,7 +48,7 @@ class RecordingHandler:
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
-            self.received.append(Received(list(envelope.rcpt_tos), message))
+            self.received.append(Received(list(envelope.rcpt_tos), message, envelope.content))
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[Received]:

@@ -7,6 +7,7 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
+from inbound import sources as inbound_sources
 from leads.intake import api_keys
 from leads.models import ApiKey
 from portal.wsgi import application
@@ -22,6 +23,15 @@ CONFIG = SchemathesisConfig.from_dict(
             {
                 "include-path-regex": "^/api/v1/(leads|leads/bulk|referrals)$",
                 "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "422"]}},
+            },
+            {
+                # Partner Center's webhook stores every JSON body and answers 200 (store
+                # first, docs/partner-center.md): schema-invalid data is accepted on purpose.
+                "include-path-regex": "^/api/v1/inbound/",
+                "checks": {
+                    "positive_data_acceptance": {"expected-statuses": ["2xx"]},
+                    "negative_data_rejection": {"enabled": False},
+                },
             },
             {
                 "include-path": "/api/v1/publisher/leads",
@@ -56,7 +66,13 @@ def credentials(db, in_process_wsgi, settings):
     make_lead(publisher=market.publisher)
     seller = api_keys.api_key_create(kind=ApiKey.Kind.MICROSOFT_SELLER, name="sellers")[1]
     token = api_keys.publisher_token_create(publisher=market.publisher, name="ci")[1]
-    return {"/leads": market.azure_key, "/referrals": seller, "/publisher": token}
+    inbound = inbound_sources.inbound_url_create(listing=market.azure)[1]
+    return {
+        "/leads": market.azure_key,
+        "/referrals": seller,
+        "/publisher": token,
+        "/inbound": inbound,
+    }
 
 
 def test_the_openapi_document_is_served(client):
@@ -86,6 +102,9 @@ def test_every_authenticated_operation_documents_its_refusals(client):
         for method, operation in methods.items()
     }
     assert documented
+    # Partner Center's webhook takes no credential but its URL's token (inbound.api).
+    webhook = documented.pop(("/api/v1/inbound/partner-center/{token}/", "post"))
+    assert webhook == {"200", "400", "404", "413", "429"}
     for (path, method), statuses in documented.items():
         assert {"401", "429"} <= statuses, (path, method)
         if method == "post":
@@ -100,4 +119,7 @@ def test_every_authenticated_operation_documents_its_refusals(client):
 )
 def test_the_api_keeps_its_contract(case, credentials):
     prefix = next(p for p in credentials if case.path.removeprefix("/api/v1").startswith(p))
+    if prefix == "/inbound":
+        # The webhook's credential is its URL's token; wrong ones are tested elsewhere.
+        case.path_parameters = {"token": credentials[prefix]}
     case.call_and_validate(headers={"Authorization": f"Bearer {credentials[prefix]}"})

@@ -12,6 +12,8 @@ from django.test import Client
 from django.utils import timezone
 
 from crm.models import CrmTarget, Delivery
+from inbound import sources as inbound_sources
+from inbound.models import InboundItem
 from leads.catalog.storefronts import Storefront
 from leads.intake import api_keys
 from leads.models import Lead, LeadActivity, LeadStatus, Referral
@@ -47,6 +49,7 @@ class Side:
     lead_uuids: set = field(default_factory=set)
     lead: object = None
     test_delivery: object = None
+    inbound_item: object = None
     referral: object = None
 
 
@@ -108,7 +111,24 @@ def side_seed(mark: str) -> Side:
     side.test_delivery = Delivery.objects.create(
         target=target, event=Delivery.Event.TEST, status="failed", last_status_code=500
     )
+    side.inbound_item = _inbound_reject(side)
     return side
+
+
+def _inbound_reject(side: Side) -> InboundItem:
+    """The listing's Partner Center inbound URL, and a reject it received."""
+    source, _token = inbound_sources.inbound_url_create(listing=side.listing)
+    mark = side.publisher.slug
+    return InboundItem.objects.create(
+        source=source,
+        publisher=side.publisher,
+        received_at=timezone.now(),
+        body=f'["{mark} body"]',
+        dedupe_key=f"{mark}-1",
+        status=InboundItem.Status.REJECTED,
+        reason_code="not_an_object",
+        reason=f"{mark} is not a lead",
+    )
 
 
 def _leads(side: Side, listings: list, campaigns: list) -> None:

@@ -9,6 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.models import CrmTarget, Delivery, ReferralConnection
+from inbound import sources as inbound_sources
+from inbound.models import InboundItem, InboundSource
 from leads.catalog.storefronts import Storefront
 from leads.intake import api_keys
 from leads.models import (
@@ -20,6 +22,7 @@ from leads.models import (
     Lead,
     LeadActivity,
     Listing,
+    NotificationEmail,
     NurtureSequence,
     NurtureStep,
     PublisherApiToken,
@@ -67,7 +70,16 @@ def _one_row_of_every_model(publisher, staff_user) -> dict:
         ),
         **_referral_rows(publisher, lead, listing),
         **_nurture_rows(publisher, lead, listing),
+        NotificationEmail: NotificationEmail.objects.create(
+            membership=factories.make_membership(publisher=publisher),
+            publisher=publisher,
+            kind="immediate",
+            status="sent",
+            lead_count=3,
+            created_at=timezone.now(),
+        ),
         **_sign_in_rows(),
+        **_inbound_rows(listing),
     }
 
 
@@ -76,6 +88,18 @@ def _referral_rows(publisher, lead, listing) -> dict:
     connection = connect(publisher, listing)
     referral = Referral.objects.create(publisher=publisher, lead=lead, partner_center_id="r-1")
     return {ReferralConnection: connection, Referral: referral}
+
+
+def _inbound_rows(listing) -> dict:
+    source = inbound_sources.inbound_url_create(listing=listing)[0]
+    item = InboundItem.objects.create(
+        source=source,
+        publisher=listing.publisher,
+        received_at=timezone.now(),
+        body="{}",
+        dedupe_key="admin",
+    )
+    return {InboundSource: source, InboundItem: item}
 
 
 def _sign_in_rows() -> dict:
@@ -150,9 +174,12 @@ def test_staff_opens_changelist_add_and_change_page_of_every_model_admin(
         "leads.Enrollment": (200, 403, 200),
         "leads.EmailSend": (200, 403, 200),
         "leads.Suppression": (200, 200, 200),
+        "leads.NotificationEmail": (200, 403, 200),
         "axes.AccessAttempt": (200, 403, 200),
         "axes.AccessLog": (200, 403, 200),
         "axes.AccessFailureLog": (200, 403, 200),
+        "inbound.InboundSource": (200, 403, 200),
+        "inbound.InboundItem": (200, 403, 200),
     }
 
 

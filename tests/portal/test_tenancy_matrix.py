@@ -89,6 +89,14 @@ def _to_target(w):
     return f"/crm/targets/{w.a.target.pk}/"
 
 
+def _listing(w):
+    return {"listing_id": w.a.listing.pk}
+
+
+def _to_inbound(w):
+    return f"/listings/{w.a.listing.pk}/#inbound"
+
+
 def _page(**options) -> Route:
     return Route(PAGE, **options)
 
@@ -147,6 +155,17 @@ ROUTES: dict[str, Route] = {
         to=lambda w: "/settings/#members",
         owner_only=True,
     ),
+    # Any member saves their own new-lead email choice; an email's lead link switches to
+    # the lead's publisher, one of the user's own only.
+    "settings-notifications": Route(
+        ACTION,
+        data=lambda w: {"mode": "digest", "scope": "all", "digest_hour": 8, "time_zone": "UTC"},
+        owner=302,
+        to=lambda w: "/settings/#notifications",
+    ),
+    "lead-open": _object_page(
+        lambda w: {"publisher_id": w.a.publisher.pk, "lead_id": w.a.lead.uuid}, owner=302
+    ),
     "settings-member-role": _action(
         lambda w: {"membership_id": w.a.member.memberships.get().pk},
         lambda w: "/settings/#members",
@@ -159,7 +178,14 @@ ROUTES: dict[str, Route] = {
     # Listings, leads, scoring.
     "listings": _page(),
     "listing-create": _page(owner_only=True),
-    "listing-detail": _object_page(lambda w: {"listing_id": w.a.listing.pk}),
+    "listing-detail": _object_page(_listing),
+    "listing-inbound": _object_page(_listing),
+    "listing-inbound-create": _action(_listing, _to_inbound),
+    "listing-inbound-rotate": _action(_listing, _to_inbound),
+    "listing-inbound-revoke": _action(_listing, _to_inbound),
+    "listing-inbound-retry": _action(
+        lambda w: {**_listing(w), "item_id": w.a.inbound_item.pk}, _to_inbound
+    ),
     "leads": _page(),
     "leads-export": _page(),
     "leads-import": _page(),

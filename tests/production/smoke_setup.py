@@ -20,6 +20,8 @@ from django.test import RequestFactory
 from crm import targets as crm_targets
 from crm.models import CrmTarget, Delivery
 from demo import catalogue
+from inbound import services as inbound_services
+from inbound import sources as inbound_sources
 from leads.intake import api_keys
 from leads.models import Campaign, Lead, Listing
 from leads.nurture import services as nurture
@@ -58,6 +60,11 @@ def main() -> None:
     lead = Lead.objects.filter(publisher=publisher, origin="marketplace").order_by("pk").first()
     delivery = Delivery.objects.filter(lead__publisher=publisher).order_by("pk").first()
     membership = Membership.objects.filter(publisher=publisher).order_by("pk").first()
+    # The listing's Partner Center inbound URL, and an item it received (the Inbound panel).
+    inbound, _token = inbound_sources.inbound_url_create(listing=listing)
+    inbound_item, _new = inbound_services.inbound_item_store(
+        source=inbound, body="[1]", dedupe_key="smoke"
+    )
     request = RequestFactory().get("/admin/")
     request.user = get_user_model().objects.filter(is_superuser=True).order_by("pk").first()
     world = {
@@ -75,6 +82,7 @@ def main() -> None:
             "delivery_id": delivery.pk,
             "token_id": api_token.pk,
             "membership_id": membership.pk,
+            "item_id": inbound_item.pk,
             "lead_id": str(lead.uuid),
             "token": token_make(publisher_id=publisher.pk, email=lead.email),
             "content_type_id": ContentType.objects.get_for_model(Lead).pk,

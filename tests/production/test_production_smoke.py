@@ -470,6 +470,59 @@ def test_a_lead_goes_from_intake_to_the_crm_receiver_through_the_worker(deployed
     assert "grace@smoke.example" in [item["email"] for item in listed.json()["items"]]
 
 
+def test_partner_centers_test_lead_reaches_the_webhook_and_the_token_is_never_logged(deployed):
+    # Given a listing's inbound URL, made with the README's command (it rotates the
+    # smoke set-up's URL, whose old token keeps its grace period)
+    created = deployed.processes.run(
+        ["python", "manage.py", "create_inbound_url", "--offer", deployed.world["offer_id"]],
+        env=deployed.env,
+    )
+    assert created.returncode == 0, created.stderr
+    url = created.stdout.strip().splitlines()[-1]
+    assert url.startswith(f"{ORIGIN}/api/v1/inbound/partner-center/")
+    path, token = url.removeprefix(ORIGIN), url.rstrip("/").rsplit("/", 1)[1]
+    partner_center = deployed.visitor()
+    test_lead = {
+        "userDetails": {
+            "FirstName": "MSFT_TEST_636573304831318844",
+            "LastName": "MSFT_TEST_636573304831318844",
+            "Email": "MSFT_TEST_636573304831318844@test.com",
+            "Country": "US",
+            "Company": "MSFT_TEST_636573304831318844",
+        },
+        "LeadSource": "AzureMarketplace",
+        "ActionCode": "INS",
+        "OfferTitle": "Smoke",
+        "Description": "MSFT_TEST_636573304831318844",
+    }
+
+    # When Partner Center posts its test lead, with no Authorization header, and a bad
+    # body and a wrong token come too (both logged by Django as warnings)
+    answer = partner_center.client.post(path, json=test_lead)
+    not_json = partner_center.client.post(path, content=b"hello")
+    wrong = partner_center.client.post(path.replace(token, token[::-1]), json=test_lead)
+
+    # Then it is stored, marks the URL connected, and the worker makes it a test lead
+    assert (answer.status_code, not_json.status_code, wrong.status_code) == (200, 400, 404)
+    assert deployment.wait_until(
+        lambda: (
+            deployed.sql(
+                "SELECT i.status, i.is_test, s.connected_at IS NOT NULL FROM inbound_inbounditem i "
+                "JOIN inbound_inboundsource s ON s.id = i.source_id WHERE i.body LIKE %s",
+                "%MSFT_TEST_636573304831318844@test.com%",
+            )
+            == [("processed", True, True)]
+        ),
+        seconds=90,
+        what="the test lead processed by the worker",
+    )
+    # And no log line of the web process holds the token
+    web_log = deployed.processes.log("web")
+    assert "/inbound/partner-center/…/" in web_log
+    assert token not in web_log
+    assert token[::-1] not in web_log
+
+
 def test_the_processes_stayed_up(deployed):
     deployed.processes.assert_running()
     # Django logs every 5xx at ERROR ("Internal Server Error: …"); 4xx are WARNINGs.

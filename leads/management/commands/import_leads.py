@@ -10,6 +10,8 @@ class Command(BaseCommand):
     help = (
         "Import a CSV file of leads for one publisher, through the same intake as the API. "
         "Prints one line per row (created, consolidated, duplicate or error) and a summary; "
+        "reads Partner Center's leads export by its own columns (at most 5,000 rows) and "
+        "reconciles it: leads already received are not imported again, the missing ones are. "
         "exits non-zero when a row failed. With --atomic, nothing is written unless every "
         "row succeeds. Accepted headers: docs/import.md."
     )
@@ -44,13 +46,21 @@ class Command(BaseCommand):
     def _print(self, report: csv_import.ImportReport) -> None:
         if report.ignored_columns:
             self.stdout.write("Ignored columns: " + ", ".join(report.ignored_columns))
+        if report.partner_center:
+            self.stdout.write("Read as Partner Center's leads export (docs/import.md).")
         for row in report.rows:
-            self.stdout.write(str(row))
-        counts = ", ".join(
-            f"{report.count(status)} {status}"
-            for status in ("created", "consolidated", "duplicate")
-        )
+            missing = report.partner_center and row.status in ("created", "consolidated")
+            self.stdout.write(f"{row} (missing)" if missing else str(row))
+        statuses = ("created", "consolidated", "duplicate")
+        if report.partner_center:
+            statuses += ("received",)
+        counts = ", ".join(f"{report.count(status)} {status}" for status in statuses)
         self.stdout.write(f"{_rows(len(report.rows))}: {counts}, {report.failed} failed.")
+        if report.partner_center:
+            self.stdout.write(
+                f"Reconciled with Lead Portal: {report.missing} missing (now imported), "
+                f"{report.count('received') + report.count('duplicate')} already here."
+            )
         if report.rolled_back:
             self.stdout.write("Rolled back (--atomic): nothing was imported.")
 

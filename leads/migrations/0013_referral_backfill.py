@@ -32,6 +32,6 @@ def backfill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("leads", "0011_referral")]
+    dependencies = [("leads", "0012_referral")]
 
     operations = [migrations.RunPython(backfill, migrations.RunPython.noop, elidable=True)]

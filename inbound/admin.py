@@ -1,0 +1,150 @@
+"""Staff admin for inbound sources and the items they received, with a retry action.
+
+No token, nor a token's hash, is shown anywhere: the hashes are not editable fields, and
+neither list nor page names them. A body is shown pretty-printed and cut, as an
+activity's raw payload is (leads.admin.leads.pretty_json_excerpt).
+"""
+
+import json
+
+from django.contrib import admin
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from inbound import receive, sources
+from inbound.models import InboundItem, InboundSource
+from leads.admin.common import BigTableAdminMixin, count_reported
+from leads.admin.leads import RAW_PAYLOAD_DISPLAY_LIMIT, pretty_json_excerpt
+
+
+@admin.register(InboundSource)
+class InboundSourceAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "publisher",
+        "kind",
+        "url_state",
+        "connected_at",
+        "last_received_at",
+        "last_read_at",
+        "lag",
+        "last_error_at",
+        "paused",
+    )
+    list_filter = ("kind", "paused", ("revoked_at", admin.EmptyFieldListFilter))
+    list_select_related = ("publisher", "listing")
+    search_fields = ("publisher__name", "listing__name", "listing__offer_id", "table_name")
+    raw_id_fields = ("listing",)
+    # The storage account's connection string is a secret: it is set where it is checked.
+    exclude = ("config",)
+    readonly_fields = (
+        "publisher",
+        "kind",
+        "listing",
+        "url_state",
+        "previous_valid_until",
+        "revoked_at",
+        "connected_at",
+        "last_received_at",
+        "watermark",
+        "last_read_at",
+        "lag",
+        "last_error",
+        "last_error_at",
+        "limit_alerted_at",
+    )
+
+    def has_add_permission(self, request):
+        # Sources are made where their secret is handed over: the portal or a command.
+        return False
+
+    @admin.display(description=_("URL"))
+    def url_state(self, obj):
+        if obj.kind != InboundSource.Kind.WEBHOOK:
+            return "-"
+        labels = {
+            sources.UrlState.NONE: gettext("none"),
+            sources.UrlState.ACTIVE: gettext("active"),
+            sources.UrlState.ROTATED: gettext("rotated, previous in grace"),
+            sources.UrlState.REVOKED: gettext("revoked"),
+        }
+        return labels[sources.webhook_url_state(obj)]
+
+    @admin.display(description=_("lag"))
+    def lag(self, obj):
+        """How far behind now a table read is: the time since its watermark."""
+        if obj.kind != InboundSource.Kind.AZURE_TABLE or obj.watermark is None:
+            return "-"
+        minutes = int((timezone.now() - obj.watermark).total_seconds() // 60)
+        return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
+
+
+@admin.register(InboundItem)
+class InboundItemAdmin(BigTableAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "id",
+        "source",
+        "publisher",
+        "status",
+        "reason_code",
+        "is_test",
+        "attempts",
+        "received_at",
+    )
+    list_filter = ("status", "reason_code", "is_test", "source__kind", "received_at")
+    list_select_related = ("source", "source__listing", "publisher")
+    search_fields = ("=id", "=reason_code")
+    actions = ["retry"]
+    exclude = ("body",)
+    readonly_fields = (
+        "source",
+        "publisher",
+        "received_at",
+        "dedupe_key",
+        "status",
+        "reason_code",
+        "reason",
+        "attempts",
+        "processed_at",
+        "is_test",
+        "activity",
+        "body_pretty",
+    )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_retry_permission(self, request):
+        return admin.ModelAdmin.has_change_permission(self, request)
+
+    @admin.display(description=_("body"))
+    def body_pretty(self, obj):
+        try:
+            value = json.loads(obj.body)
+        except (ValueError, RecursionError):
+            text = obj.body[:RAW_PAYLOAD_DISPLAY_LIMIT]
+            truncated = len(obj.body) > RAW_PAYLOAD_DISPLAY_LIMIT
+        else:
+            text, truncated = pretty_json_excerpt(value, RAW_PAYLOAD_DISPLAY_LIMIT)
+        if not truncated:
+            return format_html("<pre>{}</pre>", text)
+        note = gettext("Truncated: only the first %(size)s KiB are shown.") % {
+            "size": RAW_PAYLOAD_DISPLAY_LIMIT // 1024
+        }
+        return format_html("<pre>{}</pre><p><strong>{}</strong></p>", text, note)
+
+    @admin.action(
+        description=_("Retry the selected rejected or waiting items"), permissions=["retry"]
+    )
+    def retry(self, request, queryset):
+        count = receive.inbound_items_retry(items=queryset)
+        count_reported(
+            request,
+            ngettext("%(count)d item queued again.", "%(count)d items queued again.", count),
+            count,
+        )

@@ -1,0 +1,74 @@
+"""Reads of inbound sources and items, always scoped by publisher."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from inbound import sources
+from inbound.models import InboundItem, InboundSource
+from leads.models import Listing
+
+REJECTS_PER_PAGE = 20
+# What the owner has to look at: items that became no lead, or wait for the listing.
+NEEDS_ATTENTION = (InboundItem.Status.REJECTED, InboundItem.Status.WAITING)
+
+
+def webhook_source_for_listing(*, listing: Listing) -> InboundSource | None:
+    return InboundSource.objects.filter(kind=InboundSource.Kind.WEBHOOK, listing=listing).first()
+
+
+def inbound_item_get_for_publisher(*, publisher, item_id: int) -> InboundItem | None:
+    return InboundItem.objects.filter(publisher=publisher, pk=item_id).first()
+
+
+def rejects_for_source(*, source: InboundSource) -> QuerySet[InboundItem]:
+    return InboundItem.objects.filter(source=source, status__in=NEEDS_ATTENTION).order_by(
+        "-received_at", "-id"
+    )
+
+
+@dataclass(frozen=True)
+class InboundPanel:
+    """What the listing page's Inbound panel shows."""
+
+    source: InboundSource | None
+    state: str
+    connected_at: datetime | None
+    last_received_at: datetime | None
+    received_24h: int
+    received_7d: int
+    rejects: Page | None
+
+    @property
+    def is_waiting_for_connection(self) -> bool:
+        return self.state in (sources.UrlState.ACTIVE, sources.UrlState.ROTATED) and (
+            self.connected_at is None
+        )
+
+
+def inbound_panel(*, listing: Listing, page: str | int | None = 1) -> InboundPanel:
+    """The listing's inbound URL state, its recent counts and one page of its rejects."""
+    source = webhook_source_for_listing(listing=listing)
+    if source is None:
+        return InboundPanel(None, sources.UrlState.NONE, None, None, 0, 0, None)
+    now = timezone.now()
+    real = Q(is_test=False)
+    counts = InboundItem.objects.filter(
+        source=source, received_at__gt=now - timedelta(days=7)
+    ).aggregate(
+        day=Count("pk", filter=real & Q(received_at__gt=now - timedelta(hours=24))),
+        week=Count("pk", filter=real),
+    )
+    rejects = Paginator(rejects_for_source(source=source), REJECTS_PER_PAGE).get_page(page)
+    return InboundPanel(
+        source=source,
+        state=sources.webhook_url_state(source),
+        connected_at=source.connected_at,
+        last_received_at=source.last_received_at,
+        received_24h=counts["day"],
+        received_7d=counts["week"],
+        rejects=rejects,
+    )
