@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from crm import services, targets
 from crm.forms import CONFIG_FIELD_PREFIX, CONFIG_KEYS, CrmTargetForm, config_field_names
 from crm.models import CrmTarget, Delivery
+from crm.referrals import admin as referrals_admin  # noqa: F401  (registers its admin)
 from leads import admin as leads_admin
 from leads.admin.common import (
     BOTH_LOCATIONS,

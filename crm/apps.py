@@ -11,6 +11,10 @@ class CrmConfig(AppConfig):
             checks,  # noqa: F401  (registers the system checks)
             selectors,
         )
+        from crm.referrals import push
         from leads.catalog import selectors as leads_selectors
+        from leads.referrals import services as referral_services
 
         leads_selectors.listing_delivery_check_register(selectors.listing_has_verified_target)
+        # A publisher's referral change is sent by a crm worker (leads does not import crm).
+        referral_services.referral_push_waker_register(push.referral_push_task.delay)

@@ -238,3 +238,68 @@ class Delivery(TimestampedModel):
 
     def __str__(self):
         return f"{self.get_event_display()} → {self.target_id} ({self.get_status_display()})"
+
+
+class ReferralConnection(TimestampedModel):
+    """A publisher's connection to Partner Center's Referrals API (App+User credentials,
+    reference/partner-center-inbound.md §1.1) and the state of its incremental sync."""
+
+    publisher = models.OneToOneField(
+        "portal.Publisher",
+        on_delete=models.CASCADE,
+        related_name="referral_connection",
+        verbose_name=_("publisher"),
+    )
+    listing = models.ForeignKey(
+        Listing,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("listing"),
+        help_text=_("The listing that the referrals' leads are filed under."),
+    )
+    tenant_id = models.CharField(
+        _("directory (tenant) id"),
+        max_length=100,
+        help_text=_("The Microsoft Entra tenant of the app registration: a GUID or a domain."),
+    )
+    client_id = models.CharField(_("application (client) id"), max_length=100)
+    username = models.CharField(
+        _("user name"),
+        max_length=254,
+        help_text=_("A Partner Center user with the Referrals Admin role."),
+    )
+    # client_secret and password; never shown back.
+    secrets = EncryptedJSONField(_("secrets"), default=dict, blank=True)
+    is_active = models.BooleanField(
+        _("active"), default=True, help_text=_("A paused connection is not synced.")
+    )
+    last_synced_at = models.DateTimeField(_("last sync"), null=True, blank=True)
+    watermark = models.DateTimeField(
+        _("watermark"),
+        null=True,
+        blank=True,
+        help_text=_("The newest updatedDateTime read; the next sync reads from a little before."),
+    )
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
+    last_counts = models.JSONField(_("last sync's counts"), default=dict, blank=True)
+    sync_lease_until = models.DateTimeField(_("sync leased until"), null=True, blank=True)
+    next_sync_at = models.DateTimeField(
+        _("next sync not before"),
+        null=True,
+        blank=True,
+        help_text=_("Set when Partner Center asked us to wait (429 Retry-After)."),
+    )
+
+    SECRET_KEYS = ("client_secret", "password")
+
+    class Meta:
+        ordering = ["publisher__name"]
+        verbose_name = _("Partner Center referrals connection")
+        verbose_name_plural = _("Partner Center referrals connections")
+
+    def __str__(self):
+        return f"{self.publisher} – Partner Center"
+
+    def secrets_set(self) -> dict[str, bool]:
+        return {key: bool(self.secrets.get(key)) for key in self.SECRET_KEYS}

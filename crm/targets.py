@@ -9,7 +9,6 @@ from django.db import transaction
 from django.db.models import TextField, Value
 from django.db.models.functions import Cast
 from django.utils import timezone
-from django.utils.text import capfirst
 
 from crm import services
 from crm.connectors import signing
@@ -19,47 +18,50 @@ from crm.models import CrmTarget
 
 @transaction.atomic
 def crm_configs_rotate_keys() -> int:
-    """Re-encrypt every encrypted configuration under the first FIELD_ENCRYPTION_KEYS key:
-    the CRM targets', and those of any other app's model with an EncryptedJSONField (an
-    inbound Azure Table source's connection string), found in the app registry.
+    """Re-encrypt every target's config under the first FIELD_ENCRYPTION_KEYS key.
 
     All rows or none: an undecryptable row raises and rolls the whole rotation back.
     """
+    return encrypted_rows_rotate(model=CrmTarget, field="config", label="CRM target")
+
+
+def encrypted_rows_rotate(*, model, field: str, label: str) -> int:
+    """Re-encrypt one encrypted column of every row under the first key (in the caller's
+    transaction); raises ImproperlyConfigured naming the row no key decrypts."""
     fernet = field_fernet()
+    # Cast to text so the raw token comes back, not the decrypted dict.
+    rows = (
+        model.objects.select_for_update()
+        .annotate(token=Cast(field, output_field=TextField()))
+        .order_by("pk")
+        .values_list("pk", "token")
+    )
     rotated = 0
-    for model, field in _encrypted_fields():
-        # Cast to text so the raw token comes back, not the decrypted dict.
-        rows = (
-            model.objects.select_for_update()
-            .annotate(token=Cast(field, output_field=TextField()))
-            .order_by("pk")
-            .values_list("pk", "token")
-        )
-        for pk, token in rows:
-            try:
-                new_token = fernet.rotate(token.encode()).decode()
-            except InvalidToken as exc:
-                raise ImproperlyConfigured(
-                    f"{capfirst(model._meta.verbose_name)} {pk}: its {field} cannot be "
-                    "decrypted with any key in FIELD_ENCRYPTION_KEYS. Nothing was rotated."
-                ) from exc
-            # A plain-text Value writes the new token as is; the field would encrypt it again.
-            model.objects.filter(pk=pk).update(
-                **{field: Value(new_token, output_field=TextField())}
-            )
-            rotated += 1
+    for pk, token in rows:
+        try:
+            new_token = fernet.rotate(token.encode()).decode()
+        except InvalidToken as exc:
+            raise ImproperlyConfigured(
+                f"{label} {pk}: its {field} cannot be decrypted with any key in "
+                "FIELD_ENCRYPTION_KEYS. Nothing was rotated."
+            ) from exc
+        # A plain-text Value writes the new token as is; the field would encrypt it again.
+        model.objects.filter(pk=pk).update(**{field: Value(new_token, output_field=TextField())})
+        rotated += 1
     return rotated
 
 
-def _encrypted_fields() -> list[tuple[type, str]]:
-    """(model, field name) of every EncryptedJSONField, the CRM targets' first."""
-    found = [
+def encrypted_fields_above_crm() -> list[tuple[type, str]]:
+    """(model, field name) of every EncryptedJSONField of an app above crm (an inbound
+    Azure Table source's connection string), found in the app registry: crm imports no
+    app above it, yet the key rotation must reach their rows too."""
+    return [
         (model, field.name)
         for model in apps.get_models()
+        if model._meta.app_label != CrmTarget._meta.app_label
         for field in model._meta.concrete_fields
         if isinstance(field, EncryptedJSONField)
     ]
-    return sorted(found, key=lambda pair: pair[0] is not CrmTarget)
 
 
 def targets_pause(*, targets) -> int:

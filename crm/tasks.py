@@ -6,6 +6,7 @@ crm.services, beside the wake-up."""
 from celery import shared_task
 
 from crm import selectors, services
+from crm.referrals.tasks import referrals_sync  # noqa: F401  (Celery discovers crm.tasks)
 
 
 @shared_task(name="crm.sweep")

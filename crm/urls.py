@@ -19,6 +19,7 @@ urlpatterns = [
     path("crm/targets/new/", views.target_create, name="crm-target-create"),
     path("crm/targets/<int:target_id>/", include(target_urls)),
     path("crm/deliveries/", views.delivery_list, name="crm-deliveries"),
+    path("settings/partner-center/", include("crm.referrals.urls")),
     path(
         "crm/deliveries/<int:delivery_id>/redeliver/",
         views.delivery_redeliver_view,

@@ -14,6 +14,7 @@ from leads.intake import csv_import
 from leads.lifecycle import selectors as lead_selectors
 from leads.lifecycle.selectors import DEFAULT_SORT, LEAD_SORTS, LeadFilters
 from leads.models import Lead, LeadStatus
+from leads.referrals.forms import ReferralFilterField
 
 MAX_BULK_LEADS = 500
 
@@ -46,6 +47,7 @@ class LeadFilterForm(forms.Form):
         label=_("Score from"), required=False, min_value=0, max_value=100
     )
     score_max = forms.IntegerField(label=_("Score to"), required=False, min_value=0, max_value=100)
+    referral = ReferralFilterField()
     created_from = forms.DateField(
         label=_("Created from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -93,6 +95,7 @@ class LeadFilterForm(forms.Form):
             listing_id=data["listing"].pk if data.get("listing") else None,
             campaign_id=data["campaign"].pk if data.get("campaign") else None,
             status=data.get("status") or None,
+            referral_substatus=data.get("referral") or None,
             score_min=data.get("score_min"),
             score_max=data.get("score_max"),
             since=day_start(data.get("created_from")),

@@ -19,6 +19,12 @@ from leads.notifications.models import (
     NotificationPreference,
 )
 from leads.nurture.models import EmailSend, Enrollment, NurtureSequence, NurtureStep, Suppression
+from leads.referrals.models import (
+    Referral,
+    ReferralStatus,
+    ReferralSubstatus,
+    ReferralSyncState,
+)
 from leads.scoring.models import RescoreRun, ScoringRule
 
 __all__ = [
@@ -44,6 +50,10 @@ __all__ = [
     "NurtureSequence",
     "NurtureStep",
     "PublisherApiToken",
+    "Referral",
+    "ReferralStatus",
+    "ReferralSubstatus",
+    "ReferralSyncState",
     "RescoreRun",
     "ScoringRule",
     "Suppression",

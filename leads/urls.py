@@ -4,6 +4,7 @@ from django.urls import path
 
 from leads import views
 from leads.views import campaigns as campaign_views
+from leads.views import referrals as referral_views
 from leads.views import unsubscribe as unsubscribe_views
 from leads.views.scoring import scoring_progress
 
@@ -16,6 +17,7 @@ urlpatterns = [
     path("leads/import/", views.lead_import, name="leads-import"),
     path("leads/<uuid:lead_id>/", views.lead_detail, name="lead-detail"),
     path("referrals/", views.referral_list, name="referrals"),
+    path("referrals/<int:referral_id>/", referral_views.referral_detail, name="referral-detail"),
     path("scoring/", views.scoring, name="scoring"),
     path("scoring/progress/", scoring_progress, name="scoring-progress"),
     # Campaigns and their nurture sequences.

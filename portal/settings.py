@@ -346,6 +346,10 @@ CELERY_TASK_ROUTES = {
     "crm.sweep": {"queue": "delivery"},
     "leads.send_due_nurture_steps": {"queue": "nurture"},
     "leads.notify_new_leads": {"queue": "nurture"},
+    # Partner Center's Referrals API: outbound calls, paced like the deliveries.
+    "crm.referrals_sync": {"queue": "delivery"},
+    "crm.referral_connection_sync": {"queue": "delivery"},
+    "crm.referral_push": {"queue": "delivery"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Beat entries name tasks by their explicit `name=`; each issue that adds a periodic
@@ -371,6 +375,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     "leads-notify": {
         "task": "leads.notify_new_leads",
         "schedule": env.float("LEAD_NOTIFY_SWEEP_SECONDS", default=30.0),
+    },
+    # Co-Sell referrals: the incremental read of each Partner Center connection, and the
+    # retries of the publishers' accept/decline/won/lost (crm.referrals).
+    "crm-referrals-sync": {
+        "task": "crm.referrals_sync",
+        "schedule": env.float("PARTNER_CENTER_SYNC_SECONDS", default=300.0),
     },
 }
 # The leads one new-lead email lists by name; the rest are counted ("and 12 more").
@@ -415,6 +425,23 @@ INBOUND_TABLE_PAGE_SIZE = env.int("INBOUND_TABLE_PAGE_SIZE", default=200)
 INBOUND_TABLE_LEASE_SECONDS = env.int("INBOUND_TABLE_LEASE_SECONDS", default=120)
 # How long one read may go on before it leaves the rest to the next beat tick.
 INBOUND_TABLE_READ_BUDGET_SECONDS = env.int("INBOUND_TABLE_READ_BUDGET_SECONDS", default=60)
+
+# --- Partner Center Referrals API (Co-Sell referrals, crm.referrals) ----------------------
+# Azure AD's v1 token endpoint ({tenant} is the connection's directory) and the API base.
+# Tests point both at a loopback receiver.
+PARTNER_CENTER_TOKEN_URL = env.str(
+    "PARTNER_CENTER_TOKEN_URL", default="https://login.microsoftonline.com/{tenant}/oauth2/token"
+)
+PARTNER_CENTER_API_URL = env.str(
+    "PARTNER_CENTER_API_URL", default="https://api.partner.microsoft.com/v1.0/engagements/referrals"
+)
+# A sync re-reads referrals updated this long before its watermark (clock skew, late writes).
+PARTNER_CENTER_SYNC_OVERLAP_SECONDS = env.int("PARTNER_CENTER_SYNC_OVERLAP_SECONDS", default=600)
+# One sync at a time per connection; a dead worker's sync is taken over after this.
+PARTNER_CENTER_SYNC_LEASE_SECONDS = env.int("PARTNER_CENTER_SYNC_LEASE_SECONDS", default=600)
+PARTNER_CENTER_PAGE_SIZE = env.int("PARTNER_CENTER_PAGE_SIZE", default=100)
+# A 429's Retry-After up to this is waited out in the call; a longer one ends the sync.
+PARTNER_CENTER_MAX_WAIT_SECONDS = env.float("PARTNER_CENTER_MAX_WAIT_SECONDS", default=30.0)
 
 # --- Admin ------------------------------------------------------------------------------
 # The Co-Sell program page that the portal links to (DESIGN §1).

@@ -1,6 +1,7 @@
 import pytest
 
 from tests import factories
+from tests.crm.referrals_support import co_sell, partner_center  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(scope="session")

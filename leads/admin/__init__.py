@@ -6,7 +6,15 @@ changelists never count the whole table, never filter on a big relation, and sel
 every relation they show. Importing the package registers every admin.
 """
 
-from leads.admin import catalog, credentials, leads, notifications, nurture, referrals  # noqa: F401
+from leads.admin import (  # noqa: F401
+    catalog,
+    credentials,
+    leads,
+    notifications,
+    nurture,
+    referral_records,
+    referrals,
+)
 from leads.admin.common import ReadOnlyInlineMixin, RecentRowsFormSet
 from leads.admin.leads import LeadAdmin
 

@@ -18,7 +18,8 @@ from leads.intake.services import contact_fold
 from leads.intake.transactions import ItemOutcome, refusal, run_atomic, unstorable
 from leads.lifecycle.services import LeadEvent, lead_move, leads_changes_record
 from leads.lifecycle.snapshot import CO_SELL_SOURCE
-from leads.models import Lead, LeadActivity, Listing
+from leads.models import Lead, LeadActivity, Listing, Referral
+from leads.referrals import services as referral_services
 
 CO_SELL_ACTION = "CoSellReferral"
 EXTERNAL_ID_PREFIX = "co-sell:"
@@ -33,26 +34,38 @@ class ReferralPayload(LeadPayload):
     OfferId: single_line(200, min_length=1)
 
 
-def referral_ingest(*, payload: ReferralPayload, raw: dict, entered_by=None) -> ItemOutcome:
-    """Store a Co-Sell referral as a qualified co-sell lead; replays answer 200."""
+def referral_ingest(
+    *,
+    payload: ReferralPayload,
+    raw: dict,
+    entered_by=None,
+    listing: Listing | None = None,
+    referral_values: dict | None = None,
+) -> ItemOutcome:
+    """Store a Co-Sell referral as a qualified co-sell lead; replays answer 200.
+
+    The Referrals API sync (crm.referrals) names the listing and passes what Partner
+    Center says of the referral (`referral_values`, leads.referrals.services.REMOTE_FIELDS).
+    """
     external_id = EXTERNAL_ID_PREFIX + payload.ReferralId
     stored = LeadActivity.objects.filter(external_id=external_id).values_list(
         "intake_response", flat=True
     )
     if stored:
         return ItemOutcome(200, answer=stored[0])
-    listings = list(
-        Listing.objects.filter(offer_id__iexact=payload.OfferId).select_related("publisher")
-    )
-    if not listings:
-        msg = _("No listing has the offer %(offer)s.") % {"offer": repr(payload.OfferId)}
-        return refusal(["body", "OfferId"], msg, "unknown_offer")
-    if len(listings) > 1:
-        msg = _("The offer %(offer)s is on both storefronts; name one in OfferId's listing.")
-        return refusal(
-            ["body", "OfferId"], msg % {"offer": repr(payload.OfferId)}, "ambiguous_offer"
+    if listing is None:
+        listings = list(
+            Listing.objects.filter(offer_id__iexact=payload.OfferId).select_related("publisher")
         )
-    listing = listings[0]
+        if not listings:
+            msg = _("No listing has the offer %(offer)s.") % {"offer": repr(payload.OfferId)}
+            return refusal(["body", "OfferId"], msg, "unknown_offer")
+        if len(listings) > 1:
+            msg = _("The offer %(offer)s is on both storefronts; name one in OfferId's listing.")
+            return refusal(
+                ["body", "OfferId"], msg % {"offer": repr(payload.OfferId)}, "ambiguous_offer"
+            )
+        listing = listings[0]
     if not listing.publisher.co_sell_enrolled:
         msg = _("%(publisher)s is not Co-Sell enrolled, so it cannot receive referrals.")
         return refusal(
@@ -60,7 +73,9 @@ def referral_ingest(*, payload: ReferralPayload, raw: dict, entered_by=None) -> 
         )
     try:
         # Retried on deadlock or serialization failure, as marketplace intake is.
-        return run_atomic(lambda: _store(payload, raw, listing, external_id, entered_by))
+        return run_atomic(
+            lambda: _store(payload, raw, listing, external_id, entered_by, referral_values)
+        )
     except IntegrityError:
         stored = LeadActivity.objects.filter(external_id=external_id).values_list(
             "intake_response", flat=True
@@ -73,7 +88,14 @@ def referral_ingest(*, payload: ReferralPayload, raw: dict, entered_by=None) -> 
         return unstorable(exc)
 
 
-def _store(payload: ReferralPayload, raw: dict, listing: Listing, external_id: str, entered_by):
+def _store(
+    payload: ReferralPayload,
+    raw: dict,
+    listing: Listing,
+    external_id: str,
+    entered_by,
+    referral_values: dict | None,
+):
     now = timezone.now()
     details = payload.UserDetails
     email = Lead.normalize_email(details.Email)
@@ -120,6 +142,30 @@ def _store(payload: ReferralPayload, raw: dict, listing: Listing, external_id: s
         raw_payload=raw,
         intake_response=answer,
     )
+    if referral_values is None:  # posted by hand: only what the lead JSON says
+        referral_values, sync_state = posted_referral_values(payload), Referral.SyncState.LOCAL
+    else:
+        sync_state = Referral.SyncState.SYNCED
+    referral_services.referral_store(
+        publisher=listing.publisher,
+        lead=lead,
+        partner_center_id=payload.ReferralId,
+        values=referral_values,
+        sync_state=sync_state,
+    )
     events = [] if lead.status == Lead.Status.DISQUALIFIED else [LeadEvent(lead, event, listing.pk)]
     leads_changes_record(transitions=transitions, events=events, field_seller=False, now=now)
     return ItemOutcome(201, answer=answer)
+
+
+def posted_referral_values(payload: ReferralPayload) -> dict:
+    """A referral posted to /api/v1/referrals (or typed in admin): new, awaiting an answer."""
+    details = payload.UserDetails
+    return {
+        "name": payload.OfferTitle or payload.ReferralId,
+        "customer_name": details.Company,
+        "customer_need": payload.Description,
+        "status": Referral.Status.NEW,
+        "substatus": Referral.Substatus.PENDING,
+        "pc_created_at": payload.CreatedTime,
+    }

@@ -35,7 +35,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Concat, Lower, Trim
 
 from leads.catalog.storefronts import Storefront
-from leads.models import Lead, LeadActivity, LeadTransition
+from leads.models import Lead, LeadActivity, LeadTransition, Referral
 from portal.models import Publisher
 
 # Newest first, with the id as tie-break: the order of the index (publisher, -created_at, -id).
@@ -65,6 +65,8 @@ class LeadFilters:
     # Created strictly before this moment (the portal's "created to", a day's end).
     until: datetime | None = None
     search: str | None = None
+    # Co-Sell: leads with a referral in this substatus (Accepted, Won, …).
+    referral_substatus: str | None = None
     # Keyset pagination: only leads strictly after this position in LEAD_ORDERING.
     after: LeadPosition | None = None
 
@@ -113,6 +115,11 @@ def leads_matching(*, publisher: Publisher, filters: LeadFilters) -> QuerySet[Le
     leads = Lead.objects.filter(publisher=publisher, **_lookups(filters, LEAD_LOOKUPS))
     if filters.search and filters.search.strip():
         leads = leads.filter(search_condition(filters.search))
+    if filters.referral_substatus:
+        referrals = Referral.objects.filter(
+            lead=OuterRef("pk"), substatus=filters.referral_substatus
+        )
+        leads = leads.filter(Exists(referrals))
     activity_conditions = Q(**_lookups(filters, ACTIVITY_LOOKUPS))
     if activity_conditions:
         # Listing, storefront and campaign belong to activities: one activity must match them all.

@@ -25,6 +25,7 @@ from leads.lifecycle import services as lifecycle_services
 from leads.lifecycle.csv_export import export_lines
 from leads.lifecycle.selectors import SORT_DEFAULT_DESCENDING
 from leads.models import LeadActivity, LeadOrigin, LeadStatus
+from leads.referrals import selectors as referral_selectors
 from portal.tenancy.decorators import found_or_404, publisher_required
 
 PAGE_SIZE = 50
@@ -67,8 +68,14 @@ def _list_context(request, *, origin: str, bulk_form=None) -> dict:
         size=PAGE_SIZE,
     )
     latest = lead_selectors.latest_activities(leads=page.leads) if page.leads else {}
+    referrals = (
+        referral_selectors.latest_referrals(leads=page.leads)
+        if origin == LeadOrigin.CO_SELL and page.leads
+        else {}
+    )
     for lead in page.leads:
         lead.latest_activity = latest.get(lead.pk)
+        lead.latest_referral = referrals.get(lead.pk)
     start = _start(request, page)
     selected = set(bulk_form.cleaned_data.get("lead", []) if bulk_form is not None else [])
     return {
@@ -271,6 +278,9 @@ def lead_detail(request, lead_id):
         "activities": activities,
         "transitions": lead.transitions.all(),
         "deliveries": lead.deliveries.all(),
+        "referrals": referral_selectors.referrals_of_lead(lead=lead)
+        if lead.origin == LeadOrigin.CO_SELL
+        else [],
         "redeliverable": {"delivered", "failed"},
     }
     return render(request, "leads/lead_detail.html", context)

@@ -28,6 +28,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from kombu import Connection
 
+from crm.referrals import selectors as referral_connections
 from leads.catalog import selectors as catalog_selectors
 from leads.intake import api_keys
 from leads.intake import selectors as intake_selectors
@@ -202,7 +203,14 @@ def _broker_status(url: str) -> dict:
 def _settings_reads(publisher, *, is_owner: bool) -> dict:
     members = selectors.memberships_of_publisher(publisher=publisher)
     tokens = intake_selectors.publisher_tokens_active(publisher=publisher) if is_owner else []
-    return {"members": list(members), "tokens": list(tokens)}
+    referral_connection = (
+        referral_connections.connection_status(publisher=publisher) if is_owner else None
+    )
+    return {
+        "members": list(members),
+        "tokens": list(tokens),
+        "referral_connection": referral_connection,
+    }
 
 
 def _settings_render(request: HttpRequest, **overrides) -> HttpResponse:

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from crm.models import CrmTarget, Delivery
 from leads.lifecycle import services as lifecycle_services
-from leads.models import Lead, LeadOrigin
+from leads.models import Lead, LeadOrigin, Referral
 from tests import factories
 from tests.browser.conftest import WatchedPage
 
@@ -100,6 +100,19 @@ def _world():
             external_id=f"{person.origin}-{PAYLOAD}",
             raw_payload={"Description": PAYLOAD},
         )
+    # A Co-Sell referral as the Referrals API sync keeps it, the payload in its free text.
+    Referral.objects.create(
+        publisher=publisher,
+        lead=cosell,
+        partner_center_id="ref-xss",
+        name=PAYLOAD,
+        customer_name=PAYLOAD,
+        customer_need=PAYLOAD,
+        seller_name=PAYLOAD,
+        status_reason=PAYLOAD,
+        currency="USD",
+        sync_state="synced",
+    )
     # A move by hand with the payload as its reason; it queues the lead's deliveries.
     lifecycle_services.lead_transition(lead=lead, to_status="qualified", by=owner, reason=PAYLOAD)
     lead.refresh_from_db()
@@ -148,6 +161,7 @@ def _assert_inert(
 def test_a_payload_in_every_lead_field_is_rendered_as_text(watched_in, settings):
     validate_email(EMAIL)
     owner, lead, cosell, listing, campaign, target, paused = _world()
+    referral = Referral.objects.get(lead=cosell)
     staff = factories.make_user(username="staff", is_staff=True, is_superuser=True)
 
     publisher_view = watched_in("en-US")
@@ -160,6 +174,7 @@ def test_a_payload_in_every_lead_field_is_rendered_as_text(watched_in, settings)
         ("lead-detail", f"/leads/{lead.uuid}/", True),
         ("referrals", "/referrals/", True),
         ("referral-detail", f"/leads/{cosell.uuid}/", True),
+        ("referral-page", f"/referrals/{referral.pk}/", True),
         ("listings", "/listings/", True),
         ("listing-detail", f"/listings/{listing.pk}/", True),
         ("campaigns", "/campaigns/", True),
@@ -190,6 +205,8 @@ def test_a_payload_in_every_lead_field_is_rendered_as_text(watched_in, settings)
         ("delivery-change", f"/admin/crm/delivery/{delivery.pk}/change/", True),
         ("crmtarget-list", "/admin/crm/crmtarget/", True),
         ("crmtarget-change", f"/admin/crm/crmtarget/{target.pk}/change/", True),
+        ("referral-list", "/admin/leads/referral/", True),
+        ("referral-change", f"/admin/leads/referral/{referral.pk}/change/", True),
     ]
     for name, path, shown in admin_pages:
         _assert_inert(staff_view, f"admin-{name}", path, shown=shown)

@@ -57,7 +57,7 @@ def test_rotation_re_encrypts_every_row_under_the_new_key(db, keys, publisher):
     keys(K2, K1)
     out = io.StringIO()
     call_command("rotate_encryption_keys", stdout=out)
-    assert out.getvalue() == "Re-encrypted 3 configurations.\n"
+    assert out.getvalue() == "Re-encrypted 3 CRM target configurations.\n"
 
     # Then every row decrypts with K2 alone and none with K1 alone
     tokens = raw_tokens()
@@ -85,3 +85,30 @@ def test_rotation_with_a_lost_key_changes_nothing_and_fails(db, keys, publisher)
 
     # Then no row was rewritten
     assert raw_tokens() == before
+
+
+def test_rotation_re_encrypts_the_partner_center_connections_too(db, keys, publisher):
+    # Given a target and a Partner Center connection written under K1
+    from crm.models import ReferralConnection
+    from tests.crm.referrals_support import connect
+    from tests.factories import make_listing
+
+    make_target(publisher=publisher, config={"n": 1})
+    listing = make_listing(publisher=publisher)
+    row = connect(publisher, listing, client_secret=SENTINEL, password=SENTINEL)
+
+    # When K2 is put first and the rotation runs
+    keys(K2, K1)
+    out = io.StringIO()
+    call_command("rotate_encryption_keys", stdout=out)
+
+    # Then the connection's secrets decrypt with K2 alone
+    assert out.getvalue() == (
+        "Re-encrypted 1 CRM target configurations. Re-encrypted 1 Partner Center connections.\n"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT secrets FROM crm_referralconnection WHERE id = %s", [row.pk])
+        token = cursor.fetchone()[0]
+    assert json.loads(Fernet(K2).decrypt(token.encode()))["client_secret"] == SENTINEL
+    keys(K2)
+    assert ReferralConnection.objects.get().secrets["password"] == SENTINEL

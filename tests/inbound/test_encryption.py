@@ -39,7 +39,9 @@ def test_the_rotation_re_encrypts_table_sources_with_the_crm_targets(settings):
     call_command("rotate_encryption_keys", stdout=out)
 
     # Then both rows were rotated, and the source reads with K2 alone
-    assert out.getvalue() == "Re-encrypted 2 configurations.\n"
+    assert out.getvalue() == (
+        "Re-encrypted 1 CRM target configurations. Re-encrypted 1 inbound sources.\n"
+    )
     token = raw_config(source).encode()
     assert json.loads(Fernet(K2).decrypt(token)) == {"storageAccountConnectionString": CONNECTION}
     with pytest.raises(InvalidToken):

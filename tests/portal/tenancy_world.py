@@ -16,10 +16,11 @@ from inbound import sources as inbound_sources
 from inbound.models import InboundItem, InboundSource
 from leads.catalog.storefronts import Storefront
 from leads.intake import api_keys
-from leads.models import Lead, LeadActivity, LeadStatus
+from leads.models import Lead, LeadActivity, LeadStatus, Referral
 from leads.nurture import services as nurture
 from portal.models import Membership
 from tests import factories
+from tests.crm.referrals_support import connect
 
 A_MARK, B_MARK = "alphaqz", "betaqz"
 SENTINEL = "sentinel-crm-secret-7f3a9c"
@@ -51,6 +52,7 @@ class Side:
     table_source: object = None
     table_item: object = None
     inbound_item: object = None
+    referral: object = None
 
 
 def side_seed(mark: str) -> Side:
@@ -210,6 +212,30 @@ def _leads(side: Side, listings: list, campaigns: list) -> None:
         for n, lead in enumerate(leads[::5])
     )
     side.lead_uuids = {str(lead.uuid) for lead in leads}
+    _referrals(side, [lead for lead in leads if lead.origin == "co-sell"])
+
+
+def _referrals(side: Side, leads: list) -> None:
+    """A Partner Center referral per Co-Sell lead, and the publisher's connection."""
+    mark = side.publisher.slug
+    Referral.objects.bulk_create(
+        Referral(
+            publisher=side.publisher,
+            lead=lead,
+            partner_center_id=f"{mark}-ref-{n}",
+            name=f"{mark} deal {n}",
+            customer_name=f"{mark.title()} Industries",
+            deal_value=1000 + n,
+            currency="USD",
+            seller_name="Sam Seller",
+            status="New",
+            substatus="Pending",
+            sync_state="synced",
+        )
+        for n, lead in enumerate(leads)
+    )
+    side.referral = Referral.objects.filter(publisher=side.publisher).first()
+    connect(side.publisher, side.listing, client_secret=SENTINEL, password=SENTINEL)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.models import CrmTarget, Delivery
+from crm.models import CrmTarget, Delivery, ReferralConnection
 from inbound import sources as inbound_sources
 from inbound.models import InboundItem, InboundSource
 from leads.catalog.storefronts import Storefront
@@ -26,6 +26,7 @@ from leads.models import (
     NurtureSequence,
     NurtureStep,
     PublisherApiToken,
+    Referral,
     RescoreRun,
     ScoringRule,
     Suppression,
@@ -33,6 +34,7 @@ from leads.models import (
 from portal.models import Membership, Publisher
 from portal.paginators import CheapCountPaginator, CountKind
 from tests import factories
+from tests.crm.referrals_support import connect
 
 pytestmark = pytest.mark.django_db
 
@@ -66,6 +68,7 @@ def _one_row_of_every_model(publisher, staff_user) -> dict:
         CoSellReferral: CoSellReferral.objects.get(
             pk=factories.make_lead(publisher=publisher, origin="co-sell").pk
         ),
+        **_referral_rows(publisher, lead, listing),
         **_nurture_rows(publisher, lead, listing),
         NotificationEmail: NotificationEmail.objects.create(
             membership=factories.make_membership(publisher=publisher),
@@ -78,6 +81,13 @@ def _one_row_of_every_model(publisher, staff_user) -> dict:
         **_sign_in_rows(),
         **_inbound_rows(listing),
     }
+
+
+def _referral_rows(publisher, lead, listing) -> dict:
+    """Partner Center's referrals and the publisher's connection (crm.referrals)."""
+    connection = connect(publisher, listing)
+    referral = Referral.objects.create(publisher=publisher, lead=lead, partner_center_id="r-1")
+    return {ReferralConnection: connection, Referral: referral}
 
 
 def _inbound_rows(listing) -> dict:
@@ -157,6 +167,8 @@ def test_staff_opens_changelist_add_and_change_page_of_every_model_admin(
         "leads.PublisherApiToken": (200, 200, 200),
         "leads.RescoreRun": (200, 403, 200),
         "leads.CoSellReferral": (200, 200, 200),
+        "leads.Referral": (200, 403, 200),
+        "crm.ReferralConnection": (200, 403, 200),
         "leads.NurtureSequence": (200, 200, 200),
         "leads.NurtureStep": (200, 200, 200),
         "leads.Enrollment": (200, 403, 200),

@@ -117,6 +117,16 @@ def _action(kwargs, to, data=lambda w: {}, **options) -> Route:
     return Route(ACTION, kwargs=kwargs, data=data, owner=302, to=to, is_object=True, **options)
 
 
+def _connection_action() -> Route:
+    return Route(
+        ACTION,
+        data=lambda w: {},
+        owner=302,
+        to=lambda w: "/settings/partner-center/",
+        owner_only=True,
+    )
+
+
 def _public(**options) -> Route:
     return Route(PUBLIC, **options)
 
@@ -189,6 +199,7 @@ ROUTES: dict[str, Route] = {
     "leads-import": _page(),
     "lead-detail": _object_page(lambda w: {"lead_id": w.a.lead.uuid}),
     "referrals": _page(),
+    "referral-detail": _object_page(lambda w: {"referral_id": w.a.referral.pk}),
     "scoring": _page(),
     "scoring-progress": _page(),
     # Campaigns and nurture.
@@ -223,6 +234,11 @@ ROUTES: dict[str, Route] = {
     "crm-target-rotate-secret": _action(_target, _to_target),
     "crm-target-finish-rotation": _action(_target, _to_target),
     "crm-deliveries": _page(),
+    # The Partner Center connection: one per publisher, so no id in its URLs.
+    "crm-referral-connection": _page(owner_only=True),
+    "crm-referral-connection-pause": _connection_action(),
+    "crm-referral-connection-resume": _connection_action(),
+    "crm-referral-connection-sync": _connection_action(),
     "crm-delivery-redeliver": _action(
         lambda w: {"delivery_id": w.a.delivery.pk}, lambda w: "/crm/deliveries/"
     ),

@@ -1,19 +1,42 @@
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils.text import capfirst
 
 from crm import targets
+from crm.models import ReferralConnection
 
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every encrypted configuration (CRM targets, inbound Azure Table sources) "
-        "under the first key of FIELD_ENCRYPTION_KEYS. Put the new key first, run this, then "
-        "drop the old key."
+        "Re-encrypt every CRM target's configuration, every Partner Center connection's "
+        "secrets and every other app's encrypted column (inbound Azure Table sources) under "
+        "the first key of FIELD_ENCRYPTION_KEYS. Put the new key first, run this, then drop "
+        "the old key."
     )
 
     def handle(self, *args, **options):
         try:
-            rotated = targets.crm_configs_rotate_keys()
+            with transaction.atomic():
+                rotated = targets.crm_configs_rotate_keys()
+                connections = targets.encrypted_rows_rotate(
+                    model=ReferralConnection, field="secrets", label="Partner Center connection"
+                )
+                others = [
+                    (
+                        model,
+                        targets.encrypted_rows_rotate(
+                            model=model, field=field, label=capfirst(model._meta.verbose_name)
+                        ),
+                    )
+                    for model, field in targets.encrypted_fields_above_crm()
+                ]
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(self.style.SUCCESS(f"Re-encrypted {rotated} configurations."))
+        message = f"Re-encrypted {rotated} CRM target configurations."
+        if connections:
+            message += f" Re-encrypted {connections} Partner Center connections."
+        for model, count in others:
+            if count:
+                message += f" Re-encrypted {count} {model._meta.verbose_name_plural}."
+        self.stdout.write(self.style.SUCCESS(message))

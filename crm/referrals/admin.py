@@ -1,0 +1,78 @@
+"""Staff admin of the Partner Center connections: the sync's state, pause, resume, sync now.
+
+The client secret and the password are never displayed, not even masked: owners set them
+on the portal's connection page.
+"""
+
+from django.contrib import admin
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from crm.models import ReferralConnection
+from crm.referrals import services
+from leads.admin.common import BOTH_LOCATIONS, count_reported, rows_apply
+
+
+@admin.register(ReferralConnection)
+class ReferralConnectionAdmin(admin.ModelAdmin):
+    list_display = (
+        "publisher",
+        "listing",
+        "is_active",
+        "last_synced_at",
+        "watermark",
+        "last_error",
+    )
+    list_filter = ("is_active",)
+    list_select_related = ("publisher", "listing")
+    search_fields = ("publisher__name", "client_id", "username")
+    raw_id_fields = ("publisher", "listing")
+    exclude = ("secrets",)
+    readonly_fields = (
+        "last_synced_at",
+        "watermark",
+        "last_error",
+        "last_error_at",
+        "last_counts",
+        "sync_lease_until",
+        "next_sync_at",
+    )
+    actions = ["pause", "resume", "sync_now"]
+
+    def has_add_permission(self, request):
+        return False  # the secrets are set by the publisher's owner, in the portal
+
+    def _apply(self, request, queryset, change, message):
+        with transaction.atomic():
+            count = rows_apply(queryset, lambda row: change(connection=row))
+        count_reported(request, message(count), count)
+
+    @admin.action(description=_("Pause the sync"), location=BOTH_LOCATIONS)
+    def pause(self, request, queryset):
+        self._apply(
+            request,
+            queryset,
+            services.referral_connection_pause,
+            lambda n: ngettext("%(count)d connection paused.", "%(count)d connections paused.", n),
+        )
+
+    @admin.action(description=_("Resume the sync"), location=BOTH_LOCATIONS)
+    def resume(self, request, queryset):
+        self._apply(
+            request,
+            queryset,
+            services.referral_connection_resume,
+            lambda n: ngettext(
+                "%(count)d connection resumed.", "%(count)d connections resumed.", n
+            ),
+        )
+
+    @admin.action(description=_("Sync now"), location=BOTH_LOCATIONS)
+    def sync_now(self, request, queryset):
+        self._apply(
+            request,
+            queryset,
+            services.referral_connection_sync_request,
+            lambda n: ngettext("%(count)d sync queued.", "%(count)d syncs queued.", n),
+        )

@@ -1,0 +1,1 @@
+"""Co-Sell referrals as Partner Center's Referrals API carries them (issue 11)."""
