@@ -348,6 +348,7 @@ def table_parse(item: InboundItem) -> parsing.ParseResult:
     created = created_time(entity.get("CreatedTime")) or entity.get("Timestamp")
     if created:
         raw["CreatedTime"] = created
+    parsing.campaign_code_fill(raw)  # Description's mktcmpid and the like
     return parsing.lead_validate(raw, listing, storefront)
 
 

@@ -11,7 +11,7 @@ from inbound import receive, services, table
 from inbound.models import InboundItem
 from leads.catalog.storefronts import Storefront
 from leads.models import LeadActivity, Listing
-from tests.factories import make_publisher
+from tests.factories import make_campaign, make_publisher
 from tests.inbound.table_support import (
     customer,
     pc_entity,
@@ -191,3 +191,17 @@ def test_the_dedupe_key_is_partition_and_row_and_a_long_one_is_hashed():
     assert table.entity_dedupe_key(short) == "2026-12-05|b0f1"
     assert table.entity_dedupe_key(long) == table.entity_dedupe_key(Entity(long))
     assert len(table.entity_dedupe_key(long)) <= 200
+
+
+def test_marketing_parameters_in_the_description_attribute_the_campaign(source):
+    offer = published_offer(source.publisher)
+    campaign = make_campaign(
+        publisher=source.publisher,
+        storefront=Storefront.AZURE_MARKETPLACE,
+        listings=[offer],
+        code="spring-launch",
+    )
+
+    item = process(source, Description='Campaigns: {"mktcmpid": "spring-launch"}')
+
+    assert item.activity.campaign == campaign
