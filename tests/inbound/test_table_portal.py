@@ -7,8 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inbound.models import InboundItem, InboundSource
-from portal.celery import app
 from portal.models import Membership
+from tests.brokers import broker_switched
 from tests.factories import make_membership, make_publisher
 from tests.inbound.table_support import published_offer, table_source
 
@@ -372,21 +372,12 @@ def test_with_the_broker_down_a_table_is_still_added(
     owner_client, django_capture_on_commit_callbacks, caplog
 ):
     # Given a broker that nobody answers at
-    broker = app.conf.broker_write_url
-    app.conf.broker_write_url = "redis://127.0.0.1:1/0"
-    app.pool.force_close_all()
-    app._pool, app.amqp._producer_pool = None, None
-    try:
+    with broker_switched(), django_capture_on_commit_callbacks(execute=True):
         # When an owner adds a table (its first read is queued after the commit)
-        with django_capture_on_commit_callbacks(execute=True):
-            response = owner_client.post(
-                reverse("inbound-table-create"),
-                {"connection_string": CONNECTION, "table_name": "MarketplaceLeads"},
-            )
-    finally:
-        app.conf.broker_write_url = broker
-        app.pool.force_close_all()
-        app._pool, app.amqp._producer_pool = None, None
+        response = owner_client.post(
+            reverse("inbound-table-create"),
+            {"connection_string": CONNECTION, "table_name": "MarketplaceLeads"},
+        )
 
     # Then the table is added all the same; beat reads it once the broker is back
     assert response.status_code == 302
