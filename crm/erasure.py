@@ -48,12 +48,15 @@ def lookup_for(target: CrmTarget, lead, deliveries: list[Delivery]) -> dict:
     if target.kind in {CrmTarget.Kind.MARKETO, CrmTarget.Kind.SALESFORCE}:
         lookup["email"] = lead.email
     elif target.kind == CrmTarget.Kind.DYNAMICS365:
+        # The alternate key names the record the deliveries upserted; without one, the
+        # lead ids Dataverse answered to the POSTs (OData-EntityId) do.
         attribute = str(target.config.get("alternateKey") or "").strip()
+        ids = sorted({entity_id_from(d.response_excerpt) for d in deliveries} - {""})
         if attribute:
             lookup.update(alternate_key=attribute, key_value=str(lead.uuid))
-        ids = [entity_id_from(d.response_excerpt) for d in deliveries]
-        lookup["entity_ids"] = sorted({i for i in ids if i})
-        if not attribute and not lookup["entity_ids"]:
+        elif ids:
+            lookup["entity_ids"] = ids
+        else:
             lookup["email"] = lead.email
     elif target.kind == CrmTarget.Kind.AZURE_TABLE:
         lookup.update(
