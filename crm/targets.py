@@ -31,6 +31,7 @@ def encrypted_rows_rotate(*, model, field: str, label: str) -> int:
     # Cast to text so the raw token comes back, not the decrypted dict.
     rows = (
         model.objects.select_for_update()
+        .exclude(**{f"{field}__isnull": True})
         .annotate(token=Cast(field, output_field=TextField()))
         .order_by("pk")
         .values_list("pk", "token")
