@@ -22,7 +22,7 @@ SECRET = signing.secret_generate()
 SF_CONFIG = {"objectIdentifier": "00D000000000001", "contactEmail": ["crm-admin@pub.example"]}
 
 
-pytestmark = pytest.mark.usefixtures("trusted_loopback")
+pytestmark = [pytest.mark.sqlite, pytest.mark.usefixtures("trusted_loopback")]
 
 
 @pytest.fixture
