@@ -4,15 +4,15 @@ from django.db import transaction
 from django.utils.text import capfirst
 
 from crm import targets
-from crm.models import ReferralConnection
+from crm.models import Delivery, ReferralConnection
 
 
 class Command(BaseCommand):
     help = (
         "Re-encrypt every CRM target's configuration, every Partner Center connection's "
-        "secrets and every other app's encrypted column (inbound Azure Table sources) under "
-        "the first key of FIELD_ENCRYPTION_KEYS. Put the new key first, run this, then drop "
-        "the old key."
+        "secrets, every erasure delivery's lookup and every other app's encrypted column "
+        "(inbound Azure Table sources) under the first key of FIELD_ENCRYPTION_KEYS. Put the "
+        "new key first, run this, then drop the old key."
     )
 
     def handle(self, *args, **options):
@@ -31,6 +31,9 @@ class Command(BaseCommand):
                     )
                     for model, field in targets.encrypted_fields_above_crm()
                 ]
+                lookups = targets.encrypted_rows_rotate(
+                    model=Delivery, field="lookup", label="Erasure delivery"
+                )
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
         message = f"Re-encrypted {rotated} CRM target configurations."
@@ -39,4 +42,6 @@ class Command(BaseCommand):
         for model, count in others:
             if count:
                 message += f" Re-encrypted {count} {model._meta.verbose_name_plural}."
+        if lookups:
+            message += f" Re-encrypted {lookups} erasure deliveries' lookups."
         self.stdout.write(self.style.SUCCESS(message))
