@@ -5,7 +5,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.apps import apps
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from crm.models import Delivery
 from leads.models import Lead
@@ -76,8 +76,8 @@ def person_records(*, email: str, publisher: Publisher | None = None) -> PersonR
         by_lead: dict[int, list[dict]] = defaultdict(list)
         if ids:
             query = model.objects.filter(**{f"{store.lead_path}__in": ids}).order_by("pk")
-            for row in query.values("pk", *_store_values(store), lead=store.lead_path):
-                by_lead[row.pop("lead")].append(row)
+            for row in query.values("pk", *_store_values(store), lead_key=F(store.lead_path)):
+                by_lead[row.pop("lead_key")].append(row)
         records.rows[store.key] = dict(by_lead)
     records.suppressions = _suppressions(records.email, publisher)
     records.unlinked_inbound = _unlinked_inbound(records.email, publisher)

@@ -340,3 +340,19 @@ def _lead_ids_by_hash(*, publisher_id: int, hashes: list[str]) -> list[int]:
         .filter(matched=True)
         .values_list("pk", flat=True)
     )
+
+
+def person_export_log(*, records: selectors.PersonRecords, user, source: str) -> None:
+    """Write the export of a person to the access log (ids only), one entry per publisher."""
+    lead_ids: dict[int | None, list[int]] = {}
+    for lead in records.leads:
+        lead_ids.setdefault(lead["publisher_id"], []).append(lead["id"])
+    for publisher_id, ids in (lead_ids or {None: []}).items():
+        access_record(
+            user=user,
+            action=AccessLogEntry.Action.EXPORT,
+            source=source,
+            publisher_id=publisher_id,
+            object_type="leads.lead",
+            object_ids=ids,
+        )
