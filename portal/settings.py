@@ -111,6 +111,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "portal.tenancy.middleware.CurrentPublisherMiddleware",
+    # Staff views of a lead's personal data in admin go to the access log (privacy).
+    "privacy.middleware.AdminAccessLogMiddleware",
     # Last, so that it turns a locked-out sign-in into the 429 lockout page.
     "axes.middleware.AxesMiddleware",
 ]

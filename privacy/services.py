@@ -342,15 +342,18 @@ def _lead_ids_by_hash(*, publisher_id: int, hashes: list[str]) -> list[int]:
     )
 
 
-def person_export_log(*, records: selectors.PersonRecords, user, source: str) -> None:
-    """Write the export of a person to the access log (ids only), one entry per publisher."""
+def person_access_record(
+    *, records: selectors.PersonRecords, user, source: str, action: str
+) -> None:
+    """Write a search or export of a person to the access log (lead ids only), one entry
+    per publisher whose leads it showed."""
     lead_ids: dict[int | None, list[int]] = {}
     for lead in records.leads:
         lead_ids.setdefault(lead["publisher_id"], []).append(lead["id"])
     for publisher_id, ids in (lead_ids or {None: []}).items():
         access_record(
             user=user,
-            action=AccessLogEntry.Action.EXPORT,
+            action=action,
             source=source,
             publisher_id=publisher_id,
             object_type="leads.lead",

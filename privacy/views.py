@@ -45,13 +45,8 @@ def privacy_find(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         email = form.cleaned_data["email"]
         records = selectors.person_records(email=email, publisher=request.publisher)
-        services.access_record(
-            user=request.user,
-            action=AccessLogEntry.Action.FIND,
-            source=SOURCE,
-            publisher_id=request.publisher.pk,
-            object_type="leads.lead",
-            object_ids=records.lead_ids,
+        services.person_access_record(
+            records=records, user=request.user, source=SOURCE, action=AccessLogEntry.Action.FIND
         )
         context |= person_context(records)
         context["erasures"] = selectors.erasures_for_address(
@@ -72,7 +67,9 @@ def privacy_export(request: HttpRequest) -> HttpResponse:
     if records.is_empty:
         messages.error(request, _("Nothing is stored about this address."))
         return redirect("privacy")
-    services.person_export_log(records=records, user=request.user, source=SOURCE)
+    services.person_access_record(
+        records=records, user=request.user, source=SOURCE, action=AccessLogEntry.Action.EXPORT
+    )
     response = HttpResponse(
         export_json(selectors.person_export(records=records)), content_type="application/json"
     )

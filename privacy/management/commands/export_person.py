@@ -21,5 +21,10 @@ class Command(BaseCommand):
         records = selectors.person_records(email=email, publisher=owner)
         if records.is_empty:
             raise CommandError("Nothing is stored about this address.")
-        services.person_export_log(records=records, user=None, source=AccessLogEntry.Source.COMMAND)
+        services.person_access_record(
+            records=records,
+            user=None,
+            source=AccessLogEntry.Source.COMMAND,
+            action=AccessLogEntry.Action.EXPORT,
+        )
         self.stdout.write(export_json(selectors.person_export(records=records)))
