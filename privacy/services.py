@@ -122,11 +122,14 @@ def _admin_log_blank(*, ids_by_model: dict[type, list[int]]) -> int:
     return blanked
 
 
-def _batch_erase(*, leads: list[Lead], publisher_id: int, now) -> tuple[Counter, list[dict]]:
+def _batch_erase(
+    *, leads: list[Lead], publisher_id: int, now, notify: bool
+) -> tuple[Counter, list[dict]]:
     ids = [lead.pk for lead in leads]
     emails = [lead.email_normalized for lead in leads]
     recipients = []
-    for lead in leads:  # before the fields go: the targets are told what to look for
+    # Before the fields go: the targets are told what to look for.
+    for lead in leads if notify else ():
         for delivery in erasure_deliveries_create(lead=lead, now=now):
             recipients.append(
                 {
@@ -171,7 +174,9 @@ def leads_erase(*, leads, actor=None, reason: str, source: str) -> ErasureReport
     return _leads_erase(leads=leads, actor=actor, reason=reason, source=source)
 
 
-def _leads_erase(*, leads, actor, reason: str, source: str, record_uuid=None) -> ErasureReport:
+def _leads_erase(
+    *, leads, actor, reason: str, source: str, record_uuid=None, notify: bool = True
+) -> ErasureReport:
     report = ErasureReport()
     erasable = _erasable(leads)
     if not erasable:
@@ -184,7 +189,9 @@ def _leads_erase(*, leads, actor, reason: str, source: str, record_uuid=None) ->
     hashes = sorted({address_hash.address_hash(lead.email_normalized) for lead in erasable})
     for start in range(0, len(erasable), BATCH_SIZE):
         batch = erasable[start : start + BATCH_SIZE]
-        counts, recipients = _batch_erase(leads=batch, publisher_id=publisher_id, now=now)
+        counts, recipients = _batch_erase(
+            leads=batch, publisher_id=publisher_id, now=now, notify=notify
+        )
         report.counts.update(counts)
         report.recipients += recipients
     report.lead_ids = [lead.pk for lead in erasable]
@@ -307,6 +314,7 @@ def erasures_replay(*, entries: Iterable[dict]) -> ReplayReport:
                 reason=f"journal replay of {entry['erasure']}",
                 source=AccessSource.REPLAY,
                 record_uuid=entry["erasure"],
+                notify=False,
             )
             if done.lead_ids:
                 report.erasures_applied += 1
