@@ -159,8 +159,12 @@ class PortalTargetForm(CrmTargetForm):
     )
 
     class Meta(CrmTargetForm.Meta):
-        fields = ["name", "scope", "listings", "extra_fields"]
-        widgets = {"scope": forms.RadioSelect, "listings": forms.CheckboxSelectMultiple}
+        fields = ["name", "scope", "listings", "extra_fields", "erasure_mode"]
+        widgets = {
+            "scope": forms.RadioSelect,
+            "listings": forms.CheckboxSelectMultiple,
+            "erasure_mode": forms.RadioSelect,
+        }
 
     def __init__(self, *args, publisher, **kwargs):
         super().__init__(*args, **kwargs)

@@ -284,7 +284,7 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
     delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
     if delivery.status == Delivery.Status.SENDING:
         return delivery
-    if not erasure.delivery_may_redeliver(delivery=delivery):
+    if not selectors.delivery_may_redeliver(delivery=delivery):
         return delivery
     now = timezone.now()
     delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, now

@@ -10,10 +10,10 @@ from django.db import connection
 from django.utils import timezone
 
 from crm import selectors, services
-from crm.connectors import http_client, signing
+from crm.connectors import signing
 from crm.models import CrmTarget, Delivery
 from tests.crm.erasure_support import MARKERS, deliver, drain, erase, erasure_of, make_person
-from tests.crm.receivers import Answer, ca_bundle_path
+from tests.crm.receivers import Answer
 from tests.crm.receivers.https_receiver import HttpsReceiver
 from tests.factories import make_delivery, make_lead, make_target
 from tests.leads.nurture_support import smtp  # noqa: F401  (fixture)
@@ -22,12 +22,7 @@ SECRET = signing.secret_generate()
 SF_CONFIG = {"objectIdentifier": "00D000000000001", "contactEmail": ["crm-admin@pub.example"]}
 
 
-@pytest.fixture(autouse=True)
-def _loopback(monkeypatch, settings):
-    monkeypatch.setenv("CRM_EXTRA_CA_BUNDLE", ca_bundle_path())
-    settings.CRM_TOTAL_TIMEOUT = 2.0
-    yield
-    http_client.clients_close()
+pytestmark = pytest.mark.usefixtures("trusted_loopback")
 
 
 @pytest.fixture
