@@ -160,11 +160,13 @@ def erasures_for_address(*, email: str, publisher: Publisher | None = None) -> Q
 def erasure_outcomes(*, record: ErasureRecord) -> list[dict]:
     """Each recipient of an erasure with the current state of its erasure delivery."""
     ids = [r["delivery"] for r in record.recipients if r.get("delivery")]
-    statuses = dict(Delivery.objects.filter(pk__in=ids).values_list("pk", "status"))
-    return [
-        recipient | {"status": statuses.get(recipient.get("delivery"), recipient.get("status"))}
-        for recipient in record.recipients
-    ]
+    now = {
+        pk: {"status": status, "outcome": outcome}
+        for pk, status, outcome in Delivery.objects.filter(pk__in=ids).values_list(
+            "pk", "status", "outcome"
+        )
+    }
+    return [recipient | now.get(recipient.get("delivery"), {}) for recipient in record.recipients]
 
 
 def access_log_for_publisher(*, publisher: Publisher) -> QuerySet:

@@ -131,3 +131,22 @@ def test_no_log_record_names_the_person_while_they_are_found_exported_and_erased
     for record in caplog.records:
         text = (record.getMessage() + repr(record.__dict__)).lower()
         assert person.mark not in text and person.email not in text
+
+
+def test_the_record_reads_each_recipients_outcome_as_the_erasure_delivery_settles():
+    person = make_person()
+    (record,) = services.person_erase(
+        email=person.email, actor=None, reason="r", source="admin"
+    ).records
+    assert [r["status"] for r in selectors.erasure_outcomes(record=record)] == ["pending"]
+
+    Delivery.objects.filter(pk=record.recipients[0]["delivery"]).update(
+        status="delivered", delivered_at=record.created_at, outcome="signalled"
+    )
+
+    (outcome,) = selectors.erasure_outcomes(record=record)
+    assert (outcome["target_name"], outcome["status"], outcome["outcome"]) == (
+        "Contoso CRM",
+        "delivered",
+        "signalled",
+    )
