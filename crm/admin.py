@@ -300,6 +300,7 @@ class DeliveryInline(leads_admin.ReadOnlyInlineMixin, admin.TabularInline):
         "created_at",
         "event",
         "status",
+        "outcome",
         "target",
         "attempts",
         "last_status_code",

@@ -21,7 +21,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from django.core import mail
-from django.db.models import Max
+from django.db.models import Case, F, Max, Q, Value, When
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -96,11 +96,18 @@ def erasure_rows(*, lead, now) -> list[Delivery]:
     return rows
 
 
-def lead_deliveries_cancel(*, lead, now) -> int:
-    """Fail the lead's deliveries that wait to be sent: they would carry placeholders."""
-    return Delivery.objects.filter(
-        lead=lead, event__in=LEAD_EVENTS, status=Delivery.Status.PENDING
-    ).update(status=Delivery.Status.FAILED, last_error=CANCELLED, updated_at=now)
+def lead_deliveries_close(*, lead, now) -> int:
+    """Fail the lead's deliveries that wait to be sent (they would carry placeholders), and
+    blank every answer and error its deliveries kept: a CRM's answer may quote the person.
+    Call it after erasure_rows, which reads the Dynamics lead ids from those answers."""
+    waiting = Q(status=Delivery.Status.PENDING)
+    cancelled = waiting | Q(last_error=CANCELLED)  # erasing again keeps the reason
+    return Delivery.objects.filter(lead=lead, event__in=LEAD_EVENTS).update(
+        status=Case(When(waiting, then=Value(Delivery.Status.FAILED)), default=F("status")),
+        last_error=Case(When(cancelled, then=Value(CANCELLED)), default=Value("")),
+        response_excerpt="",
+        updated_at=now,
+    )
 
 
 def rows_of_erased_leads_refuse(*, rows: list[Delivery]) -> list[Delivery]:

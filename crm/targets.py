@@ -76,7 +76,7 @@ def target_create(
     scope: str = CrmTarget.Scope.ALL_LISTINGS,
     listings=(),
     extra_fields: dict | None = None,
-    erasure_mode: str = ErasureMode.NOTIFY,
+    erasure_mode: str | None = None,
 ) -> tuple[CrmTarget, str]:
     """Create a publisher's target; an HTTPS target gets a generated signing secret,
     returned once as the second value ("" for other kinds)."""
@@ -92,7 +92,7 @@ def target_create(
         config=config,
         scope=scope,
         extra_fields=extra_fields or {},
-        erasure_mode=erasure_mode,
+        erasure_mode=erasure_mode or ErasureMode.NOTIFY,
     )
     target.apply_kind_defaults()
     target.full_clean(exclude=["config"])

@@ -191,7 +191,7 @@ def _target_fields(form: PortalTargetForm) -> dict:
         "scope": data["scope"],
         "listings": data["listings"],
         "extra_fields": data["extra_fields"],
-        "erasure_mode": data["erasure_mode"],
+        "erasure_mode": data.get("erasure_mode"),  # only the kinds that can delete offer it
     }
 
 

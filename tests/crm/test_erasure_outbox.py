@@ -22,7 +22,7 @@ SECRET = signing.secret_generate()
 SF_CONFIG = {"objectIdentifier": "00D000000000001", "contactEmail": ["crm-admin@pub.example"]}
 
 
-pytestmark = pytest.mark.usefixtures("trusted_loopback")
+pytestmark = [pytest.mark.sqlite, pytest.mark.usefixtures("trusted_loopback")]
 
 
 @pytest.fixture
@@ -72,7 +72,13 @@ def test_every_target_that_received_the_lead_gets_one_erasure_the_field_seller_i
     field_seller = make_target(publisher=None, kind="salesforce", config=SF_CONFIG)
     tried = make_target(publisher=publisher, name="Tried")
     waiting = make_target(publisher=publisher, name="Waiting")
-    make_delivery(lead=lead, target=https_target, status="delivered", delivered_at=timezone.now())
+    answered = make_delivery(
+        lead=lead,
+        target=https_target,
+        status="delivered",
+        delivered_at=timezone.now(),
+        response_excerpt=f"accepted {MARKERS['email']}",
+    )
     make_delivery(lead=lead, target=field_seller, status="delivered", delivered_at=timezone.now())
     make_delivery(lead=lead, target=tried, status="pending", attempts=2)
     unsent = make_delivery(lead=lead, target=waiting, event="lead.updated")
@@ -91,6 +97,13 @@ def test_every_target_that_received_the_lead_gets_one_erasure_the_field_seller_i
     unsent.refresh_from_db()
     assert (unsent.status, unsent.last_error) == ("failed", "Not sent: the lead was erased.")
     assert Delivery.objects.get(lead=lead, target=tried, event="lead.qualified").status == "failed"
+    # the answers they kept are blanked: a CRM's answer may quote the person
+    answered.refresh_from_db()
+    assert (answered.status, answered.response_excerpt, answered.last_error) == (
+        "delivered",
+        "",
+        "",
+    )
     other.refresh_from_db()
     assert other.status == "delivered"  # another lead's rows are untouched
 

@@ -9,7 +9,7 @@ from crm.models import Delivery
 from tests.crm.erasure_support import MARKERS, erase, make_person
 from tests.factories import make_delivery, make_membership, make_target
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 @pytest.fixture

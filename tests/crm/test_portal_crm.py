@@ -294,3 +294,17 @@ def test_the_owner_chooses_delete_as_the_erasure_mode_of_a_marketo_target(owner_
     assert (response.status_code, target.erasure_mode) == (302, "delete")
     page = owner_client.get(response["Location"]).content.decode()
     assert 'name="erasure_mode" value="delete" id="id_erasure_mode_1" checked' in page
+
+
+@pytest.mark.parametrize(
+    ("kind", "note"),
+    [
+        ("https", "the endpoint gets a signed lead.erased event"),
+        ("salesforce", "Web-to-Lead cannot delete a lead"),
+    ],
+)
+def test_a_kind_that_cannot_delete_offers_no_erasure_mode_and_says_why(owner_client, kind, note):
+    page = owner_client.get(reverse("crm-target-create") + f"?kind={kind}").content.decode()
+
+    assert 'name="erasure_mode"' not in page
+    assert note in page
