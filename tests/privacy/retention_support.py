@@ -51,3 +51,17 @@ class FakeErase:
     @property
     def erased(self) -> list[int]:
         return [pk for call in self.calls for pk in call]
+
+
+def retention_admin_rows(publisher) -> dict:
+    """A finished run with the publisher's part, for the admin smoke test."""
+    from django.utils import timezone
+
+    from privacy.retention.models import RetentionRun, RetentionRunPublisher
+
+    now = timezone.now()
+    run = RetentionRun.objects.create(status="finished", finished_at=now, publishers=1)
+    RetentionRunPublisher.objects.create(
+        run=run, publisher=publisher, months=24, cutoff=now, leads_erased=2, batches=1
+    )
+    return {RetentionRun: run}
