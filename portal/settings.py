@@ -49,6 +49,10 @@ SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 # The key of the suppression list's address HMAC (leads/address_hash.py). Empty: derived
 # from SECRET_KEY. Set it in production so that rotating SECRET_KEY never touches it.
 SUPPRESSION_HASH_KEY = env.str("SUPPRESSION_HASH_KEY", default="")
+# The erasure journal (privacy/journal.py): keep it beside, not inside, the database backups.
+PRIVACY_JOURNAL_PATH = env.str(
+    "PRIVACY_JOURNAL_PATH", default=str(VAR_DIR / "privacy" / "erasures.jsonl")
+)
 # The key of the inbound URL tokens' HMAC (inbound/tokens.py). Empty: derived from
 # SECRET_KEY. Set it in production so that rotating SECRET_KEY never breaks an inbound URL.
 INBOUND_TOKEN_HASH_KEY = env.str("INBOUND_TOKEN_HASH_KEY", default="")
@@ -86,6 +90,8 @@ INSTALLED_APPS = [
     # Retention: leads erased some months after their last activity (docs/privacy.md).
     "privacy.retention",
     "portal.shell",
+    # Data rights: find, export, erase a person; the access log (docs/privacy.md).
+    "privacy",
     # Sign-in throttling: failed attempts per (user, address) and per address.
     "axes",
 ]
@@ -108,6 +114,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "portal.tenancy.middleware.CurrentPublisherMiddleware",
+    # Staff views of a lead's personal data in admin go to the access log (privacy).
+    "privacy.middleware.AdminAccessLogMiddleware",
     # Last, so that it turns a locked-out sign-in into the 429 lockout page.
     "axes.middleware.AxesMiddleware",
 ]
