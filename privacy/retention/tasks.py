@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from privacy import services as privacy_services
 from privacy.retention import services
 
 
@@ -9,8 +10,6 @@ from privacy.retention import services
 def retention_run() -> None:
     """Beat, daily at RETENTION_HOUR: begin (or take over) the retention run and work it
     for RETENTION_TASK_BUDGET_SECONDS; a run not done yet queues the next stretch."""
-    from privacy import erasure  # the erasure service (i12-core) — noqa: PLC0415
-
-    run = services.retention_run(erase=erasure.leads_erase)
+    run = services.retention_run(erase=privacy_services.leads_erase)
     if run is not None and run.status == run.Status.RUNNING:
         retention_run.delay()
