@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 
 from celery import shared_task
@@ -32,9 +32,14 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from crm import alerts, pacing, payloads, ratelimit, selectors
+from crm import alerts, erasure, pacing, payloads, ratelimit, selectors, test_leads
 from crm.connectors import ConfigurationError, Result, connector_for
 from crm.models import CrmTarget, Delivery
+
+# The test lead's sending lives in crm.test_leads; these names stay importable from here.
+TEST_STALE_SECONDS = test_leads.TEST_STALE_SECONDS
+TestLeadResult = test_leads.TestLeadResult
+target_send_test = test_leads.target_send_test
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +87,25 @@ def deliveries_create(*, events: list[tuple], field_seller: bool = True) -> list
     target_ids = {row.target_id for row in rows}
     transaction.on_commit(lambda: deliveries_wake(target_ids=target_ids), robust=True)
     return created
+
+
+def erasure_deliveries_create(*, lead, now=None) -> list[Delivery]:
+    """Write one lead.erased delivery for every target that received the lead (the
+    field-seller's included) and cancel its unsent deliveries; returns the lead's erasure
+    deliveries. Call it in the erase transaction, before the lead is blanked."""
+    now = now or timezone.now()
+    erasure.lead_deliveries_cancel(lead=lead, now=now)
+    rows = erasure.erasure_rows(lead=lead, now=now)
+    # One erasure per lead and target (a constraint): erasing again writes nothing.
+    Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+    if rows:
+        target_ids = {row.target_id for row in rows}
+        transaction.on_commit(lambda: deliveries_wake(target_ids=target_ids), robust=True)
+    return list(
+        Delivery.objects.filter(lead=lead, event=Delivery.Event.ERASED)
+        .select_related("target")
+        .order_by("id")
+    )
 
 
 @transaction.atomic
@@ -135,27 +159,43 @@ def deliveries_drain(*, target_id: int, budget_seconds: float | None = None) -> 
 
 
 def _send_batch(target: CrmTarget, batch: list[Delivery], report: DrainReport) -> None:
+    batch = erasure.rows_of_erased_leads_refuse(rows=batch)
+    options = pacing.send_options()
+    regular = [d for d in batch if d.event != Delivery.Event.ERASED]
+    erasures = [d for d in batch if d.event == Delivery.Event.ERASED]
+    pairs = _attempt(
+        target,
+        regular,
+        lambda: connector_for(target.kind).send(
+            target.config, payloads.payloads_for(regular, target), options
+        ),
+    )
+    pairs += _attempt(target, erasures, lambda: erasure.erasures_send(target, erasures, options))
+    # Erasure rows go one by one: each records its outcome and wipes its lookup.
+    delivered = [(d, r) for d, r in pairs if r.is_delivered and d not in erasures]
+    report.delivered += deliveries_record_delivered(pairs=delivered, target=target)
+    for delivery, result in pairs:
+        if not result.is_delivered or delivery in erasures:
+            outcome = delivery_record(delivery=delivery, result=result, target=target)
+            setattr(report, outcome, getattr(report, outcome) + 1)
+
+
+def _attempt(target: CrmTarget, rows: list[Delivery], send) -> list[tuple[Delivery, Result]]:
+    if not rows:
+        return []
     try:
-        results = connector_for(target.kind).send(
-            target.config, payloads.payloads_for(batch, target), pacing.send_options()
-        )
+        results = send()
     except ConfigurationError as exc:
-        results = [Result(str(d.idempotency_key), "permanent", error=str(exc)) for d in batch]
+        results = [Result(str(d.idempotency_key), "permanent", error=str(exc)) for d in rows]
     except Exception as exc:  # a connector bug must not wedge the rows: retry later
         logger.exception("crm.delivery.connector_error", extra={"target_id": target.pk})
         results = [
             Result(
                 str(d.idempotency_key), "retryable", error=f"internal error: {type(exc).__name__}"
             )
-            for d in batch
+            for d in rows
         ]
-    pairs = list(zip(batch, results, strict=True))
-    delivered = [(d, r) for d, r in pairs if r.is_delivered]
-    report.delivered += deliveries_record_delivered(pairs=delivered, target=target)
-    for delivery, result in pairs:
-        if not result.is_delivered:
-            outcome = delivery_record(delivery=delivery, result=result, target=target)
-            setattr(report, outcome, getattr(report, outcome) + 1)
+    return list(zip(rows, results, strict=True))
 
 
 def deliveries_record_delivered(*, pairs: list[tuple[Delivery, Result]], target) -> int:
@@ -209,6 +249,8 @@ def delivery_record(*, delivery: Delivery, result: Result, target: CrmTarget) ->
         fields["next_attempt_at"] = now + timedelta(seconds=delay)
     else:
         outcome, fields["status"] = "failed", Delivery.Status.FAILED
+    if delivery.event == Delivery.Event.ERASED:
+        fields.update(erasure.settled_fields(result=result, status=fields["status"]))
     # Only the attempt that holds the row may write it (its lease may have been taken).
     written = Delivery.objects.filter(
         pk=delivery.pk, status=Delivery.Status.SENDING, attempts=delivery.attempts
@@ -241,6 +283,8 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
     deduplicates on it where it can), from a fresh attempt count."""
     delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
     if delivery.status == Delivery.Status.SENDING:
+        return delivery
+    if not erasure.delivery_may_redeliver(delivery=delivery):
         return delivery
     now = timezone.now()
     delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, now
@@ -391,21 +435,6 @@ def targets_sweep() -> None:
         deliveries_wake(target_ids=waking)
 
 
-TEST_TIMEOUT = 10.0
-# A test lead still pending or sending after this long was lost (no worker took it, or
-# its worker died): the page stops waiting and says so.
-TEST_STALE_SECONDS = 120
-
-
-@dataclass(frozen=True)
-class TestLeadResult:
-    ok: bool
-    status_code: int | None
-    seconds: float
-    error: str
-    response_excerpt: str
-
-
 @transaction.atomic
 def target_test_start(*, target: CrmTarget) -> Delivery:
     """Record a test lead as a pending `test` delivery and, after commit, queue its
@@ -433,7 +462,7 @@ def _test_enqueue(delivery_id: int) -> None:
         )
 
 
-def target_test_run(*, delivery_id: int) -> TestLeadResult | None:
+def target_test_run(*, delivery_id: int) -> test_leads.TestLeadResult | None:
     """The worker's half: send a pending test lead once; None when it is gone or was
     already taken (a redelivered message)."""
     taken = Delivery.objects.filter(
@@ -442,48 +471,7 @@ def target_test_run(*, delivery_id: int) -> TestLeadResult | None:
     if not taken:
         return None
     record = Delivery.objects.select_related("target__publisher").get(pk=delivery_id)
-    return _test_send(record)
-
-
-def target_send_test(*, target: CrmTarget) -> TestLeadResult:
-    """Send one synthetic MSFT_TEST_ lead now, with a short timeout, and record it as a
-    `test` delivery (staff's admin action; the portal queues it: target_test_start)."""
-    record = Delivery.objects.create(
-        target=target, event=Delivery.Event.TEST, status=Delivery.Status.SENDING, attempts=1
-    )
-    return _test_send(record)
-
-
-def _test_send(record: Delivery) -> TestLeadResult:
-    """Send the test lead of a `sending` record and write its result. Success verifies
-    the target (the AppSource publish gate needs it)."""
-    target = record.target
-    payload = payloads.test_payload(target, str(record.idempotency_key))
-    options = replace(pacing.send_options(), connect_timeout=5.0, total_timeout=TEST_TIMEOUT)
-    started = time.monotonic()
-    try:
-        (result,) = connector_for(target.kind).send(target.config, [payload], options)
-    except ConfigurationError as exc:
-        result = Result(payload.delivery_id, "permanent", error=str(exc))
-    seconds = round(time.monotonic() - started, 3)
-    now = timezone.now()
-    Delivery.objects.filter(pk=record.pk).update(
-        status="delivered" if result.is_delivered else "failed",
-        delivered_at=now if result.is_delivered else None,
-        last_status_code=result.status_code,
-        last_error=result.error[:2000],
-        response_excerpt=result.response_excerpt[:500],
-        updated_at=now,
-    )
-    if result.is_delivered:
-        CrmTarget.objects.filter(pk=target.pk).update(verified_at=now)
-    logger.info(
-        "crm.test_lead.sent",
-        extra={"target_id": target.pk, "delivered": result.is_delivered, "seconds": seconds},
-    )
-    return TestLeadResult(
-        result.is_delivered, result.status_code, seconds, result.error, result.response_excerpt
-    )
+    return test_leads.test_send(record)
 
 
 @shared_task(name="crm.deliver_target")

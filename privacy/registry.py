@@ -26,6 +26,8 @@ class OnErase(StrEnum):
     CLEAR = "clear"  # the field's empty value ("" / {} / [] / NULL)
     PLACEHOLDER = "placeholder"  # a non-identifying value (`Field.placeholder`)
     KEEP_HASH = "keep-hash"  # already a keyed hash: kept so that an opt-out is never lost
+    # Encrypted, kept only until the erasure delivery that needs it settles (crm wipes it).
+    WIPED_WHEN_DELIVERED = "wiped-when-delivered"
     DELETE_ROW = "delete-row"  # the row goes
 
 
@@ -37,6 +39,8 @@ class Field:
     placeholder: Any = None
     # For a JSON field: the paths known to hold personal data ("*": the whole document).
     json_paths: tuple[str, ...] = ()
+    # Shown in the export (never for a store's working copy, such as an erasure lookup).
+    is_exported: bool = True
 
 
 @dataclass(frozen=True)
@@ -186,7 +190,11 @@ STORES: tuple[Store, ...] = (
         key="deliveries",
         model="crm.Delivery",
         lead_path="lead_id",
-        fields=(Field("last_error", clear), Field("response_excerpt", clear)),
+        fields=(
+            Field("last_error", clear),
+            Field("response_excerpt", clear),
+            Field("lookup", OnErase.WIPED_WHEN_DELIVERED, is_exported=False),
+        ),
         export=(
             "target__name",
             "target__kind",

@@ -48,7 +48,8 @@ class PersonRecords:
 
 
 def _store_values(store: registry.Store) -> list[str]:
-    return list(dict.fromkeys([*store.export, *(f.name for f in store.fields)]))
+    personal = (f.name for f in store.fields if f.is_exported)
+    return list(dict.fromkeys([*store.export, *personal]))
 
 
 def person_leads(*, email: str, publisher: Publisher | None = None) -> QuerySet:

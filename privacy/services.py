@@ -24,6 +24,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from crm import services as crm_services
+from crm.models import Delivery
 from leads.models import CoSellReferral, Lead
 from leads.nurture import address_hash
 from leads.reporting import rollup
@@ -83,15 +84,6 @@ def access_record(
     )
 
 
-def erasure_deliveries_create(*, lead: Lead, now) -> list:
-    """The seam to crm: queue an erasure for every target that received the lead, in
-    this transaction. Until crm offers it, nobody is told (and the record says so)."""
-    create = getattr(crm_services, "erasure_deliveries_create", None)
-    if create is None:
-        return []
-    return create(lead=lead, now=now)
-
-
 def _clear_value(model, name: str):
     model_field = model._meta.get_field(name)
     return None if model_field.null else model_field.get_default()
@@ -122,12 +114,22 @@ def _admin_log_blank(*, ids_by_model: dict[type, list[int]]) -> int:
     return blanked
 
 
-def _batch_erase(*, leads: list[Lead], publisher_id: int, now) -> tuple[Counter, list[dict]]:
+def _batch_erase(
+    *, leads: list[Lead], publisher_id: int, now, notify: bool
+) -> tuple[Counter, list[dict]]:
     ids = [lead.pk for lead in leads]
     emails = [lead.email_normalized for lead in leads]
     recipients = []
-    for lead in leads:  # before the fields go: the targets are told what to look for
-        for delivery in erasure_deliveries_create(lead=lead, now=now):
+    # Only a lead with a delivery can have a recipient (or an unsent delivery to cancel):
+    # one query spares the others crm's per-lead call.
+    delivered = set(
+        Delivery.objects.filter(lead_id__in=ids).values_list("lead_id", flat=True).distinct()
+        if notify
+        else ()
+    )
+    # Before the fields go: the targets are told what to look for.
+    for lead in (lead for lead in leads if lead.pk in delivered):
+        for delivery in crm_services.erasure_deliveries_create(lead=lead, now=now):
             recipients.append(
                 {
                     "delivery": delivery.pk,
@@ -171,7 +173,9 @@ def leads_erase(*, leads, actor=None, reason: str, source: str) -> ErasureReport
     return _leads_erase(leads=leads, actor=actor, reason=reason, source=source)
 
 
-def _leads_erase(*, leads, actor, reason: str, source: str, record_uuid=None) -> ErasureReport:
+def _leads_erase(
+    *, leads, actor, reason: str, source: str, record_uuid=None, notify: bool = True
+) -> ErasureReport:
     report = ErasureReport()
     erasable = _erasable(leads)
     if not erasable:
@@ -184,7 +188,9 @@ def _leads_erase(*, leads, actor, reason: str, source: str, record_uuid=None) ->
     hashes = sorted({address_hash.address_hash(lead.email_normalized) for lead in erasable})
     for start in range(0, len(erasable), BATCH_SIZE):
         batch = erasable[start : start + BATCH_SIZE]
-        counts, recipients = _batch_erase(leads=batch, publisher_id=publisher_id, now=now)
+        counts, recipients = _batch_erase(
+            leads=batch, publisher_id=publisher_id, now=now, notify=notify
+        )
         report.counts.update(counts)
         report.recipients += recipients
     report.lead_ids = [lead.pk for lead in erasable]
@@ -307,6 +313,7 @@ def erasures_replay(*, entries: Iterable[dict]) -> ReplayReport:
                 reason=f"journal replay of {entry['erasure']}",
                 source=AccessSource.REPLAY,
                 record_uuid=entry["erasure"],
+                notify=False,
             )
             if done.lead_ids:
                 report.erasures_applied += 1

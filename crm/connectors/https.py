@@ -8,11 +8,14 @@ batch is not sent: the engine pauses the target and they wait, pending.
 """
 
 import json
+from dataclasses import replace
+from datetime import UTC, datetime
 
 from crm.connectors import http_client, signing
 from crm.connectors.base import (
     ConfigurationError,
     DeliveryPayload,
+    ErasureRequest,
     Result,
     SendOptions,
     all_results,
@@ -54,14 +57,19 @@ def endpoint_url(config: dict, options: SendOptions) -> str:
 def _send_one(
     url: str, signing_secrets: list[str], payload: DeliveryPayload, options: SendOptions
 ) -> Result:
-    content = body_bytes(payload)
+    return _post_signed(url, signing_secrets, payload.delivery_id, body_bytes(payload), options)
+
+
+def _post_signed(
+    url: str, signing_secrets: list[str], delivery_id: str, content: bytes, options: SendOptions
+) -> Result:
     headers = {
         "Content-Type": "application/json",
-        **signing.signing_headers(signing_secrets, payload.delivery_id, content),
+        **signing.signing_headers(signing_secrets, delivery_id, content),
     }
     return http_client.send(
         kind=KIND,
-        delivery_id=payload.delivery_id,
+        delivery_id=delivery_id,
         url=url,
         content=content,
         headers=headers,
@@ -69,7 +77,7 @@ def _send_one(
     )
 
 
-def _not_sent_after_gone(payload: DeliveryPayload) -> Result:
+def _not_sent_after_gone(payload: DeliveryPayload | ErasureRequest) -> Result:
     error = "not sent: the endpoint answered 410 Gone to an earlier lead of this batch"
     return Result(payload.delivery_id, "retryable", error=error)
 
@@ -109,3 +117,41 @@ def body_bytes(payload: DeliveryPayload) -> bytes:
 
 
 connector = HttpsConnector()
+
+
+class HttpsEraser:
+    """An erasure is always a signed `lead.erased` event: the lead id, no personal data.
+    The endpoint finds its copy by LeadId, which every earlier event carried."""
+
+    kind = KIND
+
+    def erase(
+        self, config: dict, requests: list[ErasureRequest], options: SendOptions
+    ) -> list[Result]:
+        try:
+            url = endpoint_url(config, options)
+            signing_secrets = signing.secrets_from_config(config.get("signingSecret"))
+        except ConfigurationError as exc:
+            return all_results(requests, "permanent", error=str(exc))
+        results: list[Result] = []
+        for request in requests:
+            if results and results[-1].status_code == 410:
+                results.append(_not_sent_after_gone(request))
+                continue
+            content = erasure_body_bytes(request)
+            result = _post_signed(url, signing_secrets, request.delivery_id, content, options)
+            results.append(replace(result, erasure="signalled") if result.is_delivered else result)
+        return results
+
+
+def erasure_body_bytes(request: ErasureRequest, erased_at: datetime | None = None) -> bytes:
+    """The lead.erased event: what happened and to which lead id, nothing about the person."""
+    document = {
+        "Event": "lead.erased",
+        "LeadId": request.lead_id,
+        "ErasedAt": (erased_at or datetime.now(UTC)).isoformat(),
+    }
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+eraser = HttpsEraser()

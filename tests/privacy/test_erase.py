@@ -36,7 +36,7 @@ def test_erase_leaves_no_marker_in_any_table_and_keeps_ids_and_rows(
     assert lead.uuid == person.lead.uuid
     assert lead.email == f"erased-{lead.uuid}@erased.invalid"
     assert EmailSend.objects.count() == sends_before
-    assert Delivery.objects.filter(lead=lead).count() == 1
+    assert Delivery.objects.filter(lead=lead, event="lead.qualified").count() == 1
     # Only the keyed hash stays on the suppression list
     suppression = Suppression.objects.get(publisher=person.sequence.publisher)
     assert (suppression.email_hash, suppression.detail) == (address_hash(person.email), "")
@@ -50,6 +50,11 @@ def test_erase_leaves_no_marker_in_any_table_and_keeps_ids_and_rows(
     assert record.counts["inbound_items"] == 2
     assert record.counts["admin_log"] == 1
     assert report.lead_ids == [lead.pk]
+    # The target that received the person gets its erasure delivery (crm), recorded
+    assert [(r["target_name"], r["kind"]) for r in record.recipients] == [("Contoso CRM", "https")]
+    assert (
+        Delivery.objects.get(lead=lead, event="lead.erased").pk == record.recipients[0]["delivery"]
+    )
     entry = AccessLogEntry.objects.get(action="erase")
     assert (entry.username, entry.object_ids, entry.source) == ("dpo", [str(lead.pk)], "admin")
 
