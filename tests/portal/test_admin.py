@@ -33,6 +33,7 @@ from leads.models import (
 )
 from portal.models import Membership, Publisher
 from portal.paginators import CheapCountPaginator, CountKind
+from privacy.models import AccessLogEntry, ErasureRecord
 from tests import factories
 from tests.crm.referrals_support import connect
 from tests.privacy.retention_support import retention_admin_rows
@@ -82,6 +83,10 @@ def _one_row_of_every_model(publisher, staff_user) -> dict:
         **_sign_in_rows(),
         **_inbound_rows(listing),
         **retention_admin_rows(publisher),
+        AccessLogEntry: AccessLogEntry.objects.create(
+            publisher=publisher, action="view", source="admin", object_type="leads.lead"
+        ),
+        ErasureRecord: ErasureRecord.objects.create(publisher=publisher, source="admin"),
     }
 
 
@@ -183,6 +188,8 @@ def test_staff_opens_changelist_add_and_change_page_of_every_model_admin(
         "inbound.InboundSource": (200, 403, 200),
         "inbound.InboundItem": (200, 403, 200),
         "retention.RetentionRun": (200, 403, 200),
+        "privacy.AccessLogEntry": (200, 403, 200),
+        "privacy.ErasureRecord": (200, 403, 200),
     }
 
 
