@@ -1,7 +1,7 @@
 """Consent evidence: what granted or refused a lead's consent to nurture email, and why.
 
 Append-only: intake, the unsubscribe, a bounce, a complaint and staff add rows, nothing
-changes or deletes one (the rows hold no personal field and outlive the lead's erasure).
+changes or deletes one (the rows name no person, and stay with an erased lead's id).
 docs/partner-center.md ("Consent") has the rules.
 """
 

@@ -205,3 +205,15 @@ def test_a_test_lead_and_a_lead_in_sales_are_refused_for_what_they_are(publisher
     lead = make_lead(publisher=publisher, marketing_consent=True, **fields)
 
     assert nurture_refusal_for_lead(lead=lead).block == block
+
+
+def test_the_refusal_speaks_spanish(publisher):
+    lead = _policy_lead(publisher, policy=False)
+    client = Client()
+    client.force_login(make_membership(publisher=publisher).user)
+
+    page = client.get(reverse("lead-detail", args=[lead.uuid]), HTTP_ACCEPT_LANGUAGE="es")
+
+    html = page.content.decode()
+    assert "El seguimiento no envía ningún correo a este cliente potencial." in html
+    assert "Política de consentimiento desactivada" in html

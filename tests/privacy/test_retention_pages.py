@@ -148,3 +148,12 @@ def test_the_database_refuses_a_retention_out_of_range(publisher, months):
         publisher.save(update_fields=["retention_months"])
 
     assert list(error.value.message_dict) == ["retention_months"]
+
+
+def test_the_retention_card_speaks_spanish(client, publisher, owner):
+    client.force_login(owner)
+
+    content = client.get(reverse("settings"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+
+    assert "Conservar los clientes potenciales hasta que alguien los suprima" in content
+    assert "Ninguna ejecución de la conservación ha incluido todavía a este editor." in content
