@@ -20,11 +20,9 @@ import argparse
 import json
 import math
 import os
-import subprocess
-import sys
 import time
 
-from harness import ROOT, SERVER, database_create, database_drop
+from harness import SERVER, database_create, database_drop, manage_output
 
 DATABASE = "lp_bench_retention"
 
@@ -144,14 +142,6 @@ def _env() -> dict:
     }
 
 
-def _manage(env: dict, *args: str, code: str | None = None) -> str:
-    command = [sys.executable, "manage.py", *args]
-    if code is not None:
-        command += ["-c", code]
-    done = subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
-    return done.stdout
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=10_000, help="leads past retention")
@@ -162,12 +152,12 @@ def main() -> None:
     env = _env()
     database_create(DATABASE)
     try:
-        _manage(env, "migrate", "--no-input", "-v", "0")
+        manage_output(env, "migrate", "--no-input", "-v", "0")
         started = time.perf_counter()
-        _manage(env, "shell", code=f"N = {args.leads}\n" + SEED)
+        manage_output(env, "shell", code=f"N = {args.leads}\n" + SEED)
         seconds = time.perf_counter() - started
         print(f"seeded {args.leads:,} old leads (+100 recent) in {seconds:.1f} s")
-        output = _manage(env, "shell", code=f"BATCH = {args.batch_size}\n" + RUN)
+        output = manage_output(env, "shell", code=f"BATCH = {args.batch_size}\n" + RUN)
         result = json.loads(output.strip().splitlines()[-1])
     finally:
         if not args.keep:

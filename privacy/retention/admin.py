@@ -4,35 +4,25 @@ from django.contrib import admin, messages
 from django.utils import formats, timezone
 from django.utils.translation import gettext
 
+from leads.admin.common import ReadOnlyAdminMixin, ReadOnlyInlineMixin
 from privacy.retention import selectors
 from privacy.retention.models import RetentionRun, RetentionRunPublisher
 
 
-class ReadOnlyMixin:
-    """The task writes these rows; staff read them."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class RetentionRunPublisherInline(ReadOnlyMixin, admin.TabularInline):
+class RetentionRunPublisherInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = RetentionRunPublisher
     fields = ("publisher", "months", "cutoff", "leads_erased", "batches", "error", "finished_at")
     readonly_fields = fields
-    extra = 0
+    show_change_link = False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("publisher")
 
 
 @admin.register(RetentionRun)
-class RetentionRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class RetentionRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The task writes the runs; staff read them, and never delete the record of one."""
+
     list_display = (
         "started_at",
         "status",
@@ -46,6 +36,9 @@ class RetentionRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_filter = ("status",)
     date_hierarchy = "started_at"
     inlines = [RetentionRunPublisherInline]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     def changelist_view(self, request, extra_context=None):
         if request.method == "GET":
