@@ -5,7 +5,7 @@ transaction, before it blanks the lead. For every target that ever received the 
 (a delivery of it delivered, or attempted at least once) one `lead.erased` delivery is
 written, carrying, encrypted in `lookup`, only what that target needs to find its
 record (`lookup_for`). The lead's deliveries not yet sent are cancelled, and any that
-a worker holds are refused when they come back (`erased_lead_ids`), so no placeholder
+a worker holds are refused when they come back (`selectors.erased_lead_ids`), so no placeholder
 or late copy of the person reaches a CRM after the erasure.
 
 Workers send erasure deliveries like any other (claim, lease, retries, the log), by
@@ -21,7 +21,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from django.core import mail
-from django.db.models import Max
+from django.db.models import Case, F, Max, Q, Value, When
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -96,19 +96,17 @@ def erasure_rows(*, lead, now) -> list[Delivery]:
     return rows
 
 
-def lead_deliveries_cancel(*, lead, now) -> int:
-    """Fail the lead's deliveries that wait to be sent: they would carry placeholders."""
-    return Delivery.objects.filter(
-        lead=lead, event__in=LEAD_EVENTS, status=Delivery.Status.PENDING
-    ).update(status=Delivery.Status.FAILED, last_error=CANCELLED, updated_at=now)
-
-
-def erased_lead_ids(*, lead_ids: set[int]) -> set[int]:
-    """Which of these leads have been erased (they have an erasure delivery)."""
-    return set(
-        Delivery.objects.filter(lead_id__in=lead_ids, event=Delivery.Event.ERASED).values_list(
-            "lead_id", flat=True
-        )
+def lead_deliveries_close(*, lead, now) -> int:
+    """Fail the lead's deliveries that wait to be sent (they would carry placeholders), and
+    blank every answer and error its deliveries kept: a CRM's answer may quote the person.
+    Call it after erasure_rows, which reads the Dynamics lead ids from those answers."""
+    waiting = Q(status=Delivery.Status.PENDING)
+    cancelled = waiting | Q(last_error=CANCELLED)  # erasing again keeps the reason
+    return Delivery.objects.filter(lead=lead, event__in=LEAD_EVENTS).update(
+        status=Case(When(waiting, then=Value(Delivery.Status.FAILED)), default=F("status")),
+        last_error=Case(When(cancelled, then=Value(CANCELLED)), default=Value("")),
+        response_excerpt="",
+        updated_at=now,
     )
 
 
@@ -116,7 +114,7 @@ def rows_of_erased_leads_refuse(*, rows: list[Delivery]) -> list[Delivery]:
     """Refuse the claimed rows of leads erased since they were written: they would carry
     placeholders, or the person after the CRM was told to erase them."""
     lead_ids = {d.lead_id for d in rows if d.lead_id and d.event != Delivery.Event.ERASED}
-    erased = erased_lead_ids(lead_ids=lead_ids) if lead_ids else set()
+    erased = selectors.erased_lead_ids(lead_ids=lead_ids) if lead_ids else set()
     refused = [d.pk for d in rows if d.lead_id in erased and d.event != Delivery.Event.ERASED]
     if refused:
         Delivery.objects.filter(pk__in=refused, status=Delivery.Status.SENDING).update(
@@ -126,14 +124,6 @@ def rows_of_erased_leads_refuse(*, rows: list[Delivery]) -> list[Delivery]:
             updated_at=timezone.now(),
         )
     return [d for d in rows if d.pk not in refused]
-
-
-def delivery_may_redeliver(*, delivery: Delivery) -> bool:
-    """Neither an erasure (its lookup is wiped once settled) nor a delivery of an erased
-    lead is ever sent again."""
-    if delivery.event == Delivery.Event.ERASED:
-        return False
-    return not erased_lead_ids(lead_ids={delivery.lead_id}) if delivery.lead_id else True
 
 
 def settled_fields(*, result: Result, status: str) -> dict:

@@ -253,12 +253,15 @@ class Delivery(TimestampedModel):
     )
     # Erasure deliveries only (event lead.erased).
     erasure_mode = models.CharField(
-        _("erasure mode"), max_length=10, choices=ErasureMode, blank=True
+        _("erasure mode"), max_length=10, choices=ErasureMode, blank=True, default=""
     )
-    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome, blank=True, default="")
     # What the target needs to find its record (an email, a key), encrypted, and set to
-    # {} once the delivery settles: no copy of the address outlives the erasure.
-    lookup = EncryptedJSONField(_("erasure lookup"), default=dict, blank=True, editable=False)
+    # {} once the delivery settles: no copy of the address outlives the erasure. NULL on
+    # every other delivery, so the outbox's reads decrypt nothing.
+    lookup = EncryptedJSONField(
+        _("erasure lookup"), null=True, blank=True, default=None, editable=False
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -343,6 +343,23 @@ def lead_deliveries_received(*, lead) -> list[Delivery]:
     )
 
 
+def erased_lead_ids(*, lead_ids: set[int]) -> set[int]:
+    """Which of these leads have been erased (they have an erasure delivery)."""
+    return set(
+        Delivery.objects.filter(lead_id__in=lead_ids, event=Delivery.Event.ERASED).values_list(
+            "lead_id", flat=True
+        )
+    )
+
+
+def delivery_may_redeliver(*, delivery: Delivery) -> bool:
+    """Neither an erasure (its lookup is wiped once settled) nor a delivery of an erased
+    lead is ever sent again."""
+    if delivery.event == Delivery.Event.ERASED:
+        return False
+    return not erased_lead_ids(lead_ids={delivery.lead_id}) if delivery.lead_id else True
+
+
 @dataclass(frozen=True)
 class Recipient:
     """A CRM target that received a lead, and what an erasure will do there."""

@@ -91,11 +91,12 @@ def deliveries_create(*, events: list[tuple], field_seller: bool = True) -> list
 
 def erasure_deliveries_create(*, lead, now=None) -> list[Delivery]:
     """Write one lead.erased delivery for every target that received the lead (the
-    field-seller's included) and cancel its unsent deliveries; returns the lead's erasure
-    deliveries. Call it in the erase transaction, before the lead is blanked."""
+    field-seller's included), cancel its unsent deliveries and blank the answers they
+    kept; returns the lead's erasure deliveries. Call it in the erase transaction, before
+    the lead is blanked."""
     now = now or timezone.now()
-    erasure.lead_deliveries_cancel(lead=lead, now=now)
     rows = erasure.erasure_rows(lead=lead, now=now)
+    erasure.lead_deliveries_close(lead=lead, now=now)
     # One erasure per lead and target (a constraint): erasing again writes nothing.
     Delivery.objects.bulk_create(rows, ignore_conflicts=True)
     if rows:
@@ -284,7 +285,7 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
     delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
     if delivery.status == Delivery.Status.SENDING:
         return delivery
-    if not erasure.delivery_may_redeliver(delivery=delivery):
+    if not selectors.delivery_may_redeliver(delivery=delivery):
         return delivery
     now = timezone.now()
     delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, now

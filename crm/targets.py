@@ -12,7 +12,7 @@ from django.utils import timezone
 from crm import services
 from crm.connectors import signing
 from crm.fields import field_fernet
-from crm.models import CrmTarget
+from crm.models import CrmTarget, ErasureMode
 
 
 @transaction.atomic
@@ -31,6 +31,7 @@ def encrypted_rows_rotate(*, model, field: str, label: str) -> int:
     # Cast to text so the raw token comes back, not the decrypted dict.
     rows = (
         model.objects.select_for_update()
+        .exclude(**{f"{field}__isnull": True})
         .annotate(token=Cast(field, output_field=TextField()))
         .order_by("pk")
         .values_list("pk", "token")
@@ -75,6 +76,7 @@ def target_create(
     scope: str = CrmTarget.Scope.ALL_LISTINGS,
     listings=(),
     extra_fields: dict | None = None,
+    erasure_mode: str | None = None,
 ) -> tuple[CrmTarget, str]:
     """Create a publisher's target; an HTTPS target gets a generated signing secret,
     returned once as the second value ("" for other kinds)."""
@@ -90,6 +92,7 @@ def target_create(
         config=config,
         scope=scope,
         extra_fields=extra_fields or {},
+        erasure_mode=erasure_mode or ErasureMode.NOTIFY,
     )
     target.apply_kind_defaults()
     target.full_clean(exclude=["config"])
@@ -107,6 +110,7 @@ def target_update(
     scope: str,
     listings=(),
     extra_fields: dict | None = None,
+    erasure_mode: str | None = None,
 ) -> CrmTarget:
     """Edit a target. A change of config or extra fields clears `verified_at`: the new
     settings are unproven until a test lead succeeds again."""
@@ -116,6 +120,7 @@ def target_update(
         target.verified_at = None
     target.name, target.config, target.scope = name, dict(config), scope
     target.extra_fields = extra_fields
+    target.erasure_mode = erasure_mode or target.erasure_mode
     target.full_clean(exclude=["config"])
     target.save()
     target.listings.set(listings if scope == CrmTarget.Scope.CHOSEN_LISTINGS else ())

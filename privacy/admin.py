@@ -55,7 +55,13 @@ class ErasureRecordAdmin(ReadOnlyAdmin):
     @admin.display(description=gettext_lazy("recipients' outcomes"))
     def outcomes(self, record):
         rows = selectors.erasure_outcomes(record=record)
-        return "; ".join(f"{r['target_name']} ({r['kind']}): {r['status']}" for r in rows) or "—"
+        return (
+            "; ".join(
+                f"{r['target_name']} ({r['kind']}): {r['status']} {r.get('outcome', '')}".strip()
+                for r in rows
+            )
+            or "—"
+        )
 
     def get_urls(self):
         view = self.admin_site.admin_view

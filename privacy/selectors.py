@@ -148,9 +148,11 @@ def recipients_for(*, lead_ids: list[int]) -> list[dict]:
 
 def erasures_for_address(*, email: str, publisher: Publisher | None = None) -> QuerySet:
     """The erasure records of an address (by its keyed hash)."""
+    # A 64-digit HMAC found in the list's JSON text is that hash (icontains works on
+    # SQLite too, where the JSON containment lookup does not).
     hashes = address_hash.address_hashes(email)
     records = ErasureRecord.objects.filter(
-        Q.create([("email_hashes__contains", [h]) for h in hashes], connector=Q.OR)
+        Q.create([("email_hashes__icontains", h) for h in hashes], connector=Q.OR)
     )
     return records if publisher is None else records.filter(publisher=publisher)
 
@@ -158,11 +160,13 @@ def erasures_for_address(*, email: str, publisher: Publisher | None = None) -> Q
 def erasure_outcomes(*, record: ErasureRecord) -> list[dict]:
     """Each recipient of an erasure with the current state of its erasure delivery."""
     ids = [r["delivery"] for r in record.recipients if r.get("delivery")]
-    statuses = dict(Delivery.objects.filter(pk__in=ids).values_list("pk", "status"))
-    return [
-        recipient | {"status": statuses.get(recipient.get("delivery"), recipient.get("status"))}
-        for recipient in record.recipients
-    ]
+    now = {
+        pk: {"status": status, "outcome": outcome}
+        for pk, status, outcome in Delivery.objects.filter(pk__in=ids).values_list(
+            "pk", "status", "outcome"
+        )
+    }
+    return [recipient | now.get(recipient.get("delivery"), {}) for recipient in record.recipients]
 
 
 def access_log_for_publisher(*, publisher: Publisher) -> QuerySet:

@@ -161,10 +161,17 @@ def _batch_erase(
 
 
 def _erasable(leads) -> list[Lead]:
-    """The leads not yet erased, with what the erasure needs of them."""
-    if not isinstance(leads, list):
-        leads = list(leads.only("id", "uuid", "publisher_id", "email", "email_normalized"))
-    return [lead for lead in leads if not lead.email_normalized.endswith(selectors.ERASED_DOMAIN)]
+    """The leads not yet erased, locked, with what the erasure needs of them (one query,
+    whatever the caller loaded): a concurrent erasure of the same lead waits, then finds
+    it erased and leaves it alone."""
+    ids = [lead.pk for lead in leads] if isinstance(leads, list | tuple) else leads.values("pk")
+    return list(
+        Lead.objects.select_for_update()
+        .filter(pk__in=ids)
+        .exclude(email_normalized__endswith=selectors.ERASED_DOMAIN)
+        .only("id", "uuid", "publisher_id", "email", "email_normalized")
+        .order_by("pk")
+    )
 
 
 @transaction.atomic

@@ -5,19 +5,13 @@ delivery id), so the lookup names the table and those keys. Each entity is read 
 tell "deleted" from "already gone": `delete_entity` answers 404 as success) and then
 deleted; a missing table or entity is nothing to delete ("absent"). Storage and
 transport failures map as for writes (azure_table.failure_result): retryable for 408,
-429 and 5xx, permanent for the rest.
+429 and 5xx, permanent for the rest; the first one answers for the rest of the batch.
 """
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.data.tables import TableClient
 
-from crm.connectors.azure_table import (
-    DEFAULT_TABLE,
-    failure_for_batch,
-    failure_result,
-    service_for,
-    settings_from,
-)
+from crm.connectors.azure_table import failure_for_batch, service_for, settings_from
 from crm.connectors.base import ConfigurationError, ErasureRequest, Result, SendOptions
 
 
@@ -47,30 +41,12 @@ class AzureTableEraser:
             connection, configured_table = settings_from(config)
             with service_for(connection, options) as service:
                 for request in requests:
-                    name = str(request.lookup.get("table") or configured_table or DEFAULT_TABLE)
-                    try:
-                        results.append(_erase_one(service.get_table_client(name), request))
-                    except AzureError as exc:
-                        if isinstance(exc, ResourceNotFoundError):  # no such table
-                            results.append(
-                                Result(request.delivery_id, "delivered", 404, erasure="absent")
-                            )
-                            continue
-                        results.append(failure_result(request.delivery_id, exc))
-                        if results[-1].outcome == "retryable":
-                            break  # the others would meet the same outage
+                    name = str(request.lookup.get("table") or configured_table)
+                    results.append(_erase_one(service.get_table_client(name), request))
         except (AzureError, ValueError, ConfigurationError) as exc:
+            # The rest of the batch would meet the same account, key or outage.
             failure = failure_for_batch(exc)
-            done = {result.delivery_id for result in results}
-            results += [failure(r.delivery_id) for r in requests if r.delivery_id not in done]
-        done = {result.delivery_id for result in results}
-        stopped = [r for r in requests if r.delivery_id not in done]
-        if stopped:
-            cause = results[-1]
-            results += [
-                Result(r.delivery_id, "retryable", error=f"not sent: {cause.error}")
-                for r in stopped
-            ]
+            results += [failure(request.delivery_id) for request in requests[len(results) :]]
         return results
 
 

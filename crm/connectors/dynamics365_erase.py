@@ -16,17 +16,17 @@ from urllib.parse import quote
 
 import httpx
 
-from crm.connectors.base import ErasureRequest, Result, SendOptions, excerpt
+from crm.connectors.base import ErasureRequest, Result, excerpt
 from crm.connectors.dynamics365 import (
     APP_REGISTRATION_HINT,
     LEADS_PATH,
     ODATA_HEADERS,
+    Dynamics365Connector,
     DynamicsSession,
     odata_message,
-    settings_from,
 )
 from crm.connectors.http_client import retry_after_seconds
-from crm.connectors.oauth import CallFailure, TokenConnector, check_urls
+from crm.connectors.oauth import CallFailure
 
 QUALIFIED = 1  # lead statecode: 0 Open, 1 Qualified (converted), 2 Disqualified
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
@@ -108,20 +108,8 @@ def _statecode(response: httpx.Response) -> int | None:
         return None
 
 
-class Dynamics365Eraser(TokenConnector):
-    kind = "dynamics365"
-
-    def open(self, config: dict, options: SendOptions) -> EraseSession:
-        settings = settings_from(config)
-        check_urls((settings.instance_url, settings.authority_url), options)
-        return EraseSession(settings, self.token_cache, options)
-
-    def erase(
-        self, config: dict, requests: list[ErasureRequest], options: SendOptions
-    ) -> list[Result]:
-        if not requests:
-            return []
-        return self.open(config, options).erase(requests)
+class Dynamics365Eraser(Dynamics365Connector):
+    session_class = EraseSession
 
 
 eraser = Dynamics365Eraser()

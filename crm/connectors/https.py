@@ -31,20 +31,26 @@ class HttpsConnector:
     def send(
         self, config: dict, payloads: list[DeliveryPayload], options: SendOptions
     ) -> list[Result]:
-        try:
-            url = endpoint_url(config, options)
-            signing_secrets = signing.secrets_from_config(config.get("signingSecret"))
-        except ConfigurationError as exc:
-            return all_results(payloads, "permanent", error=str(exc))
-        results: list[Result] = []
-        is_gone = False
-        for payload in payloads:
-            if is_gone:
-                results.append(_not_sent_after_gone(payload))
-                continue
-            results.append(_send_one(url, signing_secrets, payload, options))
-            is_gone = results[-1].status_code == 410
-        return results
+        return _post_each(config, payloads, body_bytes, options)
+
+
+def _post_each(config: dict, items: list, content_of, options: SendOptions) -> list[Result]:
+    """POST each item's body (content_of(item)), signed with its delivery id, in order."""
+    try:
+        url = endpoint_url(config, options)
+        signing_secrets = signing.secrets_from_config(config.get("signingSecret"))
+    except ConfigurationError as exc:
+        return all_results(items, "permanent", error=str(exc))
+    results: list[Result] = []
+    is_gone = False
+    for item in items:
+        if is_gone:
+            results.append(_not_sent_after_gone(item))
+            continue
+        content = content_of(item)
+        results.append(_post_signed(url, signing_secrets, item.delivery_id, content, options))
+        is_gone = results[-1].status_code == 410
+    return results
 
 
 def endpoint_url(config: dict, options: SendOptions) -> str:
@@ -52,12 +58,6 @@ def endpoint_url(config: dict, options: SendOptions) -> str:
     if not isinstance(url, str) or not url.strip():
         raise ConfigurationError("the endpoint URL (httpsEndpointUrl) is missing")
     return http_client.url_checked(url.strip(), options, what="the endpoint URL")
-
-
-def _send_one(
-    url: str, signing_secrets: list[str], payload: DeliveryPayload, options: SendOptions
-) -> Result:
-    return _post_signed(url, signing_secrets, payload.delivery_id, body_bytes(payload), options)
 
 
 def _post_signed(
@@ -128,28 +128,16 @@ class HttpsEraser:
     def erase(
         self, config: dict, requests: list[ErasureRequest], options: SendOptions
     ) -> list[Result]:
-        try:
-            url = endpoint_url(config, options)
-            signing_secrets = signing.secrets_from_config(config.get("signingSecret"))
-        except ConfigurationError as exc:
-            return all_results(requests, "permanent", error=str(exc))
-        results: list[Result] = []
-        for request in requests:
-            if results and results[-1].status_code == 410:
-                results.append(_not_sent_after_gone(request))
-                continue
-            content = erasure_body_bytes(request)
-            result = _post_signed(url, signing_secrets, request.delivery_id, content, options)
-            results.append(replace(result, erasure="signalled") if result.is_delivered else result)
-        return results
+        results = _post_each(config, requests, erasure_body_bytes, options)
+        return [replace(r, erasure="signalled") if r.is_delivered else r for r in results]
 
 
-def erasure_body_bytes(request: ErasureRequest, erased_at: datetime | None = None) -> bytes:
+def erasure_body_bytes(request: ErasureRequest) -> bytes:
     """The lead.erased event: what happened and to which lead id, nothing about the person."""
     document = {
         "Event": "lead.erased",
         "LeadId": request.lead_id,
-        "ErasedAt": (erased_at or datetime.now(UTC)).isoformat(),
+        "ErasedAt": datetime.now(UTC).isoformat(),
     }
     return json.dumps(document, separators=(",", ":")).encode()
 

@@ -14,16 +14,9 @@ are retryable, and a failed call stops the batch.
 import json
 from dataclasses import replace
 
-from crm.connectors.base import ErasureRequest, Result, SendOptions
-from crm.connectors.marketo import (
-    LEADS_PATH,
-    TOKEN_CODES,
-    MarketoSession,
-    code_failure,
-    http_failure,
-    settings_from,
-)
-from crm.connectors.oauth import CallFailure, TokenConnector, check_urls
+from crm.connectors.base import ErasureRequest, Result
+from crm.connectors.marketo import LEADS_PATH, MarketoConnector, MarketoSession
+from crm.connectors.oauth import CallFailure
 
 DELETE_PATH = "/rest/v1/leads/delete.json"
 MAX_PER_CALL = 300  # emails per lookup, ids per delete
@@ -31,28 +24,6 @@ NOT_FOUND = "1004"
 
 
 class EraseSession(MarketoSession):
-    def call(self, method: str, path: str, **kwargs) -> dict:
-        """One authorised call; its JSON when it succeeded, else CallFailure."""
-        url = f"{self.settings.base_url}{path}"
-
-        def once(token: str, may_refresh: bool) -> dict | None:
-            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-            response = self.request(method, url, "Marketo", headers=headers, **kwargs)
-            if response.status_code != 200:
-                raise http_failure(response, "Marketo")
-            try:
-                answer = response.json()
-            except ValueError:
-                raise CallFailure("retryable", "Marketo answered unreadable JSON") from None
-            if answer.get("success"):
-                return answer
-            errors = answer.get("errors") or []
-            if {str(error.get("code")) for error in errors} & TOKEN_CODES and may_refresh:
-                return None
-            raise code_failure(errors, response.status_code)
-
-        return self.with_token(once)
-
     def ids_by_email(self, emails: list[str]) -> dict[str, list[int]]:
         params = {"filterType": "email", "filterValues": ",".join(emails), "fields": "id,email"}
         found: dict[str, list[int]] = {email.lower(): [] for email in emails}
@@ -109,20 +80,8 @@ class EraseSession(MarketoSession):
         return results
 
 
-class MarketoEraser(TokenConnector):
-    kind = "marketo"
-
-    def open(self, config: dict, options: SendOptions) -> EraseSession:
-        settings = settings_from(config)
-        check_urls((settings.base_url,), options)
-        return EraseSession(settings, self.token_cache, options)
-
-    def erase(
-        self, config: dict, requests: list[ErasureRequest], options: SendOptions
-    ) -> list[Result]:
-        if not requests:
-            return []
-        return self.open(config, options).erase(requests)
+class MarketoEraser(MarketoConnector):
+    session_class = EraseSession
 
 
 eraser = MarketoEraser()

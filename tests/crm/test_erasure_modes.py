@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from crm.connectors import http_client
 from crm.connectors.token_cache import default_cache
+from crm.models import Delivery
 from tests.crm.erasure_support import MARKERS, deliver, drain, erase, make_person
 from tests.crm.receivers import dynamics_receiver, marketo_receiver
 from tests.crm.receivers.azurite import azurite  # noqa: F401  (fixture)
@@ -227,3 +228,27 @@ def test_salesforce_is_always_notified_even_when_set_to_delete(publisher, smtp):
     assert len(smtp.received) == 1
     row.refresh_from_db()
     assert row.outcome == "notified"
+
+
+def test_no_log_line_holds_the_address_while_marketo_is_searched_and_deleted(
+    publisher, marketo, caplog
+):
+    # Given a Marketo target in delete mode that received the person, and a Marketo that
+    # refuses the first lookup (a rate limit), then answers
+    caplog.set_level("DEBUG")
+    target = target_for(publisher, "marketo", marketo.config(), "delete")
+    lead = make_person(publisher=publisher)
+    deliver(lead, target)
+    erase(lead)
+    marketo.fail_next("606", "Max rate limit '100' exceeded")
+
+    # When the erasure is tried, and tried again once due
+    drain(target)
+    Delivery.objects.filter(event="lead.erased").update(next_attempt_at=timezone.now())
+    drain(target)
+
+    # Then it was deleted, and no log record, message or extra, names the person
+    assert marketo.leads == {}
+    logged = caplog.text + " ".join(repr(vars(record)) for record in caplog.records)
+    assert "crm.delivery.retrying" in logged
+    assert [value for value in MARKERS.values() if value in logged] == []

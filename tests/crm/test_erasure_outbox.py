@@ -10,10 +10,10 @@ from django.db import connection
 from django.utils import timezone
 
 from crm import selectors, services
-from crm.connectors import http_client, signing
+from crm.connectors import signing
 from crm.models import CrmTarget, Delivery
 from tests.crm.erasure_support import MARKERS, deliver, drain, erase, erasure_of, make_person
-from tests.crm.receivers import Answer, ca_bundle_path
+from tests.crm.receivers import Answer
 from tests.crm.receivers.https_receiver import HttpsReceiver
 from tests.factories import make_delivery, make_lead, make_target
 from tests.leads.nurture_support import smtp  # noqa: F401  (fixture)
@@ -22,12 +22,7 @@ SECRET = signing.secret_generate()
 SF_CONFIG = {"objectIdentifier": "00D000000000001", "contactEmail": ["crm-admin@pub.example"]}
 
 
-@pytest.fixture(autouse=True)
-def _loopback(monkeypatch, settings):
-    monkeypatch.setenv("CRM_EXTRA_CA_BUNDLE", ca_bundle_path())
-    settings.CRM_TOTAL_TIMEOUT = 2.0
-    yield
-    http_client.clients_close()
+pytestmark = [pytest.mark.sqlite, pytest.mark.usefixtures("trusted_loopback")]
 
 
 @pytest.fixture
@@ -77,7 +72,13 @@ def test_every_target_that_received_the_lead_gets_one_erasure_the_field_seller_i
     field_seller = make_target(publisher=None, kind="salesforce", config=SF_CONFIG)
     tried = make_target(publisher=publisher, name="Tried")
     waiting = make_target(publisher=publisher, name="Waiting")
-    make_delivery(lead=lead, target=https_target, status="delivered", delivered_at=timezone.now())
+    answered = make_delivery(
+        lead=lead,
+        target=https_target,
+        status="delivered",
+        delivered_at=timezone.now(),
+        response_excerpt=f"accepted {MARKERS['email']}",
+    )
     make_delivery(lead=lead, target=field_seller, status="delivered", delivered_at=timezone.now())
     make_delivery(lead=lead, target=tried, status="pending", attempts=2)
     unsent = make_delivery(lead=lead, target=waiting, event="lead.updated")
@@ -96,6 +97,13 @@ def test_every_target_that_received_the_lead_gets_one_erasure_the_field_seller_i
     unsent.refresh_from_db()
     assert (unsent.status, unsent.last_error) == ("failed", "Not sent: the lead was erased.")
     assert Delivery.objects.get(lead=lead, target=tried, event="lead.qualified").status == "failed"
+    # the answers they kept are blanked: a CRM's answer may quote the person
+    answered.refresh_from_db()
+    assert (answered.status, answered.response_excerpt, answered.last_error) == (
+        "delivered",
+        "",
+        "",
+    )
     other.refresh_from_db()
     assert other.status == "delivered"  # another lead's rows are untouched
 

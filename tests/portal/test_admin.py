@@ -83,9 +83,7 @@ def _one_row_of_every_model(publisher, staff_user) -> dict:
         **_sign_in_rows(),
         **_inbound_rows(listing),
         **retention_admin_rows(publisher),
-        AccessLogEntry: AccessLogEntry.objects.create(
-            publisher=publisher, action="view", source="admin", object_type="leads.lead"
-        ),
+        AccessLogEntry: AccessLogEntry.objects.create(action="view", source="admin"),
         ErasureRecord: ErasureRecord.objects.create(publisher=publisher, source="admin"),
     }
 

@@ -234,6 +234,23 @@ ROUTES: dict[str, Route] = {
     "crm-delivery-redeliver": _action(
         lambda w: {"delivery_id": w.a.delivery.pk}, lambda w: "/crm/deliveries/"
     ),
+    # Privacy requests: an address names nothing of another publisher's (it finds nothing).
+    "privacy": _page(owner_only=True),
+    "privacy-export": Route(
+        ACTION,
+        data=lambda w: {"email": w.a.lead.email},
+        owner_only=True,
+        other_to="/settings/privacy/",
+    ),
+    "privacy-erase": Route(
+        ACTION,
+        data=lambda w: {"email": w.a.lead.email, "reason": "ticket", "confirm": "on"},
+        owner=302,
+        to=lambda w: "/settings/privacy/",
+        owner_only=True,
+        other_to="/settings/privacy/",
+    ),
+    "privacy-access-log": _page(owner_only=True),
 }
 
 # Owner-only object routes whose view checks the role before it looks the object up, so that

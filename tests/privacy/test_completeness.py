@@ -11,10 +11,10 @@ import json
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.management import call_command
-from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 
+from crm.connectors import signing
 from crm.models import Delivery
 from inbound import services as inbound_services
 from inbound import sources
@@ -23,6 +23,9 @@ from leads.intake import csv_import
 from leads.models import EmailSend, Lead
 from leads.nurture import send as nurture_send
 from privacy import services
+from tests.crm.conftest import trusted_loopback  # noqa: F401  (fixture)
+from tests.crm.erasure_support import drain
+from tests.crm.receivers.https_receiver import HttpsReceiver
 from tests.factories import make_membership, make_target, make_user
 from tests.leads.conftest import Storefronts, lead_payload
 from tests.leads.nurture_support import Sequence, smtp  # noqa: F401
@@ -34,6 +37,13 @@ MARK = "zqcomplete"
 EMAIL = f"{MARK}.ada@{MARK}-engines.example"
 PHONE = "+44 20 7946 3141"
 MARKERS = [MARK, EMAIL, "7946 3141"]
+SECRET = signing.secret_generate()
+
+
+@pytest.fixture
+def receiver():
+    with HttpsReceiver(SECRET) as server:
+        yield server
 
 
 def _details(suffix: str) -> dict:
@@ -92,19 +102,31 @@ def _through_portal_and_admin(lead: Lead) -> None:
         reverse("lead-detail", args=[lead.uuid]),
         {"to_status": to_status, "reason": f"{MARK} called back"},
     )
-    assert moved.status_code in (200, 302)
+    assert moved.status_code == 302
     staff = make_user(username="staff-dpo", is_staff=True, is_superuser=True)
     admin = Client()
     admin.force_login(staff)
-    assert admin.get(reverse("admin:leads_lead_change", args=[lead.pk])).status_code == 200
-    # What the admin's save writes to its history (the change form's own fields vary).
-    LogEntry.objects.log_actions(
-        user_id=staff.pk,
-        queryset=[lead],
-        action_flag=CHANGE,
-        change_message=json.dumps([{"changed": {"fields": [f"{MARK} title"]}}]),
-        single_object=True,
+    url = reverse("admin:leads_lead_change", args=[lead.pk])
+    assert admin.get(url).status_code == 200
+    inlines = ("transitions", "activities", "deliveries", "consent_records")
+    edited = admin.post(
+        url,
+        {
+            "email": EMAIL,
+            "first_name": f"{MARK}First",
+            "last_name": f"{MARK}Last",
+            "phone": PHONE,
+            "company": f"{MARK} Engines",
+            "title": f"{MARK} Chief (edited in admin)",
+            **{
+                f"{inline}-{count}": "0"
+                for inline in inlines
+                for count in ("TOTAL_FORMS", "INITIAL_FORMS")
+            },
+        },
     )
+    assert edited.status_code == 302
+    assert LogEntry.objects.filter(object_id=str(lead.pk), action_flag=CHANGE).exists()
 
 
 def _through_nurture(smtp) -> Lead:  # noqa: F811
@@ -132,10 +154,15 @@ def _held(name: str) -> list[str]:
     ]
 
 
-def test_a_person_taken_everywhere_leaves_no_marker_after_erasure(smtp):  # noqa: F811
+@pytest.mark.usefixtures("trusted_loopback")
+def test_a_person_taken_everywhere_leaves_no_marker_after_erasure(smtp, receiver):  # noqa: F811
     # Given a person taken through every way in, and a CRM that received them
     market = Storefronts()
-    target = make_target(publisher=market.publisher, name="Contoso HTTPS")
+    target = make_target(
+        publisher=market.publisher,
+        name="Contoso HTTPS",
+        config={"httpsEndpointUrl": receiver.url("/in"), "signingSecret": SECRET},
+    )
     _through_intake(market)
     _through_webhook(market)
     _through_csv(market)
@@ -144,9 +171,9 @@ def test_a_person_taken_everywhere_leaves_no_marker_after_erasure(smtp):  # noqa
     _through_portal_and_admin(lead)
     lead.refresh_from_db()
     assert lead.status in ("qualified", "accepted")
-    Delivery.objects.filter(lead=lead, target=target).update(
-        status="delivered", delivered_at=F("created_at")
-    )
+    drain(target)
+    assert set(Delivery.objects.filter(lead=lead).values_list("status", flat=True)) == {"delivered"}
+    assert MARK in json.dumps(list(receiver.effects.values()))
     nurtured = _through_nurture(smtp)
     exported = io.StringIO()
     call_command("export_person", EMAIL, stdout=exported)
@@ -159,9 +186,15 @@ def test_a_person_taken_everywhere_leaves_no_marker_after_erasure(smtp):  # noqa
     # Then no marker is left in the database or Redis
     assert sorted(report.lead_ids) == sorted([lead.pk, nurtured.pk])
     assert _held(drill.database_name()) == []
-    # The target that received the person has its erasure delivery
-    assert Delivery.objects.filter(lead=lead, target=target, event="lead.erased").count() == 1
+    # The target that received the person gets its erasure: a signed lead.erased event
     assert [r["target_name"] for r in report.recipients] == ["Contoso HTTPS"]
+    drain(target)
+    erasure = Delivery.objects.get(lead=lead, target=target, event="lead.erased")
+    assert erasure.status == "delivered"
+    event = receiver.effects[str(erasure.idempotency_key)]
+    assert (event["Event"], event["LeadId"]) == ("lead.erased", str(lead.uuid))
+    assert not [m for m in MARKERS if m in receiver.requests[-1].body.decode()]
+    assert receiver.rejections() == []
     # And a second erase is a no-op that says so
     again = services.person_erase(email=EMAIL, actor=None, reason="again", source="command")
     assert again.is_noop

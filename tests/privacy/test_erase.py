@@ -5,7 +5,7 @@ import pytest
 from crm.models import Delivery
 from leads.models import EmailSend, Lead, Suppression
 from leads.nurture.address_hash import address_hash
-from privacy import services
+from privacy import selectors, services
 from privacy.models import AccessLogEntry, ErasureRecord
 from tests.factories import make_lead, make_user
 from tests.privacy.world import make_person, tables_holding
@@ -59,6 +59,7 @@ def test_erase_leaves_no_marker_in_any_table_and_keeps_ids_and_rows(
     assert (entry.username, entry.object_ids, entry.source) == ("dpo", [str(lead.pk)], "admin")
 
 
+@pytest.mark.sqlite
 def test_a_second_erase_of_the_address_is_a_noop_that_names_the_first():
     person = make_person()
     first = services.person_erase(email=person.email, actor=None, reason="r", source="command")
@@ -113,3 +114,39 @@ def test_a_batch_of_leads_takes_a_bounded_number_of_queries(django_assert_max_nu
         )
 
     assert len(report.lead_ids) == 31
+
+
+def test_no_log_record_names_the_person_while_they_are_found_exported_and_erased(caplog):
+    # Given a person, and every log record captured
+    person = make_person(mark="zqlogmark")
+    caplog.set_level("DEBUG")
+
+    # When they are found, exported and erased
+    records = selectors.person_records(email=person.email)
+    selectors.person_export(records=records)
+    services.person_erase(email=person.email, actor=None, reason="r", source="command")
+
+    # Then no record's message or extra names them
+    assert caplog.records
+    for record in caplog.records:
+        text = (record.getMessage() + repr(record.__dict__)).lower()
+        assert person.mark not in text and person.email not in text
+
+
+def test_the_record_reads_each_recipients_outcome_as_the_erasure_delivery_settles():
+    person = make_person()
+    (record,) = services.person_erase(
+        email=person.email, actor=None, reason="r", source="admin"
+    ).records
+    assert [r["status"] for r in selectors.erasure_outcomes(record=record)] == ["pending"]
+
+    Delivery.objects.filter(pk=record.recipients[0]["delivery"]).update(
+        status="delivered", delivered_at=record.created_at, outcome="signalled"
+    )
+
+    (outcome,) = selectors.erasure_outcomes(record=record)
+    assert (outcome["target_name"], outcome["status"], outcome["outcome"]) == (
+        "Contoso CRM",
+        "delivered",
+        "signalled",
+    )

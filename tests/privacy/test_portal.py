@@ -25,6 +25,7 @@ def owner_client(client, person):
     return client
 
 
+@pytest.mark.sqlite
 def test_find_shows_every_store_and_is_logged(owner_client, person, django_assert_max_num_queries):
     with django_assert_max_num_queries(30):
         response = owner_client.get(reverse("privacy"), {"email": person.email})

@@ -3,14 +3,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from crm import targets
-from crm.models import ReferralConnection
+from crm.models import Delivery, ReferralConnection
 
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every CRM target's configuration and every Partner Center connection's "
-        "secrets under the first key of FIELD_ENCRYPTION_KEYS. Put the new key first, run "
-        "this, then drop the old key."
+        "Re-encrypt every CRM target's configuration, every Partner Center connection's "
+        "secrets and every erasure delivery's lookup under the first key of "
+        "FIELD_ENCRYPTION_KEYS. Put the new key first, run this, then drop the old key."
     )
 
     def handle(self, *args, **options):
@@ -20,9 +20,14 @@ class Command(BaseCommand):
                 connections = targets.encrypted_rows_rotate(
                     model=ReferralConnection, field="secrets", label="Partner Center connection"
                 )
+                lookups = targets.encrypted_rows_rotate(
+                    model=Delivery, field="lookup", label="Erasure delivery"
+                )
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
         message = f"Re-encrypted {rotated} CRM target configurations."
         if connections:
             message += f" Re-encrypted {connections} Partner Center connections."
+        if lookups:
+            message += f" Re-encrypted {lookups} erasure deliveries' lookups."
         self.stdout.write(self.style.SUCCESS(message))

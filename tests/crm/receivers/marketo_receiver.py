@@ -90,6 +90,12 @@ class MarketoReceiver:
             "scope": "api@example.com",
         }
 
+    def refuse(self, code: str, message: str) -> tuple[int, dict]:
+        """Marketo's answer to a call it refuses as a whole: HTTP 200, success false."""
+        self.refused.append(code)
+        error = {"code": code, "message": message}
+        return 200, {"requestId": "r#1", "success": False, "errors": [error]}
+
     def push(self, headers, body: bytes) -> tuple[int, dict]:
         error = self.call_error(headers)
         if error:
@@ -144,8 +150,7 @@ class MarketoReceiver:
     def lookup(self, headers, query: str) -> tuple[int, dict]:
         error = self.call_error(headers, has_body=False)
         if error:
-            self.refused.append(error["code"])
-            return 200, {"requestId": "r#2", "success": False, "errors": [error]}
+            return self.refuse(error["code"], error["message"])
         params = parse_qs(query)
         values = ",".join(params.get("filterValues", [])).split(",")
         if (
@@ -153,9 +158,7 @@ class MarketoReceiver:
             or set(params) - {"filterType", "filterValues", "fields"}
             or not 1 <= len([v for v in values if v]) <= MAX_FILTER_VALUES
         ):
-            self.refused.append("1003")
-            failure = {"code": "1003", "message": "Invalid filter"}
-            return 200, {"requestId": "r#2", "success": False, "errors": [failure]}
+            return self.refuse("1003", "Invalid filter")
         self.lookups.append(values)
         wanted = {value.strip().lower() for value in values}
         with self.lock:
@@ -169,8 +172,7 @@ class MarketoReceiver:
     def delete(self, headers, body: bytes) -> tuple[int, dict]:
         error = self.call_error(headers)
         if error:
-            self.refused.append(error["code"])
-            return 200, {"requestId": "r#3", "success": False, "errors": [error]}
+            return self.refuse(error["code"], error["message"])
         try:
             request = json.loads(body)
         except ValueError:
@@ -183,9 +185,7 @@ class MarketoReceiver:
             or not all(isinstance(i, dict) and set(i) == {"id"} for i in inputs)
             or not all(isinstance(i["id"], int) for i in inputs)
         ):
-            self.refused.append("1003")
-            failure = {"code": "1003", "message": "Invalid request body"}
-            return 200, {"requestId": "r#3", "success": False, "errors": [failure]}
+            return self.refuse("1003", "Invalid request body")
         ids = [i["id"] for i in inputs]
         self.deletes.append(ids)
         results = []
