@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -127,6 +128,11 @@ def retention_run_work(
     except LeaseLost:
         logger.warning("privacy.retention.lease_lost", extra={"run_id": run.pk})
         return True
+    except SoftTimeLimitExceeded:
+        # Celery's soft limit came before the budget (a slow batch): the batch rolled back,
+        # and the next stretch takes the run over at once.
+        _hand_over(run)
+        return False
     _finish(run=run, now=clock())
     return True
 
@@ -156,7 +162,7 @@ def _batch(
                 _count(run=run, part=part, erased=len(ids))
             else:
                 RetentionRunPublisher.objects.filter(pk=part.pk).update(finished_at=clock())
-    except LeaseLost:
+    except (LeaseLost, SoftTimeLimitExceeded):
         raise
     except Exception as exc:
         # The batch rolled back whole (the lease too): record the class, go on.

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -223,3 +224,26 @@ def test_the_log_has_counts_and_no_personal_data(frozen, kept_24, caplog):
 
 def test_a_new_publisher_without_retention_is_off():
     assert factories.make_publisher().retention_months is None
+
+
+def test_celerys_soft_time_limit_hands_the_run_over_to_the_next_stretch(frozen, kept_24):
+    for i in range(4):
+        make_lead_last_active(publisher=kept_24, at=OLD + timedelta(hours=i))
+    slow = FakeErase(fail_at=2, fail_on=SoftTimeLimitExceeded())
+
+    first = _run(slow)
+    second = _run(FakeErase())
+
+    assert (first.status, first.leads_erased, first.errors, first.lease_until) == (
+        "running",
+        3,
+        0,
+        None,
+    )
+    assert first.parts.get().error == ""
+    assert (second.pk, second.status, second.leads_erased, second.resumes) == (
+        first.pk,
+        "finished",
+        4,
+        0,
+    )
