@@ -19,7 +19,7 @@ from portal.models import Membership
 from tests.factories import make_activity, make_lead, make_listing, make_membership
 from tests.leads.nurture_support import Sequence, smtp  # noqa: F401
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ from privacy.retention.models import RetentionRun
 from tests import factories
 from tests.privacy.retention_support import Crash, FakeErase, make_lead_last_active
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 CUTOFF_24 = datetime(2024, 6, 15, 12, 0, tzinfo=UTC)
@@ -172,6 +172,7 @@ def test_the_queries_of_a_run_grow_by_a_bounded_number_per_batch(
     assert run.batches == batches
 
 
+@pytest.mark.no_sqlite  # PostgreSQL's plan
 def test_the_batch_query_uses_the_retention_index(frozen, kept_24):
     make_lead_last_active(publisher=kept_24, at=OLD)
     with CaptureQueriesContext(connection) as captured:
