@@ -274,3 +274,28 @@ def test_the_selectors_name_the_recipients_and_read_the_outcomes(publisher, http
     ]
     assert selectors.lead_recipients(lead=never) == []
     assert CrmTarget.objects.get(pk=https_target.pk).erasure_mode == "notify"  # the default
+
+
+def test_writing_the_erasures_for_twelve_targets_takes_a_bounded_number_of_queries(
+    publisher, django_assert_max_num_queries
+):
+    # Given a lead delivered three times to each of twelve targets of every kind
+    lead = make_person(publisher=publisher)
+    kinds = ["https", "salesforce", "dynamics365", "marketo", "azure-table", "https"] * 2
+    for n, kind in enumerate(kinds):
+        target = make_target(publisher=publisher, kind=kind, config={}, name=f"T{n}")
+        for event in ("lead.qualified", "lead.updated", "lead.updated"):
+            make_delivery(
+                lead=lead,
+                target=target,
+                event=event,
+                status="delivered",
+                delivered_at=timezone.now(),
+            )
+    lead = type(lead).objects.get(pk=lead.pk)  # nothing cached
+
+    # When the erasures are written: a bounded number of queries, whatever the fan-out
+    with django_assert_max_num_queries(7):
+        rows = services.erasure_deliveries_create(lead=lead)
+
+    assert len(rows) == 12
