@@ -39,7 +39,7 @@ from privacy.retention.models import RetentionRun, RetentionRunPublisher
 
 logger = logging.getLogger(__name__)
 
-# privacy.erasure.leads_erase: (*, leads, actor, reason, source) -> ErasureReport; the
+# privacy.services.leads_erase: (*, leads, actor, reason, source) -> ErasureReport; the
 # erasure of one publisher's leads in one transaction.
 Erase = Callable[..., object]
 SOURCE = "retention"
