@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
@@ -86,6 +87,8 @@ INSTALLED_APPS = [
     "leads",
     "crm",
     "inbound",
+    # Retention: leads erased some months after their last activity (docs/privacy.md).
+    "privacy.retention",
     "portal.shell",
     # Data rights: find, export, erase a person; the access log (docs/privacy.md).
     "privacy",
@@ -390,6 +393,20 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "crm.referrals_sync",
         "schedule": env.float("PARTNER_CENTER_SYNC_SECONDS", default=300.0),
     },
+}
+# --- Retention (privacy.retention, docs/operations.md) --------------------------------------
+# The hour (0-23, in TIME_ZONE) of the daily run; leads per batch, each batch one
+# transaction; how long a worker holds a run between batches before another may take it
+# over; how long one task works before it queues the next stretch (below the soft limit).
+RETENTION_HOUR = env.int("RETENTION_HOUR", default=3)
+if not 0 <= RETENTION_HOUR <= 23:
+    raise ImproperlyConfigured("RETENTION_HOUR must be an hour from 0 to 23.")
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=500)
+RETENTION_LEASE_SECONDS = env.int("RETENTION_LEASE_SECONDS", default=300)
+RETENTION_TASK_BUDGET_SECONDS = env.int("RETENTION_TASK_BUDGET_SECONDS", default=180)
+CELERY_BEAT_SCHEDULE["privacy-retention"] = {
+    "task": "privacy.retention_run",
+    "schedule": crontab(hour=RETENTION_HOUR, minute=0),
 }
 # The leads one new-lead email lists by name; the rest are counted ("and 12 more").
 LEAD_NOTIFY_MAX_LISTED = env.int("LEAD_NOTIFY_MAX_LISTED", default=10)

@@ -6,7 +6,7 @@ from django.apps import apps
 
 from privacy import registry
 
-PROJECT_APPS = {"portal", "shell", "leads", "crm", "inbound", "privacy", "demo"}
+PROJECT_APPS = {"portal", "shell", "leads", "crm", "inbound", "privacy", "retention", "demo"}
 
 
 def _project_models():
