@@ -171,6 +171,14 @@ ROUTES: dict[str, Route] = {
         owner=302,
         to=lambda w: "/settings/#notifications",
     ),
+    # The publisher's retention: owners only; it acts on the signed-in publisher's own.
+    "settings-retention": Route(
+        ACTION,
+        data=lambda w: {"mode": "on", "months": 24},
+        owner=302,
+        to=lambda w: "/settings/#retention",
+        owner_only=True,
+    ),
     "lead-open": _object_page(
         lambda w: {"publisher_id": w.a.publisher.pk, "lead_id": w.a.lead.uuid}, owner=302
     ),
