@@ -13,14 +13,16 @@ is escaped, blank lines make paragraphs. Our own wrapper and footer (templates/e
 add the unsubscribe link and the postal address to both parts.
 """
 
+import email.policy
 import re
 import string
 from dataclasses import dataclass
-from email.utils import formataddr, parseaddr
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
@@ -139,6 +141,26 @@ def from_address(publisher_name: str) -> str:
     return formataddr((_LINE_BREAKS.sub(" ", publisher_name).strip(), address))
 
 
+def message_id(from_email: str) -> str:
+    """A Message-ID on the sender's own domain (the host name says nothing to a reader)."""
+    domain = parseaddr(from_email)[1].rpartition("@")[2] or "localhost"
+    return make_msgid(idstring="nurture", domain=domain.encode("idna").decode("ascii"))
+
+
+class NurtureMessage(EmailMultiAlternatives):
+    """A message whose headers fold at RFC 5322's 998 characters, not 78.
+
+    Python's email policy folds a header with a word longer than its line length by
+    rewriting it as RFC 2047 encoded words; mailbox providers then no longer see the
+    literal `<https://…>` of List-Unsubscribe. At 998 the header stays one literal line
+    (the compact token keeps it far shorter); other headers are still encoded when they
+    are not ASCII.
+    """
+
+    def message(self, *, policy=email.policy.default):
+        return super().message(policy=policy.clone(max_line_length=998))
+
+
 def build_message(
     *, subject: str, body: str, recipient: Recipient, unsubscribe_url: str
 ) -> EmailMultiAlternatives:
@@ -151,13 +173,16 @@ def build_message(
         "postal_address": recipient.postal_address,
         "unsubscribe_url": unsubscribe_url,
     }
-    message = EmailMultiAlternatives(
+    sender = from_address(recipient.publisher_name)
+    message = NurtureMessage(
         subject=render_subject(subject, values),
         body=render_to_string("emails/nurture_message.txt", context),
-        from_email=from_address(recipient.publisher_name),
+        from_email=sender,
         to=[recipient.lead.email],
         reply_to=[recipient.reply_to] if recipient.reply_to else None,
         headers={
+            "Message-ID": message_id(sender),
+            "Date": format_datetime(timezone.now()),
             "List-Unsubscribe": f"<{unsubscribe_url}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },

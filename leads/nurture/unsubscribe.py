@@ -1,18 +1,25 @@
 """Unsubscribe tokens and the per-publisher suppression list (RFC 8058; DESIGN §3).
 
-A token is a `django.core.signing` value with a salt of its own, so that no other signed
-value of the portal can stand in for it. It carries the publisher, the keyed HMAC of the
-normalized address (leads.nurture.address_hash; never the address itself) and, for a real
-nurture message, the send it came in. It never expires: CAN-SPAM wants an opt-out to
-work for at least 30 days, and a reader may find an old message years later. Tokens
-made before the HMAC (salt "…v1") carry the bare SHA-256 and keep working.
+A token is a compact signed value, `<publisher hex>.<send hex>.<address HMAC>.<signature>`
+(about 75 characters, so that List-Unsubscribe stays one literal line; docs/email.md). It
+carries the publisher, the keyed HMAC of the normalized address (leads.nurture.address_hash;
+never the address itself, base64url) and, for a real nurture message, the send it came in
+(0 for none). The signature is a salted HMAC-SHA256 of the rest under SECRET_KEY,
+truncated to 128 bits, with a salt of its own so that no other signed value of the portal
+can stand in for it; SECRET_KEY_FALLBACKS are accepted. It never expires: CAN-SPAM wants
+an opt-out to work for at least 30 days, and a reader may find an old message years later.
+Older tokens keep working: `django.core.signing` values with salt "…v2" (the HMAC) and
+"…v1" (the bare SHA-256).
 
 Every suppression check (enrolment, send time, unsubscribe, admin) goes through this
 module or leads.nurture.address_hash, which match an address under every key and the legacy
 SHA-256 rows.
 """
 
+import base64
+import binascii
 import logging
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -22,6 +29,7 @@ from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from leads.consent import services as consent_services
 from leads.models import EmailSend, Enrollment, Lead, Suppression
@@ -29,7 +37,8 @@ from leads.nurture import address_hash
 
 logger = logging.getLogger(__name__)
 
-TOKEN_SALT = "leads.unsubscribe.v2"
+COMPACT_SALT = "leads.unsubscribe.v3"
+TOKEN_SALT = "leads.unsubscribe.v2"  # signing tokens with the HMAC (before the compact form)
 LEGACY_TOKEN_SALT = "leads.unsubscribe.v1"  # tokens with the bare SHA-256
 
 
@@ -47,15 +56,42 @@ class UnsubscribeToken:
 
 
 def token_make(*, publisher_id: int, email: str, send_id: int | None = None) -> str:
-    """A signed, URL-safe token naming (publisher, address HMAC, send)."""
-    payload = {"p": publisher_id, "h": email_hash(email)}
-    if send_id is not None:
-        payload["s"] = send_id
-    return signing.dumps(payload, salt=TOKEN_SALT)
+    """A compact signed, URL-safe token naming (publisher, address HMAC, send)."""
+    hashed = base64.urlsafe_b64encode(bytes.fromhex(email_hash(email))).rstrip(b"=").decode()
+    value = f"{publisher_id:x}.{send_id or 0:x}.{hashed}"
+    return f"{value}.{_signature(value, settings.SECRET_KEY)}"
+
+
+def _signature(value: str, secret: str) -> str:
+    digest = salted_hmac(COMPACT_SALT, value, secret=secret, algorithm="sha256").digest()
+    return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
+
+
+_COMPACT = re.compile(
+    r"([0-9a-f]{1,15})\.([0-9a-f]{1,15})\.([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{22})"
+)
+
+
+def _compact_read(token: str) -> UnsubscribeToken | None:
+    match = _COMPACT.fullmatch(token)
+    if match is None:
+        return None
+    value = token.rsplit(".", 1)[0]
+    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    if not any(constant_time_compare(match[4], _signature(value, secret)) for secret in secrets):
+        return None
+    try:
+        hashed = base64.urlsafe_b64decode(match[3] + "=").hex()
+    except (binascii.Error, ValueError):
+        return None
+    return UnsubscribeToken(int(match[1], 16), hashed, int(match[2], 16) or None)
 
 
 def token_read(token: str) -> UnsubscribeToken | None:
     """The token's content, or None when it was altered or is not ours."""
+    compact = _compact_read(token)
+    if compact is not None:
+        return compact
     for salt, is_legacy in ((TOKEN_SALT, False), (LEGACY_TOKEN_SALT, True)):
         try:
             payload = signing.loads(token, salt=salt)
