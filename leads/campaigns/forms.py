@@ -100,7 +100,9 @@ class StepForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         allowed = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
         self.fields["body"].help_text = _(
-            "Plain text. Blank lines start paragraphs. Placeholders: %(allowed)s."
+            "Markdown: blank lines start paragraphs, **bold**, *italic*, - lists, "
+            "[a link](https://…), [Unsubscribe]({unsubscribe_url}). No HTML or images. "
+            "Placeholders: %(allowed)s."
         ) % {"allowed": allowed}
 
     def _clean_template(self, name: str) -> str:

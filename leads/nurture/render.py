@@ -8,9 +8,10 @@ name is refused at save: unknown names, attribute or index access (`{x.__class__
 (`{{ … }}`, `{% … %}`, `{# … #}`). Rendering substitutes strings itself (no
 `str.format`), so even a template that slipped past validation cannot walk attributes.
 
-The HTML part is generated from the text: the body is escaped, every substituted value
-is escaped, blank lines make paragraphs. Our own wrapper and footer (templates/emails/)
-add the unsubscribe link and the postal address to both parts.
+The body is Markdown (leads.nurture.markup): the HTML part is rendered and sanitised,
+every substituted value escaped; the text part comes from the same source. Our own
+wrapper and footer (templates/emails/) add the unsubscribe link and the postal address to
+both parts.
 """
 
 import email.policy
@@ -23,11 +24,11 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.html import escape, format_html
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from leads.lifecycle.snapshot import LeadSnapshot
+from leads.nurture import markup
 
 PLACEHOLDERS: tuple[str, ...] = (
     "first_name",
@@ -96,19 +97,13 @@ def render_subject(template: str, values: dict[str, str]) -> str:
 
 
 def render_html_body(template: str, values: dict[str, str]) -> SafeString:
-    """The body as HTML paragraphs; literals and values are both escaped."""
-    parts: list[str] = []
-    for literal, name in _pieces(template):
-        parts.append(str(escape(literal)))
-        if name == "unsubscribe_url":
-            url = values.get(name, "")
-            parts.append(str(format_html('<a href="{}">{}</a>', url, url)))
-        elif name:
-            parts.append(str(escape(values.get(name, ""))))
-    html = "".join(parts).replace("\r\n", "\n")
-    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", html) if p.strip()]
-    # Every piece above is escaped already; only our own <p>, <br> and <a> remain.
-    return mark_safe("".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in paragraphs))  # noqa: S308
+    """The body, written in Markdown, as sanitised HTML; every value is escaped."""
+    return markup.markdown_html(_pieces(template), values)
+
+
+def render_text_body(template: str, values: dict[str, str]) -> str:
+    """The text part from the same Markdown source, placeholders substituted."""
+    return render_text(markup.markdown_source_as_text(template), values)
 
 
 @dataclass(frozen=True)
@@ -167,7 +162,7 @@ def build_message(
     """A nurture message: text and HTML parts, footer, and RFC 8058 headers."""
     values = placeholder_values(recipient, unsubscribe_url)
     context = {
-        "body_text": render_text(body, values),
+        "body_text": render_text_body(body, values),
         "body_html": render_html_body(body, values),
         "publisher_name": recipient.publisher_name,
         "postal_address": recipient.postal_address,

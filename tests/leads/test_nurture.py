@@ -68,9 +68,10 @@ def test_rendering_escapes_values_in_html_and_keeps_subjects_on_one_line():
     values = {"first_name": "<b>Eve</b>\r\nBcc: x@evil.example", "unsubscribe_url": "https://u/"}
     assert render_subject("Hi {first_name}", values) == "Hi <b>Eve</b> Bcc: x@evil.example"
     html = render_html_body("Hi {first_name} & co\n\n<i>{unsubscribe_url}</i>", values)
+    # Markdown paragraphs; the value's markup and the body's raw HTML are text
     assert html == (
-        "<p>Hi &lt;b&gt;Eve&lt;/b&gt;<br>Bcc: x@evil.example &amp; co</p>"
-        '<p>&lt;i&gt;<a href="https://u/">https://u/</a>&lt;/i&gt;</p>'
+        "<p>Hi &lt;b&gt;Eve&lt;/b&gt;\nBcc: x@evil.example &amp; co</p>\n"
+        '<p>&lt;i&gt;<a href="https://u/" rel="noopener noreferrer">https://u/</a>&lt;/i&gt;</p>\n'
     )
 
 

@@ -254,7 +254,7 @@ def test_markup_in_a_leads_name_is_escaped_in_the_html_part(smtp):  # noqa: F811
     message = smtp.received[0].message
     html = message.get_body(("html",)).get_content()
     assert "<script>" not in html
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    assert '&lt;script&gt;alert("x")&lt;/script&gt;' in html
     assert '<script>alert("x")</script>' in message.get_body(("plain",)).get_content()
 
 
