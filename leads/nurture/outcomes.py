@@ -7,7 +7,7 @@ stopped), and the stops the batch decided.
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from leads.models import EmailSend, Enrollment, NurtureStep, Suppression
 from leads.nurture import unsubscribe
@@ -31,6 +31,7 @@ class SendReport:
     stopped: int = 0
     completed: int = 0
     unreachable: int = 0  # batches cut short because the SMTP server could not be reached
+    capped: int = 0  # enrolments held to the next day by their publisher's daily cap
 
     def add(self, other: "SendReport") -> None:
         for name in self.__dataclass_fields__:
@@ -48,6 +49,7 @@ class Outcomes:
     bounced: list[tuple[Enrollment, EmailSend, int | None, str]] = field(default_factory=list)
     stopped: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     held: list[int] = field(default_factory=list)
+    capped: list[int] = field(default_factory=list)  # over the publisher's daily cap
     done: set[int] = field(default_factory=set)
     retry_at: datetime | None = None  # for claimed enrolments the batch did not reach
 
@@ -75,6 +77,14 @@ def outcomes_record(out: Outcomes, steps, now: datetime, report: SendReport) -> 
         )
         report.stopped += len(ids)
     Enrollment.objects.filter(pk__in=out.held).update(next_send_at=now + NO_ADDRESS_RETRY)
+    Enrollment.objects.filter(pk__in=out.capped).update(next_send_at=next_utc_day(now))
+    report.capped += len(out.capped)
+
+
+def next_utc_day(now: datetime) -> datetime:
+    """Midnight UTC after `now`: when a publisher's daily cap starts again."""
+    day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day + timedelta(days=1)
 
 
 def _advance(advanced, steps, now: datetime, report: SendReport) -> None:

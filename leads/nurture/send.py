@@ -12,6 +12,8 @@ Each minute, beat runs `nurture_send_due`. Batch by batch it
   4. records the outcomes in one transaction: sent (the enrolment moves to its next
      step), 5xx (bounced: the address is suppressed and its enrolments stop), 4xx
      (deferred, retried with backoff; suppressed after MAX_SOFT_FAILURES).
+An enrolment over its publisher's daily cap (rows created since midnight UTC) waits for
+the next day.
 A process that dies between 3's commit and 4 leaves a `sending` row. When the lease
 ends the enrolment is claimed again, the row is found, marked `interrupted` and the
 enrolment moves on without resending: at most once per step. Staff can release an
@@ -21,11 +23,12 @@ interrupted send from admin if they prefer a possible duplicate to a missing ste
 import logging
 import smtplib
 import time
+from collections import Counter
 from datetime import timedelta
 
 from django.core import mail
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import Count, F
 from django.utils import timezone
 
 from leads.consent.policy import nurture_allowed
@@ -42,6 +45,7 @@ from leads.nurture import unsubscribe
 from leads.nurture.outcomes import (
     Outcomes,
     SendReport,
+    next_utc_day,
     outcomes_record,
 )
 from leads.nurture.services import STOP_STATUSES
@@ -117,6 +121,7 @@ class _Batch:
         self.steps = _steps_by_campaign({e.campaign_id for e in enrollments})
         self.offers = _offer_titles({e.campaign_id for e in enrollments})
         self.suppressed = _suppressed(enrollments)
+        self.sent_today = _sent_today({e.campaign.publisher_id for e in enrollments}, self.now)
         connection = mail.mailers.default
         try:
             for enrollment in enrollments:
@@ -163,6 +168,11 @@ class _Batch:
             self.out.stopped["completed"].append(enrollment.pk)
         elif not publisher.postal_address.strip():
             self.out.held.append(enrollment.pk)  # never send without the postal address
+        elif (
+            publisher.nurture_daily_cap is not None
+            and self.sent_today[publisher.pk] >= publisher.nurture_daily_cap
+        ):
+            self.out.capped.append(enrollment.pk)  # the daily cap: tomorrow
         else:
             return step
         self.out.done.add(enrollment.pk)
@@ -174,6 +184,7 @@ class _Batch:
             self._settle_existing(enrollment, step, row)
             return None
         lead, publisher = enrollment.lead, enrollment.campaign.publisher
+        self.sent_today[publisher.pk] += 1
         recipient = nurture_render.Recipient(
             lead=LeadSnapshot.of(lead),
             publisher_name=publisher.name,
@@ -315,6 +326,19 @@ def _offer_titles(campaign_ids: set[int]) -> dict[int, str]:
     for campaign_id, name in links.values_list("campaign_id", "listing__name"):
         titles[campaign_id] = name
     return titles
+
+
+def _sent_today(publisher_ids: set[int], now) -> Counter:
+    """Messages each publisher has handed over since midnight UTC (its daily cap's count)."""
+    since = next_utc_day(now) - timedelta(days=1)
+    rows = (
+        EmailSend.objects.filter(
+            enrollment__campaign__publisher_id__in=publisher_ids, created_at__gte=since
+        )
+        .values_list("enrollment__campaign__publisher_id")
+        .annotate(count=Count("pk"))
+    )
+    return Counter(dict(rows))
 
 
 def _suppressed(enrollments: list[Enrollment]) -> set[tuple[int, str]]:

@@ -16,7 +16,7 @@ class PublisherContactForm(forms.ModelForm):
 
     class Meta:
         model = Publisher
-        fields = ["lead_contact_email", "postal_address"]
+        fields = ["lead_contact_email", "postal_address", "nurture_daily_cap"]
         widgets = {"postal_address": forms.Textarea(attrs={"rows": 4})}
 
 

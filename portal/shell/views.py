@@ -259,6 +259,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         publisher=publisher,
         lead_contact_email=form.cleaned_data["lead_contact_email"],
         postal_address=form.cleaned_data["postal_address"],
+        nurture_daily_cap=form.cleaned_data["nurture_daily_cap"],
     )
     messages.success(request, _("The contact details are saved."))
     return _settings_redirect("contact")

@@ -34,6 +34,16 @@ class Publisher(CreatedModel):
         blank=True,
         help_text=_("Printed in the footer of every nurture email, as anti-spam law requires."),
     )
+    nurture_daily_cap = models.PositiveIntegerField(
+        _("nurture emails per day"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "At most this many nurture emails a day (UTC), so that a new sending domain warms "
+            "up; the rest wait for the next day. Empty: no limit."
+        ),
+    )
     co_sell_enrolled = models.BooleanField(
         _("Co-Sell enrolled"),
         default=False,

@@ -35,12 +35,18 @@ class LastOwnerError(ValidationError):
 
 @transaction.atomic
 def publisher_settings_update(
-    *, publisher: Publisher, lead_contact_email: str, postal_address: str
+    *,
+    publisher: Publisher,
+    lead_contact_email: str,
+    postal_address: str,
+    nurture_daily_cap: int | None = None,
 ) -> Publisher:
-    """Change where alerts go and the postal address printed in nurture emails."""
+    """Change where alerts go, the postal address printed in nurture emails and the daily
+    cap of nurture emails (None: no cap)."""
     publisher.lead_contact_email = lead_contact_email.strip()
     publisher.postal_address = postal_address.strip()
-    publisher.save(update_fields=["lead_contact_email", "postal_address"])
+    publisher.nurture_daily_cap = nurture_daily_cap
+    publisher.save(update_fields=["lead_contact_email", "postal_address", "nurture_daily_cap"])
     logger.info("portal.publisher.settings_updated", extra={"publisher_id": publisher.pk})
     return publisher
 

@@ -281,3 +281,40 @@ def test_a_paused_sequence_sends_nothing_until_it_runs_again(smtp):  # noqa: F81
         nurture.sequence_start(campaign=sequence.campaign)
         assert send_all().sent == 2
     assert len(smtp.received) == 2
+
+
+def test_the_daily_cap_holds_the_rest_until_midnight_utc(smtp):  # noqa: F811
+    with time_machine.travel(T0, tick=False) as clock:
+        sequence = Sequence(delays=(0,), nurture_daily_cap=2)
+        sequence.enrol(sequence.leads(5))
+
+        first = send_all()
+        clock.move_to(T0 + timedelta(hours=14, minutes=59))  # 23:59 UTC, still the same day
+        later = send_all()
+        held = set(Enrollment.objects.filter(state="active").values_list("next_send_at", flat=True))
+        clock.move_to(datetime(2026, 11, 3, 0, 0, 1, tzinfo=UTC))
+        next_day = send_all()
+        clock.move_to(datetime(2026, 11, 4, 0, 0, 1, tzinfo=UTC))
+        last_day = send_all()
+
+    assert (first.sent, first.capped) == (2, 3)
+    assert later.sent == 0  # the capped enrolments are not due before midnight
+    assert held == {datetime(2026, 11, 3, tzinfo=UTC)}
+    assert (next_day.sent, next_day.capped) == (2, 1)
+    assert (last_day.sent, last_day.capped) == (1, 0)
+    assert len(smtp.received) == 5
+
+
+def test_the_daily_cap_is_per_publisher(smtp):  # noqa: F811
+    with time_machine.travel(T0, tick=False):
+        capped = Sequence(delays=(0,), nurture_daily_cap=1)
+        free = Sequence(delays=(0,))
+        capped.enrol(capped.leads(3, prefix="capped"))
+        free.enrol(free.leads(3, prefix="free"))
+        report = send_all()
+
+    assert (report.sent, report.capped) == (4, 2)
+    assert Counter(r.to.split("@")[0].rstrip("0123456789") for r in smtp.received) == {
+        "capped": 1,
+        "free": 3,
+    }

@@ -87,6 +87,31 @@ def test_owner_updates_contact_email_and_postal_address(client, publisher, owner
     assert _messages(response) == ["The contact details are saved."]
 
 
+def test_owner_sets_and_clears_the_daily_nurture_cap(client, publisher, owner):
+    client.force_login(owner)
+    fields = {"lead_contact_email": "sales@contoso.example", "postal_address": "1 Main St"}
+
+    client.post(reverse("settings"), fields | {"nurture_daily_cap": "50"})
+    publisher.refresh_from_db()
+    assert publisher.nurture_daily_cap == 50
+
+    client.post(reverse("settings"), fields | {"nurture_daily_cap": ""})
+    publisher.refresh_from_db()
+    assert publisher.nurture_daily_cap is None
+
+
+def test_a_daily_cap_of_zero_is_refused_next_to_the_field(client, publisher, owner):
+    client.force_login(owner)
+    response = client.post(
+        reverse("settings"),
+        {"lead_contact_email": "", "postal_address": "", "nurture_daily_cap": "0"},
+    )
+    assert response.status_code == 200
+    assert re.search(r'name="nurture_daily_cap"[^>]*aria-invalid="true"', response.content.decode())
+    publisher.refresh_from_db()
+    assert publisher.nurture_daily_cap is None
+
+
 def test_invalid_contact_email_shows_the_error_next_to_the_field(client, publisher, owner):
     before = publisher.lead_contact_email
     client.force_login(owner)
