@@ -10,7 +10,7 @@ both, and a campaign's figures never shrink when a later campaign touches its le
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, F, Min, Q, QuerySet
 from django.utils import timezone
 
 from leads.models import (
@@ -140,10 +140,17 @@ class StepFigures:
     bounced: int = 0
     deferred: int = 0
     interrupted: int = 0
+    qualified_after: int = 0  # sent messages whose lead was qualified after receiving it
+
+    @property
+    def qualified_rate(self) -> float | None:
+        """The share (0–100) of this step's recipients qualified after the email."""
+        return round(100 * self.qualified_after / self.sent, 1) if self.sent else None
 
 
 def campaign_step_figures(*, campaign: Campaign) -> list[StepFigures]:
-    """Per step: messages sent, unsubscribes they led to, bounces, pending retries."""
+    """Per step: messages sent, unsubscribes they led to, bounces, pending retries, and
+    the recipients qualified after the message."""
     sends = {
         row.pop("step_id"): row
         for row in EmailSend.objects.filter(step__campaign=campaign)
@@ -153,6 +160,13 @@ def campaign_step_figures(*, campaign: Campaign) -> list[StepFigures]:
             bounced=Count("pk", filter=Q(status=EmailSend.Status.BOUNCED)),
             deferred=Count("pk", filter=Q(status=EmailSend.Status.DEFERRED)),
             interrupted=Count("pk", filter=Q(status=EmailSend.Status.INTERRUPTED)),
+            qualified_after=Count(
+                "pk",
+                filter=Q(
+                    status=EmailSend.Status.SENT,
+                    enrollment__lead__qualified_at__gt=F("sent_at"),
+                ),
+            ),
         )
         .order_by()
     }
