@@ -32,6 +32,7 @@ class SendReport:
     completed: int = 0
     unreachable: int = 0  # batches cut short because the SMTP server could not be reached
     capped: int = 0  # enrolments held to the next day by their publisher's daily cap
+    outside_window: int = 0  # enrolments held until their publisher's send window opens
 
     def add(self, other: "SendReport") -> None:
         for name in self.__dataclass_fields__:
@@ -50,6 +51,7 @@ class Outcomes:
     stopped: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     held: list[int] = field(default_factory=list)
     capped: list[int] = field(default_factory=list)  # over the publisher's daily cap
+    later: list[tuple[int, datetime]] = field(default_factory=list)  # outside the window
     done: set[int] = field(default_factory=set)
     retry_at: datetime | None = None  # for claimed enrolments the batch did not reach
 
@@ -79,6 +81,12 @@ def outcomes_record(out: Outcomes, steps, now: datetime, report: SendReport) -> 
     Enrollment.objects.filter(pk__in=out.held).update(next_send_at=now + NO_ADDRESS_RETRY)
     Enrollment.objects.filter(pk__in=out.capped).update(next_send_at=next_utc_day(now))
     report.capped += len(out.capped)
+    opens: dict[datetime, list[int]] = defaultdict(list)
+    for enrollment_id, at in out.later:
+        opens[at].append(enrollment_id)
+    for at, ids in opens.items():  # one statement per publisher's window
+        Enrollment.objects.filter(pk__in=ids).update(next_send_at=at)
+    report.outside_window += len(out.later)
 
 
 def next_utc_day(now: datetime) -> datetime:

@@ -13,7 +13,7 @@ Each minute, beat runs `nurture_send_due`. Batch by batch it
      step), 5xx (bounced: the address is suppressed and its enrolments stop), 4xx
      (deferred, retried with backoff; suppressed after MAX_SOFT_FAILURES).
 An enrolment over its publisher's daily cap (rows created since midnight UTC) waits for
-the next day.
+the next day; one outside its publisher's send window waits for the window to open.
 A process that dies between 3's commit and 4 leaves a `sending` row. When the lease
 ends the enrolment is claimed again, the row is found, marked `interrupted` and the
 enrolment moves on without resending: at most once per step. Staff can release an
@@ -49,6 +49,7 @@ from leads.nurture.outcomes import (
     outcomes_record,
 )
 from leads.nurture.services import STOP_STATUSES
+from leads.nurture.window import window_next_open
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +174,13 @@ class _Batch:
             and self.sent_today[publisher.pk] >= publisher.nurture_daily_cap
         ):
             self.out.capped.append(enrollment.pk)  # the daily cap: tomorrow
+        elif opens := window_next_open(
+            now=self.now,
+            time_zone=publisher.time_zone,
+            start=publisher.send_window_start,
+            end=publisher.send_window_end,
+        ):
+            self.out.later.append((enrollment.pk, opens))  # outside the send window
         else:
             return step
         self.out.done.add(enrollment.pk)

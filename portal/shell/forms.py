@@ -16,8 +16,32 @@ class PublisherContactForm(forms.ModelForm):
 
     class Meta:
         model = Publisher
-        fields = ["lead_contact_email", "postal_address", "nurture_daily_cap"]
+        fields = [
+            "lead_contact_email",
+            "postal_address",
+            "nurture_daily_cap",
+            "time_zone",
+            "send_window_start",
+            "send_window_end",
+        ]
         widgets = {"postal_address": forms.Textarea(attrs={"rows": 4})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].required = False
+
+    def clean_time_zone(self):
+        return self.cleaned_data["time_zone"] or "UTC"
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("send_window_start"), data.get("send_window_end")
+        if (start is None) != (end is None):
+            field = "send_window_end" if end is None else "send_window_start"
+            self.add_error(field, _("Give both hours of the send window, or neither."))
+        elif start is not None and start == end:
+            self.add_error("send_window_end", _("The window must end at another hour."))
+        return data
 
 
 class ApiTokenCreateForm(forms.Form):

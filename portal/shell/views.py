@@ -260,6 +260,8 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         lead_contact_email=form.cleaned_data["lead_contact_email"],
         postal_address=form.cleaned_data["postal_address"],
         nurture_daily_cap=form.cleaned_data["nurture_daily_cap"],
+        time_zone=form.cleaned_data["time_zone"],
+        send_window=(form.cleaned_data["send_window_start"], form.cleaned_data["send_window_end"]),
     )
     messages.success(request, _("The contact details are saved."))
     return _settings_redirect("contact")

@@ -1,6 +1,9 @@
 """Tenancy: the publisher (the tenant) and who may act for it."""
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -9,6 +12,18 @@ from django.utils.translation import gettext_lazy as _
 from portal.tenancy.model_fields import CreatedModel, publisher_key
 
 DEFAULT_QUALIFICATION_THRESHOLD = 50
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValidationError(
+            _("Unknown time zone %(value)s. Use an IANA name such as Europe/Madrid."),
+            params={"value": value},
+        ) from error
+
+
 # Retention (privacy.retention): off, or this many months after a lead's last activity.
 RETENTION_MONTHS_MIN, RETENTION_MONTHS_MAX = 1, 120
 
@@ -43,6 +58,27 @@ class Publisher(CreatedModel):
             "At most this many nurture emails a day (UTC), so that a new sending domain warms "
             "up; the rest wait for the next day. Empty: no limit."
         ),
+    )
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        default="UTC",
+        validators=[validate_time_zone],
+        help_text=_("An IANA name such as Europe/Madrid; the send window's hours are in it."),
+    )
+    send_window_start = models.PositiveSmallIntegerField(
+        _("send from (hour)"),
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(23)],
+        help_text=_("Nurture emails go out from this hour (0–23) … Empty: at any time."),
+    )
+    send_window_end = models.PositiveSmallIntegerField(
+        _("send until (hour)"),
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(23)],
+        help_text=_("… until this hour (0–23, excluded); 22 to 6 spans midnight."),
     )
     co_sell_enrolled = models.BooleanField(
         _("Co-Sell enrolled"),

@@ -40,13 +40,26 @@ def publisher_settings_update(
     lead_contact_email: str,
     postal_address: str,
     nurture_daily_cap: int | None = None,
+    time_zone: str = "UTC",
+    send_window: tuple[int | None, int | None] = (None, None),
 ) -> Publisher:
-    """Change where alerts go, the postal address printed in nurture emails and the daily
-    cap of nurture emails (None: no cap)."""
+    """Change where alerts go, the postal address printed in nurture emails, the daily cap
+    of nurture emails (None: no cap), the time zone and the send window (hours, or None)."""
     publisher.lead_contact_email = lead_contact_email.strip()
     publisher.postal_address = postal_address.strip()
     publisher.nurture_daily_cap = nurture_daily_cap
-    publisher.save(update_fields=["lead_contact_email", "postal_address", "nurture_daily_cap"])
+    publisher.time_zone = time_zone
+    publisher.send_window_start, publisher.send_window_end = send_window
+    publisher.save(
+        update_fields=[
+            "lead_contact_email",
+            "postal_address",
+            "nurture_daily_cap",
+            "time_zone",
+            "send_window_start",
+            "send_window_end",
+        ]
+    )
     logger.info("portal.publisher.settings_updated", extra={"publisher_id": publisher.pk})
     return publisher
 

@@ -318,3 +318,31 @@ def test_the_daily_cap_is_per_publisher(smtp):  # noqa: F811
         "capped": 1,
         "free": 3,
     }
+
+
+def test_outside_the_send_window_messages_wait_for_it_in_the_publishers_time_zone(smtp):  # noqa: F811
+    # 09:00 UTC is 10:00 in Madrid (CET); the window is 14:00–18:00 Madrid time
+    with time_machine.travel(T0, tick=False) as clock:
+        sequence = Sequence(
+            delays=(0,), time_zone="Europe/Madrid", send_window_start=14, send_window_end=18
+        )
+        sequence.enrol(sequence.leads(2))
+
+        early = send_all()
+        waiting = set(Enrollment.objects.values_list("next_send_at", flat=True))
+        clock.move_to(datetime(2026, 11, 2, 13, 0, 1, tzinfo=UTC))  # 14:00:01 in Madrid
+        inside = send_all()
+
+    assert (early.sent, early.outside_window) == (0, 2)
+    assert waiting == {datetime(2026, 11, 2, 13, 0, tzinfo=UTC)}
+    assert inside.sent == 2
+
+
+def test_a_window_across_midnight_opens_the_next_evening(smtp):  # noqa: F811
+    with time_machine.travel(T0, tick=False):  # 09:00 UTC, outside 22–6
+        sequence = Sequence(delays=(0,), send_window_start=22, send_window_end=6)
+        sequence.enrol(sequence.leads(1))
+        report = send_all()
+
+    assert (report.sent, report.outside_window) == (0, 1)
+    assert Enrollment.objects.get().next_send_at == datetime(2026, 11, 2, 22, 0, tzinfo=UTC)

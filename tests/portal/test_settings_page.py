@@ -112,6 +112,43 @@ def test_a_daily_cap_of_zero_is_refused_next_to_the_field(client, publisher, own
     assert publisher.nurture_daily_cap is None
 
 
+def test_owner_sets_the_time_zone_and_send_window(client, publisher, owner):
+    client.force_login(owner)
+    fields = {"lead_contact_email": "", "postal_address": "", "time_zone": "Europe/Madrid"}
+
+    client.post(reverse("settings"), fields | {"send_window_start": "9", "send_window_end": "18"})
+    publisher.refresh_from_db()
+    assert (publisher.time_zone, publisher.send_window_start, publisher.send_window_end) == (
+        "Europe/Madrid",
+        9,
+        18,
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "error"),
+    [
+        ({"time_zone": "Mars/Olympus"}, "time_zone", "Unknown time zone Mars/Olympus."),
+        ({"send_window_start": "9"}, "send_window_end", "Give both hours"),
+        ({"send_window_start": "9", "send_window_end": "9"}, "send_window_end", "another hour"),
+        ({"send_window_start": "9", "send_window_end": "24"}, "send_window_end", "less than"),
+    ],
+)
+def test_a_wrong_send_window_is_refused_next_to_its_field(
+    client, publisher, owner, fields, field, error
+):
+    client.force_login(owner)
+    response = client.post(
+        reverse("settings"), {"lead_contact_email": "", "postal_address": ""} | fields
+    )
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert re.search(rf'name="{field}"[^>]*aria-invalid="true"', content)
+    assert error in content
+    publisher.refresh_from_db()
+    assert publisher.send_window_start is None
+
+
 def test_invalid_contact_email_shows_the_error_next_to_the_field(client, publisher, owner):
     before = publisher.lead_contact_email
     client.force_login(owner)
