@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from portal.tenancy.models import (
+    PUBLISHER_SETTINGS_FIELDS,
     RETENTION_MONTHS_MAX,
     RETENTION_MONTHS_MIN,
     Membership,
@@ -16,14 +17,7 @@ class PublisherContactForm(forms.ModelForm):
 
     class Meta:
         model = Publisher
-        fields = [
-            "lead_contact_email",
-            "postal_address",
-            "nurture_daily_cap",
-            "time_zone",
-            "send_window_start",
-            "send_window_end",
-        ]
+        fields = PUBLISHER_SETTINGS_FIELDS
         widgets = {"postal_address": forms.Textarea(attrs={"rows": 4})}
 
     def __init__(self, *args, **kwargs):

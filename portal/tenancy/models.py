@@ -26,6 +26,15 @@ def validate_time_zone(value: str) -> None:
 
 # Retention (privacy.retention): off, or this many months after a lead's last activity.
 RETENTION_MONTHS_MIN, RETENTION_MONTHS_MAX = 1, 120
+# The contact and sending settings an owner edits together (portal.shell's settings page).
+PUBLISHER_SETTINGS_FIELDS = (
+    "lead_contact_email",
+    "postal_address",
+    "nurture_daily_cap",
+    "time_zone",
+    "send_window_start",
+    "send_window_end",
+)
 
 
 class Publisher(CreatedModel):

@@ -20,6 +20,7 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
 from portal.tenancy.models import (
+    PUBLISHER_SETTINGS_FIELDS,
     RETENTION_MONTHS_MAX,
     RETENTION_MONTHS_MIN,
     Membership,
@@ -50,16 +51,7 @@ def publisher_settings_update(
     publisher.nurture_daily_cap = nurture_daily_cap
     publisher.time_zone = time_zone
     publisher.send_window_start, publisher.send_window_end = send_window
-    publisher.save(
-        update_fields=[
-            "lead_contact_email",
-            "postal_address",
-            "nurture_daily_cap",
-            "time_zone",
-            "send_window_start",
-            "send_window_end",
-        ]
-    )
+    publisher.save(update_fields=PUBLISHER_SETTINGS_FIELDS)
     logger.info("portal.publisher.settings_updated", extra={"publisher_id": publisher.pk})
     return publisher
 
