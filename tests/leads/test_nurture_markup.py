@@ -108,6 +108,7 @@ def test_the_received_message_has_both_parts_and_inert_payloads(smtp):  # noqa: 
         assert "<strong>" in html and "<ul>" in html
         assert "Contoso" in html  # the template's publisher name and postal address
         assert "Redmond, WA 98052" in html
+        assert re.search(r'<html lang="[a-z-]+">', html)  # screen readers pick the language
         text = parsed.get_body(("plain",)).get_content()
         assert "see our site (https://contoso.example/crm)." in text
         # The HTML part's raw bytes carry no live script either
