@@ -72,6 +72,7 @@ class Publisher(CreatedModel):
         _("time zone"),
         max_length=64,
         default="UTC",
+        db_default="UTC",  # rows written by code that predates the field get UTC too
         validators=[validate_time_zone],
         help_text=_("An IANA name such as Europe/Madrid; the send window's hours are in it."),
     )
