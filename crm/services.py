@@ -1,4 +1,5 @@
-"""The outbox: every write of a Delivery row, and the wake-up of the workers (DESIGN §4).
+"""The outbox: the writes of Delivery rows (claims and leases in crm.leases), and the
+wake-up of the workers (DESIGN §4).
 
 A lead change writes its rows in its own transaction (deliveries_create). The row is
 the truth; after commit one Celery message per target only wakes a worker (at most one
@@ -7,12 +8,15 @@ was lost. A worker
   1. takes tokens from the target's bucket (its CRM's published rate limit),
   2. claims up to a batch of due or stuck rows with SELECT … FOR UPDATE SKIP LOCKED,
      counting the attempt and setting a lease before anything is sent,
-  3. sends them in one connector call, outside any transaction, with timeouts,
+  3. sends them (one call per batch, or per row without a batch API), outside any
+     transaction, with timeouts,
   4. records each result: delivered; retryable (next attempt on the schedule, or later
      when the CRM sent Retry-After); permanent or out of attempts (failed, and one alert
      email per target per day).
-A killed worker leaves its rows `sending` with a lease; when the lease ends the sweep
-hands them to another worker. Delivery is therefore at least once; the connectors make
+The claimed rows and the drain slot are held under a short lease that the drain's
+heartbeat renews while it works (crm.leases): a killed worker's rows go back to
+`pending` within one lease (CRM_LEASE_SECONDS), and a worker asked to stop gives back
+what it has not sent at once. Delivery is therefore at least once; the connectors make
 it exactly once at the CRM wherever the CRM allows it (reference/crm-contracts.md).
 The two tasks that a wake-up queues (deliver_target, send_test_lead) end this module:
 they call the outbox and the outbox queues them, so one module holds both (no cycle).
@@ -21,20 +25,19 @@ they call the outbox and the outbox queues them, so one module holds both (no cy
 import logging
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from crm import alerts, pacing, payloads, ratelimit, selectors
+from crm import alerts, leases, pacing, payloads, ratelimit, selectors
 from crm.connectors import ConfigurationError, Result, connector_for
 from crm.models import CrmTarget, Delivery
+from portal.leases import stopping
 
 logger = logging.getLogger(__name__)
 
@@ -84,38 +87,30 @@ def deliveries_create(*, events: list[tuple], field_seller: bool = True) -> list
     return created
 
 
-@transaction.atomic
-def deliveries_claim(*, target: CrmTarget, limit: int) -> list[Delivery]:
-    """Claim up to `limit` due rows of the target: count the attempt, set the lease."""
-    now = timezone.now()
-    rows = list(
-        Delivery.objects.select_for_update(skip_locked=True)
-        .filter(selectors.due_filter(now), target=target)
-        .order_by("next_attempt_at", "id")[:limit]
-    )
-    if not rows:
-        return []
-    lease_until = now + timedelta(seconds=pacing.lease_seconds(target))
-    Delivery.objects.filter(pk__in=[row.pk for row in rows]).update(
-        status=Delivery.Status.SENDING,
-        lease_until=lease_until,
-        attempts=F("attempts") + 1,
-        updated_at=now,
-    )
-    for row in rows:
-        row.status, row.lease_until = Delivery.Status.SENDING, lease_until
-        row.attempts += 1
-    return rows
-
-
-def deliveries_drain(*, target_id: int, budget_seconds: float | None = None) -> DrainReport:
-    """Send the target's due deliveries, batch by batch, within a time budget."""
+def deliveries_drain(
+    *, target_id: int, budget_seconds: float | None = None, slot: str | None = None
+) -> DrainReport:
+    """Send the target's due deliveries, batch by batch, within a time budget, under
+    renewed leases (crm.leases); stop early when the worker is asked to stop."""
     report = DrainReport()
     target = CrmTarget.objects.select_related("publisher").filter(pk=target_id).first()
     if target is None or not target.is_active:
         return report
     deadline = time.monotonic() + (budget_seconds or settings.CRM_TASK_BUDGET_SECONDS)
-    while time.monotonic() < deadline:
+    holding = leases.Holding(slot)
+    with holding.heartbeat(deadline=deadline + pacing.hold_seconds(target)):
+        try:
+            _drain_batches(target, deadline, holding, report)
+        except (OperationalError, InterfaceError):
+            # A cut connection (failover, pg_terminate_backend): give back on a fresh one.
+            logger.warning("crm.drain.connection_lost", extra={"target_id": target_id})
+            connection.close()
+            leases.deliveries_give_back(held=holding.held(), uncount=False)
+    return report
+
+
+def _drain_batches(target, deadline: float, holding: leases.Holding, report) -> None:
+    while time.monotonic() < deadline and not stopping.is_set():
         grant = ratelimit.take(
             target_id=target.pk,
             rate_limit=target.rate_limit,
@@ -125,37 +120,46 @@ def deliveries_drain(*, target_id: int, budget_seconds: float | None = None) -> 
         if grant.granted == 0:
             report.rate_limited_for = grant.wait_seconds
             break
-        batch = deliveries_claim(target=target, limit=grant.granted)
+        batch = leases.deliveries_claim(target=target, limit=grant.granted)
         if not batch:
             break
+        holding.hold(batch)
         _send_batch(target, batch, report)
+        holding.let_go(batch)
         if not target.is_active:  # a 410 paused it
             break
-    return report
 
 
 def _send_batch(target: CrmTarget, batch: list[Delivery], report: DrainReport) -> None:
-    try:
-        results = connector_for(target.kind).send(
-            target.config, payloads.payloads_for(batch, target), pacing.send_options()
-        )
-    except ConfigurationError as exc:
-        results = [Result(str(d.idempotency_key), "permanent", error=str(exc)) for d in batch]
-    except Exception as exc:  # a connector bug must not wedge the rows: retry later
-        logger.exception("crm.delivery.connector_error", extra={"target_id": target.pk})
-        results = [
-            Result(
-                str(d.idempotency_key), "retryable", error=f"internal error: {type(exc).__name__}"
-            )
-            for d in batch
-        ]
-    pairs = list(zip(batch, results, strict=True))
+    """One call for a batch API, else one call per row; when the worker is asked to stop
+    between calls, the rows not yet sent are given back at once, their attempt uncounted."""
+    payload_list = payloads.payloads_for(batch, target)
+    step = len(batch) if pacing.calls_per_claim(target) == 1 else 1
+    pairs: list[tuple[Delivery, Result]] = []
+    for start in range(0, len(batch), step):
+        if start and stopping.is_set():
+            rest = batch[start:]
+            leases.deliveries_give_back(held={d.pk: d.attempts for d in rest}, uncount=True)
+            break
+        rows = batch[start : start + step]
+        pairs += zip(rows, _call(target, rows, payload_list[start : start + step]), strict=True)
     delivered = [(d, r) for d, r in pairs if r.is_delivered]
     report.delivered += deliveries_record_delivered(pairs=delivered, target=target)
     for delivery, result in pairs:
         if not result.is_delivered:
             outcome = delivery_record(delivery=delivery, result=result, target=target)
             setattr(report, outcome, getattr(report, outcome) + 1)
+
+
+def _call(target: CrmTarget, rows: list[Delivery], payload_list: list) -> list[Result]:
+    try:
+        return connector_for(target.kind).send(target.config, payload_list, pacing.send_options())
+    except ConfigurationError as exc:
+        return [Result(str(d.idempotency_key), "permanent", error=str(exc)) for d in rows]
+    except Exception as exc:  # a connector bug must not wedge the rows: retry later
+        logger.exception("crm.delivery.connector_error", extra={"target_id": target.pk})
+        error = f"internal error: {type(exc).__name__}"
+        return [Result(str(d.idempotency_key), "retryable", error=error) for d in rows]
 
 
 def deliveries_record_delivered(*, pairs: list[tuple[Delivery, Result]], target) -> int:
@@ -338,57 +342,42 @@ def _wake_marks_clear(marks: list[str]) -> None:
         logger.warning("crm.wake.mark_not_cleared", extra={"marks": len(marks)})
 
 
-def _drain_slot(target_id: int, slot: int) -> str:
-    return f"leadportal:crm:draining:{target_id}:{slot}"
-
-
-def _take_drain_slot(target_id: int) -> str | None:
-    # A killed worker's slot lapses after one budget and one call, like its leases.
-    timeout = int(settings.CRM_TASK_BUDGET_SECONDS + settings.CRM_TOTAL_TIMEOUT) + 1
-    for slot in range(settings.CRM_TARGET_DRAINS):
-        lock = _drain_slot(target_id, slot)
-        if cache.add(lock, 1, timeout=timeout):
-            return lock
-    return None
-
-
-def _draining_fully(target_ids: list[int]) -> set[int]:
-    """The targets whose every drain slot is taken: a wake-up would only be dropped."""
-    slots = {
-        _drain_slot(target_id, slot): target_id
-        for target_id in target_ids
-        for slot in range(settings.CRM_TARGET_DRAINS)
-    }
-    held = Counter(slots[key] for key in cache.get_many(list(slots)))
-    return {target_id for target_id, count in held.items() if count >= settings.CRM_TARGET_DRAINS}
-
-
 def target_drain(*, target_id: int, wake_slot: int | None = None) -> None:
     """Drain one target's due deliveries in one of its CRM_TARGET_DRAINS slots."""
     # At most CRM_TARGET_DRAINS tasks drain one target at a time (kept below the worker
     # concurrency), so a slow or dead CRM holds a few workers, never all of them.
     if wake_slot is not None:
         wake_taken(target_id=target_id, slot=wake_slot)
-    lock = _take_drain_slot(target_id)
+    lock = leases.drain_slot_take(target_id)
     if lock is None:
         return
     try:
-        report = deliveries_drain(target_id=target_id)
+        report = deliveries_drain(target_id=target_id, slot=lock)
     finally:
-        cache.delete(lock)
+        leases.drain_slot_release(lock)
     if not report.rate_limited_for and selectors.target_has_due(target_id=target_id):
-        # Rows are due now (a backlog past the budget, or leads that came in while this
-        # task held the slot): hand over to fresh tasks, one per free slot, rather than
-        # hold the worker, so a backlog is drained in parallel. A target whose rows are
-        # all backing off wakes nothing: the sweep finds them when they are due.
+        # Rows are due now (a backlog past the budget, new leads, rows a stopping worker
+        # gave back): hand over to fresh tasks, one per free slot, so a backlog drains in
+        # parallel and a deploy's next worker takes over at once. Rows backing off wake
+        # nothing: the sweep finds them when they are due.
         deliveries_wake(target_ids={target_id}, copies=settings.CRM_TARGET_DRAINS)
 
 
 def targets_sweep() -> None:
-    """Wake a worker for every target with due or stuck rows and no drain in every slot."""
+    """Put the rows of dead holders back (expired leases), then wake a worker for every
+    target with due rows and no drain in every slot."""
+    leases.deliveries_reclaim_expired()
     targets = selectors.due_targets()
-    if targets and (waking := set(targets) - _draining_fully(targets)):
+    if targets and (waking := set(targets) - leases.draining_fully(targets)):
         deliveries_wake(target_ids=waking)
+
+
+def wake_marks_forget() -> None:
+    """A worker started: forget the wake-up marks. A killed worker's reserved messages
+    come back only after the visibility timeout; their marks would hold targets back."""
+    target_ids = CrmTarget.objects.filter(is_active=True).values_list("pk", flat=True)
+    drains = range(settings.CRM_TARGET_DRAINS)
+    _wake_marks_clear([_wake_mark(target_id, slot) for target_id in target_ids for slot in drains])
 
 
 TEST_TIMEOUT = 10.0

@@ -327,6 +327,8 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+# A message is acknowledged after its task ran, and given back when its worker process
+# dies or the worker stops (docs/delivery.md#shutdown); one message reserved per process.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -396,8 +398,10 @@ CRM_MAX_ATTEMPTS = len(CRM_RETRY_SCHEDULE)
 # Per call to a CRM: connect, then the whole exchange (crm-contracts.md: 5 s and 30 s).
 CRM_CONNECT_TIMEOUT = env.float("CRM_CONNECT_TIMEOUT", default=5.0)
 CRM_TOTAL_TIMEOUT = env.float("CRM_TOTAL_TIMEOUT", default=30.0)
-# A claimed delivery whose worker died is claimed again after its lease.
-CRM_LEASE_SECONDS = env.int("CRM_LEASE_SECONDS", default=120)
+# The lease of a claimed delivery and of a drain slot. A live worker's heartbeat renews it
+# every third of this; a dead worker's rows go back to pending when it runs out
+# (docs/delivery.md#leases).
+CRM_LEASE_SECONDS = env.int("CRM_LEASE_SECONDS", default=15)
 # How long one delivery task may work on a target before it hands over.
 CRM_TASK_BUDGET_SECONDS = env.int("CRM_TASK_BUDGET_SECONDS", default=60)
 # How many tasks may drain one target at once. Keep it below the worker concurrency, so

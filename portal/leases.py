@@ -1,0 +1,91 @@
+"""Leases that follow the work: the heartbeat of a live holder, and the stop flag of a
+graceful shutdown (docs/delivery.md#leases).
+
+A worker that claims rows (the CRM outbox, the nurture sender) gives them a short lease
+and holds them inside a `Heartbeat`: a thread that calls the holder's `renew` every few
+seconds, so a live worker keeps its rows however slow its calls are, and a dead one
+loses them when its last renewal runs out. The heartbeat stops renewing at the holder's
+deadline (the longest its work may take), so a hung process cannot hold rows for ever.
+
+`stopping` is set when the worker is asked to stop (SIGTERM, a deploy): holders finish
+the call in flight, give back what they have not started, and return, so the next worker
+takes the rows within seconds instead of waiting for the leases to run out.
+Celery wiring (portal/celery.py):
+- `worker_shutting_down` (main process): sets the flag and passes SIGTERM on to the pool
+  processes, which Celery's warm shutdown would otherwise let run to the end;
+- `worker_process_init` (each pool process): SIGTERM sets the flag instead of killing the
+  process mid-call (a deploy that signals the whole process group).
+"""
+
+import contextlib
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+
+from django.db import connection
+
+logger = logging.getLogger(__name__)
+
+stopping = threading.Event()
+
+_worker = None  # the Celery WorkController of this main process
+
+
+class Heartbeat:
+    """Call `renew()` every `interval` seconds in a thread, until the block ends or the
+    deadline passes. A failed renewal (the database or Redis away for a moment) is logged
+    and tried again at the next beat; the lease covers a few missed beats."""
+
+    def __init__(self, *, renew: Callable[[], None], interval: float, deadline: float) -> None:
+        self.renew, self.interval, self.deadline = renew, interval, deadline
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lease-heartbeat", daemon=True)
+
+    def __enter__(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._done.set()
+        self._thread.join(timeout=self.interval + 5)
+
+    def _run(self) -> None:
+        try:
+            while not self._done.wait(self.interval) and time.monotonic() < self.deadline:
+                try:
+                    self.renew()
+                except Exception as exc:
+                    logger.warning("lease.renew_failed", extra={"error": type(exc).__name__})
+                    connection.close()  # a cut connection: the next beat opens a fresh one
+        finally:
+            connection.close()  # this thread's own connection
+
+
+def worker_init(sender=None, **kwargs) -> None:
+    """Celery `worker_init` (main process): remember the worker, to reach its pool."""
+    global _worker
+    _worker = sender
+
+
+def worker_shutting_down(sig=None, how=None, **kwargs) -> None:
+    """Celery `worker_shutting_down` (main process, in the signal handler): tell the pool
+    processes to stop claiming and give back what they hold."""
+    stopping.set()
+    pool = getattr(_worker, "pool", None)
+    try:
+        pids = pool.info.get("processes", []) if pool is not None else []
+    except Exception:  # a pool without processes (solo, threads): the flag is enough
+        pids = []
+    for pid in pids:
+        with contextlib.suppress(OSError):  # already gone
+            os.kill(pid, signal.SIGTERM)
+
+
+def worker_process_init(**kwargs) -> None:
+    """Celery `worker_process_init` (each pool process): SIGTERM asks the running task to
+    stop after its call in flight; Celery's warm shutdown then lets the process end."""
+    stopping.clear()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
