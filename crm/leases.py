@@ -114,12 +114,13 @@ def _claimed(held: dict[int, int]) -> Q:
 
 
 def deliveries_give_back(*, held: dict[int, int], uncount: bool) -> int:
-    """Put rows this holder claimed back to `pending`, due at once. `uncount` when no call
-    was made for them (a graceful stop), so the attempt is not spent."""
+    """Put rows this holder claimed back to `pending`, due at once and in their old place
+    (their next attempt time, which had come, is kept, so they go before any backlog).
+    `uncount` when no call was made for them (a graceful stop): the attempt is not spent."""
     if not held:
         return 0
     now = timezone.now()
-    fields = {"status": Delivery.Status.PENDING, "lease_until": None, "next_attempt_at": now}
+    fields = {"status": Delivery.Status.PENDING, "lease_until": None}
     if uncount:
         fields["attempts"] = F("attempts") - 1
     returned = Delivery.objects.filter(_claimed(held), status=Delivery.Status.SENDING).update(
@@ -132,7 +133,8 @@ def deliveries_give_back(*, held: dict[int, int], uncount: bool) -> int:
 @transaction.atomic
 def deliveries_reclaim_expired() -> int:
     """The sweep's half: rows whose holder stopped renewing (a dead worker) go back to
-    `pending`, due at once. Their attempt stays counted, so no duplicate effect comes of it."""
+    `pending`, due at once and first in line (their next attempt time is kept). Their
+    attempt stays counted, so no duplicate effect comes of it."""
     now = timezone.now()
     expired = list(
         Delivery.objects.select_for_update(skip_locked=True)
@@ -142,7 +144,7 @@ def deliveries_reclaim_expired() -> int:
     if not expired:
         return 0
     Delivery.objects.filter(pk__in=[pk for pk, _ in expired]).update(
-        status=Delivery.Status.PENDING, lease_until=None, next_attempt_at=now, updated_at=now
+        status=Delivery.Status.PENDING, lease_until=None, updated_at=now
     )
     for target_id, count in Counter(target_id for _, target_id in expired).items():
         logger.warning("crm.lease.reclaimed", extra={"target_id": target_id, "count": count})

@@ -347,6 +347,7 @@ CELERY_TASK_ROUTES = {
     "crm.deliver_target": {"queue": "delivery"},
     "crm.sweep": {"queue": "delivery"},
     "leads.send_due_nurture_steps": {"queue": "nurture"},
+    "leads.settle_interrupted_nurture": {"queue": "nurture"},
     "leads.notify_new_leads": {"queue": "nurture"},
     # Partner Center's Referrals API: outbound calls, paced like the deliveries.
     "crm.referrals_sync": {"queue": "delivery"},
@@ -365,6 +366,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "leads-rollup-recent": {"task": "leads.rollup_recent", "schedule": 300.0},
     # The nurture sender: due sequence steps out over SMTP (leads.nurture.send).
     "leads-nurture": {"task": "leads.send_due_nurture_steps", "schedule": 60.0},
+    # A dead sender's `sending` nurture emails, settled once its lease (15 s) ran out.
+    "leads-nurture-settle": {"task": "leads.settle_interrupted_nurture", "schedule": 10.0},
     # Inbound items whose processing task was lost or the worker was down (inbound.services).
     "inbound-sweep": {"task": "inbound.sweep", "schedule": 60.0},
     # New-lead email: plans new activities per member and sends what is due

@@ -97,6 +97,14 @@ class Processes:
         os.killpg(self.worker.pid, signal.SIGKILL)
         self.worker.wait(timeout=10)
 
+    def restart_worker_gracefully(self) -> None:
+        """A deploy: the new worker starts, then the old one gets SIGTERM (its main
+        process only, as a container runtime sends it) and is waited for."""
+        old = self.worker
+        self.start_worker()
+        old.send_signal(signal.SIGTERM)
+        old.wait(timeout=60)
+
     def start_beat(self) -> None:
         self.beat = self._spawn("beat", "-l", "warning", "-s", str(self.workdir / "beat"))
 
@@ -107,16 +115,34 @@ class Processes:
                 process.wait(timeout=10)
 
 
+# The workers' connections carry this name, so that a test cuts theirs and no others.
+WORKER_APPLICATION = "leadportal-chaos-worker"
+
+
+def cut_worker_connections() -> int:
+    """pg_terminate_backend every connection of the workers to this test database."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name = %s "
+            "AND pid <> pg_backend_pid()",
+            [WORKER_APPLICATION],
+        )
+        return cursor.fetchone()[0]
+
+
 def worker_env(redis: RedisServer, workdir: Path) -> dict:
     database = connection.settings_dict
     return {
         **os.environ,
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "DATABASE_URL": (
+            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
+            f"{database['NAME']}?application_name={WORKER_APPLICATION}"
+        ),
         "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis.port}/0",
         "REDIS_URL": f"redis://127.0.0.1:{redis.port}/1",
         "CRM_EXTRA_CA_BUNDLE": ca_bundle_path(),
         "CRM_RETRY_SCHEDULE": "0,1,1,2,2,2,2,2,2,2,2,2,2,2,2",
-        "CRM_LEASE_SECONDS": "4",
         "CRM_CONNECT_TIMEOUT": "1",
         "CRM_TOTAL_TIMEOUT": "1",
         "CRM_SWEEP_SECONDS": "1",
