@@ -10,11 +10,14 @@ deadline (the longest its work may take), so a hung process cannot hold rows for
 `stopping` is set when the worker is asked to stop (SIGTERM, a deploy): holders finish
 the call in flight, give back what they have not started, and return, so the next worker
 takes the rows within seconds instead of waiting for the leases to run out.
-Celery wiring (portal/celery.py):
-- `worker_shutting_down` (main process): sets the flag and passes SIGTERM on to the pool
-  processes, which Celery's warm shutdown would otherwise let run to the end;
-- `worker_process_init` (each pool process): SIGTERM sets the flag instead of killing the
-  process mid-call (a deploy that signals the whole process group).
+Celery wiring (portal/celery.py). Celery's warm shutdown would let a pool process run its
+task to the end, and billiard makes SIGTERM in a pool process raise SystemExit mid-call;
+so:
+- `worker_shutting_down` (main process): sets the flag and sends SIGUSR2 to every pool
+  process, whose `worker_process_init` made SIGUSR2 set the flag there;
+- `task_prerun` (a pool process, once): SIGTERM sets the flag while a holder works, and
+  keeps billiard's exit when the process is idle (a deploy that signals the whole process
+  group, such as systemd's default KillMode=control-group).
 """
 
 import contextlib
@@ -25,13 +28,16 @@ import threading
 import time
 from collections.abc import Callable
 
+from billiard.process import current_process
 from django.db import connection
 
 logger = logging.getLogger(__name__)
 
 stopping = threading.Event()
+STOP_SIGNAL = signal.SIGUSR2  # main process -> pool processes: stop after the call in flight
 
 _worker = None  # the Celery WorkController of this main process
+_holders = [0]  # heartbeats running in this process
 
 
 class Heartbeat:
@@ -45,10 +51,12 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._run, name="lease-heartbeat", daemon=True)
 
     def __enter__(self) -> "Heartbeat":
+        _holders[0] += 1
         self._thread.start()
         return self
 
     def __exit__(self, *exc_info) -> None:
+        _holders[0] -= 1
         self._done.set()
         self._thread.join(timeout=self.interval + 5)
 
@@ -81,11 +89,32 @@ def worker_shutting_down(sig=None, how=None, **kwargs) -> None:
         pids = []
     for pid in pids:
         with contextlib.suppress(OSError):  # already gone
-            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, STOP_SIGNAL)
 
 
 def worker_process_init(**kwargs) -> None:
-    """Celery `worker_process_init` (each pool process): SIGTERM asks the running task to
-    stop after its call in flight; Celery's warm shutdown then lets the process end."""
+    """Celery `worker_process_init` (each pool process): the main process's STOP_SIGNAL
+    asks the running task to stop after its call in flight."""
     stopping.clear()
-    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
+    signal.signal(STOP_SIGNAL, lambda signum, frame: stopping.set())
+
+
+def task_prerun(**kwargs) -> None:
+    """Celery `task_prerun`: in a pool process, once billiard has set its own handlers,
+    let SIGTERM stop a working holder softly; an idle process still exits at once."""
+    if current_process().name == "MainProcess":
+        return  # the worker's own process (solo pool, eager tasks): Celery's handlers stay
+    exit_at_once = signal.getsignal(signal.SIGTERM)
+    if getattr(exit_at_once, "is_soft_stop", False):
+        return
+
+    def soft_stop(signum, frame):
+        if _holders[0]:
+            stopping.set()
+        elif callable(exit_at_once):
+            exit_at_once(signum, frame)
+        else:
+            raise SystemExit(128 + signum)
+
+    soft_stop.is_soft_stop = True
+    signal.signal(signal.SIGTERM, soft_stop)

@@ -13,6 +13,7 @@ from django.db import connection
 from tests.crm.receivers import ca_bundle_path
 
 ROOT = Path(__file__).resolve().parents[2]
+READY = b" ready."  # Celery's "celery@… ready." in the worker's log
 
 
 def free_port() -> int:
@@ -79,31 +80,39 @@ class Processes:
             start_new_session=True,
         )
 
-    def start_worker(self) -> None:
+    def start_worker(self, *, wait_ready: bool = False) -> subprocess.Popen:
+        """A new worker (the one `kill_worker` stops); returns the one it replaces.
+        `wait_ready`: until Celery says it is ready, as a rolling deploy waits."""
+        log, previous = self.workdir / "worker.log", self.worker
+        started = log.read_bytes().count(READY) if log.exists() else 0
         self.worker = self._spawn(
             "worker",
             "-c",
             "2",
             "-l",
-            "warning",
+            "info",
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
             "-n",
             f"chaos-{time.monotonic_ns()}@%h",
         )
+        deadline = time.monotonic() + 60
+        while wait_ready and log.read_bytes().count(READY) == started:
+            if time.monotonic() > deadline or self.worker.poll() is not None:
+                raise RuntimeError(f"the new worker did not get ready; see {log}")
+            time.sleep(0.1)
+        return previous
 
     def kill_worker(self) -> None:
         os.killpg(self.worker.pid, signal.SIGKILL)
         self.worker.wait(timeout=10)
 
-    def restart_worker_gracefully(self) -> None:
-        """A deploy: the new worker starts, then the old one gets SIGTERM (its main
-        process only, as a container runtime sends it) and is waited for."""
-        old = self.worker
-        self.start_worker()
-        old.send_signal(signal.SIGTERM)
-        old.wait(timeout=60)
+    @staticmethod
+    def stop_gracefully(worker: subprocess.Popen) -> None:
+        """SIGTERM to the worker's main process only, as a container runtime sends it."""
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
 
     def start_beat(self) -> None:
         self.beat = self._spawn("beat", "-l", "warning", "-s", str(self.workdir / "beat"))

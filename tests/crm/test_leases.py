@@ -5,6 +5,7 @@ import os
 import signal
 import threading
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
@@ -168,12 +169,35 @@ def test_a_stopping_worker_finishes_its_call_and_gives_the_rest_back_uncounted(
     assert not given_back.filter(next_attempt_at__gt=timezone.now()).exists()  # due at once
 
 
-def test_sigterm_in_a_pool_process_asks_the_running_task_to_stop():
-    previous = signal.getsignal(signal.SIGTERM)
-    try:
-        worker_leases.worker_process_init()
-        os.kill(os.getpid(), signal.SIGTERM)
+@pytest.fixture
+def signal_handlers():
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGUSR2)}
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
+    worker_leases.stopping.clear()
+
+
+def test_the_main_process_stop_signal_asks_a_pool_processs_task_to_stop(signal_handlers):
+    worker_leases.worker_process_init()
+
+    os.kill(os.getpid(), worker_leases.STOP_SIGNAL)
+
+    assert worker_leases.stopping.wait(timeout=5)
+
+
+def test_sigterm_stops_a_working_pool_process_softly_and_an_idle_one_at_once(
+    signal_handlers, monkeypatch
+):
+    exits = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: exits.append(signum))  # billiard's
+    monkeypatch.setattr(worker_leases, "current_process", lambda: SimpleNamespace(name="Fork-1"))
+    worker_leases.task_prerun()
+
+    os.kill(os.getpid(), signal.SIGTERM)  # idle: billiard's exit runs
+    assert exits == [signal.SIGTERM]
+    assert not worker_leases.stopping.is_set()
+    with worker_leases.Heartbeat(renew=lambda: None, interval=60, deadline=0):
+        os.kill(os.getpid(), signal.SIGTERM)  # a holder works: it is asked to stop
         assert worker_leases.stopping.wait(timeout=5)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        worker_leases.stopping.clear()
+    assert exits == [signal.SIGTERM]
