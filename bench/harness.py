@@ -38,6 +38,15 @@ def manage(*args: str, env: dict) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
 
+def manage_output(env: dict, *args: str, code: str | None = None) -> str:
+    """Run `manage.py` with `args` (and `-c code`) in a subprocess; its standard output."""
+    command = [sys.executable, "manage.py", *args]
+    if code is not None:
+        command += ["-c", code]
+    done = subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    return done.stdout
+
+
 def free_port() -> int:
     """A TCP port free on loopback just now."""
     with socket.socket() as probe:

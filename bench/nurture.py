@@ -20,7 +20,7 @@ import sys
 import textwrap
 import time
 
-from harness import ROOT, SERVER, database_create, database_drop, free_port
+from harness import SERVER, database_create, database_drop, free_port, manage_output
 
 DATABASE = "lp_bench_nurture"
 
@@ -103,14 +103,6 @@ def _env(smtp_port: int) -> dict:
     }
 
 
-def _manage(env: dict, *args: str, code: str | None = None) -> str:
-    command = [sys.executable, "manage.py", *args]
-    if code is not None:
-        command += ["-c", code]
-    done = subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
-    return done.stdout
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10_000, help="due steps (enrolled leads)")
@@ -126,11 +118,11 @@ def main() -> None:
     )
     try:
         assert smtp.stdout.readline().strip() == "ready"
-        _manage(env, "migrate", "--no-input", "-v", "0")
+        manage_output(env, "migrate", "--no-input", "-v", "0")
         started = time.perf_counter()
-        _manage(env, "shell", code=f"N = {args.steps}\n" + SEED)
+        manage_output(env, "shell", code=f"N = {args.steps}\n" + SEED)
         print(f"seeded {args.steps:,} enrolments in {time.perf_counter() - started:.1f} s")
-        output = _manage(env, "shell", code=f"BATCH = {args.batch_size}\n" + RUN)
+        output = manage_output(env, "shell", code=f"BATCH = {args.batch_size}\n" + RUN)
         result = __import__("json").loads(output.strip().splitlines()[-1])
     finally:
         smtp.terminate()

@@ -93,6 +93,7 @@ class CrmTargetAdmin(admin.ModelAdmin):
             (_("Scope"), {"fields": ("scope", "listings")}),
             (_("Limits"), {"fields": ("rate_limit", "rate_period_seconds", "batch_size")}),
             (_("Payload"), {"fields": ("extra_fields",)}),
+            (_("Erasure"), {"fields": ("erasure_mode",)}),
             (_("History"), {"fields": ("created_at", "updated_at")}),
         )
 
@@ -191,6 +192,8 @@ DELIVERY_FIELDS = (
     "target",
     "event",
     "status",
+    "erasure_mode",
+    "outcome",
     "attempts",
     "next_attempt_at",
     "lease_until",
@@ -212,6 +215,7 @@ class DeliveryAdmin(ReadOnlyAdminMixin, BigTableAdminMixin, admin.ModelAdmin):
         "created_at",
         "event",
         "status",
+        "outcome",
         "lead",
         "target",
         "target__publisher",
@@ -223,6 +227,7 @@ class DeliveryAdmin(ReadOnlyAdminMixin, BigTableAdminMixin, admin.ModelAdmin):
     list_filter = (
         "status",
         "event",
+        "outcome",
         "target__kind",
         ("last_error", admin.EmptyFieldListFilter),
         "target",
@@ -263,8 +268,9 @@ class DeliveryAdmin(ReadOnlyAdminMixin, BigTableAdminMixin, admin.ModelAdmin):
             count,
         ),
         permissions=["redeliver"],
+        # A test lead is sent again from its target; an erasure is never sent again.
         rows=lambda queryset: queryset.exclude(status=Delivery.Status.SENDING).exclude(
-            event="test"
+            event__in=[Delivery.Event.TEST, Delivery.Event.ERASED]
         ),
     )
 
@@ -294,6 +300,7 @@ class DeliveryInline(leads_admin.ReadOnlyInlineMixin, admin.TabularInline):
         "created_at",
         "event",
         "status",
+        "outcome",
         "target",
         "attempts",
         "last_status_code",

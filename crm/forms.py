@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.connectors import azure_table, ssrf
 from crm.connectors.base import ConfigurationError
-from crm.models import CrmTarget
+from crm.models import DELETING_KINDS, CrmTarget, ErasureMode
 
 Kind = CrmTarget.Kind
 
@@ -96,6 +96,28 @@ def _refused(exc: ssrf.TargetRefused) -> ValidationError:
     )
 
 
+def connection_string_clean(value: str | None) -> str:
+    """A storage account connection string whose every endpoint (named or implied) meets
+    the URL checks; blank stays blank. Errors never quote the string (it holds the key).
+    The inbound Azure Table source form checks its string here too."""
+    value = (value or "").strip()
+    if not value:
+        return value
+    try:
+        azure_table.check_connection_string(value, _guard_policy())
+    except ssrf.TargetRefused as exc:
+        raise _refused(exc) from exc
+    except ConfigurationError:
+        raise ValidationError(
+            _(
+                "This is not a storage account connection string. Copy it from the "
+                "Azure portal: Storage account → Access keys → Connection string."
+            ),
+            code="invalid_connection_string",
+        ) from None
+    return value
+
+
 class CrmTargetForm(forms.ModelForm):
     """Edits a CRM target; `config` is replaced by one field per key of the target's kind.
 
@@ -116,6 +138,7 @@ class CrmTargetForm(forms.ModelForm):
             "rate_period_seconds",
             "batch_size",
             "extra_fields",
+            "erasure_mode",
         ]
 
     def __init__(self, *args, kind: str | None = None, **kwargs):
@@ -131,6 +154,8 @@ class CrmTargetForm(forms.ModelForm):
                 self.fields[name].help_text = _("Leave empty for the default of the kind.")
         for key in config_keys_for(self.kind):
             self.fields[CONFIG_FIELD_PREFIX + key.name] = self._config_field(key)
+        if "erasure_mode" in self.fields:  # left out, it keeps its value (notify when new)
+            self.fields["erasure_mode"].required = False
 
     @property
     def config_field_names(self) -> list[str]:
@@ -187,24 +212,10 @@ class CrmTargetForm(forms.ModelForm):
         return value
 
     def clean_config_storageAccountConnectionString(self):
-        """Every endpoint the connection string names or implies meets the URL checks.
-        Blank keeps the stored (already checked) value; errors never quote the string."""
-        value = (self.cleaned_data.get("config_storageAccountConnectionString") or "").strip()
-        if not value:
-            return value
-        try:
-            azure_table.check_connection_string(value, _guard_policy())
-        except ssrf.TargetRefused as exc:
-            raise _refused(exc) from exc
-        except ConfigurationError:
-            raise ValidationError(
-                _(
-                    "This is not a storage account connection string. Copy it from the "
-                    "Azure portal: Storage account → Access keys → Connection string."
-                ),
-                code="invalid_connection_string",
-            ) from None
-        return value
+        """Blank keeps the stored (already checked) value."""
+        return connection_string_clean(
+            self.cleaned_data.get("config_storageAccountConnectionString")
+        )
 
     # The clean_<field>() hooks carry Partner Center's camelCase key names.
     def clean_config_httpsEndpointUrl(self):
@@ -260,6 +271,7 @@ class CrmTargetForm(forms.ModelForm):
         self._check_listings_are_the_publishers(cleaned_data)
         if not self.kind:
             return cleaned_data
+        self._check_erasure_mode(cleaned_data)
         config = self._merged_config()
         profile = CrmTarget.PROFILES[self.kind]
         for key in profile.secret_keys:
@@ -272,6 +284,17 @@ class CrmTargetForm(forms.ModelForm):
             self.instance.verified_at = None
         self.instance.config = config
         return cleaned_data
+
+    def _check_erasure_mode(self, cleaned_data: dict) -> None:
+        if "erasure_mode" in self.fields and not cleaned_data.get("erasure_mode"):
+            cleaned_data["erasure_mode"] = self.instance.erasure_mode or ErasureMode.NOTIFY
+        if cleaned_data.get("erasure_mode") != ErasureMode.DELETE or self.kind in DELETING_KINDS:
+            return
+        if self.kind == CrmTarget.Kind.HTTPS:
+            message = _("An HTTPS endpoint always gets a signed lead.erased event; choose notify.")
+        else:
+            message = _("Salesforce Web-to-Lead cannot delete a lead: erasures are notified.")
+        self.add_error("erasure_mode", message)
 
     def _check_listings_are_the_publishers(self, cleaned_data: dict) -> None:
         publisher = cleaned_data.get("publisher", self.instance.publisher)

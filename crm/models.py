@@ -23,6 +23,15 @@ class KindProfile:
     required_keys: tuple[str, ...]
 
 
+class ErasureMode(models.TextChoices):
+    """How an erasure reaches a target (docs/delivery.md, Erasure). A target's owner
+    chooses notify or delete; an HTTPS endpoint always gets the signed event."""
+
+    NOTIFY = "notify", _("Notify: email the erasure request to the contact")
+    DELETE = "delete", _("Delete the record in the CRM")
+    EVENT = "event", _("Signed lead.erased event")
+
+
 class CrmTarget(TimestampedModel):
     """Where a publisher's qualified leads go. A target without a publisher is the global
     Microsoft field-seller CRM, set up once by staff."""
@@ -92,6 +101,17 @@ class CrmTarget(TimestampedModel):
         help_text=_("Constant fields added to every payload, such as a campaign id."),
     )
     paused_reason = models.CharField(_("why paused"), max_length=300, blank=True)
+    erasure_mode = models.CharField(
+        _("erasure mode"),
+        max_length=10,
+        choices=[(m.value, m.label) for m in (ErasureMode.NOTIFY, ErasureMode.DELETE)],
+        default=ErasureMode.NOTIFY,
+        help_text=_(
+            "When a person is erased: email the request to the contact (notify), or delete "
+            "the record in the CRM (Dynamics 365, Marketo, Azure Table). Deleting a CRM "
+            "record can destroy history that did not come from Lead Portal."
+        ),
+    )
     last_alert_sent_at = models.DateTimeField(
         _("last failure alert"),
         null=True,
@@ -115,6 +135,10 @@ class CrmTarget(TimestampedModel):
                 condition=Q(publisher__isnull=False) | Q(scope="all"),
                 name="crmtarget_field_seller_covers_all",
                 violation_error_message=_("The field-seller target covers every listing."),
+            ),
+            models.CheckConstraint(
+                condition=Q(erasure_mode__in=["notify", "delete"]),
+                name="crmtarget_erasure_mode_valid",
             ),
             models.CheckConstraint(
                 condition=Q(batch_size__gte=1)
@@ -154,6 +178,24 @@ class CrmTarget(TimestampedModel):
         """Which secret keys hold a value: all that a form or page may reveal of them."""
         return {key: bool(self.config.get(key)) for key in self.profile.secret_keys}
 
+    @property
+    def can_delete_on_erasure(self) -> bool:
+        return self.kind in DELETING_KINDS
+
+    @property
+    def effective_erasure_mode(self) -> str:
+        """What an erasure does at this target: HTTPS always sends the signed event,
+        Salesforce Web-to-Lead (no delete API) always notifies."""
+        if self.kind == self.Kind.HTTPS:
+            return ErasureMode.EVENT
+        if self.kind in DELETING_KINDS:
+            return self.erasure_mode
+        return ErasureMode.NOTIFY
+
+
+# The kinds whose API can delete the record a delivery wrote.
+DELETING_KINDS = frozenset({"dynamics365", "marketo", "azure-table"})
+
 
 class Delivery(TimestampedModel):
     """One lead event owed to one target: the outbox row that workers drain."""
@@ -162,6 +204,16 @@ class Delivery(TimestampedModel):
         QUALIFIED = "lead.qualified", _("Lead qualified")
         UPDATED = "lead.updated", _("Lead updated")
         TEST = "test", _("Test lead")
+        ERASED = "lead.erased", _("Lead erased")
+
+    class Outcome(models.TextChoices):
+        """What an erasure delivery achieved (docs/delivery.md, Erasure)."""
+
+        DELETED = "deleted", _("Deleted in the CRM")
+        ABSENT = "absent", _("Not found in the CRM: nothing to delete")
+        NOTIFIED = "notified", _("Erasure request emailed to the contact")
+        CONVERTED = "converted", _("Converted, not deleted: the contact was notified")
+        SIGNALLED = "signalled", _("Signed lead.erased event accepted")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -199,6 +251,17 @@ class Delivery(TimestampedModel):
         editable=False,
         help_text=_("Sent to the target on every attempt (webhook-id), so retries deduplicate."),
     )
+    # Erasure deliveries only (event lead.erased).
+    erasure_mode = models.CharField(
+        _("erasure mode"), max_length=10, choices=ErasureMode, blank=True, default=""
+    )
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome, blank=True, default="")
+    # What the target needs to find its record (an email, a key), encrypted, and set to
+    # {} once the delivery settles: no copy of the address outlives the erasure. NULL on
+    # every other delivery, so the outbox's reads decrypt nothing.
+    lookup = EncryptedJSONField(
+        _("erasure lookup"), null=True, blank=True, default=None, editable=False
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -210,6 +273,11 @@ class Delivery(TimestampedModel):
                 fields=["lead", "target"],
                 condition=Q(event="lead.qualified"),
                 name="delivery_qualified_once_per_target",
+            ),
+            models.UniqueConstraint(
+                fields=["lead", "target"],
+                condition=Q(event="lead.erased"),
+                name="delivery_erased_once_per_target",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=["pending", "sending", "delivered", "failed"]),

@@ -13,7 +13,7 @@ from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from crm.forms import CONFIG_FIELD_PREFIX, CrmTargetForm
-from crm.models import CrmTarget, Delivery
+from crm.models import DELETING_KINDS, CrmTarget, Delivery
 from crm.selectors import DeliveryFilters
 from leads.catalog import selectors as leads_selectors
 
@@ -159,8 +159,12 @@ class PortalTargetForm(CrmTargetForm):
     )
 
     class Meta(CrmTargetForm.Meta):
-        fields = ["name", "scope", "listings", "extra_fields"]
-        widgets = {"scope": forms.RadioSelect, "listings": forms.CheckboxSelectMultiple}
+        fields = ["name", "scope", "listings", "extra_fields", "erasure_mode"]
+        widgets = {
+            "scope": forms.RadioSelect,
+            "listings": forms.CheckboxSelectMultiple,
+            "erasure_mode": forms.RadioSelect,
+        }
 
     def __init__(self, *args, publisher, **kwargs):
         super().__init__(*args, **kwargs)
@@ -172,6 +176,8 @@ class PortalTargetForm(CrmTargetForm):
         for name in self.config_field_names:
             if name in self.fields:
                 self.fields[name].label = capfirst(self.fields[name].label)
+        if self.kind not in DELETING_KINDS:  # nothing to choose: the note says what happens
+            self.fields.pop("erasure_mode", None)
         if not self.is_bound:  # a new target too: its default {} is shown as an empty box
             self.initial["extra_fields"] = "\n".join(
                 f"{key} = {value}" for key, value in (self.instance.extra_fields or {}).items()
@@ -198,6 +204,19 @@ class PortalTargetForm(CrmTargetForm):
     @property
     def kind_note(self) -> str:
         return KIND_NOTES.get(self.kind, "")
+
+    @property
+    def erasure_note(self) -> str:
+        """What an erasure does at a kind that offers no choice."""
+        if self.kind == CrmTarget.Kind.HTTPS:
+            return _(
+                "When a person is erased, the endpoint gets a signed lead.erased event with "
+                "the lead id and no personal data."
+            )
+        return _(
+            "When a person is erased, the target's contacts get an email with the lead id "
+            "and the record to look for (Web-to-Lead cannot delete a lead)."
+        )
 
     def clean_extra_fields(self) -> dict[str, str]:
         return extra_fields_parse(self.cleaned_data.get("extra_fields") or "")

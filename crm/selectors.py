@@ -13,7 +13,7 @@ from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from crm.models import CrmTarget, Delivery
+from crm.models import CrmTarget, Delivery, ErasureMode
 
 DELIVERY_PAGE_SIZE = 50
 # Salesforce Web-to-Lead: warn when this share of the daily cap is used.
@@ -324,3 +324,120 @@ def targets_covering(*, publisher_ids: set[int]) -> list[Coverage]:
         Coverage(target_id, publisher_id, scope, frozenset(chosen[target_id]))
         for target_id, (publisher_id, scope) in found.items()
     ]
+
+
+# --- Erasure: who received a lead, and what each erasure delivery achieved ------------
+
+# The deliveries that carry the person to a target.
+LEAD_EVENTS = (Delivery.Event.QUALIFIED, Delivery.Event.UPDATED)
+
+
+def lead_deliveries_received(*, lead) -> list[Delivery]:
+    """The lead's deliveries that reached, or may have reached, their target (delivered,
+    or attempted at least once), oldest first."""
+    return list(
+        Delivery.objects.filter(lead=lead, event__in=LEAD_EVENTS)
+        .filter(Q(status=Delivery.Status.DELIVERED) | Q(attempts__gt=0))
+        .select_related("target")
+        .order_by("created_at", "id")
+    )
+
+
+def erased_lead_ids(*, lead_ids: set[int]) -> set[int]:
+    """Which of these leads have been erased (they have an erasure delivery)."""
+    return set(
+        Delivery.objects.filter(lead_id__in=lead_ids, event=Delivery.Event.ERASED).values_list(
+            "lead_id", flat=True
+        )
+    )
+
+
+def delivery_may_redeliver(*, delivery: Delivery) -> bool:
+    """Neither an erasure (its lookup is wiped once settled) nor a delivery of an erased
+    lead is ever sent again."""
+    if delivery.event == Delivery.Event.ERASED:
+        return False
+    return not erased_lead_ids(lead_ids={delivery.lead_id}) if delivery.lead_id else True
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A CRM target that received a lead, and what an erasure will do there."""
+
+    target_id: int
+    name: str
+    kind: str
+    kind_label: str
+    mode: str  # ErasureMode: notify, delete or event
+    mode_label: str
+    is_field_seller: bool
+
+
+def lead_recipients(*, lead) -> list[Recipient]:
+    """Every target that received the lead, the field-seller's included, with the erasure
+    mode in force (the confirmation page of an erasure names them). One query."""
+    targets: dict[int, CrmTarget] = {}
+    for delivery in lead_deliveries_received(lead=lead):
+        targets.setdefault(delivery.target_id, delivery.target)
+    return [
+        Recipient(
+            target_id=target.pk,
+            name=target.name,
+            kind=target.kind,
+            kind_label=str(target.get_kind_display()),
+            mode=target.effective_erasure_mode,
+            mode_label=str(ErasureMode(target.effective_erasure_mode).label),
+            is_field_seller=target.is_field_seller,
+        )
+        for target in targets.values()
+    ]
+
+
+@dataclass(frozen=True)
+class ErasureOutcome:
+    """Where one erasure delivery stands: pending, sending, delivered or failed, and, once
+    delivered, its outcome (deleted, absent, notified, converted, signalled)."""
+
+    delivery_id: int
+    target_id: int
+    target_name: str
+    kind: str
+    mode: str
+    status: str
+    outcome: str  # "" until delivered
+    outcome_label: str
+    error: str
+    settled_at: datetime | None
+
+    @property
+    def is_settled(self) -> bool:
+        return self.status in {Delivery.Status.DELIVERED, Delivery.Status.FAILED}
+
+
+def erasure_outcomes(*, lead_ids) -> dict[int, list[ErasureOutcome]]:
+    """The erasure deliveries of these leads, by lead id: privacy's erasure record reads
+    its per-recipient outcomes here. One query."""
+    rows = (
+        Delivery.objects.filter(lead_id__in=list(lead_ids), event=Delivery.Event.ERASED)
+        .select_related("target")
+        .defer("lookup")
+        .order_by("lead_id", "id")
+    )
+    outcomes: dict[int, list[ErasureOutcome]] = {}
+    for row in rows:
+        settled = row.status in {Delivery.Status.DELIVERED, Delivery.Status.FAILED}
+        outcomes.setdefault(row.lead_id, []).append(
+            ErasureOutcome(
+                delivery_id=row.pk,
+                target_id=row.target_id,
+                target_name=row.target.name,
+                kind=row.target.kind,
+                mode=row.erasure_mode,
+                status=row.status,
+                outcome=row.outcome,
+                outcome_label=str(row.get_outcome_display()) if row.outcome else "",
+                error=row.last_error,
+                settled_at=row.updated_at if settled else None,
+            )
+        )
+    return outcomes

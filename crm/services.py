@@ -25,7 +25,7 @@ they call the outbox and the outbox queues them, so one module holds both (no cy
 import logging
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 
 from celery import shared_task
@@ -34,10 +34,15 @@ from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from crm import alerts, leases, pacing, payloads, ratelimit, selectors
+from crm import alerts, erasure, leases, pacing, payloads, ratelimit, selectors, test_leads
 from crm.connectors import ConfigurationError, Result, connector_for
 from crm.models import CrmTarget, Delivery
 from portal.leases import stopping
+
+# The test lead's sending lives in crm.test_leads; these names stay importable from here.
+TEST_STALE_SECONDS = test_leads.TEST_STALE_SECONDS
+TestLeadResult = test_leads.TestLeadResult
+target_send_test = test_leads.target_send_test
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +92,26 @@ def deliveries_create(*, events: list[tuple], field_seller: bool = True) -> list
     return created
 
 
+def erasure_deliveries_create(*, lead, now=None) -> list[Delivery]:
+    """Write one lead.erased delivery for every target that received the lead (the
+    field-seller's included), cancel its unsent deliveries and blank the answers they
+    kept; returns the lead's erasure deliveries. Call it in the erase transaction, before
+    the lead is blanked."""
+    now = now or timezone.now()
+    rows = erasure.erasure_rows(lead=lead, now=now)
+    erasure.lead_deliveries_close(lead=lead, now=now)
+    # One erasure per lead and target (a constraint): erasing again writes nothing.
+    Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+    if rows:
+        target_ids = {row.target_id for row in rows}
+        transaction.on_commit(lambda: deliveries_wake(target_ids=target_ids), robust=True)
+    return list(
+        Delivery.objects.filter(lead=lead, event=Delivery.Event.ERASED)
+        .select_related("target")
+        .order_by("id")
+    )
+
+
 def deliveries_drain(
     *, target_id: int, budget_seconds: float | None = None, slot: str | None = None
 ) -> DrainReport:
@@ -131,35 +156,62 @@ def _drain_batches(target, deadline: float, holding: leases.Holding, report) -> 
 
 
 def _send_batch(target: CrmTarget, batch: list[Delivery], report: DrainReport) -> None:
-    """One call for a batch API, else one call per row; when the worker is asked to stop
-    between calls, the rows not yet sent are given back at once, their attempt uncounted."""
-    payload_list = payloads.payloads_for(batch, target)
-    step = len(batch) if pacing.calls_per_claim(target) == 1 else 1
+    """Regular rows: one call for a batch API, else one call per row; erasures through
+    crm.erasure. When the worker is asked to stop between calls, the rows not yet sent are
+    given back at once, their attempt uncounted."""
+    batch = erasure.rows_of_erased_leads_refuse(rows=batch)
+    calls = _calls(target, batch, pacing.send_options())
     pairs: list[tuple[Delivery, Result]] = []
-    for start in range(0, len(batch), step):
-        if start and stopping.is_set():
-            rest = batch[start:]
+    for index, (rows, send) in enumerate(calls):
+        if index and stopping.is_set():
+            rest = [d for later, _ in calls[index:] for d in later]
             leases.deliveries_give_back(held={d.pk: d.attempts for d in rest}, uncount=True)
             break
-        rows = batch[start : start + step]
-        pairs += zip(rows, _call(target, rows, payload_list[start : start + step]), strict=True)
-    delivered = [(d, r) for d, r in pairs if r.is_delivered]
+        pairs += _attempt(target, rows, send)
+    erasures = {d.pk for d in batch if d.event == Delivery.Event.ERASED}
+    # Erasure rows go one by one: each records its outcome and wipes its lookup.
+    delivered = [(d, r) for d, r in pairs if r.is_delivered and d.pk not in erasures]
     report.delivered += deliveries_record_delivered(pairs=delivered, target=target)
     for delivery, result in pairs:
-        if not result.is_delivered:
+        if not result.is_delivered or delivery.pk in erasures:
             outcome = delivery_record(delivery=delivery, result=result, target=target)
             setattr(report, outcome, getattr(report, outcome) + 1)
 
 
-def _call(target: CrmTarget, rows: list[Delivery], payload_list: list) -> list[Result]:
+def _calls(target: CrmTarget, batch: list[Delivery], options) -> list[tuple[list, object]]:
+    """The claim's calls in order: (rows, a function that sends them)."""
+    regular = [d for d in batch if d.event != Delivery.Event.ERASED]
+    erasures = [d for d in batch if d.event == Delivery.Event.ERASED]
+    calls: list[tuple[list, object]] = []
+    if regular:
+        payload_list = payloads.payloads_for(regular, target)
+        step = len(regular) if pacing.calls_per_claim(target) == 1 else 1
+        connector = connector_for(target.kind)
+        for start in range(0, len(regular), step):
+            chunk = payload_list[start : start + step]
+            send = lambda chunk=chunk: connector.send(target.config, chunk, options)  # noqa: E731
+            calls.append((regular[start : start + step], send))
+    if erasures:
+        calls.append((erasures, lambda: erasure.erasures_send(target, erasures, options)))
+    return calls
+
+
+def _attempt(target: CrmTarget, rows: list[Delivery], send) -> list[tuple[Delivery, Result]]:
+    if not rows:
+        return []
     try:
-        return connector_for(target.kind).send(target.config, payload_list, pacing.send_options())
+        results = send()
     except ConfigurationError as exc:
-        return [Result(str(d.idempotency_key), "permanent", error=str(exc)) for d in rows]
+        results = [Result(str(d.idempotency_key), "permanent", error=str(exc)) for d in rows]
     except Exception as exc:  # a connector bug must not wedge the rows: retry later
         logger.exception("crm.delivery.connector_error", extra={"target_id": target.pk})
-        error = f"internal error: {type(exc).__name__}"
-        return [Result(str(d.idempotency_key), "retryable", error=error) for d in rows]
+        results = [
+            Result(
+                str(d.idempotency_key), "retryable", error=f"internal error: {type(exc).__name__}"
+            )
+            for d in rows
+        ]
+    return list(zip(rows, results, strict=True))
 
 
 def deliveries_record_delivered(*, pairs: list[tuple[Delivery, Result]], target) -> int:
@@ -213,6 +265,8 @@ def delivery_record(*, delivery: Delivery, result: Result, target: CrmTarget) ->
         fields["next_attempt_at"] = now + timedelta(seconds=delay)
     else:
         outcome, fields["status"] = "failed", Delivery.Status.FAILED
+    if delivery.event == Delivery.Event.ERASED:
+        fields.update(erasure.settled_fields(result=result, status=fields["status"]))
     # Only the attempt that holds the row may write it (its lease may have been taken).
     written = Delivery.objects.filter(
         pk=delivery.pk, status=Delivery.Status.SENDING, attempts=delivery.attempts
@@ -245,6 +299,8 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
     deduplicates on it where it can), from a fresh attempt count."""
     delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
     if delivery.status == Delivery.Status.SENDING:
+        return delivery
+    if not selectors.delivery_may_redeliver(delivery=delivery):
         return delivery
     now = timezone.now()
     delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, now
@@ -380,21 +436,6 @@ def wake_marks_forget() -> None:
     _wake_marks_clear([_wake_mark(target_id, slot) for target_id in target_ids for slot in drains])
 
 
-TEST_TIMEOUT = 10.0
-# A test lead still pending or sending after this long was lost (no worker took it, or
-# its worker died): the page stops waiting and says so.
-TEST_STALE_SECONDS = 120
-
-
-@dataclass(frozen=True)
-class TestLeadResult:
-    ok: bool
-    status_code: int | None
-    seconds: float
-    error: str
-    response_excerpt: str
-
-
 @transaction.atomic
 def target_test_start(*, target: CrmTarget) -> Delivery:
     """Record a test lead as a pending `test` delivery and, after commit, queue its
@@ -422,7 +463,7 @@ def _test_enqueue(delivery_id: int) -> None:
         )
 
 
-def target_test_run(*, delivery_id: int) -> TestLeadResult | None:
+def target_test_run(*, delivery_id: int) -> test_leads.TestLeadResult | None:
     """The worker's half: send a pending test lead once; None when it is gone or was
     already taken (a redelivered message)."""
     taken = Delivery.objects.filter(
@@ -431,48 +472,7 @@ def target_test_run(*, delivery_id: int) -> TestLeadResult | None:
     if not taken:
         return None
     record = Delivery.objects.select_related("target__publisher").get(pk=delivery_id)
-    return _test_send(record)
-
-
-def target_send_test(*, target: CrmTarget) -> TestLeadResult:
-    """Send one synthetic MSFT_TEST_ lead now, with a short timeout, and record it as a
-    `test` delivery (staff's admin action; the portal queues it: target_test_start)."""
-    record = Delivery.objects.create(
-        target=target, event=Delivery.Event.TEST, status=Delivery.Status.SENDING, attempts=1
-    )
-    return _test_send(record)
-
-
-def _test_send(record: Delivery) -> TestLeadResult:
-    """Send the test lead of a `sending` record and write its result. Success verifies
-    the target (the AppSource publish gate needs it)."""
-    target = record.target
-    payload = payloads.test_payload(target, str(record.idempotency_key))
-    options = replace(pacing.send_options(), connect_timeout=5.0, total_timeout=TEST_TIMEOUT)
-    started = time.monotonic()
-    try:
-        (result,) = connector_for(target.kind).send(target.config, [payload], options)
-    except ConfigurationError as exc:
-        result = Result(payload.delivery_id, "permanent", error=str(exc))
-    seconds = round(time.monotonic() - started, 3)
-    now = timezone.now()
-    Delivery.objects.filter(pk=record.pk).update(
-        status="delivered" if result.is_delivered else "failed",
-        delivered_at=now if result.is_delivered else None,
-        last_status_code=result.status_code,
-        last_error=result.error[:2000],
-        response_excerpt=result.response_excerpt[:500],
-        updated_at=now,
-    )
-    if result.is_delivered:
-        CrmTarget.objects.filter(pk=target.pk).update(verified_at=now)
-    logger.info(
-        "crm.test_lead.sent",
-        extra={"target_id": target.pk, "delivered": result.is_delivered, "seconds": seconds},
-    )
-    return TestLeadResult(
-        result.is_delivered, result.status_code, seconds, result.error, result.response_excerpt
-    )
+    return test_leads.test_send(record)
 
 
 @shared_task(name="crm.deliver_target")

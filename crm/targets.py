@@ -3,6 +3,7 @@
 The outbox (every Delivery write and the wake-up) is crm.services."""
 
 from cryptography.fernet import InvalidToken
+from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import TextField, Value
@@ -11,8 +12,8 @@ from django.utils import timezone
 
 from crm import services
 from crm.connectors import signing
-from crm.fields import field_fernet
-from crm.models import CrmTarget
+from crm.fields import EncryptedJSONField, field_fernet
+from crm.models import CrmTarget, ErasureMode
 
 
 @transaction.atomic
@@ -31,6 +32,7 @@ def encrypted_rows_rotate(*, model, field: str, label: str) -> int:
     # Cast to text so the raw token comes back, not the decrypted dict.
     rows = (
         model.objects.select_for_update()
+        .exclude(**{f"{field}__isnull": True})
         .annotate(token=Cast(field, output_field=TextField()))
         .order_by("pk")
         .values_list("pk", "token")
@@ -48,6 +50,19 @@ def encrypted_rows_rotate(*, model, field: str, label: str) -> int:
         model.objects.filter(pk=pk).update(**{field: Value(new_token, output_field=TextField())})
         rotated += 1
     return rotated
+
+
+def encrypted_fields_above_crm() -> list[tuple[type, str]]:
+    """(model, field name) of every EncryptedJSONField of an app above crm (an inbound
+    Azure Table source's connection string), found in the app registry: crm imports no
+    app above it, yet the key rotation must reach their rows too."""
+    return [
+        (model, field.name)
+        for model in apps.get_models()
+        if model._meta.app_label != CrmTarget._meta.app_label
+        for field in model._meta.concrete_fields
+        if isinstance(field, EncryptedJSONField)
+    ]
 
 
 def targets_pause(*, targets) -> int:
@@ -75,6 +90,7 @@ def target_create(
     scope: str = CrmTarget.Scope.ALL_LISTINGS,
     listings=(),
     extra_fields: dict | None = None,
+    erasure_mode: str | None = None,
 ) -> tuple[CrmTarget, str]:
     """Create a publisher's target; an HTTPS target gets a generated signing secret,
     returned once as the second value ("" for other kinds)."""
@@ -90,6 +106,7 @@ def target_create(
         config=config,
         scope=scope,
         extra_fields=extra_fields or {},
+        erasure_mode=erasure_mode or ErasureMode.NOTIFY,
     )
     target.apply_kind_defaults()
     target.full_clean(exclude=["config"])
@@ -107,6 +124,7 @@ def target_update(
     scope: str,
     listings=(),
     extra_fields: dict | None = None,
+    erasure_mode: str | None = None,
 ) -> CrmTarget:
     """Edit a target. A change of config or extra fields clears `verified_at`: the new
     settings are unproven until a test lead succeeds again."""
@@ -116,6 +134,7 @@ def target_update(
         target.verified_at = None
     target.name, target.config, target.scope = name, dict(config), scope
     target.extra_fields = extra_fields
+    target.erasure_mode = erasure_mode or target.erasure_mode
     target.full_clean(exclude=["config"])
     target.save()
     target.listings.set(listings if scope == CrmTarget.Scope.CHOSEN_LISTINGS else ())

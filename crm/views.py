@@ -191,6 +191,7 @@ def _target_fields(form: PortalTargetForm) -> dict:
         "scope": data["scope"],
         "listings": data["listings"],
         "extra_fields": data["extra_fields"],
+        "erasure_mode": data.get("erasure_mode"),  # only the kinds that can delete offer it
     }
 
 
@@ -323,6 +324,8 @@ def delivery_redeliver_view(request: HttpRequest, delivery_id: int) -> HttpRespo
     _check_owner(request)
     if delivery.status == Delivery.Status.SENDING:
         messages.info(request, _("This delivery is being sent right now."))
+    elif not selectors.delivery_may_redeliver(delivery=delivery):
+        messages.error(request, _("This delivery cannot be sent again: the lead was erased."))
     else:
         services.delivery_redeliver(delivery=delivery)
         messages.success(

@@ -13,9 +13,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from inbound import receive, sources
+from inbound import receive, sources, table_sources
 from inbound.models import InboundItem, InboundSource
-from leads.admin.common import BigTableAdminMixin, count_reported
+from leads.admin.common import BOTH_LOCATIONS, BigTableAdminMixin, count_reported, rows_apply
 from leads.admin.leads import RAW_PAYLOAD_DISPLAY_LIMIT, pretty_json_excerpt
 
 
@@ -48,13 +48,19 @@ class InboundSourceAdmin(admin.ModelAdmin):
         "revoked_at",
         "connected_at",
         "last_received_at",
+        # The Azure Table reader's (inbound.table): a new table or start date goes through
+        # the portal, whose service starts the reading again.
+        "table_name",
+        "read_from",
         "watermark",
         "last_read_at",
         "lag",
         "last_error",
         "last_error_at",
+        "read_lease_until",
         "limit_alerted_at",
     )
+    actions = ["read_now", "pause", "resume"]
 
     def has_add_permission(self, request):
         # Sources are made where their secret is handed over: the portal or a command.
@@ -79,6 +85,46 @@ class InboundSourceAdmin(admin.ModelAdmin):
             return "-"
         minutes = int((timezone.now() - obj.watermark).total_seconds() // 60)
         return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
+
+    # --- Actions (the Azure Table reader's: inbound.table_sources) ---------------------
+
+    @admin.action(
+        description=_("Read the selected Azure Table sources now"),
+        permissions=["change"],
+        location=BOTH_LOCATIONS,
+    )
+    def read_now(self, request, queryset):
+        tables = queryset.filter(kind=InboundSource.Kind.AZURE_TABLE, paused=False)
+        count = rows_apply(
+            tables, lambda source: table_sources.table_source_read_now(source=source)
+        )
+        count_reported(
+            request, ngettext("%(count)d read queued.", "%(count)d reads queued.", count), count
+        )
+
+    @admin.action(
+        description=_("Pause the selected sources"), permissions=["change"], location=BOTH_LOCATIONS
+    )
+    def pause(self, request, queryset):
+        count = rows_apply(queryset, lambda source: table_sources.table_source_pause(source=source))
+        count_reported(
+            request, ngettext("%(count)d source paused.", "%(count)d sources paused.", count), count
+        )
+
+    @admin.action(
+        description=_("Resume the selected sources"),
+        permissions=["change"],
+        location=BOTH_LOCATIONS,
+    )
+    def resume(self, request, queryset):
+        count = rows_apply(
+            queryset, lambda source: table_sources.table_source_resume(source=source)
+        )
+        count_reported(
+            request,
+            ngettext("%(count)d source resumed.", "%(count)d sources resumed.", count),
+            count,
+        )
 
 
 @admin.register(InboundItem)

@@ -7,7 +7,7 @@ class InboundConfig(AppConfig):
     verbose_name = _("Inbound from Partner Center")
 
     def ready(self):
-        from inbound import receive, webhook  # noqa: F401  (webhook registers its parser)
+        from inbound import receive, table, webhook  # noqa: F401  (register their parsers)
         from leads.catalog import services as catalog_services
 
         catalog_services.listing_published_register(receive.inbound_listing_published)

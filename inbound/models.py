@@ -78,6 +78,10 @@ class InboundSource(TimestampedModel):
     last_error = models.TextField(_("last error"), blank=True, editable=False)
     last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True, editable=False)
     paused = models.BooleanField(_("paused"), default=False)
+    # Azure Table: one worker reads a source at a time (the lease), and a read cut short
+    # resumes where its last committed page left off (inbound.table).
+    read_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    read_cursor = models.JSONField(default=dict, blank=True, editable=False)
     # A leaked URL must not become a way to flood the publisher (docs/partner-center.md).
     hourly_limit = models.PositiveIntegerField(
         _("new leads per hour"),

@@ -2,12 +2,16 @@
 
 Each source kind has one parser (PARSERS). A parser never raises on bad input: it returns
 an InboundLead, or an InboundReject whose code and reason the owner sees and which can be
-retried once the cause is fixed (a listing created, for example).
+retried once the cause is fixed (a listing created, for example). What every kind shares
+lives here: the JSON object, the storefront LeadSource names, intake's validation, and the
+campaign that Description's marketing parameters name.
 """
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 from django.utils.translation import gettext as _
 from pydantic import ValidationError
@@ -79,6 +83,50 @@ def lead_validate(raw: dict, listing: Listing, storefront: str) -> ParseResult:
         for problem in problems
     )
     return InboundReject("invalid_lead", reason)
+
+
+# Marketing parameters that name a campaign, by precedence: Microsoft's own, then UTM.
+CAMPAIGN_PARAMETERS = ("mktcmpid", "ocid", "utm_campaign", "campaign")
+CAMPAIGN_CODE_MAX = 64
+_QUERY_PAIR = re.compile(r"(?:^|[?&\s;,])([A-Za-z_]+)=([^&\s;,\"']+)")
+
+
+def campaign_code_from(description: str) -> str:
+    """The campaign that Description's marketing parameters name, or ""."""
+    parameters: dict[str, str] = {}
+    text = description.strip()
+    start = text.find("{")
+    if start >= 0:
+        try:
+            data = json.loads(text[start : text.rfind("}") + 1])
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            parameters = {str(key).lower(): value for key, value in data.items()}
+    if not parameters:
+        query = text.split("?", 1)[-1] if "?" in text else text
+        pairs = parse_qsl(query, keep_blank_values=False) if "=" in query else []
+        parameters = {key.lower(): value for key, value in pairs}
+        parameters |= {
+            key.lower(): value
+            for key, value in _QUERY_PAIR.findall(text)
+            if key.lower() not in parameters
+        }
+    for name in CAMPAIGN_PARAMETERS:
+        value = parameters.get(name)
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            code = str(value).strip()
+            if code and len(code) <= CAMPAIGN_CODE_MAX and code.isprintable():
+                return code
+    return ""
+
+
+def campaign_code_fill(raw: dict) -> None:
+    """Set CampaignCode from Description's marketing parameters, unless the lead names one."""
+    if not raw.get("CampaignCode") and isinstance(raw.get("Description"), str):
+        code = campaign_code_from(raw["Description"])
+        if code:
+            raw["CampaignCode"] = code
 
 
 # kind -> parser(item) ; each kind's module registers its parser here.

@@ -4,23 +4,10 @@ Should the broker be down, the items are stored all the same and the beat sweep
 (inbound.tasks.sweep) processes them later: the web process alone never loses a lead.
 """
 
-import logging
-
 from django.db import transaction
 
 from inbound import services, tasks
 from inbound.models import InboundItem, InboundSource
-
-logger = logging.getLogger(__name__)
-
-
-def _enqueue(item_ids: list[int]) -> None:
-    for item_id in item_ids:
-        try:
-            tasks.process_item.delay(item_id)
-        except Exception:  # the broker is down: the sweep processes it
-            logger.warning("inbound.enqueue_failed", extra={"item_id": item_id})
-            return
 
 
 def inbound_item_receive(*, source: InboundSource, body: str, dedupe_key: str, **options):
@@ -29,14 +16,14 @@ def inbound_item_receive(*, source: InboundSource, body: str, dedupe_key: str, *
         source=source, body=body, dedupe_key=dedupe_key, **options
     )
     if is_new:
-        transaction.on_commit(lambda: _enqueue([item.pk]))
+        transaction.on_commit(lambda: tasks.items_process_queue([item.pk]))
     return item, is_new
 
 
 def inbound_items_retry(*, items) -> int:
     """Rejected or waiting items are processed again (admin and portal actions)."""
     ids = services.inbound_items_reopen(items=items)
-    transaction.on_commit(lambda: _enqueue(ids))
+    transaction.on_commit(lambda: tasks.items_process_queue(ids))
     return len(ids)
 
 

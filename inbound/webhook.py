@@ -14,9 +14,7 @@ Two repairs, both of Partner Center's documented quirks:
   body names one itself.
 """
 
-import json
 import re
-from urllib.parse import parse_qsl
 
 from inbound import parsing
 from inbound.models import InboundItem, InboundSource
@@ -26,10 +24,6 @@ from leads.models import Listing
 # What a webhook body may set; the offer and the lead id are ours to fill in.
 WEBHOOK_KEYS = tuple(key for key in LEAD_KEYS if key not in {"OfferId", "LeadId"})
 
-# Marketing parameters that name a campaign, by precedence: Microsoft's own, then UTM.
-CAMPAIGN_PARAMETERS = ("mktcmpid", "ocid", "utm_campaign", "campaign")
-CAMPAIGN_CODE_MAX = 64
-_QUERY_PAIR = re.compile(r"(?:^|[?&\s;,])([A-Za-z_]+)=([^&\s;,\"']+)")
 # A value's end (a quote, digit, literal, or a closing bracket), a line break, then a key.
 _MISSING_COMMA = re.compile(r'(["\d\]}el])([ \t]*\r?\n\s*)(")')
 
@@ -42,36 +36,6 @@ def body_json(text: str) -> dict | parsing.InboundReject:
         if not isinstance(repaired, parsing.InboundReject):
             return repaired
     return data
-
-
-def campaign_code_from(description: str) -> str:
-    """The campaign that Description's marketing parameters name, or ""."""
-    parameters: dict[str, str] = {}
-    text = description.strip()
-    start = text.find("{")
-    if start >= 0:
-        try:
-            data = json.loads(text[start : text.rfind("}") + 1])
-        except ValueError:
-            data = None
-        if isinstance(data, dict):
-            parameters = {str(key).lower(): value for key, value in data.items()}
-    if not parameters:
-        query = text.split("?", 1)[-1] if "?" in text else text
-        pairs = parse_qsl(query, keep_blank_values=False) if "=" in query else []
-        parameters = {key.lower(): value for key, value in pairs}
-        parameters |= {
-            key.lower(): value
-            for key, value in _QUERY_PAIR.findall(text)
-            if key.lower() not in parameters
-        }
-    for name in CAMPAIGN_PARAMETERS:
-        value = parameters.get(name)
-        if isinstance(value, (str, int)) and not isinstance(value, bool):
-            code = str(value).strip()
-            if code and len(code) <= CAMPAIGN_CODE_MAX and code.isprintable():
-                return code
-    return ""
 
 
 @parsing.parser(InboundSource.Kind.WEBHOOK)
@@ -91,8 +55,5 @@ def webhook_parse(item: InboundItem) -> parsing.ParseResult:
         ).first()
         listing, storefront = (sibling, storefront) if sibling else (listing, listing.storefront)
     raw["OfferId"] = listing.offer_id
-    if not raw.get("CampaignCode") and isinstance(raw.get("Description"), str):
-        code = campaign_code_from(raw["Description"])
-        if code:
-            raw["CampaignCode"] = code
+    parsing.campaign_code_fill(raw)
     return parsing.lead_validate(raw, listing, storefront)

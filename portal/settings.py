@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
@@ -48,6 +49,10 @@ SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 # The key of the suppression list's address HMAC (leads/address_hash.py). Empty: derived
 # from SECRET_KEY. Set it in production so that rotating SECRET_KEY never touches it.
 SUPPRESSION_HASH_KEY = env.str("SUPPRESSION_HASH_KEY", default="")
+# The erasure journal (privacy/journal.py): keep it beside, not inside, the database backups.
+PRIVACY_JOURNAL_PATH = env.str(
+    "PRIVACY_JOURNAL_PATH", default=str(VAR_DIR / "privacy" / "erasures.jsonl")
+)
 # The key of the inbound URL tokens' HMAC (inbound/tokens.py). Empty: derived from
 # SECRET_KEY. Set it in production so that rotating SECRET_KEY never breaks an inbound URL.
 INBOUND_TOKEN_HASH_KEY = env.str("INBOUND_TOKEN_HASH_KEY", default="")
@@ -82,7 +87,11 @@ INSTALLED_APPS = [
     "leads",
     "crm",
     "inbound",
+    # Retention: leads erased some months after their last activity (docs/privacy.md).
+    "privacy.retention",
     "portal.shell",
+    # Data rights: find, export, erase a person; the access log (docs/privacy.md).
+    "privacy",
     # Sign-in throttling: failed attempts per (user, address) and per address.
     "axes",
 ]
@@ -105,6 +114,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "portal.tenancy.middleware.CurrentPublisherMiddleware",
+    # Staff views of a lead's personal data in admin go to the access log (privacy).
+    "privacy.middleware.AdminAccessLogMiddleware",
     # Last, so that it turns a locked-out sign-in into the 429 lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -370,6 +381,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "leads-nurture-settle": {"task": "leads.settle_interrupted_nurture", "schedule": 10.0},
     # Inbound items whose processing task was lost or the worker was down (inbound.services).
     "inbound-sweep": {"task": "inbound.sweep", "schedule": 60.0},
+    # The Partner Center Azure Table reader: one read task per source (inbound.table).
+    "inbound-read-tables": {
+        "task": "inbound.read_tables",
+        "schedule": env.float("INBOUND_TABLE_POLL_SECONDS", default=60.0),
+    },
     # New-lead email: plans new activities per member and sends what is due
     # (leads.notifications); "immediate" means within one period.
     "leads-notify": {
@@ -382,6 +398,20 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "crm.referrals_sync",
         "schedule": env.float("PARTNER_CENTER_SYNC_SECONDS", default=300.0),
     },
+}
+# --- Retention (privacy.retention, docs/operations.md) --------------------------------------
+# The hour (0-23, in TIME_ZONE) of the daily run; leads per batch, each batch one
+# transaction; how long a worker holds a run between batches before another may take it
+# over; how long one task works before it queues the next stretch (below the soft limit).
+RETENTION_HOUR = env.int("RETENTION_HOUR", default=3)
+if not 0 <= RETENTION_HOUR <= 23:
+    raise ImproperlyConfigured("RETENTION_HOUR must be an hour from 0 to 23.")
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=500)
+RETENTION_LEASE_SECONDS = env.int("RETENTION_LEASE_SECONDS", default=300)
+RETENTION_TASK_BUDGET_SECONDS = env.int("RETENTION_TASK_BUDGET_SECONDS", default=180)
+CELERY_BEAT_SCHEDULE["privacy-retention"] = {
+    "task": "privacy.retention_run",
+    "schedule": crontab(hour=RETENTION_HOUR, minute=0),
 }
 # The leads one new-lead email lists by name; the rest are counted ("and 12 more").
 LEAD_NOTIFY_MAX_LISTED = env.int("LEAD_NOTIFY_MAX_LISTED", default=10)
@@ -416,6 +446,17 @@ CRM_TARGET_DRAINS = env.int("CRM_TARGET_DRAINS", default=1)
 CRM_WAKE_TTL_SECONDS = env.int(
     "CRM_WAKE_TTL_SECONDS", default=max(10, int(6 * env.float("CRM_SWEEP_SECONDS", default=5.0)))
 )
+
+# --- Inbound: the Partner Center Azure Table reader (docs/partner-center.md) --------------
+# A read asks for the entities whose Timestamp is after the watermark less this window,
+# so that an entity which becomes visible late is still read (re-reads never duplicate).
+INBOUND_TABLE_OVERLAP_SECONDS = env.int("INBOUND_TABLE_OVERLAP_SECONDS", default=300)
+# Entities per page; each page is stored in one transaction (Azure answers at most 1,000).
+INBOUND_TABLE_PAGE_SIZE = env.int("INBOUND_TABLE_PAGE_SIZE", default=200)
+# A source being read is leased; a worker killed mid-read leaves a lease that expires.
+INBOUND_TABLE_LEASE_SECONDS = env.int("INBOUND_TABLE_LEASE_SECONDS", default=120)
+# How long one read may go on before it leaves the rest to the next beat tick.
+INBOUND_TABLE_READ_BUDGET_SECONDS = env.int("INBOUND_TABLE_READ_BUDGET_SECONDS", default=60)
 
 # --- Partner Center Referrals API (Co-Sell referrals, crm.referrals) ----------------------
 # Azure AD's v1 token endpoint ({tenant} is the connection's directory) and the API base.

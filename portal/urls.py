@@ -15,6 +15,8 @@ urlpatterns = [
     path("", include("leads.urls")),
     path("", include("crm.urls")),
     path("", include("inbound.urls")),
+    path("", include("inbound.table_urls")),
+    path("", include("privacy.urls")),
 ]
 
 # The first run's demo (seeding, simulator, receiver) is an app of its own, installed

@@ -53,6 +53,7 @@ class Result:
     error: str = ""  # readable, never a secret or a lead's email
     retry_after: float | None = None  # seconds the CRM asked us to wait
     response_excerpt: str = ""  # at most 500 characters of the answer
+    erasure: str = ""  # an erasure's effect: deleted, absent, converted or signalled
 
     @property
     def is_delivered(self) -> bool:
@@ -67,6 +68,27 @@ class SendOptions:
     require_https: bool = True  # False only with DEBUG on
     connect_timeout: float = CONNECT_TIMEOUT
     total_timeout: float = TOTAL_TIMEOUT
+
+
+@dataclass(frozen=True)
+class ErasureRequest:
+    """One erasure owed to a target: what it needs to find the record, no more."""
+
+    delivery_id: str  # the erasure delivery's UUID (webhook-id of the lead.erased event)
+    lead_id: str  # the lead's UUID
+    publisher_id: str  # the marketplace publisher id (the Azure Table partition)
+    lookup: dict  # kind-specific: an email, an alternate key, entity or row keys
+
+
+class Eraser(Protocol):
+    kind: str
+
+    def erase(
+        self, config: dict, requests: list[ErasureRequest], options: SendOptions
+    ) -> list[Result]:
+        """Remove (or announce the removal of) each request's record; one Result per
+        request, in order, with `erasure` set when delivered. Never raises."""
+        ...
 
 
 class ConfigurationError(Exception):
@@ -101,6 +123,6 @@ def excerpt(text: str, limit: int = 500) -> str:
     return text[:limit]
 
 
-def all_results(payloads: list[DeliveryPayload], outcome: Outcome, **fields) -> list[Result]:
+def all_results(payloads: list, outcome: Outcome, **fields) -> list[Result]:
     """The same result for every payload of a batch (a batch-level failure)."""
     return [Result(delivery_id=p.delivery_id, outcome=outcome, **fields) for p in payloads]

@@ -229,11 +229,12 @@ def stops_batch(result: Result) -> bool:
 
 class Dynamics365Connector(TokenConnector):
     kind = "dynamics365"
+    session_class = DynamicsSession
 
     def open(self, config: dict, options: SendOptions) -> DynamicsSession:
         settings = settings_from(config)
         check_urls((settings.instance_url, settings.authority_url), options)
-        return DynamicsSession(settings, self.token_cache, options)
+        return self.session_class(settings, self.token_cache, options)
 
 
 def not_sent(cause: Result, delivery_id: str) -> Result:

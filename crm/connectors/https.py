@@ -8,11 +8,14 @@ batch is not sent: the engine pauses the target and they wait, pending.
 """
 
 import json
+from dataclasses import replace
+from datetime import UTC, datetime
 
 from crm.connectors import http_client, signing
 from crm.connectors.base import (
     ConfigurationError,
     DeliveryPayload,
+    ErasureRequest,
     Result,
     SendOptions,
     all_results,
@@ -28,20 +31,26 @@ class HttpsConnector:
     def send(
         self, config: dict, payloads: list[DeliveryPayload], options: SendOptions
     ) -> list[Result]:
-        try:
-            url = endpoint_url(config, options)
-            signing_secrets = signing.secrets_from_config(config.get("signingSecret"))
-        except ConfigurationError as exc:
-            return all_results(payloads, "permanent", error=str(exc))
-        results: list[Result] = []
-        is_gone = False
-        for payload in payloads:
-            if is_gone:
-                results.append(_not_sent_after_gone(payload))
-                continue
-            results.append(_send_one(url, signing_secrets, payload, options))
-            is_gone = results[-1].status_code == 410
-        return results
+        return _post_each(config, payloads, body_bytes, options)
+
+
+def _post_each(config: dict, items: list, content_of, options: SendOptions) -> list[Result]:
+    """POST each item's body (content_of(item)), signed with its delivery id, in order."""
+    try:
+        url = endpoint_url(config, options)
+        signing_secrets = signing.secrets_from_config(config.get("signingSecret"))
+    except ConfigurationError as exc:
+        return all_results(items, "permanent", error=str(exc))
+    results: list[Result] = []
+    is_gone = False
+    for item in items:
+        if is_gone:
+            results.append(_not_sent_after_gone(item))
+            continue
+        content = content_of(item)
+        results.append(_post_signed(url, signing_secrets, item.delivery_id, content, options))
+        is_gone = results[-1].status_code == 410
+    return results
 
 
 def endpoint_url(config: dict, options: SendOptions) -> str:
@@ -51,17 +60,16 @@ def endpoint_url(config: dict, options: SendOptions) -> str:
     return http_client.url_checked(url.strip(), options, what="the endpoint URL")
 
 
-def _send_one(
-    url: str, signing_secrets: list[str], payload: DeliveryPayload, options: SendOptions
+def _post_signed(
+    url: str, signing_secrets: list[str], delivery_id: str, content: bytes, options: SendOptions
 ) -> Result:
-    content = body_bytes(payload)
     headers = {
         "Content-Type": "application/json",
-        **signing.signing_headers(signing_secrets, payload.delivery_id, content),
+        **signing.signing_headers(signing_secrets, delivery_id, content),
     }
     return http_client.send(
         kind=KIND,
-        delivery_id=payload.delivery_id,
+        delivery_id=delivery_id,
         url=url,
         content=content,
         headers=headers,
@@ -69,7 +77,7 @@ def _send_one(
     )
 
 
-def _not_sent_after_gone(payload: DeliveryPayload) -> Result:
+def _not_sent_after_gone(payload: DeliveryPayload | ErasureRequest) -> Result:
     error = "not sent: the endpoint answered 410 Gone to an earlier lead of this batch"
     return Result(payload.delivery_id, "retryable", error=error)
 
@@ -109,3 +117,29 @@ def body_bytes(payload: DeliveryPayload) -> bytes:
 
 
 connector = HttpsConnector()
+
+
+class HttpsEraser:
+    """An erasure is always a signed `lead.erased` event: the lead id, no personal data.
+    The endpoint finds its copy by LeadId, which every earlier event carried."""
+
+    kind = KIND
+
+    def erase(
+        self, config: dict, requests: list[ErasureRequest], options: SendOptions
+    ) -> list[Result]:
+        results = _post_each(config, requests, erasure_body_bytes, options)
+        return [replace(r, erasure="signalled") if r.is_delivered else r for r in results]
+
+
+def erasure_body_bytes(request: ErasureRequest) -> bytes:
+    """The lead.erased event: what happened and to which lead id, nothing about the person."""
+    document = {
+        "Event": "lead.erased",
+        "LeadId": request.lead_id,
+        "ErasedAt": datetime.now(UTC).isoformat(),
+    }
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+eraser = HttpsEraser()

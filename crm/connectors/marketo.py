@@ -153,18 +153,14 @@ class MarketoSession(TokenSession[MarketoSettings]):
             raise http_failure(response, what)
         return self.read_token(response)
 
-    def push(self, chunk: list[DeliveryPayload]) -> list[Result]:
-        """Send one call's leads; raises CallFailure when the call as a whole failed."""
-        body = {
-            "action": "createOrUpdate",
-            "lookupField": "email",
-            "input": [lead_input(payload) for payload in chunk],
-        }
-        url = f"{self.settings.base_url}{LEADS_PATH}"
+    def call(self, method: str, path: str, **kwargs) -> dict:
+        """One call to the instance with the token; its JSON answer when Marketo says it
+        succeeded, else CallFailure (an expired or invalid token is fetched anew once)."""
+        url = f"{self.settings.base_url}{path}"
 
-        def push_once(token: str, may_refresh: bool) -> list[Result] | None:
+        def call_once(token: str, may_refresh: bool) -> dict | None:
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-            response = self.request("POST", url, "Marketo", json=body, headers=headers)
+            response = self.request(method, url, "Marketo", headers=headers, **kwargs)
             if response.status_code != 200:
                 raise http_failure(response, "Marketo")
             try:
@@ -172,13 +168,22 @@ class MarketoSession(TokenSession[MarketoSettings]):
             except ValueError:
                 raise CallFailure("retryable", "Marketo answered unreadable JSON") from None
             if answer.get("success"):
-                return self.lead_results(chunk, answer)
+                return answer
             errors = answer.get("errors") or []
             if {str(error.get("code")) for error in errors} & TOKEN_CODES and may_refresh:
                 return None  # expired or invalid: fetch anew once
             raise code_failure(errors, response.status_code)
 
-        return self.with_token(push_once)
+        return self.with_token(call_once)
+
+    def push(self, chunk: list[DeliveryPayload]) -> list[Result]:
+        """Send one call's leads; raises CallFailure when the call as a whole failed."""
+        body = {
+            "action": "createOrUpdate",
+            "lookupField": "email",
+            "input": [lead_input(payload) for payload in chunk],
+        }
+        return self.lead_results(chunk, self.call("POST", LEADS_PATH, json=body))
 
     def send(self, payloads: list[DeliveryPayload]) -> list[Result]:
         results: list[Result] = []
@@ -202,11 +207,12 @@ class MarketoSession(TokenSession[MarketoSettings]):
 
 class MarketoConnector(TokenConnector):
     kind = "marketo"
+    session_class = MarketoSession
 
     def open(self, config: dict, options: SendOptions) -> MarketoSession:
         settings = settings_from(config)
         check_urls((settings.base_url,), options)
-        return MarketoSession(settings, self.token_cache, options)
+        return self.session_class(settings, self.token_cache, options)
 
 
 connector = MarketoConnector()

@@ -106,6 +106,10 @@ class TokenSession[Settings: TokenSettings]:
         """One result per payload, in order."""
         raise NotImplementedError
 
+    def erase(self, requests: list) -> list[Result]:
+        """One result per erasure request, in order (the erasers' sessions)."""
+        raise NotImplementedError
+
     def fetch_token(self) -> tuple[str, float]:
         """Ask the token endpoint: (access token, lifetime in seconds), or CallFailure."""
         raise NotImplementedError
@@ -159,6 +163,12 @@ class TokenConnector:
         if not payloads:
             return []
         return self.open(config, options).send(payloads)
+
+    def erase(self, config: dict, requests: list, options: SendOptions) -> list[Result]:
+        """The eraser's half (a subclass whose session erases): one Result per request."""
+        if not requests:
+            return []
+        return self.open(config, options).erase(requests)
 
     def open(self, config: dict, options: SendOptions) -> TokenSession:
         """A session for the target's settings; raises ConfigurationError."""

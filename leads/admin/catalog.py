@@ -31,6 +31,7 @@ class PublisherAdmin(admin.ModelAdmin):
         "lead_contact_email",
         "co_sell_enrolled",
         "qualification_threshold",
+        "retention_months",
         "created_at",
     )
     list_filter = ("co_sell_enrolled", "created_at")

@@ -185,6 +185,7 @@ class SuppressionAdmin(admin.ModelAdmin):
             email=form.cleaned_data["email"],
             reason=obj.reason,
             detail=obj.detail or gettext("Added by staff."),
+            by=request.user,
         )
         obj.pk = (
             Suppression.objects.filter(

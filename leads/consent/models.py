@@ -1,7 +1,8 @@
 """Consent evidence: what granted or refused a lead's consent to nurture email, and why.
 
-Append-only: intake, the unsubscribe and staff add rows, nothing changes or deletes one
-(the lead's erasure takes its rows with it). docs/partner-center.md ("Consent") has the rules.
+Append-only: intake, the unsubscribe, a bounce, a complaint and staff add rows, nothing
+changes or deletes one (the rows name no person, and stay with an erased lead's id).
+docs/partner-center.md ("Consent") has the rules.
 """
 
 from django.db import models
@@ -18,6 +19,8 @@ class ConsentBasis(models.TextChoices):
     LISTING_POLICY = "listing-policy", _("The listing's consent policy")
     IMPORT = "import", _("Imported file")
     UNSUBSCRIBE = "unsubscribe", _("Withdrawn by unsubscribe")
+    BOUNCE = "bounce", _("Bounced email")
+    COMPLAINT = "complaint", _("Complaint")
     STAFF = "staff", _("Set by staff")
 
 
@@ -50,6 +53,14 @@ class ConsentReason(models.TextChoices):
         _("No flag, and the action was DNC: this customer is not to be contacted."),
     )
     UNSUBSCRIBED = "unsubscribed", _("The reader unsubscribed from the publisher's emails.")
+    BOUNCED = (
+        "bounced",
+        _("A nurture email bounced: the address is suppressed and gets no more email."),
+    )
+    COMPLAINED = (
+        "complained",
+        _("The reader complained about the publisher's email: the address is suppressed."),
+    )
     STAFF_GRANTED = "staff-granted", _("Staff recorded the lead's consent.")
     STAFF_REFUSED = "staff-refused", _("Staff recorded that the lead refused.")
 
@@ -76,6 +87,16 @@ class ConsentRecord(models.Model):
         blank=True,
         related_name="consent_records",
         verbose_name=_("activity"),
+    )
+    # The nurture email that bounced or drew the complaint, or that carried the unsubscribe
+    # link; kept as evidence (the row outlives the lead's erasure, without the address).
+    email_send = models.ForeignKey(
+        "leads.EmailSend",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="consent_records",
+        verbose_name=_("from the email"),
     )
     # The policy as it was: leads.consent.policy.policy_snapshot.
     policy = models.JSONField(_("policy as it was"), default=dict, blank=True)

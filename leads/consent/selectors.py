@@ -30,7 +30,7 @@ def consent_evidence_for_lead(*, lead: Lead, limit: int = 10) -> ConsentEvidence
     rows it has in all (a window count, computed before the limit): one query."""
     rows = (
         ConsentRecord.objects.filter(lead=lead)
-        .select_related("listing", "recorded_by")
+        .select_related("listing", "recorded_by", "email_send__step__campaign")
         .annotate(total=Window(Count("id")))
         .order_by("-recorded_at", "-id")
     )

@@ -1,4 +1,5 @@
-"""Writes of consent evidence: intake's batch, the unsubscribe's withdrawal, staff's edit.
+"""Writes of consent evidence: intake's batch, a suppression (unsubscribe, bounce,
+complaint), staff's edit.
 
 Every row is written in the transaction of the change it explains; none is ever updated.
 """
@@ -43,10 +44,26 @@ def consent_records_add(*, records: list[ConsentRecord]) -> None:
         ConsentRecord.objects.bulk_create(records)
 
 
-def consent_withdraw_by_unsubscribe(
-    *, publisher_id: int, email_normalized: str, now: datetime | None = None
+# What each suppression of an address says about consent (Suppression.Reason's values).
+_SUPPRESSION_EVIDENCE = {
+    "unsubscribed": (ConsentBasis.UNSUBSCRIBE, ConsentReason.UNSUBSCRIBED),
+    "bounced": (ConsentBasis.BOUNCE, ConsentReason.BOUNCED),
+    "complained": (ConsentBasis.COMPLAINT, ConsentReason.COMPLAINED),
+}
+
+
+def consent_records_for_suppression(
+    *,
+    publisher_id: int,
+    email_normalized: str,
+    reason: str,
+    send_id: int | None = None,
+    by=None,
+    now: datetime | None = None,
 ) -> int:
-    """Record that the publisher's leads with this address withdrew consent; how many."""
+    """Record that the publisher's leads with this address unsubscribed, bounced or
+    complained (`reason`, a Suppression.Reason), from which email and by whom; how many."""
+    basis, why = _SUPPRESSION_EVIDENCE[reason]
     now = now or timezone.now()
     lead_ids = Lead.objects.filter(
         publisher_id=publisher_id, email_normalized=email_normalized
@@ -55,9 +72,11 @@ def consent_withdraw_by_unsubscribe(
         ConsentRecord(
             lead_id=lead_id,
             is_granted=False,
-            basis=ConsentBasis.UNSUBSCRIBE,
-            reason=ConsentReason.UNSUBSCRIBED,
+            basis=basis,
+            reason=why,
+            email_send_id=send_id,
             recorded_at=now,
+            recorded_by=by,
         )
         for lead_id in lead_ids
     ]

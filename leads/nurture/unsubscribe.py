@@ -167,10 +167,18 @@ _STOP_REASONS = {
 
 @transaction.atomic
 def suppression_add_email(
-    *, publisher_id: int, email: str, reason: str, send_id: int | None = None, detail: str = ""
+    *,
+    publisher_id: int,
+    email: str,
+    reason: str,
+    send_id: int | None = None,
+    detail: str = "",
+    by=None,
 ) -> bool:
-    """Suppress an address for a publisher and stop its enrolments; True if it was new."""
+    """Suppress an address for a publisher, stop its enrolments and record the consent
+    evidence (`by`: the staff user who reported it); True if the suppression was new."""
     email = address_hash.normalize(email)
+    send_id = _own_send(publisher_id, send_id)
     existing = Suppression.objects.filter(suppression_match(email), publisher_id=publisher_id)
     is_new = not existing.exists()
     if is_new:
@@ -179,7 +187,7 @@ def suppression_add_email(
             email_hash=email_hash(email),
             defaults={
                 "reason": reason,
-                "send_id": _own_send(publisher_id, send_id),
+                "send_id": send_id,
                 "detail": detail[:300],
             },
         )
@@ -193,9 +201,14 @@ def suppression_add_email(
         stopped_at=timezone.now(),
         next_send_at=None,
     )
-    if is_new and reason == Suppression.Reason.UNSUBSCRIBED:
-        consent_services.consent_withdraw_by_unsubscribe(
-            publisher_id=publisher_id, email_normalized=email
+    # A second unsubscribe says nothing new; every bounce and complaint is evidence.
+    if is_new or reason != Suppression.Reason.UNSUBSCRIBED:
+        consent_services.consent_records_for_suppression(
+            publisher_id=publisher_id,
+            email_normalized=email,
+            reason=reason,
+            send_id=send_id,
+            by=by,
         )
     _log(publisher_id, reason, is_new)
     return is_new

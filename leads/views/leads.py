@@ -25,6 +25,7 @@ from leads.lifecycle import services as lifecycle_services
 from leads.lifecycle.csv_export import export_lines
 from leads.lifecycle.selectors import SORT_DEFAULT_DESCENDING
 from leads.models import LeadActivity, LeadOrigin, LeadStatus
+from leads.nurture.selectors import nurture_refusal_for_lead
 from leads.referrals import selectors as referral_selectors
 from portal.tenancy.decorators import found_or_404, publisher_required
 
@@ -266,12 +267,16 @@ def lead_detail(request, lead_id):
         activity.action_label = _ACTION_LABELS.get(activity.action_code, "")
     breakdown = _breakdown_rows(lead.score_breakdown)
     is_co_sell = lead.origin == LeadOrigin.CO_SELL
+    consent = None if is_co_sell else consent_evidence_for_lead(lead=lead)
     context = {
         "lead": lead,
         "form": form,
         "is_co_sell": is_co_sell,
         # Co-Sell referrals are never nurtured: they have no consent evidence to show.
-        "consent": None if is_co_sell else consent_evidence_for_lead(lead=lead),
+        "consent": consent,
+        "nurture_refusal": None
+        if is_co_sell
+        else nurture_refusal_for_lead(lead=lead, activities=activities, records=consent.records),
         "consent_stated": consent_stated(lead),
         "breakdown": breakdown,
         "breakdown_total": sum(row["points"] for row in breakdown),

@@ -3,7 +3,12 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from portal.tenancy.models import Membership, Publisher
+from portal.tenancy.models import (
+    RETENTION_MONTHS_MAX,
+    RETENTION_MONTHS_MIN,
+    Membership,
+    Publisher,
+)
 
 
 class PublisherContactForm(forms.ModelForm):
@@ -37,3 +42,45 @@ class MemberInviteForm(forms.Form):
 
 class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Membership.Role.choices)
+
+
+class RetentionForm(forms.Form):
+    """Retention: off, or N months (1–120) after a lead's last activity."""
+
+    OFF, ON = "off", "on"
+
+    mode = forms.ChoiceField(
+        label=_("Retention"),
+        choices=[
+            (OFF, _("Keep leads until someone erases them")),
+            (ON, _("Erase leads some months after their last activity")),
+        ],
+        widget=forms.RadioSelect,
+    )
+    months = forms.IntegerField(
+        label=_("Months after the last activity"),
+        required=False,
+        min_value=RETENTION_MONTHS_MIN,
+        max_value=RETENTION_MONTHS_MAX,
+        help_text=_(
+            "From 1 to 120. The last activity is the lead's latest storefront interaction "
+            "or status change."
+        ),
+    )
+
+    @classmethod
+    def for_publisher(cls, publisher: Publisher) -> "RetentionForm":
+        months = publisher.retention_months
+        return cls(initial={"mode": cls.ON if months else cls.OFF, "months": months})
+
+    def clean(self):
+        cleaned = super().clean()
+        is_on = cleaned.get("mode") == self.ON
+        if is_on and cleaned.get("months") is None and "months" not in self.errors:
+            self.add_error("months", _("Say after how many months (1 to 120)."))
+        return cleaned
+
+    @property
+    def retention_months(self) -> int | None:
+        """The setting the form chose: None (off) or the months."""
+        return self.cleaned_data["months"] if self.cleaned_data["mode"] == self.ON else None

@@ -17,6 +17,7 @@ urlpatterns = [
         views.token_revoke,
         name="settings-token-revoke",
     ),
+    path("settings/retention/", views.retention_save, name="settings-retention"),
     path(
         "settings/notifications/",
         views.notifications_save,

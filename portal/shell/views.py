@@ -41,11 +41,13 @@ from portal.shell.forms import (
     MemberInviteForm,
     MemberRoleForm,
     PublisherContactForm,
+    RetentionForm,
 )
 from portal.shell.notification_views import notification_form
 from portal.tenancy import middleware, selectors, services
 from portal.tenancy.decorators import owner_required, publisher_required
 from portal.tenancy.models import Membership
+from privacy.retention import selectors as retention_selectors
 
 logger = logging.getLogger(__name__)
 
@@ -210,6 +212,8 @@ def _settings_reads(publisher, *, is_owner: bool) -> dict:
         "members": list(members),
         "tokens": list(tokens),
         "referral_connection": referral_connection,
+        "retention_form": RetentionForm.for_publisher(publisher),
+        "retention_last": retention_selectors.retention_last_for_publisher(publisher=publisher),
     }
 
 
@@ -283,6 +287,30 @@ def notifications_save(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Your new-lead email settings are saved."))
             return _settings_redirect("notifications")
     return _settings_render(request, notification_form=form)
+
+
+@owner_required
+@require_POST
+def retention_save(request: HttpRequest) -> HttpResponse:
+    """Save the publisher's retention: off, or months after the last activity (owners)."""
+    form = RetentionForm(request.POST)
+    if not form.is_valid():
+        return _settings_render(request, retention_form=form)
+    months = form.retention_months
+    services.publisher_retention_set(
+        publisher=selectors.publisher_get(publisher_id=request.publisher.pk),
+        months=months,
+        by=request.user,
+    )
+    if months is None:
+        messages.success(request, _("Retention is off: leads are kept until someone erases them."))
+    else:
+        messages.success(
+            request,
+            _("Leads are now erased %(months)d months after their last activity.")
+            % {"months": months},
+        )
+    return _settings_redirect("retention")
 
 
 @never_cache

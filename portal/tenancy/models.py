@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from portal.tenancy.model_fields import CreatedModel, publisher_key
 
 DEFAULT_QUALIFICATION_THRESHOLD = 50
+# Retention (privacy.retention): off, or this many months after a lead's last activity.
+RETENTION_MONTHS_MIN, RETENTION_MONTHS_MAX = 1, 120
 
 
 class Publisher(CreatedModel):
@@ -43,6 +45,18 @@ class Publisher(CreatedModel):
         validators=[MinValueValidator(0), MaxValueValidator(100)],
         help_text=_("A lead whose score reaches this value (0–100) is qualified."),
     )
+    retention_months = models.PositiveSmallIntegerField(
+        _("retention (months)"),
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(RETENTION_MONTHS_MIN),
+            MaxValueValidator(RETENTION_MONTHS_MAX),
+        ],
+        help_text=_(
+            "Erase a lead this many months (1–120) after its last activity; empty: keep leads."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -52,6 +66,14 @@ class Publisher(CreatedModel):
             models.CheckConstraint(
                 condition=Q(qualification_threshold__lte=100),
                 name="publisher_threshold_0_100",
+            ),
+            models.CheckConstraint(
+                condition=Q(retention_months__isnull=True)
+                | Q(
+                    retention_months__gte=RETENTION_MONTHS_MIN,
+                    retention_months__lte=RETENTION_MONTHS_MAX,
+                ),
+                name="publisher_retention_1_120",
             ),
         ]
 

@@ -19,7 +19,12 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
-from portal.tenancy.models import Membership, Publisher
+from portal.tenancy.models import (
+    RETENTION_MONTHS_MAX,
+    RETENTION_MONTHS_MIN,
+    Membership,
+    Publisher,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +42,22 @@ def publisher_settings_update(
     publisher.postal_address = postal_address.strip()
     publisher.save(update_fields=["lead_contact_email", "postal_address"])
     logger.info("portal.publisher.settings_updated", extra={"publisher_id": publisher.pk})
+    return publisher
+
+
+@transaction.atomic
+def publisher_retention_set(*, publisher: Publisher, months: int | None, by) -> Publisher:
+    """Turn retention off (None) or erase leads `months` (1–120) after their last activity."""
+    if months is not None and not RETENTION_MONTHS_MIN <= months <= RETENTION_MONTHS_MAX:
+        raise ValidationError(
+            {"retention_months": _("Retention is from 1 to 120 months.")}, code="out_of_range"
+        )
+    publisher.retention_months = months
+    publisher.save(update_fields=["retention_months"])
+    logger.info(
+        "portal.publisher.retention_set",
+        extra={"publisher_id": publisher.pk, "months": months, "user_id": by.pk if by else None},
+    )
     return publisher
 
 

@@ -112,3 +112,36 @@ def test_rotation_re_encrypts_the_partner_center_connections_too(db, keys, publi
     assert json.loads(Fernet(K2).decrypt(token.encode()))["client_secret"] == SENTINEL
     keys(K2)
     assert ReferralConnection.objects.get().secrets["password"] == SENTINEL
+
+
+def test_rotation_re_encrypts_the_erasure_lookups_and_skips_other_deliveries(db, keys, publisher):
+    # Given an erasure delivery whose lookup holds an address, and an ordinary delivery
+    from crm.models import Delivery
+    from tests.factories import make_delivery, make_lead
+
+    target = make_target(publisher=publisher, config={"n": 1})
+    lead = make_lead(publisher=publisher)
+    ordinary = make_delivery(lead=lead, target=target)
+    erasure = make_delivery(
+        lead=lead, target=target, event="lead.erased", lookup={"email": "sentinel@leak.example"}
+    )
+
+    # When K2 is put first and the rotation runs
+    keys(K2, K1)
+    out = io.StringIO()
+    call_command("rotate_encryption_keys", stdout=out)
+
+    # Then the lookup decrypts with K2 alone; the ordinary row holds no lookup at all
+    assert out.getvalue() == (
+        "Re-encrypted 1 CRM target configurations. Re-encrypted 1 erasure deliveries' lookups.\n"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, lookup FROM crm_delivery ORDER BY id")
+        tokens = dict(cursor.fetchall())
+    assert tokens[ordinary.pk] is None
+    assert "sentinel" not in tokens[erasure.pk]
+    assert json.loads(Fernet(K2).decrypt(tokens[erasure.pk].encode()))["email"] == (
+        "sentinel@leak.example"
+    )
+    keys(K2)
+    assert Delivery.objects.get(pk=erasure.pk).lookup == {"email": "sentinel@leak.example"}

@@ -273,3 +273,38 @@ def test_rotating_the_secret_keeps_both_until_finished(owner_client, publisher):
     target.refresh_from_db()
     assert target.config["signingSecret"] == new
     assert target.verified_at is None
+
+
+def test_the_owner_chooses_delete_as_the_erasure_mode_of_a_marketo_target(owner_client, publisher):
+    # When the owner creates a Marketo target that deletes erased leads
+    response = owner_client.post(
+        reverse("crm-target-create") + "?kind=marketo",
+        {
+            "name": "Marketo",
+            "scope": "all",
+            "config_munchkinId": "123-ABC-456",
+            "config_clientId": "client",
+            "config_clientSecret": "s3cr3t",
+            "erasure_mode": "delete",
+        },
+    )
+
+    # Then the mode is stored and the target's page offers both modes, delete chosen
+    target = CrmTarget.objects.get(publisher=publisher)
+    assert (response.status_code, target.erasure_mode) == (302, "delete")
+    page = owner_client.get(response["Location"]).content.decode()
+    assert 'name="erasure_mode" value="delete" id="id_erasure_mode_1" checked' in page
+
+
+@pytest.mark.parametrize(
+    ("kind", "note"),
+    [
+        ("https", "the endpoint gets a signed lead.erased event"),
+        ("salesforce", "Web-to-Lead cannot delete a lead"),
+    ],
+)
+def test_a_kind_that_cannot_delete_offers_no_erasure_mode_and_says_why(owner_client, kind, note):
+    page = owner_client.get(reverse("crm-target-create") + f"?kind={kind}").content.decode()
+
+    assert 'name="erasure_mode"' not in page
+    assert note in page

@@ -288,3 +288,35 @@ def test_a_private_endpoint_is_refused_at_save(verified_target, settings, url, r
     assert reason in form.errors["config_httpsEndpointUrl"][0]
     verified_target.refresh_from_db()
     assert verified_target.config["httpsEndpointUrl"] == "https://crm.example/leads"
+
+
+# --- The erasure mode -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [
+        ("https", "An HTTPS endpoint always gets a signed lead.erased event; choose notify."),
+        ("salesforce", "Salesforce Web-to-Lead cannot delete a lead: erasures are notified."),
+    ],
+)
+def test_delete_is_refused_next_to_the_field_for_a_kind_that_cannot_delete(kind, error):
+    form = CrmTargetForm(form_data(kind=kind, erasure_mode="delete"), kind=kind)
+
+    assert form.is_valid() is False
+    assert form.errors["erasure_mode"] == [error]
+
+
+def test_a_form_without_the_erasure_mode_keeps_the_stored_one(publisher):
+    target = factories.make_target(
+        publisher=publisher,
+        kind="marketo",
+        config={"munchkinId": "123-ABC-456", "clientId": "id", "clientSecret": SENTINEL},
+        erasure_mode="delete",
+    )
+    data = edit_data(target, kind="marketo", config_munchkinId="123-ABC-456", config_clientId="id")
+
+    form = CrmTargetForm(data, instance=target)
+
+    assert form.is_valid(), form.errors
+    assert form.save().erasure_mode == "delete"

@@ -11,7 +11,7 @@ from django.utils import timezone
 from crm.models import Delivery
 from inbound import receive, services
 from inbound.models import InboundItem
-from portal.celery import app
+from tests.brokers import broker_switched
 from tests.factories import make_target
 from tests.leads.conftest import HTTPS_DOC_SAMPLE
 from tests.leads.hostile_input import raw_body
@@ -92,16 +92,8 @@ def test_with_the_worker_stopped_the_lead_is_kept_and_the_sweep_processes_it(hoo
 def test_with_the_broker_down_the_endpoint_still_answers_200(
     hook, django_capture_on_commit_callbacks, caplog
 ):
-    broker = app.conf.broker_write_url
-    app.conf.broker_write_url = "redis://127.0.0.1:1/0"  # nothing listens there
-    app.pool.force_close_all()
-    app._pool = None
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            response = hook.post(HTTPS_DOC_SAMPLE)
-    finally:
-        app.conf.broker_write_url = broker
-        app._pool = None
+    with broker_switched(), django_capture_on_commit_callbacks(execute=True):
+        response = hook.post(HTTPS_DOC_SAMPLE)
 
     assert response.status_code == 200
     assert "inbound.enqueue_failed" in caplog.text

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.sqlite
     ],
 )
 def test_the_campaign_code_comes_from_descriptions_marketing_parameters(description, code):
-    assert webhook.campaign_code_from(description) == code
+    assert parsing.campaign_code_from(description) == code
 
 
 def test_the_faq_test_lead_gets_its_missing_comma_back():

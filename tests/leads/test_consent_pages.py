@@ -236,7 +236,7 @@ def test_the_lead_page_shows_the_ten_newest_records_and_counts_the_rest(
     url = reverse("lead-detail", args=[lead.uuid])
 
     # The same bound as any lead's page (test_portal_leads): one query for rows and count.
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(10):
         response = owner_client.get(url)
 
     assert len(response.context["consent"].records) == 10

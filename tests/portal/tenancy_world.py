@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from crm.models import CrmTarget, Delivery
 from inbound import sources as inbound_sources
-from inbound.models import InboundItem
+from inbound.models import InboundItem, InboundSource
 from leads.catalog.storefronts import Storefront
 from leads.intake import api_keys
 from leads.models import Lead, LeadActivity, LeadStatus, Referral
@@ -49,6 +49,8 @@ class Side:
     lead_uuids: set = field(default_factory=set)
     lead: object = None
     test_delivery: object = None
+    table_source: object = None
+    table_item: object = None
     inbound_item: object = None
     referral: object = None
 
@@ -112,6 +114,7 @@ def side_seed(mark: str) -> Side:
         target=target, event=Delivery.Event.TEST, status="failed", last_status_code=500
     )
     side.inbound_item = _inbound_reject(side)
+    _inbound_table(side)
     return side
 
 
@@ -128,6 +131,31 @@ def _inbound_reject(side: Side) -> InboundItem:
         status=InboundItem.Status.REJECTED,
         reason_code="not_an_object",
         reason=f"{mark} is not a lead",
+    )
+
+
+def _inbound_table(side: Side) -> None:
+    """A Partner Center Azure Table source (its account key is the sentinel) and a reject."""
+    mark = side.publisher.slug
+    side.table_source = InboundSource.objects.create(
+        publisher=side.publisher,
+        kind=InboundSource.Kind.AZURE_TABLE,
+        config={
+            "storageAccountConnectionString": (
+                f"DefaultEndpointsProtocol=https;AccountName={mark};AccountKey={SENTINEL}"
+            )
+        },
+        table_name=f"{mark}Leads",
+    )
+    side.table_item = InboundItem.objects.create(
+        source=side.table_source,
+        publisher=side.publisher,
+        received_at=timezone.now(),
+        body=f'{{"ProductId": "{mark}.unknown"}}',
+        dedupe_key=f"{mark}|1",
+        status=InboundItem.Status.REJECTED,
+        reason_code="unknown_offer",
+        reason=f"None of your listings has the offer id '{mark}.unknown' (ProductId).",
     )
 
 

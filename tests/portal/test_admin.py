@@ -33,8 +33,10 @@ from leads.models import (
 )
 from portal.models import Membership, Publisher
 from portal.paginators import CheapCountPaginator, CountKind
+from privacy.models import AccessLogEntry, ErasureRecord
 from tests import factories
 from tests.crm.referrals_support import connect
+from tests.privacy.retention_support import retention_admin_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -80,6 +82,9 @@ def _one_row_of_every_model(publisher, staff_user) -> dict:
         ),
         **_sign_in_rows(),
         **_inbound_rows(listing),
+        **retention_admin_rows(publisher),
+        AccessLogEntry: AccessLogEntry.objects.create(action="view", source="admin"),
+        ErasureRecord: ErasureRecord.objects.create(publisher=publisher, source="admin"),
     }
 
 
@@ -180,6 +185,9 @@ def test_staff_opens_changelist_add_and_change_page_of_every_model_admin(
         "axes.AccessFailureLog": (200, 403, 200),
         "inbound.InboundSource": (200, 403, 200),
         "inbound.InboundItem": (200, 403, 200),
+        "retention.RetentionRun": (200, 403, 200),
+        "privacy.AccessLogEntry": (200, 403, 200),
+        "privacy.ErasureRecord": (200, 403, 200),
     }
 
 

@@ -97,6 +97,14 @@ def _to_inbound(w):
     return f"/listings/{w.a.listing.pk}/#inbound"
 
 
+def _table(w):
+    return {"source_id": w.a.table_source.pk}
+
+
+def _to_table(w):
+    return f"/inbound/tables/{w.a.table_source.pk}/"
+
+
 def _page(**options) -> Route:
     return Route(PAGE, **options)
 
@@ -234,6 +242,34 @@ ROUTES: dict[str, Route] = {
     "crm-delivery-redeliver": _action(
         lambda w: {"delivery_id": w.a.delivery.pk}, lambda w: "/crm/deliveries/"
     ),
+    # Partner Center Azure Table sources.
+    "inbound-tables": _page(),
+    "inbound-table-create": _page(owner_only=True),
+    "inbound-table-detail": _object_page(_table),
+    "inbound-table-pause": _action(_table, _to_table),
+    "inbound-table-resume": _action(_table, _to_table),
+    "inbound-table-read": _action(_table, _to_table),
+    "inbound-table-retry": _action(_table, _to_table),
+    "inbound-table-item-retry": _action(
+        lambda w: {**_table(w), "item_id": w.a.table_item.pk}, _to_table
+    ),
+    # Privacy requests: an address names nothing of another publisher's (it finds nothing).
+    "privacy": _page(owner_only=True),
+    "privacy-export": Route(
+        ACTION,
+        data=lambda w: {"email": w.a.lead.email},
+        owner_only=True,
+        other_to="/settings/privacy/",
+    ),
+    "privacy-erase": Route(
+        ACTION,
+        data=lambda w: {"email": w.a.lead.email, "reason": "ticket", "confirm": "on"},
+        owner=302,
+        to=lambda w: "/settings/privacy/",
+        owner_only=True,
+        other_to="/settings/privacy/",
+    ),
+    "privacy-access-log": _page(owner_only=True),
 }
 
 # Owner-only object routes whose view checks the role before it looks the object up, so that

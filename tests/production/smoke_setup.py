@@ -22,10 +22,12 @@ from crm.models import CrmTarget, Delivery
 from demo import catalogue
 from inbound import services as inbound_services
 from inbound import sources as inbound_sources
+from inbound.models import InboundSource
 from leads.intake import api_keys
 from leads.models import Campaign, Lead, Listing
 from leads.nurture import services as nurture
 from leads.nurture.unsubscribe import token_make
+from leads.referrals.models import Referral
 from portal.models import Membership, Publisher
 
 SMOKE_TARGET_NAME = "Smoke receiver (HTTPS)"
@@ -65,6 +67,13 @@ def main() -> None:
     inbound_item, _new = inbound_services.inbound_item_store(
         source=inbound, body="[1]", dedupe_key="smoke"
     )
+    # A Co-Sell referral (its page) and an Azure Table source (its pages; never read here).
+    referral = Referral.objects.create(
+        publisher=publisher, lead=None, partner_center_id="smoke-referral", name="Smoke"
+    )
+    table = InboundSource.objects.create(
+        publisher=publisher, kind=InboundSource.Kind.AZURE_TABLE, paused=True
+    )
     request = RequestFactory().get("/admin/")
     request.user = get_user_model().objects.filter(is_superuser=True).order_by("pk").first()
     world = {
@@ -75,6 +84,7 @@ def main() -> None:
         "storefront": listing.storefront,
         "api_token": api_token_plaintext,
         "params": {
+            "publisher_id": publisher.pk,
             "listing_id": listing.pk,
             "campaign_id": campaign.pk,
             "step_id": step.pk,
@@ -83,6 +93,8 @@ def main() -> None:
             "token_id": api_token.pk,
             "membership_id": membership.pk,
             "item_id": inbound_item.pk,
+            "referral_id": referral.pk,
+            "source_id": table.pk,
             "lead_id": str(lead.uuid),
             "token": token_make(publisher_id=publisher.pk, email=lead.email),
             "content_type_id": ContentType.objects.get_for_model(Lead).pk,

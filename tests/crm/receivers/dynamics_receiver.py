@@ -4,6 +4,11 @@ It refuses anything the contract (reference/crm-contracts.md, Dynamics 365) does
 allow: a wrong grant, client, secret or scope; a missing or expired bearer token; missing
 OData headers; another path; an unknown attribute ("Invalid property", as Dataverse says).
 PATCH with an alternate key upserts: it creates, then updates, never duplicates.
+Erasure: `GET leads(<key>)?$select=statecode,statuscode` reads a record's state and
+`DELETE leads(<key>)` removes it (204), where <key> is the alternate key
+(`attr='<uuid>'`) or the lead id; both answer 404 for a missing record. A GET or
+DELETE needs the bearer token and the OData headers but no Content-Type, and a DELETE
+carries no body; `erasure_calls` records each (method, path) accepted.
 """
 
 import json
@@ -35,6 +40,8 @@ LEAD_ATTRIBUTES = {
     ALTERNATE_KEY,
 }
 _KEYED = re.compile(r"^/api/data/v9\.2/leads\((?P<attr>[a-z_0-9]+)='(?P<value>[0-9a-f-]{36})'\)$")
+_BY_ID = re.compile(r"^/api/data/v9\.2/leads\((?P<id>[0-9a-f-]{36})\)$")
+QUALIFIED, QUALIFIED_STATUS = 1, 3  # statecode Qualified, statuscode Qualified (converted)
 
 
 class DynamicsReceiver:
@@ -48,6 +55,12 @@ class DynamicsReceiver:
         self.scripted: deque[tuple[int, dict]] = deque()  # (status, headers) for next writes
         self.lock = threading.Lock()
         self.base_url = ""
+        self.erasure_calls: list[tuple[str, str]] = []  # accepted GETs and DELETEs
+
+    def convert(self, lead_id: str) -> None:
+        """Qualify (convert) a record, as a salesperson would in Dynamics."""
+        with self.lock:
+            self.records[lead_id].update(statecode=QUALIFIED, statuscode=QUALIFIED_STATUS)
 
     def respond_next(self, status: int, headers: dict | None = None) -> None:
         """The next write request answers `status` (e.g. 429 with Retry-After, 503)."""
@@ -100,9 +113,8 @@ class DynamicsReceiver:
 
     # --- leads API --------------------------------------------------------------------
 
-    def write(self, method: str, path: str, headers, body: bytes) -> tuple[int, dict, dict]:
-        with self.lock:
-            self.write_calls += 1
+    def refusal(self, headers, required: dict) -> tuple[int, dict, dict] | None:
+        """The answer to a request without a valid token or the OData headers, if any."""
         auth = headers.get("Authorization", "")
         expiry = self.tokens.get(auth.removeprefix("Bearer "), 0.0)
         if not auth.startswith("Bearer ") or expiry <= time.monotonic():
@@ -112,14 +124,17 @@ class DynamicsReceiver:
                 odata_error("0x80072560", "The user is not a member of the organization."),
                 {},
             )
-        for name, value in {
-            "OData-MaxVersion": "4.0",
-            "OData-Version": "4.0",
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-        }.items():
+        for name, value in required.items():
             if headers.get(name) != value:
                 return 400, odata_error("0x80048d19", f"Header {name} must be {value}."), {}
+        return None
+
+    def write(self, method: str, path: str, headers, body: bytes) -> tuple[int, dict, dict]:
+        with self.lock:
+            self.write_calls += 1
+        refused = self.refusal(headers, {**READ_HEADERS, "Content-Type": "application/json"})
+        if refused:
+            return refused
         if self.scripted:
             status, extra_headers = self.scripted.popleft()
             return status, odata_error("0x80072322", "Scripted failure."), extra_headers
@@ -162,6 +177,56 @@ class DynamicsReceiver:
         entity = f"{self.base_url}/api/data/v9.2/leads({lead_id})"
         return 204, {}, {"OData-EntityId": entity}
 
+    # --- erasure: read the state, delete -------------------------------------------------
+
+    def erase(self, method: str, target: str, headers, body: bytes) -> tuple[int, dict, dict]:
+        path, _, query = target.partition("?")
+        refused = self.refusal(headers, READ_HEADERS)
+        if refused:
+            return refused
+        if self.scripted:
+            status, extra_headers = self.scripted.popleft()
+            return status, odata_error("0x80072322", "Scripted failure."), extra_headers
+        if method == "DELETE" and (body or query):
+            return 400, odata_error("0x80048d19", "A DELETE takes no body or query."), {}
+        if method == "GET" and parse_qs(query) not in ({}, {"$select": ["statecode,statuscode"]}):
+            return 400, odata_error("0x80060888", f"Unsupported query {query!r}."), {}
+        lead_id = self.find(path)
+        if lead_id is None and not (_KEYED.match(path) or _BY_ID.match(path)):
+            return 404, odata_error("0x80060888", f"Resource not found for {method} {path}."), {}
+        with self.lock:
+            self.erasure_calls.append((method, target))
+        if lead_id is None:
+            return 404, odata_error("0x80040217", "lead With Id Does Not Exist"), {}
+        if method == "DELETE":
+            with self.lock:
+                del self.records[lead_id]
+            return 204, {}, {}
+        record = self.records[lead_id]
+        state = {"statecode": record.get("statecode", 0), "statuscode": record.get("statuscode", 1)}
+        return 200, {"leadid": lead_id, **state}, {}
+
+    def find(self, path: str) -> str | None:
+        """The lead id a keyed path names, when the record exists."""
+        with self.lock:
+            by_id = _BY_ID.match(path)
+            if by_id:
+                return by_id["id"] if by_id["id"] in self.records else None
+            keyed = _KEYED.match(path)
+            if not keyed or keyed["attr"] != ALTERNATE_KEY:
+                return None
+            return next(
+                (
+                    lid
+                    for lid, rec in self.records.items()
+                    if rec.get(ALTERNATE_KEY) == keyed["value"]
+                ),
+                None,
+            )
+
+
+READ_HEADERS = {"OData-MaxVersion": "4.0", "OData-Version": "4.0", "Accept": "application/json"}
+
 
 def aad_error(code: str, description: str) -> dict:
     return {"error": code, "error_description": description}
@@ -179,11 +244,19 @@ def handler_for(receiver: DynamicsReceiver) -> type[BaseHTTPRequestHandler]:
         def do_PATCH(self) -> None:
             self.dispatch("PATCH")
 
+        def do_GET(self) -> None:
+            self.dispatch("GET")
+
+        def do_DELETE(self) -> None:
+            self.dispatch("DELETE")
+
         def dispatch(self, method: str) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             headers = {}
             if method == "POST" and self.path.endswith("/oauth2/v2.0/token"):
                 status, answer = receiver.token(self.path, self.headers, body)
+            elif method in {"GET", "DELETE"}:
+                status, answer, headers = receiver.erase(method, self.path, self.headers, body)
             else:
                 status, answer, headers = receiver.write(method, self.path, self.headers, body)
             data = json.dumps(answer).encode() if answer else b""

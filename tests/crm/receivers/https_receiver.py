@@ -5,7 +5,9 @@ Every request is verified with the official `standardwebhooks` library, so a pas
 interop proof, not our code agreeing with itself. It refuses (and records why):
 - anything but POST with Content-Type application/json (415);
 - a missing, wrong or stale signature, or a stale or future timestamp (401);
-- a body that is not a JSON object, or lacks a Partner Center key (400).
+- a body that is not a JSON object, or lacks a Partner Center key (400);
+- a `lead.erased` event with anything but its three keys (Event, LeadId, ErasedAt):
+  it must carry no personal data (400).
 It drops duplicates on webhook-id: `effects` holds one body per distinct id, while
 `requests` holds every raw request.
 """
@@ -58,9 +60,16 @@ class HttpsReceiver(LoopbackServer):
         return _shape_refusal(document)
 
 
+ERASED_KEYS = {"Event", "LeadId", "ErasedAt"}
+
+
 def _shape_refusal(document: object) -> tuple[int, str] | None:
     if not isinstance(document, dict):
         return 400, "the body is not a JSON object"
+    if document.get("Event") == "lead.erased":
+        if set(document) != ERASED_KEYS or not isinstance(document["LeadId"], str):
+            return 400, f"a lead.erased event has exactly the keys {sorted(ERASED_KEYS)}"
+        return None
     missing = [key for key in PARTNER_CENTER_KEYS if key not in document]
     details = document.get("UserDetails")
     if not isinstance(details, dict):

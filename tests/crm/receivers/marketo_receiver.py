@@ -5,6 +5,11 @@ client id or secret; a missing, invalid (601) or expired (602) token; more calls
 rate limit allows in its window (606); any body but exactly {action: createOrUpdate,
 lookupField: email, input: [1..300 leads]}. A lead with an unknown field is skipped with
 reason 1006, as Marketo does; otherwise createOrUpdate by email creates, then updates.
+
+Erasure: `GET /rest/v1/leads.json?filterType=email&filterValues=<1..300 emails>` (with
+an optional `fields`) answers the leads with those emails, and `POST
+/rest/v1/leads/delete.json` takes exactly {"input": [{"id": N}, … 1..300]} and answers
+one result per id: "deleted", or "skipped" with reason 1004 (lead not found).
 """
 
 import json
@@ -31,6 +36,7 @@ LEAD_FIELDS = {
     "leadStatus",
 }
 MAX_INPUTS = 300
+MAX_FILTER_VALUES = 300
 
 
 class MarketoReceiver:
@@ -46,6 +52,8 @@ class MarketoReceiver:
         self.scripted: deque[dict] = deque()  # top-level errors for the next lead calls
         self.lock = threading.Lock()
         self.base_url = ""
+        self.lookups: list[list[str]] = []  # the emails of each accepted lookup
+        self.deletes: list[list[int]] = []  # the ids of each accepted delete
 
     def fail_next(self, code: str, message: str) -> None:
         self.scripted.append({"code": code, "message": message})
@@ -82,6 +90,12 @@ class MarketoReceiver:
             "scope": "api@example.com",
         }
 
+    def refuse(self, code: str, message: str) -> tuple[int, dict]:
+        """Marketo's answer to a call it refuses as a whole: HTTP 200, success false."""
+        self.refused.append(code)
+        error = {"code": code, "message": message}
+        return 200, {"requestId": "r#1", "success": False, "errors": [error]}
+
     def push(self, headers, body: bytes) -> tuple[int, dict]:
         error = self.call_error(headers)
         if error:
@@ -110,7 +124,7 @@ class MarketoReceiver:
             "result": [self.upsert(i) for i in inputs],
         }
 
-    def call_error(self, headers) -> dict | None:
+    def call_error(self, headers, *, has_body: bool = True) -> dict | None:
         """The top-level error this call earns, if any: token, content type, rate limit."""
         auth = headers.get("Authorization", "")
         if not auth.startswith("Bearer "):
@@ -120,7 +134,7 @@ class MarketoReceiver:
             return {"code": "601", "message": "Access token invalid"}
         if expiry <= time.monotonic():
             return {"code": "602", "message": "Access token expired"}
-        if headers.get("Content-Type") != "application/json":
+        if has_body and headers.get("Content-Type") != "application/json":
             return {"code": "612", "message": "Invalid Content Type"}
         with self.lock:
             now = time.monotonic()
@@ -132,6 +146,59 @@ class MarketoReceiver:
         if self.scripted:
             return self.scripted.popleft()
         return None
+
+    def lookup(self, headers, query: str) -> tuple[int, dict]:
+        error = self.call_error(headers, has_body=False)
+        if error:
+            return self.refuse(error["code"], error["message"])
+        params = parse_qs(query)
+        values = ",".join(params.get("filterValues", [])).split(",")
+        if (
+            params.get("filterType") != ["email"]
+            or set(params) - {"filterType", "filterValues", "fields"}
+            or not 1 <= len([v for v in values if v]) <= MAX_FILTER_VALUES
+        ):
+            return self.refuse("1003", "Invalid filter")
+        self.lookups.append(values)
+        wanted = {value.strip().lower() for value in values}
+        with self.lock:
+            found = [
+                {"id": lead["id"], "email": lead["email"]}
+                for email, lead in self.leads.items()
+                if email in wanted
+            ]
+        return 200, {"requestId": "r#2", "success": True, "result": found}
+
+    def delete(self, headers, body: bytes) -> tuple[int, dict]:
+        error = self.call_error(headers)
+        if error:
+            return self.refuse(error["code"], error["message"])
+        try:
+            request = json.loads(body)
+        except ValueError:
+            request = None
+        inputs = request.get("input") if isinstance(request, dict) else None
+        if (
+            not isinstance(inputs, list)
+            or set(request) != {"input"}
+            or not 1 <= len(inputs) <= MAX_INPUTS
+            or not all(isinstance(i, dict) and set(i) == {"id"} for i in inputs)
+            or not all(isinstance(i["id"], int) for i in inputs)
+        ):
+            return self.refuse("1003", "Invalid request body")
+        ids = [i["id"] for i in inputs]
+        self.deletes.append(ids)
+        results = []
+        with self.lock:
+            for lead_id in ids:
+                email = next((e for e, lead in self.leads.items() if lead["id"] == lead_id), None)
+                if email is None:
+                    reason = {"code": "1004", "message": "Lead not found"}
+                    results.append({"id": lead_id, "status": "skipped", "reasons": [reason]})
+                else:
+                    del self.leads[email]
+                    results.append({"id": lead_id, "status": "deleted"})
+        return 200, {"requestId": "r#3", "success": True, "result": results}
 
     def upsert(self, lead: dict) -> dict:
         unknown = sorted(set(lead) - LEAD_FIELDS)
@@ -158,6 +225,8 @@ def handler_for(receiver: MarketoReceiver) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             if url.path == "/identity/oauth/token":
                 self.answer(*receiver.token(url.query))
+            elif url.path == "/rest/v1/leads.json":
+                self.answer(*receiver.lookup(self.headers, url.query))
             else:
                 self.answer(404, {"errors": [{"code": "610", "message": "Not found"}]})
 
@@ -165,6 +234,8 @@ def handler_for(receiver: MarketoReceiver) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if self.path == "/rest/v1/leads.json":
                 self.answer(*receiver.push(self.headers, body))
+            elif self.path == "/rest/v1/leads/delete.json":
+                self.answer(*receiver.delete(self.headers, body))
             else:
                 self.answer(404, {"errors": [{"code": "610", "message": "Not found"}]})
 
