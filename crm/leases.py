@@ -102,6 +102,11 @@ def deliveries_claim(*, target: CrmTarget, limit: int) -> list[Delivery]:
     return rows
 
 
+# An interrupted row is due again in its place by age (claims take the oldest due first),
+# not behind the backlog of rows that came in while its worker held it.
+PUT_BACK = {"next_attempt_at": F("created_at")}
+
+
 def _claimed(held: dict[int, int]) -> Q:
     """The rows as this holder claimed them: same id and the attempt it counted."""
     by_attempt: dict[int, list[int]] = defaultdict(list)
@@ -114,13 +119,13 @@ def _claimed(held: dict[int, int]) -> Q:
 
 
 def deliveries_give_back(*, held: dict[int, int], uncount: bool) -> int:
-    """Put rows this holder claimed back to `pending`, due at once and in their old place
-    (their next attempt time, which had come, is kept, so they go before any backlog).
-    `uncount` when no call was made for them (a graceful stop): the attempt is not spent."""
+    """Put rows this holder claimed back to `pending`, due at once and in their place by
+    age (PUT_BACK), before any backlog of newer rows. `uncount` when no call was made for
+    them (a graceful stop): the attempt is not spent."""
     if not held:
         return 0
     now = timezone.now()
-    fields = {"status": Delivery.Status.PENDING, "lease_until": None}
+    fields = {"status": Delivery.Status.PENDING, "lease_until": None, **PUT_BACK}
     if uncount:
         fields["attempts"] = F("attempts") - 1
     returned = Delivery.objects.filter(_claimed(held), status=Delivery.Status.SENDING).update(
@@ -133,8 +138,8 @@ def deliveries_give_back(*, held: dict[int, int], uncount: bool) -> int:
 @transaction.atomic
 def deliveries_reclaim_expired() -> int:
     """The sweep's half: rows whose holder stopped renewing (a dead worker) go back to
-    `pending`, due at once and first in line (their next attempt time is kept). Their
-    attempt stays counted, so no duplicate effect comes of it."""
+    `pending`, due at once and in their place by age (PUT_BACK). Their attempt stays
+    counted, so no duplicate effect comes of it."""
     now = timezone.now()
     expired = list(
         Delivery.objects.select_for_update(skip_locked=True)
@@ -144,7 +149,7 @@ def deliveries_reclaim_expired() -> int:
     if not expired:
         return 0
     Delivery.objects.filter(pk__in=[pk for pk, _ in expired]).update(
-        status=Delivery.Status.PENDING, lease_until=None, updated_at=now
+        status=Delivery.Status.PENDING, lease_until=None, updated_at=now, **PUT_BACK
     )
     for target_id, count in Counter(target_id for _, target_id in expired).items():
         logger.warning("crm.lease.reclaimed", extra={"target_id": target_id, "count": count})
