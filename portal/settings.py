@@ -338,6 +338,8 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+# A message is acknowledged after its task ran, and given back when its worker process
+# dies or the worker stops (docs/delivery.md#shutdown); one message reserved per process.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -356,6 +358,7 @@ CELERY_TASK_ROUTES = {
     "crm.deliver_target": {"queue": "delivery"},
     "crm.sweep": {"queue": "delivery"},
     "leads.send_due_nurture_steps": {"queue": "nurture"},
+    "leads.settle_interrupted_nurture": {"queue": "nurture"},
     "leads.notify_new_leads": {"queue": "nurture"},
     # Partner Center's Referrals API: outbound calls, paced like the deliveries.
     "crm.referrals_sync": {"queue": "delivery"},
@@ -374,6 +377,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "leads-rollup-recent": {"task": "leads.rollup_recent", "schedule": 300.0},
     # The nurture sender: due sequence steps out over SMTP (leads.nurture.send).
     "leads-nurture": {"task": "leads.send_due_nurture_steps", "schedule": 60.0},
+    # A dead sender's `sending` nurture emails, settled once its lease (15 s) ran out.
+    "leads-nurture-settle": {"task": "leads.settle_interrupted_nurture", "schedule": 10.0},
     # Inbound items whose processing task was lost or the worker was down (inbound.services).
     "inbound-sweep": {"task": "inbound.sweep", "schedule": 60.0},
     # The Partner Center Azure Table reader: one read task per source (inbound.table).
@@ -426,8 +431,10 @@ CRM_MAX_ATTEMPTS = len(CRM_RETRY_SCHEDULE)
 # Per call to a CRM: connect, then the whole exchange (crm-contracts.md: 5 s and 30 s).
 CRM_CONNECT_TIMEOUT = env.float("CRM_CONNECT_TIMEOUT", default=5.0)
 CRM_TOTAL_TIMEOUT = env.float("CRM_TOTAL_TIMEOUT", default=30.0)
-# A claimed delivery whose worker died is claimed again after its lease.
-CRM_LEASE_SECONDS = env.int("CRM_LEASE_SECONDS", default=120)
+# The lease of a claimed delivery and of a drain slot. A live worker's heartbeat renews it
+# every third of this; a dead worker's rows go back to pending when it runs out
+# (docs/delivery.md#leases).
+CRM_LEASE_SECONDS = env.int("CRM_LEASE_SECONDS", default=15)
 # How long one delivery task may work on a target before it hands over.
 CRM_TASK_BUDGET_SECONDS = env.int("CRM_TASK_BUDGET_SECONDS", default=60)
 # How many tasks may drain one target at once. Keep it below the worker concurrency, so
