@@ -43,6 +43,11 @@ urlpatterns = [
         name="campaign-sequence-pause",
     ),
     path(
+        "campaigns/<int:campaign_id>/sequence/click-tracking/",
+        campaign_views.campaign_sequence_click_tracking,
+        name="campaign-sequence-click-tracking",
+    ),
+    path(
         "campaigns/<int:campaign_id>/sequence/steps/",
         campaign_views.campaign_step_create,
         name="campaign-step-create",

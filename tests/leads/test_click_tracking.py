@@ -5,6 +5,7 @@ import re
 import pytest
 from django.core import signing
 from django.test import Client
+from django.urls import reverse
 
 from leads.models import EmailEvent, NurtureSequence
 from leads.nurture import links
@@ -12,7 +13,7 @@ from tests.leads.esp_event_support import (
     sent,  # noqa: F401
     webhook_secret,  # noqa: F401
 )
-from tests.leads.nurture_support import Sequence, smtp  # noqa: F401
+from tests.leads.nurture_support import Sequence, make_owner_and_member, smtp  # noqa: F401
 
 pytestmark = [pytest.mark.django_db]
 
@@ -104,3 +105,25 @@ def test_only_http_links_are_signed_and_html_entities_are_read(settings):
     assert links.link_read(TRACKED.search(text_out).group(1)).url == "https://a.example/y"
     not_http = signing.dumps([7, "javascript:alert(1)"], salt=links.SALT, compress=True)
     assert links.link_read(not_http) is None
+
+
+def test_the_owner_turns_click_tracking_on_and_off(smtp):  # noqa: F811
+    sequence = Sequence()
+    owner, member = make_owner_and_member(sequence.publisher)
+    client = Client()
+    client.force_login(owner)
+    url = reverse("campaign-sequence-click-tracking", kwargs={"campaign_id": sequence.campaign.pk})
+    page_url = reverse("campaign-sequence", kwargs={"campaign_id": sequence.campaign.pk})
+
+    on = client.post(url, {"click_tracking": "on"})
+    page = client.get(page_url).content.decode()
+    is_on = NurtureSequence.objects.get(campaign=sequence.campaign).click_tracking
+    client.post(url, {})
+    as_member = Client()
+    as_member.force_login(member)
+    refused = as_member.post(url, {"click_tracking": "on"})
+
+    assert on.status_code == 302 and is_on
+    assert refused.status_code == 403
+    assert 'name="click_tracking" checked' in page
+    assert not NurtureSequence.objects.get(campaign=sequence.campaign).click_tracking

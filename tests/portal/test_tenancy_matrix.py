@@ -229,6 +229,7 @@ ROUTES: dict[str, Route] = {
     "campaign-sequence": _object_page(_campaign),
     "campaign-sequence-start": _action(_campaign, _to_sequence),
     "campaign-sequence-pause": _action(_campaign, _to_sequence),
+    "campaign-sequence-click-tracking": _action(_campaign, _to_sequence),
     "campaign-step-create": _action(
         _campaign,
         _to_sequence,
