@@ -307,8 +307,8 @@ def sent_message_id(message) -> str:
     """The id ESP events name the message by: anymail's (the ESP's) id, else our Message-ID."""
     status = getattr(message, "anymail_status", None)
     esp_id = status.message_id if status is not None else None
-    if isinstance(esp_id, str) and esp_id:
-        return esp_id[:200]
+    if esp_id is not None and not isinstance(esp_id, set) and str(esp_id):
+        return str(esp_id)[:200]
     return str(message.extra_headers.get("Message-ID", ""))[:200]
 
 

@@ -2,11 +2,13 @@
 django-anymail's own tests post them (tests/test_*_webhooks.py of django-anymail)."""
 
 import json
+import uuid
 from base64 import b64encode
 from datetime import UTC, datetime
 
 import pytest
 import time_machine
+from anymail.backends.test import EmailBackend as AnymailTestBackend
 
 from leads.models import EmailSend
 from leads.nurture import send as nurture_send
@@ -111,3 +113,16 @@ def ses_event(notification_type: str, message_id: str, **parts) -> dict:
         },
         **parts,
     }
+
+
+class EspBackend(AnymailTestBackend):
+    """anymail's test backend (the outbox, anymail_status), with ids shaped like Postmark's."""
+
+    def get_esp_message_id(self, message):
+        return str(uuid.uuid4())
+
+
+@pytest.fixture
+def esp(settings, webhook_secret):
+    settings.MAILERS = {"default": {"BACKEND": f"{__name__}.EspBackend", "OPTIONS": {}}}
+    settings.DEFAULT_FROM_EMAIL = "Lead Portal <nurture@portal.test>"

@@ -2,14 +2,17 @@
 format (taken from django-anymail's own tests) to the real endpoints."""
 
 import pytest
+from django.core import mail
 from django.test import Client
 
 from leads.models import ConsentRecord, EmailEvent, EmailSend, Enrollment, Suppression
+from leads.nurture import send as nurture_send
 from leads.nurture import unsubscribe
 from tests.leads.esp_event_support import (
     SECRET,
     as_esp_sent,
     basic_auth,
+    esp,  # noqa: F401
     postmark_post,
     sendgrid_event,
     sendgrid_post,
@@ -18,7 +21,7 @@ from tests.leads.esp_event_support import (
     ses_post,
     webhook_secret,  # noqa: F401
 )
-from tests.leads.nurture_support import smtp  # noqa: F401
+from tests.leads.nurture_support import Sequence, smtp  # noqa: F401
 
 pytestmark = [pytest.mark.django_db]
 
@@ -262,3 +265,25 @@ def test_event_of_an_unknown_message_is_accepted_and_ignored(sent):  # noqa: F81
 
     assert sendgrid_post(Client(), event, **AUTH).status_code == 200
     assert not EmailEvent.objects.exists() and not Suppression.objects.exists()
+
+
+def test_a_message_sent_through_an_esp_keeps_the_esp_id_and_its_events_find_it(esp):  # noqa: F811
+    sequence = Sequence()
+    sequence.enrol(sequence.leads(1))
+    nurture_send.nurture_send_due()
+    (message,) = mail.outbox
+    send = EmailSend.objects.get()
+    delivery = {
+        "RecordType": "Delivery",
+        "MessageID": message.anymail_status.message_id,
+        "Recipient": "lead0@customer.example",
+        "DeliveredAt": "2026-11-02T09:00:10.27-00:00",
+    }
+
+    response = postmark_post(Client(), delivery, **AUTH)
+
+    assert send.status == EmailSend.Status.SENT
+    assert send.message_id == message.anymail_status.message_id
+    assert response.status_code == 200
+    send.refresh_from_db()
+    assert send.delivered_at is not None
