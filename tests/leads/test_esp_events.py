@@ -1,6 +1,8 @@
 """ESP tracking events through django-anymail's webhooks, posted in each ESP's documented
 format (taken from django-anymail's own tests) to the real endpoints."""
 
+import logging
+
 import pytest
 from django.core import mail
 from django.test import Client
@@ -287,3 +289,26 @@ def test_a_message_sent_through_an_esp_keeps_the_esp_id_and_its_events_find_it(e
     assert response.status_code == 200
     send.refresh_from_db()
     assert send.delivered_at is not None
+
+
+def test_logs_of_events_never_hold_the_address(sent, caplog):  # noqa: F811
+    # Given a complaint and an unknown message's bounce, both naming addresses
+    caplog.set_level(logging.DEBUG)
+    send = as_esp_sent(sent.sends[0], SG_ID)
+    address = send.enrollment.lead.email
+    events = [
+        sendgrid_event("spamreport", SG_ID, "oxy9OLwMTAy5EsuZn1qhIg", email=address),
+        sendgrid_event("bounce", "unknown-id", "lC0Rc-FuQmKbnxCWxX1jRQ", email="x@marker.example"),
+    ]
+
+    sendgrid_post(Client(), events, **AUTH)
+
+    # Then they are logged, and no record of ours holds an address
+    ours = [r for r in caplog.records if r.name.startswith("leads.")]
+    assert {"leads.nurture.event", "leads.nurture.event_unmatched"} <= {
+        r.getMessage() for r in ours
+    }
+    for record in ours:
+        text = record.getMessage() + repr(vars(record))
+        for marker in (address, "marker.example", "customer.example"):
+            assert marker not in text
