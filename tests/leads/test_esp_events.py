@@ -312,3 +312,14 @@ def test_logs_of_events_never_hold_the_address(sent, caplog):  # noqa: F811
         text = record.getMessage() + repr(vars(record))
         for marker in (address, "marker.example", "customer.example"):
             assert marker not in text
+
+
+def test_staff_see_a_sends_events_in_admin(sent, admin_client):  # noqa: F811
+    send = as_esp_sent(sent.sends[0], SG_ID)
+    click = sendgrid_event("click", SG_ID, "ZmI2YTk1ZTQtYWRkMy00", url="https://example.com/docs")
+    sendgrid_post(Client(), [click], **AUTH)
+
+    page = admin_client.get(f"/admin/leads/emailsend/{send.pk}/change/")
+
+    assert page.status_code == 200
+    assert "https://example.com/docs" in page.content.decode()
