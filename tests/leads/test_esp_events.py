@@ -323,3 +323,20 @@ def test_staff_see_a_sends_events_in_admin(sent, admin_client):  # noqa: F811
 
     assert page.status_code == 200
     assert "https://example.com/docs" in page.content.decode()
+
+
+@pytest.mark.parametrize("count", [1, 10])
+def test_a_batch_of_events_costs_a_bounded_number_of_queries_each(
+    sent,  # noqa: F811
+    count,
+    django_assert_max_num_queries,
+):
+    as_esp_sent(sent.sends[0], SG_ID)
+    events = [sendgrid_event("open", SG_ID, f"open-{n}") for n in range(count)]
+
+    # Per event: its transaction, the send, the event (get_or_create: select, insert).
+    with django_assert_max_num_queries(7 * count):
+        response = sendgrid_post(Client(), events, **AUTH)
+
+    assert response.status_code == 200
+    assert EmailEvent.objects.filter(kind="opened").count() == count
