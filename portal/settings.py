@@ -6,6 +6,7 @@ under `var/`, and email written to files under `var/`. Production differs only b
 environment variables.
 """
 
+import urllib.parse
 from datetime import timedelta
 from pathlib import Path
 
@@ -94,6 +95,8 @@ INSTALLED_APPS = [
     "privacy",
     # Sign-in throttling: failed attempts per (user, address) and per address.
     "axes",
+    # Email service providers: backends and tracking webhooks (docs/email.md).
+    "anymail",
 ]
 # The first run's demo (seed_demo, simulate_storefront, /demo/receiver/): on with DEBUG,
 # or where it is asked for, such as a production-like smoke test that seeds demo data.
@@ -246,7 +249,21 @@ STORAGES = {
 # --- Email ------------------------------------------------------------------------------
 # EMAIL_URL in django-environ's form (smtp://user:pass@host:587?tls=1, consolemail://,
 # filemail://). The first run writes every message to files under var/mail.
-_email = env.email_url("EMAIL_URL", default="filemail://")
+# An ESP through django-anymail instead (docs/email.md): sendgrid://:API_KEY@,
+# postmark://:SERVER_TOKEN@, amazonses:// (AWS credentials from boto3's usual sources).
+_ANYMAIL_SCHEMES = {
+    "sendgrid": ("anymail.backends.sendgrid.EmailBackend", "api_key"),
+    "postmark": ("anymail.backends.postmark.EmailBackend", "server_token"),
+    "amazonses": ("anymail.backends.amazon_ses.EmailBackend", None),
+}
+_email_url = urllib.parse.urlsplit(env.str("EMAIL_URL", default="filemail://"))
+if _email_url.scheme in _ANYMAIL_SCHEMES:
+    _backend, _key_option = _ANYMAIL_SCHEMES[_email_url.scheme]
+    _email = {"EMAIL_BACKEND": _backend}
+    _esp_key = urllib.parse.unquote(_email_url.password or "")
+    _esp_options = {_key_option: _esp_key} if _key_option and _esp_key else {}
+else:
+    _email = env.email_url("EMAIL_URL", default="filemail://")
 _email_options = {
     "host": _email.get("EMAIL_HOST") or None,
     "port": _email.get("EMAIL_PORT") or None,
@@ -260,8 +277,16 @@ if _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend"):
     _mailer_options = {k: v for k, v in _email_options.items() if v is not None}
 elif _email["EMAIL_BACKEND"].endswith("filebased.EmailBackend"):
     _mailer_options = {"file_path": _email.get("EMAIL_FILE_PATH") or str(VAR_DIR / "mail")}
+elif _email_url.scheme in _ANYMAIL_SCHEMES:
+    _mailer_options = _esp_options
 else:
     _mailer_options = {}
+# The webhooks' basic auth, "user:password" (the webhooks answer 404 without it).
+ANYMAIL = {"WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default="")}
+if ANYMAIL["WEBHOOK_SECRET"]:
+    ANYMAIL["AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS"] = env.bool(
+        "ANYMAIL_SES_AUTO_CONFIRM", default=True
+    )
 MAILERS = {"default": {"BACKEND": _email["EMAIL_BACKEND"], "OPTIONS": _mailer_options}}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Lead Portal <leads@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL

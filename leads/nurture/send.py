@@ -26,9 +26,11 @@ import logging
 import smtplib
 import time
 from datetime import timedelta
+from email.utils import make_msgid
 
 from django.conf import settings
 from django.core import mail
+from django.core.mail.utils import DNS_NAME
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
@@ -44,6 +46,7 @@ from leads.models import (
 )
 from leads.nurture import render as nurture_render
 from leads.nurture import unsubscribe
+from leads.nurture.links import campaigns_click_tracked, message_links_tracked
 from leads.nurture.outcomes import (
     Outcomes,
     SendReport,
@@ -145,6 +148,7 @@ class _Batch:
         self.steps = _steps_by_campaign({e.campaign_id for e in enrollments})
         self.offers = _offer_titles({e.campaign_id for e in enrollments})
         self.suppressed = _suppressed(enrollments)
+        self.click_tracked = campaigns_click_tracked({e.campaign_id for e in enrollments})
         connection = mail.mailers.default
         # The heartbeat ends before the outcomes are written, so a renewal never races them.
         heartbeat = Heartbeat(
@@ -233,6 +237,11 @@ class _Batch:
         message = nurture_render.build_message(
             subject=step.subject, body=step.body, recipient=recipient, unsubscribe_url=url
         )
+        # --- Click tracking and the message id that ESP events match (docs/email.md) ---
+        if enrollment.campaign_id in self.click_tracked:
+            message_links_tracked(message, send=row)
+        message.extra_headers.setdefault("Message-ID", make_msgid(domain=DNS_NAME))
+        # ---
         outcome, code, error = smtp_deliver(connection, message)
         if outcome == NO_CONNECTION:
             # Nothing reached a server: the row waits as deferred, no failure counted.
@@ -241,6 +250,7 @@ class _Batch:
         self.out.done.add(enrollment.pk)
         if outcome == SENT:
             self.out.sent.append(row.pk)
+            self.out.message_ids[row.pk] = sent_message_id(message)
             self.out.advanced.append((enrollment, step))
         elif outcome == BOUNCED:
             self.out.bounced.append((enrollment, row, code, error))
@@ -337,6 +347,15 @@ def smtp_deliver(connection, message) -> tuple[str, int | None, str]:
         connection.close()  # the next message reconnects
         return UNKNOWN, None, str(exc)[:300]
     return SENT, 250, ""
+
+
+def sent_message_id(message) -> str:
+    """The id ESP events name the message by: anymail's (the ESP's) id, else our Message-ID."""
+    status = getattr(message, "anymail_status", None)
+    esp_id = status.message_id if status is not None else None
+    if esp_id is not None and not isinstance(esp_id, set) and str(esp_id):
+        return str(esp_id)[:200]
+    return str(message.extra_headers.get("Message-ID", ""))[:200]
 
 
 def _classify(code: int) -> str:
