@@ -54,12 +54,12 @@ from delivery_setup import (
     Processes,
     Receiver,
     bench_env,
-    certificates,
     database_close_and_drop,
     database_migrate,
+    loopback_stage,
     marketplace_create,
 )
-from harness import BENCH, ROOT, free_port, wait_for_port
+from harness import ROOT
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -152,21 +152,7 @@ def main() -> None:
         if not options.keep:
             cleanup.callback(database_close_and_drop)
         cleanup.callback(processes.stop_all)
-        ca_path, chain_path = certificates(workdir)
-        redis_port, receiver_port = free_port(), free_port()
-        redis = processes.start(
-            "redis",
-            ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(workdir)],
-            env=os.environ.copy(),
-        )  # fmt: skip
-        wait_for_port(redis_port, redis, "redis-server")
-        receiver_process = processes.start(
-            "receiver",
-            [sys.executable, str(BENCH / "delivery_receiver.py"), str(receiver_port), chain_path],
-            env=os.environ.copy(),
-        )
-        wait_for_port(receiver_port, receiver_process, "the receiver")
+        ca_path, redis_port, receiver_port = loopback_stage(processes, workdir)
         receiver = Receiver(receiver_port, ca_path)
         env = bench_env(workdir, redis_port, ca_path, options)
         print(f"Preparing {DATABASE} (migrate) …", flush=True)

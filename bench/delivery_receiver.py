@@ -1,8 +1,9 @@
 """A lean loopback HTTPS receiver for bench/delivery.py (it starts this in a process of its own).
 
-    python bench/delivery_receiver.py PORT CERT_CHAIN_PEM
+    python bench/delivery_receiver.py PORT CERT_CHAIN_PEM [DELAY_SECONDS]
 
-It answers every POST with 200 at once and verifies nothing: it is the fastest endpoint
+It answers every POST with 200 at once (or after DELAY_SECONDS: a slow CRM, for
+bench/recovery.py) and verifies nothing: it is the fastest endpoint
 we can offer the delivery engine and the baseline, so that what the benchmark measures is
 the sender. TLS comes from the bench's trustme certificate (CERT_CHAIN_PEM holds the key
 and the chain). One asyncio loop, HTTP/1.1 keep-alive, no HTTP library.
@@ -27,6 +28,7 @@ MAX_HEAD = 64 * 1024
 MAX_BODY = 1024 * 1024
 
 records: list[tuple[float, bytes, bytes | None]] = []
+delay = 0.0
 
 
 def _answer_json(document) -> bytes:
@@ -78,6 +80,8 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 writer.write(_control(method, path))
             else:
                 records.append((time.monotonic(), body, webhook_id))
+                if delay:
+                    await asyncio.sleep(delay)
                 writer.write(OK)
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError, ValueError, OSError):
@@ -102,4 +106,5 @@ async def main(port: int, cert_chain: str) -> None:
 
 
 if __name__ == "__main__":
+    delay = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
     asyncio.run(main(int(sys.argv[1]), sys.argv[2]))

@@ -72,6 +72,30 @@ class Processes:
             self.stop(process, grace=5.0)
 
 
+def loopback_stage(processes: Processes, workdir: Path, *, delay: float = 0.0) -> tuple:
+    """Start the private Redis and the receiver (answering after `delay` seconds); returns
+    (CA path for CRM_EXTRA_CA_BUNDLE, Redis port, receiver port)."""
+    from harness import BENCH, free_port, wait_for_port
+
+    ca_path, chain_path = certificates(workdir)
+    redis_port, receiver_port = free_port(), free_port()
+    redis = processes.start(
+        "redis",
+        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(workdir)],
+        env=os.environ.copy(),
+    )  # fmt: skip
+    wait_for_port(redis_port, redis, "redis-server")
+    receiver = processes.start(
+        "receiver",
+        [sys.executable, str(BENCH / "delivery_receiver.py"), str(receiver_port), chain_path,
+         str(delay)],
+        env=os.environ.copy(),
+    )  # fmt: skip
+    wait_for_port(receiver_port, receiver, "the receiver")
+    return ca_path, redis_port, receiver_port
+
+
 # --- The receiver --------------------------------------------------------------------------
 
 

@@ -33,11 +33,16 @@ def claim_size(target: CrmTarget) -> int:
     return max(target.batch_size, CLAIM_WITHOUT_BATCH_API)
 
 
-def lease_seconds(target: CrmTarget) -> int:
-    # A connector without a batch API makes one call per row, each within its timeout.
-    per_call = int(settings.CRM_TOTAL_TIMEOUT)
-    calls = 1 if target.kind in BATCH_API_KINDS else claim_size(target)
-    return settings.CRM_LEASE_SECONDS + per_call * calls
+def calls_per_claim(target: CrmTarget) -> int:
+    """A connector without a batch API makes one call per row, each within its timeout."""
+    return 1 if target.kind in BATCH_API_KINDS else claim_size(target)
+
+
+def hold_seconds(target: CrmTarget) -> float:
+    """The longest one claim may take: every call at its full timeout. A holder's
+    heartbeat renews its leases no longer than this past its budget, so a hung process
+    cannot keep rows for ever."""
+    return settings.CRM_TOTAL_TIMEOUT * calls_per_claim(target) + settings.CRM_LEASE_SECONDS
 
 
 def send_options() -> SendOptions:

@@ -1,4 +1,5 @@
-"""The outbox: every write of a Delivery row, and the wake-up of the workers (DESIGN §4).
+"""The outbox: the writes of Delivery rows (claims and leases in crm.leases), and the
+wake-up of the workers (DESIGN §4).
 
 A lead change writes its rows in its own transaction (deliveries_create). The row is
 the truth; after commit one Celery message per target only wakes a worker (at most one
@@ -7,12 +8,15 @@ was lost. A worker
   1. takes tokens from the target's bucket (its CRM's published rate limit),
   2. claims up to a batch of due or stuck rows with SELECT … FOR UPDATE SKIP LOCKED,
      counting the attempt and setting a lease before anything is sent,
-  3. sends them in one connector call, outside any transaction, with timeouts,
+  3. sends them (one call per batch, or per row without a batch API), outside any
+     transaction, with timeouts,
   4. records each result: delivered; retryable (next attempt on the schedule, or later
      when the CRM sent Retry-After); permanent or out of attempts (failed, and one alert
      email per target per day).
-A killed worker leaves its rows `sending` with a lease; when the lease ends the sweep
-hands them to another worker. Delivery is therefore at least once; the connectors make
+The claimed rows and the drain slot are held under a short lease that the drain's
+heartbeat renews while it works (crm.leases): a killed worker's rows go back to
+`pending` within one lease (CRM_LEASE_SECONDS), and a worker asked to stop gives back
+what it has not sent at once. Delivery is therefore at least once; the connectors make
 it exactly once at the CRM wherever the CRM allows it (reference/crm-contracts.md).
 The two tasks that a wake-up queues (deliver_target, send_test_lead) end this module:
 they call the outbox and the outbox queues them, so one module holds both (no cycle).
@@ -21,20 +25,19 @@ they call the outbox and the outbox queues them, so one module holds both (no cy
 import logging
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from crm import alerts, erasure, pacing, payloads, ratelimit, selectors, test_leads
+from crm import alerts, erasure, leases, pacing, payloads, ratelimit, selectors, test_leads
 from crm.connectors import ConfigurationError, Result, connector_for
 from crm.models import CrmTarget, Delivery
+from portal.leases import stopping
 
 # The test lead's sending lives in crm.test_leads; these names stay importable from here.
 TEST_STALE_SECONDS = test_leads.TEST_STALE_SECONDS
@@ -109,38 +112,30 @@ def erasure_deliveries_create(*, lead, now=None) -> list[Delivery]:
     )
 
 
-@transaction.atomic
-def deliveries_claim(*, target: CrmTarget, limit: int) -> list[Delivery]:
-    """Claim up to `limit` due rows of the target: count the attempt, set the lease."""
-    now = timezone.now()
-    rows = list(
-        Delivery.objects.select_for_update(skip_locked=True)
-        .filter(selectors.due_filter(now), target=target)
-        .order_by("next_attempt_at", "id")[:limit]
-    )
-    if not rows:
-        return []
-    lease_until = now + timedelta(seconds=pacing.lease_seconds(target))
-    Delivery.objects.filter(pk__in=[row.pk for row in rows]).update(
-        status=Delivery.Status.SENDING,
-        lease_until=lease_until,
-        attempts=F("attempts") + 1,
-        updated_at=now,
-    )
-    for row in rows:
-        row.status, row.lease_until = Delivery.Status.SENDING, lease_until
-        row.attempts += 1
-    return rows
-
-
-def deliveries_drain(*, target_id: int, budget_seconds: float | None = None) -> DrainReport:
-    """Send the target's due deliveries, batch by batch, within a time budget."""
+def deliveries_drain(
+    *, target_id: int, budget_seconds: float | None = None, slot: str | None = None
+) -> DrainReport:
+    """Send the target's due deliveries, batch by batch, within a time budget, under
+    renewed leases (crm.leases); stop early when the worker is asked to stop."""
     report = DrainReport()
     target = CrmTarget.objects.select_related("publisher").filter(pk=target_id).first()
     if target is None or not target.is_active:
         return report
     deadline = time.monotonic() + (budget_seconds or settings.CRM_TASK_BUDGET_SECONDS)
-    while time.monotonic() < deadline:
+    holding = leases.Holding(slot)
+    with holding.heartbeat(deadline=deadline + pacing.hold_seconds(target)):
+        try:
+            _drain_batches(target, deadline, holding, report)
+        except (OperationalError, InterfaceError):
+            # A cut connection (failover, pg_terminate_backend): give back on a fresh one.
+            logger.warning("crm.drain.connection_lost", extra={"target_id": target_id})
+            connection.close()
+            leases.deliveries_give_back(held=holding.held(), uncount=False)
+    return report
+
+
+def _drain_batches(target, deadline: float, holding: leases.Holding, report) -> None:
+    while time.monotonic() < deadline and not stopping.is_set():
         grant = ratelimit.take(
             target_id=target.pk,
             rate_limit=target.rate_limit,
@@ -150,35 +145,55 @@ def deliveries_drain(*, target_id: int, budget_seconds: float | None = None) -> 
         if grant.granted == 0:
             report.rate_limited_for = grant.wait_seconds
             break
-        batch = deliveries_claim(target=target, limit=grant.granted)
+        batch = leases.deliveries_claim(target=target, limit=grant.granted)
         if not batch:
             break
+        holding.hold(batch)
         _send_batch(target, batch, report)
+        holding.let_go(batch)
         if not target.is_active:  # a 410 paused it
             break
-    return report
 
 
 def _send_batch(target: CrmTarget, batch: list[Delivery], report: DrainReport) -> None:
+    """Regular rows: one call for a batch API, else one call per row; erasures through
+    crm.erasure. When the worker is asked to stop between calls, the rows not yet sent are
+    given back at once, their attempt uncounted."""
     batch = erasure.rows_of_erased_leads_refuse(rows=batch)
-    options = pacing.send_options()
-    regular = [d for d in batch if d.event != Delivery.Event.ERASED]
-    erasures = [d for d in batch if d.event == Delivery.Event.ERASED]
-    pairs = _attempt(
-        target,
-        regular,
-        lambda: connector_for(target.kind).send(
-            target.config, payloads.payloads_for(regular, target), options
-        ),
-    )
-    pairs += _attempt(target, erasures, lambda: erasure.erasures_send(target, erasures, options))
+    calls = _calls(target, batch, pacing.send_options())
+    pairs: list[tuple[Delivery, Result]] = []
+    for index, (rows, send) in enumerate(calls):
+        if index and stopping.is_set():
+            rest = [d for later, _ in calls[index:] for d in later]
+            leases.deliveries_give_back(held={d.pk: d.attempts for d in rest}, uncount=True)
+            break
+        pairs += _attempt(target, rows, send)
+    erasures = {d.pk for d in batch if d.event == Delivery.Event.ERASED}
     # Erasure rows go one by one: each records its outcome and wipes its lookup.
-    delivered = [(d, r) for d, r in pairs if r.is_delivered and d not in erasures]
+    delivered = [(d, r) for d, r in pairs if r.is_delivered and d.pk not in erasures]
     report.delivered += deliveries_record_delivered(pairs=delivered, target=target)
     for delivery, result in pairs:
-        if not result.is_delivered or delivery in erasures:
+        if not result.is_delivered or delivery.pk in erasures:
             outcome = delivery_record(delivery=delivery, result=result, target=target)
             setattr(report, outcome, getattr(report, outcome) + 1)
+
+
+def _calls(target: CrmTarget, batch: list[Delivery], options) -> list[tuple[list, object]]:
+    """The claim's calls in order: (rows, a function that sends them)."""
+    regular = [d for d in batch if d.event != Delivery.Event.ERASED]
+    erasures = [d for d in batch if d.event == Delivery.Event.ERASED]
+    calls: list[tuple[list, object]] = []
+    if regular:
+        payload_list = payloads.payloads_for(regular, target)
+        step = len(regular) if pacing.calls_per_claim(target) == 1 else 1
+        connector = connector_for(target.kind)
+        for start in range(0, len(regular), step):
+            chunk = payload_list[start : start + step]
+            send = lambda chunk=chunk: connector.send(target.config, chunk, options)  # noqa: E731
+            calls.append((regular[start : start + step], send))
+    if erasures:
+        calls.append((erasures, lambda: erasure.erasures_send(target, erasures, options)))
+    return calls
 
 
 def _attempt(target: CrmTarget, rows: list[Delivery], send) -> list[tuple[Delivery, Result]]:
@@ -383,57 +398,42 @@ def _wake_marks_clear(marks: list[str]) -> None:
         logger.warning("crm.wake.mark_not_cleared", extra={"marks": len(marks)})
 
 
-def _drain_slot(target_id: int, slot: int) -> str:
-    return f"leadportal:crm:draining:{target_id}:{slot}"
-
-
-def _take_drain_slot(target_id: int) -> str | None:
-    # A killed worker's slot lapses after one budget and one call, like its leases.
-    timeout = int(settings.CRM_TASK_BUDGET_SECONDS + settings.CRM_TOTAL_TIMEOUT) + 1
-    for slot in range(settings.CRM_TARGET_DRAINS):
-        lock = _drain_slot(target_id, slot)
-        if cache.add(lock, 1, timeout=timeout):
-            return lock
-    return None
-
-
-def _draining_fully(target_ids: list[int]) -> set[int]:
-    """The targets whose every drain slot is taken: a wake-up would only be dropped."""
-    slots = {
-        _drain_slot(target_id, slot): target_id
-        for target_id in target_ids
-        for slot in range(settings.CRM_TARGET_DRAINS)
-    }
-    held = Counter(slots[key] for key in cache.get_many(list(slots)))
-    return {target_id for target_id, count in held.items() if count >= settings.CRM_TARGET_DRAINS}
-
-
 def target_drain(*, target_id: int, wake_slot: int | None = None) -> None:
     """Drain one target's due deliveries in one of its CRM_TARGET_DRAINS slots."""
     # At most CRM_TARGET_DRAINS tasks drain one target at a time (kept below the worker
     # concurrency), so a slow or dead CRM holds a few workers, never all of them.
     if wake_slot is not None:
         wake_taken(target_id=target_id, slot=wake_slot)
-    lock = _take_drain_slot(target_id)
+    lock = leases.drain_slot_take(target_id)
     if lock is None:
         return
     try:
-        report = deliveries_drain(target_id=target_id)
+        report = deliveries_drain(target_id=target_id, slot=lock)
     finally:
-        cache.delete(lock)
+        leases.drain_slot_release(lock)
     if not report.rate_limited_for and selectors.target_has_due(target_id=target_id):
-        # Rows are due now (a backlog past the budget, or leads that came in while this
-        # task held the slot): hand over to fresh tasks, one per free slot, rather than
-        # hold the worker, so a backlog is drained in parallel. A target whose rows are
-        # all backing off wakes nothing: the sweep finds them when they are due.
+        # Rows are due now (a backlog past the budget, new leads, rows a stopping worker
+        # gave back): hand over to fresh tasks, one per free slot, so a backlog drains in
+        # parallel and a deploy's next worker takes over at once. Rows backing off wake
+        # nothing: the sweep finds them when they are due.
         deliveries_wake(target_ids={target_id}, copies=settings.CRM_TARGET_DRAINS)
 
 
 def targets_sweep() -> None:
-    """Wake a worker for every target with due or stuck rows and no drain in every slot."""
+    """Put the rows of dead holders back (expired leases), then wake a worker for every
+    target with due rows and no drain in every slot."""
+    leases.deliveries_reclaim_expired()
     targets = selectors.due_targets()
-    if targets and (waking := set(targets) - _draining_fully(targets)):
+    if targets and (waking := set(targets) - leases.draining_fully(targets)):
         deliveries_wake(target_ids=waking)
+
+
+def wake_marks_forget() -> None:
+    """A worker started: forget the wake-up marks. A killed worker's reserved messages
+    come back only after the visibility timeout; their marks would hold targets back."""
+    target_ids = CrmTarget.objects.filter(is_active=True).values_list("pk", flat=True)
+    drains = range(settings.CRM_TARGET_DRAINS)
+    _wake_marks_clear([_wake_mark(target_id, slot) for target_id in target_ids for slot in drains])
 
 
 @transaction.atomic

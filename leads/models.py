@@ -18,7 +18,14 @@ from leads.notifications.models import (
     NotificationEmail,
     NotificationPreference,
 )
-from leads.nurture.models import EmailSend, Enrollment, NurtureSequence, NurtureStep, Suppression
+from leads.nurture.models import (
+    EmailEvent,
+    EmailSend,
+    Enrollment,
+    NurtureSequence,
+    NurtureStep,
+    Suppression,
+)
 from leads.referrals.models import (
     Referral,
     ReferralStatus,
@@ -35,6 +42,7 @@ __all__ = [
     "ConsentBasis",
     "ConsentReason",
     "ConsentRecord",
+    "EmailEvent",
     "EmailSend",
     "Enrollment",
     "Lead",

@@ -26,6 +26,13 @@ def send_due_nurture_steps() -> None:
     nurture_send.nurture_send_due()
 
 
+@shared_task(name="leads.settle_interrupted_nurture")
+def settle_interrupted_nurture() -> None:
+    """Beat, every few seconds: settle the sends a dead sender left `sending` once its
+    lease ran out (leads.nurture.send.nurture_interrupted_settle)."""
+    nurture_send.nurture_interrupted_settle()
+
+
 PLAN_BATCHES_PER_RUN = 50  # a flood is planned over several runs, sending in between
 
 

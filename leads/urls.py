@@ -4,6 +4,7 @@ from django.urls import path
 
 from leads import views
 from leads.views import campaigns as campaign_views
+from leads.views import email_events as email_event_views
 from leads.views import referrals as referral_views
 from leads.views import unsubscribe as unsubscribe_views
 from leads.views.scoring import scoring_progress
@@ -42,6 +43,11 @@ urlpatterns = [
         name="campaign-sequence-pause",
     ),
     path(
+        "campaigns/<int:campaign_id>/sequence/click-tracking/",
+        campaign_views.campaign_sequence_click_tracking,
+        name="campaign-sequence-click-tracking",
+    ),
+    path(
         "campaigns/<int:campaign_id>/sequence/steps/",
         campaign_views.campaign_step_create,
         name="campaign-step-create",
@@ -68,4 +74,21 @@ urlpatterns = [
     ),
     # Public: the one-click unsubscribe of nurture emails (RFC 8058).
     path("unsubscribe/<str:token>/", unsubscribe_views.unsubscribe_page, name="unsubscribe"),
+    # Public: tracked links and the ESP tracking webhooks (docs/email.md).
+    path("r/<str:signed>/", email_event_views.tracked_link, name="tracked-link"),
+    path(
+        "anymail/sendgrid/tracking/",
+        email_event_views.sendgrid_tracking,
+        name="anymail-sendgrid-tracking",
+    ),
+    path(
+        "anymail/postmark/tracking/",
+        email_event_views.postmark_tracking,
+        name="anymail-postmark-tracking",
+    ),
+    path(
+        "anymail/amazon_ses/tracking/",
+        email_event_views.amazon_ses_tracking,
+        name="anymail-amazon-ses-tracking",
+    ),
 ]

@@ -2,10 +2,19 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
+
+from portal import leases
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# A graceful shutdown (SIGTERM) gives back claims and drain slots at once
+# (portal/leases.py, docs/delivery.md#shutdown).
+signals.worker_init.connect(leases.worker_init, weak=False)
+signals.worker_shutting_down.connect(leases.worker_shutting_down, weak=False)
+signals.worker_process_init.connect(leases.worker_process_init, weak=False)
+signals.task_prerun.connect(leases.task_prerun, weak=False)

@@ -6,6 +6,7 @@ under `var/`, and email written to files under `var/`. Production differs only b
 environment variables.
 """
 
+import urllib.parse
 from datetime import timedelta
 from pathlib import Path
 
@@ -94,6 +95,8 @@ INSTALLED_APPS = [
     "privacy",
     # Sign-in throttling: failed attempts per (user, address) and per address.
     "axes",
+    # Email service providers: backends and tracking webhooks (docs/email.md).
+    "anymail",
 ]
 # The first run's demo (seed_demo, simulate_storefront, /demo/receiver/): on with DEBUG,
 # or where it is asked for, such as a production-like smoke test that seeds demo data.
@@ -246,7 +249,21 @@ STORAGES = {
 # --- Email ------------------------------------------------------------------------------
 # EMAIL_URL in django-environ's form (smtp://user:pass@host:587?tls=1, consolemail://,
 # filemail://). The first run writes every message to files under var/mail.
-_email = env.email_url("EMAIL_URL", default="filemail://")
+# An ESP through django-anymail instead (docs/email.md): sendgrid://:API_KEY@,
+# postmark://:SERVER_TOKEN@, amazonses:// (AWS credentials from boto3's usual sources).
+_ANYMAIL_SCHEMES = {
+    "sendgrid": ("anymail.backends.sendgrid.EmailBackend", "api_key"),
+    "postmark": ("anymail.backends.postmark.EmailBackend", "server_token"),
+    "amazonses": ("anymail.backends.amazon_ses.EmailBackend", None),
+}
+_email_url = urllib.parse.urlsplit(env.str("EMAIL_URL", default="filemail://"))
+if _email_url.scheme in _ANYMAIL_SCHEMES:
+    _backend, _key_option = _ANYMAIL_SCHEMES[_email_url.scheme]
+    _email = {"EMAIL_BACKEND": _backend}
+    _esp_key = urllib.parse.unquote(_email_url.password or "")
+    _esp_options = {_key_option: _esp_key} if _key_option and _esp_key else {}
+else:
+    _email = env.email_url("EMAIL_URL", default="filemail://")
 _email_options = {
     "host": _email.get("EMAIL_HOST") or None,
     "port": _email.get("EMAIL_PORT") or None,
@@ -260,8 +277,16 @@ if _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend"):
     _mailer_options = {k: v for k, v in _email_options.items() if v is not None}
 elif _email["EMAIL_BACKEND"].endswith("filebased.EmailBackend"):
     _mailer_options = {"file_path": _email.get("EMAIL_FILE_PATH") or str(VAR_DIR / "mail")}
+elif _email_url.scheme in _ANYMAIL_SCHEMES:
+    _mailer_options = _esp_options
 else:
     _mailer_options = {}
+# The webhooks' basic auth, "user:password" (the webhooks answer 404 without it).
+ANYMAIL = {"WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default="")}
+if ANYMAIL["WEBHOOK_SECRET"]:
+    ANYMAIL["AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS"] = env.bool(
+        "ANYMAIL_SES_AUTO_CONFIRM", default=True
+    )
 MAILERS = {"default": {"BACKEND": _email["EMAIL_BACKEND"], "OPTIONS": _mailer_options}}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Lead Portal <leads@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -338,6 +363,8 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+# A message is acknowledged after its task ran, and given back when its worker process
+# dies or the worker stops (docs/delivery.md#shutdown); one message reserved per process.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -356,6 +383,7 @@ CELERY_TASK_ROUTES = {
     "crm.deliver_target": {"queue": "delivery"},
     "crm.sweep": {"queue": "delivery"},
     "leads.send_due_nurture_steps": {"queue": "nurture"},
+    "leads.settle_interrupted_nurture": {"queue": "nurture"},
     "leads.notify_new_leads": {"queue": "nurture"},
     # Partner Center's Referrals API: outbound calls, paced like the deliveries.
     "crm.referrals_sync": {"queue": "delivery"},
@@ -374,6 +402,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "leads-rollup-recent": {"task": "leads.rollup_recent", "schedule": 300.0},
     # The nurture sender: due sequence steps out over SMTP (leads.nurture.send).
     "leads-nurture": {"task": "leads.send_due_nurture_steps", "schedule": 60.0},
+    # A dead sender's `sending` nurture emails, settled once its lease (15 s) ran out.
+    "leads-nurture-settle": {"task": "leads.settle_interrupted_nurture", "schedule": 10.0},
     # Inbound items whose processing task was lost or the worker was down (inbound.services).
     "inbound-sweep": {"task": "inbound.sweep", "schedule": 60.0},
     # The Partner Center Azure Table reader: one read task per source (inbound.table).
@@ -426,8 +456,10 @@ CRM_MAX_ATTEMPTS = len(CRM_RETRY_SCHEDULE)
 # Per call to a CRM: connect, then the whole exchange (crm-contracts.md: 5 s and 30 s).
 CRM_CONNECT_TIMEOUT = env.float("CRM_CONNECT_TIMEOUT", default=5.0)
 CRM_TOTAL_TIMEOUT = env.float("CRM_TOTAL_TIMEOUT", default=30.0)
-# A claimed delivery whose worker died is claimed again after its lease.
-CRM_LEASE_SECONDS = env.int("CRM_LEASE_SECONDS", default=120)
+# The lease of a claimed delivery and of a drain slot. A live worker's heartbeat renews it
+# every third of this; a dead worker's rows go back to pending when it runs out
+# (docs/delivery.md#leases).
+CRM_LEASE_SECONDS = env.int("CRM_LEASE_SECONDS", default=15)
 # How long one delivery task may work on a target before it hands over.
 CRM_TASK_BUDGET_SECONDS = env.int("CRM_TASK_BUDGET_SECONDS", default=60)
 # How many tasks may drain one target at once. Keep it below the worker concurrency, so

@@ -187,6 +187,23 @@ STORES: tuple[Store, ...] = (
         description="Nurture emails sent: step, time, outcome.",
     ),
     Store(
+        key="email_events",
+        model="leads.EmailEvent",
+        lead_path="send__enrollment__lead_id",
+        # No address is kept: the send names the lead. A clicked link may carry its own
+        # query string, so it goes on erasure with the ESP's reason.
+        fields=(Field("url", clear), Field("detail", clear)),
+        export=(
+            "send__step__campaign__name",
+            "send__step__position",
+            "esp",
+            "kind",
+            "url",
+            "occurred_at",
+        ),
+        description="What happened to a nurture email: delivered, bounced, opened, clicked…",
+    ),
+    Store(
         key="deliveries",
         model="crm.Delivery",
         lead_path="lead_id",
@@ -292,6 +309,7 @@ NOT_PERSONAL: dict[str, dict[str, str]] = {
         "body": "a template with placeholders, not a rendered email",
     },
     "leads.ScoringRule": {"name": "the rule's name"},
+    "leads.EmailSend": {"message_id": "a random Message-ID or the ESP's opaque id"},
     "leads.RescoreRun": {"error": "a job's error"},
     "retention.RetentionRunPublisher": {"error": "an exception's class name, never its text"},
     "leads.ApiKey": {"name": "the key's label"},

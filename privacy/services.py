@@ -285,10 +285,61 @@ def person_erase(*, email: str, publisher=None, actor, reason: str, source: str)
             report.merge(
                 _leads_erase(leads=publisher_leads, actor=actor, reason=reason, source=source)
             )
+        # What never became a lead (a rejected or waiting inbound item) goes too.
+        report.merge(
+            _unlinked_erase(
+                email=email, publisher=publisher, actor=actor, reason=reason, source=source
+            )
+        )
     if report.is_noop:
         report.already_erased = list(
             selectors.erasures_for_address(email=email, publisher=publisher)
         )
+    return report
+
+
+def _unlinked_erase(*, email: str, publisher, actor, reason: str, source: str) -> ErasureReport:
+    """Erase the inbound items that name the address and became no lead, per publisher,
+    each publisher's with an erasure record of its own (no lead ids, the keyed hash)."""
+    report = ErasureReport()
+    store = registry.STORE_BY_KEY["inbound_items"]
+    items = selectors.unlinked_inbound_items(
+        emails=[email], publisher_id=publisher and publisher.pk
+    )
+    by_publisher: dict[int, list[int]] = {}
+    for item_id, publisher_id in items.values_list("pk", "publisher_id"):
+        by_publisher.setdefault(publisher_id, []).append(item_id)
+    now = timezone.now()
+    hashes = [address_hash.address_hash(Lead.normalize_email(email))]
+    for publisher_id, item_ids in by_publisher.items():
+        part = ErasureReport()
+        model = apps.get_model(store.model)
+        part.counts["inbound_items"] = model.objects.filter(pk__in=item_ids).update(
+            **_updates(store)
+        )
+        record = _record_write(
+            report=part,
+            publisher_id=publisher_id,
+            hashes=hashes,
+            actor=actor,
+            reason=reason,
+            source=source,
+            now=now,
+            record_uuid=None,
+        )
+        part.records.append(record)
+        access_record(
+            user=actor,
+            action=AccessLogEntry.Action.ERASE,
+            source=source,
+            publisher_id=publisher_id,
+            object_type=store.model.lower(),
+            object_ids=item_ids,
+        )
+        transaction.on_commit(
+            lambda record=record, publisher_id=publisher_id: _after_commit(record, publisher_id)
+        )
+        report.merge(part)
     return report
 
 

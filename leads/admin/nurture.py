@@ -12,7 +12,14 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from leads.admin.common import BOTH_LOCATIONS, BigTableAdminMixin, rows_action
-from leads.models import EmailSend, Enrollment, NurtureSequence, NurtureStep, Suppression
+from leads.models import (
+    EmailEvent,
+    EmailSend,
+    Enrollment,
+    NurtureSequence,
+    NurtureStep,
+    Suppression,
+)
 from leads.nurture import services as nurture
 from leads.nurture import unsubscribe
 from leads.nurture.render import template_errors
@@ -107,12 +114,25 @@ class EnrollmentAdmin(SentRowsMixin, BigTableAdminMixin, admin.ModelAdmin):
     )
 
 
+class EmailEventInline(admin.TabularInline):
+    """What happened to the message after it left (ESP events, tracked clicks): read only."""
+
+    model = EmailEvent
+    fields = readonly_fields = ("occurred_at", "kind", "esp", "url", "detail")
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(EmailSend)
 class EmailSendAdmin(SentRowsMixin, BigTableAdminMixin, admin.ModelAdmin):
     list_display = ("enrollment", "step", "status", "attempts", "smtp_code", "created_at")
     list_filter = ("status",)
     list_select_related = ("enrollment", "step")
     raw_id_fields = ("enrollment", "step")
+    inlines = [EmailEventInline]
     actions = ["release"]
 
     def has_delete_permission(self, request, obj=None):

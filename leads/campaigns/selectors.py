@@ -60,6 +60,11 @@ def sequence_status(*, campaign: Campaign) -> str:
     return status or NurtureSequence.Status.DRAFT
 
 
+def sequence_click_tracking(*, campaign: Campaign) -> bool:
+    """Whether the links of the campaign's steps go through the signed redirect."""
+    return NurtureSequence.objects.filter(campaign=campaign, click_tracking=True).exists()
+
+
 def _attributed_activities(campaign_ids) -> QuerySet[LeadActivity]:
     return LeadActivity.objects.filter(
         campaign_id__in=campaign_ids,

@@ -31,6 +31,11 @@ class NurtureSequence(models.Model):
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     started_by = acting_user_key(_("started by"))
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    click_tracking = models.BooleanField(
+        _("click tracking"),
+        db_default=False,
+        help_text=_("Links in the steps go through a signed redirect that records the click."),
+    )
 
     class Meta:
         verbose_name = _("nurture sequence")
@@ -173,6 +178,11 @@ class EmailSend(models.Model):
     error = models.CharField(_("error"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    # The Message-ID we sent, or the ESP's own id (anymail): how ESP events find the send.
+    message_id = models.CharField(
+        _("message id"), max_length=200, blank=True, db_default="", db_index=True
+    )
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -185,6 +195,42 @@ class EmailSend(models.Model):
 
     def __str__(self):
         return f"{self.enrollment_id}/{self.step_id} {self.get_status_display()}"
+
+
+class EmailEvent(models.Model):
+    """What happened to a send after it left: an ESP's tracking event (through anymail) or a
+    click on a tracked link. Idempotent by the ESP's event id; no address is kept."""
+
+    class Kind(models.TextChoices):
+        DELIVERED = "delivered", _("Delivered")
+        BOUNCED = "bounced", _("Bounced")
+        SOFT_BOUNCED = "soft_bounced", _("Soft bounce")
+        COMPLAINED = "complained", _("Complained")
+        OPENED = "opened", _("Opened")
+        CLICKED = "clicked", _("Clicked")
+        UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+
+    send = models.ForeignKey(
+        EmailSend, on_delete=models.CASCADE, related_name="events", verbose_name=_("send")
+    )
+    esp = models.CharField(_("source"), max_length=40)
+    event_id = models.CharField(_("event id"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind)
+    url = models.URLField(_("link"), max_length=2000, blank=True)
+    detail = models.CharField(_("detail"), max_length=300, blank=True)
+    occurred_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("email event")
+        verbose_name_plural = _("email events")
+        constraints = [
+            models.UniqueConstraint(fields=["esp", "event_id"], name="emailevent_unique_event")
+        ]
+        indexes = [models.Index(fields=["send", "kind"], name="emailevent_send_kind")]
+
+    def __str__(self):
+        return f"{self.send_id} {self.get_kind_display()}"
 
 
 class Suppression(models.Model):

@@ -9,6 +9,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from django.db.models import Case, F, Value, When
+
 from leads.models import EmailSend, Enrollment, NurtureStep, Suppression
 from leads.nurture import unsubscribe
 
@@ -45,6 +47,7 @@ class Outcomes:
 
     advanced: list[tuple[Enrollment, NurtureStep]] = field(default_factory=list)
     sent: list[int] = field(default_factory=list)
+    message_ids: dict[int, str] = field(default_factory=dict)  # sent row -> its message id
     interrupted: list[int] = field(default_factory=list)
     deferred: list[tuple[Enrollment, EmailSend, int | None, str]] = field(default_factory=list)
     bounced: list[tuple[Enrollment, EmailSend, int | None, str]] = field(default_factory=list)
@@ -59,7 +62,14 @@ class Outcomes:
 def outcomes_record(out: Outcomes, steps, now: datetime, report: SendReport) -> None:
     """Write a batch's outcomes with a handful of set-wise statements."""
     EmailSend.objects.filter(pk__in=out.sent).update(
-        status=EmailSend.Status.SENT, sent_at=now, smtp_code=250, error=""
+        status=EmailSend.Status.SENT,
+        sent_at=now,
+        smtp_code=250,
+        error="",
+        message_id=Case(
+            *(When(pk=pk, then=Value(mid)) for pk, mid in out.message_ids.items()),
+            default=F("message_id"),
+        ),
     )
     EmailSend.objects.filter(pk__in=out.interrupted).update(status=EmailSend.Status.INTERRUPTED)
     report.sent += len(out.sent)

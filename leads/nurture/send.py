@@ -2,7 +2,9 @@
 
 Each minute, beat runs `nurture_send_due`. Batch by batch it
   1. claims due enrolments with SELECT … FOR UPDATE SKIP LOCKED and moves their
-     `next_send_at` a lease ahead, so a concurrent sender skips them;
+     `next_send_at` a short lease ahead, so a concurrent sender skips them; while it
+     sends, a heartbeat renews the lease (portal.leases), so a live sender keeps them
+     and a dead one loses them within LEASE;
   2. re-checks each lead (status, consent, suppression, the step's stop condition);
      consent is the lead's stated one, else the current policy of the listing that
      enrolled it (leads.consent.policy.nurture_allowed);
@@ -15,9 +17,11 @@ Each minute, beat runs `nurture_send_due`. Batch by batch it
 An enrolment over its publisher's daily cap (rows created since midnight UTC) waits for
 the next day; one outside its publisher's send window waits for the window to open.
 A process that dies between 3's commit and 4 leaves a `sending` row. When the lease
-ends the enrolment is claimed again, the row is found, marked `interrupted` and the
-enrolment moves on without resending: at most once per step. Staff can release an
-interrupted send from admin if they prefer a possible duplicate to a missing step.
+ends, `nurture_interrupted_settle` (beat, every few seconds) claims the enrolment, the
+row is marked `interrupted` and the enrolment moves on without resending: at most once
+per step. Staff can release an interrupted send from admin if they prefer a possible
+duplicate to a missing step. A sender asked to stop (SIGTERM) finishes the message in
+flight and gives the enrolments it has not reached back at once.
 """
 
 import logging
@@ -25,10 +29,13 @@ import smtplib
 import time
 from collections import Counter
 from datetime import timedelta
+from email.utils import make_msgid
 
+from django.conf import settings
 from django.core import mail
+from django.core.mail.utils import DNS_NAME
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F
+from django.db.models import Count, Exists, F, OuterRef
 from django.utils import timezone
 
 from leads.consent.policy import nurture_allowed
@@ -42,6 +49,7 @@ from leads.models import (
 )
 from leads.nurture import render as nurture_render
 from leads.nurture import unsubscribe
+from leads.nurture.links import campaigns_click_tracked, message_links_tracked
 from leads.nurture.outcomes import (
     Outcomes,
     SendReport,
@@ -50,11 +58,13 @@ from leads.nurture.outcomes import (
 )
 from leads.nurture.services import STOP_STATUSES
 from leads.nurture.window import window_next_open
+from portal.leases import Heartbeat, stopping
 
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
-LEASE = timedelta(minutes=15)  # far longer than a batch takes
+LEASE = timedelta(seconds=15)  # renewed every RENEW_SECONDS while the sender lives
+RENEW_SECONDS = 5.0
 BUDGET_SECONDS = 50.0  # beat runs every minute; a run hands over before the next
 UNREACHABLE_RETRY = timedelta(minutes=1)
 
@@ -73,7 +83,7 @@ def nurture_send_due(
     """Send every due step, batch by batch, until none is due or the budget is spent."""
     report = SendReport()
     deadline = time.monotonic() + budget_seconds
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stopping.is_set():
         claimed = enrollments_claim(batch_size=batch_size)
         if not claimed:
             break
@@ -85,17 +95,38 @@ def nurture_send_due(
     return report
 
 
-def enrollments_claim(*, batch_size: int) -> list[int]:
-    """Claim up to batch_size due enrolments of running sequences for this sender."""
+def nurture_interrupted_settle() -> SendReport:
+    """Settle what a dead sender left `sending` once its lease ran out: the send becomes
+    `interrupted` and its enrolment moves on, never resent (at most once per step)."""
+    ids = enrollments_claim(batch_size=BATCH_SIZE, interrupted_only=True)
+    if not ids:
+        return SendReport()
+    report = _Batch(ids).run()
+    # An enrolment that stopped instead (the lead was lost meanwhile) keeps no `sending` row.
+    EmailSend.objects.filter(enrollment_id__in=ids, status=EmailSend.Status.SENDING).update(
+        status=EmailSend.Status.INTERRUPTED
+    )
+    logger.warning("leads.nurture.interrupted_settled", extra={"enrollments": len(ids)})
+    return report
+
+
+def enrollments_claim(*, batch_size: int, interrupted_only: bool = False) -> list[int]:
+    """Claim up to batch_size due enrolments of running sequences for this sender (only
+    those with a send left `sending` by a dead sender, when `interrupted_only`)."""
     now = timezone.now()
+    due = Enrollment.objects.filter(
+        state=Enrollment.State.ACTIVE,
+        next_send_at__lte=now,
+        campaign__nurture_sequence__status=NurtureSequence.Status.RUNNING,
+    )
+    if interrupted_only:
+        sending = EmailSend.objects.filter(
+            enrollment=OuterRef("pk"), status=EmailSend.Status.SENDING
+        )
+        due = due.filter(Exists(sending))
     with transaction.atomic():
         ids = list(
-            Enrollment.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(
-                state=Enrollment.State.ACTIVE,
-                next_send_at__lte=now,
-                campaign__nurture_sequence__status=NurtureSequence.Status.RUNNING,
-            )
+            due.select_for_update(skip_locked=True, of=("self",))
             .order_by("next_send_at", "pk")
             .values_list("pk", flat=True)[:batch_size]
         )
@@ -123,21 +154,40 @@ class _Batch:
         self.offers = _offer_titles({e.campaign_id for e in enrollments})
         self.suppressed = _suppressed(enrollments)
         self.sent_today = _sent_today({e.campaign.publisher_id for e in enrollments}, self.now)
+        self.click_tracked = campaigns_click_tracked({e.campaign_id for e in enrollments})
         connection = mail.mailers.default
+        # The heartbeat ends before the outcomes are written, so a renewal never races them.
+        heartbeat = Heartbeat(
+            renew=self._renew,
+            interval=RENEW_SECONDS,
+            deadline=time.monotonic() + settings.CELERY_TASK_TIME_LIMIT,
+        )
         try:
-            for enrollment in enrollments:
-                step = self._next_step(enrollment)
-                if step is None:
-                    continue
-                if self._send(connection, enrollment, step) == NO_CONNECTION:
-                    # The server is unreachable: the rest waits a minute, uncounted.
-                    self.out.retry_at = self.now + UNREACHABLE_RETRY
-                    self.report.unreachable += 1
-                    break
+            with heartbeat:
+                self._send_all(connection, enrollments)
         finally:
             connection.close()
             self._record()
         return self.report
+
+    def _send_all(self, connection, enrollments: list[Enrollment]) -> None:
+        for enrollment in enrollments:
+            if stopping.is_set():
+                return  # a graceful stop: the enrolments not reached are given back
+            step = self._next_step(enrollment)
+            if step is None:
+                continue
+            if self._send(connection, enrollment, step) == NO_CONNECTION:
+                # The server is unreachable: the rest waits a minute, uncounted.
+                self.out.retry_at = self.now + UNREACHABLE_RETRY
+                self.report.unreachable += 1
+                return
+
+    def _renew(self) -> None:
+        """The heartbeat's call: keep this batch's enrolments leased while it sends."""
+        Enrollment.objects.filter(pk__in=self.ids, state=Enrollment.State.ACTIVE).update(
+            next_send_at=timezone.now() + LEASE
+        )
 
     def _next_step(self, enrollment: Enrollment) -> NurtureStep | None:
         """The step to send now, or None after deciding to stop, complete or hold."""
@@ -206,6 +256,11 @@ class _Batch:
         message = nurture_render.build_message(
             subject=step.subject, body=step.body, recipient=recipient, unsubscribe_url=url
         )
+        # --- Click tracking and the message id that ESP events match (docs/email.md) ---
+        if enrollment.campaign_id in self.click_tracked:
+            message_links_tracked(message, send=row)
+        message.extra_headers.setdefault("Message-ID", make_msgid(domain=DNS_NAME))
+        # ---
         outcome, code, error = smtp_deliver(connection, message)
         if outcome == NO_CONNECTION:
             # Nothing reached a server: the row waits as deferred, no failure counted.
@@ -214,6 +269,7 @@ class _Batch:
         self.out.done.add(enrollment.pk)
         if outcome == SENT:
             self.out.sent.append(row.pk)
+            self.out.message_ids[row.pk] = sent_message_id(message)
             self.out.advanced.append((enrollment, step))
         elif outcome == BOUNCED:
             self.out.bounced.append((enrollment, row, code, error))
@@ -310,6 +366,15 @@ def smtp_deliver(connection, message) -> tuple[str, int | None, str]:
         connection.close()  # the next message reconnects
         return UNKNOWN, None, str(exc)[:300]
     return SENT, 250, ""
+
+
+def sent_message_id(message) -> str:
+    """The id ESP events name the message by: anymail's (the ESP's) id, else our Message-ID."""
+    status = getattr(message, "anymail_status", None)
+    esp_id = status.message_id if status is not None else None
+    if esp_id is not None and not isinstance(esp_id, set) and str(esp_id):
+        return str(esp_id)[:200]
+    return str(message.extra_headers.get("Message-ID", ""))[:200]
 
 
 def _classify(code: int) -> str:

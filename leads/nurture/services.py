@@ -142,6 +142,15 @@ def sequence_pause(*, campaign: Campaign) -> NurtureSequence:
     return sequence
 
 
+def sequence_click_tracking_set(*, campaign: Campaign, is_on: bool) -> NurtureSequence:
+    """Turn the signed click tracking of a campaign's links on or off (docs/email.md)."""
+    sequence = sequence_for(campaign=campaign)
+    if sequence.click_tracking != is_on:
+        sequence.click_tracking = is_on
+        sequence.save(update_fields=["click_tracking", "updated_at"])
+    return sequence
+
+
 # --- Enrolling and stopping ---------------------------------------------------------------------
 
 # One statement for a whole intake batch: the candidates come in as VALUES (lead,

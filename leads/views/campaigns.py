@@ -109,6 +109,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "steps": selectors.campaign_step_figures(campaign=campaign),
         "enrollments": selectors.campaign_enrollment_counts(campaign=campaign),
         "sequence_status": selectors.sequence_status(campaign=campaign),
+        "click_tracking": selectors.sequence_click_tracking(campaign=campaign),
     }
     context["sequence_status_label"] = NurtureSequence.Status(context["sequence_status"]).label
     return render(request, "leads/campaign_detail.html", context)
@@ -141,6 +142,7 @@ def _sequence_page(request, campaign, form, status=200) -> HttpResponse:
         "steps": selectors.campaign_step_figures(campaign=campaign),
         "form": form,
         "sequence_status": selectors.sequence_status(campaign=campaign),
+        "click_tracking": selectors.sequence_click_tracking(campaign=campaign),
         "needs_postal_address": not request.publisher.postal_address.strip(),
         "placeholders": nurture_render.PLACEHOLDERS,
     }
@@ -311,4 +313,18 @@ def campaign_sequence_pause(request: HttpRequest, campaign_id: int) -> HttpRespo
     sequence = nurture.sequence_pause(campaign=campaign)
     if sequence.status == NurtureSequence.Status.PAUSED:
         messages.success(request, _("The sequence is paused."))
+    return redirect("campaign-sequence", campaign_id=campaign.pk)
+
+
+@owner_required(lookup=_campaign_lookup)
+@require_POST
+def campaign_sequence_click_tracking(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = _campaign_or_404(request, campaign_id)
+    sequence = nurture.sequence_click_tracking_set(
+        campaign=campaign, is_on=request.POST.get("click_tracking") == "on"
+    )
+    if sequence.click_tracking:
+        messages.success(request, _("Clicks on the links of this sequence are now tracked."))
+    else:
+        messages.success(request, _("Click tracking is off."))
     return redirect("campaign-sequence", campaign_id=campaign.pk)

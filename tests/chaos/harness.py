@@ -13,6 +13,7 @@ from django.db import connection
 from tests.crm.receivers import ca_bundle_path
 
 ROOT = Path(__file__).resolve().parents[2]
+READY = b" ready."  # Celery's "celery@… ready." in the worker's log
 
 
 def free_port() -> int:
@@ -79,23 +80,39 @@ class Processes:
             start_new_session=True,
         )
 
-    def start_worker(self) -> None:
+    def start_worker(self, *, wait_ready: bool = False) -> subprocess.Popen:
+        """A new worker (the one `kill_worker` stops); returns the one it replaces.
+        `wait_ready`: until Celery says it is ready, as a rolling deploy waits."""
+        log, previous = self.workdir / "worker.log", self.worker
+        started = log.read_bytes().count(READY) if log.exists() else 0
         self.worker = self._spawn(
             "worker",
             "-c",
             "2",
             "-l",
-            "warning",
+            "info",
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
             "-n",
             f"chaos-{time.monotonic_ns()}@%h",
         )
+        deadline = time.monotonic() + 60
+        while wait_ready and log.read_bytes().count(READY) == started:
+            if time.monotonic() > deadline or self.worker.poll() is not None:
+                raise RuntimeError(f"the new worker did not get ready; see {log}")
+            time.sleep(0.1)
+        return previous
 
     def kill_worker(self) -> None:
         os.killpg(self.worker.pid, signal.SIGKILL)
         self.worker.wait(timeout=10)
+
+    @staticmethod
+    def stop_gracefully(worker: subprocess.Popen) -> None:
+        """SIGTERM to the worker's main process only, as a container runtime sends it."""
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
 
     def start_beat(self) -> None:
         self.beat = self._spawn("beat", "-l", "warning", "-s", str(self.workdir / "beat"))
@@ -107,16 +124,34 @@ class Processes:
                 process.wait(timeout=10)
 
 
+# The workers' connections carry this name, so that a test cuts theirs and no others.
+WORKER_APPLICATION = "leadportal-chaos-worker"
+
+
+def cut_worker_connections() -> int:
+    """pg_terminate_backend every connection of the workers to this test database."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name = %s "
+            "AND pid <> pg_backend_pid()",
+            [WORKER_APPLICATION],
+        )
+        return cursor.fetchone()[0]
+
+
 def worker_env(redis: RedisServer, workdir: Path) -> dict:
     database = connection.settings_dict
     return {
         **os.environ,
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "DATABASE_URL": (
+            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
+            f"{database['NAME']}?application_name={WORKER_APPLICATION}"
+        ),
         "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis.port}/0",
         "REDIS_URL": f"redis://127.0.0.1:{redis.port}/1",
         "CRM_EXTRA_CA_BUNDLE": ca_bundle_path(),
         "CRM_RETRY_SCHEDULE": "0,1,1,2,2,2,2,2,2,2,2,2,2,2,2",
-        "CRM_LEASE_SECONDS": "4",
         "CRM_CONNECT_TIMEOUT": "1",
         "CRM_TOTAL_TIMEOUT": "1",
         "CRM_SWEEP_SECONDS": "1",

@@ -1,20 +1,32 @@
-"""Chaos: leads keep arriving while workers die and Redis loses everything.
+"""Chaos: leads keep arriving while workers die, Redis loses everything and the database
+cuts the workers' connections (issue 13's goal).
 
 2,000 leads go through intake (20 bulk calls of 50 and 1,000 single posts, 10 % of the
 single LeadIds posted twice) to two HTTPS receivers that fail 20 % of calls (500, 429,
-or no answer before the timeout). Meanwhile the Celery worker is SIGKILLed three times
-and Redis is shut down with nothing saved and started again once. At the end every
-expected delivery must be delivered, each receiver must have seen exactly the expected
-delivery ids (0 lost), and 0 duplicate effects (the receivers deduplicate on webhook-id;
-raw duplicate POSTs are allowed, counted and reported).
+or no answer before the timeout). Meanwhile, with the default lease (CRM_LEASE_SECONDS):
+- the Celery worker is SIGKILLed five times, twice while it holds claims (the receivers
+  are made slow, so that it certainly holds some);
+- Redis is shut down with nothing saved and started again;
+- pg_terminate_backend cuts every connection of the workers, twice;
+- the worker is restarted gracefully (a new one starts, the old one gets SIGTERM) while
+  it holds claims.
+At the end every expected delivery must be delivered and none left `sending`, each
+receiver must have seen exactly the expected delivery ids (0 lost), and 0 duplicate
+effects (the receivers deduplicate on webhook-id; raw duplicate POSTs are allowed,
+counted and reported). The test prints the recovery time of each kill: from the kill to
+the delivery of the last row the killed worker held.
 """
 
 import json
 import random
 import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import pytest
+from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 
 from crm import services as crm_services
 from crm.connectors import signing
@@ -23,7 +35,7 @@ from leads.catalog import services as catalog_services
 from leads.intake import api_keys
 from leads.models import ApiKey, Lead
 from portal.celery import app
-from tests.chaos.harness import Processes, RedisServer, worker_env
+from tests.chaos.harness import Processes, RedisServer, cut_worker_connections, worker_env
 from tests.crm.receivers import Answer
 from tests.crm.receivers.https_receiver import HttpsReceiver
 from tests.factories import make_listing, make_publisher
@@ -40,10 +52,13 @@ class FlakyReceiver(HttpsReceiver):
     def __init__(self, secret: str, seed: int) -> None:
         super().__init__(secret)
         self.random = random.Random(seed)
+        self.slow = 0.0  # seconds added to each answer while a kill waits for claims
 
     def next_answer(self) -> Answer:
         with self.lock:
             roll = self.random.random()
+        if self.slow:
+            return Answer(200, delay=self.slow)
         if roll < 0.10:
             return Answer(500)
         if roll < 0.17:
@@ -117,6 +132,98 @@ def _post_leads(client: Client, key: str, faults: dict) -> int:
     return replays
 
 
+@dataclass
+class Kill:
+    """A stop of the worker: when, how, and the rows it held then (id -> attempts)."""
+
+    how: str
+    at: datetime
+    held: dict[int, int] = field(default_factory=dict)
+
+    def recovery(self) -> str:
+        """The time from the stop to the delivery of the held rows taken over at their first
+        attempt after it; rows that met a receiver failure then wait for their retry (behind
+        any backlog) and are reported apart."""
+        if not self.held:
+            return f"{self.how}: held no rows"
+        first, retried = [], []
+        for pk, attempts, delivered_at in Delivery.objects.filter(pk__in=self.held).values_list(
+            "pk", "attempts", "delivered_at"
+        ):
+            after = (delivered_at - self.at).total_seconds()
+            (first if attempts <= self.held[pk] + 1 else retried).append(after)
+        text = f"{self.how}: {len(self.held)} rows held"
+        if first:
+            text += f", {len(first)} delivered by {max(first):.1f} s after the stop"
+        if retried:
+            text += f"; {len(retried)} met a receiver failure, last delivered {max(retried):.1f} s"
+        return text
+
+
+class Chaos:
+    """The faults, each fired when its lead number comes up."""
+
+    def __init__(self, processes: Processes, redis: RedisServer, receivers) -> None:
+        self.processes, self.redis, self.receivers = processes, redis, receivers
+        self.kills: list[Kill] = []
+        self.cuts: list[int] = []
+        self.worker_started = timezone.now()
+
+    def _held(self) -> dict[int, int]:
+        """The rows the running worker claimed: leased beyond what a claim made before it
+        started could be (a killed worker's rows stay `sending` until the sweep takes them)."""
+        fresh = self.worker_started + timedelta(seconds=settings.CRM_LEASE_SECONDS)
+        sending = Delivery.objects.filter(status="sending", lease_until__gt=fresh)
+        return dict(sending.values_list("pk", "attempts"))
+
+    def _start_worker(self) -> None:
+        self.worker_started = timezone.now()
+        self.processes.start_worker()
+
+    def _wait_for_claims(self) -> None:
+        """Slow the receivers down until the worker holds claimed rows mid-call."""
+        for receiver in self.receivers:
+            receiver.slow = 0.7  # under the 1 s client timeout: a slow CRM, not a dead one
+        deadline = time.monotonic() + 30
+        while not self._held():
+            assert time.monotonic() < deadline, "the worker never held a claim"
+            time.sleep(0.05)
+        time.sleep(0.3)
+
+    def _back_to_speed(self) -> None:
+        for receiver in self.receivers:
+            receiver.slow = 0.0
+
+    def sigkill(self, *, holding: bool = False) -> None:
+        if holding:
+            self._wait_for_claims()
+        self.processes.kill_worker()
+        kill = Kill("SIGKILL" + (" holding claims" if holding else ""), timezone.now())
+        kill.held = self._held()  # the dead worker's: nothing else claims until the restart
+        self.kills.append(kill)
+        self._start_worker()
+        self._back_to_speed()
+
+    def sigterm(self) -> None:
+        """A rolling deploy: the new worker is ready before the old one gets SIGTERM."""
+        self._wait_for_claims()
+        started = timezone.now()
+        old = self.processes.start_worker(wait_ready=True)
+        kill = Kill("SIGTERM (graceful) holding claims", timezone.now(), self._held())
+        self.worker_started = started
+        self.kills.append(kill)
+        self.processes.stop_gracefully(old)
+        self._back_to_speed()
+
+    def restart_redis(self) -> None:
+        self.redis.shutdown_nosave()
+        time.sleep(1)
+        self.redis.start()
+
+    def cut_connections(self) -> None:
+        self.cuts.append(cut_worker_connections())
+
+
 def _converge(seconds: float) -> int:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -144,21 +251,17 @@ def test_no_delivery_is_lost_or_doubled_through_worker_and_redis_failures(tmp_pa
         key = _marketplace(receivers, secrets)
         processes.start_worker()
         processes.start_beat()
-
-        def restart_worker():
-            processes.kill_worker()
-            processes.start_worker()
-
-        def restart_redis():
-            redis.shutdown_nosave()
-            time.sleep(1)
-            redis.start()
-
-        faults = {
-            300: restart_worker,
-            1300: restart_worker,
-            1600: restart_redis,
-            1800: restart_worker,
+        chaos = Chaos(processes, redis, receivers)
+        faults = {  # bulk calls end at multiples of 50; single posts follow from 1,000
+            200: chaos.sigkill,
+            400: lambda: chaos.sigkill(holding=True),
+            600: chaos.cut_connections,
+            700: lambda: chaos.sigkill(holding=True),
+            900: chaos.sigterm,
+            1200: chaos.sigkill,
+            1400: chaos.cut_connections,
+            1600: chaos.restart_redis,
+            1800: chaos.sigkill,
         }
         replays = _post_leads(Client(), key, faults)
         left = _converge(CONVERGE_SECONDS)
@@ -171,8 +274,16 @@ def test_no_delivery_is_lost_or_doubled_through_worker_and_redis_failures(tmp_pa
         if redis.process and redis.process.poll() is None:
             redis.shutdown_nosave()
 
+    assert not faults, f"faults never fired: {sorted(faults)}"
     assert Lead.objects.count() == LEADS_BULK * BULK_SIZE + LEADS_SINGLE
     assert left == 0, f"{left} deliveries not delivered"
+    assert [kill.how.split()[0] for kill in chaos.kills].count("SIGKILL") == 5
+    assert sum(1 for kill in chaos.kills if kill.held) >= 3  # 2 SIGKILLs and the SIGTERM
+    assert len(chaos.cuts) == 2 and all(chaos.cuts), chaos.cuts
+    with capsys.disabled():
+        print(f"\n[chaos] connections cut: {chaos.cuts}")
+        for kill in chaos.kills:
+            print(f"[chaos] recovery after {kill.recovery()}")
     for receiver, owner in zip(receivers, ("publisher", "field-seller"), strict=True):
         expected = {
             str(key)

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from crm import alerts, pacing, ratelimit, selectors, services, tasks
+from crm import alerts, leases, pacing, ratelimit, selectors, services, tasks
 from crm.connectors import Result
 from crm.models import CrmTarget, Delivery
 from tests.factories import make_delivery, make_lead, make_target
@@ -50,7 +50,7 @@ def test_two_concurrent_claims_over_1000_due_rows_take_each_row_once():
     def claim(slot):
         barrier.wait()
         try:
-            while rows := services.deliveries_claim(target=target, limit=100):
+            while rows := leases.deliveries_claim(target=target, limit=100):
                 claimed[slot].extend(row.pk for row in rows)
         finally:
             connection.close()
@@ -70,13 +70,13 @@ def test_two_concurrent_claims_over_1000_due_rows_take_each_row_once():
 def test_a_claim_counts_the_attempt_and_sets_a_lease(db):
     row = make_delivery()
 
-    (claimed,) = services.deliveries_claim(target=row.target, limit=10)
+    (claimed,) = leases.deliveries_claim(target=row.target, limit=10)
 
     row.refresh_from_db()
     assert (row.status, row.attempts) == ("sending", 1)
     assert row.lease_until > timezone.now()
     assert claimed.pk == row.pk
-    assert services.deliveries_claim(target=row.target, limit=10) == []
+    assert leases.deliveries_claim(target=row.target, limit=10) == []
 
 
 def test_a_stuck_delivery_is_claimed_again_after_its_lease(db):
@@ -90,7 +90,7 @@ def test_a_stuck_delivery_is_claimed_again_after_its_lease(db):
         lease_until=timezone.now() + timedelta(minutes=5),
     )
 
-    claimed = services.deliveries_claim(target=row.target, limit=10)
+    claimed = leases.deliveries_claim(target=row.target, limit=10)
 
     assert [c.pk for c in claimed] == [row.pk]
     assert Delivery.objects.get(pk=fresh.pk).attempts == 1
@@ -99,12 +99,12 @@ def test_a_stuck_delivery_is_claimed_again_after_its_lease(db):
 def test_a_future_pending_delivery_is_not_due(db):
     row = make_delivery(next_attempt_at=timezone.now() + timedelta(minutes=5))
 
-    assert services.deliveries_claim(target=row.target, limit=10) == []
+    assert leases.deliveries_claim(target=row.target, limit=10) == []
     assert selectors.due_targets() == []
 
 
 def claim_one(row):
-    (claimed,) = services.deliveries_claim(target=row.target, limit=1)
+    (claimed,) = leases.deliveries_claim(target=row.target, limit=1)
     return claimed
 
 
@@ -310,7 +310,7 @@ def test_a_claims_successes_are_recorded_together_and_only_where_still_held(db):
     target = make_target(publisher=None, batch_size=10)
     lead = make_lead()
     rows = [make_delivery(lead=lead, target=target, event="lead.updated") for _ in range(3)]
-    claimed = services.deliveries_claim(target=target, limit=10)
+    claimed = leases.deliveries_claim(target=target, limit=10)
     # The third row's lease ran out and another worker took it over.
     Delivery.objects.filter(pk=rows[2].pk).update(attempts=2)
     results = [Result(str(r.idempotency_key), "delivered", status_code=202) for r in claimed]

@@ -9,7 +9,7 @@ import time_machine
 from django.db import connection
 from django.utils import timezone
 
-from crm import selectors, services
+from crm import leases, selectors, services
 from crm.connectors import signing
 from crm.models import CrmTarget, Delivery
 from tests.crm.erasure_support import MARKERS, deliver, drain, erase, erasure_of, make_person
@@ -234,7 +234,7 @@ def test_a_delivery_in_flight_when_the_lead_is_erased_is_refused_when_it_comes_b
     lead = make_person(publisher=publisher)
     deliver(lead, https_target)
     update = make_delivery(lead=lead, target=https_target, event="lead.updated")
-    (claimed,) = services.deliveries_claim(target=https_target, limit=1)
+    (claimed,) = leases.deliveries_claim(target=https_target, limit=1)
     erase(lead)
 
     # When its lease ends and the sweep hands it on

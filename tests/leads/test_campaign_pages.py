@@ -73,6 +73,7 @@ ROUTES = [
     ("campaign-sequence", campaign_kwargs, "get", False, True),
     ("campaign-sequence-start", campaign_kwargs, "post", True, True),
     ("campaign-sequence-pause", campaign_kwargs, "post", True, True),
+    ("campaign-sequence-click-tracking", campaign_kwargs, "post", True, True),
     ("campaign-step-create", campaign_kwargs, "post", True, True),
     ("campaign-step-edit", step_kwargs, "get", True, True),
     ("campaign-step-edit", step_kwargs, "post", True, True),

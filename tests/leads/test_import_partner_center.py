@@ -7,9 +7,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from crm.models import Delivery
 from leads.intake import csv_import, partner_center_export
 from leads.models import Lead, LeadActivity
-from tests.factories import make_membership
+from tests.factories import make_membership, make_target
 from tests.leads.conftest import lead_payload
 from tests.leads.test_import import run_import
 
@@ -182,3 +183,25 @@ def test_the_portal_page_reports_what_was_missing(market, received, client_of):
     )
     assert html.count("Was missing") == 3
     assert html.count(">Already received<") == 2  # the total's label and row 1's badge
+
+
+def test_an_exported_lead_fans_out_to_the_publishers_targets_and_the_field_sellers(market):
+    # Given a publisher whose every lead qualifies, with two CRM targets, and the field sellers
+    market.publisher.qualification_threshold = 0
+    market.publisher.save()
+    first = make_target(publisher=market.publisher, name="Dynamics")
+    second = make_target(publisher=market.publisher, name="Webhook")
+    field_sellers = make_target(publisher=None, name="Microsoft field sellers")
+
+    # When the leads export is imported
+    run_import(EXPORT, market.publisher)
+
+    # Then every imported lead is owed to all three, qualified (Grace's second activity of the
+    # file, consolidated into her lead, is an update to all three as well)
+    leads = set(LeadActivity.objects.values_list("lead", flat=True))
+    assert len(leads) == 3
+    targets = (first, second, field_sellers)
+    owed = set(Delivery.objects.values_list("lead", "target", "event"))
+    qualified = {(lead, target.pk, "lead.qualified") for lead in leads for target in targets}
+    assert qualified <= owed
+    assert {event for _, _, event in owed - qualified} <= {"lead.updated"}

@@ -124,6 +124,55 @@ def test_a_stale_sending_row_is_never_sent_again(smtp):  # noqa: F811
     assert EmailSend.objects.get(step=sequence.steps[0]).status == "interrupted"
 
 
+def test_a_dead_senders_rows_are_settled_once_its_short_lease_runs_out(smtp):  # noqa: F811
+    with time_machine.travel(T0, tick=True) as clock:
+        sequence = Sequence(delays=(0, 24))
+        leads = sequence.leads(3)
+        sequence.enrol(leads)
+        claimed = nurture_send.enrollments_claim(batch_size=10)
+        # The sender committed the first row as `sending`, then was SIGKILLed.
+        first = Enrollment.objects.get(pk=claimed[0])
+        EmailSend.objects.create(enrollment=first, step=sequence.steps[0])
+
+        assert nurture_send.nurture_interrupted_settle().interrupted == 0  # still leased
+        clock.shift(nurture_send.LEASE + timedelta(seconds=1))
+        report = nurture_send.nurture_interrupted_settle()
+
+    assert report.interrupted == 1
+    assert smtp.received == []  # at most once: the interrupted step is never resent
+    assert EmailSend.objects.get().status == "interrupted"
+    first.refresh_from_db()
+    assert first.last_position == 1  # moved on to step 2, a day after the settling
+    assert T0 < first.next_send_at - timedelta(hours=24) < T0 + timedelta(minutes=1)
+    # The enrolments the dead sender had not reached wait for the regular sender.
+    assert Enrollment.objects.filter(last_position=0).count() == 2
+
+
+def test_a_stopping_sender_finishes_its_message_and_gives_back_the_rest(smtp, monkeypatch):  # noqa: F811
+    real_deliver = nurture_send.smtp_deliver
+
+    def sigterm_during_the_first(connection, message):
+        nurture_send.stopping.set()  # a deploy's SIGTERM, while the message is in flight
+        return real_deliver(connection, message)
+
+    monkeypatch.setattr(nurture_send, "smtp_deliver", sigterm_during_the_first)
+    try:
+        with time_machine.travel(T0, tick=True):
+            sequence = Sequence(delays=(0,))
+            sequence.enrol(sequence.leads(5))
+            report = send_all()
+            released = Enrollment.objects.filter(
+                last_position=0, next_send_at__lte=T0 + timedelta(seconds=5)
+            )
+            assert released.count() == 4  # due again at once, for the next worker
+    finally:
+        nurture_send.stopping.clear()
+
+    assert report.sent == 1
+    assert len(smtp.received) == 1
+    assert not EmailSend.objects.exclude(status="sent").exists()
+
+
 def test_every_message_carries_the_unsubscribe_headers_link_and_postal_address(smtp):  # noqa: F811
     with time_machine.travel(T0, tick=True):
         sequence = Sequence(delays=(0,))

@@ -97,3 +97,24 @@ def test_deploy_check_refuses_private_crm_targets(tmp_path):
 
     assert result.returncode != 0
     assert "crm.E001" in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("url", "backend", "option"),
+    [
+        ("sendgrid://:SG.key%2Fpart@", "anymail.backends.sendgrid", "api_key=SG.key/part"),
+        ("postmark://:server-token@", "anymail.backends.postmark", "server_token=server-token"),
+        ("amazonses://", "anymail.backends.amazon_ses", "-"),
+    ],
+)
+def test_email_url_selects_an_esp_through_anymail(tmp_path, url, backend, option):
+    env = _production_env(tmp_path, EMAIL_URL=url)
+    code = (
+        "from django.conf import settings; m = settings.MAILERS['default']; "
+        "print(m['BACKEND']); print(';'.join(f'{k}={v}' for k, v in m['OPTIONS'].items()) or '-')"
+    )
+
+    result = _manage("shell", "-c", code, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == [f"{backend}.EmailBackend", option]

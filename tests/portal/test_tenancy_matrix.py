@@ -17,6 +17,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from leads.nurture.links import link_sign
 from leads.nurture.unsubscribe import token_make
 from tests.portal.tenancy_world import World, body_of, client_for, foreign_rows
 
@@ -145,6 +146,14 @@ ROUTES: dict[str, Route] = {
             "token": token_make(publisher_id=w.a.publisher.pk, email="lead1@alphaqz.example")
         }
     ),
+    # A tracked link redirects to its signed URL; the ESP webhooks are absent without a secret.
+    "tracked-link": _public(
+        kwargs=lambda w: {"signed": link_sign(send_id=0, url="https://example.com/")},
+        anonymous=302,
+    ),
+    "anymail-sendgrid-tracking": _public(data=lambda w: {}, anonymous=404),
+    "anymail-postmark-tracking": _public(data=lambda w: {}, anonymous=404),
+    "anymail-amazon-ses-tracking": _public(data=lambda w: {}, anonymous=404),
     # The demo app's receiver (the suite sets DEMO_ENABLED): an unsigned post is refused.
     "demo-receiver": _public(data=lambda w: {}, anonymous=401),
     "home": _page(),
@@ -220,6 +229,7 @@ ROUTES: dict[str, Route] = {
     "campaign-sequence": _object_page(_campaign),
     "campaign-sequence-start": _action(_campaign, _to_sequence),
     "campaign-sequence-pause": _action(_campaign, _to_sequence),
+    "campaign-sequence-click-tracking": _action(_campaign, _to_sequence),
     "campaign-step-create": _action(
         _campaign,
         _to_sequence,

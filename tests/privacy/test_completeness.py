@@ -1,5 +1,6 @@
 """Completeness (issue 12, "Tests"): a person whose every field carries a marker goes
-through intake (single and bulk), the Partner Center webhook, a CSV import,
+through intake (single and bulk), the Partner Center webhook and Azure Table reader (against
+Azurite), a CSV import,
 consolidation, qualification, a nurture email, a status change in the portal, a staff
 edit in admin and an export; after the erasure, `pg_dump --data-only` of the database and
 the test's Redis databases hold none of the markers, and the CRM target that received the
@@ -7,17 +8,19 @@ person has its erasure delivery. A second erase is a no-op that says so."""
 
 import io
 import json
+from datetime import timedelta
 
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from crm.connectors import signing
 from crm.models import Delivery
 from inbound import services as inbound_services
-from inbound import sources
+from inbound import sources, table
 from inbound.models import InboundItem
 from leads.intake import csv_import
 from leads.models import EmailSend, Lead
@@ -25,8 +28,10 @@ from leads.nurture import send as nurture_send
 from privacy import services
 from tests.crm.conftest import trusted_loopback  # noqa: F401  (fixture)
 from tests.crm.erasure_support import drain
+from tests.crm.receivers.azurite import running_azurite
 from tests.crm.receivers.https_receiver import HttpsReceiver
 from tests.factories import make_membership, make_target, make_user
+from tests.inbound import table_support
 from tests.leads.conftest import Storefronts, lead_payload
 from tests.leads.nurture_support import Sequence, smtp  # noqa: F401
 from tests.privacy import drill
@@ -81,6 +86,27 @@ def _through_webhook(market) -> None:
     assert response.status_code == 200, response.content
     for pk in InboundItem.objects.filter(status="pending").values_list("pk", flat=True):
         inbound_services.inbound_item_process(item_id=pk)
+
+
+def _through_table(market, connection: str) -> None:
+    """Partner Center writes the person to its table; the reader reads it, the worker
+    processes it (inbound.table)."""
+    entity = table_support.pc_entity(
+        1,
+        customer_info=json.dumps(_details("table")),
+        Description=f"{MARK} description table",
+        PublisherDisplayName=f"{MARK} publisher",
+    )
+    table_support.write(connection, "MarketplaceLeads", [entity])
+    source = table_support.table_source(
+        market.publisher,
+        connection,
+        "MarketplaceLeads",
+        read_from=timezone.now() - timedelta(hours=1),
+    )
+    assert table.table_source_read(source_id=source.pk) == 1
+    table_support.process_pending()
+    assert InboundItem.objects.get(source=source).status == "processed"
 
 
 def _through_csv(market) -> None:
@@ -155,7 +181,11 @@ def _held(name: str) -> list[str]:
 
 
 @pytest.mark.usefixtures("trusted_loopback")
-def test_a_person_taken_everywhere_leaves_no_marker_after_erasure(smtp, receiver):  # noqa: F811
+def test_a_person_taken_everywhere_leaves_no_marker_after_erasure(
+    smtp,  # noqa: F811
+    receiver,
+    settings,
+):
     # Given a person taken through every way in, and a CRM that received them
     market = Storefronts()
     target = make_target(
@@ -165,9 +195,13 @@ def test_a_person_taken_everywhere_leaves_no_marker_after_erasure(smtp, receiver
     )
     _through_intake(market)
     _through_webhook(market)
+    with running_azurite() as connection:
+        settings.DEBUG = True  # Azurite speaks plain http on loopback
+        _through_table(market, connection)
+        settings.DEBUG = False
     _through_csv(market)
     lead = Lead.objects.get(publisher=market.publisher, email_normalized=EMAIL)
-    assert lead.activities.count() >= 3  # consolidated
+    assert lead.activities.count() >= 4  # consolidated
     _through_portal_and_admin(lead)
     lead.refresh_from_db()
     assert lead.status in ("qualified", "accepted")

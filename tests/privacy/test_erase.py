@@ -3,11 +3,13 @@
 import pytest
 
 from crm.models import Delivery
+from inbound import services as inbound_services
+from inbound.models import InboundItem, InboundSource
 from leads.models import EmailSend, Lead, Suppression
 from leads.nurture.address_hash import address_hash
 from privacy import selectors, services
 from privacy.models import AccessLogEntry, ErasureRecord
-from tests.factories import make_lead, make_user
+from tests.factories import make_lead, make_listing, make_user
 from tests.privacy.world import make_person, tables_holding
 
 pytestmark = pytest.mark.django_db
@@ -150,3 +152,27 @@ def test_the_record_reads_each_recipients_outcome_as_the_erasure_delivery_settle
         "delivered",
         "signalled",
     )
+
+
+def test_an_address_that_never_became_a_lead_is_erased_from_its_inbound_items():
+    # Given a Partner Center body that named the person but became no lead (a reject)
+    email = "zqunlinked.ada@contoso.example"
+    listing = make_listing()
+    source = InboundSource.objects.create(
+        publisher=listing.publisher, kind=InboundSource.Kind.WEBHOOK, listing=listing
+    )
+    item, _created = inbound_services.inbound_item_store(
+        source=source, body=f'{{"UserDetails": {{"Email": "{email}"}}}}', dedupe_key="k"
+    )
+    InboundItem.objects.filter(pk=item.pk).update(status="rejected", reason_code="invalid_lead")
+
+    # When the address is erased
+    report = services.person_erase(email=email, actor=None, reason="Art. 17", source="command")
+
+    # Then the body is gone, the erasure is recorded by its hash, and a second erase is a no-op
+    assert not report.is_noop
+    assert report.counts["inbound_items"] == 1
+    assert "zqunlinked" not in InboundItem.objects.get(pk=item.pk).body
+    record = ErasureRecord.objects.get()
+    assert (record.lead_ids, record.email_hashes) == ([], [address_hash(email)])
+    assert services.person_erase(email=email, actor=None, reason="again", source="command").is_noop
