@@ -330,3 +330,29 @@ def test_send_me_a_test_goes_to_the_editors_own_address(world):
     assert message.to == [world.owner.email]
     assert message.subject.startswith("[Test] Step 1: hello ")
     assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_goal_progress_goes_past_100_percent_when_the_goal_is_beaten(world):
+    """Issue 15: "610 of 500 (100%)" hid a beaten goal; the figure is not capped, the bar is."""
+    from leads.campaigns.selectors import Funnel
+
+    assert Funnel(qualified=610, goal=500).goal_percent == 122
+    assert Funnel(qualified=0, goal=0).goal_percent is None
+    for _n in range(3):
+        make_activity(
+            lead=make_lead(
+                publisher=world.publisher, status="qualified", qualified_at=timezone.now()
+            ),
+            listing=world.sequence.listing,
+            campaign=world.campaign,
+        )
+    world.campaign.goal_qualified_leads = 2
+    world.campaign.save()
+
+    response = world.client(world.member).get(
+        reverse("campaign-detail", kwargs={"campaign_id": world.campaign.pk})
+    )
+
+    html = response.content.decode()
+    assert "3 of 2 qualified leads (150%)" in html
+    assert '<progress max="2" value="2">' in html
