@@ -356,3 +356,25 @@ def test_goal_progress_goes_past_100_percent_when_the_goal_is_beaten(world):
     html = response.content.decode()
     assert "3 of 2 qualified leads (150%)" in html
     assert '<progress max="2" value="2">' in html
+
+
+def test_a_campaigns_form_offers_only_listings_of_its_storefront(world):
+    """Issue 15: the AppSource campaign form offered Azure Marketplace listings."""
+    appsource = make_listing(
+        publisher=world.publisher, name="Contoso Teams app", storefront=Storefront.APPSOURCE
+    )
+    azure = make_listing(
+        publisher=world.publisher, name="Contoso VM", storefront=Storefront.AZURE_MARKETPLACE
+    )
+    campaign = make_campaign(
+        publisher=world.publisher, name="Teams push", storefront=Storefront.APPSOURCE
+    )
+    client = world.client(world.owner)
+
+    edit = client.get(reverse("campaign-edit", kwargs={"campaign_id": campaign.pk}))
+    create = client.get(reverse("campaign-create"))
+
+    offered = {listing.pk for listing in edit.context["form"].fields["listings"].queryset}
+    assert appsource.pk in offered and azure.pk not in offered
+    assert "Contoso VM · Azure Marketplace" in create.text
+    assert "Contoso Teams app · AppSource" in create.text
