@@ -168,14 +168,18 @@ def test_publish_action_on_the_listing_page_publishes_an_appsource_listing_with_
     assert listing.status == Listing.Status.PUBLISHED
 
 
-def test_unpublish_action_takes_a_listing_off_the_storefront(staff_client, publisher):
-    listing = factories.make_listing(
+def _published_listing(publisher) -> Listing:
+    return factories.make_listing(
         publisher=publisher,
         storefront=Storefront.AZURE_MARKETPLACE,
         lead_management_enabled=True,
         status=Listing.Status.PUBLISHED,
         published_at="2026-01-01T00:00:00Z",
     )
+
+
+def test_unpublish_action_takes_a_listing_off_the_storefront(staff_client, publisher):
+    listing = _published_listing(publisher)
 
     response = run_action(
         staff_client, reverse("admin:leads_listing_changelist"), "unpublish", [listing.pk]
@@ -191,13 +195,7 @@ def test_publish_and_unpublish_count_only_listings_that_change_and_say_why_other
 ):
     """Issue 15: "Publish" counted listings that were already published."""
     # Given a published listing and a draft one that may be published
-    published = factories.make_listing(
-        publisher=publisher,
-        storefront=Storefront.AZURE_MARKETPLACE,
-        lead_management_enabled=True,
-        status=Listing.Status.PUBLISHED,
-        published_at="2026-01-01T00:00:00Z",
-    )
+    published = _published_listing(publisher)
     draft = factories.make_listing(
         publisher=publisher, storefront=Storefront.AZURE_MARKETPLACE, lead_management_enabled=True
     )
