@@ -44,7 +44,7 @@ define FIND_PYTHON
   exit 1 )
 endef
 
-.PHONY: help run test test-sqlite lint lint-imports fmt migrations-check check-deploy messages services clean python venv deps dev-deps node-deps system-deps
+.PHONY: help run logins test test-sqlite lint lint-imports fmt migrations-check check-deploy messages services clean python venv deps dev-deps node-deps system-deps
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -82,13 +82,19 @@ dev-deps: $(VENV)/.requirements-dev.stamp
 run: export DEBUG ?= 1
 # The demo HTTPS target is the portal's own /demo/receiver/ on loopback (first run only).
 run: export CRM_ALLOW_PRIVATE_TARGETS ?= 1
+logins: export DEBUG ?= 1
+logins: export CRM_ALLOW_PRIVATE_TARGETS ?= 1
+logins: ## Print the demo logins again (seed_demo creates nothing twice)
+	$(PY) manage.py seed_demo --quiet
+
 run: deps messages ## Migrate, seed the demo, then run web, worker and beat (Ctrl-C stops all)
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_demo
 	@echo
 	@echo "  Lead Portal is starting. Open http://127.0.0.1:8000/"
 	@echo "  Staff admin:                  http://127.0.0.1:8000/admin/"
-	@echo "  The demo logins are printed above. Ctrl-C stops the web, worker and beat."
+	@echo "  The demo logins are printed above; 'make logins' prints them again at any time."
+	@echo "  Ctrl-C stops the web, worker, beat and storefront simulator."
 	@echo
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/honcho -f Procfile start
 

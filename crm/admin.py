@@ -14,7 +14,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from crm import services, targets
+from crm import selectors, services, targets
 from crm.forms import CONFIG_FIELD_PREFIX, CONFIG_KEYS, CrmTargetForm, config_field_names
 from crm.models import CrmTarget, Delivery
 from crm.referrals import admin as referrals_admin  # noqa: F401  (registers its admin)
@@ -35,6 +35,19 @@ def field_seller_target_exists() -> bool:
 
 
 # --- CRM targets -----------------------------------------------------------------------
+
+
+def redeliver_refusal(*, delivery: Delivery) -> str | None:
+    """Why "Redeliver" leaves a selected delivery alone, or None when it sends it again."""
+    if delivery.status == Delivery.Status.SENDING:
+        return gettext("it is being sent right now.")
+    if delivery.event == Delivery.Event.TEST:
+        return gettext("a test lead is sent again from its CRM target's page.")
+    if delivery.event == Delivery.Event.ERASED:
+        return gettext("an erasure notice is never sent again.")
+    if not selectors.delivery_may_redeliver(delivery=delivery):
+        return gettext("its lead was erased.")
+    return None
 
 
 class AudienceFilter(admin.SimpleListFilter):
@@ -268,10 +281,7 @@ class DeliveryAdmin(ReadOnlyAdminMixin, BigTableAdminMixin, admin.ModelAdmin):
             count,
         ),
         permissions=["redeliver"],
-        # A test lead is sent again from its target; an erasure is never sent again.
-        rows=lambda queryset: queryset.exclude(status=Delivery.Status.SENDING).exclude(
-            event__in=[Delivery.Event.TEST, Delivery.Event.ERASED]
-        ),
+        skip=lambda delivery: redeliver_refusal(delivery=delivery),
     )
 
     def get_actions(self, request, action_location=admin.ActionLocation.CHANGE_LIST):

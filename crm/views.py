@@ -8,6 +8,7 @@ of another publisher answers 404, exactly like an id that does not exist.
 
 from dataclasses import dataclass
 
+from django.apps import apps
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -152,8 +153,20 @@ def target_create(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "crm/target_form.html",
-        {"form": form, "kind_label": CrmTarget.Kind(kind).label},
+        {
+            "form": form,
+            "kind_label": CrmTarget.Kind(kind).label,
+            "demo_receiver_url": _demo_receiver_url(request, kind),
+        },
     )
+
+
+def _demo_receiver_url(request: HttpRequest, kind: str) -> str:
+    """The first run's demo receiver (plain http, on this server) for an HTTPS target,
+    when the demo is installed; the product names it by URL only, never imports it."""
+    if kind != CrmTarget.Kind.HTTPS or not apps.is_installed("demo"):
+        return ""
+    return request.build_absolute_uri(reverse("demo-receiver"))
 
 
 @publisher_required

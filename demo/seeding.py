@@ -32,6 +32,7 @@ from demo.lead_rows import context_load
 from leads.campaigns import services as campaign_services
 from leads.catalog import services as catalog_services
 from leads.models import Campaign, Lead, LeadActivity, LeadTransition, Listing
+from leads.reporting import rollup
 from leads.scoring import services as scoring_services
 from portal.models import Membership, Publisher
 
@@ -86,6 +87,9 @@ def seed_demo(
         )
         for kind, number in written.items():
             report.count(kind, created=True, number=number)
+    # Issue 15: the dashboard showed zeros, then two days of history, until beat's
+    # five-minute rollup ran. The demo's 90 days are rolled up before the portal opens.
+    rollup.rollup_backfill(days=rollup.STATUS_WINDOW_DAYS + 1)
     return report
 
 

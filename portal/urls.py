@@ -1,12 +1,18 @@
 from django.apps import apps
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from inbound.api import router as inbound_router
 from leads.intake.api import api
 
 # Partner Center's HTTPS-endpoint webhook (inbound sits above leads, so it is mounted here).
 api.add_router("/inbound", inbound_router)
+
+# The staff pages carry the product's name, not "Django administration".
+admin.site.site_header = _("Lead Portal staff")
+admin.site.site_title = _("Lead Portal staff")
+admin.site.index_title = _("Publishers, leads and deliveries")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -106,7 +106,8 @@ class GuardedTransport(HttpTransport):
         except httpx.ConnectTimeout as exc:
             raise ServiceRequestTimeoutError("timed out connecting", error=exc) from exc
         except (httpx.ConnectError, httpx.PoolTimeout) as exc:
-            raise ServiceRequestError(f"could not connect ({exc})", error=exc) from exc
+            error = f"could not connect: {http_client.connect_failure(exc)}"
+            raise ServiceRequestError(error, error=exc) from exc
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
             raise ConfigurationError(f"the table endpoint cannot be used ({exc})") from exc
         except httpx.ReadTimeout as exc:

@@ -241,14 +241,66 @@ def result_for_error(delivery_id: str, exc: Exception) -> Result:
     if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
         return Result(delivery_id, "retryable", error="timed out connecting; nothing was sent")
     if isinstance(exc, httpx.ConnectError):
-        return Result(
-            delivery_id, "retryable", error=f"could not connect ({exc}); nothing was sent"
-        )
+        error = f"could not connect: {connect_failure(exc)}; nothing was sent"
+        return Result(delivery_id, "retryable", error=error)
     if isinstance(exc, httpx.TimeoutException):
         error = "timed out waiting for the answer; the CRM may have received the lead"
         return Result(delivery_id, "retryable", error=error)
     error = f"the connection failed ({type(exc).__name__}); the CRM may have received the lead"
     return Result(delivery_id, "retryable", error=error)
+
+
+# A transport error's text (OpenSSL's or the OS's) → a sentence a newcomer can act on.
+CONNECT_FAILURES = (
+    (
+        ("WRONG_VERSION_NUMBER", "record layer failure", "packet length too long"),
+        "the server at that address does not speak HTTPS (if it is a plain HTTP server, "
+        "such as the demo receiver, its address starts with http://)",
+    ),
+    (
+        ("certificate has expired",),
+        "the server's certificate has expired",
+    ),
+    (
+        ("Hostname mismatch", "IP address mismatch", "doesn't match"),
+        "the server's certificate is made out for another host name",
+    ),
+    (
+        ("CERTIFICATE_VERIFY_FAILED", "self-signed", "self signed", "unable to get local issuer"),
+        "the server's certificate is not trusted (self-signed, or issued by an authority "
+        "this portal does not know)",
+    ),
+    (
+        ("SSL", "TLS"),
+        "the secure (TLS) handshake with the server failed",
+    ),
+    (
+        ("Connection refused", "Errno 111", "Errno 61"),
+        "nothing accepts connections at that address and port (connection refused)",
+    ),
+    (
+        ("Name or service not known", "nodename nor servname", "name resolution", "no address"),
+        "the host name could not be found",
+    ),
+    (
+        ("Network is unreachable", "No route to host"),
+        "the network cannot reach that address",
+    ),
+    (
+        ("Connection reset",),
+        "the server closed the connection before answering",
+    ),
+)
+
+
+def connect_failure(exc: BaseException) -> str:
+    """Why a connection could not be made, as a sentence (issue 15: the portal showed
+    OpenSSL's raw "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1000)")."""
+    text = str(exc)
+    for markers, sentence in CONNECT_FAILURES:
+        if any(marker.lower() in text.lower() for marker in markers):
+            return sentence
+    return f"the connection failed ({type(exc).__name__})"
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:

@@ -5,7 +5,13 @@ from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from leads.admin.common import BOTH_LOCATIONS, FixedOnceAddedMixin, count_reported, rows_action
+from leads.admin.common import (
+    BOTH_LOCATIONS,
+    FixedOnceAddedMixin,
+    count_reported,
+    row_skipped,
+    rows_action,
+)
 from leads.catalog import services as catalog_services
 from leads.catalog.forms import CountryListField
 from leads.catalog.storefronts import Storefront
@@ -98,6 +104,9 @@ class ListingAdmin(FixedOnceAddedMixin, admin.ModelAdmin):
     def publish(self, request, queryset):
         published = 0
         for listing in queryset:
+            if listing.is_published:
+                row_skipped(request, listing, gettext("it was already published."))
+                continue
             try:
                 catalog_services.listing_publish(listing=listing)
             except catalog_services.ListingPublishRefused as refused:
@@ -118,6 +127,7 @@ class ListingAdmin(FixedOnceAddedMixin, admin.ModelAdmin):
     unpublish = rows_action(
         lambda listing: catalog_services.listing_unpublish(listing=listing),
         description=_("Unpublish the selected listings"),
+        skip=lambda listing: None if listing.is_published else gettext("it is not published."),
         done=lambda count: ngettext(
             "%(count)d listing unpublished.", "%(count)d listings unpublished.", count
         ),

@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterable, Sequence
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
+from django.utils.translation import gettext
 
 from portal.paginators import CheapCountPaginator
 
@@ -26,6 +27,13 @@ def count_reported(request, message: str, count: int) -> None:
     messages.success(request, message % {"count": count})
 
 
+def row_skipped(request, row, reason: str) -> None:
+    """Say which selected row an action left alone, and why."""
+    messages.warning(
+        request, gettext("%(row)s was skipped: %(reason)s") % {"row": row, "reason": reason}
+    )
+
+
 def rows_action[Row](
     apply: Callable[[Row], object],
     *,
@@ -34,14 +42,24 @@ def rows_action[Row](
     permissions: Sequence[str] = ("change",),
     location: admin.ActionLocation | list[admin.ActionLocation] = BOTH_LOCATIONS,
     rows: Callable[[QuerySet], Iterable[Row]] = lambda queryset: queryset,
+    skip: Callable[[Row], str | None] = lambda row: None,
 ):
     """The admin action that calls `apply` (a service) on each selected row that `rows`
-    keeps, then reports their count with the message `done(count)`."""
+    keeps, then reports their count with the message `done(count)`. A row for which
+    `skip` gives a reason is left alone, and the reason is shown beside its name."""
 
     @admin.action(description=description, permissions=permissions, location=location)
     def apply_selected(modeladmin, request, queryset):
-        count = rows_apply(rows(queryset), apply)
-        count_reported(request, done(count), count)
+        kept, skipped = [], 0
+        for row in rows(queryset):
+            if reason := skip(row):
+                row_skipped(request, row, reason)
+                skipped += 1
+            else:
+                kept.append(row)
+        count = rows_apply(kept, apply)
+        if count or not skipped:
+            count_reported(request, done(count), count)
 
     return apply_selected
 

@@ -41,9 +41,16 @@ class CampaignForm(forms.ModelForm):
     def __init__(self, *args, publisher, **kwargs):
         super().__init__(*args, **kwargs)
         self.publisher = publisher
-        self.fields["listings"].queryset = Listing.objects.filter(publisher=publisher).order_by(
-            "storefront", "name"
-        )
+        listings = Listing.objects.filter(publisher=publisher).order_by("storefront", "name")
+        if self.instance.pk:
+            # Issue 15: an AppSource campaign offered Azure Marketplace listings.
+            listings = listings.filter(storefront=self.instance.storefront)
+        else:
+            # A new campaign's storefront is chosen on the same form: say each listing's.
+            self.fields["listings"].label_from_instance = lambda listing: (
+                f"{listing.name} · {listing.get_storefront_display()}"
+            )
+        self.fields["listings"].queryset = listings
         self.fields["storefront"].help_text = _(
             "AppSource campaigns are nurture campaigns; Azure Marketplace campaigns are "
             "demand generation."

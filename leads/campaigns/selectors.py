@@ -84,7 +84,9 @@ class Funnel:
 
     @property
     def goal_percent(self) -> int | None:
-        return min(100, round(100 * self.qualified / self.goal)) if self.goal else None
+        """Qualified leads against the goal, past 100% when the goal is beaten ("610 of 500
+        (122%)"); only the progress bar stops at full."""
+        return round(100 * self.qualified / self.goal) if self.goal else None
 
     def rate(self, stage: str) -> int | None:
         """Percent of the campaign's leads that reached the stage."""

@@ -5,6 +5,13 @@ with `=`, `+`, `-` or `@` (and, in some, TAB, CR or LF) as a formula. `safe_cell
 single quote in front of such a cell, and every field is quoted, so that a cell can
 neither be a formula nor spill into the next column or row.
 
+Two flavours (issue 15: every "+1 …" phone number got a leading apostrophe):
+- `excel`, the default, is formula-safe as above. A phone number that starts with `+`
+  keeps its apostrophe there: Excel reads a leading `+` as a formula, so the apostrophe is
+  what keeps "+1 555 0100" text. Numbers without a leading sign are left alone.
+- `crm` is raw, for a CRM's importer, which never evaluates a cell: no apostrophe and no
+  BOM. The page warns that it is not safe to open in a spreadsheet.
+
 Headers are stable English names and values are codes (status `qualified`, ISO 8601
 times in UTC), because the file is read by tools as often as by people.
 """
@@ -38,16 +45,24 @@ HEADER = (
 )
 
 
-def safe_cell(value) -> str:
-    """A value as CSV text that no spreadsheet reads as a formula."""
+EXCEL, CRM = "excel", "crm"
+FLAVOURS = (EXCEL, CRM)
+
+
+def raw_cell(value) -> str:
+    """A value as CSV text, as it is (for a CRM's importer)."""
     if value is None:
         return ""
     if isinstance(value, bool):
-        text = "yes" if value else "no"
-    elif isinstance(value, datetime):
-        text = value.isoformat()
-    else:
-        text = str(value)
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def safe_cell(value) -> str:
+    """A value as CSV text that no spreadsheet reads as a formula."""
+    text = raw_cell(value)
     if text and text[0] in DANGEROUS_FIRST:
         return "'" + text
     return text
@@ -84,15 +99,18 @@ class _Line:
         return text
 
 
-def csv_lines(rows: Iterable[list]) -> Iterator[str]:
-    """The header and one quoted, formula-safe CSV line per row, lazily."""
+def csv_lines(rows: Iterable[list], *, flavour: str = EXCEL) -> Iterator[str]:
+    """The header and one quoted CSV line per row, lazily: formula-safe for Excel, raw
+    for a CRM."""
     writer = csv.writer(_Line(), quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    cell = raw_cell if flavour == CRM else safe_cell
     # The BOM tells Excel the file is UTF-8, so accented names survive a double-click.
-    yield codecs.BOM_UTF8.decode() + writer.writerow(HEADER)
+    bom = "" if flavour == CRM else codecs.BOM_UTF8.decode()
+    yield bom + writer.writerow(HEADER)
     for row in rows:
-        yield writer.writerow([safe_cell(value) for value in row])
+        yield writer.writerow([cell(value) for value in row])
 
 
-def export_lines(leads: Iterable) -> Iterator[str]:
+def export_lines(leads: Iterable, *, flavour: str = EXCEL) -> Iterator[str]:
     """The export of these leads as CSV lines."""
-    return csv_lines(lead_row(lead) for lead in leads)
+    return csv_lines((lead_row(lead) for lead in leads), flavour=flavour)

@@ -11,12 +11,35 @@ from django.forms import BaseModelFormSet, modelformset_factory
 from django.utils.translation import gettext_lazy as _
 
 from leads.catalog import selectors
-from leads.models import ScoringRule
+from leads.catalog.storefronts import Storefront
+from leads.models import LeadActivity, ScoringRule
 from leads.scoring.rules import RuleSpec
 from leads.scoring.services import ScoringRuleEdit
 
 RULE_FORM_PREFIX = "rules"
 MAX_RULES = 100
+
+
+# The codes a rule's value may hold, as the page says them (issue 15: INS, PLT were shown raw).
+VALUE_WORDS = {
+    ScoringRule.Condition.ACTION_CODE: dict(LeadActivity.ActionCode.choices),
+    ScoringRule.Condition.STOREFRONT: dict(Storefront.choices),
+}
+
+
+def rule_value_words(*, condition: str, value: str) -> str:
+    """A rule's comma-separated codes in words ("INS,PLT" → "Install / get it now, Contact
+    me (partner-led trial)"); empty for a condition whose values are already words."""
+    words = VALUE_WORDS.get(condition)
+    if not words or not value:
+        return ""
+    codes = [code.strip() for code in value.split(",") if code.strip()]
+    return ", ".join(str(words.get(code, code)) for code in codes)
+
+
+def action_code_legend() -> list[tuple[str, str]]:
+    """Each action code and its words, for the help above the rules."""
+    return [(code, str(label)) for code, label in LeadActivity.ActionCode.choices]
 
 
 class ScoringRuleForm(forms.ModelForm):
@@ -43,6 +66,12 @@ class ScoringRuleForm(forms.ModelForm):
         for field in self.fields.values():
             field.help_text = ""  # one explanation above the table, not one per row
         self.fields["position"].required = False
+
+    @property
+    def value_words(self) -> str:
+        """The value's codes in words, as the row was last saved or posted."""
+        condition = self["condition"].value() or ""
+        return rule_value_words(condition=condition, value=self["value"].value() or "")
 
     def clean_position(self) -> int:
         return self.cleaned_data.get("position") or 0

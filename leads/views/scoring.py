@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from leads.models import Lead, RescoreRun
 from leads.scoring import services as scoring_services
-from leads.scoring.forms import ThresholdForm, rules_formset
+from leads.scoring.forms import ThresholdForm, action_code_legend, rules_formset
 from leads.scoring.rules import (
     RuleSpec,
     activity_facts,
@@ -143,6 +143,7 @@ def _render_page(request: HttpRequest, formset, threshold_form, preview) -> Http
         "run": run,
         "run_active": run is not None and run.status in ACTIVE_RUN,
         "can_edit": request.membership.is_owner,
+        "action_codes": action_code_legend(),
     }
     response = render(request, "leads/scoring.html", context)
     if _is_htmx(request):

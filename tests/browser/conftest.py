@@ -74,6 +74,7 @@ class WatchedPage:
         self.dialogs: list[str] = []
         self.console_errors: list[str] = []
         self.failed_responses: list[str] = []  # names the URL behind "Failed to load resource"
+        self.tolerated: tuple[str, ...] = ()
         page.on("dialog", self._dialog)
         page.on("console", self._console)
         page.on("response", self._response)
@@ -103,7 +104,9 @@ class WatchedPage:
 
     def assert_clean(self, *, tolerate: tuple[str, ...] = ()):
         """No dialog, console error or CSP violation so far. `tolerate` names URLs (by
-        their ending) whose failed loads are a known, separately reported defect."""
+        their ending) whose failed loads are a known, separately reported defect. Every
+        watched page is checked again when its test ends, with the same tolerance."""
+        self.tolerated = tolerate
         assert self.dialogs == []
         errors = [e for e in self.console_errors if not any(f"{t})" in e for t in tolerate)]
         assert errors == [], self.failed_responses
@@ -132,13 +135,22 @@ def watched_in(request, browser, live_server):
         return pages[-1]
 
     yield open_page
-    if getattr(request.node, "browser_call_failed", False):
+    failed = getattr(request.node, "browser_call_failed", False)
+    if failed:
         for number, watched in enumerate(pages, start=1):
             name = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)
             with contextlib.suppress(Exception):  # a closed page must not hide the failure
                 watched.screenshot(f"failed-{name}-{number}")
-    for context in contexts:
-        context.close()
+    try:
+        # Issue 15: every page is checked, not only where a test remembered to: a console
+        # error or a CSP violation anywhere in the test fails it.
+        if not failed:
+            for watched in pages:
+                if not watched.page.is_closed():
+                    watched.assert_clean(tolerate=watched.tolerated)
+    finally:
+        for context in contexts:
+            context.close()
 
 
 @pytest.fixture
@@ -149,7 +161,8 @@ def watched(watched_in):
 def log_in(watched: WatchedPage, username: str, password: str) -> None:
     page = watched.page
     page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    # By field name, so that it signs in whatever the page's language.
+    page.locator("input[name='username']").fill(username)
+    page.locator("input[name='password']").fill(password)
+    page.locator("input[name='password']").press("Enter")
     page.wait_for_load_state()

@@ -174,8 +174,15 @@ def test_redeliver_action_sends_finished_rows_again_but_not_one_being_sent_or_a_
             follow=True,
         )
 
-    # Then the two finished rows are due again from a fresh count; the others are untouched
-    assert _messages(response) == ["2 deliveries will be sent again."]
+    # Then the two finished rows are due again from a fresh count; the others are untouched,
+    # and the page says why (issue 15: it reported the count and nothing about the rest)
+    assert sorted(_messages(response)) == sorted(
+        [
+            f"{sending} was skipped: it is being sent right now.",
+            f"{test} was skipped: a test lead is sent again from its CRM target's page.",
+            "2 deliveries will be sent again.",
+        ]
+    )
     states = {
         row.pk: (row.status, row.attempts)
         for row in Delivery.objects.filter(pk__in=[row.pk for row in rows])

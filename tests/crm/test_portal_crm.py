@@ -50,6 +50,30 @@ def test_each_kind_form_says_where_to_find_its_values(owner_client, kind, where)
     assert where in response.content.decode()
 
 
+def test_the_https_form_gives_the_demo_receivers_address(owner_client):
+    """Issue 15: a newcomer tried https:// against the plain-HTTP demo receiver."""
+    https_form = owner_client.get(reverse("crm-target-create") + "?kind=https").text
+    salesforce_form = owner_client.get(reverse("crm-target-create") + "?kind=salesforce").text
+
+    assert "<code>http://testserver/demo/receiver/</code>" in https_form
+    assert "demo-receiver-note" not in salesforce_form
+
+
+def test_a_verified_target_without_a_kept_test_lead_does_not_say_none_was_sent(
+    owner_client, publisher
+):
+    """Issue 15: "Verified" was shown beside "No test lead sent yet"."""
+    verified = make_target(publisher=publisher, verified_at=timezone.now())
+    unverified = make_target(publisher=publisher, name="New one")
+
+    verified_page = owner_client.get(reverse("crm-target-detail", args=[verified.pk])).text
+    unverified_page = owner_client.get(reverse("crm-target-detail", args=[unverified.pk])).text
+
+    assert "No test lead sent yet" not in verified_page
+    assert "no test lead of this target is kept in the log any more" in verified_page
+    assert "No test lead sent yet" in unverified_page
+
+
 # --- Create --------------------------------------------------------------------------------
 
 

@@ -167,3 +167,21 @@ def test_seed_demo_without_debug_gives_random_passwords_shown_once(settings, dja
     assert not staff.check_password("demo-staff-2026")
     assert "demo-staff-2026" not in first
     assert "staff / (set when it was first seeded; not shown again)" in second
+
+
+def test_seed_demo_leaves_the_dashboards_rollup_complete():
+    """Issue 15: a first run's dashboard showed zeros, then two days of history."""
+    from leads.models import LeadDailyStat
+
+    _seed("--leads", "40", "--quiet")
+
+    marketplace = Lead.objects.filter(origin="marketplace", is_test=False)
+    rolled_up = sum(
+        LeadDailyStat.objects.filter(is_test=False, origin="marketplace").values_list(
+            "new_count", flat=True
+        )
+    )
+    days = {timezone.localdate(at) for at in marketplace.values_list("created_at", flat=True)}
+    stat_days = set(LeadDailyStat.objects.values_list("day", flat=True))
+    assert rolled_up == marketplace.count() > 0
+    assert days <= stat_days and len(stat_days) > 2

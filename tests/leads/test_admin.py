@@ -168,14 +168,18 @@ def test_publish_action_on_the_listing_page_publishes_an_appsource_listing_with_
     assert listing.status == Listing.Status.PUBLISHED
 
 
-def test_unpublish_action_takes_a_listing_off_the_storefront(staff_client, publisher):
-    listing = factories.make_listing(
+def _published_listing(publisher) -> Listing:
+    return factories.make_listing(
         publisher=publisher,
         storefront=Storefront.AZURE_MARKETPLACE,
         lead_management_enabled=True,
         status=Listing.Status.PUBLISHED,
         published_at="2026-01-01T00:00:00Z",
     )
+
+
+def test_unpublish_action_takes_a_listing_off_the_storefront(staff_client, publisher):
+    listing = _published_listing(publisher)
 
     response = run_action(
         staff_client, reverse("admin:leads_listing_changelist"), "unpublish", [listing.pk]
@@ -184,6 +188,32 @@ def test_unpublish_action_takes_a_listing_off_the_storefront(staff_client, publi
     assert messages_of(response) == ["1 listing unpublished."]
     listing.refresh_from_db()
     assert listing.status == Listing.Status.UNPUBLISHED
+
+
+def test_publish_and_unpublish_count_only_listings_that_change_and_say_why_others_were_skipped(
+    staff_client, publisher
+):
+    """Issue 15: "Publish" counted listings that were already published."""
+    # Given a published listing and a draft one that may be published
+    published = _published_listing(publisher)
+    draft = factories.make_listing(
+        publisher=publisher, storefront=Storefront.AZURE_MARKETPLACE, lead_management_enabled=True
+    )
+    changelist = reverse("admin:leads_listing_changelist")
+
+    # When staff publish both, then unpublish both
+    publish = run_action(staff_client, changelist, "publish", [published.pk, draft.pk])
+    published.refresh_from_db()
+    unpublish = run_action(staff_client, changelist, "unpublish", [published.pk, draft.pk])
+    again = run_action(staff_client, changelist, "unpublish", [published.pk])
+
+    # Then each count is of the listings that changed, and the skipped one is named
+    assert sorted(messages_of(publish)) == sorted(
+        ["1 listing published.", f"{published} was skipped: it was already published."]
+    )
+    assert published.published_at.year == 2026
+    assert messages_of(unpublish) == ["2 listings unpublished."]
+    assert messages_of(again) == [f"{published} was skipped: it is not published."]
 
 
 # --- Campaigns --------------------------------------------------------------------------

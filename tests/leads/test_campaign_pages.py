@@ -331,3 +331,51 @@ def test_send_me_a_test_goes_to_the_editors_own_address(world):
     assert message.to == [world.owner.email]
     assert message.subject.startswith("[Test] Step 1: hello ")
     assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_goal_progress_goes_past_100_percent_when_the_goal_is_beaten(world):
+    """Issue 15: "610 of 500 (100%)" hid a beaten goal; the figure is not capped, the bar is."""
+    from leads.campaigns.selectors import Funnel
+
+    assert Funnel(qualified=610, goal=500).goal_percent == 122
+    assert Funnel(qualified=0, goal=0).goal_percent is None
+    for _n in range(3):
+        make_activity(
+            lead=make_lead(
+                publisher=world.publisher, status="qualified", qualified_at=timezone.now()
+            ),
+            listing=world.sequence.listing,
+            campaign=world.campaign,
+        )
+    world.campaign.goal_qualified_leads = 2
+    world.campaign.save()
+
+    response = world.client(world.member).get(
+        reverse("campaign-detail", kwargs={"campaign_id": world.campaign.pk})
+    )
+
+    html = response.content.decode()
+    assert "3 of 2 qualified leads (150%)" in html
+    assert '<progress max="2" value="2">' in html
+
+
+def test_a_campaigns_form_offers_only_listings_of_its_storefront(world):
+    """Issue 15: the AppSource campaign form offered Azure Marketplace listings."""
+    appsource = make_listing(
+        publisher=world.publisher, name="Contoso Teams app", storefront=Storefront.APPSOURCE
+    )
+    azure = make_listing(
+        publisher=world.publisher, name="Contoso VM", storefront=Storefront.AZURE_MARKETPLACE
+    )
+    campaign = make_campaign(
+        publisher=world.publisher, name="Teams push", storefront=Storefront.APPSOURCE
+    )
+    client = world.client(world.owner)
+
+    edit = client.get(reverse("campaign-edit", kwargs={"campaign_id": campaign.pk}))
+    create = client.get(reverse("campaign-create"))
+
+    offered = {listing.pk for listing in edit.context["form"].fields["listings"].queryset}
+    assert appsource.pk in offered and azure.pk not in offered
+    assert "Contoso VM · Azure Marketplace" in create.text
+    assert "Contoso Teams app · AppSource" in create.text

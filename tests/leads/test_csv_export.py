@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -212,3 +213,37 @@ def test_export_of_an_empty_filter_is_just_the_header(publisher, owner_client):
 
     # Then the file is the header alone
     assert rows == [list(HEADER)]
+
+
+def test_the_crm_flavour_is_raw_and_the_excel_one_protects_only_formula_starts(
+    publisher, owner_client
+):
+    """Issue 15: every phone got an apostrophe. Only a cell that starts with = + - @ TAB CR
+    or LF gets one, in the Excel file only; the CRM file is raw and has no BOM."""
+    make_lead(publisher=publisher, email="a@contoso.example", phone="+1 555 0100")
+    make_lead(publisher=publisher, email="b@contoso.example", phone="(555) 0101")
+    make_lead(publisher=publisher, email="c@contoso.example", phone="=1+1")
+
+    _response, excel = export(owner_client)
+    crm = owner_client.get(EXPORT, {"for": "crm"})
+    body = b"".join(crm.streaming_content).decode("utf-8")
+
+    phone = HEADER.index("Phone")
+    assert sorted(row[phone] for row in excel[1:]) == ["'+1 555 0100", "'=1+1", "(555) 0101"]
+    assert not body.startswith("\ufeff")
+    crm_rows = list(csv.reader(io.StringIO(body, newline="")))
+    assert sorted(row[phone] for row in crm_rows[1:]) == ["(555) 0101", "+1 555 0100", "=1+1"]
+    assert crm["Content-Disposition"].endswith('-for-crm.csv"')
+
+
+def test_the_list_offers_both_flavours_and_says_which_is_which(publisher, owner_client):
+    make_lead(publisher=publisher)
+
+    for language, crm_label in (("en", "For importing into a CRM"), ("es", "Para importar")):
+        page = owner_client.get(reverse("leads"), HTTP_ACCEPT_LANGUAGE=language).text
+
+        (crm_href,) = re.findall(r'href="([^"]*)" data-export="crm"', page)
+        (excel_href,) = re.findall(r'href="([^"]*)" data-export="excel"', page)
+        assert crm_href.startswith(EXPORT) and "for=crm" in crm_href
+        assert excel_href.startswith(EXPORT) and "for=" not in excel_href
+        assert crm_label in page

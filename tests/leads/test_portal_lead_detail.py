@@ -192,3 +192,36 @@ def test_referrals_tab_explains_co_sell_to_a_publisher_not_enrolled(publisher, o
     assert "Your publisher is not enrolled in Co-Sell" in html
     assert "ref@x.example" not in html
     assert "<table" not in html
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_every_date_on_the_lead_page_has_one_locale_aware_format(publisher, owner_client, language):
+    """Issue 15: the lead page mixed long and short date formats."""
+    import re
+    from datetime import datetime
+
+    from django.utils import timezone, translation
+    from django.utils.formats import date_format
+
+    lead = make_lead(publisher=publisher, marketing_consent=True)
+    lead.marketing_consent_at = lead.last_activity_at = timezone.now()
+    lead.save()
+    make_activity(lead=lead)
+    make_delivery(
+        lead=lead,
+        target=make_target(publisher=publisher),
+        status="delivered",
+        delivered_at=timezone.now(),
+    )
+    LeadTransition.objects.create(lead=lead, from_status="new", to_status="qualified", reason="x")
+
+    page = owner_client.get(
+        reverse("lead-detail", args=[lead.uuid]), HTTP_ACCEPT_LANGUAGE=language
+    ).text
+
+    times = re.findall(r'<time datetime="([^"]+)">([^<]+)</time>', page)
+    assert len(times) >= 4
+    with translation.override(language):
+        for iso, shown_text in times:
+            when = timezone.localtime(datetime.fromisoformat(iso))
+            assert shown_text == date_format(when, "SHORT_DATETIME_FORMAT"), iso

@@ -321,3 +321,29 @@ def test_an_unknown_rule_id_is_refused_in_the_preview_too(owner_client, scored):
     body = response.content.decode()
     assert "This rule is not one of this publisher&#x27;s rules." in body
     assert ScoringRule.objects.count() == 1
+
+
+@pytest.mark.parametrize("role", ["owner", "member"])
+def test_action_codes_are_shown_in_words_in_both_languages(client, owner, publisher, role):
+    """Issue 15: the page showed INS and PLT instead of words."""
+    make_rule(publisher=publisher, name="Installed it", condition="action_code", value="INS,PLT")
+    make_rule(publisher=publisher, name="On AppSource", condition="storefront", value="appsource")
+    user = owner if role == "owner" else make_membership(publisher=publisher).user
+    client.force_login(user)
+
+    english = client.get(reverse("scoring")).text
+    spanish = client.get(reverse("scoring"), HTTP_ACCEPT_LANGUAGE="es").text
+
+    assert "Install / get it now, Contact me (partner-led trial)</span>" in english
+    assert "Instalar / obtener ahora" in spanish
+    if role == "owner":  # the editor's help spells every code out
+        assert "<code>PLT</code> Contact me (partner-led trial)" in english
+
+
+def test_rule_value_words_keeps_an_unknown_code_as_it_is():
+    from leads.scoring.forms import rule_value_words
+
+    assert rule_value_words(condition="action_code", value="INS, Nope") == (
+        "Install / get it now, Nope"
+    )
+    assert rule_value_words(condition="country_in", value="US,GB") == ""

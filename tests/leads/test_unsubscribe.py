@@ -133,3 +133,20 @@ def test_suppression_is_per_publisher(sent):
     )
     assert Suppression.objects.get().publisher == other
     assert Enrollment.objects.filter(state="active").count() == 2
+
+
+def test_the_pages_carry_the_publishers_brand_and_nothing_of_the_portal(sent):
+    """Issue 15: the customer saw "Lead Portal" and its internal footer."""
+    path = path_of(sent.urls[sent.leads_[0].email])
+    client = Client()
+
+    pages = [client.get(path).text, client.post(path).text]
+    invalid = client.get(reverse("unsubscribe", kwargs={"token": "not-a-token"})).text
+
+    for page in pages:
+        assert f'<span class="brand">{sent.publisher.name}</span>' in page
+        assert f"· {sent.publisher.name}</title>" in page
+    for page in [*pages, invalid]:
+        assert "Lead Portal" not in page
+        assert "site-footer" not in page
+        assert "Sign in" not in page

@@ -291,3 +291,14 @@ def test_lead_changelist_says_more_than_the_limit_when_it_stopped_counting(
     assert response.status_code == 200
     assert "More than 3 leads" in response.text
     assert response.context["cl"].result_count == 4
+
+
+def test_the_staff_pages_carry_the_products_name(client, staff_user):
+    """Issue 15: the header said "Django administration"."""
+    client.force_login(staff_user)
+
+    for language, header in (("en", "Lead Portal staff"), ("es", "Personal de Lead Portal")):
+        response = client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE=language)
+
+        assert header in response.text
+        assert "Django" not in response.text
