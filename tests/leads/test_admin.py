@@ -24,6 +24,7 @@ def _publisher_form(**overrides) -> dict:
         "lead_contact_email": "leads@contoso.example",
         "postal_address": "1 Main St",
         "qualification_threshold": "50",
+        "time_zone": "UTC",  # the admin form shows it filled in
         "memberships-TOTAL_FORMS": "0",
         "memberships-INITIAL_FORMS": "0",
         "memberships-MIN_NUM_FORMS": "0",

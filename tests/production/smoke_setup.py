@@ -94,6 +94,7 @@ def main() -> None:
             "membership_id": membership.pk,
             "item_id": inbound_item.pk,
             "referral_id": referral.pk,
+            "signed": "not-a-signed-link",  # a tracked link's redirect: refused, never a 5xx
             "source_id": table.pk,
             "lead_id": str(lead.uuid),
             "token": token_make(publisher_id=publisher.pk, email=lead.email),
