@@ -1,12 +1,10 @@
 """Lead Portal settings: one module, driven by the environment (django-environ).
 
-Every variable is listed in `.env.example` and in the README. With nothing set, the
-embedded defaults of a first run apply: SQLite and the Celery file-system transport
-under `var/`, and email written to files under `var/`. Production differs only by
-environment variables.
+Every variable is listed in `.env.example` and in the README. With nothing set, the first
+run's embedded defaults apply: SQLite, the Celery file-system transport and email files,
+all under `var/`. Production differs only by environment variables.
 """
 
-import urllib.parse
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +13,8 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
+
+from portal.mail_config import anymail_settings, default_mailer
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
@@ -247,47 +247,20 @@ STORAGES = {
 }
 
 # --- Email ------------------------------------------------------------------------------
-# EMAIL_URL in django-environ's form (smtp://user:pass@host:587?tls=1, consolemail://,
-# filemail://). The first run writes every message to files under var/mail.
-# An ESP through django-anymail instead (docs/email.md): sendgrid://:API_KEY@,
-# postmark://:SERVER_TOKEN@, amazonses:// (AWS credentials from boto3's usual sources).
-_ANYMAIL_SCHEMES = {
-    "sendgrid": ("anymail.backends.sendgrid.EmailBackend", "api_key"),
-    "postmark": ("anymail.backends.postmark.EmailBackend", "server_token"),
-    "amazonses": ("anymail.backends.amazon_ses.EmailBackend", None),
-}
-_email_url = urllib.parse.urlsplit(env.str("EMAIL_URL", default="filemail://"))
-if _email_url.scheme in _ANYMAIL_SCHEMES:
-    _backend, _key_option = _ANYMAIL_SCHEMES[_email_url.scheme]
-    _email = {"EMAIL_BACKEND": _backend}
-    _esp_key = urllib.parse.unquote(_email_url.password or "")
-    _esp_options = {_key_option: _esp_key} if _key_option and _esp_key else {}
-else:
-    _email = env.email_url("EMAIL_URL", default="filemail://")
-_email_options = {
-    "host": _email.get("EMAIL_HOST") or None,
-    "port": _email.get("EMAIL_PORT") or None,
-    "username": _email.get("EMAIL_HOST_USER") or None,
-    "password": _email.get("EMAIL_HOST_PASSWORD") or None,
-    "use_tls": bool(_email.get("EMAIL_USE_TLS")),
-    "use_ssl": bool(_email.get("EMAIL_USE_SSL")),
-    "timeout": env.int("EMAIL_TIMEOUT", default=30),
-}
-if _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend"):
-    _mailer_options = {k: v for k, v in _email_options.items() if v is not None}
-elif _email["EMAIL_BACKEND"].endswith("filebased.EmailBackend"):
-    _mailer_options = {"file_path": _email.get("EMAIL_FILE_PATH") or str(VAR_DIR / "mail")}
-elif _email_url.scheme in _ANYMAIL_SCHEMES:
-    _mailer_options = _esp_options
-else:
-    _mailer_options = {}
-# The webhooks' basic auth, "user:password" (the webhooks answer 404 without it).
-ANYMAIL = {"WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default="")}
-if ANYMAIL["WEBHOOK_SECRET"]:
-    ANYMAIL["AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS"] = env.bool(
-        "ANYMAIL_SES_AUTO_CONFIRM", default=True
+# EMAIL_URL (portal.mail_config): SMTP, files under var/mail (the first run), or an ESP
+# through django-anymail (docs/email.md).
+# The ESP webhooks' basic auth, "user:password" (they answer 404 without it).
+ANYMAIL = anymail_settings(
+    env.str("ANYMAIL_WEBHOOK_SECRET", default=""),
+    ses_auto_confirm=env.bool("ANYMAIL_SES_AUTO_CONFIRM", default=True),
+)
+MAILERS = {
+    "default": default_mailer(
+        env.str("EMAIL_URL", default="filemail://"),
+        timeout=env.int("EMAIL_TIMEOUT", default=30),
+        var_dir=VAR_DIR,
     )
-MAILERS = {"default": {"BACKEND": _email["EMAIL_BACKEND"], "OPTIONS": _mailer_options}}
+}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Lead Portal <leads@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -425,9 +398,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
 }
 # --- Retention (privacy.retention, docs/operations.md) --------------------------------------
-# The hour (0-23, in TIME_ZONE) of the daily run; leads per batch, each batch one
-# transaction; how long a worker holds a run between batches before another may take it
-# over; how long one task works before it queues the next stretch (below the soft limit).
+# The daily run's hour (TIME_ZONE), leads per batch (one transaction each), a run's lease
+# between batches, and one task's time before it queues the next stretch.
 RETENTION_HOUR = env.int("RETENTION_HOUR", default=3)
 if not 0 <= RETENTION_HOUR <= 23:
     raise ImproperlyConfigured("RETENTION_HOUR must be an hour from 0 to 23.")
@@ -473,31 +445,27 @@ CRM_WAKE_TTL_SECONDS = env.int(
 )
 
 # --- Inbound: the Partner Center Azure Table reader (docs/partner-center.md) --------------
-# A read asks for the entities whose Timestamp is after the watermark less this window,
-# so that an entity which becomes visible late is still read (re-reads never duplicate).
+# How far a read goes back behind the watermark (late entities; re-reads never duplicate);
+# entities per page, one transaction each (Azure answers at most 1,000); a read's lease;
+# how long one read goes on before it leaves the rest to the next beat tick.
 INBOUND_TABLE_OVERLAP_SECONDS = env.int("INBOUND_TABLE_OVERLAP_SECONDS", default=300)
-# Entities per page; each page is stored in one transaction (Azure answers at most 1,000).
 INBOUND_TABLE_PAGE_SIZE = env.int("INBOUND_TABLE_PAGE_SIZE", default=200)
-# A source being read is leased; a worker killed mid-read leaves a lease that expires.
 INBOUND_TABLE_LEASE_SECONDS = env.int("INBOUND_TABLE_LEASE_SECONDS", default=120)
-# How long one read may go on before it leaves the rest to the next beat tick.
 INBOUND_TABLE_READ_BUDGET_SECONDS = env.int("INBOUND_TABLE_READ_BUDGET_SECONDS", default=60)
 
 # --- Partner Center Referrals API (Co-Sell referrals, crm.referrals) ----------------------
-# Azure AD's v1 token endpoint ({tenant} is the connection's directory) and the API base.
-# Tests point both at a loopback receiver.
+# Azure AD's v1 token endpoint ({tenant}: the connection's directory), the API's base.
 PARTNER_CENTER_TOKEN_URL = env.str(
     "PARTNER_CENTER_TOKEN_URL", default="https://login.microsoftonline.com/{tenant}/oauth2/token"
 )
 PARTNER_CENTER_API_URL = env.str(
     "PARTNER_CENTER_API_URL", default="https://api.partner.microsoft.com/v1.0/engagements/referrals"
 )
-# A sync re-reads referrals updated this long before its watermark (clock skew, late writes).
+# Re-read behind the watermark (skew, late writes); a dead sync's lease; the page size; the
+# longest 429 Retry-After waited out in the call (a longer one ends the sync).
 PARTNER_CENTER_SYNC_OVERLAP_SECONDS = env.int("PARTNER_CENTER_SYNC_OVERLAP_SECONDS", default=600)
-# One sync at a time per connection; a dead worker's sync is taken over after this.
 PARTNER_CENTER_SYNC_LEASE_SECONDS = env.int("PARTNER_CENTER_SYNC_LEASE_SECONDS", default=600)
 PARTNER_CENTER_PAGE_SIZE = env.int("PARTNER_CENTER_PAGE_SIZE", default=100)
-# A 429's Retry-After up to this is waited out in the call; a longer one ends the sync.
 PARTNER_CENTER_MAX_WAIT_SECONDS = env.float("PARTNER_CENTER_MAX_WAIT_SECONDS", default=30.0)
 
 # --- Admin ------------------------------------------------------------------------------
