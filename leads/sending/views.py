@@ -17,7 +17,7 @@ from leads.sending.selectors import SPAM_RATE_LIMIT
 from portal.tenancy.decorators import owner_required, publisher_required
 
 
-def _render(request: HttpRequest, *, form=None, status: int = 200) -> HttpResponse:
+def _render(request: HttpRequest, *, form=None) -> HttpResponse:
     publisher = request.publisher
     identity = selectors.identity_for_publisher(publisher=publisher)
     records = []
@@ -45,7 +45,7 @@ def _render(request: HttpRequest, *, form=None, status: int = 200) -> HttpRespon
         "complaint_percent": number_format(rates.complaint_rate * 100, 2),
         "spam_limit_percent": number_format(SPAM_RATE_LIMIT * 100, 1),
     }
-    return render(request, "leads/sending_identity.html", context, status=status)
+    return render(request, "leads/sending_identity.html", context)
 
 
 @never_cache
@@ -59,7 +59,8 @@ def sending_identity(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied(_("Only the publisher's owners can do this."))
     form = SendingIdentityForm(request.POST)
     if not form.is_valid():
-        return _render(request, form=form, status=422)
+        # The form again with the error next to the field, as the settings page does.
+        return _render(request, form=form)
     services.identity_save(publisher=request.publisher, from_email=form.cleaned_data["from_email"])
     messages.success(
         request,
