@@ -1,7 +1,11 @@
 """A publisher's sending identity: its From address, the DNS records it publishes and their
 check against a DNS server on loopback (never real DNS), and the rates shown (docs/email.md)."""
 
+import io
+
 import pytest
+from cryptography.fernet import Fernet
+from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 
@@ -293,3 +297,18 @@ def test_staff_see_an_identity_without_its_key_and_recheck_it(
     assert "1 identity checked, 1 verified." in checked.content.decode()
     identity.refresh_from_db()
     assert identity.is_verified
+
+
+def test_key_rotation_re_encrypts_the_dkim_key(publisher, settings):
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [old]
+    identity = identity_of(publisher)
+    private_key = identity.dkim_key["private_key"]
+
+    settings.FIELD_ENCRYPTION_KEYS = [new, old]
+    out = io.StringIO()
+    call_command("rotate_encryption_keys", stdout=out)
+
+    assert "Re-encrypted 1 sending identities." in out.getvalue()
+    settings.FIELD_ENCRYPTION_KEYS = [new]
+    assert SendingIdentity.objects.get().dkim_key["private_key"] == private_key
