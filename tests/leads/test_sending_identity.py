@@ -312,3 +312,16 @@ def test_key_rotation_re_encrypts_the_dkim_key(publisher, settings):
     assert "Re-encrypted 1 sending identities." in out.getvalue()
     settings.FIELD_ENCRYPTION_KEYS = [new]
     assert SendingIdentity.objects.get().dkim_key["private_key"] == private_key
+
+
+def test_the_page_speaks_spanish(publisher, owner, loopback_dns):  # noqa: F811
+    identity = identity_of(publisher)
+    loopback_dns.publish("contoso.example", "v=spf1 -all")
+    services.identity_check(identity=identity)
+
+    page = client_for(owner).get(PAGE, headers={"accept-language": "es"}).content.decode()
+
+    assert "Identidad de envío" in page
+    assert "Comprobar DNS" in page
+    assert "El registro SPF no incluye _spf.portal.test." in page
+    assert "Rebotes y quejas" in page
