@@ -25,7 +25,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import psycopg
 from psycopg import sql
@@ -44,6 +44,19 @@ PG_RESTORE = ["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error"]
 
 class DrillFailed(Exception):
     pass
+
+
+def _libpq(database_url: str) -> tuple[str, dict]:
+    """The URL without its password, and an environment with PGPASSWORD: a password in
+    a command line is visible to every user of the host (ps)."""
+    parts = urlsplit(database_url)
+    env = dict(os.environ)
+    if parts.password is None:
+        return database_url, env
+    env["PGPASSWORD"] = unquote(parts.password)
+    host = parts.netloc.rsplit("@", 1)[1]
+    user = parts.netloc.rsplit("@", 1)[0].split(":", 1)[0]
+    return parts._replace(netloc=f"{user}@{host}").geturl(), env
 
 
 def manifest_of(connection: psycopg.Connection) -> dict[str, dict]:
@@ -69,8 +82,10 @@ def backup(database_url: str, out: Path) -> Path:
         (snapshot,) = connection.execute("SELECT pg_export_snapshot()").fetchone()
         # pg_dump reads the snapshot this transaction holds open: the dump and the
         # manifest see exactly the same rows, whatever commits meanwhile.
+        url, env = _libpq(database_url)
         dumped = subprocess.run(
-            [*PG_DUMP, f"--snapshot={snapshot}", "-f", str(dump), "--dbname", database_url],
+            [*PG_DUMP, f"--snapshot={snapshot}", "-f", str(dump), "--dbname", url],
+            env=env,
             capture_output=True,
             text=True,
             check=False,
@@ -127,8 +142,10 @@ def drill(dump: Path, scratch_url: str, *, journal: Path | None, keep: bool) -> 
 
 
 def _restore_and_check(dump, scratch_url, expected, journal) -> list[str]:
+    url, env = _libpq(scratch_url)
     restored = subprocess.run(
-        [*PG_RESTORE, "--dbname", scratch_url, str(dump)],
+        [*PG_RESTORE, "--dbname", url, str(dump)],
+        env=env,
         capture_output=True,
         text=True,
         check=False,

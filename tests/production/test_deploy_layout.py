@@ -196,3 +196,18 @@ def test_gunicorn_starts_with_the_config_and_logs_no_query_string_or_token(tmp_p
     for secret in ("secret.example", "next=", "tok3nSECRETvalue", "127.0.0.1 -"):
         assert secret not in log
     assert not (metrics / "stale.db").exists()  # the multiprocess folder starts empty
+
+
+def test_a_shell_loads_the_example_env_file_as_systemd_does():
+    text = (DEPLOY / "env.example").read_text()
+    loaded = subprocess.run(
+        ["bash", "-c", f'set -a; . "{DEPLOY / "env.example"}"; set +a; env -0'],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin"},
+    ).stdout
+    values = dict(item.split("=", 1) for item in loaded.split("\0") if "=" in item)
+
+    for name, value in re.findall(r"^([A-Z][A-Z0-9_]+)=(.*)$", text, re.MULTILINE):
+        assert values[name] == value.strip('"'), name
