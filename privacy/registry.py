@@ -368,6 +368,9 @@ OTHER_STORES: dict[str, str] = {
     "kept by django-axes' own retention.",
     "csv_import": "A CSV import keeps no file: its rows become activities (raw payload) "
     "and replay keys, erased with them.",
+    "backups": "Database dumps (deploy/restore_drill.py backup) hold the leads as they were; "
+    "every restore is followed by replay_erasures. Their manifests hold row counts and one "
+    "checksum per table.",
 }
 
 PERSONAL_HINTS = (
