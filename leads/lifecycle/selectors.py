@@ -35,6 +35,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Concat, Lower, Trim
 
 from leads.catalog.storefronts import Storefront
+from leads.lifecycle import csv_export
 from leads.models import Lead, LeadActivity, LeadTransition, Referral
 from portal.models import Publisher
 
@@ -326,7 +327,7 @@ def latest_activities(*, leads: list[Lead]) -> dict[int, LeadActivity]:
 
 
 def leads_for_export(*, publisher: Publisher, filters: LeadFilters, sort: LeadSort):
-    """The matching leads in `sort` order with the export's extra columns, for streaming."""
+    """The matching leads in `sort` order as tuples of the export's columns, for streaming."""
     activities = LeadActivity.objects.filter(lead=OuterRef("pk"))
     # "appsource azure-marketplace": one EXISTS per storefront, portable to SQLite too.
     storefronts = Trim(
@@ -349,8 +350,8 @@ def leads_for_export(*, publisher: Publisher, filters: LeadFilters, sort: LeadSo
     order = [f"{direction}{alias}" for alias, _expr, _kind in sort.keys]
     return (
         leads.annotate(export_storefronts=storefronts, export_listing=Subquery(latest_listing))
-        .select_related("first_campaign", "latest_campaign")
         .order_by(*order, f"{direction}id")
+        .values_list(*csv_export.EXPORT_COLUMNS)
     )
 
 

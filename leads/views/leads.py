@@ -22,7 +22,7 @@ from leads.forms import BulkStatusForm, LeadFilterForm, LeadImportForm, LeadTran
 from leads.intake import csv_import
 from leads.lifecycle import selectors as lead_selectors
 from leads.lifecycle import services as lifecycle_services
-from leads.lifecycle.csv_export import CRM, EXCEL, export_lines
+from leads.lifecycle.csv_export import CRM, EXCEL, csv_lines
 from leads.lifecycle.selectors import SORT_DEFAULT_DESCENDING
 from leads.models import LeadActivity, LeadOrigin, LeadStatus
 from leads.nurture.selectors import nurture_refusal_for_lead
@@ -189,7 +189,7 @@ def lead_export(request):
     flavour = CRM if request.GET.get("for") == CRM else EXCEL
     # A server-side cursor hands the rows over in chunks: memory stays flat in the row count.
     response = StreamingHttpResponse(
-        export_lines(leads.iterator(chunk_size=EXPORT_CHUNK_SIZE), flavour=flavour),
+        csv_lines(leads.iterator(chunk_size=EXPORT_CHUNK_SIZE), flavour=flavour),
         content_type="text/csv; charset=utf-8",
     )
     kind = "referrals" if origin == LeadOrigin.CO_SELL else "leads"
