@@ -14,16 +14,16 @@ OIDC_BACKEND = "portal.sso.backends.OidcBackend"
 def sso_settings(env: environ.Env, *, apps: list[str], middleware: list[str]) -> dict:
     """The settings to add: apps, middleware and backends extended, and the OIDC values."""
     issuer = env.str("OIDC_ISSUER", default="").rstrip("/")
-    auth_index = middleware.index("django.contrib.auth.middleware.AuthenticationMiddleware")
+    after = middleware.index("django.contrib.messages.middleware.MessageMiddleware")
     return {
         "INSTALLED_APPS": [*apps, "django_otp", "django_otp.plugins.otp_totp", "portal.sso"],
-        # django-otp's request.user.is_verified() right after the user is known; the staff
-        # rules (SSO only, or a second factor for admin) right after that.
+        # django-otp's request.user.is_verified() once the user and messages are known;
+        # the staff rules (SSO only, or a second factor for admin) right after that.
         "MIDDLEWARE": [
-            *middleware[: auth_index + 1],
+            *middleware[: after + 1],
             "django_otp.middleware.OTPMiddleware",
             "portal.sso.middleware.StaffSignInMiddleware",
-            *middleware[auth_index + 1 :],
+            *middleware[after + 1 :],
         ],
         # django-axes first (it refuses locked-out attempts), then passwords, then OIDC.
         "AUTHENTICATION_BACKENDS": [

@@ -54,6 +54,11 @@ class TokenForm(forms.Form):
         token = self.cleaned_data["token"].strip()
         if not token.isdigit():
             raise forms.ValidationError(_("Enter the six digits of the code."), code="digits")
+        if self.device is not None and not self.device.verify_is_allowed()[0]:
+            raise forms.ValidationError(
+                _("Too many wrong codes. Wait a little, then enter the current code."),
+                code="throttled",
+            )
         if self.device is None or not self.device.verify_token(token):
             raise forms.ValidationError(
                 _("That code is wrong or has expired. Enter the current code."), code="wrong"
