@@ -6,6 +6,7 @@ Staff only: a publisher's user gets 404 here. The QR code is an SVG served by it
 
 import base64
 import io
+from urllib.parse import urlencode
 
 import segno
 from django.contrib.auth.decorators import login_required
@@ -90,7 +91,7 @@ def verify(request):
     _staff(request)
     device = _confirmed(request.user)
     if device is None:
-        return redirect(f"{reverse('otp-setup')}?next={_next_url(request)}")
+        return redirect(f"{reverse('otp-setup')}?{urlencode({'next': _next_url(request)})}")
     form = TokenForm(request.POST or None, device=device)
     if request.method == "POST" and form.is_valid():
         otp_login(request, device)

@@ -32,7 +32,6 @@ SCRIPT = Path(__file__).with_name("oidc_provider.mjs")
 START_TIMEOUT_SECONDS = 30.0
 CLIENT_ID = "lead-portal"
 CLIENT_SECRET = "lead-portal-test-client-secret-0123456789"
-REDIRECT_URI = "http://testserver/oidc/callback/"
 POST_LOGOUT_URI = "http://testserver/accounts/login/"
 STAFF_GROUP = "lead-portal-staff"
 DOMAIN = "contoso.test"
@@ -85,8 +84,9 @@ def wait_until_answering(process: subprocess.Popen, issuer: str, log: Path) -> N
 
 
 @contextmanager
-def running_provider() -> Iterator[OpenIdProvider]:
-    """Start oidc-provider with one confidential client and ACCOUNTS; stop it after."""
+def running_provider(portal_url: str = "http://testserver") -> Iterator[OpenIdProvider]:
+    """Start oidc-provider with one confidential client of the portal at `portal_url`,
+    and ACCOUNTS; stop it after."""
     if not (REPO_ROOT / "node_modules" / "oidc-provider").is_dir():
         pytest.fail("oidc-provider is not installed: run `npm ci` at the repository root")
     port = free_port()
@@ -100,8 +100,8 @@ def running_provider() -> Iterator[OpenIdProvider]:
             {
                 "client_id": CLIENT_ID,
                 "client_secret": CLIENT_SECRET,
-                "redirect_uris": [REDIRECT_URI],
-                "post_logout_redirect_uris": [POST_LOGOUT_URI],
+                "redirect_uris": [f"{portal_url}/oidc/callback/"],
+                "post_logout_redirect_uris": [f"{portal_url}/accounts/login/"],
                 "grant_types": ["authorization_code"],
                 "response_types": ["code"],
                 "token_endpoint_auth_method": "client_secret_post",
