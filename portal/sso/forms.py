@@ -7,8 +7,8 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
 STAFF_NEED_SSO = _(
-    "Staff accounts sign in with single sign-on: use the “Sign in with your organisation” "
-    "button. Local passwords are switched off for staff."
+    "Staff accounts sign in with single sign-on: use the “Sign in with …” button "
+    "above. Local passwords are switched off for staff."
 )
 
 
