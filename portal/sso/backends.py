@@ -188,6 +188,8 @@ class OidcBackend(OIDCAuthenticationBackend):
         if user is None:
             if not staff_by_group:
                 return None, "no_access"
+            if self.UserModel.objects.filter(username__iexact=email).exists():
+                return None, "ambiguous"  # that username is someone else's account
             user = self.UserModel.objects.create_user(username=email, email=email, password=None)
         granted_before = identity is not None and identity.staff_by_group
         if staff_by_group and not user.is_staff:

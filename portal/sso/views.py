@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render, resolve_url
 from django.utils.translation import gettext_lazy as _
@@ -73,7 +74,12 @@ class CallbackView(oidc_views.OIDCAuthenticationCallbackView):
     def get(self, request):
         if not sso_enabled():
             raise Http404
-        return super().get(request)
+        try:
+            return super().get(request)
+        except SuspiciousOperation:
+            # A state this browser never started (a replayed or forged callback).
+            logger.warning("sso.refused", extra={"reason": "state"})
+            return refused(request, "token")
 
     def login_failure(self):
         if self.request.GET.get("error"):

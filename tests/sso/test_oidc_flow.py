@@ -223,3 +223,26 @@ def test_an_unreachable_provider_is_a_clear_page_not_an_error(settings):
 
     assert response.status_code == 403
     assert "cannot be reached" in response.content.decode()
+
+
+def test_a_callback_this_browser_never_started_is_refused(sso):
+    client = Client()
+    client.get("/oidc/authenticate/")  # a sign-in of its own, with another state
+
+    response = client.get("/oidc/callback/", {"code": "stolen", "state": "forged"})
+
+    assert response.status_code == 403
+    assert "could not be verified" in response.content.decode()
+    assert signed_in_user(client) is None
+
+
+def test_the_staff_group_never_takes_over_another_accounts_username(sso, browser):
+    other = make_user(username=ACCOUNTS["staff"]["email"], email="someone.else@contoso.test")
+    client = Client()
+
+    response = sign_in(client, browser, "staff")
+
+    assert response.status_code == 403
+    assert signed_in_user(client) is None
+    other.refresh_from_db()
+    assert not other.is_staff
