@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("portal.shell.urls")),
     path("", include("portal.sso.urls")),
     path("", include("leads.urls")),
+    path("", include("leads.sending.urls")),
     path("", include("crm.urls")),
     path("", include("inbound.urls")),
     path("", include("inbound.table_urls")),
