@@ -13,6 +13,7 @@
 import logging
 
 import jwt
+import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import SuspiciousOperation
@@ -100,6 +101,11 @@ class OidcBackend(OIDCAuthenticationBackend):
             return super().authenticate(request, **kwargs)
         except SignInRefused as refused:
             request.sso_refusal = refused.reason
+        except requests.HTTPError as error:
+            # The provider answered but refused the code (used, expired, another client).
+            status = error.response.status_code if error.response is not None else None
+            logger.warning("sso.token_request_refused", extra={"status": status})
+            request.sso_refusal = "token"
         except (DiscoveryError, OSError) as error:
             logger.warning("sso.provider_unavailable", extra={"error": type(error).__name__})
             request.sso_refusal = "provider"

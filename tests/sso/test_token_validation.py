@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import pytest
 from django.contrib.auth import SESSION_KEY
-from django.test import Client
+from django.test import Client, override_settings
 
 from portal.sso.models import SsoIdentity
 from tests.factories import make_membership, make_user
@@ -101,4 +101,18 @@ def test_a_token_with_an_unknown_key_id_is_refused(forger, member):
     response = client.get("/oidc/callback/", {"code": "c", "state": query["state"][0]})
 
     assert response.status_code == 403
+    assert SESSION_KEY not in client.session
+
+
+def test_a_code_the_token_endpoint_refuses_is_a_clear_page(forger, member):
+    forger.id_token = ""
+    client = Client()
+    start = client.get("/oidc/authenticate/")
+    state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
+    # The token endpoint answers 401 to a wrong client secret.
+    with override_settings(OIDC_CLIENT_SECRET="not-the-secret"):
+        response = client.get("/oidc/callback/", {"code": "c", "state": state})
+
+    assert response.status_code == 403
+    assert "could not be verified" in response.content.decode()
     assert SESSION_KEY not in client.session
