@@ -119,7 +119,8 @@ services: ## Check PostgreSQL and Redis on this machine; start them if they are 
 	    echo "Redis did not answer within $(SERVICE_WAIT_SECONDS) s." >&2; exit 1; }; \
 	fi
 
-# Node tools for the tests (Azurite, the Azure Table emulator), pinned in package-lock.json:
+# Node tools for the tests (Azurite, the Azure Table emulator; oidc-provider, the OpenID
+# Provider of the single sign-on tests), pinned in package-lock.json:
 # installed again only when node_modules is missing or older than the lock file.
 node-deps:
 	@if [ -f package.json ]; then \

@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
+from portal.auth_config import sso_settings
 from portal.mail_config import anymail_settings, default_mailer, sending_identity_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -190,10 +191,8 @@ LOGOUT_REDIRECT_URL = "login"
 # any usernames, within LOGIN_COOLOFF_MINUTES; then even the right password is refused
 # until the cool-off has passed or staff unlock. Attempts live in the database (shared by
 # every web worker, and listed in admin).
-AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
+# Apps, middleware and backends of single sign-on and two-factor (portal/auth_config.py).
+globals().update(sso_settings(env, apps=INSTALLED_APPS, middleware=MIDDLEWARE))
 AXES_HANDLER = "portal.throttling.TieredAxesHandler"
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)

@@ -5,6 +5,8 @@ from django.utils.translation import gettext_lazy as _
 
 from inbound.api import router as inbound_router
 from leads.intake.api import api
+from portal.sso.forms import AdminLoginForm
+from portal.sso.views import LogoutView
 
 # Partner Center's HTTPS-endpoint webhook (inbound sits above leads, so it is mounted here).
 api.add_router("/inbound", inbound_router)
@@ -13,11 +15,16 @@ api.add_router("/inbound", inbound_router)
 admin.site.site_header = _("Lead Portal staff")
 admin.site.site_title = _("Lead Portal staff")
 admin.site.index_title = _("Publishers, leads and deliveries")
+# Staff sign-in rules (docs/sso.md): no staff password when LOCAL_PASSWORDS_FOR_STAFF is off.
+admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
+    # Admin's sign-out also ends a single sign-on at the provider.
+    path("admin/logout/", LogoutView.as_view()),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("", include("portal.shell.urls")),
+    path("", include("portal.sso.urls")),
     path("", include("leads.urls")),
     path("", include("leads.sending.urls")),
     path("", include("crm.urls")),

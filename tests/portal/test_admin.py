@@ -7,6 +7,7 @@ from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from crm.models import CrmTarget, Delivery, ReferralConnection
 from inbound import sources as inbound_sources
@@ -35,6 +36,7 @@ from leads.models import (
 from leads.sending import services as sending_services
 from portal.models import Membership, Publisher
 from portal.paginators import CheapCountPaginator, CountKind
+from portal.sso.models import SsoIdentity
 from privacy.models import AccessLogEntry, ErasureRecord
 from tests import factories
 from tests.crm.referrals_support import connect
@@ -86,6 +88,7 @@ def _one_row_of_every_model(publisher, staff_user) -> dict:
             created_at=timezone.now(),
         ),
         **_sign_in_rows(),
+        **_sso_rows(staff_user),
         **_inbound_rows(listing),
         **retention_admin_rows(publisher),
         AccessLogEntry: AccessLogEntry.objects.create(action="view", source="admin"),
@@ -122,6 +125,14 @@ def _sign_in_rows() -> dict:
         ),
         AccessLog: AccessLog.objects.create(**seen, **at),
         AccessFailureLog: AccessFailureLog.objects.create(**seen, **at, locked_out=False),
+    }
+
+
+def _sso_rows(user) -> dict:
+    """Single sign-on bindings and TOTP devices (portal.sso, django-otp)."""
+    return {
+        SsoIdentity: SsoIdentity.objects.create(user=user, issuer="https://idp.test", subject="s"),
+        TOTPDevice: TOTPDevice.objects.create(user=user, name="phone"),
     }
 
 
@@ -194,6 +205,8 @@ def test_staff_opens_changelist_add_and_change_page_of_every_model_admin(
         "retention.RetentionRun": (200, 403, 200),
         "privacy.AccessLogEntry": (200, 403, 200),
         "privacy.ErasureRecord": (200, 403, 200),
+        "sso.SsoIdentity": (200, 403, 200),
+        "otp_totp.TOTPDevice": (200, 200, 200),
     }
 
 

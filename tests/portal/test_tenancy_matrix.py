@@ -141,6 +141,13 @@ ROUTES: dict[str, Route] = {
     "password_reset_confirm": _public(kwargs=lambda w: {"uidb64": "MQ", "token": "set-password"}),
     "password_reset_complete": _public(),
     "healthz": _public(),
+    # Single sign-on: 404 while OIDC_ISSUER is unset (tests/sso covers it configured).
+    "oidc_authentication_init": _public(anonymous=404),
+    "oidc_authentication_callback": _public(anonymous=404),
+    # Staff two-factor: staff only (a publisher's user gets 404, tests/sso/test_staff_otp.py).
+    "otp-setup": _public(anonymous=302),
+    "otp-qr": _public(anonymous=302),
+    "otp-verify": _public(anonymous=302),
     "unsubscribe": _public(
         kwargs=lambda w: {
             "token": token_make(publisher_id=w.a.publisher.pk, email="lead1@alphaqz.example")
