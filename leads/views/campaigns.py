@@ -161,7 +161,7 @@ def _save_step(request, campaign, step, form) -> bool:
     if not form.is_valid():
         return False
     try:
-        nurture.step_save(campaign=campaign, step=step, **form.cleaned_data)
+        nurture.step_save(campaign=campaign, step=step, **form.service_fields())
     except ValidationError as error:
         form.add_error(None, error)
         return False

@@ -233,7 +233,13 @@ ROUTES: dict[str, Route] = {
     "campaign-step-create": _action(
         _campaign,
         _to_sequence,
-        data=lambda w: {"delay_hours": 24, "subject": "Next", "body": "Hi", "stop_condition": ""},
+        data=lambda w: {
+            "delay_value": 1,
+            "delay_unit": "days",
+            "subject": "Next",
+            "body": "Hi",
+            "stop_condition": "",
+        },
     ),
     "campaign-step-edit": _object_page(_step),
     "campaign-step-delete": _action(_step, _to_sequence),
