@@ -96,7 +96,38 @@ class CampaignForm(forms.ModelForm):
         return data
 
 
-class StepForm(forms.ModelForm):
+class _TemplateFieldsMixin:
+    """The subject and body checks shared by the step form and the live preview (S11)."""
+
+    def _clean_template(self, name: str) -> str:
+        text = self.cleaned_data[name]
+        errors = template_errors(text)
+        if errors:
+            raise forms.ValidationError(errors)
+        return text
+
+    def clean_subject(self):
+        subject = self._clean_template("subject")
+        if "\n" in subject or "\r" in subject:
+            raise forms.ValidationError(_("A subject is one line."))
+        return subject
+
+    def clean_body(self):
+        return self._clean_template("body")
+
+
+class StepPreviewForm(_TemplateFieldsMixin, forms.Form):
+    """What the step editor's live preview renders: the subject and body being typed."""
+
+    subject = forms.CharField(
+        label=gettext_lazy("Subject"), max_length=200, required=False, strip=False
+    )
+    body = forms.CharField(
+        label=gettext_lazy("Body"), max_length=20_000, required=False, strip=False
+    )
+
+
+class StepForm(_TemplateFieldsMixin, forms.ModelForm):
     """A step of the sequence. Placeholders only; anything else is refused here (S11).
     The delay is a number and a unit (minutes, hours, days), stored in minutes."""
 
@@ -131,22 +162,6 @@ class StepForm(forms.ModelForm):
             "[a link](https://…), [Unsubscribe]({unsubscribe_url}). No HTML or images. "
             "Placeholders: %(allowed)s."
         ) % {"allowed": allowed}
-
-    def _clean_template(self, name: str) -> str:
-        text = self.cleaned_data[name]
-        errors = template_errors(text)
-        if errors:
-            raise forms.ValidationError(errors)
-        return text
-
-    def clean_subject(self):
-        subject = self._clean_template("subject")
-        if "\n" in subject or "\r" in subject:
-            raise forms.ValidationError(_("A subject is one line."))
-        return subject
-
-    def clean_body(self):
-        return self._clean_template("body")
 
     def clean(self):
         cleaned = super().clean()
