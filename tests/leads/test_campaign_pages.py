@@ -80,6 +80,7 @@ ROUTES = [
     ("campaign-step-delete", step_kwargs, "post", True, True),
     ("campaign-step-preview", step_kwargs, "get", False, True),
     ("campaign-step-test", step_kwargs, "post", True, True),
+    ("campaign-step-live-preview", campaign_kwargs, "post", True, True),
 ]
 
 
