@@ -69,7 +69,7 @@ campaign = Campaign.objects.create(
     starts_on=date(2026, 1, 1), status="active",
 )
 nurture.step_save(
-    campaign=campaign, step=None, delay_hours=0, subject="Hello {first_name}",
+    campaign=campaign, step=None, delay_minutes=0, subject="Hello {first_name}",
     body="Hi {first_name} of {company},\\n\\nA word about {offer_title}.\\n\\n{unsubscribe_url}",
 )
 nurture.sequence_start(campaign=campaign)

@@ -54,7 +54,7 @@ campaign = Campaign.objects.create(
     starts_on=date(2026, 1, 1), status="active",
 )
 step = nurture.step_save(
-    campaign=campaign, step=None, delay_hours=0, subject="Hello {first_name}",
+    campaign=campaign, step=None, delay_minutes=0, subject="Hello {first_name}",
     body="Hi {first_name},\\n\\n{unsubscribe_url}",
 )
 target = CrmTarget(publisher=publisher, kind="https", name="Bench CRM", config={

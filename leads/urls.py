@@ -53,6 +53,11 @@ urlpatterns = [
         name="campaign-step-create",
     ),
     path(
+        "campaigns/<int:campaign_id>/sequence/preview/",
+        campaign_views.campaign_step_live_preview,
+        name="campaign-step-live-preview",
+    ),
+    path(
         "campaigns/<int:campaign_id>/sequence/steps/<int:step_id>/",
         campaign_views.campaign_step_edit,
         name="campaign-step-edit",

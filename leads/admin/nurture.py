@@ -30,7 +30,7 @@ class NurtureStepForm(forms.ModelForm):
 
     class Meta:
         model = NurtureStep
-        fields = ("campaign", "position", "delay_hours", "subject", "body", "stop_condition")
+        fields = ("campaign", "position", "delay_minutes", "subject", "body", "stop_condition")
 
     def clean(self):
         cleaned = super().clean()
@@ -43,11 +43,15 @@ class NurtureStepForm(forms.ModelForm):
 @admin.register(NurtureStep)
 class NurtureStepAdmin(admin.ModelAdmin):
     form = NurtureStepForm
-    list_display = ("campaign", "position", "delay_hours", "subject", "stop_condition")
+    list_display = ("campaign", "position", "delay", "subject", "stop_condition")
     list_select_related = ("campaign",)
     search_fields = ("subject", "campaign__name", "campaign__code")
     autocomplete_fields = ("campaign",)
     readonly_fields = ("created_at", "updated_at")
+
+    @admin.display(description=_("delay"), ordering="delay_minutes")
+    def delay(self, step):
+        return step.delay_words
 
 
 @admin.register(NurtureSequence)

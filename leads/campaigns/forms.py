@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy
 from leads.campaigns.services import campaign_code_taken
 from leads.catalog.storefronts import CAMPAIGN_KIND_BY_STOREFRONT, CampaignKind
 from leads.models import Campaign, Listing, NurtureStep
+from leads.nurture.delays import MAX_DELAY_MINUTES, DelayUnit, delay_minutes, delay_parts
 from leads.nurture.render import PLACEHOLDERS, template_errors
 
 
@@ -95,22 +96,8 @@ class CampaignForm(forms.ModelForm):
         return data
 
 
-class StepForm(forms.ModelForm):
-    """A step of the sequence. Placeholders only; anything else is refused here (S11)."""
-
-    class Meta:
-        model = NurtureStep
-        fields = ("delay_hours", "subject", "body", "stop_condition")
-        widgets = {"body": forms.Textarea(attrs={"rows": 12})}
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        allowed = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
-        self.fields["body"].help_text = _(
-            "Markdown: blank lines start paragraphs, **bold**, *italic*, - lists, "
-            "[a link](https://…), [Unsubscribe]({unsubscribe_url}). No HTML or images. "
-            "Placeholders: %(allowed)s."
-        ) % {"allowed": allowed}
+class _TemplateFieldsMixin:
+    """The subject and body checks shared by the step form and the live preview (S11)."""
 
     def _clean_template(self, name: str) -> str:
         text = self.cleaned_data[name]
@@ -127,3 +114,66 @@ class StepForm(forms.ModelForm):
 
     def clean_body(self):
         return self._clean_template("body")
+
+
+class StepPreviewForm(_TemplateFieldsMixin, forms.Form):
+    """What the step editor's live preview renders: the subject and body being typed."""
+
+    subject = forms.CharField(
+        label=gettext_lazy("Subject"), max_length=200, required=False, strip=False
+    )
+    body = forms.CharField(
+        label=gettext_lazy("Body"), max_length=20_000, required=False, strip=False
+    )
+
+
+class StepForm(_TemplateFieldsMixin, forms.ModelForm):
+    """A step of the sequence. Placeholders only; anything else is refused here (S11).
+    The delay is a number and a unit (minutes, hours, days), stored in minutes."""
+
+    delay_value = forms.IntegerField(
+        label=gettext_lazy("Delay"),
+        min_value=0,
+        initial=0,
+        help_text=gettext_lazy(
+            "After enrolment for the first step, after the previous step otherwise. "
+            "At most 365 days."
+        ),
+    )
+    delay_unit = forms.ChoiceField(
+        label=gettext_lazy("Unit"), choices=DelayUnit.choices, initial=DelayUnit.DAYS
+    )
+
+    class Meta:
+        model = NurtureStep
+        fields = ("subject", "body", "stop_condition")
+        widgets = {"body": forms.Textarea(attrs={"rows": 12})}
+
+    field_order = ("delay_value", "delay_unit", "subject", "body", "stop_condition")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            value, unit = delay_parts(self.instance.delay_minutes)
+            self.initial.update(delay_value=value, delay_unit=unit)
+        allowed = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
+        self.fields["body"].help_text = _(
+            "Markdown: blank lines start paragraphs, **bold**, *italic*, - lists, "
+            "[a link](https://…), [Unsubscribe]({unsubscribe_url}). No HTML or images. "
+            "Placeholders: %(allowed)s."
+        ) % {"allowed": allowed}
+
+    def clean(self):
+        cleaned = super().clean()
+        value, unit = cleaned.get("delay_value"), cleaned.get("delay_unit")
+        if value is not None and unit and delay_minutes(value, unit) > MAX_DELAY_MINUTES:
+            self.add_error("delay_value", _("A delay is at most 365 days."))
+        return cleaned
+
+    def service_fields(self) -> dict:
+        """What leads.nurture.services.step_save takes."""
+        data = {name: self.cleaned_data[name] for name in self.Meta.fields}
+        data["delay_minutes"] = delay_minutes(
+            self.cleaned_data["delay_value"], self.cleaned_data["delay_unit"]
+        )
+        return data

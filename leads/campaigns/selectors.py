@@ -7,14 +7,15 @@ both, and a campaign's figures never shrink when a later campaign touches its le
 (which `Lead.latest_campaign` would do). Co-Sell referrals and test leads never count.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, timedelta
 
-from django.db.models import Count, F, Min, Q, QuerySet
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from leads.models import (
     Campaign,
+    EmailEvent,
     EmailSend,
     Enrollment,
     Lead,
@@ -115,6 +116,18 @@ def campaign_funnels(*, publisher: Publisher, campaigns: list[Campaign]) -> dict
     }
 
 
+def campaign_goal_progress(*, publisher: Publisher, limit: int) -> list[tuple[Campaign, Funnel]]:
+    """The latest running or past campaigns with their funnels: what the dashboard's
+    "Campaign goals" shows, from the same selector as the campaign page (two queries)."""
+    campaigns = list(
+        Campaign.objects.filter(publisher=publisher)
+        .exclude(status=Campaign.Status.DRAFT)
+        .order_by("-starts_on", "name")[:limit]
+    )
+    funnels = campaign_funnels(publisher=publisher, campaigns=campaigns)
+    return [(campaign, funnels[campaign.pk]) for campaign in campaigns]
+
+
 def campaign_leads_per_day(*, campaign: Campaign) -> list[tuple[date, int]]:
     """New attributed leads per day (by each lead's first activity in the campaign)."""
     today = timezone.localdate()
@@ -141,10 +154,17 @@ def campaign_leads_per_day(*, campaign: Campaign) -> list[tuple[date, int]]:
 
 @dataclass(frozen=True)
 class StepFigures:
+    """A step's messages: `sent` left our server (`sent_at`); delivered, opened, clicked and
+    complained come from ESP events and tracked clicks; each count is of messages."""
+
     step: NurtureStep
     sent: int = 0
-    unsubscribed: int = 0
+    delivered: int = 0
+    opened: int = 0
+    clicked: int = 0
     bounced: int = 0
+    complained: int = 0
+    unsubscribed: int = 0
     deferred: int = 0
     interrupted: int = 0
     qualified_after: int = 0  # sent messages whose lead was qualified after receiving it
@@ -154,32 +174,59 @@ class StepFigures:
         """The share (0–100) of this step's recipients qualified after the email."""
         return round(100 * self.qualified_after / self.sent, 1) if self.sent else None
 
+    @property
+    def has_sends(self) -> bool:
+        """Whether any message of the step was attempted (then it cannot be deleted)."""
+        return bool(self.sent or self.bounced or self.deferred or self.interrupted)
 
-def campaign_step_figures(*, campaign: Campaign) -> list[StepFigures]:
-    """Per step: messages sent, unsubscribes they led to, bounces, pending retries, and
-    the recipients qualified after the message."""
-    sends = {
-        row.pop("step_id"): row
-        for row in EmailSend.objects.filter(step__campaign=campaign)
-        .values("step_id")
+
+def _event_of(kind: str) -> Exists:
+    return Exists(EmailEvent.objects.filter(send=OuterRef("pk"), kind=kind))
+
+
+def _suppressed_by(reason: str) -> Exists:
+    return Exists(Suppression.objects.filter(send=OuterRef("pk"), reason=reason))
+
+
+def _step_send_counts(sends: QuerySet[EmailSend], group: str) -> QuerySet:
+    """Each figure of StepFigures (but the step) for `sends`, per `group`: one query."""
+    left = Q(sent_at__isnull=False)
+    return (
+        sends.values(group)
         .annotate(
-            sent=Count("pk", filter=Q(status=EmailSend.Status.SENT)),
+            sent=Count("pk", filter=left),
+            delivered=Count("pk", filter=Q(delivered_at__isnull=False)),
+            opened=Count("pk", filter=Q(_event_of(EmailEvent.Kind.OPENED))),
+            clicked=Count("pk", filter=Q(_event_of(EmailEvent.Kind.CLICKED))),
             bounced=Count("pk", filter=Q(status=EmailSend.Status.BOUNCED)),
+            complained=Count(
+                "pk",
+                filter=Q(_event_of(EmailEvent.Kind.COMPLAINED))
+                | Q(_suppressed_by(Suppression.Reason.COMPLAINED)),
+            ),
+            unsubscribed=Count(
+                "pk",
+                filter=Q(_event_of(EmailEvent.Kind.UNSUBSCRIBED))
+                | Q(_suppressed_by(Suppression.Reason.UNSUBSCRIBED)),
+            ),
             deferred=Count("pk", filter=Q(status=EmailSend.Status.DEFERRED)),
             interrupted=Count("pk", filter=Q(status=EmailSend.Status.INTERRUPTED)),
             qualified_after=Count(
-                "pk",
-                filter=Q(
-                    status=EmailSend.Status.SENT,
-                    enrollment__lead__qualified_at__gt=F("sent_at"),
-                ),
+                "pk", filter=left & Q(enrollment__lead__qualified_at__gt=F("sent_at"))
             ),
         )
         .order_by()
-    }
-    unsubscribed = _unsubscribed_per("send__step_id", send__step__campaign=campaign)
+    )
+
+
+def campaign_step_figures(*, campaign: Campaign) -> list[StepFigures]:
+    """Per step: sent, delivered, opened, clicked, bounced, complained, unsubscribed, pending
+    retries, and the recipients qualified after the message. Two queries, whatever the
+    number of steps (docs/email.md, "Figures per step")."""
+    sends = EmailSend.objects.filter(step__campaign=campaign)
+    counts = {row.pop("step_id"): row for row in _step_send_counts(sends, "step_id")}
     return [
-        StepFigures(step=step, unsubscribed=unsubscribed.get(step.pk, 0), **sends.get(step.pk, {}))
+        StepFigures(step=step, **counts.get(step.pk, {}))
         for step in campaign.nurture_steps.order_by("position")
     ]
 
@@ -198,36 +245,13 @@ def campaign_enrollment_counts(*, campaign: Campaign) -> dict[str, int]:
 
 
 def campaign_email_totals(*, campaign_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Sent, unsubscribed and bounced per campaign (for the comparison)."""
-    totals = {pk: {"sent": 0, "unsubscribed": 0, "bounced": 0} for pk in campaign_ids}
-    rows = (
-        EmailSend.objects.filter(step__campaign_id__in=campaign_ids)
-        .values("step__campaign_id")
-        .annotate(
-            sent=Count("pk", filter=Q(status=EmailSend.Status.SENT)),
-            bounced=Count("pk", filter=Q(status=EmailSend.Status.BOUNCED)),
-        )
-        .order_by()
-    )
-    for row in rows:
-        totals[row["step__campaign_id"]].update(sent=row["sent"], bounced=row["bounced"])
-    unsubscribed = _unsubscribed_per(
-        "send__step__campaign_id", send__step__campaign_id__in=campaign_ids
-    )
-    for campaign_id, n in unsubscribed.items():
-        totals[campaign_id]["unsubscribed"] = n
+    """The per-step figures summed per campaign (for the comparison), in one query."""
+    names = [field.name for field in fields(StepFigures) if field.name != "step"]
+    totals = {pk: dict.fromkeys(names, 0) for pk in campaign_ids}
+    sends = EmailSend.objects.filter(step__campaign_id__in=campaign_ids)
+    for row in _step_send_counts(sends, "step__campaign_id"):
+        totals[row.pop("step__campaign_id")].update(row)
     return totals
-
-
-def _unsubscribed_per(group: str, **conditions) -> dict[int, int]:
-    """Unsubscriptions through the nurture emails that match `conditions`, counted per `group`."""
-    return dict(
-        Suppression.objects.filter(reason=Suppression.Reason.UNSUBSCRIBED, **conditions)
-        .values(group)
-        .annotate(n=Count("pk"))
-        .values_list(group, "n")
-        .order_by()
-    )
 
 
 def campaign_sample_lead(*, campaign: Campaign) -> Lead | None:

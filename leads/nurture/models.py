@@ -1,5 +1,7 @@
 """Nurture email: sequences, steps, enrolments, sends and suppressed addresses (docs/nurture.md)."""
 
+from datetime import timedelta
+
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
@@ -9,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from leads.campaigns.models import Campaign
 from leads.catalog.models import listing_reference_key
 from leads.lifecycle.models import Lead
+from leads.nurture.delays import MAX_DELAY_MINUTES, delay_words
 from portal.tenancy.model_fields import TimestampedModel, acting_user_key, publisher_key
 
 
@@ -52,7 +55,7 @@ class NurtureSequence(models.Model):
 
 
 class NurtureStep(TimestampedModel):
-    """One email of a sequence: sent `delay_hours` after enrolment (first step) or after
+    """One email of a sequence: sent `delay_minutes` after enrolment (first step) or after
     the previous step. Subject and body are placeholder templates (leads.nurture.render)."""
 
     class StopCondition(models.TextChoices):
@@ -66,9 +69,9 @@ class NurtureStep(TimestampedModel):
         verbose_name=_("campaign"),
     )
     position = models.PositiveSmallIntegerField(_("order"))
-    delay_hours = models.PositiveIntegerField(
-        _("delay (hours)"),
-        validators=[MaxValueValidator(24 * 365)],
+    delay_minutes = models.PositiveIntegerField(
+        _("delay (minutes)"),
+        validators=[MaxValueValidator(MAX_DELAY_MINUTES)],
         help_text=_("After enrolment for the first step, after the previous step otherwise."),
     )
     subject = models.CharField(_("subject"), max_length=200)
@@ -89,6 +92,15 @@ class NurtureStep(TimestampedModel):
 
     def __str__(self):
         return f"{self.position}. {self.subject}"
+
+    @property
+    def delay(self) -> timedelta:
+        return timedelta(minutes=self.delay_minutes)
+
+    @property
+    def delay_words(self) -> str:
+        """The delay in words ("2 days", "30 minutes"), in the active language."""
+        return delay_words(self.delay_minutes)
 
 
 class Enrollment(models.Model):

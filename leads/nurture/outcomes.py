@@ -117,7 +117,7 @@ def _advance(advanced, steps, now: datetime, report: SendReport) -> None:
             changes |= {"state": Enrollment.State.COMPLETED, "next_send_at": None}
             report.completed += len(ids)
         else:
-            changes["next_send_at"] = now + timedelta(hours=following.delay_hours)
+            changes["next_send_at"] = now + following.delay
         Enrollment.objects.filter(pk__in=ids).update(**changes)
 
 

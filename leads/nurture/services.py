@@ -68,7 +68,7 @@ def step_save(
     *,
     campaign: Campaign,
     step: NurtureStep | None,
-    delay_hours: int,
+    delay_minutes: int,
     subject: str,
     body: str,
     stop_condition: str = "",
@@ -86,7 +86,7 @@ def step_save(
         step = NurtureStep(campaign=campaign, position=last + 1)
     elif step.campaign_id != campaign.pk:
         raise ValidationError(_("This step belongs to another campaign."))
-    step.delay_hours, step.subject, step.body = delay_hours, subject, body
+    step.delay_minutes, step.subject, step.body = delay_minutes, subject, body
     step.stop_condition = stop_condition
     step.full_clean()
     step.save()
@@ -161,13 +161,13 @@ INSERT INTO leads_enrollment
     (lead_id, campaign_id, state, stop_reason, last_position, soft_failures,
      enrolled_at, next_send_at, consent_listing_id)
 SELECT l.id, v.campaign_id, 'active', '', 0, 0, %s::timestamptz,
-       %s::timestamptz + make_interval(hours => first_step.delay_hours),
+       %s::timestamptz + make_interval(mins => first_step.delay_minutes),
        CASE WHEN l.marketing_consent THEN NULL ELSE v.listing_id END
 FROM (VALUES {rows}) AS v(lead_id, campaign_id, listing_id)
 JOIN leads_lead l ON l.id = v.lead_id
 JOIN leads_nurturesequence s ON s.campaign_id = v.campaign_id AND s.status = 'running'
 JOIN LATERAL (
-    SELECT st.delay_hours FROM leads_nurturestep st
+    SELECT st.delay_minutes FROM leads_nurturestep st
     WHERE st.campaign_id = v.campaign_id ORDER BY st.position LIMIT 1
 ) AS first_step ON TRUE
 WHERE l.origin = 'marketplace' AND NOT l.is_test
@@ -229,7 +229,7 @@ def _enrollments_create_portable(pairs: list[tuple[int, int, int | None]], now: 
         campaign_id__in={c for _l, c, _s in pairs},
         campaign__nurture_sequence__status=NurtureSequence.Status.RUNNING,
     ).order_by("campaign_id", "-position")
-    for campaign_id, delay in steps.values_list("campaign_id", "delay_hours"):
+    for campaign_id, delay in steps.values_list("campaign_id", "delay_minutes"):
         first_delay[campaign_id] = delay  # the lowest position comes last and wins
     leads = {
         lead.pk: lead
@@ -262,7 +262,7 @@ def _enrollments_create_portable(pairs: list[tuple[int, int, int | None]], now: 
                 lead_id=lead_id,
                 campaign_id=campaign_id,
                 enrolled_at=now,
-                next_send_at=now + timedelta(hours=first_delay[campaign_id]),
+                next_send_at=now + timedelta(minutes=first_delay[campaign_id]),
                 consent_listing_id=None if lead.marketing_consent else listing_id,
             )
         )

@@ -1,4 +1,5 @@
-"""The dashboard's reads of leads: rolled-up daily figures and campaign progress.
+"""The dashboard's reads of leads: rolled-up daily figures (campaign progress is read live
+through leads.campaigns.selectors, like the campaign page).
 
 Marketplace figures leave out test leads and Co-Sell referrals (DESIGN §1). The funnel by
 status is cached by the rollup task: `leads.reporting.rollup.status_counts`.
@@ -6,10 +7,9 @@ status is cached by the rollup task: `leads.reporting.rollup.status_counts`.
 
 from datetime import date
 
-from django.db.models import Q, QuerySet, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Sum
 
-from leads.models import Campaign, LeadDailyStat, LeadOrigin
+from leads.models import LeadDailyStat, LeadOrigin
 
 
 def daily_stats_for_publisher(*, publisher, since: date, until: date) -> list[dict]:
@@ -23,18 +23,4 @@ def daily_stats_for_publisher(*, publisher, since: date, until: date) -> list[di
         .annotate(new=Sum("new_count"), qualified=Sum("qualified_count"))
         .annotate(accepted=Sum("accepted_count"))
         .order_by()
-    )
-
-
-def campaigns_with_qualified(*, publisher, limit: int) -> QuerySet[Campaign]:
-    """The latest running or past campaigns, each with its rolled-up qualified leads."""
-    qualified = Sum(
-        "daily_stats__qualified_count",
-        filter=Q(daily_stats__origin=LeadOrigin.MARKETPLACE, daily_stats__is_test=False),
-    )
-    return (
-        Campaign.objects.filter(publisher=publisher)
-        .exclude(status=Campaign.Status.DRAFT)
-        .annotate(qualified=Coalesce(qualified, 0))
-        .order_by("-starts_on", "name")[:limit]
     )

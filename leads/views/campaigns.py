@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from leads.campaigns import selectors
 from leads.campaigns import services as campaign_services
-from leads.campaigns.forms import CampaignForm, StepForm
+from leads.campaigns.forms import CampaignForm, StepForm, StepPreviewForm
 from leads.lifecycle.snapshot import LeadSnapshot
 from leads.models import Campaign, NurtureSequence
 from leads.nurture import render as nurture_render
@@ -161,7 +161,7 @@ def _save_step(request, campaign, step, form) -> bool:
     if not form.is_valid():
         return False
     try:
-        nurture.step_save(campaign=campaign, step=step, **form.cleaned_data)
+        nurture.step_save(campaign=campaign, step=step, **form.service_fields())
     except ValidationError as error:
         form.add_error(None, error)
         return False
@@ -221,10 +221,10 @@ SAMPLE_LEAD = LeadSnapshot(
 )
 
 
-def _sample_recipient(request, campaign) -> nurture_render.Recipient:
-    """The campaign's latest lead, or a made-up one when it has none yet."""
+def _sample_recipient(request, campaign, *, made_up: bool = False) -> nurture_render.Recipient:
+    """The campaign's latest lead, or a made-up one when it has none yet (or `made_up`)."""
     publisher = request.publisher
-    lead = selectors.campaign_sample_lead(campaign=campaign)
+    lead = None if made_up else selectors.campaign_sample_lead(campaign=campaign)
     listing = campaign.listings.order_by("name").first()
     return nurture_render.Recipient(
         lead=LeadSnapshot.of(lead) if lead else SAMPLE_LEAD,
@@ -257,6 +257,33 @@ def campaign_step_preview(request: HttpRequest, campaign_id: int, step_id: int) 
         ),
     }
     return render(request, "leads/campaign_step_preview.html", context)
+
+
+@owner_required(lookup=_campaign_lookup)
+@require_POST
+def campaign_step_live_preview(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """The step editor's live preview (an htmx fragment): the subject and body being typed,
+    rendered for a made-up sample lead by the sender's own renderer. Template errors are
+    shown in place of the preview: a 422, or a 200 for htmx, which would not swap a 4xx
+    (and the browser would log the 4xx as a console error while the owner types)."""
+    campaign = _campaign_or_404(request, campaign_id)
+    form = StepPreviewForm(request.POST)
+    template = "leads/partials/step_live_preview.html"
+    if not form.is_valid():
+        status = 200 if request.headers.get("HX-Request") == "true" else 422
+        return render(request, template, {"form": form}, status=status)
+    message = nurture_render.build_message(
+        subject=form.cleaned_data["subject"],
+        body=form.cleaned_data["body"],
+        recipient=_sample_recipient(request, campaign, made_up=True),
+        unsubscribe_url=_preview_unsubscribe_url(),
+    )
+    html_part = next(
+        content for content, mimetype in message.alternatives if mimetype == "text/html"
+    )
+    # The whole HTML part goes into a sandboxed iframe's srcdoc (escaped by the template).
+    context = {"form": form, "message": message, "html_part": html_part}
+    return render(request, template, context)
 
 
 def _preview_unsubscribe_url() -> str:

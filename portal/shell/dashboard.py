@@ -3,10 +3,12 @@
 The shell composes the apps' reads: `leads.reporting` and `crm.selectors`, never their
 models' managers. What is read how:
 - rolled up (`leads.LeadDailyStat`, recomputed every five minutes by `leads.rollup_recent`):
-  the KPI tiles, leads per day by storefront, leads by action code and campaign progress;
+  the KPI tiles, leads per day by storefront and leads by action code;
 - cached by the same task: the funnel by status (current statuses of the last 90 days'
   leads: a GROUP BY too slow to run per page view at a million leads);
-- live: delivery health per target over the last 90 days (index target, created_at).
+- live: delivery health per target over the last 90 days (index target, created_at), and
+  campaign progress (`leads.campaigns.selectors.campaign_goal_progress`, the campaign page's
+  any-touch attribution, so that the dashboard and the campaign page show the same figures).
 Marketplace figures leave out test leads and Co-Sell referrals (DESIGN §1).
 """
 
@@ -17,6 +19,7 @@ from datetime import date, timedelta
 from django.utils.translation import gettext as _
 
 from crm import selectors as crm_selectors
+from leads.campaigns import selectors as campaign_selectors
 from leads.catalog.storefronts import Storefront
 from leads.models import LeadActivity, LeadStatus
 from leads.reporting import rollup
@@ -109,24 +112,19 @@ def leads_by_action(rows: list[dict]) -> dict:
 
 
 def campaign_progress(*, publisher) -> list[dict]:
-    """Each running or past campaign: qualified leads attributed to it against its goal."""
-    campaigns = reporting_selectors.campaigns_with_qualified(
-        publisher=publisher, limit=MAX_CAMPAIGNS
-    )
+    """Each running or past campaign: qualified leads attributed to it against its goal,
+    live from the campaign page's own selector, so that both pages agree."""
+    progress = campaign_selectors.campaign_goal_progress(publisher=publisher, limit=MAX_CAMPAIGNS)
     return [
         {
             "id": campaign.pk,
             "name": campaign.name,
             "status": campaign.get_status_display(),
-            "qualified": campaign.qualified,
-            "goal": campaign.goal_qualified_leads,
-            "percent": (
-                round(100 * campaign.qualified / campaign.goal_qualified_leads)
-                if campaign.goal_qualified_leads
-                else None
-            ),
+            "qualified": funnel.qualified,
+            "goal": funnel.goal,
+            "percent": funnel.goal_percent,
         }
-        for campaign in campaigns
+        for campaign, funnel in progress
     ]
 
 

@@ -5,7 +5,7 @@ import email.policy
 import socket
 import threading
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -81,10 +81,17 @@ def smtp(settings):
         controller.stop()
 
 
+def _minutes(delay: int | timedelta) -> int:
+    """A step's delay: a number of hours, or a timedelta."""
+    if isinstance(delay, timedelta):
+        return int(delay.total_seconds() // 60)
+    return delay * 60
+
+
 class Sequence:
     """A publisher with a running 3-step sequence on an AppSource campaign."""
 
-    DELAYS = (0, 24, 48)  # hours: at once, a day later, two days after that
+    DELAYS = (0, 24, 48)  # hours (or timedeltas): at once, a day later, two days after that
 
     def __init__(self, *, delays=DELAYS, postal_address=POSTAL_ADDRESS, **publisher_fields):
         self.publisher = make_publisher(
@@ -106,7 +113,7 @@ class Sequence:
             nurture.step_save(
                 campaign=self.campaign,
                 step=None,
-                delay_hours=delay,
+                delay_minutes=_minutes(delay),
                 subject=f"Step {n}: hello {{first_name}}",
                 body=f"Hi {{first_name}},\n\nStep {n} about {{offer_title}}.\n\n"
                 "Unsubscribe: {unsubscribe_url}",

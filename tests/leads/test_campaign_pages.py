@@ -80,6 +80,7 @@ ROUTES = [
     ("campaign-step-delete", step_kwargs, "post", True, True),
     ("campaign-step-preview", step_kwargs, "get", False, True),
     ("campaign-step-test", step_kwargs, "post", True, True),
+    ("campaign-step-live-preview", campaign_kwargs, "post", True, True),
 ]
 
 
@@ -266,7 +267,13 @@ def test_the_comparison_shows_two_campaigns_side_by_side(world):
 def test_template_injection_is_a_form_error_at_save(world, body):
     response = world.client(world.owner).post(
         reverse("campaign-step-create", kwargs={"campaign_id": world.campaign.pk}),
-        {"delay_hours": "0", "subject": "Hello", "body": body, "stop_condition": ""},
+        {
+            "delay_value": "0",
+            "delay_unit": "minutes",
+            "subject": "Hello",
+            "body": body,
+            "stop_condition": "",
+        },
     )
     assert response.status_code == 400
     assert response.context["form"].errors["body"]
@@ -277,7 +284,8 @@ def test_an_owner_adds_a_step_at_the_end(world):
     response = world.client(world.owner).post(
         reverse("campaign-step-create", kwargs={"campaign_id": world.campaign.pk}),
         {
-            "delay_hours": "72",
+            "delay_value": "3",
+            "delay_unit": "days",
             "subject": "Last call, {first_name}",
             "body": "Bye",
             "stop_condition": "",

@@ -39,7 +39,7 @@ class PolicyMarket:
         nurture.step_save(
             campaign=self.campaign,
             step=None,
-            delay_hours=0,
+            delay_minutes=0,
             subject="About {offer_title}",
             body="Hi {first_name},\n\nUnsubscribe: {unsubscribe_url}",
         )
@@ -219,7 +219,7 @@ def test_a_policy_grant_enrols_only_in_a_campaign_of_that_listing(market):
         listings=[market.azure_other],
         code="other",
     )
-    nurture.step_save(campaign=other, step=None, delay_hours=0, subject="Hi", body="Hello")
+    nurture.step_save(campaign=other, step=None, delay_minutes=0, subject="Hi", body="Hello")
     nurture.sequence_start(campaign=other)
 
     # When a lead of the policy's listing is attributed to it by its campaign code

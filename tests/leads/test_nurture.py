@@ -56,7 +56,7 @@ def test_step_save_refuses_template_injection_and_saves_nothing():
         nurture.step_save(
             campaign=campaign,
             step=None,
-            delay_hours=0,
+            delay_minutes=0,
             subject="{{ settings.SECRET_KEY }}",
             body="{first_name.__class__.__mro__}",
         )
@@ -92,7 +92,7 @@ class Market:
             code="spring",
         )
         nurture.step_save(
-            campaign=self.campaign, step=None, delay_hours=2, subject="Hi", body="Hello"
+            campaign=self.campaign, step=None, delay_minutes=2 * 60, subject="Hi", body="Hello"
         )
         nurture.sequence_start(campaign=self.campaign)
 
@@ -227,7 +227,7 @@ def test_a_sent_step_cannot_be_deleted():
     from leads.models import EmailSend
 
     campaign = make_campaign(listings=[make_listing()])
-    step = nurture.step_save(campaign=campaign, step=None, delay_hours=0, subject="S", body="B")
+    step = nurture.step_save(campaign=campaign, step=None, delay_minutes=0, subject="S", body="B")
     lead = make_lead(publisher=campaign.publisher)
     enrollment = Enrollment.objects.create(
         lead=lead, campaign=campaign, enrolled_at=lead.created_at

@@ -75,7 +75,7 @@ def test_a_step_with_template_syntax_is_refused_in_admin(admin_client, sent_once
         {
             "campaign": sequence.campaign.pk,
             "position": 9,
-            "delay_hours": 1,
+            "delay_minutes": 60,
             "subject": "{% debug %}",
             "body": "{{ settings.SECRET_KEY }}",
             "stop_condition": "",

@@ -92,7 +92,7 @@ def side_seed(mark: str) -> Side:
     ]
     factories.make_rule(publisher=publisher, name=f"{mark} installs")
     step = nurture.step_save(
-        campaign=campaigns[0], step=None, delay_hours=0, subject=f"{mark} hello", body="Hello"
+        campaign=campaigns[0], step=None, delay_minutes=0, subject=f"{mark} hello", body="Hello"
     )
     target = factories.make_target(
         publisher=publisher,

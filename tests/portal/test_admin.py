@@ -139,7 +139,7 @@ def _sso_rows(user) -> dict:
 def _nurture_rows(publisher, lead, listing) -> dict:
     campaign = factories.make_campaign(publisher=publisher, code="nurture-admin")
     step = NurtureStep.objects.create(
-        campaign=campaign, position=1, delay_hours=0, subject="Hello", body="Hi {first_name}"
+        campaign=campaign, position=1, delay_minutes=0, subject="Hello", body="Hi {first_name}"
     )
     enrollment = Enrollment.objects.create(lead=lead, campaign=campaign, enrolled_at=timezone.now())
     send = EmailSend.objects.create(enrollment=enrollment, step=step, status="sent")

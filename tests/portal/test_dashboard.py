@@ -42,15 +42,19 @@ def make_dated_lead(
     hour: int = 12,
     **fields,
 ) -> Lead:
-    """A lead created `created` days ago, with its first activity, qualified and accepted
-    the given number of days ago."""
+    """A lead created `created` days ago, with its first activity (attributed to its
+    `latest_campaign`, if any), qualified and accepted the given number of days ago."""
     lead = factories.make_lead(publisher=publisher, status=status, **fields)
     Lead.objects.filter(pk=lead.pk).update(
         created_at=_at(created, hour),
         qualified_at=_at(qualified) if qualified is not None else None,
     )
     factories.make_activity(
-        lead=lead, listing=listing, action_code=action, occurred_at=_at(created, hour)
+        lead=lead,
+        listing=listing,
+        action_code=action,
+        occurred_at=_at(created, hour),
+        campaign=fields.get("latest_campaign"),
     )
     if accepted is not None:
         transition = LeadTransition.objects.create(
@@ -232,6 +236,7 @@ def _seed_bulk(publisher, count: int, *, campaign=None, target=None) -> None:
             storefront=listing.storefront,
             action_code=["INS", "PLT", "Create"][n % 3],
             occurred_at=_at(n % 60),
+            campaign=campaign,
         )
         for n, lead in enumerate(leads)
     )

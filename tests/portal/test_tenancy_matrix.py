@@ -250,11 +250,24 @@ ROUTES: dict[str, Route] = {
     "campaign-step-create": _action(
         _campaign,
         _to_sequence,
-        data=lambda w: {"delay_hours": 24, "subject": "Next", "body": "Hi", "stop_condition": ""},
+        data=lambda w: {
+            "delay_value": 1,
+            "delay_unit": "days",
+            "subject": "Next",
+            "body": "Hi",
+            "stop_condition": "",
+        },
     ),
     "campaign-step-edit": _object_page(_step),
     "campaign-step-delete": _action(_step, _to_sequence),
     "campaign-step-preview": _object_page(_step),
+    "campaign-step-live-preview": Route(
+        ACTION,
+        kwargs=_campaign,
+        data=lambda w: {"subject": "Hi {first_name}", "body": "Hello **{company}**"},
+        owner=200,
+        is_object=True,
+    ),
     "campaign-step-test": _action(_step, _to_sequence),
     # CRM targets and deliveries.
     "crm-targets": _page(),

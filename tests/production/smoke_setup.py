@@ -54,7 +54,7 @@ def main() -> None:
     ).first()
     campaign = Campaign.objects.filter(publisher=publisher).order_by("pk").first()
     step = campaign.nurture_steps.order_by("pk").first() or nurture.step_save(
-        campaign=campaign, step=None, delay_hours=24, subject="Hello", body="Hello"
+        campaign=campaign, step=None, delay_minutes=24 * 60, subject="Hello", body="Hello"
     )
     api_token, api_token_plaintext = api_keys.publisher_token_create(
         publisher=publisher, name="smoke"
