@@ -87,9 +87,8 @@ def seed_demo(
         )
         for kind, number in written.items():
             report.count(kind, created=True, number=number)
-    # Issue 15: the dashboard showed zeros, then two days of history, until beat's
-    # five-minute rollup ran. The demo's 90 days are rolled up before the portal opens.
-    rollup.rollup_backfill(days=rollup.STATUS_WINDOW_DAYS + 1)
+    # The dashboard's figures are complete before the portal opens, not after beat's run.
+    rollup.rollup_history()
     return report
 
 

@@ -32,6 +32,7 @@ from leads.referrals.models import (
     ReferralSubstatus,
     ReferralSyncState,
 )
+from leads.reporting.models import LeadRollupState
 from leads.scoring.models import RescoreRun, ScoringRule
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "LeadDailyStat",
     "LeadNotification",
     "LeadOrigin",
+    "LeadRollupState",
     "LeadStatus",
     "LeadTransition",
     "Listing",
