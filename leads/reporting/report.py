@@ -13,9 +13,10 @@ its storefront and action code, as on the dashboard). The *first touch* is the f
 status change made by a person (a `LeadTransition` with a `changed_by`): intake's own
 qualification is not one. The median time to it is over the leads touched so far.
 
-One grouped query gives the rows, a second the whole period's median; on PostgreSQL
-the median is `percentile_cont(0.5)` in the query, on SQLite it is computed in Python
-from the touched leads' delays (one more query). Day bounds are in the current time zone.
+One grouped query gives the rows and a second the whole period's median, on PostgreSQL
+with `percentile_cont(0.5)` in the query; on SQLite the second reads the touched leads'
+delays and the medians are computed in Python. A third reads the listings' names (per
+listing only). Day bounds are in the current time zone.
 """
 
 import statistics
@@ -185,8 +186,8 @@ def _python_medians(cohort: QuerySet[Lead], fields: tuple[str, ...]) -> tuple[di
 
 
 def report_for_publisher(*, publisher, since: date, until: date, by: str) -> Report:
-    """The period's figures per listing or per source, and the total: a fixed number of
-    queries (three on PostgreSQL, four on SQLite), whatever the number of leads."""
+    """The period's figures per listing or per source, and the total: at most three
+    queries, whatever the number of leads or listings."""
     postgres = connection.vendor == "postgresql"
     fields = _group_fields(by)
     cohort = _cohort(publisher=publisher, since=since, until=until)

@@ -31,7 +31,10 @@ def duration_text(seconds: float | None) -> str:
 
 
 def _report(request):
-    form = ReportForm(request.GET)
+    data = request.GET.copy()
+    if not any(data.get(name) for name in ("period", "date_from", "date_to")):
+        data["period"] = ReportForm.DEFAULT_PERIOD  # shown selected, not only applied
+    form = ReportForm(data)
     if not form.is_valid() or "since" not in form.cleaned_data:
         return form, None
     data = form.cleaned_data

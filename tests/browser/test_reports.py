@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from leads.catalog.storefronts import Storefront
 from tests import factories
 from tests.browser.conftest import ARTIFACTS, log_in
-from tests.leads.test_reports import make_report_lead
+from tests.leads.report_support import make_report_lead
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

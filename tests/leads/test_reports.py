@@ -5,64 +5,21 @@ no figure of another publisher."""
 import csv
 import io
 import json
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from leads.catalog.storefronts import Storefront
-from leads.models import Lead, LeadTransition
 from leads.reporting import report as report_selectors
 from tests import factories
+from tests.leads.report_support import make_report_lead
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 REPORTS = reverse("reports")
 EXPORT = reverse("reports-export")
-
-
-def _at(days_ago: int, hour: int = 9) -> datetime:
-    return datetime.combine(timezone.localdate() - timedelta(days=days_ago), time(hour), UTC)
-
-
-def make_report_lead(
-    *,
-    publisher,
-    listing,
-    created: int,
-    action="INS",
-    status="new",
-    qualified=False,
-    touched_after_hours=None,
-    touched_by=None,
-    is_test=False,
-    origin="marketplace",
-) -> Lead:
-    """A lead created `created` days ago with its first activity; touched by a person
-    `touched_after_hours` hours after its creation when given."""
-    lead = factories.make_lead(publisher=publisher, status=status, is_test=is_test, origin=origin)
-    created_at = _at(created)
-    Lead.objects.filter(pk=lead.pk).update(
-        created_at=created_at, qualified_at=created_at if qualified else None
-    )
-    factories.make_activity(lead=lead, listing=listing, action_code=action, occurred_at=created_at)
-    # The automatic qualification (no person) is never a first touch.
-    system = LeadTransition.objects.create(lead=lead, from_status="new", to_status="qualified")
-    LeadTransition.objects.filter(pk=system.pk).update(created_at=created_at)
-    if touched_after_hours is not None:
-        for n, hours in enumerate((touched_after_hours, touched_after_hours + 30)):
-            move = LeadTransition.objects.create(
-                lead=lead,
-                from_status="qualified",
-                to_status="accepted",
-                changed_by=touched_by,
-                reason=f"move {n}",
-            )
-            LeadTransition.objects.filter(pk=move.pk).update(
-                created_at=created_at + timedelta(hours=hours)
-            )
-    return lead
 
 
 @pytest.fixture
@@ -285,3 +242,12 @@ def test_the_navigation_links_to_the_reports(owner, client_of):
 
     assert response.status_code == 200
     assert f'<a href="{REPORTS}" aria-current="page">Reports</a>' in response.content.decode()
+
+
+def test_the_page_opens_on_the_last_30_days_and_shows_it_selected(owner, client_of):
+    response = client_of(owner).get(REPORTS)
+
+    assert response.status_code == 200
+    report = response.context["report"]
+    assert (report.until - report.since).days == 29
+    assert '<option value="30" selected>' in response.content.decode()

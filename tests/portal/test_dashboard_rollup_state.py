@@ -21,8 +21,9 @@ PENDING = 'data-figures="pending"'
 
 @pytest.fixture
 def history(publisher):
-    """Marketplace leads of 2, 10 and 200 days ago, and no rollup of them."""
+    """Marketplace leads of 2, 10 and 200 days ago, a running campaign, and no rollup."""
     listing = factories.make_listing(publisher=publisher, name="Contoso CRM")
+    factories.make_campaign(publisher=publisher, name="Spring launch", status="active")
     for created in (2, 10, 200):
         make_dated_lead(
             publisher=publisher, listing=listing, created=created, status="qualified",
@@ -72,6 +73,8 @@ def test_before_any_rollup_the_dashboard_says_the_figures_are_being_prepared(
     assert PENDING in content
     assert "The figures are being prepared" in content
     assert 'data-kpi="new-7"' not in content
+    for chart in ("per_day", "by_action", "campaigns"):
+        assert f'data-chart="{chart}"' not in content
 
 
 def test_a_late_rollup_is_completed_live_for_the_days_it_missed(client, owner, publisher, history):
