@@ -116,24 +116,26 @@ def _bounds(since: date, until: date) -> tuple[datetime, datetime]:
     )
 
 
-def _cohort(*, publisher, since: date, until: date) -> QuerySet[Lead]:
-    """The period's marketplace leads with their group keys and first touch."""
+def _cohort(*, publisher, since: date, until: date, keys: bool = True) -> QuerySet[Lead]:
+    """The period's marketplace leads with their first touch, and their group keys."""
     start, end = _bounds(since, until)
     first = LeadActivity.objects.filter(lead_id=OuterRef("pk")).order_by("occurred_at", "id")
     touches = LeadTransition.objects.filter(
         lead_id=OuterRef("pk"), changed_by__isnull=False
     ).order_by("created_at", "id")
-    return Lead.objects.filter(
+    leads = Lead.objects.filter(
         publisher=publisher,
         origin=LeadOrigin.MARKETPLACE,
         is_test=False,
         created_at__gte=start,
         created_at__lt=end,
-    ).annotate(
+    ).annotate(report_touch=Subquery(touches.values("created_at")[:1]))
+    if not keys:
+        return leads
+    return leads.annotate(
         report_listing=Subquery(first.values("listing_id")[:1]),
         report_storefront=Coalesce(Subquery(first.values("storefront")[:1]), Value("")),
         report_action=Coalesce(Subquery(first.values("action_code")[:1]), Value("")),
-        report_touch=Subquery(touches.values("created_at")[:1]),
     )
 
 
@@ -193,9 +195,11 @@ def report_for_publisher(*, publisher, since: date, until: date, by: str) -> Rep
     cohort = _cohort(publisher=publisher, since=since, until=until)
     grouped = list(cohort.values(*fields).annotate(**_figures(postgres=postgres)).order_by())
     if postgres:
-        overall = cohort.aggregate(
-            median=Median(SecondsBetween(F("report_touch"), F("created_at")))
-        )["median"]
+        # The total's median needs no group keys: their subqueries are left out.
+        lean = _cohort(publisher=publisher, since=since, until=until, keys=False)
+        overall = lean.aggregate(median=Median(SecondsBetween(F("report_touch"), F("created_at"))))[
+            "median"
+        ]
         medians = {tuple(row[f] for f in fields): row["median"] for row in grouped}
     else:
         medians, overall = _python_medians(cohort, fields)
