@@ -36,10 +36,14 @@ DEMO_CAMPAIGNS: tuple[dict, ...] = tuple(
 )
 
 DEMO_TARGET_NAME = "Demo receiver (HTTPS)"
+# The global Microsoft field-seller (Partner Center) target, staff's to set up: the demo's
+# points at the same receiver, so admin's CRM-target pages have one and do not warn.
+DEMO_FIELD_SELLER_TARGET_NAME = "Microsoft field seller (demo receiver)"
 DEFAULT_PASSWORDS = {"staff": "demo-staff-2026", "owner": "demo-owner-2026"}
 
 
-def demo_signing_secret() -> str:
+def demo_signing_secret(purpose: str = "signing-secret") -> str:
     """A whsec_ secret derived from SECRET_KEY, so every run computes the same one."""
-    digest = hmac.new(settings.SECRET_KEY.encode(), b"seed_demo.signing-secret", hashlib.sha256)
+    message = f"seed_demo.{purpose}".encode()
+    digest = hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256)
     return "whsec_" + base64.b64encode(digest.digest()).decode()

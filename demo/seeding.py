@@ -21,6 +21,7 @@ from crm.models import CrmTarget, Delivery
 from demo import bulk
 from demo.catalogue import (
     DEMO_CAMPAIGNS,
+    DEMO_FIELD_SELLER_TARGET_NAME,
     DEMO_LISTINGS,
     DEMO_PUBLISHER_SLUG,
     DEMO_PUBLISHERS,
@@ -87,9 +88,8 @@ def seed_demo(
         )
         for kind, number in written.items():
             report.count(kind, created=True, number=number)
-    # Issue 15: the dashboard showed zeros, then two days of history, until beat's
-    # five-minute rollup ran. The demo's 90 days are rolled up before the portal opens.
-    rollup.rollup_backfill(days=rollup.STATUS_WINDOW_DAYS + 1)
+    # The dashboard's figures are complete before the portal opens, not after beat's run.
+    rollup.rollup_history()
     return report
 
 
@@ -111,6 +111,7 @@ def _seed_setup(*, report: SeedReport, passwords: dict[str, str]) -> dict[str, o
         spec["slug"]: _publisher_ensure(spec=spec, report=report) for spec in DEMO_PUBLISHERS
     }
     _target_ensure(publisher=publishers[DEMO_PUBLISHER_SLUG], report=report)
+    _field_seller_target_ensure(report=report)
     listings = {
         offer_id: _listing_ensure(
             publisher=publishers[slug],
@@ -152,6 +153,28 @@ def _target_ensure(*, publisher: Publisher, report: SeedReport) -> CrmTarget:
                 "signingSecret": demo_signing_secret(),
             },
             # Marked verified, as if its test lead had succeeded, so AppSource listings publish.
+            verified_at=timezone.now(),
+        )
+        target.apply_kind_defaults()
+        target.save()
+    return target
+
+
+def _field_seller_target_ensure(*, report: SeedReport) -> CrmTarget:
+    """The global Microsoft field-seller target (no publisher), on the demo receiver."""
+    target = CrmTarget.objects.filter(
+        publisher__isnull=True, name=DEMO_FIELD_SELLER_TARGET_NAME
+    ).first()
+    report.count("crm targets", created=target is None)
+    if target is None:
+        target = CrmTarget(
+            publisher=None,
+            kind=CrmTarget.Kind.HTTPS,
+            name=DEMO_FIELD_SELLER_TARGET_NAME,
+            config={
+                "httpsEndpointUrl": f"{settings.PORTAL_BASE_URL}/demo/receiver/",
+                "signingSecret": demo_signing_secret("field-seller-secret"),
+            },
             verified_at=timezone.now(),
         )
         target.apply_kind_defaults()

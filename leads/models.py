@@ -32,6 +32,7 @@ from leads.referrals.models import (
     ReferralSubstatus,
     ReferralSyncState,
 )
+from leads.reporting.models import LeadRollupState
 from leads.scoring.models import RescoreRun, ScoringRule
 from leads.sending.models import SendingIdentity
 
@@ -51,6 +52,7 @@ __all__ = [
     "LeadDailyStat",
     "LeadNotification",
     "LeadOrigin",
+    "LeadRollupState",
     "LeadStatus",
     "LeadTransition",
     "Listing",

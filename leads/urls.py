@@ -6,6 +6,7 @@ from leads import views
 from leads.views import campaigns as campaign_views
 from leads.views import email_events as email_event_views
 from leads.views import referrals as referral_views
+from leads.views import reports as report_views
 from leads.views import unsubscribe as unsubscribe_views
 from leads.views.scoring import scoring_progress
 
@@ -19,6 +20,8 @@ urlpatterns = [
     path("leads/<uuid:lead_id>/", views.lead_detail, name="lead-detail"),
     path("referrals/", views.referral_list, name="referrals"),
     path("referrals/<int:referral_id>/", referral_views.referral_detail, name="referral-detail"),
+    path("reports/", report_views.report_page, name="reports"),
+    path("reports/export.csv", report_views.report_export, name="reports-export"),
     path("scoring/", views.scoring, name="scoring"),
     path("scoring/progress/", scoring_progress, name="scoring-progress"),
     # Campaigns and their nurture sequences.

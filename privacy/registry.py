@@ -325,6 +325,7 @@ NOT_PERSONAL: dict[str, dict[str, str]] = {
     "leads.NotificationPreference": {"time_zone": "a member's setting"},
     "leads.NotificationEmail": {"error": "SMTP error of a member's email, not the lead's"},
     "leads.LeadDailyStat": {},
+    "leads.LeadRollupState": {},
     "crm.CrmTarget": {
         "name": "the target's name",
         "config": "encrypted connection settings and secrets",

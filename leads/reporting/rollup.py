@@ -9,6 +9,12 @@ Each row counts, for one publisher, day and combination of dimensions:
 The storefront and action code are those of the lead's first activity. Days are calendar
 days in settings.TIME_ZONE. A day is always recomputed whole, so a rerun is idempotent.
 
+`LeadRollupState` says how far the rollup has got: `current_through`, the start of the
+latest run of every publisher that recomputed today, and `complete_from`, the first day
+of the latest full-history run (`rollup_history`, which `migrate` and `seed_demo` run, so
+a fresh database with leads has its figures before beat's first run). The dashboard
+reads it (leads.reporting.selectors) to count the days a late rollup has missed live.
+
 The dashboard's funnel (marketplace leads of the last 90 days by their current status) is
 not a daily figure: it is one GROUP BY that costs about 300 ms at a million leads, so the
 same beat task refreshes it into the cache, and the dashboard reads it from there.
@@ -21,11 +27,11 @@ from datetime import date, datetime, time, timedelta
 
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Count, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, Min, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from leads.models import Lead, LeadActivity, LeadDailyStat, LeadTransition
+from leads.models import Lead, LeadActivity, LeadDailyStat, LeadRollupState, LeadTransition
 from portal.models import Publisher
 
 logger = logging.getLogger(__name__)
@@ -84,7 +90,7 @@ def _day_bounds(days: list[date]) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _counts(*, days: list[date], publisher_ids) -> dict[tuple, dict[str, int]]:
+def count_days(*, days: list[date], publisher_ids) -> dict[tuple, dict[str, int]]:
     """Every (dimensions) → {new, qualified, accepted} of the given days: three GROUP BYs."""
     start, end = _day_bounds(days)
     leads = Lead.objects.all()
@@ -120,7 +126,9 @@ def rollup_days(*, publisher_ids: Iterable[int] | None = None, days: Iterable[da
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
-    counts = _counts(days=days, publisher_ids=publisher_ids)
+    # Taken before counting: a lead written during the run is left to the next one.
+    started = timezone.now()
+    counts = count_days(days=days, publisher_ids=publisher_ids)
     stale = LeadDailyStat.objects.filter(day__in=days)
     if publisher_ids is not None:
         stale = stale.filter(publisher_id__in=publisher_ids)
@@ -130,6 +138,8 @@ def rollup_days(*, publisher_ids: Iterable[int] | None = None, days: Iterable[da
         for key, figures in counts.items()
     ]
     LeadDailyStat.objects.bulk_create(rows, batch_size=1000)
+    if publisher_ids is None and days[-1] >= timezone.localdate(started):
+        LeadRollupState.objects.update_or_create(pk=1, defaults={"current_through": started})
     logger.info(
         "leads.rollup.done",
         extra={"days": len(days), "first_day": str(days[0]), "rows": len(rows)},
@@ -153,6 +163,34 @@ def rollup_backfill(*, days: int, publisher_ids: Iterable[int] | None = None) ->
     )
     status_counts_refresh(publisher_ids=publisher_ids)
     return rows
+
+
+def _history_days() -> int:
+    today = timezone.localdate()
+    first = Lead.objects.aggregate(first=Min("created_at"))["first"]
+    since = min(timezone.localdate(first), today) if first else today
+    rows = rollup_days(days=[since + timedelta(days=n) for n in range((today - since).days + 1)])
+    LeadRollupState.objects.filter(pk=1).update(complete_from=since)
+    return rows
+
+
+def rollup_history() -> int:
+    """Recompute every day from the first lead's to today, and the funnel: what `migrate`
+    and `seed_demo` run. Idempotent, like every rollup."""
+    rows = _history_days()
+    status_counts_refresh()
+    return rows
+
+
+def rollup_after_migrate(*, using: str = "default", **kwargs) -> None:
+    """post_migrate: a database whose figures were never rolled up in full gets them now,
+    so the first dashboard is complete without waiting for beat. The funnel is left to
+    its cache miss: `migrate` must not need Redis."""
+    if LeadRollupState._meta.db_table not in connection.introspection.table_names():
+        return  # migrated backwards, or to a plan that stops before the table
+    state = LeadRollupState.objects.filter(pk=1).first()
+    if state is None or state.complete_from is None:
+        _history_days()
 
 
 # --- The funnel: current statuses of the last 90 days' leads, cached ------------------------

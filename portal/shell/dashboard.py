@@ -3,7 +3,9 @@
 The shell composes the apps' reads: `leads.reporting` and `crm.selectors`, never their
 models' managers. What is read how:
 - rolled up (`leads.LeadDailyStat`, recomputed every five minutes by `leads.rollup_recent`):
-  the KPI tiles, leads per day by storefront and leads by action code;
+  the KPI tiles, leads per day by storefront and leads by action code; when the rollup
+  is late its missed days are counted live, and before the first rollup the tiles and
+  those charts say the figures are being prepared;
 - cached by the same task: the funnel by status (current statuses of the last 90 days'
   leads: a GROUP BY too slow to run per page view at a million leads);
 - live: delivery health per target over the last 90 days (index target, created_at), and
@@ -48,9 +50,10 @@ def _window_start(today: date, days: int) -> date:
     return today - timedelta(days=days - 1)
 
 
-def daily_rows(*, publisher, today: date) -> list[dict]:
-    """The rolled-up marketplace figures of the last 90 days, by day, storefront and action."""
-    return reporting_selectors.daily_stats_for_publisher(
+def daily_rows(*, publisher, today: date) -> reporting_selectors.DailyStats:
+    """The marketplace figures of the last 90 days, by day, storefront and action: rolled
+    up, with the days a late rollup missed counted live, or pending (never false zeros)."""
+    return reporting_selectors.daily_stats_current(
         publisher=publisher, since=_window_start(today, WINDOW_DAYS), until=today
     )
 

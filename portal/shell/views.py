@@ -69,7 +69,8 @@ def home(request: HttpRequest) -> HttpResponse:
         return render(request, "portal/no_publisher.html")
     publisher = membership.publisher
     today = timezone.localdate()
-    rows = dashboard.daily_rows(publisher=publisher, today=today)
+    daily = dashboard.daily_rows(publisher=publisher, today=today)
+    rows = daily.rows
     listings = list(catalog_selectors.listings_for_publisher(publisher=publisher))
     context = {
         "publisher": publisher,
@@ -80,6 +81,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "campaigns": dashboard.campaign_progress(publisher=publisher),
         "health": dashboard.delivery_health(publisher=publisher),
         "window_days": dashboard.WINDOW_DAYS,
+        "figures_pending": daily.pending,
+        "live_since": daily.live_since,
         "listings": listings[:LISTINGS_SHOWN],
         "listing_count": len(listings),
         "co_sell_program_url": settings.CO_SELL_PROGRAM_URL,

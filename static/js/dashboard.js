@@ -1,4 +1,4 @@
-/* The dashboard's charts. Data comes from json_script elements (id "chart-<name>") that
+/* The dashboard's charts, and the Reports page's. Data comes from json_script elements (id "chart-<name>") that
  * the server renders; each <canvas data-chart="<name>"> gets one chart. Every chart has
  * its figures as a table under it, so nothing here is the only way to read them. */
 (function () {
@@ -51,6 +51,13 @@
         type: "bar",
         data: { labels: data.labels, datasets: coloured(data.datasets, function (d, i) { return i ? "#8a929e" : PALETTE[2]; }) },
         options: { indexAxis: "y" },
+      };
+    },
+    report: function (data) {
+      return {
+        type: "bar",
+        data: { labels: data.labels, datasets: coloured(data.datasets, byIndex) },
+        options: { indexAxis: "y", scales: { x: { beginAtZero: true } } },
       };
     },
     health: function (data) {

@@ -1,14 +1,17 @@
 """seed_demo: the demo data set, and a second run that changes nothing."""
 
 import io
+import json
 from datetime import timedelta
 
 import pytest
 from django.apps import apps
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db.models import Count, F, Min
 from django.utils import timezone
 
+from crm.connectors import signing
 from crm.models import CrmTarget, Delivery
 from demo import catalogue
 from leads.catalog.storefronts import CampaignKind, ListingType, Storefront
@@ -64,7 +67,7 @@ def test_seed_demo_creates_publishers_listings_campaigns_and_target():
         CampaignKind.DEMAND_GENERATION,
     }
     assert not Campaign.objects.annotate(n=Count("listings")).filter(n=0).exists()
-    target = CrmTarget.objects.get()
+    target = CrmTarget.objects.get(publisher__isnull=False)
     assert (target.publisher.slug, target.kind, target.is_verified) == (
         "contoso-software",
         CrmTarget.Kind.HTTPS,
@@ -185,3 +188,57 @@ def test_seed_demo_leaves_the_dashboards_rollup_complete():
     stat_days = set(LeadDailyStat.objects.values_list("day", flat=True))
     assert rolled_up == marketplace.count() > 0
     assert days <= stat_days and len(stat_days) > 2
+
+
+def test_seed_demo_creates_the_field_seller_target_on_the_demo_receiver(client):
+    """Issue 15: with no field-seller target, every CRM-target page in admin warned."""
+    _seed("--leads", "20", "--quiet")
+
+    target = CrmTarget.objects.get(publisher__isnull=True)
+    assert (target.name, target.kind, target.scope, target.is_active, target.is_verified) == (
+        catalogue.DEMO_FIELD_SELLER_TARGET_NAME,
+        CrmTarget.Kind.HTTPS,
+        CrmTarget.Scope.ALL_LISTINGS,
+        True,
+        True,
+    )
+    assert target.config == {
+        "httpsEndpointUrl": "https://portal.test/demo/receiver/",
+        "signingSecret": catalogue.demo_signing_secret("field-seller-secret"),
+    }
+    assert target.config["signingSecret"] != catalogue.demo_signing_secret()
+    # Its deliveries are signed with its own secret, which the demo receiver checks.
+    delivery = Delivery.objects.create(
+        target=target,
+        lead=Lead.objects.filter(origin="marketplace").first(),
+        event=Delivery.Event.QUALIFIED,
+    )
+    body = json.dumps({"Event": "lead.qualified"}).encode()
+    headers = signing.signing_headers(
+        [target.config["signingSecret"]], str(delivery.idempotency_key), body
+    )
+    response = client.post(
+        "/demo/receiver/",
+        body,
+        content_type="application/json",
+        **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()},
+    )
+    assert response.status_code == 200
+
+
+def test_admin_crm_target_pages_do_not_warn_after_seed_demo(client):
+    _seed("--leads", "20", "--quiet")
+    client.force_login(get_user_model().objects.get(username="staff"))
+
+    response = client.get("/admin/crm/crmtarget/")
+
+    assert response.status_code == 200
+    assert "No active Microsoft field-seller target" not in response.content.decode()
+
+
+def test_a_second_seed_demo_finds_the_field_seller_target():
+    _seed("--leads", "20", "--quiet")
+
+    _seed("--leads", "20", "--quiet")
+
+    assert CrmTarget.objects.filter(publisher__isnull=True).count() == 1

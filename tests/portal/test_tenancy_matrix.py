@@ -230,6 +230,9 @@ ROUTES: dict[str, Route] = {
     ),
     "leads": _page(),
     "leads-export": _page(),
+    # The report and its CSV: a period wide enough to hold every one of A's leads.
+    "reports": _page(query="?period=90"),
+    "reports-export": _page(query="?period=90"),
     "leads-import": _page(),
     "lead-detail": _object_page(lambda w: {"lead_id": w.a.lead.uuid}),
     "referrals": _page(),

@@ -6,7 +6,8 @@ It adds what the walk and the delivery need and prints them as JSON on its last 
 the HTTPS target of the loopback receiver (SMOKE_RECEIVER_URL, the one setting-up step
 that runs with CRM_ALLOW_PRIVATE_TARGETS on), a nurture step, a publisher API token, and
 one real id for every path parameter of the URL conf. The demo's own target points at the
-DEBUG-only demo receiver, which production does not serve, so it is paused.
+DEBUG-only demo receiver, which production does not serve, so it is paused (and so is
+the demo's field-seller target, on the same receiver).
 """
 
 import json
@@ -42,7 +43,8 @@ def _first_pk(model_admin, request) -> str | None:
 
 def main() -> None:
     publisher = Publisher.objects.get(slug=catalogue.DEMO_PUBLISHER_SLUG)
-    crm_targets.targets_pause(targets=CrmTarget.objects.filter(name=catalogue.DEMO_TARGET_NAME))
+    demo_targets = [catalogue.DEMO_TARGET_NAME, catalogue.DEMO_FIELD_SELLER_TARGET_NAME]
+    crm_targets.targets_pause(targets=CrmTarget.objects.filter(name__in=demo_targets))
     target, secret = crm_targets.target_create(
         publisher=publisher,
         kind=CrmTarget.Kind.HTTPS,

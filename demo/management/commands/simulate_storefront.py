@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from demo import selectors, simulation
+from demo.log_filters import BAD_LEAD_HEADER, BAD_LEAD_VALUE
 from demo.simulation import SimulatedLead, Tally
 from leads.intake import api_keys
 from leads.models import ApiKey
@@ -41,22 +42,23 @@ class Poster:
         self.client = client
         self.keys = keys
 
-    def _post(self, path: str, storefront: str, body: bytes) -> httpx.Response:
-        response = self.client.post(
-            path,
-            content=body,
-            headers={
-                "Authorization": f"Bearer {self.keys[storefront]}",
-                "Content-Type": "application/json",
-            },
-        )
+    def _post(self, path: str, storefront: str, body: bytes, *, bad: bool = False):
+        headers = {
+            "Authorization": f"Bearer {self.keys[storefront]}",
+            "Content-Type": "application/json",
+        }
+        if bad:  # refused on purpose: the server counts it instead of warning
+            headers[BAD_LEAD_HEADER] = BAD_LEAD_VALUE
+        response = self.client.post(path, content=body, headers=headers)
         if response.status_code == 401:
             raise KeyRefused(f"The server refused the {storefront} key (401).")
         return response
 
     def single(self, lead: SimulatedLead) -> tuple[int | None, str]:
         try:
-            return self._post("/api/v1/leads", lead.storefront, lead.body()).status_code, ""
+            bad = lead.kind == simulation.Kind.BAD
+            response = self._post("/api/v1/leads", lead.storefront, lead.body(), bad=bad)
+            return response.status_code, ""
         except httpx.HTTPError as exc:
             return None, type(exc).__name__
 
@@ -201,12 +203,15 @@ class Command(BaseCommand):
         tally = Tally()
         timeout = httpx.Timeout(30.0 if options["bulk"] else 10.0, connect=3.0)
         limits = httpx.Limits(max_connections=4, max_keepalive_connections=4)
-        with httpx.Client(base_url=url, timeout=timeout, limits=limits) as client:
-            self._wait_for(client, url, options["wait"])
-            poster, started = Poster(client, keys), time.monotonic()
+        started = time.monotonic()
+        with (
+            _stop_on_sigterm(),
+            httpx.Client(base_url=url, timeout=timeout, limits=limits) as client,
+        ):
             try:
-                with _stop_on_sigterm():
-                    self._pace(generator, poster, tally, rate=rate, options=options)
+                self._wait_for(client, url, options["wait"])
+                poster, started = Poster(client, keys), time.monotonic()
+                self._pace(generator, poster, tally, rate=rate, options=options)
             except KeyboardInterrupt:
                 self.stdout.write("Interrupted.")
             except KeyRefused as exc:

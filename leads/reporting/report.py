@@ -1,0 +1,236 @@
+"""The Reports page's figures: a period's marketplace leads per listing or per source.
+
+The report follows a cohort: the publisher's marketplace leads (test leads and Co-Sell
+referrals left out, as on the dashboard) created in the period, counted by how far each
+has gone since:
+- *qualified*: qualified at some point (`qualified_at` set, or a status past qualified);
+- *accepted*: accepted at some point (accepted now, or won or lost, which only follow it);
+- *won*: won now.
+Conversion is each stage over the one before it.
+
+A lead's listing and source are those of its first storefront activity (the source is
+its storefront and action code, as on the dashboard). The *first touch* is the first
+status change made by a person (a `LeadTransition` with a `changed_by`): intake's own
+qualification is not one. The median time to it is over the leads touched so far.
+
+One grouped query gives the rows and a second the whole period's median, on PostgreSQL
+with `percentile_cont(0.5)` in the query; on SQLite the second reads the touched leads'
+delays and the medians are computed in Python. A third reads the listings' names (per
+listing only). Day bounds are in the current time zone.
+"""
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Count,
+    F,
+    FloatField,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from leads.catalog.storefronts import Storefront
+from leads.models import Lead, LeadActivity, LeadOrigin, LeadStatus, LeadTransition, Listing
+
+BY_LISTING, BY_SOURCE = "listing", "source"
+GROUPINGS = (BY_LISTING, BY_SOURCE)
+
+REACHED_QUALIFIED = (LeadStatus.QUALIFIED, LeadStatus.ACCEPTED, LeadStatus.WON, LeadStatus.LOST)
+REACHED_ACCEPTED = (LeadStatus.ACCEPTED, LeadStatus.WON, LeadStatus.LOST)
+
+
+class Median(Aggregate):
+    """PostgreSQL's continuous median (NULLs are ignored)."""
+
+    function = "PERCENTILE_CONT"
+    name = "Median"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+
+class SecondsBetween(Func):
+    """Seconds from the second expression to the first (PostgreSQL)."""
+
+    template = "EXTRACT(EPOCH FROM (%(expressions)s))"
+    arg_joiner = " - "
+    output_field = FloatField()
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    key: str
+    label: str
+    leads: int
+    qualified: int
+    accepted: int
+    won: int
+    median_seconds: float | None  # to the first touch; None when no lead was touched
+
+    @staticmethod
+    def _rate(part: int, whole: int) -> float | None:
+        return None if not whole else round(100 * part / whole, 1)
+
+    @property
+    def qualified_rate(self) -> float | None:
+        return self._rate(self.qualified, self.leads)
+
+    @property
+    def accepted_rate(self) -> float | None:
+        return self._rate(self.accepted, self.qualified)
+
+    @property
+    def won_rate(self) -> float | None:
+        return self._rate(self.won, self.accepted)
+
+    @property
+    def median_hours(self) -> float | None:
+        return None if self.median_seconds is None else round(self.median_seconds / 3600, 1)
+
+
+@dataclass(frozen=True)
+class Report:
+    since: date
+    until: date
+    by: str
+    rows: list[ReportRow]
+    total: ReportRow
+
+
+def _bounds(since: date, until: date) -> tuple[datetime, datetime]:
+    zone = timezone.get_current_timezone()
+    return (
+        datetime.combine(since, time.min, tzinfo=zone),
+        datetime.combine(until + timedelta(days=1), time.min, tzinfo=zone),
+    )
+
+
+def _cohort(*, publisher, since: date, until: date, keys: bool = True) -> QuerySet[Lead]:
+    """The period's marketplace leads with their first touch, and their group keys."""
+    start, end = _bounds(since, until)
+    first = LeadActivity.objects.filter(lead_id=OuterRef("pk")).order_by("occurred_at", "id")
+    touches = LeadTransition.objects.filter(
+        lead_id=OuterRef("pk"), changed_by__isnull=False
+    ).order_by("created_at", "id")
+    leads = Lead.objects.filter(
+        publisher=publisher,
+        origin=LeadOrigin.MARKETPLACE,
+        is_test=False,
+        created_at__gte=start,
+        created_at__lt=end,
+    ).annotate(report_touch=Subquery(touches.values("created_at")[:1]))
+    if not keys:
+        return leads
+    return leads.annotate(
+        report_listing=Subquery(first.values("listing_id")[:1]),
+        report_storefront=Coalesce(Subquery(first.values("storefront")[:1]), Value("")),
+        report_action=Coalesce(Subquery(first.values("action_code")[:1]), Value("")),
+    )
+
+
+def _figures(*, postgres: bool) -> dict:
+    figures = {
+        "leads": Count("pk"),
+        "qualified": Count(
+            "pk", filter=Q(qualified_at__isnull=False) | Q(status__in=REACHED_QUALIFIED)
+        ),
+        "accepted": Count("pk", filter=Q(status__in=REACHED_ACCEPTED)),
+        "won": Count("pk", filter=Q(status=LeadStatus.WON)),
+    }
+    if postgres:
+        figures["median"] = Median(SecondsBetween(F("report_touch"), F("created_at")))
+    return figures
+
+
+def _group_fields(by: str) -> tuple[str, ...]:
+    return ("report_listing",) if by == BY_LISTING else ("report_storefront", "report_action")
+
+
+def _label(by: str, key: tuple, listings: dict[int, str]) -> tuple[str, str]:
+    if by == BY_LISTING:
+        (listing_id,) = key
+        if listing_id is None:
+            return "none", _("No activity")
+        return str(listing_id), listings.get(listing_id, _("Unknown listing"))
+    storefront, action = key
+    if not storefront:
+        return "none", _("No activity")
+    known = dict(LeadActivity.ActionCode.choices)
+    where = str(Storefront(storefront).label) if storefront in Storefront.values else storefront
+    what = str(known.get(action, action or _("No action code")))
+    return f"{storefront}|{action}", f"{where} · {what}"
+
+
+def _python_medians(cohort: QuerySet[Lead], fields: tuple[str, ...]) -> tuple[dict, float | None]:
+    """Median seconds to the first touch per group and overall, computed in Python."""
+    delays: dict[tuple, list[float]] = defaultdict(list)
+    every: list[float] = []
+    rows = cohort.filter(report_touch__isnull=False).values_list(
+        *fields, "created_at", "report_touch"
+    )
+    for *key, created_at, touched_at in rows:
+        seconds = (touched_at - created_at).total_seconds()
+        delays[tuple(key)].append(seconds)
+        every.append(seconds)
+    medians = {key: statistics.median(values) for key, values in delays.items()}
+    return medians, (statistics.median(every) if every else None)
+
+
+def report_for_publisher(*, publisher, since: date, until: date, by: str) -> Report:
+    """The period's figures per listing or per source, and the total: at most three
+    queries, whatever the number of leads or listings."""
+    postgres = connection.vendor == "postgresql"
+    fields = _group_fields(by)
+    cohort = _cohort(publisher=publisher, since=since, until=until)
+    grouped = list(cohort.values(*fields).annotate(**_figures(postgres=postgres)).order_by())
+    if postgres:
+        # The total's median needs no group keys: their subqueries are left out.
+        lean = _cohort(publisher=publisher, since=since, until=until, keys=False)
+        overall = lean.aggregate(median=Median(SecondsBetween(F("report_touch"), F("created_at"))))[
+            "median"
+        ]
+        medians = {tuple(row[f] for f in fields): row["median"] for row in grouped}
+    else:
+        medians, overall = _python_medians(cohort, fields)
+    listings = (
+        dict(Listing.objects.filter(publisher=publisher).values_list("pk", "name"))
+        if by == BY_LISTING
+        else {}
+    )
+    rows = []
+    for row in grouped:
+        key = tuple(row[f] for f in fields)
+        row_key, label = _label(by, key, listings)
+        rows.append(
+            ReportRow(
+                key=row_key,
+                label=label,
+                leads=row["leads"],
+                qualified=row["qualified"],
+                accepted=row["accepted"],
+                won=row["won"],
+                median_seconds=medians.get(key),
+            )
+        )
+    rows.sort(key=lambda r: (-r.leads, r.label))
+    total = ReportRow(
+        key="total",
+        label=_("All"),
+        leads=sum(r.leads for r in rows),
+        qualified=sum(r.qualified for r in rows),
+        accepted=sum(r.accepted for r in rows),
+        won=sum(r.won for r in rows),
+        median_seconds=overall,
+    )
+    return Report(since=since, until=until, by=by, rows=rows, total=total)
