@@ -33,6 +33,7 @@ from leads.referrals.models import (
     ReferralSyncState,
 )
 from leads.scoring.models import RescoreRun, ScoringRule
+from leads.work.models import LeadMerge, LeadNote
 
 __all__ = [
     "ApiKey",
@@ -48,6 +49,8 @@ __all__ = [
     "Lead",
     "LeadActivity",
     "LeadDailyStat",
+    "LeadMerge",
+    "LeadNote",
     "LeadNotification",
     "LeadOrigin",
     "LeadStatus",

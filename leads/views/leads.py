@@ -27,6 +27,9 @@ from leads.lifecycle.selectors import SORT_DEFAULT_DESCENDING
 from leads.models import LeadActivity, LeadOrigin, LeadStatus
 from leads.nurture.selectors import nurture_refusal_for_lead
 from leads.referrals import selectors as referral_selectors
+from leads.work import services as work_services
+from leads.work.forms import BulkAssignForm
+from leads.work.page import work_context
 from portal.tenancy.decorators import found_or_404, publisher_required
 
 PAGE_SIZE = 50
@@ -139,14 +142,46 @@ def _bulk_move(request, form: BulkStatusForm) -> None:
         )
 
 
+def _bulk_assign(request) -> BulkAssignForm | None:
+    """Give the ticked leads to one member; the bound form when it is refused."""
+    form = BulkAssignForm(request.POST, publisher=request.publisher)
+    selected = BulkStatusForm(request.POST).fields["lead"]
+    try:
+        wanted = selected.clean(request.POST.getlist("lead"))
+    except ValidationError as exc:
+        form.is_valid()
+        form.add_error(None, exc)
+        return form
+    if not form.is_valid():
+        return form
+    leads = lead_selectors.leads_by_uuid_for_publisher(
+        publisher=request.publisher, lead_uuids=wanted
+    )
+    count = work_services.leads_assign(
+        publisher=request.publisher,
+        lead_ids=[lead.pk for lead in leads],
+        owner_id=form.cleaned_data["owner"],
+    )
+    messages.success(
+        request,
+        ngettext("%(count)d lead assigned.", "%(count)d leads assigned.", count) % {"count": count},
+    )
+    return None
+
+
 def _lead_table_page(request, *, origin: str, template: str):
-    bulk_form = None
-    if request.method == "POST":
+    bulk_form = assign_form = None
+    if request.method == "POST" and request.POST.get("action") == "assign":
+        assign_form = _bulk_assign(request)
+        if assign_form is None:
+            return redirect(request.get_full_path())
+    elif request.method == "POST":
         bulk_form = BulkStatusForm(request.POST)
         if bulk_form.is_valid():
             _bulk_move(request, bulk_form)
             return redirect(request.get_full_path())
     context = _list_context(request, origin=origin, bulk_form=bulk_form)
+    context["assign_form"] = assign_form or BulkAssignForm(publisher=request.publisher)
     if request.headers.get("HX-Request") and request.method == "GET":
         template += "#results"
     response = render(request, template, context)
@@ -265,6 +300,12 @@ def lead_detail(request, lead_id):
                 % {"status": LeadStatus(form.cleaned_data["to_status"]).label},
             )
             return redirect("lead-detail", lead_id=lead.uuid)
+    return lead_detail_render(request, lead, form=form)
+
+
+def lead_detail_render(request, lead, *, form=None, status: int = 200, **forms):
+    """The lead page, with the bound forms of a refused action (their errors shown)."""
+    form = form or LeadTransitionForm(lead=lead)
     activities = list(lead.activities.all())
     for activity in activities:
         activity.action_label = _ACTION_LABELS.get(activity.action_code, "")
@@ -272,6 +313,7 @@ def lead_detail(request, lead_id):
     is_co_sell = lead.origin == LeadOrigin.CO_SELL
     consent = None if is_co_sell else consent_evidence_for_lead(lead=lead)
     context = {
+        **work_context(request, lead, forms),
         "lead": lead,
         "form": form,
         "is_co_sell": is_co_sell,
@@ -291,4 +333,4 @@ def lead_detail(request, lead_id):
         else [],
         "redeliverable": {"delivered", "failed"},
     }
-    return render(request, "leads/lead_detail.html", context)
+    return render(request, "leads/lead_detail.html", context, status=status)
