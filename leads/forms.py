@@ -64,14 +64,14 @@ class LeadFilterForm(forms.Form):
         widget=forms.HiddenInput,
     )
 
-    def __init__(self, *args, publisher, **kwargs):
+    def __init__(self, *args, publisher, members=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["listing"].queryset = selectors.listings_for_publisher(publisher=publisher)
         self.fields["campaign"].queryset = lead_selectors.campaigns_for_filter(publisher=publisher)
         self.fields["owner"].choices = [
             ("", _("Anyone")),
             (OWNER_NONE, _("Unassigned")),
-            *member_choices(publisher=publisher),
+            *(members if members is not None else member_choices(publisher=publisher)),
         ]
 
     def clean(self):

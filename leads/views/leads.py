@@ -30,6 +30,7 @@ from leads.referrals import selectors as referral_selectors
 from leads.work import services as work_services
 from leads.work.forms import BulkAssignForm
 from leads.work.page import work_context
+from leads.work.selectors import member_choices
 from portal.tenancy.decorators import found_or_404, publisher_required
 
 PAGE_SIZE = 50
@@ -59,8 +60,10 @@ def _sort_columns(current) -> dict[str, dict]:
     return columns
 
 
-def _list_context(request, *, origin: str, bulk_form=None) -> dict:
-    form = LeadFilterForm(request.GET, publisher=request.publisher)
+def _list_context(request, *, origin: str, bulk_form=None, assign_form=None) -> dict:
+    # One read of the members, for the owner filter and the bulk assign.
+    members = member_choices(publisher=request.publisher)
+    form = LeadFilterForm(request.GET, publisher=request.publisher, members=members)
     sort = form.sort_choice()
     before = request.GET.get("before", "")
     page = lead_selectors.lead_page(
@@ -85,6 +88,7 @@ def _list_context(request, *, origin: str, bulk_form=None) -> dict:
     return {
         "form": form,
         "bulk_form": bulk_form or BulkStatusForm(),
+        "assign_form": assign_form or BulkAssignForm(publisher=request.publisher, members=members),
         "page": page,
         "sort": sort,
         "sort_columns": _sort_columns(sort),
@@ -180,8 +184,7 @@ def _lead_table_page(request, *, origin: str, template: str):
         if bulk_form.is_valid():
             _bulk_move(request, bulk_form)
             return redirect(request.get_full_path())
-    context = _list_context(request, origin=origin, bulk_form=bulk_form)
-    context["assign_form"] = assign_form or BulkAssignForm(publisher=request.publisher)
+    context = _list_context(request, origin=origin, bulk_form=bulk_form, assign_form=assign_form)
     if request.headers.get("HX-Request") and request.method == "GET":
         template += "#results"
     response = render(request, template, context)

@@ -16,8 +16,10 @@ class OwnerChoiceField(forms.TypedChoiceField):
         super().__init__(coerce=int, empty_value=None, required=False, **kwargs)
 
 
-def _owner_choices(publisher) -> list:
-    return [(UNASSIGNED, _("Nobody (unassigned)")), *member_choices(publisher=publisher)]
+def _owner_choices(publisher, members=None) -> list:
+    if members is None:
+        members = member_choices(publisher=publisher)
+    return [(UNASSIGNED, _("Nobody (unassigned)")), *members]
 
 
 class LeadOwnerForm(forms.Form):
@@ -33,9 +35,9 @@ class BulkAssignForm(forms.Form):
 
     owner = OwnerChoiceField(label=_("Assign the selected leads to"))
 
-    def __init__(self, *args, publisher, **kwargs):
+    def __init__(self, *args, publisher, members=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].choices = _owner_choices(publisher)
+        self.fields["owner"].choices = _owner_choices(publisher, members)
 
 
 class LeadNoteForm(forms.Form):

@@ -6,7 +6,7 @@ from django.utils import timezone
 from leads.models import Lead
 from leads.work import selectors
 from leads.work.forms import LeadMergeForm, LeadNoteForm, LeadOwnerForm, NextStepForm
-from leads.work.services import merge_may_undo, note_may_delete, note_may_edit
+from leads.work.services import note_may_delete, note_may_edit
 
 
 def work_context(request, lead: Lead, forms: dict) -> dict:
@@ -15,9 +15,10 @@ def work_context(request, lead: Lead, forms: dict) -> dict:
     for note in notes:
         note.may_edit = note_may_edit(note=note, user=request.user)
         note.may_delete = note_may_delete(note=note, membership=request.membership)
+    # Active merges, newest first: only the newest can be undone (merge_may_undo).
     merges = selectors.merges_into_lead(lead=lead)
-    for merge in merges:
-        merge.may_undo = merge_may_undo(merge=merge)
+    for position, merge in enumerate(merges):
+        merge.may_undo = position == 0
     today = timezone.localdate()
     return {
         "owner_form": forms.get("owner_form")

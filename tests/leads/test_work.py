@@ -277,3 +277,21 @@ def test_my_leads_is_paginated(publisher, owner, owner_client):
 
     assert len(first.context["page"].object_list) == 25
     assert len(second.context["page"].object_list) == 2
+
+
+# --- Admin ------------------------------------------------------------------------------
+
+
+def test_admin_shows_owner_next_step_and_notes_read_only(publisher, owner, client):
+    lead = make_lead(publisher=publisher, owner=owner, next_step="Send the quote")
+    LeadNote.objects.create(lead=lead, author=owner, body="Wants the Spanish deck")
+    client.force_login(make_user(is_staff=True, is_superuser=True))
+
+    response = client.get(reverse("admin:leads_lead_change", args=[lead.pk]))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Send the quote" in html
+    assert "Wants the Spanish deck" in html
+    assert 'name="next_step"' not in html
+    assert 'name="notes-0-body"' not in html
