@@ -12,6 +12,7 @@ from django.utils import timezone
 from leads.models import Lead, LeadActivity, LeadMerge, LeadNote, LeadTransition
 from leads.work.services import lead_merge, lead_merge_undo
 from privacy import selectors as privacy_selectors
+from privacy import services as privacy_services
 from tests.factories import make_activity, make_delivery, make_lead, make_publisher
 from tests.leads.portal_leads_support import LEADS, shown
 
@@ -246,3 +247,24 @@ def test_two_merges_of_one_pair_in_opposite_orders_neither_deadlock_nor_corrupt(
     loser = Lead.objects.get(pk=record.merged_id)
     assert loser.merged_into_id == winner.pk and winner.merged_into_id is None
     assert sorted(winner.activities.values_list("pk", flat=True)) == activity_ids
+
+
+@pytest.mark.django_db
+def test_erasing_either_address_erases_both_leads_notes_and_next_step(publisher, owner):
+    # Given a merged pair with a note from each side and a next step
+    survivor, merged = _pair(publisher, owner)
+    LeadNote.objects.create(lead=survivor, author=owner, body="Ada prefers calls")
+    Lead.objects.filter(pk=survivor.pk).update(next_step="Call Ada back")
+    lead_merge(publisher=publisher, survivor_id=survivor.pk, merged_id=merged.pk, by=owner)
+
+    # When the person is erased by the merged lead's address
+    privacy_services.person_erase(
+        email=merged.email, publisher=publisher, actor=owner, reason="Art. 17", source="portal"
+    )
+
+    # Then both leads are erased, every note's text is gone, and the note rows stay
+    survivor.refresh_from_db()
+    merged.refresh_from_db()
+    assert survivor.email.endswith("@erased.invalid") and merged.email.endswith("@erased.invalid")
+    assert survivor.next_step == ""
+    assert sorted(LeadNote.objects.values_list("body", flat=True)) == ["", ""]
