@@ -13,7 +13,15 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
-from leads.models import EmailEvent, EmailSend, Lead, LeadActivity, LeadNote, LeadTransition
+from leads.models import (
+    EmailEvent,
+    EmailSend,
+    Lead,
+    LeadActivity,
+    LeadMerge,
+    LeadNote,
+    LeadTransition,
+)
 
 
 @dataclass(frozen=True)
@@ -21,7 +29,7 @@ class TimelineEntry:
     """One line of the timeline: when, what kind, a title and a detail (plain text)."""
 
     at: datetime
-    kind: str  # activity, status, note, email, email-event, delivery
+    kind: str  # activity, status, note, email, email-event, merge, delivery
     title: str
     detail: str = ""
     by: str = ""
@@ -40,7 +48,7 @@ def _username(user) -> str:
 
 
 def lead_timeline_entries(*, lead: Lead, limit: int) -> list[TimelineEntry]:
-    """The newest `limit` entries of each of leads' kinds (five queries)."""
+    """The newest `limit` entries of each of leads' kinds (six queries)."""
     entries = []
     activities = LeadActivity.objects.filter(of_lead(lead)).select_related("listing")
     for row in activities.order_by("-occurred_at", "-id")[:limit]:
@@ -81,6 +89,18 @@ def lead_timeline_entries(*, lead: Lead, limit: int) -> list[TimelineEntry]:
             "subject": row.send.step.subject,
         }
         entries.append(TimelineEntry(row.occurred_at, "email-event", title))
+    merges = LeadMerge.objects.filter(survivor=lead).select_related(
+        "merged", "merged_by", "undone_by"
+    )
+    for row in merges.order_by("-created_at", "-id")[:limit]:
+        email = row.merged.email
+        title = _("Merged from %(merged)s") % {"merged": email}
+        entries.append(TimelineEntry(row.created_at, "merge", title, by=_username(row.merged_by)))
+        if row.undone_at:
+            title = _("Merge with %(merged)s undone") % {"merged": email}
+            entries.append(
+                TimelineEntry(row.undone_at, "merge", title, by=_username(row.undone_by))
+            )
     return entries
 
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from leads.models import EmailEvent, EmailSend, Enrollment, LeadNote, LeadTransition, NurtureStep
-from leads.work.services import lead_merge
+from leads.work.services import lead_merge, lead_merge_undo
 from tests.factories import make_activity, make_campaign, make_delivery, make_lead, make_publisher
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +75,10 @@ def test_the_timeline_shows_the_history_of_a_merged_lead(publisher, owner, owner
     response = owner_client.get(reverse("lead-timeline", args=[survivor.uuid]))
 
     kinds = sorted(entry.kind for entry in response.context["entries"])
-    assert kinds == sorted(["email-event", "delivery", "email", "note", "status", "activity"])
+    assert kinds == sorted(
+        ["email-event", "delivery", "email", "note", "status", "activity", "merge"]
+    )
+    assert "Merged from b@contoso.example" in response.content.decode()
 
 
 @pytest.mark.parametrize("count", [1, 40])
@@ -122,3 +125,18 @@ def test_another_publishers_timeline_is_404(owner_client):
     lead = make_lead(publisher=make_publisher())
 
     assert owner_client.get(reverse("lead-timeline", args=[lead.uuid])).status_code == 404
+
+
+def test_a_merge_and_its_undo_show_on_the_survivors_timeline(publisher, owner, owner_client):
+    survivor = make_lead(publisher=publisher, email="a@contoso.example")
+    merged = make_lead(publisher=publisher, email="b@contoso.example")
+    record = lead_merge(publisher=publisher, survivor_id=survivor.pk, merged_id=merged.pk, by=owner)
+    lead_merge_undo(merge=record, by=owner)
+
+    response = owner_client.get(reverse("lead-timeline", args=[survivor.uuid]))
+
+    titles = [(entry.kind, entry.title, entry.by) for entry in response.context["entries"]]
+    assert titles == [
+        ("merge", "Merge with b@contoso.example undone", owner.username),
+        ("merge", "Merged from b@contoso.example", owner.username),
+    ]
