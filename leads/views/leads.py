@@ -18,7 +18,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from leads.consent.policy import consent_stated
 from leads.consent.selectors import consent_evidence_for_lead
-from leads.forms import BulkStatusForm, LeadFilterForm, LeadImportForm, LeadTransitionForm
+from leads.forms import (
+    BulkStatusForm,
+    LeadFilterForm,
+    LeadImportForm,
+    LeadTransitionForm,
+    SelectedLeadsField,
+)
 from leads.intake import csv_import
 from leads.lifecycle import selectors as lead_selectors
 from leads.lifecycle import services as lifecycle_services
@@ -149,9 +155,8 @@ def _bulk_move(request, form: BulkStatusForm) -> None:
 def _bulk_assign(request) -> BulkAssignForm | None:
     """Give the ticked leads to one member; the bound form when it is refused."""
     form = BulkAssignForm(request.POST, publisher=request.publisher)
-    selected = BulkStatusForm(request.POST).fields["lead"]
     try:
-        wanted = selected.clean(request.POST.getlist("lead"))
+        wanted = SelectedLeadsField().clean(request.POST.getlist("lead"))
     except ValidationError as exc:
         form.is_valid()
         form.add_error(None, exc)
