@@ -9,11 +9,18 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from crm import payloads as crm_payloads
 from leads.models import Lead, LeadActivity, LeadMerge, LeadNote, LeadTransition
 from leads.work.services import lead_merge, lead_merge_undo
 from privacy import selectors as privacy_selectors
 from privacy import services as privacy_services
-from tests.factories import make_activity, make_delivery, make_lead, make_publisher
+from tests.factories import (
+    make_activity,
+    make_delivery,
+    make_lead,
+    make_publisher,
+    make_target,
+)
 from tests.leads.portal_leads_support import LEADS, shown
 
 
@@ -268,3 +275,19 @@ def test_erasing_either_address_erases_both_leads_notes_and_next_step(publisher,
     assert survivor.email.endswith("@erased.invalid") and merged.email.endswith("@erased.invalid")
     assert survivor.next_step == ""
     assert sorted(LeadNote.objects.values_list("body", flat=True)) == ["", ""]
+
+
+@pytest.mark.django_db
+def test_the_survivors_next_delivery_carries_the_merged_facts(publisher, owner):
+    # Given a merged pair: the merged lead has the phone, the title and the latest activity
+    survivor, merged = _pair(publisher, owner)
+    lead_merge(publisher=publisher, survivor_id=survivor.pk, merged_id=merged.pk, by=owner)
+    target = make_target(publisher=publisher)
+    delivery = make_delivery(lead=survivor, target=target, event="lead.updated")
+
+    # When crm builds the survivor's next payload
+    [payload] = crm_payloads.payloads_for([delivery], target)
+
+    # Then it carries the merged lead's facts under the survivor's identity
+    assert (payload.lead_id, payload.email) == (str(survivor.uuid), "ada@contoso.example")
+    assert (payload.phone, payload.title, payload.action_code) == ("+44 20 7946 0000", "CTO", "PLT")
