@@ -172,6 +172,15 @@ def delivery_get_for_publisher(*, publisher, delivery_id: int) -> Delivery | Non
     )
 
 
+def deliveries_of_lead(*, lead, limit: int) -> list[Delivery]:
+    """The newest `limit` deliveries of a lead and of the leads merged into it (one query),
+    for the lead's timeline. The lead is already scoped to the publisher."""
+    rows = Delivery.objects.filter(Q(lead=lead) | Q(lead__merged_into=lead)).select_related(
+        "target"
+    )
+    return list(rows.order_by("-created_at", "-id")[:limit])
+
+
 # --- Delivery health for the dashboard: cached, refreshed by beat -------------------------
 
 HEALTH_TTL_SECONDS = 15 * 60

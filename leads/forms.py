@@ -15,8 +15,11 @@ from leads.lifecycle import selectors as lead_selectors
 from leads.lifecycle.selectors import DEFAULT_SORT, LEAD_SORTS, LeadFilters
 from leads.models import Lead, LeadStatus
 from leads.referrals.forms import ReferralFilterField
+from leads.work.selectors import member_choices
 
 MAX_BULK_LEADS = 500
+# The owner filter's value for leads nobody owns.
+OWNER_NONE = "none"
 
 
 class LeadFilterForm(forms.Form):
@@ -48,6 +51,7 @@ class LeadFilterForm(forms.Form):
     )
     score_max = forms.IntegerField(label=_("Score to"), required=False, min_value=0, max_value=100)
     referral = ReferralFilterField()
+    owner = forms.ChoiceField(label=_("Owner"), required=False)
     created_from = forms.DateField(
         label=_("Created from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -60,10 +64,15 @@ class LeadFilterForm(forms.Form):
         widget=forms.HiddenInput,
     )
 
-    def __init__(self, *args, publisher, **kwargs):
+    def __init__(self, *args, publisher, members=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["listing"].queryset = selectors.listings_for_publisher(publisher=publisher)
         self.fields["campaign"].queryset = lead_selectors.campaigns_for_filter(publisher=publisher)
+        self.fields["owner"].choices = [
+            ("", _("Anyone")),
+            (OWNER_NONE, _("Unassigned")),
+            *(members if members is not None else member_choices(publisher=publisher)),
+        ]
 
     def clean(self):
         data = super().clean()
@@ -88,6 +97,8 @@ class LeadFilterForm(forms.Form):
         def day_start(day):
             return timezone.make_aware(datetime.combine(day, time.min)) if day else None
 
+        owner = data.get("owner")
+
         return LeadFilters(
             origin=origin,
             search=data.get("q") or None,
@@ -98,6 +109,8 @@ class LeadFilterForm(forms.Form):
             referral_substatus=data.get("referral") or None,
             score_min=data.get("score_min"),
             score_max=data.get("score_max"),
+            owner_id=int(owner) if owner and owner != OWNER_NONE else None,
+            is_unassigned=owner == OWNER_NONE,
             since=day_start(data.get("created_from")),
             until=day_start(data["created_to"] + timedelta(days=1))
             if data.get("created_to")

@@ -35,6 +35,7 @@ from leads.referrals.models import (
 from leads.reporting.models import LeadRollupState
 from leads.scoring.models import RescoreRun, ScoringRule
 from leads.sending.models import SendingIdentity
+from leads.work.models import LeadMerge, LeadNote
 
 __all__ = [
     "ApiKey",
@@ -50,6 +51,8 @@ __all__ = [
     "Lead",
     "LeadActivity",
     "LeadDailyStat",
+    "LeadMerge",
+    "LeadNote",
     "LeadNotification",
     "LeadOrigin",
     "LeadRollupState",

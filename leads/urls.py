@@ -8,6 +8,7 @@ from leads.views import email_events as email_event_views
 from leads.views import referrals as referral_views
 from leads.views import reports as report_views
 from leads.views import unsubscribe as unsubscribe_views
+from leads.views import work as work_views
 from leads.views.scoring import scoring_progress
 
 urlpatterns = [
@@ -17,7 +18,29 @@ urlpatterns = [
     path("leads/", views.lead_list, name="leads"),
     path("leads/export.csv", views.lead_export, name="leads-export"),
     path("leads/import/", views.lead_import, name="leads-import"),
+    path("leads/mine/", work_views.leads_mine, name="leads-mine"),
     path("leads/<uuid:lead_id>/", views.lead_detail, name="lead-detail"),
+    # Working a lead (docs/portal.md, Working leads).
+    path("leads/<uuid:lead_id>/owner/", work_views.lead_assign, name="lead-assign"),
+    path("leads/<uuid:lead_id>/next-step/", work_views.lead_next_step, name="lead-next-step"),
+    path(
+        "leads/<uuid:lead_id>/next-step/done/",
+        work_views.lead_next_step_done,
+        name="lead-next-step-done",
+    ),
+    path("leads/<uuid:lead_id>/notes/", work_views.lead_note_add, name="lead-note-add"),
+    path(
+        "leads/<uuid:lead_id>/notes/<int:note_id>/edit/",
+        work_views.lead_note_edit,
+        name="lead-note-edit",
+    ),
+    path(
+        "leads/<uuid:lead_id>/notes/<int:note_id>/delete/",
+        work_views.lead_note_delete,
+        name="lead-note-delete",
+    ),
+    path("leads/<uuid:lead_id>/merge/", work_views.lead_merge, name="lead-merge"),
+    path("leads/merges/<int:merge_id>/undo/", work_views.lead_merge_undo, name="lead-merge-undo"),
     path("referrals/", views.referral_list, name="referrals"),
     path("referrals/<int:referral_id>/", referral_views.referral_detail, name="referral-detail"),
     path("reports/", report_views.report_page, name="reports"),

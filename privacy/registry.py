@@ -87,9 +87,14 @@ STORES: tuple[Store, ...] = (
             Field("company", clear),
             Field("title", clear),
             Field("status_reason", clear),
+            Field("next_step", clear),
         ),
         export=(
             "uuid",
+            "owner__username",
+            "next_step_due",
+            "next_step_done_at",
+            "merged_into__uuid",
             "publisher__name",
             "origin",
             "status",
@@ -135,6 +140,23 @@ STORES: tuple[Store, ...] = (
         fields=(Field("reason", clear),),
         export=("from_status", "to_status", "created_at"),
         description="Lifecycle history.",
+    ),
+    Store(
+        key="notes",
+        model="leads.LeadNote",
+        lead_path="lead_id",
+        fields=(Field("body", clear),),
+        export=("author__username", "created_at", "updated_at"),
+        description="Members' notes on the lead (leads.work).",
+    ),
+    Store(
+        key="merges",
+        model="leads.LeadMerge",
+        lead_path="survivor_id",
+        # The survivor's contact fields as they were before the merge filled them in.
+        fields=(Field("survivor_before", clear, json_paths=("*",)),),
+        export=("merged__uuid", "moved", "created_at", "undone_at"),
+        description="Two leads of the person merged, and what moved (leads.work).",
     ),
     Store(
         key="consent",
@@ -294,6 +316,7 @@ NOT_PERSONAL: dict[str, dict[str, str]] = {
         "postal_address": "the publisher's business address (CAN-SPAM footer)",
     },
     "leads.Lead": {"score_breakdown": "scoring rule names and points"},
+    "leads.LeadMerge": {"moved": "row ids only"},
     "leads.LeadActivity": {"external_id": "the storefront's opaque lead id (or a replay key)"},
     "leads.ConsentRecord": {"policy": "the listing's consent policy as it was"},
     "leads.Referral": {

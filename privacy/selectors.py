@@ -54,8 +54,15 @@ def _store_values(store: registry.Store) -> list[str]:
 
 
 def person_leads(*, email: str, publisher: Publisher | None = None) -> QuerySet:
-    """The leads with this address: of one publisher, or of all (staff)."""
-    leads = Lead.objects.filter(email_normalized=Lead.normalize_email(email))
+    """The leads with this address: of one publisher, or of all (staff). A lead merged with
+    one of them (leads.work: the same person's other address) is the same person's too."""
+    address = Lead.normalize_email(email)
+    same_person = (
+        Q(email_normalized=address)
+        | Q(merged_into__email_normalized=address)
+        | Q(merged_leads__email_normalized=address)
+    )
+    leads = Lead.objects.filter(pk__in=Lead.objects.filter(same_person).values("pk"))
     return leads if publisher is None else leads.filter(publisher=publisher)
 
 

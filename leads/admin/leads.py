@@ -21,6 +21,7 @@ from leads.models import (
     ConsentRecord,
     Lead,
     LeadActivity,
+    LeadNote,
     LeadTransition,
 )
 
@@ -34,6 +35,20 @@ class LeadActivityInline(ReadOnlyInlineMixin, admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("listing", "campaign")
+
+
+class LeadNoteInline(ReadOnlyInlineMixin, admin.TabularInline):
+    """Members' notes, read-only: they are the publisher's, written in the portal."""
+
+    model = LeadNote
+    formset = RecentRowsFormSet
+    fields = ("created_at", "author", "body")
+    readonly_fields = fields
+    show_change_link = False
+    verbose_name_plural = _("latest notes")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("author")
 
 
 class LeadTransitionInline(ReadOnlyInlineMixin, admin.TabularInline):
@@ -96,6 +111,10 @@ LEAD_HISTORY_FIELDS = (
 )
 
 
+# The publisher works the lead in the portal; staff read it (owner, step, merge).
+LEAD_WORK_FIELDS = ("owner", "next_step", "next_step_due", "next_step_done_at", "merged_into")
+
+
 @admin.register(Lead)
 class LeadAdmin(FixedOnceAddedMixin, BigTableAdminMixin, admin.ModelAdmin):
     # crm/admin.py adds the Delivery inline: leads does not import crm (portal ← leads ← crm).
@@ -138,6 +157,7 @@ class LeadAdmin(FixedOnceAddedMixin, BigTableAdminMixin, admin.ModelAdmin):
             },
         ),
         (_("Campaigns"), {"fields": ("first_campaign", "latest_campaign")}),
+        (_("Working the lead"), {"fields": LEAD_WORK_FIELDS}),
         (_("History"), {"fields": LEAD_HISTORY_FIELDS}),
     )
     # Score and status move through scoring and the lifecycle, which record why.
@@ -147,11 +167,12 @@ class LeadAdmin(FixedOnceAddedMixin, BigTableAdminMixin, admin.ModelAdmin):
         "score",
         "score_breakdown_table",
         "status",
+        *LEAD_WORK_FIELDS,
         *LEAD_HISTORY_FIELDS,
     )
     # One person per publisher per origin: moving a lead would merge people.
     fixed_once_added = ("publisher", "origin")
-    inlines = [LeadTransitionInline, LeadActivityInline, ConsentRecordInline]
+    inlines = [LeadTransitionInline, LeadNoteInline, LeadActivityInline, ConsentRecordInline]
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

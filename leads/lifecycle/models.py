@@ -2,6 +2,7 @@
 
 import uuid
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -104,6 +105,29 @@ class Lead(TimestampedModel):
     status_changed_by = acting_user_key(_("status changed by"))
     status_reason = models.CharField(_("reason"), max_length=500, blank=True)
     last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
+    # Working the lead (docs/portal.md, Working leads): a member of the publisher who owns
+    # it, and the next step with its due date.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_leads",
+        verbose_name=_("owner"),
+    )
+    next_step = models.CharField(_("next step"), max_length=200, blank=True)
+    next_step_due = models.DateField(_("next step due"), null=True, blank=True)
+    next_step_done_at = models.DateTimeField(_("next step done"), null=True, blank=True)
+    # Set when this lead was merged into another (leads.work.services.lead_merge): the row
+    # stays, hidden from lists, until the merge is undone.
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="merged_leads",
+        verbose_name=_("merged into"),
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -139,6 +163,8 @@ class Lead(TimestampedModel):
             models.Index(fields=["-created_at", "-id"], name="lead_created"),
             # Staff look a person up by email across publishers (admin search).
             models.Index(fields=["email_normalized"], name="lead_email"),
+            # "My leads": a user's open next steps by due date.
+            models.Index(fields=["owner", "next_step_due"], name="lead_owner_next_step"),
             # Retention: a publisher's leads last active before a cutoff (privacy.retention).
             models.Index(
                 models.F("publisher"),

@@ -68,6 +68,9 @@ class LeadFilters:
     search: str | None = None
     # Co-Sell: leads with a referral in this substatus (Accepted, Won, …).
     referral_substatus: str | None = None
+    # Owned by this user; or, `is_unassigned`, by nobody.
+    owner_id: int | None = None
+    is_unassigned: bool = False
     # Keyset pagination: only leads strictly after this position in LEAD_ORDERING.
     after: LeadPosition | None = None
 
@@ -113,7 +116,14 @@ def search_condition(term: str) -> Q:
 
 def leads_matching(*, publisher: Publisher, filters: LeadFilters) -> QuerySet[Lead]:
     """The publisher's leads that match the filters, in no particular order."""
-    leads = Lead.objects.filter(publisher=publisher, **_lookups(filters, LEAD_LOOKUPS))
+    # A lead merged into another is hidden: its survivor shows both histories.
+    leads = Lead.objects.filter(
+        publisher=publisher, merged_into__isnull=True, **_lookups(filters, LEAD_LOOKUPS)
+    )
+    if filters.owner_id is not None:
+        leads = leads.filter(owner_id=filters.owner_id)
+    elif filters.is_unassigned:
+        leads = leads.filter(owner__isnull=True)
     if filters.search and filters.search.strip():
         leads = leads.filter(search_condition(filters.search))
     if filters.referral_substatus:
@@ -166,7 +176,7 @@ def lead_get_for_publisher(
         )
     return (
         Lead.objects.filter(publisher=publisher, uuid=lead_uuid)
-        .select_related("first_campaign", "latest_campaign")
+        .select_related("first_campaign", "latest_campaign", "owner", "merged_into")
         .prefetch_related(*prefetches)
         .first()
     )

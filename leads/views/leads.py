@@ -18,7 +18,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from leads.consent.policy import consent_stated
 from leads.consent.selectors import consent_evidence_for_lead
-from leads.forms import BulkStatusForm, LeadFilterForm, LeadImportForm, LeadTransitionForm
+from leads.forms import (
+    BulkStatusForm,
+    LeadFilterForm,
+    LeadImportForm,
+    LeadTransitionForm,
+    SelectedLeadsField,
+)
 from leads.intake import csv_import
 from leads.lifecycle import selectors as lead_selectors
 from leads.lifecycle import services as lifecycle_services
@@ -27,6 +33,10 @@ from leads.lifecycle.selectors import SORT_DEFAULT_DESCENDING
 from leads.models import LeadActivity, LeadOrigin, LeadStatus
 from leads.nurture.selectors import nurture_refusal_for_lead
 from leads.referrals import selectors as referral_selectors
+from leads.work import services as work_services
+from leads.work.forms import BulkAssignForm
+from leads.work.page import work_context
+from leads.work.selectors import member_choices
 from portal.tenancy.decorators import found_or_404, publisher_required
 
 PAGE_SIZE = 50
@@ -56,8 +66,10 @@ def _sort_columns(current) -> dict[str, dict]:
     return columns
 
 
-def _list_context(request, *, origin: str, bulk_form=None) -> dict:
-    form = LeadFilterForm(request.GET, publisher=request.publisher)
+def _list_context(request, *, origin: str, bulk_form=None, assign_form=None) -> dict:
+    # One read of the members, for the owner filter and the bulk assign.
+    members = member_choices(publisher=request.publisher)
+    form = LeadFilterForm(request.GET, publisher=request.publisher, members=members)
     sort = form.sort_choice()
     before = request.GET.get("before", "")
     page = lead_selectors.lead_page(
@@ -82,6 +94,7 @@ def _list_context(request, *, origin: str, bulk_form=None) -> dict:
     return {
         "form": form,
         "bulk_form": bulk_form or BulkStatusForm(),
+        "assign_form": assign_form or BulkAssignForm(publisher=request.publisher, members=members),
         "page": page,
         "sort": sort,
         "sort_columns": _sort_columns(sort),
@@ -139,14 +152,44 @@ def _bulk_move(request, form: BulkStatusForm) -> None:
         )
 
 
+def _bulk_assign(request) -> BulkAssignForm | None:
+    """Give the ticked leads to one member; the bound form when it is refused."""
+    form = BulkAssignForm(request.POST, publisher=request.publisher)
+    try:
+        wanted = SelectedLeadsField().clean(request.POST.getlist("lead"))
+    except ValidationError as exc:
+        form.is_valid()
+        form.add_error(None, exc)
+        return form
+    if not form.is_valid():
+        return form
+    leads = lead_selectors.leads_by_uuid_for_publisher(
+        publisher=request.publisher, lead_uuids=wanted
+    )
+    count = work_services.leads_assign(
+        publisher=request.publisher,
+        lead_ids=[lead.pk for lead in leads],
+        owner_id=form.cleaned_data["owner"],
+    )
+    messages.success(
+        request,
+        ngettext("%(count)d lead assigned.", "%(count)d leads assigned.", count) % {"count": count},
+    )
+    return None
+
+
 def _lead_table_page(request, *, origin: str, template: str):
-    bulk_form = None
-    if request.method == "POST":
+    bulk_form = assign_form = None
+    if request.method == "POST" and request.POST.get("action") == "assign":
+        assign_form = _bulk_assign(request)
+        if assign_form is None:
+            return redirect(request.get_full_path())
+    elif request.method == "POST":
         bulk_form = BulkStatusForm(request.POST)
         if bulk_form.is_valid():
             _bulk_move(request, bulk_form)
             return redirect(request.get_full_path())
-    context = _list_context(request, origin=origin, bulk_form=bulk_form)
+    context = _list_context(request, origin=origin, bulk_form=bulk_form, assign_form=assign_form)
     if request.headers.get("HX-Request") and request.method == "GET":
         template += "#results"
     response = render(request, template, context)
@@ -265,6 +308,12 @@ def lead_detail(request, lead_id):
                 % {"status": LeadStatus(form.cleaned_data["to_status"]).label},
             )
             return redirect("lead-detail", lead_id=lead.uuid)
+    return lead_detail_render(request, lead, form=form)
+
+
+def lead_detail_render(request, lead, *, form=None, status: int = 200, **forms):
+    """The lead page, with the bound forms of a refused action (their errors shown)."""
+    form = form or LeadTransitionForm(lead=lead)
     activities = list(lead.activities.all())
     for activity in activities:
         activity.action_label = _ACTION_LABELS.get(activity.action_code, "")
@@ -272,6 +321,7 @@ def lead_detail(request, lead_id):
     is_co_sell = lead.origin == LeadOrigin.CO_SELL
     consent = None if is_co_sell else consent_evidence_for_lead(lead=lead)
     context = {
+        **work_context(request, lead, forms),
         "lead": lead,
         "form": form,
         "is_co_sell": is_co_sell,
@@ -291,4 +341,4 @@ def lead_detail(request, lead_id):
         else [],
         "redeliverable": {"delivered", "failed"},
     }
-    return render(request, "leads/lead_detail.html", context)
+    return render(request, "leads/lead_detail.html", context, status=status)

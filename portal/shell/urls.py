@@ -4,7 +4,7 @@ and the health check."""
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from portal.shell import notification_views, views
+from portal.shell import lead_timeline, notification_views, views
 from portal.sso.forms import LoginForm
 from portal.sso.views import LogoutView
 
@@ -30,6 +30,7 @@ urlpatterns = [
         notification_views.lead_open,
         name="lead-open",
     ),
+    path("leads/<uuid:lead_id>/timeline/", lead_timeline.lead_timeline, name="lead-timeline"),
     path("settings/members/", views.member_invite, name="settings-member-invite"),
     path(
         "settings/members/<int:membership_id>/role/",

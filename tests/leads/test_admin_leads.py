@@ -135,6 +135,8 @@ def test_lead_page_keeps_score_status_and_normalized_email_read_only(staff_clien
             "email_normalized": "forged@example.com",
             "transitions-TOTAL_FORMS": "0",
             "transitions-INITIAL_FORMS": "0",
+            "notes-TOTAL_FORMS": "0",
+            "notes-INITIAL_FORMS": "0",
             "activities-TOTAL_FORMS": "0",
             "activities-INITIAL_FORMS": "0",
             "deliveries-TOTAL_FORMS": "0",

@@ -17,8 +17,10 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from leads.models import Lead, LeadMerge, LeadNote
 from leads.nurture.links import link_sign
 from leads.nurture.unsubscribe import token_make
+from leads.work.services import lead_merge
 from tests.portal.tenancy_world import World, body_of, client_for, foreign_rows
 
 EXCLUDED = ("admin/", "api/v1/", "i18n/", "static/")
@@ -104,6 +106,38 @@ def _table(w):
 
 def _to_table(w):
     return f"/inbound/tables/{w.a.table_source.pk}/"
+
+
+def _lead(w):
+    return {"lead_id": w.a.lead.uuid}
+
+
+def _to_lead(anchor: str) -> Callable:
+    return lambda w: f"/leads/{w.a.lead.uuid}/#{anchor}"
+
+
+def _note(w):
+    """A note of A's owner on A's lead (made inside the test's savepoint)."""
+    note, _created = LeadNote.objects.get_or_create(
+        lead=w.a.lead, author=w.a.owner, defaults={"body": "alphaqz note"}
+    )
+    return {**_lead(w), "note_id": note.pk}
+
+
+def _other_lead(w):
+    return Lead.objects.filter(publisher=w.a.publisher, origin="marketplace").exclude(
+        pk=w.a.lead.pk
+    )[0]
+
+
+def _merge(w):
+    """An active merge into A's lead (made inside the test's savepoint)."""
+    merge = LeadMerge.objects.filter(survivor=w.a.lead, undone_at__isnull=True).first()
+    if merge is None:
+        merge = lead_merge(
+            publisher=w.a.publisher, survivor_id=w.a.lead.pk, merged_id=_other_lead(w).pk, by=None
+        )
+    return {"merge_id": merge.pk}
 
 
 def _page(**options) -> Route:
@@ -235,6 +269,23 @@ ROUTES: dict[str, Route] = {
     "reports-export": _page(query="?period=90"),
     "leads-import": _page(),
     "lead-detail": _object_page(lambda w: {"lead_id": w.a.lead.uuid}),
+    # Working a lead: any member; another publisher's lead, note or merge is 404.
+    "leads-mine": _page(),
+    "lead-timeline": _object_page(_lead),
+    "lead-assign": _action(_lead, _to_lead("work"), data=lambda w: {"owner": ""}),
+    "lead-next-step": _action(
+        _lead, _to_lead("work"), data=lambda w: {"next_step": "Call", "next_step_due": ""}
+    ),
+    "lead-next-step-done": _action(_lead, _to_lead("work"), data=lambda w: {"done": "0"}),
+    "lead-note-add": _action(_lead, _to_lead("notes"), data=lambda w: {"body": "A note"}),
+    "lead-note-edit": _object_page(_note),
+    "lead-note-delete": _action(_note, _to_lead("notes")),
+    "lead-merge": _action(
+        _lead,
+        _to_lead("merges"),
+        data=lambda w: {"other_email": _other_lead(w).email, "survivor": "this"},
+    ),
+    "lead-merge-undo": _action(_merge, _to_lead("merges")),
     "referrals": _page(),
     "referral-detail": _object_page(lambda w: {"referral_id": w.a.referral.pk}),
     "scoring": _page(),

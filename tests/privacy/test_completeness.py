@@ -129,12 +129,18 @@ def _through_portal_and_admin(lead: Lead) -> None:
         {"to_status": to_status, "reason": f"{MARK} called back"},
     )
     assert moved.status_code == 302
+    noted = portal.post(reverse("lead-note-add", args=[lead.uuid]), {"body": f"{MARK} note"})
+    assert noted.status_code == 302
+    stepped = portal.post(
+        reverse("lead-next-step", args=[lead.uuid]), {"next_step": f"{MARK} call back"}
+    )
+    assert stepped.status_code == 302
     staff = make_user(username="staff-dpo", is_staff=True, is_superuser=True)
     admin = Client()
     admin.force_login(staff)
     url = reverse("admin:leads_lead_change", args=[lead.pk])
     assert admin.get(url).status_code == 200
-    inlines = ("transitions", "activities", "deliveries", "consent_records")
+    inlines = ("transitions", "notes", "activities", "deliveries", "consent_records")
     edited = admin.post(
         url,
         {

@@ -108,7 +108,9 @@ def test_a_batch_of_leads_takes_a_bounded_number_of_queries(django_assert_max_nu
         make_lead(publisher=person.sequence.publisher, first_name="x") for _ in range(30)
     ]
 
-    with django_assert_max_num_queries(40):
+    # A constant few queries per registered store (its rows' ids, the update, their admin
+    # log), however many leads: 52 with the notes and merges of working leads.
+    with django_assert_max_num_queries(52):
         report = services.leads_erase(
             leads=Lead.objects.filter(pk__in=[lead.pk for lead in leads]),
             reason="retention",

@@ -29,6 +29,7 @@ from leads.models import Campaign, Lead, Listing
 from leads.nurture import services as nurture
 from leads.nurture.unsubscribe import token_make
 from leads.referrals.models import Referral
+from leads.work import services as work_services
 from portal.models import Membership, Publisher
 
 SMOKE_TARGET_NAME = "Smoke receiver (HTTPS)"
@@ -76,6 +77,13 @@ def main() -> None:
     table = InboundSource.objects.create(
         publisher=publisher, kind=InboundSource.Kind.AZURE_TABLE, paused=True
     )
+    # A note on the lead, and a merge of two leads, undone at once (its undo URL then refuses).
+    note = work_services.note_add(lead=lead, author=membership.user, body="Smoke note")
+    other = Lead.objects.filter(publisher=publisher, origin="marketplace").exclude(pk=lead.pk)
+    merge = work_services.lead_merge(
+        publisher=publisher, survivor_id=lead.pk, merged_id=other.order_by("pk")[0].pk, by=None
+    )
+    work_services.lead_merge_undo(merge=merge, by=None)
     request = RequestFactory().get("/admin/")
     request.user = get_user_model().objects.filter(is_superuser=True).order_by("pk").first()
     world = {
@@ -102,6 +110,8 @@ def main() -> None:
             "token": token_make(publisher_id=publisher.pk, email=lead.email),
             "content_type_id": ContentType.objects.get_for_model(Lead).pk,
             "object_id": lead.pk,
+            "note_id": note.pk,
+            "merge_id": merge.pk,
         },
         # admin/<app_label>/<model_name>/<object_id>/…: the first row of every admin model.
         "admin_objects": {
