@@ -24,7 +24,7 @@ def _history(lead, *, start, count: int = 1):
     """`count` entries of every kind on the lead, one minute apart per kind, from `start`."""
     campaign = make_campaign(publisher=lead.publisher, name=f"Campaign {lead.pk}")
     step = NurtureStep.objects.create(
-        campaign=campaign, position=1, delay_hours=0, subject="Welcome aboard", body="Hi"
+        campaign=campaign, position=1, delay_minutes=0, subject="Welcome aboard", body="Hi"
     )
     enrollment = Enrollment.objects.create(lead=lead, campaign=campaign, enrolled_at=start)
     for n in range(count):
