@@ -37,12 +37,13 @@ from harness import ROOT, SERVER, database_create, database_drop, manage
 
 sys.path.insert(0, str(ROOT))
 
-DATABASE = "lp_bench_portal"
+# BENCH_PORTAL_DB: another name, for two runs on one server at once.
+DATABASE = os.environ.get("BENCH_PORTAL_DB", "lp_bench_portal")
 PUBLISHER_SLUG = "contoso-software"
 DEFAULT_LEADS = 1_660_000  # Contoso's ~60.2 % of it is about 1,000,000
 WARM_UP = 3
 EXPORT_ROWS = (100_000, 10_000)
-TARGET_P95_MS = 150
+TARGET_P95_MS = 100
 # A fixed key, so that a database kept with --keep still decrypts on the next --reuse run.
 FIELD_KEY = base64.urlsafe_b64encode(b"lead-portal-bench-portal-key-32b").decode()
 
@@ -232,6 +233,7 @@ def _measure_all(requests: int, *, explain: bool) -> tuple[list[Figure], list[tu
     client.post("/publisher/switch/", {"publisher": publisher.pk})
     samples = _samples(publisher.pk, requests)
     prefix = samples[0][2][:4]
+    domain = samples[0][1].rpartition("@")[2]
     filtered = "/leads/?status=qualified&storefront=azure-marketplace&score_min=60&score_max=90"
     # The second page follows the first page's cursor: keyset pages stay index range scans.
     first_page = client.get("/leads/").content.decode()
@@ -246,6 +248,15 @@ def _measure_all(requests: int, *, explain: bool) -> tuple[list[Figure], list[tu
         ),
         (f"List, searched: name prefix {prefix!r}", [f"/leads/?q={prefix}"]),
         ("List, searched: a prefix no lead has", ["/leads/?q=Zqxw"]),
+        # The accent- and case-insensitive search of parts (leads/0017's trigram index).
+        ("Search: unaccented 'lopez' (with count)", ["/leads/?q=lopez"]),
+        ("Search: accented 'López' (with count)", [f"/leads/?q={quote_plus('López')}"]),
+        ("Search: part of a name 'artine'", ["/leads/?q=artine"]),
+        ("Search: two words 'ada lopez'", ["/leads/?q=ada+lopez"]),
+        ("Search: an email domain", [f"/leads/?q={quote_plus(domain)}"]),
+        ("Search: a company 'Humongous'", ["/leads/?q=Humongous"]),
+        ("Search: a word no lead has 'zqxwv'", ["/leads/?q=zqxwv"]),
+        ("List, 200 rows a page", ["/leads/?size=200"]),
         ("List, sorted by score", ["/leads/?sort=-score"]),
         ("List, sorted by name", ["/leads/?sort=name"]),
         ("List, sorted by last activity", ["/leads/?sort=-last_activity"]),

@@ -32,6 +32,7 @@ from leads.referrals.models import (
     ReferralSubstatus,
     ReferralSyncState,
 )
+from leads.saved_views.models import SavedView
 from leads.scoring.models import RescoreRun, ScoringRule
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "ReferralSubstatus",
     "ReferralSyncState",
     "RescoreRun",
+    "SavedView",
     "ScoringRule",
     "Suppression",
 ]

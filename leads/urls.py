@@ -6,6 +6,7 @@ from leads import views
 from leads.views import campaigns as campaign_views
 from leads.views import email_events as email_event_views
 from leads.views import referrals as referral_views
+from leads.views import saved_views as saved_view_views
 from leads.views import unsubscribe as unsubscribe_views
 from leads.views.scoring import scoring_progress
 
@@ -17,6 +18,18 @@ urlpatterns = [
     path("leads/export.csv", views.lead_export, name="leads-export"),
     path("leads/import/", views.lead_import, name="leads-import"),
     path("leads/<uuid:lead_id>/", views.lead_detail, name="lead-detail"),
+    path("leads/views/", saved_view_views.saved_views, name="lead-views"),
+    path("leads/views/<int:view_id>/", saved_view_views.saved_view_apply, name="lead-view-apply"),
+    path(
+        "leads/views/<int:view_id>/rename/",
+        saved_view_views.saved_view_rename,
+        name="lead-view-rename",
+    ),
+    path(
+        "leads/views/<int:view_id>/delete/",
+        saved_view_views.saved_view_delete,
+        name="lead-view-delete",
+    ),
     path("referrals/", views.referral_list, name="referrals"),
     path("referrals/<int:referral_id>/", referral_views.referral_detail, name="referral-detail"),
     path("scoring/", views.scoring, name="scoring"),

@@ -106,6 +106,10 @@ def _to_table(w):
     return f"/inbound/tables/{w.a.table_source.pk}/"
 
 
+def _saved_view(w):
+    return {"view_id": w.a.saved_view.pk}
+
+
 def _page(**options) -> Route:
     return Route(PAGE, **options)
 
@@ -215,6 +219,13 @@ ROUTES: dict[str, Route] = {
     "leads-export": _page(),
     "leads-import": _page(),
     "lead-detail": _object_page(lambda w: {"lead_id": w.a.lead.uuid}),
+    # Saved views are the user's own: another publisher's (or member's) view is a 404.
+    "lead-views": _page(),
+    "lead-view-apply": _object_page(_saved_view, owner=302),
+    "lead-view-rename": _action(
+        _saved_view, lambda w: "/leads/views/", data=lambda w: {"name": "alphaqz renamed"}
+    ),
+    "lead-view-delete": _action(_saved_view, lambda w: "/leads/views/"),
     "referrals": _page(),
     "referral-detail": _object_page(lambda w: {"referral_id": w.a.referral.pk}),
     "scoring": _page(),
