@@ -216,7 +216,9 @@ def _samples(publisher_id: int, count: int) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _measure_all(requests: int, *, explain: bool) -> tuple[list[Figure], list[tuple], dict]:
+def _measure_all(
+    requests: int, *, explain: bool, with_exports: bool = True
+) -> tuple[list[Figure], list[tuple], dict]:
     import django
 
     django.setup()
@@ -268,7 +270,7 @@ def _measure_all(requests: int, *, explain: bool) -> tuple[list[Figure], list[tu
         if explain and figure.p95_ms > TARGET_P95_MS:
             _explain(figure)
     exports = []
-    for rows in EXPORT_ROWS:
+    for rows in EXPORT_ROWS if with_exports else ():
         query = _export_query(publisher.pk, rows)
         exports.append((query, _export(client, f"/leads/export.csv?{query}")))
     info = {"publisher": publisher.name, "leads": lead_count, "prefix": prefix}
@@ -301,6 +303,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
     parser.add_argument("--reuse", action="store_true", help="Measure a kept database again.")
     parser.add_argument("--seed-only", action="store_true", help="Seed, measure nothing.")
+    parser.add_argument("--no-export", action="store_true", help="Measure the pages only.")
     parser.add_argument(
         "--explain", action="store_true", help="EXPLAIN ANALYZE the slowest query of slow pages."
     )
@@ -314,7 +317,9 @@ def main() -> None:
             _prepare(leads=options.leads, env=env)
         if not options.seed_only:
             print(f"load average before measuring: {os.getloadavg()[0]:.1f}")
-            figures, exports, info = _measure_all(options.requests, explain=options.explain)
+            figures, exports, info = _measure_all(
+                options.requests, explain=options.explain, with_exports=not options.no_export
+            )
             _print(figures, exports, info, options.requests)
     finally:
         if not options.keep:

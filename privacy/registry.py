@@ -329,6 +329,7 @@ NOT_PERSONAL: dict[str, dict[str, str]] = {
     "leads.SavedView": {
         "name": "the member's label for a view of the list",
         "filters": "codes and ids of the list's filters; the search text is `search`",
+        "columns": "keys of the list's columns",
     },
     "crm.CrmTarget": {
         "name": "the target's name",

@@ -8,9 +8,9 @@ Search (`LeadFilters.search`) is `leads.lifecycle.search`: accent- and case-inse
 parts of names, the company, the email's domain and the listing's name, through a GIN
 trigram index on PostgreSQL, so it stays an index lookup on a million leads.
 
-The list's total (`lead_count`) is exact up to `COUNT_EXACT_LIMIT` matching rows, counted
-over a LIMIT so that it never reads more; past it, PostgreSQL gives the planner's estimate
-of the filtered query (EXPLAIN), and the page says "about".
+The list's total (`lead_count`) is exact up to `COUNT_EXACT_LIMIT` matching rows (1,000 for
+a search), counted over a LIMIT so that it never reads more; past it, PostgreSQL gives the
+planner's estimate of the filtered query (EXPLAIN), and the page says "about".
 """
 
 import base64
@@ -132,6 +132,9 @@ def with_search_listings(*, publisher: Publisher, filters: LeadFilters) -> LeadF
 
 
 COUNT_EXACT_LIMIT = 10_000
+# A search's matches are rechecked on the heap row by row (the trigram index is lossy):
+# past a thousand, counting costs more than the page, and the planner's estimate is close.
+SEARCH_COUNT_EXACT_LIMIT = 1_000
 
 
 @dataclass(frozen=True)
@@ -143,11 +146,13 @@ class LeadCount:
 
 
 def lead_count(*, publisher: Publisher, filters: LeadFilters) -> LeadCount:
-    """The number of matching leads: exact up to COUNT_EXACT_LIMIT, else estimated on
-    PostgreSQL (exact on SQLite, whose databases are small)."""
+    """The number of matching leads: exact up to COUNT_EXACT_LIMIT (a search: up to
+    SEARCH_COUNT_EXACT_LIMIT), else estimated on PostgreSQL (exact on SQLite, whose
+    databases are small)."""
+    limit = SEARCH_COUNT_EXACT_LIMIT if filters.search else COUNT_EXACT_LIMIT
     leads = leads_matching(publisher=publisher, filters=filters).order_by()
-    capped = leads.values("pk")[: COUNT_EXACT_LIMIT + 1].count()
-    if capped <= COUNT_EXACT_LIMIT:
+    capped = leads.values("pk")[: limit + 1].count()
+    if capped <= limit:
         return LeadCount(capped)
     if connection.vendor != "postgresql":
         return LeadCount(leads.count())

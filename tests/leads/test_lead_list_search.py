@@ -221,3 +221,19 @@ def test_the_export_keeps_finding_the_searched_leads(people, owner_client):
     assert "m.lopez@northwind.example" in body
     assert "bob@tailspin.example" not in body
     assert Lead.objects.count() == 4
+
+
+def test_a_search_counts_exactly_to_a_lower_limit(people, owner_client, monkeypatch):
+    # Given a search limit below the four matches of ".example" (the list's stays high)
+    monkeypatch.setattr(lead_selectors, "SEARCH_COUNT_EXACT_LIMIT", 2)
+
+    # When the owner searches, and lists without a search
+    searched = owner_client.get(LEADS, {"q": ".example"}).context["total"]
+    listed = owner_client.get(LEADS).context["total"]
+
+    # Then the search's total is estimated on PostgreSQL (exact on SQLite); the list's exact
+    assert listed == LeadCount(4)
+    if connection.vendor == "postgresql":
+        assert searched.is_estimate and searched.value >= 3
+    else:
+        assert searched == LeadCount(4)
