@@ -237,3 +237,21 @@ def test_a_search_counts_exactly_to_a_lower_limit(people, owner_client, monkeypa
         assert searched.is_estimate and searched.value >= 3
     else:
         assert searched == LeadCount(4)
+
+
+@pytest.mark.sqlite
+def test_the_search_works_on_either_database(publisher, owner_client):
+    # Given a lead stored without accents (SQLite's fallback folds only the term)
+    make_lead(
+        publisher=publisher,
+        email="j@northwind.example",
+        first_name="Jose",
+        last_name="Lopez",
+        company="Northwind",
+    )
+    make_lead(publisher=publisher, email="b@tailspin.example", last_name="Smith")
+
+    # When searching with accents, a part of a name, or the domain, Then the lead is found
+    for term in ("LÓPEZ", "ope", "josé lop", "northwind.example"):
+        assert shown(owner_client.get(LEADS, {"q": term})) == ["j@northwind.example"], term
+    assert owner_client.get(LEADS, {"q": "ope"}).context["total"] == LeadCount(1)
