@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from leads.catalog import selectors
 from leads.catalog.storefronts import Storefront
 from leads.intake import csv_import
+from leads.lifecycle import columns as lead_columns
 from leads.lifecycle import selectors as lead_selectors
 from leads.lifecycle.selectors import DEFAULT_SORT, LEAD_SORTS, LeadFilters
 from leads.models import Lead, LeadStatus
@@ -22,6 +23,9 @@ MAX_BULK_LEADS = 500
 OWNER_NONE = "none"
 
 
+PAGE_SIZES = (25, 50, 100, 200)
+
+
 class LeadFilterForm(forms.Form):
     """The lead list's GET form. Invalid fields are dropped, never fatal (see `filters`)."""
 
@@ -29,7 +33,10 @@ class LeadFilterForm(forms.Form):
         label=_("Search"),
         required=False,
         max_length=200,
-        help_text=_("The start of a name or company, or a whole email address."),
+        help_text=_(
+            "Part of a name, a company, an email domain or a listing, accents and case "
+            "aside; or a whole email address."
+        ),
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
     )
     storefront = forms.ChoiceField(
@@ -63,6 +70,33 @@ class LeadFilterForm(forms.Form):
         choices=[(name, name) for name in LEAD_SORTS],
         widget=forms.HiddenInput,
     )
+    size = forms.TypedChoiceField(
+        label=_("Rows per page"),
+        required=False,
+        coerce=int,
+        choices=[(size, size) for size in PAGE_SIZES],
+        empty_value=None,
+    )
+    # "name" is always sent with a choice, so that "col" in the query means "chosen".
+    col = forms.MultipleChoiceField(
+        label=_("Columns"),
+        required=False,
+        choices=[("name", "name")] + [(c.key, c.label) for c in lead_columns.LEAD_COLUMNS],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    # The fields a saved view keeps, besides the search text, the sort and the columns.
+    SAVED_FIELDS = (
+        "status",
+        "storefront",
+        "listing",
+        "campaign",
+        "score_min",
+        "score_max",
+        "created_from",
+        "created_to",
+        "size",
+    )
 
     def __init__(self, *args, publisher, members=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -88,6 +122,33 @@ class LeadFilterForm(forms.Form):
         """The whitelisted sort the list is in (the default for a missing or unknown one)."""
         self.is_valid()
         return LEAD_SORTS[self.cleaned_data.get("sort") or DEFAULT_SORT]
+
+    def page_size(self) -> int | None:
+        """The rows per page chosen (None: the list's default)."""
+        self.is_valid()
+        return self.cleaned_data.get("size")
+
+    def chosen_columns(self) -> list[str] | None:
+        """The column keys chosen, or None when no choice was made (the defaults)."""
+        self.is_valid()
+        if "col" not in self.data or "col" in self.errors:
+            return None
+        return [key for key in self.cleaned_data.get("col") or [] if key != "name"]
+
+    def saved_state(self) -> dict:
+        """What a saved view keeps of this query: its valid fields as query values."""
+        self.is_valid()
+        filters = {
+            name: str(self.data[name])
+            for name in self.SAVED_FIELDS
+            if self.data.get(name) and name not in self.errors
+        }
+        return {
+            "filters": filters,
+            "search": self.cleaned_data.get("q") or "",
+            "sort": self.cleaned_data.get("sort") or "",
+            "columns": self.chosen_columns(),
+        }
 
     def filters(self, *, origin: str) -> LeadFilters:
         """The valid fields as selector filters; a field with an error is left out."""
@@ -204,3 +265,15 @@ class LeadImportForm(forms.Form):
         except csv_import.ImportRefused as exc:
             raise ValidationError(str(exc), code="too_big") from exc
         return upload
+
+
+class SavedViewForm(forms.Form):
+    """A saved view's name (saving the list's current query, or renaming a view)."""
+
+    name = forms.CharField(label=_("View name"), max_length=80)
+
+    def clean_name(self):
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise ValidationError(_("Give the view a name."), code="required")
+        return name

@@ -33,6 +33,7 @@ from leads.referrals.models import (
     ReferralSyncState,
 )
 from leads.reporting.models import LeadRollupState
+from leads.saved_views.models import SavedView
 from leads.scoring.models import RescoreRun, ScoringRule
 from leads.sending.models import SendingIdentity
 from leads.work.models import LeadMerge, LeadNote
@@ -69,6 +70,7 @@ __all__ = [
     "ReferralSubstatus",
     "ReferralSyncState",
     "RescoreRun",
+    "SavedView",
     "ScoringRule",
     "SendingIdentity",
     "Suppression",

@@ -7,6 +7,7 @@ from leads.views import campaigns as campaign_views
 from leads.views import email_events as email_event_views
 from leads.views import referrals as referral_views
 from leads.views import reports as report_views
+from leads.views import saved_views as saved_view_views
 from leads.views import unsubscribe as unsubscribe_views
 from leads.views import work as work_views
 from leads.views.scoring import scoring_progress
@@ -41,6 +42,18 @@ urlpatterns = [
     ),
     path("leads/<uuid:lead_id>/merge/", work_views.lead_merge, name="lead-merge"),
     path("leads/merges/<int:merge_id>/undo/", work_views.lead_merge_undo, name="lead-merge-undo"),
+    path("leads/views/", saved_view_views.saved_views, name="lead-views"),
+    path("leads/views/<int:view_id>/", saved_view_views.saved_view_apply, name="lead-view-apply"),
+    path(
+        "leads/views/<int:view_id>/rename/",
+        saved_view_views.saved_view_rename,
+        name="lead-view-rename",
+    ),
+    path(
+        "leads/views/<int:view_id>/delete/",
+        saved_view_views.saved_view_delete,
+        name="lead-view-delete",
+    ),
     path("referrals/", views.referral_list, name="referrals"),
     path("referrals/<int:referral_id>/", referral_views.referral_detail, name="referral-detail"),
     path("reports/", report_views.report_page, name="reports"),

@@ -293,6 +293,15 @@ STORES: tuple[Store, ...] = (
         description="The suppression list: only a keyed hash of the address stays.",
     ),
     Store(
+        key="saved_views",
+        model="leads.SavedView",
+        lead_path=None,  # a member's search text, by the words of the person's name or address
+        fields=(Field("search", clear),),
+        export=("publisher__name", "name", "created_at"),
+        description="Members' saved views of the lead list: the search text may name a "
+        "person; erasure clears it where it holds the address or the name.",
+    ),
+    Store(
         key="admin_log",
         model="admin.LogEntry",
         lead_path=None,  # by content type and object id of the rows above
@@ -349,6 +358,11 @@ NOT_PERSONAL: dict[str, dict[str, str]] = {
     "leads.NotificationEmail": {"error": "SMTP error of a member's email, not the lead's"},
     "leads.LeadDailyStat": {},
     "leads.LeadRollupState": {},
+    "leads.SavedView": {
+        "name": "the member's label for a view of the list",
+        "filters": "codes and ids of the list's filters; the search text is `search`",
+        "columns": "keys of the list's columns",
+    },
     "crm.CrmTarget": {
         "name": "the target's name",
         "config": "encrypted connection settings and secrets",

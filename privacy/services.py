@@ -19,7 +19,7 @@ from django.apps import apps
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import BooleanField
+from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -157,7 +157,24 @@ def _batch_erase(
         publisher_id=publisher_id, email_hash__in=hashes
     ).update(**_updates(registry.STORE_BY_KEY["suppressions"]))
     counts["admin_log"] += _admin_log_blank(ids_by_model=ids_by_model)
+    counts["saved_views"] += _saved_views_clear(leads=leads, publisher_id=publisher_id)
     return counts, recipients
+
+
+def _saved_views_clear(*, leads: list[Lead], publisher_id: int) -> int:
+    """Clear the search text of the publisher's saved views that name one of the leads:
+    its address, or its first and last name."""
+    if not leads:
+        return 0
+    named = Q()
+    for lead in leads:
+        named |= Q(search__icontains=lead.email_normalized)
+        full_name = f"{lead.first_name} {lead.last_name}".strip()
+        if full_name:
+            named |= Q(search__icontains=full_name)
+    store = registry.STORE_BY_KEY["saved_views"]
+    views = apps.get_model(store.model).objects.filter(named, publisher_id=publisher_id)
+    return views.update(**_updates(store))
 
 
 def _erasable(leads) -> list[Lead]:
@@ -169,7 +186,7 @@ def _erasable(leads) -> list[Lead]:
         Lead.objects.select_for_update()
         .filter(pk__in=ids)
         .exclude(email_normalized__endswith=selectors.ERASED_DOMAIN)
-        .only("id", "uuid", "publisher_id", "email", "email_normalized")
+        .only("id", "uuid", "publisher_id", "email", "email_normalized", "first_name", "last_name")
         .order_by("pk")
     )
 

@@ -1,21 +1,22 @@
 """Reads of leads for the publisher API and the portal. Every selector takes its publisher.
 
-Both page with keysets, never OFFSET and never COUNT, so a page costs one index range
+Both page with keysets, never OFFSET, so a page costs one index range
 scan however deep it is. The API pages over (created_at, id); the portal's list pages
 over (sort key…, id) for each sort it offers (`LEAD_SORTS`).
 
-Search (`LeadFilters.search`) is built to stay an index lookup on a million leads:
-a term with an "@" is an exact match on the normalized email (index `lead_email`);
-any other term is a case-insensitive *prefix* match (`istartswith`, never `icontains`)
-on the first name, last name or company, and "Ada Love" matches first name "Ada…" and
-last name "Love…". A prefix match can use a `text_pattern_ops` index on UPPER(column);
-a contains match would scan every row of the publisher.
+Search (`LeadFilters.search`) is `leads.lifecycle.search`: accent- and case-insensitive
+parts of names, the company, the email's domain and the listing's name, through a GIN
+trigram index on PostgreSQL, so it stays an index lookup on a million leads.
+
+The list's total (`lead_count`) is exact up to `COUNT_EXACT_LIMIT` matching rows (1,000 for
+a search), counted over a LIMIT so that it never reads more; past it, PostgreSQL gives the
+planner's estimate of the filtered query (EXPLAIN), and the page says "about".
 """
 
 import base64
 import binascii
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -35,7 +36,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Concat, Lower, Trim
 
 from leads.catalog.storefronts import Storefront
-from leads.lifecycle import csv_export
+from leads.lifecycle import csv_export, search
 from leads.models import Lead, LeadActivity, LeadTransition, Referral
 from portal.models import Publisher
 
@@ -66,6 +67,8 @@ class LeadFilters:
     # Created strictly before this moment (the portal's "created to", a day's end).
     until: datetime | None = None
     search: str | None = None
+    # The listings the search term names (search.listings_named), when already looked up.
+    search_listing_ids: tuple[int, ...] | None = None
     # Co-Sell: leads with a referral in this substatus (Accepted, Won, …).
     referral_substatus: str | None = None
     # Owned by this user; or, `is_unassigned`, by nobody.
@@ -98,22 +101,6 @@ def _lookups(filters: LeadFilters, lookups: tuple[tuple[str, str], ...]) -> dict
     return {lookup: value for lookup, value in given if value is not None}
 
 
-def search_condition(term: str) -> Q:
-    """Exact normalized email with an "@", else name or company prefixes (see above)."""
-    term = term.strip()
-    if "@" in term:
-        return Q(email_normalized=Lead.normalize_email(term))
-    condition = (
-        Q(first_name__istartswith=term)
-        | Q(last_name__istartswith=term)
-        | Q(company__istartswith=term)
-    )
-    first, _space, rest = term.partition(" ")
-    if rest.strip():
-        condition |= Q(first_name__istartswith=first, last_name__istartswith=rest.strip())
-    return condition
-
-
 def leads_matching(*, publisher: Publisher, filters: LeadFilters) -> QuerySet[Lead]:
     """The publisher's leads that match the filters, in no particular order."""
     # A lead merged into another is hidden: its survivor shows both histories.
@@ -125,7 +112,12 @@ def leads_matching(*, publisher: Publisher, filters: LeadFilters) -> QuerySet[Le
     elif filters.is_unassigned:
         leads = leads.filter(owner__isnull=True)
     if filters.search and filters.search.strip():
-        leads = leads.filter(search_condition(filters.search))
+        leads = search.search_filter(
+            leads,
+            publisher_id=publisher.pk,
+            term=filters.search,
+            listing_ids=filters.search_listing_ids,
+        )
     if filters.referral_substatus:
         referrals = Referral.objects.filter(
             lead=OuterRef("pk"), substatus=filters.referral_substatus
@@ -138,6 +130,46 @@ def leads_matching(*, publisher: Publisher, filters: LeadFilters) -> QuerySet[Le
             Exists(LeadActivity.objects.filter(activity_conditions, lead=OuterRef("pk")))
         )
     return leads
+
+
+def with_search_listings(*, publisher: Publisher, filters: LeadFilters) -> LeadFilters:
+    """The filters with the listings their search names looked up once, for a page and its
+    count to share."""
+    if not (filters.search and filters.search.strip()):
+        return filters
+    listing_ids = search.listings_named(publisher_id=publisher.pk, term=filters.search)
+    return replace(filters, search_listing_ids=listing_ids)
+
+
+COUNT_EXACT_LIMIT = 10_000
+# A search's matches are rechecked on the heap row by row (the trigram index is lossy):
+# past a thousand, counting costs more than the page, and the planner's estimate is close.
+SEARCH_COUNT_EXACT_LIMIT = 1_000
+
+
+@dataclass(frozen=True)
+class LeadCount:
+    """How many leads match: exact, or the planner's estimate (`is_estimate`)."""
+
+    value: int
+    is_estimate: bool = False
+
+
+def lead_count(*, publisher: Publisher, filters: LeadFilters) -> LeadCount:
+    """The number of matching leads: exact up to COUNT_EXACT_LIMIT (a search: up to
+    SEARCH_COUNT_EXACT_LIMIT), else estimated on PostgreSQL (exact on SQLite, whose
+    databases are small)."""
+    limit = SEARCH_COUNT_EXACT_LIMIT if filters.search else COUNT_EXACT_LIMIT
+    leads = leads_matching(publisher=publisher, filters=filters).order_by()
+    capped = leads.values("pk")[: limit + 1].count()
+    if capped <= limit:
+        return LeadCount(capped)
+    if connection.vendor != "postgresql":
+        return LeadCount(leads.count())
+    plan = json.loads(leads.values("pk").explain(format="json"))
+    estimate = int(plan[0]["Plan"]["Plan Rows"])
+    # The planner can guess below what was just counted: never show fewer than that.
+    return LeadCount(max(estimate, capped), is_estimate=True)
 
 
 def leads_for_publisher(*, publisher: Publisher, filters: LeadFilters) -> QuerySet[Lead]:

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods
@@ -19,13 +20,16 @@ from django.views.decorators.http import require_GET, require_http_methods
 from leads.consent.policy import consent_stated
 from leads.consent.selectors import consent_evidence_for_lead
 from leads.forms import (
+    PAGE_SIZES,
     BulkStatusForm,
     LeadFilterForm,
     LeadImportForm,
     LeadTransitionForm,
+    SavedViewForm,
     SelectedLeadsField,
 )
 from leads.intake import csv_import
+from leads.lifecycle import columns as lead_columns
 from leads.lifecycle import selectors as lead_selectors
 from leads.lifecycle import services as lifecycle_services
 from leads.lifecycle.csv_export import CRM, EXCEL, csv_lines
@@ -33,13 +37,14 @@ from leads.lifecycle.selectors import SORT_DEFAULT_DESCENDING
 from leads.models import LeadActivity, LeadOrigin, LeadStatus
 from leads.nurture.selectors import nurture_refusal_for_lead
 from leads.referrals import selectors as referral_selectors
+from leads.saved_views import selectors as saved_view_selectors
 from leads.work import services as work_services
 from leads.work.forms import BulkAssignForm
 from leads.work.page import work_context
 from leads.work.selectors import member_choices
 from portal.tenancy.decorators import found_or_404, publisher_required
 
-PAGE_SIZE = 50
+PAGE_SIZE = 50  # the default of PAGE_SIZES
 EXPORT_CHUNK_SIZE = 2000
 
 
@@ -51,6 +56,17 @@ def _start(request, page) -> int:
         return max(1, int(request.GET.get("start", "1")))
     except ValueError:
         return 1
+
+
+def total_text(total: lead_selectors.LeadCount) -> str:
+    """ "12,408", or an estimate said as one: "about 1.2 million", "about 46,000"."""
+    if not total.is_estimate:
+        return number_format(total.value, force_grouping=True)
+    if total.value >= 1_000_000:
+        millions = number_format(round(total.value / 1_000_000, 1), decimal_pos=1)
+        return _("about %(millions)s million") % {"millions": millions}
+    rounded = round(total.value, 2 - len(str(total.value)))  # two significant figures
+    return _("about %(count)s") % {"count": number_format(rounded, force_grouping=True)}
 
 
 def _sort_columns(current) -> dict[str, dict]:
@@ -71,15 +87,22 @@ def _list_context(request, *, origin: str, bulk_form=None, assign_form=None) -> 
     members = member_choices(publisher=request.publisher)
     form = LeadFilterForm(request.GET, publisher=request.publisher, members=members)
     sort = form.sort_choice()
+    size = form.page_size() or PAGE_SIZE
+    filters = lead_selectors.with_search_listings(
+        publisher=request.publisher, filters=form.filters(origin=origin)
+    )
     before = request.GET.get("before", "")
     page = lead_selectors.lead_page(
         publisher=request.publisher,
-        filters=form.filters(origin=origin),
+        filters=filters,
         sort=sort,
         cursor=before or request.GET.get("after", ""),
         backwards=bool(before),
-        size=PAGE_SIZE,
+        size=size,
     )
+    total = lead_selectors.lead_count(publisher=request.publisher, filters=filters)
+    chosen = form.chosen_columns()
+    shown = lead_columns.columns_shown(origin, chosen)
     latest = lead_selectors.latest_activities(leads=page.leads) if page.leads else {}
     referrals = (
         referral_selectors.latest_referrals(leads=page.leads)
@@ -90,6 +113,7 @@ def _list_context(request, *, origin: str, bulk_form=None, assign_form=None) -> 
         lead.latest_activity = latest.get(lead.pk)
         lead.latest_referral = referrals.get(lead.pk)
     start = _start(request, page)
+    sort_columns = _sort_columns(sort)
     selected = set(bulk_form.cleaned_data.get("lead", []) if bulk_form is not None else [])
     return {
         "form": form,
@@ -97,15 +121,33 @@ def _list_context(request, *, origin: str, bulk_form=None, assign_form=None) -> 
         "assign_form": assign_form or BulkAssignForm(publisher=request.publisher, members=members),
         "page": page,
         "sort": sort,
-        "sort_columns": _sort_columns(sort),
+        "sort_columns": sort_columns,
         "start": start,
         "end": start + len(page.leads) - 1,
         "next_start": start + len(page.leads),
-        "previous_start": max(1, start - PAGE_SIZE),
+        "previous_start": max(1, start - size),
+        "total": total,
+        "total_text": total_text(total),
+        "page_size": size,
+        "page_sizes": PAGE_SIZES,
+        "columns": shown,
+        "headers": [{"column": c, "sort": sort_columns.get(c.sort)} for c in shown],
+        "column_choices": [
+            {"column": column, "is_shown": column in shown}
+            for column in lead_columns.columns_for(origin)
+        ],
         "selected": {str(lead_id) for lead_id in selected},
         "origin": origin,
         "is_co_sell": origin == LeadOrigin.CO_SELL,
         "list_url_name": "referrals" if origin == LeadOrigin.CO_SELL else "leads",
+        "saved_views": []
+        if origin == LeadOrigin.CO_SELL
+        else list(
+            saved_view_selectors.saved_views_for_user(
+                publisher=request.publisher, user=request.user
+            )
+        ),
+        "save_view_form": SavedViewForm(auto_id="save-view-%s"),
         "co_sell_program_url": settings.CO_SELL_PROGRAM_URL,
     }
 

@@ -16,7 +16,7 @@ from inbound import sources as inbound_sources
 from inbound.models import InboundItem, InboundSource
 from leads.catalog.storefronts import Storefront
 from leads.intake import api_keys
-from leads.models import Lead, LeadActivity, LeadStatus, Referral
+from leads.models import Lead, LeadActivity, LeadStatus, Referral, SavedView
 from leads.nurture import services as nurture
 from portal.models import Membership
 from tests import factories
@@ -53,6 +53,7 @@ class Side:
     table_item: object = None
     inbound_item: object = None
     referral: object = None
+    saved_view: object = None
 
 
 def side_seed(mark: str) -> Side:
@@ -114,6 +115,9 @@ def side_seed(mark: str) -> Side:
         target=target, event=Delivery.Event.TEST, status="failed", last_status_code=500
     )
     side.inbound_item = _inbound_reject(side)
+    side.saved_view = SavedView.objects.create(
+        publisher=publisher, user=owner, name=f"{mark} view", search=f"{mark}", sort="-score"
+    )
     _inbound_table(side)
     return side
 

@@ -140,6 +140,10 @@ def _merge(w):
     return {"merge_id": merge.pk}
 
 
+def _saved_view(w):
+    return {"view_id": w.a.saved_view.pk}
+
+
 def _page(**options) -> Route:
     return Route(PAGE, **options)
 
@@ -286,6 +290,13 @@ ROUTES: dict[str, Route] = {
         data=lambda w: {"other_email": _other_lead(w).email, "survivor": "this"},
     ),
     "lead-merge-undo": _action(_merge, _to_lead("merges")),
+    # Saved views are the user's own: another publisher's (or member's) view is a 404.
+    "lead-views": _page(),
+    "lead-view-apply": _object_page(_saved_view, owner=302),
+    "lead-view-rename": _action(
+        _saved_view, lambda w: "/leads/views/", data=lambda w: {"name": "alphaqz renamed"}
+    ),
+    "lead-view-delete": _action(_saved_view, lambda w: "/leads/views/"),
     "referrals": _page(),
     "referral-detail": _object_page(lambda w: {"referral_id": w.a.referral.pk}),
     "scoring": _page(),

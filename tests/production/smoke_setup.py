@@ -25,7 +25,7 @@ from inbound import services as inbound_services
 from inbound import sources as inbound_sources
 from inbound.models import InboundSource
 from leads.intake import api_keys
-from leads.models import Campaign, Lead, Listing
+from leads.models import Campaign, Lead, Listing, SavedView
 from leads.nurture import services as nurture
 from leads.nurture.unsubscribe import token_make
 from leads.referrals.models import Referral
@@ -84,6 +84,10 @@ def main() -> None:
         publisher=publisher, survivor_id=lead.pk, merged_id=other.order_by("pk")[0].pk, by=None
     )
     work_services.lead_merge_undo(merge=merge, by=None)
+    # A saved view of the lead list, the first member's own (the walk signs in as them).
+    saved_view = SavedView.objects.create(
+        publisher=publisher, user=membership.user, name="smoke", search="smoke"
+    )
     request = RequestFactory().get("/admin/")
     request.user = get_user_model().objects.filter(is_superuser=True).order_by("pk").first()
     world = {
@@ -106,6 +110,7 @@ def main() -> None:
             "referral_id": referral.pk,
             "signed": "not-a-signed-link",  # a tracked link's redirect: refused, never a 5xx
             "source_id": table.pk,
+            "view_id": saved_view.pk,
             "lead_id": str(lead.uuid),
             "token": token_make(publisher_id=publisher.pk, email=lead.email),
             "content_type_id": ContentType.objects.get_for_model(Lead).pk,
