@@ -58,6 +58,7 @@ from leads.nurture.outcomes import (
 )
 from leads.nurture.services import STOP_STATUSES
 from leads.nurture.window import window_next_open
+from portal import metrics
 from portal.leases import Heartbeat, stopping
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ def nurture_send_due(
             break
     if report.sent or report.deferred or report.bounced:
         logger.info("leads.nurture.sent", extra=vars(report))
+    _count(report)
     return report
 
 
@@ -107,7 +109,14 @@ def nurture_interrupted_settle() -> SendReport:
         status=EmailSend.Status.INTERRUPTED
     )
     logger.warning("leads.nurture.interrupted_settled", extra={"enrollments": len(ids)})
+    _count(report)
     return report
+
+
+def _count(report: SendReport) -> None:
+    for outcome in ("sent", "bounced", "deferred"):
+        if getattr(report, outcome):
+            metrics.NURTURE_EMAILS.labels(outcome=outcome).inc(getattr(report, outcome))
 
 
 def enrollments_claim(*, batch_size: int, interrupted_only: bool = False) -> list[int]:

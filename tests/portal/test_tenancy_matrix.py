@@ -141,6 +141,10 @@ ROUTES: dict[str, Route] = {
     "password_reset_confirm": _public(kwargs=lambda w: {"uidb64": "MQ", "token": "set-password"}),
     "password_reset_complete": _public(),
     "healthz": _public(),
+    # No beat runs here, so readiness answers 503 (tests/portal/test_health.py).
+    "readyz": _public(anonymous=503),
+    # The test client scrapes from loopback (tests/portal/test_metrics.py: the token).
+    "metrics": _public(),
     "unsubscribe": _public(
         kwargs=lambda w: {
             "token": token_make(publisher_id=w.a.publisher.pk, email="lead1@alphaqz.example")
