@@ -46,7 +46,8 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        token = request_id.set(request_id_from(request.headers.get(REQUEST_ID_HEADER)))
+        request.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
+        token = request_id.set(request.request_id)
         started = time.perf_counter()
         try:
             response = self.get_response(request)
@@ -71,15 +72,19 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not getattr(record, "request_id", None):
-            record.request_id = request_id.get() or "-"
+            # django.request logs after the middleware returned, with the request at hand.
+            request = getattr(record, "request", None)
+            record.request_id = getattr(request, "request_id", None) or request_id.get() or "-"
         return True
 
 
 # What every LogRecord has; anything else on a record came from `extra=`.
+# django.request's `request` is left out: its repr holds the path (an inbound URL's token).
 _RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
     "asctime",
     "request_id",
+    "request",
 }
 
 
