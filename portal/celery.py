@@ -24,3 +24,4 @@ signals.before_task_publish.connect(observability.before_task_publish, weak=Fals
 signals.task_prerun.connect(observability.task_prerun, weak=False)
 signals.task_postrun.connect(observability.task_postrun, weak=False)
 signals.worker_init.connect(observability.worker_metrics_serve, weak=False)
+signals.setup_logging.connect(observability.celery_logging_setup, weak=False)

@@ -10,6 +10,7 @@ brought the lead in (task_prerun sets it, task_postrun clears it).
 import contextvars
 import json
 import logging
+import logging.config
 import os
 import re
 import time
@@ -123,6 +124,14 @@ def task_prerun(task=None, **kwargs) -> None:
 
 def task_postrun(**kwargs) -> None:
     request_id.set(None)
+
+
+def celery_logging_setup(loglevel=None, **kwargs) -> None:
+    """setup_logging: workers and beat log through settings.LOGGING (plain or JSON lines,
+    with the request id) rather than Celery's own format; `-l` still sets the level."""
+    logging.config.dictConfig(settings.LOGGING)
+    if loglevel:
+        logging.getLogger().setLevel(loglevel)
 
 
 def worker_metrics_serve(**kwargs) -> None:
