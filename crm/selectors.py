@@ -272,10 +272,11 @@ def due_targets(*, now=None) -> list[int]:
 
 
 def oldest_due_age_seconds(*, now=None) -> float | None:
-    """How long the oldest due delivery has waited (the health check reports it)."""
+    """How long the oldest due delivery of an active target has waited (/readyz reports
+    it); a paused target's rows wait on purpose."""
     now = now or timezone.now()
     oldest = (
-        Delivery.objects.filter(due_filter(now))
+        Delivery.objects.filter(due_filter(now), target__is_active=True)
         .order_by("next_attempt_at")
         .values_list("next_attempt_at", flat=True)
         .first()
@@ -284,15 +285,16 @@ def oldest_due_age_seconds(*, now=None) -> float | None:
 
 
 def outbox_figures(*, now=None) -> list[dict]:
-    """For /metrics, per target kind: due or stuck deliveries, the oldest one's wait in
-    seconds, and the paused targets; two grouped queries, whatever the backlog's size."""
+    """For /metrics, per target kind: due or stuck deliveries of active targets, the
+    oldest one's wait in seconds, and the paused targets (whose rows wait on purpose);
+    two grouped queries, whatever the backlog's size."""
     now = now or timezone.now()
     figures: dict[str, dict] = {
         kind: {"kind": kind, "due": 0, "oldest_due_seconds": 0.0, "paused_targets": 0}
         for kind in CrmTarget.Kind.values
     }
     due = (
-        Delivery.objects.filter(due_filter(now))
+        Delivery.objects.filter(due_filter(now), target__is_active=True)
         .values("target__kind")
         .annotate(count=Count("pk"), oldest=Min("next_attempt_at"))
         .order_by()

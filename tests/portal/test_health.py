@@ -11,7 +11,7 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 
 from portal import beat
-from tests.factories import make_delivery
+from tests.factories import make_delivery, make_target
 
 
 @pytest.fixture
@@ -95,6 +95,8 @@ def test_readyz_503_when_the_outbox_backlog_is_older_than_the_threshold(
 ):
     settings.READY_OUTBOX_MAX_AGE_SECONDS = 600
     make_delivery(next_attempt_at=timezone.now() - timedelta(minutes=20))
+    paused = make_target(publisher=None, is_active=False)
+    make_delivery(target=paused, next_attempt_at=timezone.now() - timedelta(days=3))  # waits
 
     response = client.get("/readyz")
 

@@ -133,7 +133,8 @@ def test_the_due_backlog_its_age_and_paused_targets_are_read_at_scrape_time(clie
     make_delivery(target=https, next_attempt_at=timezone.now() - timedelta(minutes=10))
     make_delivery(target=https, next_attempt_at=timezone.now() - timedelta(minutes=1))
     make_delivery(target=https, next_attempt_at=timezone.now() + timedelta(hours=1))  # not due
-    make_target(publisher=None, kind="marketo", is_active=False)
+    paused = make_target(publisher=None, kind="marketo", is_active=False)
+    make_delivery(target=paused, next_attempt_at=timezone.now() - timedelta(days=2))  # waits
 
     after = scrape(client)
 
@@ -141,6 +142,7 @@ def test_the_due_backlog_its_age_and_paused_targets_are_read_at_scrape_time(clie
     assert value(after, "leadportal_deliveries_due", kind="https") == 2
     assert 599 <= value(after, "leadportal_delivery_oldest_due_seconds", kind="https") <= 700
     assert value(after, "leadportal_targets_paused", kind="marketo") == 1
+    assert value(after, "leadportal_deliveries_due", kind="marketo") == 0
     assert value(after, "leadportal_targets_paused", kind="https") == 0
 
 
