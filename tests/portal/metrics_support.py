@@ -3,15 +3,20 @@
 from prometheus_client.parser import text_string_to_metric_families
 
 
-def scrape(client, **headers) -> dict[tuple, float]:
-    """Every sample of a scrape, keyed by (name, sorted labels)."""
-    response = client.get("/metrics", **headers)
-    assert response.status_code == 200, response.content[:500]
+def samples_of(text: str) -> dict[tuple, float]:
+    """Every sample of an exposition, keyed by (name, sorted labels)."""
     samples = {}
-    for family in text_string_to_metric_families(response.content.decode()):
+    for family in text_string_to_metric_families(text):
         for sample in family.samples:
             samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
     return samples
+
+
+def scrape(client, **headers) -> dict[tuple, float]:
+    """Every sample of a scrape of /metrics."""
+    response = client.get("/metrics", **headers)
+    assert response.status_code == 200, response.content[:500]
+    return samples_of(response.content.decode())
 
 
 def value(samples: dict, name: str, **labels) -> float:
