@@ -58,12 +58,37 @@ def logging_config(*, log_format: str, level: str) -> dict:
     }
 
 
+# Structure Sentry needs as it is (times and ids would look like phone numbers).
+STRUCTURAL_KEYS = frozenset(
+    {
+        "timestamp",
+        "start_timestamp",
+        "event_id",
+        "trace_id",
+        "span_id",
+        "parent_span_id",
+        "release",
+        "environment",
+        "platform",
+        "level",
+        "sdk",
+        "modules",
+        "lineno",
+        "type",
+    }
+)
+
+
 def _scrub(value, depth: int = 0):
     if depth > 20:
         return FILTERED
     if isinstance(value, dict):
         return {
-            key: FILTERED if SENSITIVE_KEYS.search(str(key)) else _scrub(item, depth + 1)
+            key: item
+            if key in STRUCTURAL_KEYS
+            else FILTERED
+            if SENSITIVE_KEYS.search(str(key))
+            else _scrub(item, depth + 1)
             for key, item in value.items()
         }
     if isinstance(value, (list, tuple)):

@@ -11,6 +11,9 @@ from portal.observability_config import FILTERED, scrub_event
 
 def _crafted_event() -> dict:
     return {
+        "event_id": "9f2c1d3e4b5a69788796a5b4c3d2e1f0",
+        "timestamp": "2026-12-05T19:44:48.123456Z",
+        "release": "2026.12.05-1",
         "message": "Lead ada.lovelace@contoso.example (+44 20 7946 0000) refused",
         "user": {"email": "ada.lovelace@contoso.example", "ip_address": "203.0.113.9"},
         "request": {
@@ -52,6 +55,10 @@ def test_before_send_removes_every_personal_value_and_secret():
     assert event["extra"]["target_id"] == 7  # ids are kept: they locate the row, not a person
     assert event["message"] == f"Lead {FILTERED} ({FILTERED}) refused"
     assert event["exception"]["values"][0]["type"] == "ValueError"
+    # Times and ids look like phone numbers, and stay as they are
+    assert event["timestamp"] == "2026-12-05T19:44:48.123456Z"
+    assert event["event_id"] == "9f2c1d3e4b5a69788796a5b4c3d2e1f0"
+    assert event["release"] == "2026.12.05-1"
 
 
 class _Keeping(Transport):
