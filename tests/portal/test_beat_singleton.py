@@ -14,19 +14,12 @@ import pytest
 import redis
 
 from portal import beat
-from tests.chaos.harness import ROOT, RedisServer, worker_env
+from tests.chaos.harness import ROOT, worker_env
+from tests.portal.process_support import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 LOCK_SECONDS = 3
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.shutdown_nosave()
 
 
 def _spawn_beat(env: dict, workdir, name: str) -> subprocess.Popen:
@@ -47,16 +40,6 @@ def _sweeps(broker: redis.Redis) -> int:
     return sum(message["headers"]["task"] == "crm.sweep" for message in messages)
 
 
-def _wait_for(predicate, seconds: float = 30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    return predicate()
-
-
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)
@@ -74,12 +57,12 @@ def test_a_second_beat_idles_and_takes_over_when_the_first_dies(own_redis, tmp_p
     second = None
     try:
         # Given a beat that holds the lock and sweeps every second
-        holder = _wait_for(lambda: shared.get(beat.LOCK_KEY))
+        holder = wait_for(lambda: shared.get(beat.LOCK_KEY))
         assert holder is not None and f":{first.pid}:".encode() in holder
-        assert _wait_for(lambda: _sweeps(broker) >= 2)
+        assert wait_for(lambda: _sweeps(broker) >= 2)
         # When a second beat is started by mistake
         second = _spawn_beat(env, tmp_path, "second")
-        assert _wait_for(lambda: b"beat.standby" in (tmp_path / "second.log").read_bytes())
+        assert wait_for(lambda: b"beat.standby" in (tmp_path / "second.log").read_bytes())
         start, started_at = _sweeps(broker), time.monotonic()
         time.sleep(8)
         during_both = _sweeps(broker) - start
@@ -93,7 +76,7 @@ def test_a_second_beat_idles_and_takes_over_when_the_first_dies(own_redis, tmp_p
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(timeout=10)
         killed_at = time.monotonic()
-        taken = _wait_for(
+        taken = wait_for(
             lambda: f":{second.pid}:".encode() in (shared.get(beat.LOCK_KEY) or b""),
             seconds=LOCK_SECONDS * 4,
         )
@@ -101,7 +84,7 @@ def test_a_second_beat_idles_and_takes_over_when_the_first_dies(own_redis, tmp_p
         assert taken
         assert time.monotonic() - killed_at <= LOCK_SECONDS + 6
         resumed_from = _sweeps(broker)
-        assert _wait_for(lambda: _sweeps(broker) >= resumed_from + 2, seconds=10)
+        assert wait_for(lambda: _sweeps(broker) >= resumed_from + 2, seconds=10)
         # And its heartbeat is fresh
         assert time.time() - float(shared.get(beat.HEARTBEAT_KEY)) < 20
     finally:
@@ -117,7 +100,7 @@ def test_a_beat_that_stops_lets_go_of_the_lock_at_once(own_redis, tmp_path):
     shared = redis.Redis(port=own_redis.port, db=1)
     process = _spawn_beat(env, tmp_path, "only")
     try:
-        assert _wait_for(lambda: shared.get(beat.LOCK_KEY))
+        assert wait_for(lambda: shared.get(beat.LOCK_KEY))
 
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=20)

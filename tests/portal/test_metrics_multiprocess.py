@@ -9,23 +9,15 @@ from crm import services as crm_services
 from crm.connectors import signing
 from crm.models import Delivery
 from tests.brokers import broker_switched
-from tests.chaos.harness import Processes, RedisServer, free_port, worker_env
+from tests.chaos.harness import Processes, free_port, worker_env
 from tests.crm.receivers.https_receiver import HttpsReceiver
 from tests.factories import make_target
 from tests.leads.conftest import Storefronts, lead_payload
 from tests.portal.metrics_support import samples_of, scrape, value
-from tests.portal.test_beat_singleton import _wait_for
+from tests.portal.process_support import wait_for
 
 SECRET = signing.secret_generate()
 DELIVERED = {"kind": "https", "outcome": "delivered"}
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.shutdown_nosave()
 
 
 def _exporter_samples(port: int) -> dict:
@@ -61,7 +53,7 @@ def test_a_workers_delivery_is_counted_in_the_shared_folder_and_on_its_port(
             with broker_switched(f"redis://127.0.0.1:{own_redis.port}/0"):
                 assert market.post(lead_payload()).status_code == 201
                 crm_services._wake.connection = None
-            assert _wait_for(
+            assert wait_for(
                 lambda: Delivery.objects.filter(target=target, status="delivered").exists(),
                 seconds=60,
             )

@@ -13,11 +13,11 @@ from crm.connectors import signing
 from crm.models import Delivery
 from portal import observability, observability_config
 from tests.brokers import broker_switched
-from tests.chaos.harness import Processes, RedisServer, worker_env
+from tests.chaos.harness import Processes, worker_env
 from tests.crm.receivers.https_receiver import HttpsReceiver
 from tests.factories import make_target
 from tests.leads.conftest import Storefronts, lead_payload
-from tests.portal.test_beat_singleton import _wait_for
+from tests.portal.process_support import wait_for
 
 SECRET = signing.secret_generate()
 
@@ -83,14 +83,6 @@ def test_log_format_json_and_a_wrong_value():
         observability_config.logging_config(log_format="xml", level="INFO")
 
 
-@pytest.fixture
-def own_redis(tmp_path):
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.shutdown_nosave()
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 @pytest.mark.django_db(transaction=True)
@@ -112,7 +104,7 @@ def test_the_delivery_tasks_log_lines_carry_the_intake_requests_id(own_redis, tm
                 response = market.post(lead_payload(), HTTP_X_REQUEST_ID="intake-trace-0001")
                 crm_services._wake.connection = None
             assert response.status_code == 201
-            assert _wait_for(
+            assert wait_for(
                 lambda: Delivery.objects.filter(target=target, status="delivered").exists(),
                 seconds=60,
             )
