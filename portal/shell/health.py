@@ -10,6 +10,7 @@
 
 import hmac
 import ipaddress
+import logging
 import os
 import time
 from urllib.parse import urlsplit
@@ -34,6 +35,8 @@ from prometheus_client.core import GaugeMetricFamily
 from crm import selectors as crm_selectors
 from inbound import selectors as inbound_selectors
 from portal import beat
+
+logger = logging.getLogger(__name__)
 
 # A probe must answer quickly even when a dependency hangs.
 HEALTH_TIMEOUT_SECONDS = 1.0
@@ -167,44 +170,80 @@ class _Forward:
 
 
 class ScrapeTimeCollector:
-    """The figures read when Prometheus scrapes: the outbox, inbound, Celery's queues."""
+    """The figures read when Prometheus scrapes: the outbox, inbound, Celery's queues and
+    beat. A part whose source is down is left out (and counted in
+    leadportal_scrape_errors), so that the counters still reach Prometheus."""
 
     def collect(self):
-        due = GaugeMetricFamily(
-            "leadportal_deliveries_due", "Deliveries due or stuck now.", labels=["kind"]
+        errors = GaugeMetricFamily(
+            "leadportal_scrape_errors",
+            "Parts of this scrape left out because their source failed.",
+            labels=["part"],
         )
-        oldest = GaugeMetricFamily(
-            "leadportal_delivery_oldest_due_seconds",
-            "How long the oldest due delivery has waited.",
-            labels=["kind"],
-        )
-        paused = GaugeMetricFamily(
-            "leadportal_targets_paused", "CRM targets that are paused.", labels=["kind"]
-        )
-        for figure in crm_selectors.outbox_figures():
-            due.add_metric([figure["kind"]], figure["due"])
-            oldest.add_metric([figure["kind"]], figure["oldest_due_seconds"])
-            paused.add_metric([figure["kind"]], figure["paused_targets"])
-        pending = GaugeMetricFamily(
-            "leadportal_inbound_pending", "Inbound items not processed yet.", labels=["kind"]
-        )
-        waited = GaugeMetricFamily(
-            "leadportal_inbound_oldest_pending_seconds",
-            "How long the oldest unprocessed inbound item has waited since its receipt.",
-            labels=["kind"],
-        )
-        for figure in inbound_selectors.backlog_figures():
-            pending.add_metric([figure["kind"]], figure["pending"])
-            waited.add_metric([figure["kind"]], figure["oldest_pending_seconds"])
-        yield from (due, oldest, paused, pending, waited)
-        yield from _queue_lengths()
-        age = beat.heartbeat_age_seconds()
-        if age is not None:
-            yield GaugeMetricFamily(
-                "leadportal_beat_heartbeat_age_seconds",
-                "Seconds since the beat holding the lock last ticked.",
-                value=age,
-            )
+        for part, read in (
+            ("outbox", _outbox),
+            ("inbound", _inbound),
+            ("queues", _queue_lengths),
+            ("beat", _beat),
+        ):
+            try:
+                families = list(read())
+            except Exception as exc:
+                logger.warning(
+                    "metrics.scrape_part_failed", extra={"part": part, "error": type(exc).__name__}
+                )
+                errors.add_metric([part], 1)
+                continue
+            errors.add_metric([part], 0)
+            yield from families
+        yield errors
+
+
+def _outbox():
+    due = GaugeMetricFamily(
+        "leadportal_deliveries_due", "Deliveries due or stuck now.", labels=["kind"]
+    )
+    oldest = GaugeMetricFamily(
+        "leadportal_delivery_oldest_due_seconds",
+        "How long the oldest due delivery has waited.",
+        labels=["kind"],
+    )
+    paused = GaugeMetricFamily(
+        "leadportal_targets_paused", "CRM targets that are paused.", labels=["kind"]
+    )
+    for figure in crm_selectors.outbox_figures():
+        due.add_metric([figure["kind"]], figure["due"])
+        oldest.add_metric([figure["kind"]], figure["oldest_due_seconds"])
+        paused.add_metric([figure["kind"]], figure["paused_targets"])
+    return due, oldest, paused
+
+
+def _inbound():
+    pending = GaugeMetricFamily(
+        "leadportal_inbound_pending", "Inbound items not processed yet.", labels=["kind"]
+    )
+    waited = GaugeMetricFamily(
+        "leadportal_inbound_oldest_pending_seconds",
+        "How long the oldest unprocessed inbound item has waited since its receipt.",
+        labels=["kind"],
+    )
+    for figure in inbound_selectors.backlog_figures():
+        pending.add_metric([figure["kind"]], figure["pending"])
+        waited.add_metric([figure["kind"]], figure["oldest_pending_seconds"])
+    return pending, waited
+
+
+def _beat():
+    age = beat.heartbeat_age_seconds()
+    if age is None:
+        return ()
+    return (
+        GaugeMetricFamily(
+            "leadportal_beat_heartbeat_age_seconds",
+            "Seconds since the beat holding the lock last ticked.",
+            value=age,
+        ),
+    )
 
 
 def _queue_lengths():

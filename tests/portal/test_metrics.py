@@ -224,3 +224,14 @@ def test_no_series_is_labelled_with_a_lead_or_an_email(client, market):  # noqa:
 
     assert "label.leak" not in scraped
     assert "Lovelace" not in scraped
+
+
+def test_a_source_that_is_down_leaves_its_part_out_and_the_rest_in(client, db, settings):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+
+    samples = scrape(client)
+
+    assert value(samples, "leadportal_scrape_errors", part="queues") == 1
+    assert value(samples, "leadportal_scrape_errors", part="outbox") == 0
+    assert ("leadportal_deliveries_due", (("kind", "https"),)) in samples
+    assert not [name for name, _labels in samples if name == "leadportal_celery_queue_length"]
