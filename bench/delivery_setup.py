@@ -16,9 +16,9 @@ from pathlib import Path
 from random import Random
 
 import httpx
-from harness import ROOT, SERVER, database_create, database_drop, manage
+from harness import ROOT, SERVER, database_create, database_drop, database_name, manage
 
-DATABASE = "lp_bench_delivery"
+DATABASE = database_name("lp_bench_delivery")
 OFFER_ID, OFFER_NAME, STOREFRONT = "benchdeliv.offer", "Bench Delivery Offer", "azure-marketplace"
 
 

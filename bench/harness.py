@@ -1,5 +1,6 @@
 """What the bench scripts share: the scratch database on BENCH_PG, loopback ports, manage.py."""
 
+import json
 import os
 import socket
 import subprocess
@@ -15,6 +16,39 @@ BENCH = ROOT / "bench"
 SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 
 
+def database_name(base: str) -> str:
+    """A scratch database's name: `base`, plus BENCH_DB_SUFFIX when set (the smoke leg in
+    make test sets it, so that it never meets a developer's run)."""
+    return base + os.environ.get("BENCH_DB_SUFFIX", "")
+
+
+def figure_record(
+    *,
+    bench: str,
+    name: str,
+    value: float,
+    unit: str,
+    target: float | None = None,
+    higher_is_better: bool = True,
+    lost: int = 0,
+) -> None:
+    """Hand one figure to bench/run_all: a JSON line appended to BENCH_REPORT when it is
+    set. `target` is the issue's target in the same unit; `lost` counts what went missing
+    (lost or duplicate effects), which must be 0 at any size."""
+    path = os.environ.get("BENCH_REPORT")
+    if not path:
+        return
+    met = None
+    if target is not None:
+        met = value >= target if higher_is_better else value <= target
+    line = {
+        "bench": bench, "name": name, "value": value, "unit": unit, "target": target,
+        "higher_is_better": higher_is_better, "met": met, "lost": lost,
+    }  # fmt: skip
+    with open(path, "a", encoding="utf-8") as report:
+        report.write(json.dumps(line) + "\n")
+
+
 def server_execute(statement: sql.Composable) -> None:
     """Run one statement on the server's maintenance database, outside a transaction."""
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as connection:
@@ -28,9 +62,18 @@ def database_drop(name: str, *, force: bool = False) -> None:
 
 
 def database_create(name: str, *, force: bool = False) -> None:
-    """Create the database `name` empty, dropping any earlier one first."""
+    """Create the database `name`, dropping any earlier one first: empty, or a copy of
+    BENCH_TEMPLATE_DB when it is set (bench/run_all migrates one database once, so that
+    each script's own `migrate` finds nothing left to do)."""
     database_drop(name, force=force)
-    server_execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    template = os.environ.get("BENCH_TEMPLATE_DB")
+    if template:
+        statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(template)
+        )
+    else:
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    server_execute(statement)
 
 
 def manage(*args: str, env: dict) -> None:

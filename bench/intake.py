@@ -33,14 +33,24 @@ from random import Random
 import httpx
 import psycopg
 from cryptography.fernet import Fernet
-from harness import ROOT, SERVER, database_create, database_drop, free_port, manage, wait_for_port
+from harness import (
+    ROOT,
+    SERVER,
+    database_create,
+    database_drop,
+    database_name,
+    figure_record,
+    free_port,
+    manage,
+    wait_for_port,
+)
 from psycopg.types.json import Jsonb
 
 sys.path.insert(0, str(ROOT))
 
 from demo.simulation import LeadGenerator, Mix, Target
 
-DATABASE = "lp_bench_intake"
+DATABASE = database_name("lp_bench_intake")
 WORKERS, THREADS = 2, 4
 SINGLE_TARGET, BULK_TARGET = 0.60, 0.25
 # Realistic leads, but every one new to the server: no replays (they are cheaper), no
@@ -327,6 +337,7 @@ def report(phases: list[Phase], ratios: list[tuple[str, float, float]], options)
     for label, ratio, target in ratios:
         verdict = "met" if ratio >= target else "MISSED"
         print(f"{label:44} {ratio:6.1%}  (target >= {target:.0%}: {verdict})")
+        figure_record(bench="intake", name=label, value=ratio, unit="ratio", target=target)
 
 
 def main() -> None:

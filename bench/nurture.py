@@ -20,9 +20,17 @@ import sys
 import textwrap
 import time
 
-from harness import SERVER, database_create, database_drop, free_port, manage_output
+from harness import (
+    SERVER,
+    database_create,
+    database_drop,
+    database_name,
+    figure_record,
+    free_port,
+    manage_output,
+)
 
-DATABASE = "lp_bench_nurture"
+DATABASE = database_name("lp_bench_nurture")
 
 SMTP_SERVER = textwrap.dedent(
     """
@@ -136,6 +144,11 @@ def main() -> None:
         f"(batch {args.batch_size}): {rate:,.0f} messages/min"
     )
     print(f"SMTP server received {received:,}; send log holds {result['logged']:,} sent rows")
+    lost = abs(args.steps - received) + abs(args.steps - result["logged"])
+    figure_record(
+        bench="nurture", name="nurture, one worker", value=rate, unit="messages/min",
+        target=10_000, lost=lost,
+    )  # fmt: skip
     if not received == result["sent"] == result["logged"] == args.steps:
         raise SystemExit("mismatch: every due step must be sent exactly once")
 

@@ -33,16 +33,24 @@ from datetime import datetime
 from urllib.parse import quote_plus
 
 import psycopg
-from harness import ROOT, SERVER, database_create, database_drop, manage
+from harness import (
+    ROOT,
+    SERVER,
+    database_create,
+    database_drop,
+    database_name,
+    figure_record,
+    manage,
+)
 
 sys.path.insert(0, str(ROOT))
 
-DATABASE = "lp_bench_portal"
+DATABASE = database_name("lp_bench_portal")
 PUBLISHER_SLUG = "contoso-software"
 DEFAULT_LEADS = 1_660_000  # Contoso's ~60.2 % of it is about 1,000,000
 WARM_UP = 3
 EXPORT_ROWS = (100_000, 10_000)
-TARGET_P95_MS = 150
+TARGET_P95_MS = 100  # issue 17: every list under 100 ms p95 at 1M leads
 # A fixed key, so that a database kept with --keep still decrypts on the next --reuse run.
 FIELD_KEY = base64.urlsafe_b64encode(b"lead-portal-bench-portal-key-32b").decode()
 
@@ -281,6 +289,22 @@ def _print(figures: list[Figure], exports: list[tuple], info: dict, requests: in
             f"{export['mib']:>7.1f} {export['peak_mib']:>9.2f}"
         )
     print(f"\nload average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    _record(figures, exports)
+
+
+def _record(figures: list[Figure], exports: list[tuple]) -> None:
+    """The figures for bench/run_all: the slowest page's p95, and each export's rate."""
+    slowest = max(figures, key=lambda f: f.p95_ms)
+    figure_record(
+        bench="portal", name=f"slowest page p95 ({slowest.name})"[:60], value=slowest.p95_ms,
+        unit="ms", target=TARGET_P95_MS, higher_is_better=False,
+    )  # fmt: skip
+    for _query, export in exports:
+        figure_record(
+            bench="portal", name=f"CSV export of {export['rows']:,} rows",
+            value=export["rows"] / export["seconds"] if export["seconds"] else 0.0,
+            unit="rows/s", target=25_000,
+        )  # fmt: skip
 
 
 def main() -> None:

@@ -43,14 +43,14 @@ from delivery_setup import (
     marketplace_create,
     outbox_fill,
 )
-from harness import ROOT
+from harness import ROOT, database_name, figure_record
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 TARGETS = {"SIGKILL": 30.0, "SIGTERM": 5.0}
 # A scratch database of its own, so that it never meets bench/delivery.py's.
-delivery_setup.DATABASE = DATABASE = "lp_bench_recovery"
+delivery_setup.DATABASE = DATABASE = database_name("lp_bench_recovery")
 
 
 class Rounds:
@@ -130,6 +130,10 @@ def report(results: dict[str, list[tuple[int, float]]]) -> None:
             f"{percentile(seconds, 0.5):>7.1f}s {percentile(seconds, 0.99):>7.1f}s "
             f"{worst:>7.1f}s  <= {TARGETS[how]:g} s: {verdict}"
         )
+        figure_record(
+            bench="recovery", name=f"recovery after {how}: worst", value=worst, unit="s",
+            target=TARGETS[how], higher_is_better=False,
+        )  # fmt: skip
 
 
 def main() -> None:

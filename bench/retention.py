@@ -22,9 +22,16 @@ import math
 import os
 import time
 
-from harness import SERVER, database_create, database_drop, manage_output
+from harness import (
+    SERVER,
+    database_create,
+    database_drop,
+    database_name,
+    figure_record,
+    manage_output,
+)
 
-DATABASE = "lp_bench_retention"
+DATABASE = database_name("lp_bench_retention")
 
 SEED = """
 from datetime import date, timedelta
@@ -173,6 +180,10 @@ def main() -> None:
         f"peak Python memory {result['peak_bytes'] / 2**20:.1f} MiB (tracemalloc); "
         f"max resident set {result['max_rss_kib'] / 1024:.0f} MiB"
     )
+    figure_record(
+        bench="retention", name="retention erasure", value=rate, unit="leads/s",
+        lost=abs(args.leads - result["erased"]),
+    )  # fmt: skip
     batches = math.ceil(args.leads / args.batch_size)
     expected = (args.leads, batches, batches, args.leads, 100, "finished")
     found = (

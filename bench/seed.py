@@ -15,9 +15,9 @@ import time
 
 import psycopg
 from cryptography.fernet import Fernet
-from harness import SERVER, database_create, database_drop, manage
+from harness import SERVER, database_create, database_drop, database_name, manage
 
-DATABASE = "lp_bench_seed"
+DATABASE = database_name("lp_bench_seed")
 
 
 def _database_size() -> str:

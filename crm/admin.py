@@ -9,6 +9,7 @@ import uuid
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
+from django.db import transaction
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.translation import gettext, ngettext
@@ -156,24 +157,22 @@ class CrmTargetAdmin(admin.ModelAdmin):
         description=_("Send a test lead"), permissions=["change"], location=BOTH_LOCATIONS
     )
     def send_test_lead(self, request, queryset):
-        for target in queryset:
-            result = services.target_send_test(target=target)
-            if result.ok:
-                messages.success(
-                    request,
-                    gettext("%(target)s: test lead delivered in %(seconds)s s; verified.")
-                    % {"target": target, "seconds": result.seconds},
-                )
-            else:
-                messages.error(
-                    request,
-                    gettext("%(target)s: test lead failed (%(status)s): %(error)s")
-                    % {
-                        "target": target,
-                        "status": result.status_code or gettext("no answer"),
-                        "error": result.error,
-                    },
-                )
+        """Queue one test lead per target on a worker (an unreachable CRM must not hold
+        a web process for its timeout); each result shows on the target's deliveries."""
+        with transaction.atomic():
+            tests = [services.target_test_start(target=target) for target in queryset]
+        count = len(tests)
+        count_reported(
+            request,
+            ngettext(
+                "%(count)d test lead queued. Its result shows in the target's deliveries "
+                "(event: test) within a few seconds.",
+                "%(count)d test leads queued. Their results show in the targets' deliveries "
+                "(event: test) within a few seconds.",
+                count,
+            ),
+            count,
+        )
 
     @admin.action(
         description=_("Pause the selected targets"), permissions=["change"], location=BOTH_LOCATIONS

@@ -43,7 +43,6 @@ from portal.leases import stopping
 # The test lead's sending lives in crm.test_leads; these names stay importable from here.
 TEST_STALE_SECONDS = test_leads.TEST_STALE_SECONDS
 TestLeadResult = test_leads.TestLeadResult
-target_send_test = test_leads.target_send_test
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Sending a test lead: one synthetic MSFT_TEST_ lead, one attempt, its result recorded
-on a `test` delivery. Staff's admin action sends it at once (target_send_test); the
-portal queues it on a worker (crm.services.target_test_start), which calls test_send."""
+on a `test` delivery. The portal and staff's admin action queue it on a worker
+(crm.services.target_test_start), which calls test_send."""
 
 import logging
 import time
@@ -27,15 +27,6 @@ class TestLeadResult:
     seconds: float
     error: str
     response_excerpt: str
-
-
-def target_send_test(*, target: CrmTarget) -> TestLeadResult:
-    """Send one synthetic MSFT_TEST_ lead now, with a short timeout, and record it as a
-    `test` delivery (staff's admin action; the portal queues it: target_test_start)."""
-    record = Delivery.objects.create(
-        target=target, event=Delivery.Event.TEST, status=Delivery.Status.SENDING, attempts=1
-    )
-    return test_send(record)
 
 
 def test_send(record: Delivery) -> TestLeadResult:

@@ -5,8 +5,8 @@ each 4xx and 5xx answer ("Not Found: /api/v1/inbound/partner-center/<token>/", l
 django.request) and of each request under runserver (django.server). settings.LOGGING
 puts this filter on those loggers and on the console handler; it rewrites the message
 with the token replaced by "…", and drops the request from the record, so no formatter
-or handler can print it later. gunicorn writes no access log unless asked to
-(docs/operations.md says how to keep the token out of one).
+or handler can print it later. gunicorn's access log, with deploy/gunicorn.conf.py,
+masks the path with `token_mask` too (docs/operations.md).
 """
 
 import logging

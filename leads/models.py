@@ -33,6 +33,7 @@ from leads.referrals.models import (
     ReferralSyncState,
 )
 from leads.scoring.models import RescoreRun, ScoringRule
+from leads.sending.models import SendingIdentity
 
 __all__ = [
     "ApiKey",
@@ -64,5 +65,6 @@ __all__ = [
     "ReferralSyncState",
     "RescoreRun",
     "ScoringRule",
+    "SendingIdentity",
     "Suppression",
 ]

@@ -50,3 +50,15 @@ def anymail_settings(webhook_secret: str, *, ses_auto_confirm: bool) -> dict:
     if webhook_secret:
         anymail["AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS"] = ses_auto_confirm
     return anymail
+
+
+def sending_identity_settings(env: environ.Env) -> dict:
+    """settings.SENDING_IDENTITY: the SPF include publishers publish and the DNS check's
+    resolver (docs/email.md). Empty nameservers: the system's resolver."""
+    return {
+        # The domain whose SPF lists the portal's sending hosts (default: DEFAULT_FROM_EMAIL's).
+        "SPF_INCLUDE": env.str("SENDING_SPF_INCLUDE", default=""),
+        "DNS_NAMESERVERS": env.list("SENDING_DNS_NAMESERVERS", default=[]),
+        "DNS_PORT": env.int("SENDING_DNS_PORT", default=53),
+        "DNS_TIMEOUT": env.float("SENDING_DNS_TIMEOUT", default=3.0),
+    }

@@ -15,7 +15,7 @@ from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 from portal import observability_config
-from portal.mail_config import anymail_settings, default_mailer
+from portal.mail_config import anymail_settings, default_mailer, sending_identity_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
@@ -250,9 +250,8 @@ STORAGES = {
 }
 
 # --- Email ------------------------------------------------------------------------------
-# EMAIL_URL (portal.mail_config): SMTP, files under var/mail (the first run), or an ESP
-# through django-anymail (docs/email.md).
-# The ESP webhooks' basic auth, "user:password" (they answer 404 without it).
+# EMAIL_URL (portal.mail_config): SMTP, files under var/mail, or an ESP through anymail
+# (docs/email.md); ANYMAIL_WEBHOOK_SECRET is "user:password" (the webhooks 404 without it).
 ANYMAIL = anymail_settings(
     env.str("ANYMAIL_WEBHOOK_SECRET", default=""),
     ses_auto_confirm=env.bool("ANYMAIL_SES_AUTO_CONFIRM", default=True),
@@ -266,6 +265,7 @@ MAILERS = {
 }
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Lead Portal <leads@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+SENDING_IDENTITY = sending_identity_settings(env)  # publishers' own From (docs/email.md)
 
 # --- Security headers -------------------------------------------------------------------
 # CSP: no inline script and no eval anywhere; chart data travels through json_script.

@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("portal.shell.urls")),
     path("", include("leads.urls")),
+    path("", include("leads.sending.urls")),
     path("", include("crm.urls")),
     path("", include("inbound.urls")),
     path("", include("inbound.table_urls")),

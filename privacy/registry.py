@@ -310,6 +310,14 @@ NOT_PERSONAL: dict[str, dict[str, str]] = {
     },
     "leads.ScoringRule": {"name": "the rule's name"},
     "leads.EmailSend": {"message_id": "a random Message-ID or the ESP's opaque id"},
+    "leads.SendingIdentity": {
+        "from_email": "the publisher's own sending address, a business address, not a lead's",
+        "domain": "the publisher's sending domain",
+        "dkim_selector": "a DNS label",
+        "dkim_key": "the publisher's encrypted DKIM private key, a secret, not personal data",
+        "dkim_public_key": "the public half of the publisher's DKIM key",
+        "check_results": "the publisher's DNS TXT records as found, public data",
+    },
     "leads.RescoreRun": {"error": "a job's error"},
     "retention.RetentionRunPublisher": {"error": "an exception's class name, never its text"},
     "leads.ApiKey": {"name": "the key's label"},
@@ -360,6 +368,9 @@ OTHER_STORES: dict[str, str] = {
     "kept by django-axes' own retention.",
     "csv_import": "A CSV import keeps no file: its rows become activities (raw payload) "
     "and replay keys, erased with them.",
+    "backups": "Database dumps (deploy/restore_drill.py backup) hold the leads as they were; "
+    "every restore is followed by replay_erasures. Their manifests hold row counts and one "
+    "checksum per table.",
 }
 
 PERSONAL_HINTS = (

@@ -1,6 +1,7 @@
 """Reads of a person's data, driven by the registry: find, the export, the erasure plan,
 the access log and the erasure records."""
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -106,6 +107,14 @@ def unlinked_inbound_items(*, emails: list[str], publisher_id: int | None) -> Qu
         named |= Q(body__icontains=email)
     items = model.objects.filter(named, activity__isnull=True)
     return items if publisher_id is None else items.filter(publisher_id=publisher_id)
+
+
+ADDRESS_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+
+
+def addresses_in(text: str) -> set[str]:
+    """The email addresses a raw body names, normalised (for matching by keyed hash)."""
+    return {match.strip(".").lower() for match in ADDRESS_RE.findall(text or "")}
 
 
 def _unlinked_inbound(email: str, publisher: Publisher | None) -> list[dict]:

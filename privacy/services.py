@@ -348,6 +348,7 @@ class ReplayReport:
     entries: int = 0
     erasures_applied: int = 0
     leads_erased: int = 0
+    inbound_items_erased: int = 0
 
 
 def erasures_replay(*, entries: Iterable[dict]) -> ReplayReport:
@@ -365,6 +366,8 @@ def erasures_replay(*, entries: Iterable[dict]) -> ReplayReport:
                 publisher_id=entry["publisher"], pk__in=[*entry["lead_ids"], *by_hash]
             )
             erasable = _erasable(leads)
+            items = _unlinked_replay(publisher_id=entry["publisher"], hashes=entry["email_hashes"])
+            report.inbound_items_erased += items
             done = _leads_erase(
                 leads=erasable,
                 actor=None,
@@ -373,7 +376,7 @@ def erasures_replay(*, entries: Iterable[dict]) -> ReplayReport:
                 record_uuid=entry["erasure"],
                 notify=False,
             )
-            if done.lead_ids:
+            if done.lead_ids or items:
                 report.erasures_applied += 1
                 report.leads_erased += len(done.lead_ids)
                 ErasureRecord.objects.filter(uuid=entry["erasure"]).update(
@@ -382,6 +385,30 @@ def erasures_replay(*, entries: Iterable[dict]) -> ReplayReport:
                     replayed_at=timezone.now(),
                 )
     return report
+
+
+def _unlinked_replay(*, publisher_id: int, hashes: list[str]) -> int:
+    """Erase again the publisher's inbound items that became no lead and name an address
+    with one of these keyed hashes. The journal holds no address, so each body's
+    addresses are hashed here (unlinked items are few: rejects and waiting items)."""
+    wanted = set(hashes)
+    if not wanted:
+        return 0
+    store = registry.STORE_BY_KEY["inbound_items"]
+    model = apps.get_model(store.model)
+    items = model.objects.filter(publisher_id=publisher_id, activity__isnull=True).exclude(body="")
+    matched = [
+        pk
+        for pk, body in items.values_list("pk", "body").iterator(chunk_size=500)
+        if wanted.intersection(
+            digest
+            for address in selectors.addresses_in(body)
+            for digest in address_hash.address_hashes(address)
+        )
+    ]
+    if not matched:
+        return 0
+    return model.objects.filter(pk__in=matched).update(**_updates(store))
 
 
 def _lead_ids_by_hash(*, publisher_id: int, hashes: list[str]) -> list[int]:

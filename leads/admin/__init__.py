@@ -14,6 +14,7 @@ from leads.admin import (  # noqa: F401
     nurture,
     referral_records,
     referrals,
+    sending,
 )
 from leads.admin.common import ReadOnlyInlineMixin, RecentRowsFormSet
 from leads.admin.leads import LeadAdmin

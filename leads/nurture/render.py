@@ -14,6 +14,7 @@ wrapper and footer (templates/emails/) add the unsubscribe link and the postal a
 both parts.
 """
 
+import email
 import email.policy
 import re
 import string
@@ -130,9 +131,10 @@ def placeholder_values(recipient: Recipient, unsubscribe_url: str) -> dict[str, 
     }
 
 
-def from_address(publisher_name: str) -> str:
-    """DEFAULT_FROM_EMAIL's address, with the publisher's name as display name."""
-    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or settings.DEFAULT_FROM_EMAIL
+def from_address(publisher_name: str, address: str = "") -> str:
+    """The publisher's verified address (leads.sending), else DEFAULT_FROM_EMAIL's, with the
+    publisher's name as display name."""
+    address = address or parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or settings.DEFAULT_FROM_EMAIL
     return formataddr((_LINE_BREAKS.sub(" ", publisher_name).strip(), address))
 
 
@@ -152,12 +154,22 @@ class NurtureMessage(EmailMultiAlternatives):
     are not ASCII.
     """
 
+    # bytes -> the DKIM-Signature header, set when the portal signs (leads.sending.signing).
+    signer = None
+
     def message(self, *, policy=email.policy.default):
-        return super().message(policy=policy.clone(max_line_length=998))
+        policy = policy.clone(max_line_length=998)
+        built = super().message(policy=policy)
+        if self.signer is None:
+            return built
+        raw = built.as_bytes()
+        # Parsed back, the message serializes to the bytes that were signed (no line is
+        # refolded under 998), now with the signature first.
+        return email.message_from_bytes(self.signer(raw) + raw, policy=policy)
 
 
 def build_message(
-    *, subject: str, body: str, recipient: Recipient, unsubscribe_url: str
+    *, subject: str, body: str, recipient: Recipient, unsubscribe_url: str, from_email: str = ""
 ) -> EmailMultiAlternatives:
     """A nurture message: text and HTML parts, footer, and RFC 8058 headers."""
     values = placeholder_values(recipient, unsubscribe_url)
@@ -168,7 +180,7 @@ def build_message(
         "postal_address": recipient.postal_address,
         "unsubscribe_url": unsubscribe_url,
     }
-    sender = from_address(recipient.publisher_name)
+    sender = from_address(recipient.publisher_name, from_email)
     message = NurtureMessage(
         subject=render_subject(subject, values),
         body=render_to_string("emails/nurture_message.txt", context),

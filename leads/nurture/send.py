@@ -58,6 +58,8 @@ from leads.nurture.outcomes import (
 )
 from leads.nurture.services import STOP_STATUSES
 from leads.nurture.window import window_next_open
+from leads.sending import selectors as sending_selectors
+from leads.sending.signing import dkim_signer, signs_itself
 from portal import metrics
 from portal.leases import Heartbeat, stopping
 
@@ -164,6 +166,9 @@ class _Batch:
         self.suppressed = _suppressed(enrollments)
         self.sent_today = _sent_today({e.campaign.publisher_id for e in enrollments}, self.now)
         self.click_tracked = campaigns_click_tracked({e.campaign_id for e in enrollments})
+        self.identities = sending_selectors.identities_verified(
+            publisher_ids={e.campaign.publisher_id for e in enrollments}
+        )
         connection = mail.mailers.default
         # The heartbeat ends before the outcomes are written, so a renewal never races them.
         heartbeat = Heartbeat(
@@ -262,9 +267,17 @@ class _Batch:
         url = unsubscribe.unsubscribe_url(
             publisher_id=publisher.pk, email=lead.email, send_id=row.pk
         )
+        # The publisher's own From once its identity is verified (leads.sending).
+        identity = self.identities.get(publisher.pk)
         message = nurture_render.build_message(
-            subject=step.subject, body=step.body, recipient=recipient, unsubscribe_url=url
+            subject=step.subject,
+            body=step.body,
+            recipient=recipient,
+            unsubscribe_url=url,
+            from_email=identity.from_email if identity else "",
         )
+        if identity and signs_itself(connection):
+            message.signer = dkim_signer(identity)
         # --- Click tracking and the message id that ESP events match (docs/email.md) ---
         if enrollment.campaign_id in self.click_tracked:
             message_links_tracked(message, send=row)

@@ -246,3 +246,35 @@ def test_a_test_lead_of_another_target_or_a_real_delivery_is_404(owner_client, p
 
     # Then it is not found
     assert response.status_code == 404
+
+
+def test_the_admin_action_queues_one_test_lead_per_target_and_sends_nothing_itself(
+    client, staff_user, publisher, target, receiver, broker, django_capture_on_commit_callbacks
+):
+    # Given two targets selected in admin
+    other = make_target(
+        publisher=publisher,
+        name="Second hook",
+        config={"httpsEndpointUrl": receiver.url("/other"), "signingSecret": SECRET},
+    )
+    client.force_login(staff_user)
+
+    # When staff run "Send a test lead"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:crm_crmtarget_changelist"),
+            {"action": "send_test_lead", "_selected_action": [target.pk, other.pk]},
+            follow=True,
+        )
+
+    # Then two pending test deliveries are queued on a worker, nothing was sent in the
+    # request, and the message says where the results show
+    tests = list(Delivery.objects.filter(event="test").order_by("target_id"))
+    assert response.status_code == 200
+    assert "2 test leads queued." in response.content.decode()
+    assert [(t.target_id, t.status) for t in tests] == [
+        (target.pk, "pending"),
+        (other.pk, "pending"),
+    ]
+    assert receiver.requests == []
+    assert sorted(queued_tests(broker)) == sorted([("crm.send_test_lead", [t.pk]) for t in tests])

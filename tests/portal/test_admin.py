@@ -29,8 +29,10 @@ from leads.models import (
     Referral,
     RescoreRun,
     ScoringRule,
+    SendingIdentity,
     Suppression,
 )
+from leads.sending import services as sending_services
 from portal.models import Membership, Publisher
 from portal.paginators import CheapCountPaginator, CountKind
 from privacy.models import AccessLogEntry, ErasureRecord
@@ -72,6 +74,9 @@ def _one_row_of_every_model(publisher, staff_user) -> dict:
         ),
         **_referral_rows(publisher, lead, listing),
         **_nurture_rows(publisher, lead, listing),
+        SendingIdentity: sending_services.identity_save(
+            publisher=publisher, from_email="news@contoso.example"
+        ),
         NotificationEmail: NotificationEmail.objects.create(
             membership=factories.make_membership(publisher=publisher),
             publisher=publisher,
@@ -179,6 +184,7 @@ def test_staff_opens_changelist_add_and_change_page_of_every_model_admin(
         "leads.Enrollment": (200, 403, 200),
         "leads.EmailSend": (200, 403, 200),
         "leads.Suppression": (200, 200, 200),
+        "leads.SendingIdentity": (200, 403, 200),
         "leads.NotificationEmail": (200, 403, 200),
         "axes.AccessAttempt": (200, 403, 200),
         "axes.AccessLog": (200, 403, 200),

@@ -192,6 +192,16 @@ ROUTES: dict[str, Route] = {
         to=lambda w: "/settings/#retention",
         owner_only=True,
     ),
+    # The sending identity: any member reads it; owners set it and check its DNS (with no
+    # identity yet, the check says so and looks nothing up).
+    "settings-sending": _page(),
+    "settings-sending-check": Route(
+        ACTION,
+        data=lambda w: {},
+        owner=302,
+        to=lambda w: "/settings/sending/",
+        owner_only=True,
+    ),
     "lead-open": _object_page(
         lambda w: {"publisher_id": w.a.publisher.pk, "lead_id": w.a.lead.uuid}, owner=302
     ),

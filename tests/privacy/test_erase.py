@@ -176,3 +176,40 @@ def test_an_address_that_never_became_a_lead_is_erased_from_its_inbound_items():
     record = ErasureRecord.objects.get()
     assert (record.lead_ids, record.email_hashes) == ([], [address_hash(email)])
     assert services.person_erase(email=email, actor=None, reason="again", source="command").is_noop
+
+
+def test_a_journal_replay_erases_a_restored_inbound_item_that_became_no_lead():
+    # Given an erased address whose unlinked inbound item a restore brought back
+    email = "zqreplayed.ada@contoso.example"
+    body = f'{{"UserDetails": {{"Email": "{email.upper()}", "Company": "zqreplaymark"}}}}'
+    listing = make_listing()
+    source = InboundSource.objects.create(
+        publisher=listing.publisher, kind=InboundSource.Kind.WEBHOOK, listing=listing
+    )
+    item, _created = inbound_services.inbound_item_store(source=source, body=body, dedupe_key="r")
+    other, _created = inbound_services.inbound_item_store(
+        source=source,
+        body='{"UserDetails": {"Email": "someone.else@contoso.example"}}',
+        dedupe_key="o",
+    )
+    InboundItem.objects.filter(pk__in=[item.pk, other.pk]).update(status="rejected")
+    services.person_erase(email=email, actor=None, reason="Art. 17", source="command")
+    entry = services.journal_entry(record=ErasureRecord.objects.get())
+    InboundItem.objects.filter(pk=item.pk).update(body=body)  # what the backup held
+
+    # When the journal is replayed, twice
+    first = services.erasures_replay(entries=[entry])
+    again = services.erasures_replay(entries=[entry])
+
+    # Then the body is gone again, the other person's item is untouched, and the second
+    # replay has nothing left to do
+    assert (first.erasures_applied, first.inbound_items_erased) == (1, 1)
+    assert (again.erasures_applied, again.inbound_items_erased) == (0, 0)
+    assert "zqreplaymark" not in InboundItem.objects.get(pk=item.pk).body
+    assert "someone.else" in InboundItem.objects.get(pk=other.pk).body
+
+
+def test_addresses_in_a_body_are_found_and_normalised():
+    found = selectors.addresses_in('{"Email":"Ada.L+x@Contoso.Example.", "n": "a@b"}')
+
+    assert found == {"ada.l+x@contoso.example"}

@@ -3,8 +3,8 @@
 The README's code block is parsed, not copied: each `python manage.py …` line runs as
 written (with `python` the virtualenv's), and the `gunicorn` and `celery` lines start the
 web, worker and beat processes. Only these change, and each change is a test's need:
-- gunicorn binds a free loopback port instead of 0.0.0.0:8000, with 2 workers (the CI
-  machine has 2 cores);
+- gunicorn (with deploy/gunicorn.conf.py) binds a free loopback port instead of
+  0.0.0.0:8000, with 2 workers (the CI machine has 2 cores);
 - `createsuperuser` gets `--no-input` (with DJANGO_SUPERUSER_* in the environment);
 - the worker alone runs with CRM_ALLOW_PRIVATE_TARGETS=1 and the receiver's CA in
   CRM_EXTRA_CA_BUNDLE, because the CRM receiver is on loopback. The deploy check, migrate,
@@ -79,10 +79,15 @@ def readme_steps(text: str | None = None) -> list[Step]:
 
 
 def gunicorn_argv(step: Step, port: int) -> list[str]:
-    """The README's gunicorn line with a loopback port and the CI's worker count."""
+    """The README's gunicorn line (with its configuration file, deploy/gunicorn.conf.py),
+    a loopback port and the CI's worker count: flags that win over the file."""
     argv = list(step.argv)
-    argv[argv.index("-b") + 1] = f"127.0.0.1:{port}"
-    argv[argv.index("-w") + 1] = WEB_WORKERS
+    assert argv[argv.index("-c") + 1] == "deploy/gunicorn.conf.py", step.line
+    for flag, value in (("-b", f"127.0.0.1:{port}"), ("-w", WEB_WORKERS)):
+        if flag in argv:
+            argv[argv.index(flag) + 1] = value
+        else:
+            argv += [flag, value]
     return argv
 
 

@@ -29,7 +29,8 @@ class Command(BaseCommand):
             raise CommandError(f"The journal could not be read: {exc}") from exc
         self.stdout.write(
             f"{report.entries} erasure(s) in the journal; {report.erasures_applied} applied "
-            f"again, {report.leads_erased} lead(s) erased."
+            f"again, {report.leads_erased} lead(s) erased, {report.inbound_items_erased} "
+            "inbound item(s) that became no lead erased."
         )
 
 
