@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from uuid import UUID
 
 from django.core.cache import cache
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from crm.models import CrmTarget, Delivery, ErasureMode
@@ -281,15 +281,41 @@ def due_targets(*, now=None) -> list[int]:
 
 
 def oldest_due_age_seconds(*, now=None) -> float | None:
-    """How long the oldest due delivery has waited (the health check reports it)."""
+    """How long the oldest due delivery of an active target has waited (/readyz reports
+    it); a paused target's rows wait on purpose."""
     now = now or timezone.now()
     oldest = (
-        Delivery.objects.filter(due_filter(now))
+        Delivery.objects.filter(due_filter(now), target__is_active=True)
         .order_by("next_attempt_at")
         .values_list("next_attempt_at", flat=True)
         .first()
     )
     return (now - oldest).total_seconds() if oldest else None
+
+
+def outbox_figures(*, now=None) -> list[dict]:
+    """For /metrics, per target kind: due or stuck deliveries of active targets, the
+    oldest one's wait in seconds, and the paused targets (whose rows wait on purpose);
+    two grouped queries, whatever the backlog's size."""
+    now = now or timezone.now()
+    figures: dict[str, dict] = {
+        kind: {"kind": kind, "due": 0, "oldest_due_seconds": 0.0, "paused_targets": 0}
+        for kind in CrmTarget.Kind.values
+    }
+    due = (
+        Delivery.objects.filter(due_filter(now), target__is_active=True)
+        .values("target__kind")
+        .annotate(count=Count("pk"), oldest=Min("next_attempt_at"))
+        .order_by()
+    )
+    for row in due:
+        figure = figures[row["target__kind"]]
+        figure["due"] = row["count"]
+        figure["oldest_due_seconds"] = max((now - row["oldest"]).total_seconds(), 0.0)
+    paused = CrmTarget.objects.filter(is_active=False).values("kind").annotate(count=Count("pk"))
+    for row in paused.order_by():
+        figures[row["kind"]]["paused_targets"] = row["count"]
+    return list(figures.values())
 
 
 def outbox_health() -> dict:

@@ -37,6 +37,7 @@ from django.utils import timezone
 from crm import alerts, erasure, leases, pacing, payloads, ratelimit, selectors, test_leads
 from crm.connectors import ConfigurationError, Result, connector_for
 from crm.models import CrmTarget, Delivery
+from portal import metrics
 from portal.leases import stopping
 
 # The test lead's sending lives in crm.test_leads; these names stay importable from here.
@@ -241,6 +242,7 @@ def deliveries_record_delivered(*, pairs: list[tuple[Delivery, Result]], target)
         cursor.execute(sql, [Delivery.Status.DELIVERED, now, now, *params, Delivery.Status.SENDING])
         written = cursor.rowcount
     logger.info("crm.delivery.delivered", extra={"target_id": target.pk, "count": written})
+    metrics.DELIVERIES.labels(kind=target.kind, outcome="delivered").inc(written)
     return written
 
 
@@ -274,6 +276,9 @@ def delivery_record(*, delivery: Delivery, result: Result, target: CrmTarget) ->
         return "retrying"
     log_extra = {"delivery_id": delivery.pk, "target_id": target.pk, "status": result.status_code}
     logger.info(f"crm.delivery.{outcome}", extra=log_extra)
+    metrics.DELIVERIES.labels(kind=target.kind, outcome=outcome).inc()
+    if outcome == "retrying":
+        metrics.DELIVERY_RETRIES.labels(kind=target.kind).inc()
     if outcome == "failed":
         if result.status_code == 410:
             _pause_gone_target(target, result)

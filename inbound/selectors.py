@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from inbound import sources
@@ -72,3 +72,25 @@ def inbound_panel(*, listing: Listing, page: str | int | None = 1) -> InboundPan
         received_7d=counts["week"],
         rejects=rejects,
     )
+
+
+def backlog_figures(*, now=None) -> list[dict]:
+    """For /metrics, per source kind: items not processed yet (pending) and the oldest
+    one's wait since receipt, in seconds; one grouped query."""
+    now = now or timezone.now()
+    rows = (
+        InboundItem.objects.filter(status=InboundItem.Status.PENDING)
+        .values("source__kind")
+        .annotate(count=Count("pk"), oldest=Min("received_at"))
+        .order_by()
+    )
+    figures = {
+        kind: {"kind": kind, "pending": 0, "oldest_pending_seconds": 0.0}
+        for kind in InboundSource.Kind.values
+    }
+    for row in rows:
+        figures[row["source__kind"]]["pending"] = row["count"]
+        figures[row["source__kind"]]["oldest_pending_seconds"] = max(
+            (now - row["oldest"]).total_seconds(), 0.0
+        )
+    return list(figures.values())

@@ -17,6 +17,7 @@ from inbound.models import InboundItem, InboundSource
 from leads.intake import services as intake
 from leads.intake.offers import eligibility_problem
 from leads.models import LeadActivity, Listing
+from portal import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +104,11 @@ def _finish(item: InboundItem, status: str, code: str, reason: str) -> InboundIt
     )
     if status == InboundItem.Status.REJECTED:
         logger.info("inbound.rejected", extra={"item_id": item.pk, "code": code})
+    kind = item.source.kind
+    metrics.INBOUND_ITEMS.labels(kind=kind, outcome=status).inc()
+    if status == InboundItem.Status.PROCESSED:
+        lag = (item.processed_at - item.received_at).total_seconds()
+        metrics.INBOUND_LAG.labels(kind=kind).observe(max(lag, 0.0))
     return item
 
 

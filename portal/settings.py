@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
+from portal import observability_config
 from portal.auth_config import sso_settings
 from portal.mail_config import anymail_settings, default_mailer, sending_identity_settings
 
@@ -106,6 +107,8 @@ if DEMO_ENABLED:
     INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
+    # The request id (X-Request-ID) on logs and tasks; intake's request metrics.
+    "portal.observability.RequestIdMiddleware",
     "leads.middleware.ApiBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -293,7 +296,7 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
 )
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 
 # --- Cache ------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -412,7 +415,7 @@ CELERY_BEAT_SCHEDULE["privacy-retention"] = {
 # The leads one new-lead email lists by name; the rest are counted ("and 12 more").
 LEAD_NOTIFY_MAX_LISTED = env.int("LEAD_NOTIFY_MAX_LISTED", default=10)
 
-# /healthz adds each app's figures under these names (portal does not import the apps).
+# /readyz adds each app's figures under these names (portal does not import the apps).
 HEALTH_CHECKS = {"outbox": "crm.selectors.outbox_health"}
 
 # --- CRM delivery ---------------------------------------------------------------------------
@@ -474,26 +477,22 @@ CO_SELL_PROGRAM_URL = env.str(
     default="https://learn.microsoft.com/partner-center/referrals/co-sell-overview",
 )
 
-# --- Logging ----------------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-    },
-    # The token of a Partner Center inbound URL is in its path: masked in every line.
-    "filters": {"inbound_token": {"()": "inbound.log_filters.InboundTokenFilter"}},
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["inbound_token"],
-        }
-    },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        "django.request": {"filters": ["inbound_token"]},
-        "django.server": {"filters": ["inbound_token"]},
-    },
-}
+# --- Observability (portal/observability_config.py, docs/operations.md) ---------------------
+LOGGING = observability_config.logging_config(
+    log_format=env.str("LOG_FORMAT", default="plain"), level=env.str("LOG_LEVEL", default="INFO")
+)
+# /metrics from elsewhere than loopback needs `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# A worker's own /metrics exporter port (0: none; workers share PROMETHEUS_MULTIPROC_DIR).
+METRICS_WORKER_PORT = env.int("METRICS_WORKER_PORT", default=0)
+# /readyz answers 503 past these ages of beat's heartbeat and of the oldest due delivery.
+READY_BEAT_MAX_AGE_SECONDS = env.int("READY_BEAT_MAX_AGE_SECONDS", default=180)
+READY_OUTBOX_MAX_AGE_SECONDS = env.int("READY_OUTBOX_MAX_AGE_SECONDS", default=900)
+# One beat schedules at a time: the others wait for its Redis lock (portal/beat.py).
+CELERY_BEAT_SCHEDULER = "portal.beat:SingletonScheduler"
+BEAT_LOCK_SECONDS = env.int("BEAT_LOCK_SECONDS", default=30)
+observability_config.sentry_init(
+    env.str("SENTRY_DSN", default=""),
+    environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+    release=env.str("SENTRY_RELEASE", default=""),
+)

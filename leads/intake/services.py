@@ -55,6 +55,7 @@ from leads.scoring.rules import (
     activity_facts,
     lead_assess,
 )
+from portal import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +104,13 @@ def leads_ingest(*, storefront: str, items: list[IntakeItem]) -> list[ItemOutcom
     created = _ingest_isolated(storefront, [(i, items[i], listings[i]) for i in todo])
     for index, outcome in created.items():
         outcomes[index] = outcome
+        if outcome.status_code == 201:
+            counter = (
+                metrics.LEADS_CONSOLIDATED
+                if outcome.answer["consolidated"]
+                else metrics.LEADS_CREATED
+            )
+            counter.labels(storefront=storefront).inc()
 
     for index, item in enumerate(items):
         if outcomes[index] is None:  # a repeated id within the batch

@@ -60,6 +60,7 @@ from leads.nurture.services import STOP_STATUSES
 from leads.nurture.window import window_next_open
 from leads.sending import selectors as sending_selectors
 from leads.sending.signing import dkim_signer, signs_itself
+from portal import metrics
 from portal.leases import Heartbeat, stopping
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ def nurture_send_due(
             break
     if report.sent or report.deferred or report.bounced:
         logger.info("leads.nurture.sent", extra=vars(report))
+    _count(report)
     return report
 
 
@@ -109,7 +111,14 @@ def nurture_interrupted_settle() -> SendReport:
         status=EmailSend.Status.INTERRUPTED
     )
     logger.warning("leads.nurture.interrupted_settled", extra={"enrollments": len(ids)})
+    _count(report)
     return report
+
+
+def _count(report: SendReport) -> None:
+    for outcome in ("sent", "bounced", "deferred"):
+        if getattr(report, outcome):
+            metrics.NURTURE_EMAILS.labels(outcome=outcome).inc(getattr(report, outcome))
 
 
 def enrollments_claim(*, batch_size: int, interrupted_only: bool = False) -> list[int]:

@@ -34,6 +34,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from leads.consent import services as consent_services
 from leads.models import EmailSend, Enrollment, Lead, Suppression
 from leads.nurture import address_hash
+from portal import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -283,6 +284,8 @@ def _own_send(publisher_id: int, send_id: int | None) -> int | None:
 
 
 def _log(publisher_id: int, reason: str, is_new: bool) -> None:
+    if is_new:
+        metrics.SUPPRESSIONS.labels(reason=reason).inc()
     logger.info(
         "leads.nurture.suppressed",
         extra={"publisher_id": publisher_id, "reason": reason, "new": is_new},

@@ -4,14 +4,16 @@ and the health check."""
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from portal.shell import lead_timeline, notification_views, views
+from portal.shell import health, lead_timeline, notification_views, views
 from portal.sso.forms import LoginForm
 from portal.sso.views import LogoutView
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("publisher/switch/", views.publisher_switch, name="switch-publisher"),
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
     path("settings/", views.settings_page, name="settings"),
     path("settings/tokens/", views.token_create, name="settings-token-create"),
     path(

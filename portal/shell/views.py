@@ -1,4 +1,4 @@
-"""The portal shell: the dashboard, the publisher switcher and the health check.
+"""The portal shell: the dashboard, the publisher switcher and the settings pages.
 
 The full portal (listings, leads, CRM targets, campaigns) lives in each app's views;
 this module only frames it. It composes the apps' reads (portal.shell.dashboard,
@@ -7,26 +7,20 @@ leads.selectors, crm.selectors); tenancy never imports leads or crm.
 
 import logging
 import math
-import os
-import time
-from urllib.parse import urlsplit
 
-import redis
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from kombu import Connection
+from django.views.decorators.http import require_http_methods, require_POST
 
 from crm.referrals import selectors as referral_connections
 from leads.catalog import selectors as catalog_selectors
@@ -51,8 +45,6 @@ from privacy.retention import selectors as retention_selectors
 
 logger = logging.getLogger(__name__)
 
-# A health probe must answer quickly even when a dependency hangs.
-HEALTH_TIMEOUT_SECONDS = 1.0
 # The dashboard's listings card is a summary; /listings/ has them all.
 LISTINGS_SHOWN = 6
 
@@ -139,67 +131,6 @@ def publisher_switch(request: HttpRequest) -> HttpResponse:
         raise Http404("No such publisher.")
     request.session[middleware.SESSION_KEY] = membership.publisher_id
     return redirect("home")
-
-
-@never_cache
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Database and broker status for load balancers and monitors: 200 or 503."""
-    database = _database_status()
-    broker = _broker_status(settings.CELERY_BROKER_URL)
-    healthy = database["ok"] and broker["ok"]
-    body = {"status": "ok" if healthy else "degraded", "database": database, "broker": broker}
-    if database["ok"]:
-        # The apps' own figures (settings.HEALTH_CHECKS), e.g. the outbox's oldest due row.
-        for name, check in settings.HEALTH_CHECKS.items():
-            body[name] = import_string(check)()
-    return JsonResponse(body, status=200 if healthy else 503)
-
-
-def _database_status() -> dict:
-    started = time.monotonic()
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except Exception as exc:
-        # Only the class name: the message may carry a host name or a user.
-        return {"ok": False, "vendor": connection.vendor, "error": type(exc).__name__}
-    return {
-        "ok": True,
-        "vendor": connection.vendor,
-        "latency_ms": round((time.monotonic() - started) * 1000, 1),
-    }
-
-
-def _broker_status(url: str) -> dict:
-    # Only the scheme is reported: the rest of a broker URL may hold a password.
-    scheme = urlsplit(url).scheme
-    status = {"ok": False, "url_scheme": scheme}
-    try:
-        if scheme in ("redis", "rediss"):
-            client = redis.Redis.from_url(
-                url,
-                socket_timeout=HEALTH_TIMEOUT_SECONDS,
-                socket_connect_timeout=HEALTH_TIMEOUT_SECONDS,
-            )
-            try:
-                status["ok"] = bool(client.ping())
-            finally:
-                client.close()
-        elif scheme == "filesystem":
-            folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in", "")
-            status["ok"] = bool(folder) and os.path.isdir(folder) and os.access(folder, os.W_OK)
-            if not status["ok"]:
-                status["error"] = "queue folder missing or not writable"
-        else:
-            with Connection(url, connect_timeout=HEALTH_TIMEOUT_SECONDS) as conn:
-                conn.ensure_connection(max_retries=1, timeout=HEALTH_TIMEOUT_SECONDS)
-            status["ok"] = True
-    except Exception as exc:
-        status["ok"] = False
-        status["error"] = type(exc).__name__
-    return status
 
 
 # --- Settings: publisher details, API tokens, members ---------------------------------------

@@ -53,8 +53,11 @@ WORKERS = {
     "mixed": "delivery,celery",
     "mail": "delivery,nurture",
 }
+# Beat logs through settings.LOGGING ("time LEVEL logger [request id] message"; Celery's
+# own "[time: LEVEL/MainProcess]" is matched too).
 SWEEP_SENT = re.compile(
-    r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): INFO/MainProcess\] "
+    r"^\[?(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})"
+    r"(?:: INFO/MainProcess\]| INFO celery\.beat \[[^\]]*\]) "
     r"Scheduler: Sending due task crm-sweep \(crm\.sweep\)",
     re.MULTILINE,
 )

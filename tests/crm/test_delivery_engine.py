@@ -289,7 +289,7 @@ def test_retry_now_makes_pending_rows_due(db):
 def test_the_oldest_due_age_is_reported(db, client):
     make_delivery(next_attempt_at=timezone.now() - timedelta(minutes=10))
 
-    body = client.get("/healthz").json()
+    body = client.get("/readyz").json()
 
     assert 599 <= body["outbox"]["oldest_due_seconds"] <= 700
 

@@ -1,4 +1,4 @@
-"""The tenancy matrix's world, seeded once per test module."""
+"""The tenancy matrix's world, seeded once per test module; a Redis of a test's own."""
 
 import pytest
 from django.db import transaction
@@ -6,6 +6,7 @@ from django.db import transaction
 from leads.intake import api_keys
 from leads.reporting import rollup
 from tests import factories
+from tests.portal.process_support import own_redis  # noqa: F401  (fixture)
 from tests.portal.tenancy_world import A_MARK, B_MARK, World, side_seed
 
 

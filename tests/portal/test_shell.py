@@ -1,6 +1,5 @@
-"""The portal shell: sign-in, the dashboard, the publisher switcher, healthz, headers."""
+"""The portal shell: sign-in, the dashboard, the publisher switcher, headers."""
 
-import json
 import re
 
 import pytest
@@ -196,62 +195,6 @@ def test_forged_session_publisher_falls_back_to_own(client, publisher, owner, ot
 
     assert response.context["current_publisher"] == publisher
     assert b"Bravo Secret Listing" not in response.content
-
-
-# --- Health check --------------------------------------------------------------------------
-
-
-def test_healthz_ok_with_database_and_redis(client, db):
-    response = client.get("/healthz")
-
-    assert response.status_code == 200
-    assert response["Content-Type"] == "application/json"
-    body = response.json()
-    assert body["status"] == "ok"
-    assert body["database"]["ok"] is True
-    assert body["broker"] == {"ok": True, "url_scheme": "redis"}
-
-
-def test_healthz_503_when_broker_down(client, db, settings):
-    settings.CELERY_BROKER_URL = "redis://:s3cret-password@127.0.0.1:1/0"
-
-    response = client.get("/healthz")
-
-    assert response.status_code == 503
-    body = response.json()
-    assert body["status"] == "degraded"
-    assert body["database"]["ok"] is True
-    assert body["broker"]["ok"] is False
-    assert body["broker"]["url_scheme"] == "redis"
-    assert b"s3cret-password" not in response.content
-
-
-def test_healthz_filesystem_broker_ok(client, db, settings, tmp_path):
-    settings.CELERY_BROKER_URL = "filesystem://"
-    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(tmp_path)}
-
-    response = client.get("/healthz")
-
-    assert response.status_code == 200
-    assert response.json()["broker"] == {"ok": True, "url_scheme": "filesystem"}
-
-
-def test_healthz_filesystem_broker_missing_folder(client, db, settings, tmp_path):
-    settings.CELERY_BROKER_URL = "filesystem://"
-    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(tmp_path / "missing")}
-
-    response = client.get("/healthz")
-
-    assert response.status_code == 503
-    assert response.json()["broker"]["ok"] is False
-
-
-def test_healthz_needs_no_login_and_is_not_cached(client, db):
-    response = client.get("/healthz")
-
-    assert response.status_code == 200
-    assert "no-cache" in response["Cache-Control"]
-    json.loads(response.content)
 
 
 # --- Language and headers ------------------------------------------------------------------

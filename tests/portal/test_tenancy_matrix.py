@@ -186,6 +186,10 @@ ROUTES: dict[str, Route] = {
     "otp-setup": _public(anonymous=302),
     "otp-qr": _public(anonymous=302),
     "otp-verify": _public(anonymous=302),
+    # No beat runs here, so readiness answers 503 (tests/portal/test_health.py).
+    "readyz": _public(anonymous=503),
+    # The test client scrapes from loopback (tests/portal/test_metrics.py: the token).
+    "metrics": _public(),
     "unsubscribe": _public(
         kwargs=lambda w: {
             "token": token_make(publisher_id=w.a.publisher.pk, email="lead1@alphaqz.example")

@@ -384,11 +384,17 @@ def test_plain_http_is_redirected_to_https_except_the_health_check(deployed):
     del visitor.client.headers["X-Forwarded-Proto"]
 
     page = visitor.get("/accounts/login/")
-    health = visitor.get("/healthz")
+    health = visitor.get("/healthz", headers={"X-Request-ID": "smoke-trace-0001"})
+    ready = deployment.wait_until(
+        lambda: visitor.get("/readyz").status_code == 200, seconds=60, what="/readyz"
+    )
 
     assert (page.status_code, page.headers["location"]) == (301, f"{ORIGIN}/accounts/login/")
     assert health.status_code == 200
     assert json.loads(health.text)["status"] == "ok"
+    assert health.headers["x-request-id"] == "smoke-trace-0001"
+    assert ready  # the README's web, worker and beat make every readiness check pass
+    assert "leadportal_deliveries_due" in visitor.get("/metrics").text  # from the loopback proxy
 
 
 # --- A lead from intake to the CRM ---------------------------------------------------------------
