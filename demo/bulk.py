@@ -51,7 +51,10 @@ def _with_defaults(model, columns: tuple[str, ...], rows: list[tuple]) -> tuple:
     for model_field in model._meta.concrete_fields:
         if model_field.column in columns or model_field.primary_key:
             continue
-        if model_field.has_default():
+        # A text field without a default is "" in the ORM's own inserts: the same here.
+        if model_field.has_default() or (
+            model_field.empty_strings_allowed and not model_field.null
+        ):
             default = model_field.get_default()
             extra_columns.append(model_field.column)
             extra_values.append(

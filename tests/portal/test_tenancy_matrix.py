@@ -17,10 +17,25 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from leads.models import Lead, LeadMerge, LeadNote
 from leads.nurture.links import link_sign
 from leads.nurture.unsubscribe import token_make
-from leads.work.services import lead_merge
+from tests.portal.tenancy_params import (
+    _campaign,
+    _lead,
+    _listing,
+    _merge,
+    _note,
+    _other_lead,
+    _saved_view,
+    _step,
+    _table,
+    _target,
+    _to_inbound,
+    _to_lead,
+    _to_sequence,
+    _to_table,
+    _to_target,
+)
 from tests.portal.tenancy_world import World, body_of, client_for, foreign_rows
 
 EXCLUDED = ("admin/", "api/v1/", "i18n/", "static/")
@@ -70,78 +85,6 @@ class Route:
     owner_only: bool = False
     other_to: str | None = None  # where B is sent instead (A's ids match nothing of B's)
     anonymous: int = 200
-
-
-def _campaign(w):
-    return {"campaign_id": w.a.campaigns[0].pk}
-
-
-def _step(w):
-    return {**_campaign(w), "step_id": w.a.step.pk}
-
-
-def _target(w):
-    return {"target_id": w.a.target.pk}
-
-
-def _to_sequence(w):
-    return f"/campaigns/{w.a.campaigns[0].pk}/sequence/"
-
-
-def _to_target(w):
-    return f"/crm/targets/{w.a.target.pk}/"
-
-
-def _listing(w):
-    return {"listing_id": w.a.listing.pk}
-
-
-def _to_inbound(w):
-    return f"/listings/{w.a.listing.pk}/#inbound"
-
-
-def _table(w):
-    return {"source_id": w.a.table_source.pk}
-
-
-def _to_table(w):
-    return f"/inbound/tables/{w.a.table_source.pk}/"
-
-
-def _lead(w):
-    return {"lead_id": w.a.lead.uuid}
-
-
-def _to_lead(anchor: str) -> Callable:
-    return lambda w: f"/leads/{w.a.lead.uuid}/#{anchor}"
-
-
-def _note(w):
-    """A note of A's owner on A's lead (made inside the test's savepoint)."""
-    note, _created = LeadNote.objects.get_or_create(
-        lead=w.a.lead, author=w.a.owner, defaults={"body": "alphaqz note"}
-    )
-    return {**_lead(w), "note_id": note.pk}
-
-
-def _other_lead(w):
-    return Lead.objects.filter(publisher=w.a.publisher, origin="marketplace").exclude(
-        pk=w.a.lead.pk
-    )[0]
-
-
-def _merge(w):
-    """An active merge into A's lead (made inside the test's savepoint)."""
-    merge = LeadMerge.objects.filter(survivor=w.a.lead, undone_at__isnull=True).first()
-    if merge is None:
-        merge = lead_merge(
-            publisher=w.a.publisher, survivor_id=w.a.lead.pk, merged_id=_other_lead(w).pk, by=None
-        )
-    return {"merge_id": merge.pk}
-
-
-def _saved_view(w):
-    return {"view_id": w.a.saved_view.pk}
 
 
 def _page(**options) -> Route:

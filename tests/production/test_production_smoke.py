@@ -17,23 +17,20 @@ from dataclasses import dataclass
 import httpx
 import psycopg
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
 from standardwebhooks.webhooks import Webhook
 
 from tests.chaos.harness import RedisServer
 from tests.crm.receivers import ca_bundle_path
 from tests.crm.receivers.https_receiver import HttpsReceiver
 from tests.leads.nurture_support import RecordingHandler, free_port
-from tests.production import deployment
+from tests.production import deployment, page_walk
 from tests.production.deployment import ORIGIN, SUPERUSER, Processes, Visitor
 
 pytestmark = pytest.mark.slow
 
 PASSWORD = "Smoke-test passphrase 7261"
 MEMBER_EMAIL = "member@smoke.example"
-STATIC_RE = re.compile(r"""(?:src|href)="(/static/[^"]+)\"""")
 HASHED_RE = re.compile(r"\.[0-9a-f]{12}\.\w+$")
-PARAM_RE = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>[^)]*\)")
 
 
 @dataclass
@@ -186,57 +183,11 @@ def test_the_deploy_check_passes_at_warning_level_without_private_targets(deploy
 # --- Every page, three roles ---------------------------------------------------------------
 
 
-def _patterns(resolver=None, prefix: str = "") -> list[str]:
-    """Every route of the URL conf, admin and API included, static files excluded."""
-    found = []
-    for entry in (resolver or get_resolver()).url_patterns:
-        route = prefix + str(entry.pattern)
-        if isinstance(entry, URLResolver):
-            found += _patterns(entry, route)
-        elif isinstance(entry, URLPattern) and not route.startswith("static/"):
-            found.append(route)
-    return found
-
-
-def _fill(route: str, world: dict) -> str:
-    """The route with a real value in every parameter, from the seeded deployment."""
-    params = world["params"]
-    admin_model = re.match(r"admin/(\w+/\w+)/", route)
-
-    def value(match: re.Match) -> str:
-        name = match.group(1) or match.group(2)
-        if name in {"object_id", "id"} and admin_model:
-            return world["admin_objects"].get(admin_model.group(1)) or "0"
-        if name == "app_label":
-            return "leads"
-        if name == "url":
-            return "no-such-page/"
-        if name == "uidb64":
-            return "MQ"
-        if name == "token" and route.startswith("accounts/"):
-            return "set-password"
-        return str(params[name])
-
-    path = PARAM_RE.sub(value, route)
-    return "/" + path.replace("^", "").replace("$", "")
-
-
-def _walk(visitor: Visitor, urls: list[str]) -> tuple[dict, set]:
-    """GET every URL (no redirects followed): status per URL, static files used."""
-    statuses, static = {}, set()
-    for url in urls:
-        response = visitor.get(url)
-        statuses[url] = response.status_code
-        if "text/html" in response.headers.get("content-type", ""):
-            static.update(STATIC_RE.findall(response.text))
-    return statuses, static
-
-
 @pytest.fixture(scope="module")
 def walked(deployed):
     """Every page as the owner (in English and in Spanish), a member invited through the
     portal, and staff."""
-    urls = sorted({_fill(route, deployed.world) for route in _patterns()})
+    urls = sorted({page_walk.fill(route, deployed.world) for route in page_walk.patterns()})
     urls.sort(key=lambda url: "logout" in url)  # never end a session half-way
     owner, member, staff = (deployed.visitor() for _ in range(3))
     owner_in_spanish = deployed.visitor(language="es")
@@ -248,7 +199,7 @@ def walked(deployed):
     results = {}
     visitors = {"owner": owner, "owner-es": owner_in_spanish, "member": member, "staff": staff}
     for role, visitor in visitors.items():
-        results[role] = _walk(visitor, urls)
+        results[role] = page_walk.walk(visitor, urls)
         visitor.close()
     return urls, results
 
