@@ -236,7 +236,7 @@ def test_the_lead_page_shows_the_ten_newest_records_and_counts_the_rest(
     url = reverse("lead-detail", args=[lead.uuid])
 
     # The same bound as any lead's page (test_portal_leads): one query for rows and count.
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(13):
         response = owner_client.get(url)
 
     assert len(response.context["consent"].records) == 10
@@ -284,7 +284,7 @@ def test_staff_stating_consent_in_admin_is_evidenced(staff_client, staff_user, p
     lead = make_lead(publisher=publisher, email="ada@contoso.example")
     management = {
         f"{prefix}-{name}": "0"
-        for prefix in ("transitions", "activities", "deliveries", "consent_records")
+        for prefix in ("transitions", "notes", "activities", "deliveries", "consent_records")
         for name in ("TOTAL_FORMS", "INITIAL_FORMS")
     }
 
