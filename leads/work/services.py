@@ -5,8 +5,12 @@ one: the survivor. Activities, status transitions and notes move to it; the merg
 nurture enrolments (and their emails) and its CRM deliveries stay on the merged row, which
 points at the survivor (`merged_into`), so the survivor's timeline shows them through the
 link. The survivor's empty contact fields take the merged lead's values. The merged lead
-is kept, hidden from the lists. A `LeadMerge` row records the ids that moved and the
-survivor's fields as they were; Undo moves exactly those rows back and restores them.
+is kept, hidden from the lists; its active nurture enrolments stop (reason "merged"),
+and the survivor is scored again from the activities it now has. A `LeadMerge` row
+records the ids that moved and the survivor's fields as they were; Undo moves exactly
+those rows back, restores them and scores both leads again (stopped enrolments stay
+stopped). Intake sends a merged address's later activities to the survivor
+(leads.intake.services), and Undo leaves them there.
 
 Both lead rows are locked with SELECT … FOR UPDATE in id order, whichever is the survivor,
 so two merges of the same pair in opposite directions queue instead of deadlocking, and
@@ -20,7 +24,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads.models import Lead, LeadActivity, LeadMerge, LeadNote, LeadTransition
+from leads.models import Enrollment, Lead, LeadActivity, LeadMerge, LeadNote, LeadTransition
+from leads.nurture.services import enrollments_stop
+from leads.scoring.rescoring import lead_rescore
 from portal.tenancy.models import Membership
 
 # The survivor's contact fields that a merge fills in when they are empty.
@@ -154,6 +160,8 @@ def lead_merge(*, publisher, survivor_id: int, merged_id: int, by) -> LeadMerge:
     survivor.save(update_fields=[*before, "updated_at"])
     merged.merged_into = survivor
     merged.save(update_fields=["merged_into", "updated_at"])
+    enrollments_stop(lead_ids=[merged.pk], reason=Enrollment.StopReason.MERGED)
+    lead_rescore(lead=survivor)
     return LeadMerge.objects.create(
         publisher=publisher,
         survivor=survivor,
@@ -189,7 +197,11 @@ def lead_merge_undo(*, merge: LeadMerge, by) -> LeadMerge:
             value = datetime.fromisoformat(value)
         setattr(survivor, name, value)
     survivor.save(update_fields=[*merge.survivor_before, "updated_at"])
-    Lead.objects.filter(pk=merge.merged_id).update(merged_into=None, updated_at=timezone.now())
+    merged = Lead.objects.get(pk=merge.merged_id)
+    merged.merged_into = None
+    merged.save(update_fields=["merged_into", "updated_at"])
+    lead_rescore(lead=survivor)
+    lead_rescore(lead=merged)
     merge.undone_at, merge.undone_by = timezone.now(), by
     merge.save(update_fields=["undone_at", "undone_by"])
     return merge
