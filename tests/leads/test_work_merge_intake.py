@@ -11,7 +11,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from leads.models import Enrollment, Lead, LeadActivity, LeadMerge
+from leads.intake import api_keys
+from leads.models import ApiKey, Enrollment, Lead, LeadActivity, LeadMerge
 from leads.work.services import lead_merge, lead_merge_undo
 from tests.factories import make_activity, make_campaign, make_lead, make_membership
 from tests.leads.conftest import Storefronts, lead_payload
@@ -143,6 +144,35 @@ def test_undo_leaves_later_activities_on_the_survivor(market):
     answer = _post_api(market, MERGED, "after-undo")
     assert answer["id"] == str(merged.uuid)
     assert LeadActivity.objects.get(external_id="after-undo").lead_id == merged.pk
+
+
+def test_a_referral_of_a_merged_address_consolidates_into_the_survivor(market):
+    # Given two Co-Sell referrals of one person, from two addresses, merged
+    market.publisher.co_sell_enrolled = True
+    market.publisher.save()
+    seller_key = api_keys.api_key_create(kind=ApiKey.Kind.MICROSOFT_SELLER, name="sellers")[1]
+
+    def refer(email, referral_id):
+        payload = lead_payload(email=email, OfferId="contoso.analytics")
+        payload["ReferralId"] = referral_id
+        response = market.post(payload, key=seller_key, path="/api/v1/referrals")
+        assert response.status_code == 201, response.content
+        return response.json()
+
+    refer(SURVIVOR, "ref-1")
+    refer(MERGED, "ref-2")
+    survivor = Lead.objects.get(origin="co-sell", email_normalized=SURVIVOR)
+    merged = Lead.objects.get(origin="co-sell", email_normalized=MERGED)
+    lead_merge(publisher=market.publisher, survivor_id=survivor.pk, merged_id=merged.pk, by=None)
+
+    # When a seller refers the merged address again
+    answer = refer(MERGED.upper(), "ref-3")
+
+    # Then the referral's activity is the survivor's
+    assert (answer["id"], answer["consolidated"]) == (str(survivor.uuid), True)
+    assert LeadActivity.objects.get(external_id__endswith=":ref-3").lead_id == survivor.pk
+    assert merged.activities.count() == 0
+    assert Lead.objects.filter(origin="co-sell").count() == 2
 
 
 # --- Nurture --------------------------------------------------------------------------------
