@@ -14,7 +14,11 @@ stopped). Intake sends a merged address's later activities to the survivor
 
 Both lead rows are locked with SELECT … FOR UPDATE in id order, whichever is the survivor,
 so two merges of the same pair in opposite directions queue instead of deadlocking, and
-the second one finds the first one's result and is refused.
+the second one finds the first one's result and is refused. Intake locks a merged lead
+and its survivor in the same order; in the one race where it cannot (it found a lead
+merged while it waited for its lock, and then locks the survivor), PostgreSQL may report
+a deadlock, and a merge or an Undo is then retried as intake's transactions are
+(leads.intake.transactions.run_atomic).
 """
 
 from datetime import date, datetime
@@ -24,6 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from leads.intake.transactions import run_atomic
 from leads.models import Enrollment, Lead, LeadActivity, LeadMerge, LeadNote, LeadTransition
 from leads.nurture.services import enrollments_stop
 from leads.scoring.rescoring import lead_rescore
@@ -114,9 +119,16 @@ def _locked_pair(*, publisher, ids: tuple[int, int]) -> dict[int, Lead]:
     return {lead.pk: lead for lead in rows}
 
 
-@transaction.atomic
 def lead_merge(*, publisher, survivor_id: int, merged_id: int, by) -> LeadMerge:
     """Merge one lead into another of the same person; see the module's docstring."""
+    return run_atomic(
+        lambda: _lead_merge(
+            publisher=publisher, survivor_id=survivor_id, merged_id=merged_id, by=by
+        )
+    )
+
+
+def _lead_merge(*, publisher, survivor_id: int, merged_id: int, by) -> LeadMerge:
     if survivor_id == merged_id:
         raise ValidationError(_("A lead cannot be merged with itself."), code="same_lead")
     leads = _locked_pair(publisher=publisher, ids=(survivor_id, merged_id))
@@ -178,9 +190,12 @@ def merge_may_undo(*, merge: LeadMerge) -> bool:
     return merge.is_active and latest is not None and latest.pk == merge.pk
 
 
-@transaction.atomic
 def lead_merge_undo(*, merge: LeadMerge, by) -> LeadMerge:
     """Undo a merge: the rows that moved go back and the survivor's fields are restored."""
+    return run_atomic(lambda: _lead_merge_undo(merge=merge, by=by))
+
+
+def _lead_merge_undo(*, merge: LeadMerge, by) -> LeadMerge:
     _locked_pair(publisher=merge.publisher_id, ids=(merge.survivor_id, merge.merged_id))
     merge = LeadMerge.objects.select_for_update().get(pk=merge.pk)
     if not merge_may_undo(merge=merge):
