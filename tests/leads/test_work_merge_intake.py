@@ -62,6 +62,7 @@ def _import_csv(market, email, lead_id, tmp_path):
 # --- Intake of a merged address -------------------------------------------------------------
 
 
+@pytest.mark.sqlite
 @pytest.mark.parametrize("send", ["api", "bulk", "csv"])
 def test_a_merged_address_consolidates_into_the_survivor(market, send, tmp_path):
     # Given Ada's gmail lead merged into her contoso one
@@ -93,6 +94,7 @@ def test_a_merged_address_consolidates_into_the_survivor(market, send, tmp_path)
     assert survivor.score == min(100, sum(item["points"] for item in survivor.score_breakdown))
 
 
+@pytest.mark.sqlite
 def test_one_batch_with_both_addresses_writes_the_survivor_once(market):
     survivor, merged, _record = _merged_pair(market)
     before = survivor.activities.count()
@@ -114,6 +116,7 @@ def test_one_batch_with_both_addresses_writes_the_survivor_once(market):
     assert Lead.objects.filter(publisher=market.publisher).count() == 3
 
 
+@pytest.mark.sqlite
 def test_a_merged_address_costs_no_extra_query(market, django_assert_max_num_queries):
     # The survivor is found in the statement that locks the leads: a batch of a merged
     # address costs what a batch of the survivor's own address costs.
@@ -128,6 +131,7 @@ def test_a_merged_address_costs_no_extra_query(market, django_assert_max_num_que
     assert cost(MERGED, "q-1") == cost(SURVIVOR, "q-2")
 
 
+@pytest.mark.sqlite
 def test_undo_leaves_later_activities_on_the_survivor(market):
     # Given a merge, then a lead from the merged address that went to the survivor
     survivor, merged, record = _merged_pair(market)
@@ -146,6 +150,7 @@ def test_undo_leaves_later_activities_on_the_survivor(market):
     assert LeadActivity.objects.get(external_id="after-undo").lead_id == merged.pk
 
 
+@pytest.mark.sqlite
 def test_a_referral_of_a_merged_address_consolidates_into_the_survivor(market):
     # Given two Co-Sell referrals of one person, from two addresses, merged
     market.publisher.co_sell_enrolled = True
@@ -185,6 +190,7 @@ def _enrol(lead, campaign) -> Enrollment:
     )
 
 
+@pytest.mark.sqlite
 def test_the_merged_leads_enrolment_stops_and_the_survivors_goes_on(market):
     # Given each lead enrolled in a campaign of its own
     survivor = make_lead(publisher=market.publisher, email=SURVIVOR)
@@ -220,6 +226,7 @@ def _rule_names(lead) -> set[str]:
     return {item["rule"] for item in lead.score_breakdown}
 
 
+@pytest.mark.sqlite
 def test_the_survivors_score_is_recomputed_at_merge_and_at_undo(market, client_of):
     # Given Ada's two leads scored by intake: the survivor has a test drive, a business
     # address and no phone; the merged one asked to be contacted and gave a phone and a title
