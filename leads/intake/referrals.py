@@ -10,6 +10,7 @@ do not go back to the field-seller CRM they came from.
 from typing import ClassVar
 
 from django.db import DataError, IntegrityError
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -110,9 +111,21 @@ def _store(
         ],
         ignore_conflicts=True,
     )
-    lead = Lead.objects.select_for_update().get(
-        publisher=listing.publisher, origin=Lead.Origin.CO_SELL, email_normalized=email
-    )
+    # A merged lead's address is its survivor's (one hop: merges do not chain); both rows
+    # are locked in primary-key order, as lead_merge locks a pair.
+    people = Lead.objects.filter(publisher=listing.publisher, origin=Lead.Origin.CO_SELL)
+    survivors = people.filter(email_normalized=email, merged_into__isnull=False)
+    rows = {
+        row.pk: row
+        for row in people.select_for_update()
+        .filter(Q(email_normalized=email) | Q(pk__in=survivors.values("merged_into_id")))
+        .order_by("pk")
+    }
+    (lead,) = [row for row in rows.values() if row.email_normalized == email]
+    if lead.merged_into_id:
+        lead = rows.get(lead.merged_into_id) or people.select_for_update().get(
+            pk=lead.merged_into_id
+        )
     consolidated = lead.activities.exists()
     contact_fold(lead, details)
     lead.last_activity_at = now

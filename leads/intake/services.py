@@ -3,7 +3,8 @@
 One code path serves the single and the bulk endpoint: a batch is ingested with a
 fixed number of queries whatever its size, in one transaction (DESIGN §4). For each
 item, in order, it
-  1. consolidates on the normalized email per publisher and origin,
+  1. consolidates on the normalized email per publisher and origin (a merged lead's
+     address consolidates into its survivor, `Lead.merged_into`),
   2. rescores the lead,
   3. qualifies it when the score reaches the threshold,
   4. attributes the campaign (CampaignCode, else the listing's active campaign),
@@ -194,7 +195,9 @@ def _ingest_batch(storefront: str, entries: list[tuple[int, IntakeItem, Listing]
         person.seen_in_batch = True
         outcomes[index] = ItemOutcome(201, answer=answer)
 
-    leads_write(leads=[p.lead for p in people.values()], fields=_LEAD_UPDATE_FIELDS)
+    # One person per lead: a survivor and a lead merged into it share theirs.
+    written = {person.lead.pk: person.lead for person in people.values()}
+    leads_write(leads=list(written.values()), fields=_LEAD_UPDATE_FIELDS)
     # Unique external ids are taken in one order by every transaction (see the docstring).
     LeadActivity.objects.bulk_create(sorted(activities, key=_activity_lock_order))
     # Consent evidence, one row per activity (after them: it references their ids).
@@ -262,16 +265,32 @@ def _lock_people(entries, now: datetime) -> dict[tuple[int, str], _Person]:
         by_publisher[publisher_id].append(email)
     for publisher_id, emails in by_publisher.items():
         query |= Q(publisher_id=publisher_id, email_normalized__in=emails)
+    # A merged (hidden) lead's address consolidates into its survivor: the survivors of the
+    # batch's merged leads are locked by the same statement, all rows in primary-key order
+    # (the order lead_merge locks a pair in). Merges do not chain: one hop.
+    survivors = Lead.objects.filter(
+        query, origin=Lead.Origin.MARKETPLACE, merged_into__isnull=False
+    ).values("merged_into_id")
     leads = (
         Lead.objects.select_for_update()
-        .filter(query, origin=Lead.Origin.MARKETPLACE)
+        .filter(query | Q(pk__in=survivors), origin=Lead.Origin.MARKETPLACE)
         .order_by("pk")
     )
-    people = {}
-    for lead in leads:
+    rows = {lead.pk: lead for lead in leads}
+    late = {lead.merged_into_id for lead in rows.values()} - {None, *rows}
+    if late:  # a merge committed while this statement waited for a merged lead's lock
+        survivors_late = Lead.objects.select_for_update().filter(pk__in=late)
+        rows.update((lead.pk, lead) for lead in survivors_late)
+    people: dict[tuple[int, str], _Person] = {}
+    by_lead: dict[int, _Person] = {}
+    for lead in rows.values():
         key = (lead.publisher_id, lead.email_normalized)
-        person = _Person(lead=lead, is_new=lead.uuid == fresh[key].uuid)
-        people[key] = person
+        if key not in wanted:
+            continue  # a survivor reached through the address of a lead merged into it
+        target = rows[lead.merged_into_id] if lead.merged_into_id else lead
+        if target.pk not in by_lead:
+            by_lead[target.pk] = _Person(lead=target, is_new=target.uuid == fresh[key].uuid)
+        people[key] = by_lead[target.pk]
     _load_facts(people)
     return people
 

@@ -120,6 +120,7 @@ class Enrollment(models.Model):
         SUPPRESSED = "suppressed", _("Address suppressed")
         STEP_CONDITION = "step-condition", _("A step's stop condition")
         STAFF = "staff", _("Stopped by staff")
+        MERGED = "merged", _("Lead merged into another")
 
     lead = models.ForeignKey(
         Lead, on_delete=models.CASCADE, related_name="enrollments", verbose_name=_("lead")

@@ -11,7 +11,14 @@ from django.utils import timezone
 
 from leads.lifecycle.services import LeadEvent, lead_move, leads_changes_record, leads_write
 from leads.models import Lead, RescoreRun, ScoringRule
-from leads.scoring.rules import SCORED_FIELDS, RuleSpec, activity_facts, lead_assess
+from leads.scoring.rules import (
+    SCORED_FIELDS,
+    RuleSpec,
+    activity_facts,
+    lead_assess,
+    lead_facts,
+    score_lead,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +58,25 @@ def rescore_run_execute(*, run_id: int, chunk_size: int = CHUNK_SIZE) -> Rescore
     run.status, run.finished_at = RescoreRun.Status.DONE, timezone.now()
     run.save(update_fields=["status", "finished_at"])
     return run
+
+
+def lead_rescore(*, lead: Lead, now=None) -> Lead:
+    """Score one marketplace lead again under its publisher's active rules, from its
+    activities as they are now, and write its score and breakdown (what the lead page
+    shows). Its status is left alone: a lead newly over the threshold qualifies at its
+    next activity or rescoring run, as delivery follows an activity."""
+    if lead.origin != Lead.Origin.MARKETPLACE:
+        return lead
+    now = now or timezone.now()
+    rules = [
+        RuleSpec.from_rule(rule)
+        for rule in ScoringRule.objects.filter(publisher_id=lead.publisher_id, is_active=True)
+    ]
+    facts = lead_facts(lead, activity_facts(lead_ids=[lead.pk])[lead.pk])
+    result = score_lead(rules, facts, now=now)
+    lead.score, lead.score_breakdown, lead.updated_at = result.score, result.breakdown, now
+    lead.save(update_fields=["score", "score_breakdown", "updated_at"])
+    return lead
 
 
 @transaction.atomic

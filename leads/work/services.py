@@ -5,12 +5,20 @@ one: the survivor. Activities, status transitions and notes move to it; the merg
 nurture enrolments (and their emails) and its CRM deliveries stay on the merged row, which
 points at the survivor (`merged_into`), so the survivor's timeline shows them through the
 link. The survivor's empty contact fields take the merged lead's values. The merged lead
-is kept, hidden from the lists. A `LeadMerge` row records the ids that moved and the
-survivor's fields as they were; Undo moves exactly those rows back and restores them.
+is kept, hidden from the lists; its active nurture enrolments stop (reason "merged"),
+and the survivor is scored again from the activities it now has. A `LeadMerge` row
+records the ids that moved and the survivor's fields as they were; Undo moves exactly
+those rows back, restores them and scores both leads again (stopped enrolments stay
+stopped). Intake sends a merged address's later activities to the survivor
+(leads.intake.services), and Undo leaves them there.
 
 Both lead rows are locked with SELECT … FOR UPDATE in id order, whichever is the survivor,
 so two merges of the same pair in opposite directions queue instead of deadlocking, and
-the second one finds the first one's result and is refused.
+the second one finds the first one's result and is refused. Intake locks a merged lead
+and its survivor in the same order; in the one race where it cannot (it found a lead
+merged while it waited for its lock, and then locks the survivor), PostgreSQL may report
+a deadlock, and a merge or an Undo is then retried as intake's transactions are
+(leads.intake.transactions.run_atomic).
 """
 
 from datetime import date, datetime
@@ -20,7 +28,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads.models import Lead, LeadActivity, LeadMerge, LeadNote, LeadTransition
+from leads.intake.transactions import run_atomic
+from leads.models import Enrollment, Lead, LeadActivity, LeadMerge, LeadNote, LeadTransition
+from leads.nurture.services import enrollments_stop
+from leads.scoring.rescoring import lead_rescore
 from portal.tenancy.models import Membership
 
 # The survivor's contact fields that a merge fills in when they are empty.
@@ -108,9 +119,16 @@ def _locked_pair(*, publisher, ids: tuple[int, int]) -> dict[int, Lead]:
     return {lead.pk: lead for lead in rows}
 
 
-@transaction.atomic
 def lead_merge(*, publisher, survivor_id: int, merged_id: int, by) -> LeadMerge:
     """Merge one lead into another of the same person; see the module's docstring."""
+    return run_atomic(
+        lambda: _lead_merge(
+            publisher=publisher, survivor_id=survivor_id, merged_id=merged_id, by=by
+        )
+    )
+
+
+def _lead_merge(*, publisher, survivor_id: int, merged_id: int, by) -> LeadMerge:
     if survivor_id == merged_id:
         raise ValidationError(_("A lead cannot be merged with itself."), code="same_lead")
     leads = _locked_pair(publisher=publisher, ids=(survivor_id, merged_id))
@@ -154,6 +172,8 @@ def lead_merge(*, publisher, survivor_id: int, merged_id: int, by) -> LeadMerge:
     survivor.save(update_fields=[*before, "updated_at"])
     merged.merged_into = survivor
     merged.save(update_fields=["merged_into", "updated_at"])
+    enrollments_stop(lead_ids=[merged.pk], reason=Enrollment.StopReason.MERGED)
+    lead_rescore(lead=survivor)
     return LeadMerge.objects.create(
         publisher=publisher,
         survivor=survivor,
@@ -170,9 +190,12 @@ def merge_may_undo(*, merge: LeadMerge) -> bool:
     return merge.is_active and latest is not None and latest.pk == merge.pk
 
 
-@transaction.atomic
 def lead_merge_undo(*, merge: LeadMerge, by) -> LeadMerge:
     """Undo a merge: the rows that moved go back and the survivor's fields are restored."""
+    return run_atomic(lambda: _lead_merge_undo(merge=merge, by=by))
+
+
+def _lead_merge_undo(*, merge: LeadMerge, by) -> LeadMerge:
     _locked_pair(publisher=merge.publisher_id, ids=(merge.survivor_id, merge.merged_id))
     merge = LeadMerge.objects.select_for_update().get(pk=merge.pk)
     if not merge_may_undo(merge=merge):
@@ -189,7 +212,11 @@ def lead_merge_undo(*, merge: LeadMerge, by) -> LeadMerge:
             value = datetime.fromisoformat(value)
         setattr(survivor, name, value)
     survivor.save(update_fields=[*merge.survivor_before, "updated_at"])
-    Lead.objects.filter(pk=merge.merged_id).update(merged_into=None, updated_at=timezone.now())
+    merged = Lead.objects.get(pk=merge.merged_id)
+    merged.merged_into = None
+    merged.save(update_fields=["merged_into", "updated_at"])
+    lead_rescore(lead=survivor)
+    lead_rescore(lead=merged)
     merge.undone_at, merge.undone_by = timezone.now(), by
     merge.save(update_fields=["undone_at", "undone_by"])
     return merge
