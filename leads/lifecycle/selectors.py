@@ -17,12 +17,15 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 from uuid import UUID
 
 from django.db import connection
 from django.db.models import (
     Case,
+    DateField,
+    DecimalField,
     Exists,
     F,
     OuterRef,
@@ -38,6 +41,12 @@ from django.db.models.functions import Coalesce, Concat, Lower, Trim
 from leads.catalog.storefronts import Storefront
 from leads.lifecycle import csv_export, search
 from leads.models import Lead, LeadActivity, LeadTransition, Referral
+from leads.referrals.models import (
+    CLOSE_DATE_HIGHEST,
+    CLOSE_DATE_LOWEST,
+    DEAL_VALUE_HIGHEST,
+    DEAL_VALUE_LOWEST,
+)
 from portal.models import Publisher
 
 # Newest first, with the id as tie-break: the order of the index (publisher, -created_at, -id).
@@ -71,6 +80,9 @@ class LeadFilters:
     search_listing_ids: tuple[int, ...] | None = None
     # Co-Sell: leads with a referral in this substatus (Accepted, Won, …).
     referral_substatus: str | None = None
+    # Co-Sell: leads with a referral in this Partner Center status (New, Active, Closed);
+    # with a substatus too, one referral must have both.
+    referral_status: str | None = None
     # Owned by this user; or, `is_unassigned`, by nobody.
     owner_id: int | None = None
     is_unassigned: bool = False
@@ -88,6 +100,7 @@ LEAD_LOOKUPS = (
     ("since", "created_at__gte"),
     ("until", "created_at__lt"),
 )
+REFERRAL_LOOKUPS = (("referral_status", "status"), ("referral_substatus", "substatus"))
 ACTIVITY_LOOKUPS = (
     ("listing_id", "listing_id"),
     ("storefront", "storefront"),
@@ -118,10 +131,9 @@ def leads_matching(*, publisher: Publisher, filters: LeadFilters) -> QuerySet[Le
             term=filters.search,
             listing_ids=filters.search_listing_ids,
         )
-    if filters.referral_substatus:
-        referrals = Referral.objects.filter(
-            lead=OuterRef("pk"), substatus=filters.referral_substatus
-        )
+    referral_conditions = _lookups(filters, REFERRAL_LOOKUPS)
+    if referral_conditions:
+        referrals = Referral.objects.filter(lead=OuterRef("pk"), **referral_conditions)
         leads = leads.filter(Exists(referrals))
     activity_conditions = Q(**_lookups(filters, ACTIVITY_LOOKUPS))
     if activity_conditions:
@@ -227,7 +239,7 @@ class LeadSort:
     """A whitelisted sort: key columns (alias -> expression), their JSON kind, and direction."""
 
     name: str
-    keys: tuple[tuple[str, object, str], ...]  # (alias, expression, "dt" | "int" | "str")
+    keys: tuple[tuple[str, object, str], ...]  # (alias, expression, kind: dt int str date dec)
     descending: bool
 
 
@@ -248,6 +260,65 @@ LEAD_SORTS = {
 }
 
 
+def with_latest_referral(leads: QuerySet[Lead], *, publisher: Publisher) -> QuerySet[Lead]:
+    """The leads joined to their latest referral (the one the Co-Sell list shows), for the
+    referral sorts: `referrals__…` in a later annotation is that row. "No newer referral of
+    the lead" (an anti-join) lets PostgreSQL walk the referral sort index and stop after a
+    page; a lead with no referral (intake stores one with every Co-Sell lead) is not in
+    these sorts."""
+    newer = Referral.objects.filter(lead_id=OuterRef("referrals__lead_id")).filter(
+        Q(updated_at__gt=OuterRef("referrals__updated_at"))
+        | Q(updated_at=OuterRef("referrals__updated_at"), id__gt=OuterRef("referrals__id"))
+    )
+    return leads.filter(~Exists(newer), referrals__publisher=publisher)
+
+
+# The Co-Sell list's sorts on its latest referral: (alias, field, kind, output, lowest,
+# highest). A lead without a close date or a value sorts last either way: the missing value
+# stands for the far end of the direction's order.
+_REFERRAL_SORT_KEYS = {
+    "close_date": (
+        "k_close",
+        "close_date",
+        "date",
+        DateField(),
+        CLOSE_DATE_LOWEST,
+        CLOSE_DATE_HIGHEST,
+    ),
+    "deal_value": (
+        "k_value",
+        "deal_value",
+        "dec",
+        DecimalField(max_digits=16, decimal_places=2),
+        DEAL_VALUE_LOWEST,
+        DEAL_VALUE_HIGHEST,
+    ),
+}
+REFERRAL_SORT_NAMES = frozenset(_REFERRAL_SORT_KEYS)
+SORT_DEFAULT_DESCENDING.update(close_date=False, deal_value=True)
+LEAD_SORTS.update(
+    {
+        f"{'-' if descending else ''}{name}": LeadSort(
+            name,
+            (
+                (
+                    alias,
+                    Coalesce(
+                        F(f"referrals__{field}"),
+                        Value(lowest if descending else highest, output_field=output),
+                        output_field=output,
+                    ),
+                    kind,
+                ),
+            ),
+            descending,
+        )
+        for name, (alias, field, kind, output, lowest, highest) in _REFERRAL_SORT_KEYS.items()
+        for descending in (True, False)
+    }
+)
+
+
 @dataclass(frozen=True)
 class LeadPage:
     """One page of the portal's list, and the cursors of its neighbours (None at an end)."""
@@ -258,7 +329,9 @@ class LeadPage:
 
 
 def _json_value(value, kind: str):
-    return value.isoformat() if kind == "dt" else value
+    if kind == "dec":
+        return str(value)
+    return value.isoformat() if kind in ("dt", "date") else value
 
 
 def _python_value(value, kind: str):
@@ -267,6 +340,16 @@ def _python_value(value, kind: str):
         if moment.tzinfo is None:
             raise ValueError("naive")
         return moment.astimezone(UTC)
+    if kind == "date":
+        return date.fromisoformat(value)
+    if kind == "dec":
+        try:
+            number = Decimal(value)
+        except (InvalidOperation, TypeError) as exc:
+            raise ValueError("not a decimal") from exc
+        if not number.is_finite() or abs(number) >= 10**14:
+            raise ValueError("not a deal value")
+        return number
     if kind == "int" and type(value) is not int:
         raise ValueError("not an int")
     if kind == "str" and not isinstance(value, str):
@@ -309,6 +392,13 @@ def _beyond(sort: LeadSort, values: list, pk: int, *, forward: bool) -> Q:
     return condition & expanded
 
 
+def _sortable(*, publisher: Publisher, filters: LeadFilters, sort: LeadSort) -> QuerySet[Lead]:
+    leads = leads_matching(publisher=publisher, filters=filters)
+    if sort.name in REFERRAL_SORT_NAMES:
+        leads = with_latest_referral(leads, publisher=publisher)
+    return leads
+
+
 def lead_page(
     *,
     publisher: Publisher,
@@ -319,7 +409,7 @@ def lead_page(
     size: int = 50,
 ) -> LeadPage:
     """A page of `size` leads after `cursor` (or before it, `backwards`), in `sort` order."""
-    leads = leads_matching(publisher=publisher, filters=filters).annotate(
+    leads = _sortable(publisher=publisher, filters=filters, sort=sort).annotate(
         **{alias: expression for alias, expression, _kind in sort.keys}
     )
     position = None
@@ -385,7 +475,7 @@ def leads_for_export(*, publisher: Publisher, filters: LeadFilters, sort: LeadSo
         )
     )
     latest_listing = activities.order_by("-occurred_at", "-id").values("listing__name")[:1]
-    leads = leads_matching(publisher=publisher, filters=filters).alias(
+    leads = _sortable(publisher=publisher, filters=filters, sort=sort).alias(
         **{alias: expression for alias, expression, _kind in sort.keys}
     )
     direction = "-" if sort.descending else ""
