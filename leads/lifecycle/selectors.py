@@ -24,8 +24,6 @@ from uuid import UUID
 from django.db import connection
 from django.db.models import (
     Case,
-    DateField,
-    DecimalField,
     Exists,
     F,
     OuterRef,
@@ -40,13 +38,13 @@ from django.db.models.functions import Coalesce, Concat, Lower, Trim
 
 from leads.catalog.storefronts import Storefront
 from leads.lifecycle import csv_export, search
-from leads.models import Lead, LeadActivity, LeadTransition, Referral
-from leads.referrals.models import (
-    CLOSE_DATE_HIGHEST,
-    CLOSE_DATE_LOWEST,
-    DEAL_VALUE_HIGHEST,
-    DEAL_VALUE_LOWEST,
+from leads.lifecycle.referral_sorts import (
+    REFERRAL_SORT_DESCENDING,
+    REFERRAL_SORT_NAMES,
+    referral_sort_keys,
+    with_latest_referral,
 )
+from leads.models import Lead, LeadActivity, LeadTransition, Referral
 from portal.models import Publisher
 
 # Newest first, with the id as tie-break: the order of the index (publisher, -created_at, -id).
@@ -260,61 +258,13 @@ LEAD_SORTS = {
 }
 
 
-def with_latest_referral(leads: QuerySet[Lead], *, publisher: Publisher) -> QuerySet[Lead]:
-    """The leads joined to their latest referral (the one the Co-Sell list shows), for the
-    referral sorts: `referrals__…` in a later annotation is that row. "No newer referral of
-    the lead" (an anti-join) lets PostgreSQL walk the referral sort index and stop after a
-    page; a lead with no referral (intake stores one with every Co-Sell lead) is not in
-    these sorts."""
-    newer = Referral.objects.filter(lead_id=OuterRef("referrals__lead_id")).filter(
-        Q(updated_at__gt=OuterRef("referrals__updated_at"))
-        | Q(updated_at=OuterRef("referrals__updated_at"), id__gt=OuterRef("referrals__id"))
-    )
-    return leads.filter(~Exists(newer), referrals__publisher=publisher)
-
-
-# The Co-Sell list's sorts on its latest referral: (alias, field, kind, output, lowest,
-# highest). A lead without a close date or a value sorts last either way: the missing value
-# stands for the far end of the direction's order.
-_REFERRAL_SORT_KEYS = {
-    "close_date": (
-        "k_close",
-        "close_date",
-        "date",
-        DateField(),
-        CLOSE_DATE_LOWEST,
-        CLOSE_DATE_HIGHEST,
-    ),
-    "deal_value": (
-        "k_value",
-        "deal_value",
-        "dec",
-        DecimalField(max_digits=16, decimal_places=2),
-        DEAL_VALUE_LOWEST,
-        DEAL_VALUE_HIGHEST,
-    ),
-}
-REFERRAL_SORT_NAMES = frozenset(_REFERRAL_SORT_KEYS)
-SORT_DEFAULT_DESCENDING.update(close_date=False, deal_value=True)
+# The Co-Sell list's sorts on its latest referral (leads.lifecycle.referral_sorts).
+SORT_DEFAULT_DESCENDING.update(REFERRAL_SORT_DESCENDING)
 LEAD_SORTS.update(
     {
-        f"{'-' if descending else ''}{name}": LeadSort(
-            name,
-            (
-                (
-                    alias,
-                    Coalesce(
-                        F(f"referrals__{field}"),
-                        Value(lowest if descending else highest, output_field=output),
-                        output_field=output,
-                    ),
-                    kind,
-                ),
-            ),
-            descending,
-        )
-        for name, (alias, field, kind, output, lowest, highest) in _REFERRAL_SORT_KEYS.items()
+        f"{'-' if descending else ''}{name}": LeadSort(name, keys, descending)
         for descending in (True, False)
+        for name, keys in referral_sort_keys(descending=descending).items()
     }
 )
 

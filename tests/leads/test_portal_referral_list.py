@@ -351,3 +351,19 @@ def test_a_referral_sort_walks_its_index(enrolled, sort, index):
 
     # Then it reads the referrals in the sort's order from its index
     assert index in plan
+
+
+def test_the_export_follows_a_referral_sort_and_status_filter(member_client, enrolled):
+    _deals(enrolled, CLOSES)
+    Referral.objects.filter(partner_center_id="ref-5").update(status="Closed", substatus="Won")
+
+    response = member_client.get(
+        reverse("leads-export"),
+        {"origin": "co-sell", "sort": "-deal_value", "referral_status": "New"},
+    )
+
+    body = b"".join(response.streaming_content).decode()
+    emails = re.findall(r"deal\d@contoso\.example", body)
+    wanted = [e for e in _expected(1, descending=True) if e != "deal5@contoso.example"]
+    assert response.status_code == 200
+    assert emails == wanted
