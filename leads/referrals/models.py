@@ -23,7 +23,7 @@ from portal.tenancy.model_fields import (
 )
 
 # The Co-Sell list sorts a referral without a close date or a deal value as this far end of
-# the sort's direction, so that it comes last either way (leads.lifecycle.selectors).
+# the sort's direction, so that it comes last either way (leads.lifecycle.referral_sorts).
 CLOSE_DATE_LOWEST, CLOSE_DATE_HIGHEST = date.min, date.max
 DEAL_VALUE_LOWEST, DEAL_VALUE_HIGHEST = Decimal("-99999999999999.99"), Decimal("99999999999999.99")
 

@@ -367,3 +367,11 @@ def test_the_export_follows_a_referral_sort_and_status_filter(member_client, enr
     wanted = [e for e in _expected(1, descending=True) if e != "deal5@contoso.example"]
     assert response.status_code == 200
     assert emails == wanted
+
+
+def test_the_marketplace_export_ignores_a_referral_sort(member_client, enrolled):
+    factories.make_lead(publisher=enrolled, email="market@contoso.example")
+
+    response = member_client.get(reverse("leads-export"), {"sort": "close_date"})
+
+    assert "market@contoso.example" in b"".join(response.streaming_content).decode()
