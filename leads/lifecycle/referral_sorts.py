@@ -2,7 +2,7 @@
 
 The lead is joined to its latest referral (the most recently updated: the one the list
 shows). "No newer referral of the lead" is an anti-join, which lets PostgreSQL walk the
-referral sort index (`leads/0023`: publisher, COALESCE(field, far end), lead) and stop
+referral sort index (`leads/0024`: publisher, COALESCE(field, far end), lead) and stop
 after a page. A referral without a close date or a value sorts last either way: the
 missing value stands for the far end of the direction's order. `leads.lifecycle.selectors`
 adds these sorts to `LEAD_SORTS`.

@@ -10,7 +10,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("leads", "0022_saved_view"),
+        ("leads", "0023_enrollment_stop_reason_merged"),
         ("portal", "0004_publisher_send_window"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
