@@ -15,7 +15,7 @@ from leads.lifecycle import columns as lead_columns
 from leads.lifecycle import selectors as lead_selectors
 from leads.lifecycle.selectors import DEFAULT_SORT, LEAD_SORTS, LeadFilters
 from leads.models import Lead, LeadStatus
-from leads.referrals.forms import ReferralFilterField
+from leads.referrals.forms import ReferralFilterField, ReferralStatusFilterField
 from leads.work.selectors import member_choices
 
 MAX_BULK_LEADS = 500
@@ -57,6 +57,7 @@ class LeadFilterForm(forms.Form):
         label=_("Score from"), required=False, min_value=0, max_value=100
     )
     score_max = forms.IntegerField(label=_("Score to"), required=False, min_value=0, max_value=100)
+    referral_status = ReferralStatusFilterField()
     referral = ReferralFilterField()
     owner = forms.ChoiceField(label=_("Owner"), required=False)
     created_from = forms.DateField(
@@ -168,6 +169,7 @@ class LeadFilterForm(forms.Form):
             campaign_id=data["campaign"].pk if data.get("campaign") else None,
             status=data.get("status") or None,
             referral_substatus=data.get("referral") or None,
+            referral_status=data.get("referral_status") or None,
             score_min=data.get("score_min"),
             score_max=data.get("score_max"),
             owner_id=int(owner) if owner and owner != OWNER_NONE else None,

@@ -31,8 +31,10 @@ LEAD_COLUMNS: tuple[Column, ...] = (
     Column("company", _("Company")),
     Column("status", _("Status")),
     Column("referral", _("Referral"), origin=CO_SELL),
-    Column("deal_value", _("Deal value"), origin=CO_SELL, is_numeric=True),
-    Column("close_date", _("Close date"), origin=CO_SELL),
+    Column("pc_status", _("Partner Center status"), origin=CO_SELL),
+    Column("pc_substatus", _("Sub-status"), origin=CO_SELL),
+    Column("deal_value", _("Deal value"), sort="deal_value", origin=CO_SELL, is_numeric=True),
+    Column("close_date", _("Close date"), sort="close_date", origin=CO_SELL),
     Column("seller", _("Microsoft seller"), origin=CO_SELL),
     Column("score", _("Score"), sort="score", origin=MARKETPLACE, is_numeric=True),
     Column("listing", _("Storefront · listing")),
@@ -44,6 +46,15 @@ LEAD_COLUMNS: tuple[Column, ...] = (
 )
 
 
+# Shown by default on the marketplace list but not on the Co-Sell list, where the deal's
+# columns need the room (the column chooser offers them still).
+CO_SELL_HIDDEN = frozenset({"email", "listing", "last_activity"})
+
+
+def _is_default(column: Column, origin: str) -> bool:
+    return column.is_default and not (origin == CO_SELL and column.key in CO_SELL_HIDDEN)
+
+
 def columns_for(origin: str) -> list[Column]:
     """The columns the list of this origin offers, in table order."""
     return [column for column in LEAD_COLUMNS if column.origin in (None, origin)]
@@ -53,5 +64,5 @@ def columns_shown(origin: str, chosen: list[str] | None) -> list[Column]:
     """The columns to show: the chosen ones (in table order), or the defaults."""
     offered = columns_for(origin)
     if chosen is None:
-        return [column for column in offered if column.is_default]
+        return [column for column in offered if _is_default(column, origin)]
     return [column for column in offered if column.key in chosen]

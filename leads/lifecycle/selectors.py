@@ -17,7 +17,8 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 from uuid import UUID
 
 from django.db import connection
@@ -37,6 +38,12 @@ from django.db.models.functions import Coalesce, Concat, Lower, Trim
 
 from leads.catalog.storefronts import Storefront
 from leads.lifecycle import csv_export, search
+from leads.lifecycle.referral_sorts import (
+    REFERRAL_SORT_DESCENDING,
+    REFERRAL_SORT_NAMES,
+    referral_sort_keys,
+    with_latest_referral,
+)
 from leads.models import Lead, LeadActivity, LeadTransition, Referral
 from portal.models import Publisher
 
@@ -71,6 +78,9 @@ class LeadFilters:
     search_listing_ids: tuple[int, ...] | None = None
     # Co-Sell: leads with a referral in this substatus (Accepted, Won, …).
     referral_substatus: str | None = None
+    # Co-Sell: leads with a referral in this Partner Center status (New, Active, Closed);
+    # with a substatus too, one referral must have both.
+    referral_status: str | None = None
     # Owned by this user; or, `is_unassigned`, by nobody.
     owner_id: int | None = None
     is_unassigned: bool = False
@@ -88,6 +98,7 @@ LEAD_LOOKUPS = (
     ("since", "created_at__gte"),
     ("until", "created_at__lt"),
 )
+REFERRAL_LOOKUPS = (("referral_status", "status"), ("referral_substatus", "substatus"))
 ACTIVITY_LOOKUPS = (
     ("listing_id", "listing_id"),
     ("storefront", "storefront"),
@@ -118,10 +129,9 @@ def leads_matching(*, publisher: Publisher, filters: LeadFilters) -> QuerySet[Le
             term=filters.search,
             listing_ids=filters.search_listing_ids,
         )
-    if filters.referral_substatus:
-        referrals = Referral.objects.filter(
-            lead=OuterRef("pk"), substatus=filters.referral_substatus
-        )
+    referral_conditions = _lookups(filters, REFERRAL_LOOKUPS)
+    if referral_conditions:
+        referrals = Referral.objects.filter(lead=OuterRef("pk"), **referral_conditions)
         leads = leads.filter(Exists(referrals))
     activity_conditions = Q(**_lookups(filters, ACTIVITY_LOOKUPS))
     if activity_conditions:
@@ -227,7 +237,7 @@ class LeadSort:
     """A whitelisted sort: key columns (alias -> expression), their JSON kind, and direction."""
 
     name: str
-    keys: tuple[tuple[str, object, str], ...]  # (alias, expression, "dt" | "int" | "str")
+    keys: tuple[tuple[str, object, str], ...]  # (alias, expression, kind: dt int str date dec)
     descending: bool
 
 
@@ -248,6 +258,17 @@ LEAD_SORTS = {
 }
 
 
+# The Co-Sell list's sorts on its latest referral (leads.lifecycle.referral_sorts).
+SORT_DEFAULT_DESCENDING.update(REFERRAL_SORT_DESCENDING)
+LEAD_SORTS.update(
+    {
+        f"{'-' if descending else ''}{name}": LeadSort(name, keys, descending)
+        for descending in (True, False)
+        for name, keys in referral_sort_keys(descending=descending).items()
+    }
+)
+
+
 @dataclass(frozen=True)
 class LeadPage:
     """One page of the portal's list, and the cursors of its neighbours (None at an end)."""
@@ -258,7 +279,9 @@ class LeadPage:
 
 
 def _json_value(value, kind: str):
-    return value.isoformat() if kind == "dt" else value
+    if kind == "dec":
+        return str(value)
+    return value.isoformat() if kind in ("dt", "date") else value
 
 
 def _python_value(value, kind: str):
@@ -267,6 +290,16 @@ def _python_value(value, kind: str):
         if moment.tzinfo is None:
             raise ValueError("naive")
         return moment.astimezone(UTC)
+    if kind == "date":
+        return date.fromisoformat(value)
+    if kind == "dec":
+        try:
+            number = Decimal(value)
+        except (InvalidOperation, TypeError) as exc:
+            raise ValueError("not a decimal") from exc
+        if not number.is_finite() or abs(number) >= 10**14:
+            raise ValueError("not a deal value")
+        return number
     if kind == "int" and type(value) is not int:
         raise ValueError("not an int")
     if kind == "str" and not isinstance(value, str):
@@ -309,6 +342,13 @@ def _beyond(sort: LeadSort, values: list, pk: int, *, forward: bool) -> Q:
     return condition & expanded
 
 
+def _sortable(*, publisher: Publisher, filters: LeadFilters, sort: LeadSort) -> QuerySet[Lead]:
+    leads = leads_matching(publisher=publisher, filters=filters)
+    if sort.name in REFERRAL_SORT_NAMES:
+        leads = with_latest_referral(leads, publisher=publisher)
+    return leads
+
+
 def lead_page(
     *,
     publisher: Publisher,
@@ -319,7 +359,7 @@ def lead_page(
     size: int = 50,
 ) -> LeadPage:
     """A page of `size` leads after `cursor` (or before it, `backwards`), in `sort` order."""
-    leads = leads_matching(publisher=publisher, filters=filters).annotate(
+    leads = _sortable(publisher=publisher, filters=filters, sort=sort).annotate(
         **{alias: expression for alias, expression, _kind in sort.keys}
     )
     position = None
@@ -385,7 +425,7 @@ def leads_for_export(*, publisher: Publisher, filters: LeadFilters, sort: LeadSo
         )
     )
     latest_listing = activities.order_by("-occurred_at", "-id").values("listing__name")[:1]
-    leads = leads_matching(publisher=publisher, filters=filters).alias(
+    leads = _sortable(publisher=publisher, filters=filters, sort=sort).alias(
         **{alias: expression for alias, expression, _kind in sort.keys}
     )
     direction = "-" if sort.descending else ""

@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from leads.referrals import transitions
-from leads.referrals.models import ReferralSubstatus
+from leads.referrals.models import ReferralStatus, ReferralSubstatus
 
 # The labels of transitions.DECLINE_REASONS, as the page shows them.
 REASON_LABELS = {
@@ -102,13 +102,25 @@ class ReferralActionForm(forms.Form):
         }
 
 
-class ReferralFilterField(forms.ChoiceField):
-    """The Co-Sell list's referral status filter (the substatus says the status too)."""
+class ReferralStatusFilterField(forms.ChoiceField):
+    """The Co-Sell list's Partner Center status filter (New, Active, Closed)."""
 
     def __init__(self, **kwargs):
         super().__init__(
-            label=_("Referral status"),
+            label=_("Partner Center status"),
             required=False,
-            choices=[("", _("Any referral status")), *ReferralSubstatus.choices[1:]],
+            choices=[("", _("Any status")), *ReferralStatus.choices[1:]],
+            **kwargs,
+        )
+
+
+class ReferralFilterField(forms.ChoiceField):
+    """The Co-Sell list's Partner Center sub-status filter (the substatus says the status too)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            label=_("Sub-status"),
+            required=False,
+            choices=[("", _("Any sub-status")), *ReferralSubstatus.choices[1:]],
             **kwargs,
         )

@@ -5,7 +5,12 @@ API last said, plus the publisher's own change while it is on its way there
 (`sync_state` pending, the JSON Patch operations in `pending_change`).
 """
 
+from datetime import date
+from decimal import Decimal
+
 from django.db import models
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from leads.lifecycle.models import Lead
@@ -16,6 +21,16 @@ from portal.tenancy.model_fields import (
     choice_is_valid_constraint,
     publisher_key,
 )
+
+# The Co-Sell list sorts a referral without a close date or a deal value as this far end of
+# the sort's direction, so that it comes last either way (leads.lifecycle.referral_sorts).
+CLOSE_DATE_LOWEST, CLOSE_DATE_HIGHEST = date.min, date.max
+DEAL_VALUE_LOWEST, DEAL_VALUE_HIGHEST = Decimal("-99999999999999.99"), Decimal("99999999999999.99")
+
+
+def sort_index(name: str, field: str, missing) -> models.Index:
+    """The index a Co-Sell list sort walks: (publisher, the field or `missing`, lead)."""
+    return models.Index(F("publisher"), Coalesce(field, Value(missing)), F("lead"), name=name)
 
 
 class ReferralStatus(models.TextChoices):
@@ -120,6 +135,10 @@ class Referral(TimestampedModel):
             models.Index(fields=["publisher", "-updated_at", "-id"], name="referral_pub_updated"),
             models.Index(fields=["lead", "-updated_at"], name="referral_lead_updated"),
             models.Index(fields=["sync_state", "next_push_at"], name="referral_push_due"),
+            sort_index("referral_pub_close_lo", "close_date", CLOSE_DATE_LOWEST),
+            sort_index("referral_pub_close_hi", "close_date", CLOSE_DATE_HIGHEST),
+            sort_index("referral_pub_value_lo", "deal_value", DEAL_VALUE_LOWEST),
+            sort_index("referral_pub_value_hi", "deal_value", DEAL_VALUE_HIGHEST),
         ]
 
     def __str__(self):

@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from leads.consent.policy import consent_stated
@@ -29,6 +29,7 @@ from leads.forms import (
     SelectedLeadsField,
 )
 from leads.intake import csv_import
+from leads.intake.referrals import CO_SELL_ACTION
 from leads.lifecycle import columns as lead_columns
 from leads.lifecycle import selectors as lead_selectors
 from leads.lifecycle import services as lifecycle_services
@@ -82,11 +83,19 @@ def _sort_columns(current) -> dict[str, dict]:
     return columns
 
 
+def _sort_for(form: LeadFilterForm, *, origin: str):
+    """The form's sort; on the marketplace list, a referral sort is the default one."""
+    sort = form.sort_choice()
+    if origin != LeadOrigin.CO_SELL and sort.name in lead_selectors.REFERRAL_SORT_NAMES:
+        return lead_selectors.LEAD_SORTS[lead_selectors.DEFAULT_SORT]
+    return sort
+
+
 def _list_context(request, *, origin: str, bulk_form=None, assign_form=None) -> dict:
     # One read of the members, for the owner filter and the bulk assign.
     members = member_choices(publisher=request.publisher)
     form = LeadFilterForm(request.GET, publisher=request.publisher, members=members)
-    sort = form.sort_choice()
+    sort = _sort_for(form, origin=origin)
     size = form.page_size() or PAGE_SIZE
     filters = lead_selectors.with_search_listings(
         publisher=request.publisher, filters=form.filters(origin=origin)
@@ -268,7 +277,9 @@ def lead_export(request):
         origin = LeadOrigin.MARKETPLACE
     form = LeadFilterForm(request.GET, publisher=request.publisher)
     leads = lead_selectors.leads_for_export(
-        publisher=request.publisher, filters=form.filters(origin=origin), sort=form.sort_choice()
+        publisher=request.publisher,
+        filters=form.filters(origin=origin),
+        sort=_sort_for(form, origin=origin),
     )
     # ?for=crm is raw for a CRM's importer; anything else is the formula-safe Excel file.
     flavour = CRM if request.GET.get("for") == CRM else EXCEL
@@ -321,7 +332,10 @@ def _breakdown_rows(breakdown) -> list[dict]:
     ]
 
 
-_ACTION_LABELS = dict(LeadActivity.ActionCode.choices)
+_ACTION_LABELS = {
+    **dict(LeadActivity.ActionCode.choices),
+    CO_SELL_ACTION: gettext_lazy("Co-Sell referral from Partner Center"),
+}
 
 
 @publisher_required

@@ -59,7 +59,9 @@ def test_the_co_sell_tab_shows_the_referral_columns(member_client, enrolled):
 
     text = response.content.decode()
     assert response.status_code == 200
-    assert f'href="{detail(referral)}">New · Pending</a>' in text
+    assert f'href="{detail(referral)}">Deal 1</a>' in text
+    assert '<td class="col-pc_status"><span class="badge badge-co-sell">New</span>' in text
+    assert '<td class="col-pc_substatus">Pending\n</td>' in text
     assert "12,500.00 USD" in text or "12500.00 USD" in text
     assert "Sam Seller" in text and "sam.seller@microsoft.example" in text
     assert 'datetime="2027-06-30"' in text
