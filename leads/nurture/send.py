@@ -3,15 +3,14 @@
 Each minute, beat runs `nurture_send_due`. Batch by batch it
   1. claims due enrolments in one statement (leads.nurture.claim: FOR UPDATE SKIP LOCKED
      in an UPDATE … RETURNING) that moves their `next_send_at` a short lease ahead, so a
-     concurrent sender skips them; while it
-     sends, a heartbeat renews the lease (portal.leases), so a live sender keeps them
-     and a dead one loses them within LEASE;
+     concurrent sender skips them; while it sends, a heartbeat renews the lease
+     (portal.leases), so a live sender keeps them and a dead one loses them within LEASE;
   2. re-checks each lead (status, consent, suppression, the step's stop condition);
      consent is the lead's stated one, else the current policy of the listing that
      enrolled it (leads.consent.policy.nurture_allowed);
   3. for each message, commits the (enrolment, step) EmailSend row as `sending` in its
      own transaction, then hands the message to the SMTP server over the batch's one
-     connection;
+     connection (each step's template compiled once a batch: render.StepTemplate);
   4. records the outcomes in one transaction: sent (the enrolment moves to its next
      step), 5xx (bounced: the address is suppressed and its enrolments stop), 4xx
      (deferred, retried with backoff; suppressed after MAX_SOFT_FAILURES).
