@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/nurture.py
     .venv/bin/python bench/nurture.py --steps 10000 --batch-size 200 --keep
+    .venv/bin/python bench/nurture.py --steps 200 --profile 30   # cProfile of one batch
     BENCH_PG=postgres://user@host:5432 .venv/bin/python bench/nurture.py
 
 It creates the database `lp_bench_nurture` and migrates it, then makes a publisher with
@@ -10,7 +11,8 @@ aiosmtpd server runs in its own process on loopback and counts what it accepts. 
 worker process runs `leads.nurture.send.nurture_send_due` until nothing is due (the
 same code the beat task runs), and the script prints the rate and checks that the
 server received exactly N messages and the send log holds N `sent` rows. It drops the
-database afterwards unless --keep is given.
+database afterwards unless --keep is given. With --profile K the run is under cProfile and
+the K costliest functions (cumulative time) are printed before the figure.
 """
 
 import argparse
@@ -86,13 +88,20 @@ for start in range(0, N, 2000):
 """
 
 RUN = """
-import json, time
+import cProfile, json, pstats, time
 from leads.nurture import send as nurture_send
 from leads.models import EmailSend
-started = time.perf_counter()
+profiler = cProfile.Profile() if PROFILE else None
+started, cpu_started = time.perf_counter(), time.process_time()
+if profiler:
+    profiler.enable()
 report = nurture_send.nurture_send_due(batch_size=BATCH, budget_seconds=3600)
-elapsed = time.perf_counter() - started
-print(json.dumps({"elapsed": elapsed, "sent": report.sent,
+if profiler:
+    profiler.disable()
+elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+if profiler:
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(PROFILE)
+print(json.dumps({"elapsed": elapsed, "cpu": cpu, "sent": report.sent,
                   "logged": EmailSend.objects.filter(status="sent").count()}))
 """
 
@@ -116,6 +125,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10_000, help="due steps (enrolled leads)")
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="K", help="print cProfile's K costliest"
+    )
     args = parser.parse_args()
 
     port = free_port()
@@ -130,7 +142,10 @@ def main() -> None:
         started = time.perf_counter()
         manage_output(env, "shell", code=f"N = {args.steps}\n" + SEED)
         print(f"seeded {args.steps:,} enrolments in {time.perf_counter() - started:.1f} s")
-        output = manage_output(env, "shell", code=f"BATCH = {args.batch_size}\n" + RUN)
+        code = f"BATCH = {args.batch_size}\nPROFILE = {args.profile}\n" + RUN
+        output = manage_output(env, "shell", code=code)
+        if args.profile:
+            print("\n".join(output.strip().splitlines()[:-1]))
         result = __import__("json").loads(output.strip().splitlines()[-1])
     finally:
         smtp.terminate()
@@ -142,6 +157,11 @@ def main() -> None:
     print(
         f"sent {result['sent']:,} messages in {result['elapsed']:.1f} s with one worker "
         f"(batch {args.batch_size}): {rate:,.0f} messages/min"
+    )
+    cpu_ms = result["cpu"] / max(result["sent"], 1) * 1000
+    print(
+        f"worker CPU {result['cpu']:.1f} s: {cpu_ms:.2f} ms a message, "
+        f"{60_000 / max(cpu_ms, 0.001):,.0f} messages/min if the worker had a core to itself"
     )
     print(f"SMTP server received {received:,}; send log holds {result['logged']:,} sent rows")
     lost = abs(args.steps - received) + abs(args.steps - result["logged"])

@@ -46,20 +46,51 @@ def _sentinels(pieces) -> tuple[str, dict[str, str]]:
     return "".join(parts), names
 
 
+class MarkdownTemplate:
+    """A body rendered by the Markdown parser once, filled for each lead in one pass.
+
+    The parser sees only sentinels. At compile time a link to a lead's value loses its
+    address and a link to `{unsubscribe_url}` gets a sentinel of its own; each fill then
+    replaces every sentinel with its HTML-escaped value in one regex pass (a value is never
+    scanned again, so it cannot forge a sentinel) and nh3 sanitises the result.
+    """
+
+    def __init__(self, pieces):
+        source, names = _sentinels(pieces)
+        html = _MARKDOWN.render(source)
+        self._slots: dict[str, tuple[str, str]] = {}  # sentinel -> (placeholder, form)
+        for sentinel, name in names.items():
+            if name == "unsubscribe_url":
+                href = f"{sentinel}h"
+                html = html.replace(f'href="{sentinel}"', f'href="{href}"')
+                self._slots[href] = (name, "href")
+                self._slots[sentinel] = (name, "link")
+            else:  # a lead's value is never a link address: such a link loses its href
+                html = html.replace(f' href="{sentinel}"', "")
+                self._slots[sentinel] = (name, "text")
+        self._html = html
+        self._pattern = (
+            re.compile("|".join(sorted(map(re.escape, self._slots), key=len, reverse=True)))
+            if self._slots
+            else None
+        )
+
+    def render(self, values: dict[str, str]) -> SafeString:
+        def fill(match: re.Match) -> str:
+            name, form = self._slots[match.group(0)]
+            value = values.get(name, "")
+            if form == "link":
+                return str(format_html('<a href="{}">{}</a>', value, value))
+            return str(escape(value))
+
+        html = self._pattern.sub(fill, self._html) if self._pattern else self._html
+        cleaned = nh3.clean(html, tags=TAGS, attributes=ATTRIBUTES, url_schemes=URL_SCHEMES)
+        return mark_safe(cleaned)  # noqa: S308  (sanitised by nh3 just above)
+
+
 def markdown_html(pieces, values: dict[str, str]) -> SafeString:
     """The body as sanitised HTML; `pieces` are the template's (literal, name) pairs."""
-    source, names = _sentinels(pieces)
-    html = _MARKDOWN.render(source)
-    for sentinel, name in names.items():
-        value = values.get(name, "")
-        if name == "unsubscribe_url":
-            html = html.replace(f'href="{sentinel}"', f'href="{escape(value)}"')
-            html = html.replace(sentinel, str(format_html('<a href="{}">{}</a>', value, value)))
-        else:  # a lead's value is never a link address: such a link loses its href
-            html = html.replace(f' href="{sentinel}"', "")
-            html = html.replace(sentinel, str(escape(value)))
-    cleaned = nh3.clean(html, tags=TAGS, attributes=ATTRIBUTES, url_schemes=URL_SCHEMES)
-    return mark_safe(cleaned)  # noqa: S308  (sanitised by nh3 just above)
+    return MarkdownTemplate(pieces).render(values)
 
 
 def markdown_source_as_text(template: str) -> str:

@@ -9,7 +9,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Case, F, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    DateTimeField,
+    F,
+    IntegerField,
+    PositiveSmallIntegerField,
+    Value,
+    When,
+)
 
 from leads.models import EmailSend, Enrollment, NurtureStep, Suppression
 from leads.nurture import unsubscribe
@@ -123,27 +132,39 @@ def _advance(advanced, steps, now: datetime, report: SendReport) -> None:
 
 def _defer(out: Outcomes, now: datetime, report: SendReport) -> None:
     """4xx: retry with backoff; after MAX_SOFT_FAILURES the address is suppressed."""
+    retried: list[tuple[Enrollment, EmailSend, int | None, str]] = []
     for enrollment, row, code, error in out.deferred:
-        EmailSend.objects.filter(pk=row.pk).update(
-            status=EmailSend.Status.DEFERRED, smtp_code=code, error=error
-        )
-        failures = enrollment.soft_failures + 1
-        if failures >= MAX_SOFT_FAILURES:
+        if enrollment.soft_failures + 1 >= MAX_SOFT_FAILURES:
             out.bounced.append((enrollment, row, code, error))
-            continue
-        delay = SOFT_BACKOFF[min(failures - 1, len(SOFT_BACKOFF) - 1)]
-        Enrollment.objects.filter(pk=enrollment.pk).update(
-            soft_failures=failures, next_send_at=now + delay
-        )
-        report.deferred += 1
+        else:
+            retried.append((enrollment, row, code, error))
+    if not retried:
+        return
+    _rows_failed(retried, EmailSend.Status.DEFERRED)
+    failures = {enrollment.pk: enrollment.soft_failures + 1 for enrollment, *_ in retried}
+    Enrollment.objects.filter(pk__in=failures).update(
+        soft_failures=_by_pk(failures, "soft_failures", IntegerField()),
+        next_send_at=_by_pk(
+            {
+                pk: now + SOFT_BACKOFF[min(count - 1, len(SOFT_BACKOFF) - 1)]
+                for pk, count in failures.items()
+            },
+            "next_send_at",
+            DateTimeField(),
+        ),
+    )
+    report.deferred += len(retried)
 
 
 def _bounce(bounced, now: datetime, report: SendReport) -> None:
-    """5xx (or too many 4xx): suppress the address for the publisher, stop its enrolments."""
+    """5xx (or too many 4xx): suppress the address for the publisher, stop its enrolments.
+
+    The rows are marked in one statement; each address then goes through the suppression
+    service (its consent evidence and the stop of every enrolment of that address)."""
+    if not bounced:
+        return
+    _rows_failed(bounced, EmailSend.Status.BOUNCED)
     for enrollment, row, code, error in bounced:
-        EmailSend.objects.filter(pk=row.pk).update(
-            status=EmailSend.Status.BOUNCED, smtp_code=code, error=error
-        )
         unsubscribe.suppression_add_email(
             publisher_id=enrollment.campaign.publisher_id,
             email=enrollment.lead.email_normalized,
@@ -151,4 +172,24 @@ def _bounce(bounced, now: datetime, report: SendReport) -> None:
             send_id=row.pk,
             detail=f"{code or ''} {error}".strip(),
         )
-        report.bounced += 1
+    report.bounced += len(bounced)
+
+
+def _rows_failed(failed, status: str) -> None:
+    """One UPDATE: the rows' status, and each row's own SMTP code and error text."""
+    codes = {row.pk: code for _enrollment, row, code, _error in failed}
+    errors = {row.pk: error for _enrollment, row, _code, error in failed}
+    EmailSend.objects.filter(pk__in=codes).update(
+        status=status,
+        smtp_code=_by_pk(codes, "smtp_code", PositiveSmallIntegerField()),
+        error=_by_pk(errors, "error", CharField()),
+    )
+
+
+def _by_pk(values: dict, column: str, output_field) -> Case:
+    """A per-row value for a set-wise UPDATE (CASE id WHEN … THEN …)."""
+    return Case(
+        *(When(pk=pk, then=Value(v, output_field=output_field)) for pk, v in values.items()),
+        default=F(column),
+        output_field=output_field,
+    )

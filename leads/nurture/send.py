@@ -1,16 +1,16 @@
 """The nurture sender: due steps out over SMTP, each at most once (docs/nurture.md).
 
 Each minute, beat runs `nurture_send_due`. Batch by batch it
-  1. claims due enrolments with SELECT … FOR UPDATE SKIP LOCKED and moves their
-     `next_send_at` a short lease ahead, so a concurrent sender skips them; while it
-     sends, a heartbeat renews the lease (portal.leases), so a live sender keeps them
-     and a dead one loses them within LEASE;
+  1. claims due enrolments in one statement (leads.nurture.claim: FOR UPDATE SKIP LOCKED
+     in an UPDATE … RETURNING) that moves their `next_send_at` a short lease ahead, so a
+     concurrent sender skips them; while it sends, a heartbeat renews the lease
+     (portal.leases), so a live sender keeps them and a dead one loses them within LEASE;
   2. re-checks each lead (status, consent, suppression, the step's stop condition);
      consent is the lead's stated one, else the current policy of the listing that
      enrolled it (leads.consent.policy.nurture_allowed);
   3. for each message, commits the (enrolment, step) EmailSend row as `sending` in its
      own transaction, then hands the message to the SMTP server over the batch's one
-     connection;
+     connection (each step's template compiled once a batch: render.StepTemplate);
   4. records the outcomes in one transaction: sent (the enrolment moves to its next
      step), 5xx (bounced: the address is suppressed and its enrolments stop), 4xx
      (deferred, retried with backoff; suppressed after MAX_SOFT_FAILURES).
@@ -35,7 +35,7 @@ from django.conf import settings
 from django.core import mail
 from django.core.mail.utils import DNS_NAME
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, F, OuterRef
+from django.db.models import Count, F
 from django.utils import timezone
 
 from leads.consent.policy import nurture_allowed
@@ -44,11 +44,11 @@ from leads.models import (
     CampaignListing,
     EmailSend,
     Enrollment,
-    NurtureSequence,
     NurtureStep,
 )
 from leads.nurture import render as nurture_render
 from leads.nurture import unsubscribe
+from leads.nurture.claim import LEASE, enrollments_claim
 from leads.nurture.links import campaigns_click_tracked, message_links_tracked
 from leads.nurture.outcomes import (
     Outcomes,
@@ -66,7 +66,6 @@ from portal.leases import Heartbeat, stopping
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
-LEASE = timedelta(seconds=15)  # renewed every RENEW_SECONDS while the sender lives
 RENEW_SECONDS = 5.0
 BUDGET_SECONDS = 50.0  # beat runs every minute; a run hands over before the next
 UNREACHABLE_RETRY = timedelta(minutes=1)
@@ -121,31 +120,6 @@ def _count(report: SendReport) -> None:
             metrics.NURTURE_EMAILS.labels(outcome=outcome).inc(getattr(report, outcome))
 
 
-def enrollments_claim(*, batch_size: int, interrupted_only: bool = False) -> list[int]:
-    """Claim up to batch_size due enrolments of running sequences for this sender (only
-    those with a send left `sending` by a dead sender, when `interrupted_only`)."""
-    now = timezone.now()
-    due = Enrollment.objects.filter(
-        state=Enrollment.State.ACTIVE,
-        next_send_at__lte=now,
-        campaign__nurture_sequence__status=NurtureSequence.Status.RUNNING,
-    )
-    if interrupted_only:
-        sending = EmailSend.objects.filter(
-            enrollment=OuterRef("pk"), status=EmailSend.Status.SENDING
-        )
-        due = due.filter(Exists(sending))
-    with transaction.atomic():
-        ids = list(
-            due.select_for_update(skip_locked=True, of=("self",))
-            .order_by("next_send_at", "pk")
-            .values_list("pk", flat=True)[:batch_size]
-        )
-        if ids:
-            Enrollment.objects.filter(pk__in=ids).update(next_send_at=now + LEASE)
-    return ids
-
-
 class _Batch:
     """One claimed batch: load, decide, send over one connection, record."""
 
@@ -154,6 +128,7 @@ class _Batch:
         self.now = timezone.now()
         self.out = Outcomes()
         self.report = SendReport()
+        self.templates: dict[int, nurture_render.StepTemplate] = {}  # compiled once a batch
 
     def run(self) -> SendReport:
         enrollments = list(
@@ -269,9 +244,12 @@ class _Batch:
         )
         # The publisher's own From once its identity is verified (leads.sending).
         identity = self.identities.get(publisher.pk)
-        message = nurture_render.build_message(
-            subject=step.subject,
-            body=step.body,
+        template = self.templates.get(step.pk)
+        if template is None:
+            template = self.templates[step.pk] = nurture_render.StepTemplate(
+                step.subject, step.body
+            )
+        message = template.message(
             recipient=recipient,
             unsubscribe_url=url,
             from_email=identity.from_email if identity else "",
