@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from leads.campaigns import selectors as campaign_selectors
 from leads.notifications import send as notifications_send
 from leads.notifications import services as notifications
 from leads.nurture import send as nurture_send
@@ -16,8 +17,10 @@ def rescore_publisher(run_id: int) -> None:
 
 @shared_task(name="leads.rollup_recent")
 def rollup_recent() -> None:
-    """Keep the dashboard's daily figures of today and yesterday current."""
+    """Keep the dashboard's daily figures of today and yesterday current, and the campaign
+    funnels that the dashboard and the campaign pages read."""
     rollup.rollup_recent()
+    campaign_selectors.campaign_funnels_refresh()
 
 
 @shared_task(name="leads.send_due_nurture_steps")

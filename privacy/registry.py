@@ -73,6 +73,8 @@ def _erased_key() -> Concat:
 clear = OnErase.CLEAR
 
 STORES: tuple[Store, ...] = (
+    # On PostgreSQL, the lead's `search_text` column (leads/0023, not a model field) is
+    # generated from its names, company and email: erasing them erases it.
     Store(
         key="leads",
         model="leads.Lead",

@@ -6,8 +6,10 @@ the email's domain and the listing's name (issue 15, the list).
   in the lead's searchable text: first and last name, company and the email's domain,
   lower-cased and unaccented ("lopez" finds "López", "ovel" finds "Lovelace"). A leading
   "@" asks for the domain only in spirit: it is stripped and searched like any word. On
-  PostgreSQL the text is `lp_lead_search_text(...)` (migration leads/0017), and `LIKE
-  '%word%'` on it is a lookup in the GIN trigram index `lead_search_trgm`. Or the term
+  PostgreSQL the text is the stored generated column `search_text`, computed by
+  `lp_lead_search_text(...)` (migrations leads/0021 and 0023), and `LIKE '%word%'` on it
+  is a lookup in the GIN trigram index `lead_search_text_trgm`, whose recheck reads the
+  stored text instead of unaccenting every candidate again. Or the term
   names a listing of the publisher (matched in Python on its few listings, one query).
 - A shorter term (one or two characters; trigrams need three) is a prefix match on the
   first name, last name or company, as before, served by the `text_pattern_ops` indexes.
@@ -19,7 +21,7 @@ the email's domain and the listing's name (issue 15, the list).
 import unicodedata
 
 from django.db import connection
-from django.db.models import Exists, F, Func, OuterRef, Q, TextField
+from django.db.models import Exists, Expression, OuterRef, Q, TextField
 
 from leads.models import Lead, LeadActivity, Listing
 
@@ -28,15 +30,15 @@ TRIGRAM = 3
 _FOLDS = str.maketrans({"ø": "o", "ł": "l", "đ": "d", "ħ": "h", "ı": "i", "æ": "ae", "œ": "oe"})
 
 
-class LeadSearchText(Func):
-    """lp_lead_search_text(first_name, last_name, company, email_normalized): the indexed
-    expression of leads/0017, spelled exactly as the index has it."""
+class SearchText(Expression):
+    """The lead's stored `search_text` column (leads/0023: PostgreSQL only, not a model
+    field), on the queried lead table."""
 
-    function = "lp_lead_search_text"
     output_field = TextField()
 
-    def __init__(self):
-        super().__init__(F("first_name"), F("last_name"), F("company"), F("email_normalized"))
+    def as_sql(self, compiler, connection):
+        table = compiler.quote_name(compiler.query.base_table)
+        return f"{table}.{connection.ops.quote_name('search_text')}", []
 
 
 def needle(text: str) -> str:
@@ -90,7 +92,7 @@ def search_filter(leads, *, publisher_id: int, term: str, listing_ids=None):
     if max(len(word) for word in words) < TRIGRAM:
         return leads.filter(_prefix_condition(term.lstrip("@")))
     if connection.vendor == "postgresql":
-        leads = leads.alias(search_text=LeadSearchText())
+        leads = leads.alias(search_text=SearchText())
     condition = Q()
     for word in words:
         condition &= _word_condition(word)

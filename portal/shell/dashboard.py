@@ -8,9 +8,10 @@ models' managers. What is read how:
   those charts say the figures are being prepared;
 - cached by the same task: the funnel by status (current statuses of the last 90 days'
   leads: a GROUP BY too slow to run per page view at a million leads);
-- live: delivery health per target over the last 90 days (index target, created_at), and
-  campaign progress (`leads.campaigns.selectors.campaign_goal_progress`, the campaign page's
-  any-touch attribution, so that the dashboard and the campaign page show the same figures).
+- live: delivery health per target over the last 90 days (index target, created_at);
+- campaign progress (`leads.campaigns.selectors.campaign_goal_progress`, the campaign page's
+  any-touch attribution): each campaign's funnel is cached per campaign and refreshed by the
+  rollup task, and the campaign pages read the same entries, so both show the same figures.
 Marketplace figures leave out test leads and Co-Sell referrals (DESIGN §1).
 """
 
