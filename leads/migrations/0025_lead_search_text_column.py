@@ -46,6 +46,6 @@ def _run(statements):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("leads", "0022_saved_view")]
+    dependencies = [("leads", "0024_referral_sort_indexes")]
 
     operations = [migrations.RunPython(_run(FORWARD), _run(BACKWARD))]
