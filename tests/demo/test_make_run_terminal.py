@@ -112,6 +112,15 @@ def test_stop_in_time_turns_a_warm_shutdown_that_hangs_into_a_cold_one(tmp_path)
     assert stop_in_time.WARM_SECONDS + stop_in_time.COLD_SECONDS < KILL_WAIT
 
 
+SIM_ANSWERED = re.compile(r"sim\.1 +\| sent \d+, 201: [1-9]")
+
+
+def _lead_answered(line: str) -> bool:
+    """The web process answered a lead: its access log line, or the simulator's minute
+    line counting 201 answers."""
+    return ("web.1" in line and "POST /api/v1/leads" in line) or bool(SIM_ANSWERED.search(line))
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -155,11 +164,11 @@ def test_ctrl_c_stops_every_process_of_make_run_without_a_sigkill(transactional_
     try:
         deadline = time.monotonic() + 240  # a loaded machine starts four Djangos slowly
         while time.monotonic() < deadline and not (
-            any("web.1" in ln and "POST /api/v1/leads" in ln for ln in lines)
+            any(_lead_answered(ln) for ln in lines)
             and any("worker.1" in ln and "ready." in ln for ln in lines)
         ):
             time.sleep(0.5)
-        assert any("POST /api/v1/leads" in ln for ln in lines), "".join(lines[-40:])
+        assert any(_lead_answered(ln) for ln in lines), "".join(lines[-40:])
 
         os.killpg(honcho.pid, signal.SIGINT)
         honcho.wait(timeout=30)

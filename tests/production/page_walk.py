@@ -30,7 +30,7 @@ def fill(route: str, world: dict) -> str:
 
     def value(match: re.Match) -> str:
         name = match.group(1) or match.group(2)
-        if name in {"object_id", "id"} and admin_model:
+        if name in {"object_id", "id", "pk"} and admin_model:
             return world["admin_objects"].get(admin_model.group(1)) or "0"
         if name == "app_label":
             return "leads"
