@@ -58,4 +58,7 @@ def sso_settings(env: environ.Env, *, apps: list[str], middleware: list[str]) ->
         "LOCAL_PASSWORDS_FOR_STAFF": env.bool("LOCAL_PASSWORDS_FOR_STAFF", default=True),
         "OTP_REQUIRED_FOR_STAFF": env.bool("OTP_REQUIRED_FOR_STAFF", default=False),
         "OTP_TOTP_ISSUER": env.str("OTP_TOTP_ISSUER", default="Lead Portal"),
+        # Admin never shows a device's TOTP secret or its QR code (403): a staff member
+        # enrols on their own page only.
+        "OTP_ADMIN_HIDE_SENSITIVE_DATA": True,
     }
