@@ -5,7 +5,7 @@ Each run of `leads.notify_new_leads`, after the planner (services.notifications_
   1. marks `interrupted` any email still `sending` after its LEASE: its sender died after
      committing it, so it may have gone out, and it is never sent again;
   2. finds the members with due notifications; for each, in one transaction, locks
-     them (SKIP LOCKED, so concurrent runs split the members), drops the ones the member
+     the member (SKIP LOCKED, so concurrent runs split the members), drops the ones the member
      no longer wants (re-read choice), and attaches the rest to a new NotificationEmail
      committed as `sending`;
   3. renders and sends that email over the run's one SMTP connection, and records the
@@ -117,9 +117,17 @@ def _fresh_claim(now, report: NotifyReport) -> list[NotificationEmail]:
 
 @transaction.atomic
 def _email_open(membership: Membership, now, report: NotifyReport) -> NotificationEmail | None:
-    """Attach the member's due notifications that they still want to a new email."""
+    """Attach the member's due notifications that they still want to a new email.
+
+    The member's row is the lock: a run that cannot take it leaves the member to the run
+    that has it. Skipping locked notification rows instead would let two runs split one
+    member's leads into two emails.
+    """
+    taken = Membership.objects.select_for_update(skip_locked=True).filter(pk=membership.pk)
+    if not list(taken.values_list("pk", flat=True)):
+        return None
     rows = list(
-        LeadNotification.objects.select_for_update(skip_locked=True, of=("self",))
+        LeadNotification.objects.select_for_update(of=("self",))
         .filter(membership=membership, email__isnull=True, due_at__lte=now)
         .values_list("pk", "activity__listing_id")
     )

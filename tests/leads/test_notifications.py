@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from leads.intake import api_keys
@@ -422,6 +422,41 @@ def test_two_workers_at_once_mail_each_member_once(smtp):  # noqa: F811
     assert len(recipients) == len(set(recipients)) == 20
     assert {r.message["Subject"] for r in smtp.received} == {"Contoso: 5 new leads"}
     assert NotificationEmail.objects.filter(status="sent").count() == 20
+
+
+@pytest.mark.no_sqlite
+@pytest.mark.django_db(transaction=True)
+def test_a_run_that_meets_a_locked_notification_waits_rather_than_split_the_email(smtp):  # noqa: F811
+    # Given an owner with five due notifications, one of them locked by another run
+    news = Newsroom()
+    for n in range(5):
+        news.lead(n)
+    services.notifications_plan()
+    locked = LeadNotification.objects.order_by("pk").first()
+    holding = threading.Event()
+    release = threading.Event()
+
+    def other_run():
+        with transaction.atomic():
+            LeadNotification.objects.select_for_update().filter(pk=locked.pk).get()
+            holding.set()
+            release.wait(timeout=30)
+        connection.close()
+
+    other = threading.Thread(target=other_run)
+    other.start()
+    holding.wait(timeout=30)
+
+    # When a run sends while the other holds that row, and the other lets it go unchanged
+    releaser = threading.Timer(0.5, release.set)
+    releaser.start()
+    notifications_send.notifications_send_due()
+    other.join(timeout=30)
+    releaser.join()
+
+    # Then the owner got one email with all five leads, not four now and one later
+    assert [r.message["Subject"] for r in smtp.received] == ["Contoso: 5 new leads"]
+    assert not LeadNotification.objects.filter(email__isnull=True).exists()
 
 
 def test_the_html_part_escapes_what_the_customer_typed(smtp):  # noqa: F811
