@@ -1,15 +1,18 @@
-"""Time the migrations: every one from zero on an empty database, then the latest of each
-app again on a database seeded with N leads (docs/operations.md, "Upgrades").
+"""Time the migrations: every one from zero on an empty database, then those of this
+release again on a database seeded with N leads (docs/operations.md, "Upgrades").
 
     .venv/bin/python bench/migrations.py                      # 1,000,000 leads
     .venv/bin/python bench/migrations.py --leads 100000
+    .venv/bin/python bench/migrations.py --from lp_bench_portal   # a copy of a seeded database
     BENCH_PG=postgres://user@host:5432 .venv/bin/python bench/migrations.py --keep
 
 It creates the database `lp_bench_migrations`, runs `migrate -v 2` (Django prints each
-migration's time), seeds it with `seed_demo --leads N` (bench/seed.py's seeder), then for
-the latest migration of each app migrates that app back one step and forward again,
-timing the forward step at that size (the step back is printed too). It drops the
-database at the end unless --keep.
+migration's time) and seeds it with `seed_demo --leads N` (bench/seed.py's seeder); with
+--from it copies that database instead (CREATE DATABASE … TEMPLATE, so the source must
+have no open session), which is how the portal benchmark's 1.66M-lead database is reused.
+Then it migrates each app back to where the last release left it (RELEASED) and forward
+to its newest migration, timing every forward step at that size (the steps back are
+printed too). It drops the database at the end unless --keep.
 """
 
 import argparse
@@ -19,19 +22,23 @@ import subprocess
 import sys
 import time
 
+import psycopg
 from cryptography.fernet import Fernet
-from harness import ROOT, SERVER, database_create, database_drop
+from harness import ROOT, SERVER, database_create, database_drop, server_execute
+from psycopg import sql
 
 DATABASE = "lp_bench_migrations"
 APPLIED = re.compile(r"(Applying|Unapplying) (\w+)\.(\w+)\.\.\. OK \(([\d.]+)s\)")
-# The latest migration of each app, and the one before it ("zero": none).
-LATEST = {
-    "leads": ("0016_nurture_email_events", "0015"),
-    "crm": ("0004_erasure_deliveries", "0003"),
-    "inbound": ("0003_table_reader_lease", "0002"),
-    "portal": ("0004_publisher_send_window", "0003"),
-    "privacy": ("0001_access_log_and_erasure_journal", "zero"),
-    "retention": ("0001_retention_runs", "zero"),
+# Where the last release left each app: everything after it is this release's and is
+# timed forward at size. "zero": the app is new in this release.
+RELEASED = {
+    "leads": "0016_nurture_email_events",
+    "crm": "0003_referral_connection",
+    "inbound": "0002_one_webhook_per_listing",
+    "portal": "0003_publisher_nurture_daily_cap",
+    "privacy": "zero",
+    "retention": "zero",
+    "sso": "zero",
 }
 
 
@@ -57,6 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
+    parser.add_argument("--from", dest="source", help="Copy this seeded database instead.")
     options = parser.parse_args()
     env = os.environ | {
         "DATABASE_URL": f"{SERVER}/{DATABASE}",
@@ -67,28 +75,59 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
     }
     print(f"load average at the start: {os.getloadavg()}")
-    database_create(DATABASE, force=True)
+    if options.source:
+        _copy(options.source)
+    else:
+        _fresh(env, leads=options.leads)
     try:
-        started = time.perf_counter()
-        empty = _timings(_manage(env, "migrate", "--no-input", "-v", "2"))
-        total = time.perf_counter() - started
-        slowest = sorted(empty, key=lambda row: -row[2])[:5]
-        print(f"migrate from zero, empty database: {len(empty)} migrations, {total:.1f} s")
-        for name, _, seconds in slowest:
-            print(f"  slowest: {name} {seconds:.3f} s")
-        started = time.perf_counter()
-        _manage(env, "seed_demo", "--leads", str(options.leads), "--quiet")
-        print(f"seed_demo --leads {options.leads:,}: {time.perf_counter() - started:.0f} s")
-        print(f"at {options.leads:,} leads (load average {os.getloadavg()[0]:.1f}):")
-        for app, (latest, previous) in LATEST.items():
-            back = _timings(_manage(env, "migrate", app, previous, "--no-input", "-v", "2"))
-            forward = _timings(_manage(env, "migrate", app, latest, "--no-input", "-v", "2"))
-            for name, verb, seconds in back + forward:
+        print(f"at {_size(env)} (load average {os.getloadavg()[0]:.1f}):")
+        for app, released in RELEASED.items():
+            for name, verb, seconds in _timings(_manage(env, "migrate", app, released, "-v", "2")):
                 print(f"  {verb:<11} {name:<45} {seconds:8.3f} s")
+        started = time.perf_counter()
+        forward = _timings(_manage(env, "migrate", "--no-input", "-v", "2"))
+        for name, verb, seconds in forward:
+            print(f"  {verb:<11} {name:<45} {seconds:8.3f} s")
+        elapsed = time.perf_counter() - started
+        print(f"this release forward: {len(forward)} migrations, {elapsed:.0f} s")
     finally:
         if not options.keep:
             database_drop(DATABASE, force=True)
         print(f"load average at the end: {os.getloadavg()}")
+
+
+def _copy(source: str) -> None:
+    started = time.perf_counter()
+    database_drop(DATABASE, force=True)
+    server_execute(
+        sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(DATABASE), sql.Identifier(source)
+        )
+    )
+    print(f"copied {source}: {time.perf_counter() - started:.0f} s")
+
+
+def _fresh(env: dict, *, leads: int) -> None:
+    database_create(DATABASE, force=True)
+    started = time.perf_counter()
+    empty = _timings(_manage(env, "migrate", "--no-input", "-v", "2"))
+    total = time.perf_counter() - started
+    print(f"migrate from zero, empty database: {len(empty)} migrations, {total:.1f} s")
+    for name, _, seconds in sorted(empty, key=lambda row: -row[2])[:5]:
+        print(f"  slowest: {name} {seconds:.3f} s")
+    started = time.perf_counter()
+    _manage(env, "seed_demo", "--leads", str(leads), "--quiet")
+    print(f"seed_demo --leads {leads:,}: {time.perf_counter() - started:.0f} s")
+
+
+def _size(env: dict) -> str:
+    """The seeded size, read from the database: leads, activities, deliveries."""
+    with psycopg.connect(env["DATABASE_URL"]) as connection:
+        leads, activities, deliveries = connection.execute(
+            "SELECT (SELECT count(*) FROM leads_lead), (SELECT count(*) FROM leads_leadactivity),"
+            " (SELECT count(*) FROM crm_delivery)"
+        ).fetchone()
+    return f"{leads:,} leads, {activities:,} activities, {deliveries:,} deliveries"
 
 
 if __name__ == "__main__":
