@@ -51,9 +51,14 @@ def logging_config(*, log_format: str, level: str) -> dict:
         },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
+            # Django's own handlers go (its DEBUG console would print each line twice);
+            # its records reach the root's console, and the log-privacy scan of the tests.
+            "django": {"handlers": [], "level": "INFO", "propagate": True},
             "django.db.backends": {"level": "WARNING"},
             "django.request": {"filters": ["inbound_token"]},
-            "django.server": {"filters": ["inbound_token"]},
+            # runserver's access lines: Django sets propagate off, and dictConfig drops
+            # the logger's handler, so without this only 4xx/5xx reached logging's last resort.
+            "django.server": {"level": "INFO", "propagate": True, "filters": ["inbound_token"]},
         },
     }
 

@@ -3,7 +3,14 @@ a lead in is on the log lines of the worker that delivers it."""
 
 import json
 import logging
+import os
 import re
+import socket
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -119,3 +126,55 @@ def test_the_delivery_tasks_log_lines_carry_the_intake_requests_id(own_redis, tm
     assert delivered[0]["target_id"] == target.pk
     assert "ada@contoso.example" not in log
     assert "Lovelace" not in log
+
+
+@pytest.mark.no_sqlite
+def test_runserver_prints_its_access_line_for_a_2xx_answer(tmp_path):
+    # Given runserver, as `make run` starts it with its embedded defaults
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    env |= {"DEBUG": "1", "VAR_DIR": str(tmp_path), "LOG_FORMAT": "plain"}
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(server.stdout), daemon=True)
+    reader.start()
+    access = '"GET /healthz HTTP/1.1" 200'
+    try:
+        # When a client gets a 200 from it
+        answered = wait_for(lambda: _status(f"http://127.0.0.1:{port}/healthz") == 200)
+        printed = wait_for(lambda: [line for line in output if access in line], seconds=10)
+        refused = _status(f"http://127.0.0.1:{port}/api/v1/leads", data=b"{}")
+        wait_for(lambda: any('"POST /api/v1/leads HTTP/1.1" 401' in line for line in output))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    # Then its access line is printed, with the request id, not only 4xx and 5xx lines
+    assert answered, "".join(output)[-3000:]
+    assert printed, "".join(output)[-3000:]
+    assert re.search(r" INFO django\.server \[[0-9a-f-]{1,36}\] ", printed[0])
+    # and a 4xx is told once, not again by Django's own console handler
+    assert refused == 401
+    assert sum("Unauthorized: /api/v1/leads" in line for line in output) == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _status(url: str, data: bytes | None = None) -> int | None:
+    try:
+        with urllib.request.urlopen(url, data=data, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return None
