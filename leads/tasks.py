@@ -8,6 +8,7 @@ from leads.notifications import services as notifications
 from leads.nurture import send as nurture_send
 from leads.reporting import rollup
 from leads.scoring import rescoring
+from leads.sending import services as sending
 
 
 @shared_task(name="leads.rescore_publisher")
@@ -34,6 +35,12 @@ def settle_interrupted_nurture() -> None:
     """Beat, every few seconds: settle the sends a dead sender left `sending` once its
     lease ran out (leads.nurture.send.nurture_interrupted_settle)."""
     nurture_send.nurture_interrupted_settle()
+
+
+@shared_task(name="leads.recheck_sending_identities")
+def recheck_sending_identities() -> None:
+    """Beat, hourly: check again the sending identities last checked a day ago or more."""
+    sending.identities_recheck()
 
 
 PLAN_BATCHES_PER_RUN = 50  # a flood is planned over several runs, sending in between

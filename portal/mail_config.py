@@ -61,4 +61,6 @@ def sending_identity_settings(env: environ.Env) -> dict:
         "DNS_NAMESERVERS": env.list("SENDING_DNS_NAMESERVERS", default=[]),
         "DNS_PORT": env.int("SENDING_DNS_PORT", default=53),
         "DNS_TIMEOUT": env.float("SENDING_DNS_TIMEOUT", default=3.0),
+        # Beat re-checks each identity's DNS this long after its last check.
+        "RECHECK_HOURS": env.float("SENDING_RECHECK_HOURS", default=24.0),
     }

@@ -360,6 +360,7 @@ CELERY_TASK_ROUTES = {
     "leads.send_due_nurture_steps": {"queue": "nurture"},
     "leads.settle_interrupted_nurture": {"queue": "nurture"},
     "leads.notify_new_leads": {"queue": "nurture"},
+    "leads.recheck_sending_identities": {"queue": "nurture"},
     # Partner Center's Referrals API: outbound calls, paced like the deliveries.
     "crm.referrals_sync": {"queue": "delivery"},
     "crm.referral_connection_sync": {"queue": "delivery"},
@@ -379,6 +380,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "leads-nurture": {"task": "leads.send_due_nurture_steps", "schedule": 60.0},
     # A dead sender's `sending` nurture emails, settled once its lease (15 s) ran out.
     "leads-nurture-settle": {"task": "leads.settle_interrupted_nurture", "schedule": 10.0},
+    "leads-sending-recheck": {"task": "leads.recheck_sending_identities", "schedule": 3600.0},
     # Inbound items whose processing task was lost or the worker was down (inbound.services).
     "inbound-sweep": {"task": "inbound.sweep", "schedule": 60.0},
     # The Partner Center Azure Table reader: one read task per source (inbound.table).

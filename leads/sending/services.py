@@ -1,8 +1,11 @@
 """Writes of sending identities: set the From address, check the DNS (docs/email.md)."""
 
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from leads.models import SendingIdentity
@@ -55,13 +58,48 @@ def identity_save(*, publisher, from_email: str) -> SendingIdentity:
     return identity
 
 
-def identity_check(*, identity: SendingIdentity) -> SendingIdentity:
+RECHECKS_PER_RUN = 200
+
+
+def identities_recheck(*, limit: int = RECHECKS_PER_RUN) -> dict[str, int]:
+    """Beat: check again the identities whose last check is older than RECHECK_HOURS, the
+    longest unchecked first. A verified identity whose records were removed or changed
+    fails and is no longer used; one whose nameserver did not answer stays verified until
+    a check gets an answer; a failed one that was fixed becomes verified."""
+    due = timezone.now() - timedelta(hours=settings.SENDING_IDENTITY["RECHECK_HOURS"])
+    identities = SendingIdentity.objects.filter(
+        Q(checked_at__lt=due) | Q(checked_at__isnull=True, status=SendingIdentity.Status.FAILED)
+    ).order_by("checked_at")[:limit]
+    outcome = {"verified": 0, "failed": 0, "unanswered": 0}
+    for identity in identities:
+        was_verified, last_checked = identity.is_verified, identity.checked_at
+        checked = identity_check(identity=identity, keep_verified_unanswered=True)
+        if checked.is_verified and checked.checked_at == last_checked:
+            outcome["unanswered"] += 1
+        else:
+            outcome["verified" if checked.is_verified else "failed"] += 1
+        if was_verified and not checked.is_verified:
+            logger.warning(
+                "leads.sending.identity_lost", extra={"publisher_id": identity.publisher_id}
+            )
+    return outcome
+
+
+def identity_check(
+    *, identity: SendingIdentity, keep_verified_unanswered: bool = False
+) -> SendingIdentity:
     """Look the identity's records up in DNS and store the outcome: verified when SPF,
-    DKIM and DMARC are all right, failed otherwise. No transaction is held while the
-    resolver waits."""
+    DKIM and DMARC are all right, failed otherwise. With `keep_verified_unanswered` (the
+    periodic re-check), a verified identity whose lookups got no answer, and nothing found
+    wrong, is left as it was, to be tried again. No transaction is held while the resolver
+    waits."""
     results = dns_check.records_check(
         identity_records(identity), public_b64=identity.dkim_public_key
     )
+    statuses = {result.status for result in results.values()}
+    unanswered = dns_check.ERROR in statuses and statuses <= {dns_check.OK, dns_check.ERROR}
+    if keep_verified_unanswered and identity.is_verified and unanswered:
+        return identity
     now = timezone.now()
     is_verified = all(result.status == dns_check.OK for result in results.values())
     status = SendingIdentity.Status.VERIFIED if is_verified else SendingIdentity.Status.FAILED

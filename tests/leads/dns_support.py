@@ -78,7 +78,7 @@ class LoopbackDns:
 def loopback_dns(settings):
     """A LoopbackDns that the identity check's resolver asks (a short timeout)."""
     server = LoopbackDns().start()
-    settings.SENDING_IDENTITY = {
+    settings.SENDING_IDENTITY = settings.SENDING_IDENTITY | {
         "SPF_INCLUDE": "_spf.portal.test",
         "DNS_NAMESERVERS": ["127.0.0.1"],
         "DNS_PORT": server.port,
