@@ -1,18 +1,12 @@
 """Failure alerts: one email per target per day when its deliveries fail for good."""
 
-import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
-from django.db.models import Q
-from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
 from crm.models import CrmTarget
-
-logger = logging.getLogger(__name__)
+from portal.alerts import alert_claim, alert_send_on_commit
 
 ALERT_INTERVAL = timedelta(days=1)
 
@@ -32,28 +26,27 @@ def alert_recipients(target: CrmTarget) -> list[str]:
 def failure_alert_maybe(*, target: CrmTarget, error: str, now) -> bool:
     """Send the alert unless this target had one in the last day. The conditional UPDATE
     is the arbiter, so concurrent failures on many workers send one email."""
-    claimed = CrmTarget.objects.filter(
-        Q(last_alert_sent_at__isnull=True) | Q(last_alert_sent_at__lte=now - ALERT_INTERVAL),
-        pk=target.pk,
-    ).update(last_alert_sent_at=now)
+    claimed = alert_claim(
+        rows=CrmTarget.objects.filter(pk=target.pk),
+        field="last_alert_sent_at",
+        now=now,
+        interval=ALERT_INTERVAL,
+    )
     if not claimed:
         return False
     recipients = alert_recipients(target)
     if not recipients:
         return False
-    context = {
-        "target": target,
-        "error": error[:500],
-        "portal_url": f"{settings.PORTAL_BASE_URL}/crm/targets/{target.pk}/",
-    }
-    subject = _("Lead Portal: leads are failing to reach %(target)s") % {"target": target.name}
-    body = render_to_string("emails/delivery_failure.txt", context)
-    transaction.on_commit(lambda: _send(subject, body, recipients, target.pk), robust=True)
+    alert_send_on_commit(
+        subject=_("Lead Portal: leads are failing to reach %(target)s") % {"target": target.name},
+        template="emails/delivery_failure.txt",
+        context={
+            "target": target,
+            "error": error[:500],
+            "portal_url": f"{settings.PORTAL_BASE_URL}/crm/targets/{target.pk}/",
+        },
+        recipients=recipients,
+        log_event="crm.alert.not_sent",
+        log_extra={"target_id": target.pk},
+    )
     return True
-
-
-def _send(subject: str, body: str, recipients: list[str], target_id: int) -> None:
-    try:
-        send_mail(subject, body, None, recipients)
-    except Exception:
-        logger.warning("crm.alert.not_sent", extra={"target_id": target_id}, exc_info=True)

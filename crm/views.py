@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from crm import selectors, services, targets
 from crm.models import CrmTarget, Delivery
 from crm.portal_forms import DeliveryFilterForm, PortalTargetForm
+from portal.once import once_keep, once_pop
 from portal.tenancy.decorators import found_or_404, owner_required, publisher_required
 
 SECRET_ONCE_KEY = "crm_signing_secret_once"
@@ -49,16 +50,11 @@ def _is_htmx(request: HttpRequest) -> bool:
 
 
 def _show_secret_once(request: HttpRequest, target: CrmTarget, secret: str) -> None:
-    # Kept server-side (database sessions) for exactly one page view, then forgotten.
-    request.session[SECRET_ONCE_KEY] = {"target_id": target.pk, "secret": secret}
+    once_keep(request, key=SECRET_ONCE_KEY, object_id=target.pk, value=secret)
 
 
 def _pop_secret(request: HttpRequest, target: CrmTarget) -> str:
-    shown = request.session.get(SECRET_ONCE_KEY)
-    if not shown or shown.get("target_id") != target.pk:
-        return ""
-    del request.session[SECRET_ONCE_KEY]
-    return shown["secret"]
+    return once_pop(request, key=SECRET_ONCE_KEY, object_id=target.pk)
 
 
 def _delivery_page(request: HttpRequest, deliveries) -> dict:

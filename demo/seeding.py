@@ -110,8 +110,18 @@ def _seed_setup(*, report: SeedReport, passwords: dict[str, str]) -> dict[str, o
     publishers = {
         spec["slug"]: _publisher_ensure(spec=spec, report=report) for spec in DEMO_PUBLISHERS
     }
-    _target_ensure(publisher=publishers[DEMO_PUBLISHER_SLUG], report=report)
-    _field_seller_target_ensure(report=report)
+    _target_ensure(
+        publisher=publishers[DEMO_PUBLISHER_SLUG],
+        name=DEMO_TARGET_NAME,
+        secret=demo_signing_secret(),
+        report=report,
+    )
+    _target_ensure(
+        publisher=None,
+        name=DEMO_FIELD_SELLER_TARGET_NAME,
+        secret=demo_signing_secret("field-seller-secret"),
+        report=report,
+    )
     listings = {
         offer_id: _listing_ensure(
             publisher=publishers[slug],
@@ -140,40 +150,22 @@ def _publisher_ensure(*, spec: dict, report: SeedReport) -> Publisher:
     return publisher
 
 
-def _target_ensure(*, publisher: Publisher, report: SeedReport) -> CrmTarget:
-    target = CrmTarget.objects.filter(publisher=publisher, name=DEMO_TARGET_NAME).first()
+def _target_ensure(
+    *, publisher: Publisher | None, name: str, secret: str, report: SeedReport
+) -> CrmTarget:
+    """An HTTPS target on the demo receiver: a publisher's, or with no publisher the global
+    Microsoft field-seller target. Marked verified, as if its test lead had succeeded, so
+    AppSource listings publish."""
+    target = CrmTarget.objects.filter(publisher=publisher, name=name).first()
     report.count("crm targets", created=target is None)
     if target is None:
         target = CrmTarget(
             publisher=publisher,
             kind=CrmTarget.Kind.HTTPS,
-            name=DEMO_TARGET_NAME,
+            name=name,
             config={
                 "httpsEndpointUrl": f"{settings.PORTAL_BASE_URL}/demo/receiver/",
-                "signingSecret": demo_signing_secret(),
-            },
-            # Marked verified, as if its test lead had succeeded, so AppSource listings publish.
-            verified_at=timezone.now(),
-        )
-        target.apply_kind_defaults()
-        target.save()
-    return target
-
-
-def _field_seller_target_ensure(*, report: SeedReport) -> CrmTarget:
-    """The global Microsoft field-seller target (no publisher), on the demo receiver."""
-    target = CrmTarget.objects.filter(
-        publisher__isnull=True, name=DEMO_FIELD_SELLER_TARGET_NAME
-    ).first()
-    report.count("crm targets", created=target is None)
-    if target is None:
-        target = CrmTarget(
-            publisher=None,
-            kind=CrmTarget.Kind.HTTPS,
-            name=DEMO_FIELD_SELLER_TARGET_NAME,
-            config={
-                "httpsEndpointUrl": f"{settings.PORTAL_BASE_URL}/demo/receiver/",
-                "signingSecret": demo_signing_secret("field-seller-secret"),
+                "signingSecret": secret,
             },
             verified_at=timezone.now(),
         )

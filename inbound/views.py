@@ -17,6 +17,7 @@ from inbound import receive, selectors, sources
 from inbound.models import InboundSource
 from leads.catalog import selectors as catalog_selectors
 from leads.models import Listing
+from portal.once import once_keep, once_pop
 from portal.tenancy.decorators import owner_required, publisher_required
 
 URL_ONCE_KEY = "inbound_url_once"
@@ -50,18 +51,12 @@ def _back_to_panel(listing: Listing) -> HttpResponse:
 
 
 def _show_once(request: HttpRequest, listing: Listing, token: str) -> None:
-    request.session[URL_ONCE_KEY] = {
-        "listing_id": listing.pk,
-        "url": sources.inbound_url_absolute(token),
-    }
+    url = sources.inbound_url_absolute(token)
+    once_keep(request, key=URL_ONCE_KEY, object_id=listing.pk, value=url)
 
 
 def _pop_url(request: HttpRequest, listing: Listing) -> str:
-    shown = request.session.get(URL_ONCE_KEY)
-    if not shown or shown.get("listing_id") != listing.pk:
-        return ""
-    del request.session[URL_ONCE_KEY]
-    return shown["url"]
+    return once_pop(request, key=URL_ONCE_KEY, object_id=listing.pk)
 
 
 @publisher_required

@@ -1,6 +1,6 @@
 """Portal pages of the leads app (DESIGN §5 keeps these paths stable)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from leads import views
 from leads.views import campaigns as campaign_views
@@ -11,6 +11,28 @@ from leads.views import saved_views as saved_view_views
 from leads.views import unsubscribe as unsubscribe_views
 from leads.views import work as work_views
 from leads.views.scoring import scoring_progress
+
+step_urls = [
+    path("", campaign_views.campaign_step_edit, name="campaign-step-edit"),
+    path("delete/", campaign_views.campaign_step_delete, name="campaign-step-delete"),
+    path("preview/", campaign_views.campaign_step_preview, name="campaign-step-preview"),
+    path("test/", campaign_views.campaign_step_test, name="campaign-step-test"),
+]
+
+# A campaign's nurture sequence: its state, its steps, and each step's actions.
+sequence_urls = [
+    path("", campaign_views.campaign_sequence, name="campaign-sequence"),
+    path("start/", campaign_views.campaign_sequence_start, name="campaign-sequence-start"),
+    path("pause/", campaign_views.campaign_sequence_pause, name="campaign-sequence-pause"),
+    path(
+        "click-tracking/",
+        campaign_views.campaign_sequence_click_tracking,
+        name="campaign-sequence-click-tracking",
+    ),
+    path("steps/", campaign_views.campaign_step_create, name="campaign-step-create"),
+    path("preview/", campaign_views.campaign_step_live_preview, name="campaign-step-live-preview"),
+    path("steps/<int:step_id>/", include(step_urls)),
+]
 
 urlpatterns = [
     path("listings/", views.listing_list, name="listings"),
@@ -66,56 +88,7 @@ urlpatterns = [
     path("campaigns/compare/", campaign_views.campaigns_compare, name="campaigns-compare"),
     path("campaigns/<int:campaign_id>/", campaign_views.campaign_detail, name="campaign-detail"),
     path("campaigns/<int:campaign_id>/edit/", campaign_views.campaign_edit, name="campaign-edit"),
-    path(
-        "campaigns/<int:campaign_id>/sequence/",
-        campaign_views.campaign_sequence,
-        name="campaign-sequence",
-    ),
-    path(
-        "campaigns/<int:campaign_id>/sequence/start/",
-        campaign_views.campaign_sequence_start,
-        name="campaign-sequence-start",
-    ),
-    path(
-        "campaigns/<int:campaign_id>/sequence/pause/",
-        campaign_views.campaign_sequence_pause,
-        name="campaign-sequence-pause",
-    ),
-    path(
-        "campaigns/<int:campaign_id>/sequence/click-tracking/",
-        campaign_views.campaign_sequence_click_tracking,
-        name="campaign-sequence-click-tracking",
-    ),
-    path(
-        "campaigns/<int:campaign_id>/sequence/steps/",
-        campaign_views.campaign_step_create,
-        name="campaign-step-create",
-    ),
-    path(
-        "campaigns/<int:campaign_id>/sequence/preview/",
-        campaign_views.campaign_step_live_preview,
-        name="campaign-step-live-preview",
-    ),
-    path(
-        "campaigns/<int:campaign_id>/sequence/steps/<int:step_id>/",
-        campaign_views.campaign_step_edit,
-        name="campaign-step-edit",
-    ),
-    path(
-        "campaigns/<int:campaign_id>/sequence/steps/<int:step_id>/delete/",
-        campaign_views.campaign_step_delete,
-        name="campaign-step-delete",
-    ),
-    path(
-        "campaigns/<int:campaign_id>/sequence/steps/<int:step_id>/preview/",
-        campaign_views.campaign_step_preview,
-        name="campaign-step-preview",
-    ),
-    path(
-        "campaigns/<int:campaign_id>/sequence/steps/<int:step_id>/test/",
-        campaign_views.campaign_step_test,
-        name="campaign-step-test",
-    ),
+    path("campaigns/<int:campaign_id>/sequence/", include(sequence_urls)),
     # Public: the one-click unsubscribe of nurture emails (RFC 8058).
     path("unsubscribe/<str:token>/", unsubscribe_views.unsubscribe_page, name="unsubscribe"),
     # Public: tracked links and the ESP tracking webhooks (docs/email.md).

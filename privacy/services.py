@@ -11,9 +11,12 @@ publisher's cached funnel is recomputed.
 """
 
 import logging
+import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from django.apps import apps
 from django.contrib.admin.models import LogEntry
@@ -222,18 +225,9 @@ def _leads_erase(
         report=report,
         publisher_id=publisher_id,
         hashes=hashes,
-        actor=actor,
-        reason=reason,
-        source=source,
+        request=_Request(actor=actor, reason=reason, source=source),
         now=now,
         record_uuid=record_uuid,
-    )
-    report.records.append(record)
-    access_record(
-        user=actor,
-        action=AccessLogEntry.Action.ERASE,
-        source=source,
-        publisher_id=publisher_id,
         object_type="leads.lead",
         object_ids=report.lead_ids,
     )
@@ -241,18 +235,41 @@ def _leads_erase(
         "privacy.erased",
         extra={"erasure": str(record.uuid), "leads": len(report.lead_ids), "source": source},
     )
-    transaction.on_commit(lambda: _after_commit(record, publisher_id))
     return report
 
 
-def _record_write(*, report, publisher_id, hashes, actor, reason, source, now, record_uuid):
+@dataclass(frozen=True)
+class _Request:
+    """Who asked for an erasure (a user, or None for a command or the system), why, and
+    through which door (AccessSource)."""
+
+    actor: Any
+    reason: str
+    source: str
+
+
+def _record_write(
+    *,
+    report: ErasureReport,
+    publisher_id: int,
+    hashes: list[str],
+    request: _Request,
+    now: datetime,
+    record_uuid: uuid.UUID | None,
+    object_type: str,
+    object_ids: list[int],
+) -> ErasureRecord:
+    """Write the erasure record of one publisher's part (on replay, rewrite it under its
+    uuid), add it to the report and log the access; after the commit, journal it and
+    refresh the publisher's funnel."""
+    actor = request.actor
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
     fields = {
         "publisher_id": publisher_id,
         "requested_by": actor if is_user else None,
         "requested_by_name": actor.get_username() if is_user else "",
-        "source": source,
-        "reason": reason[:300],
+        "source": request.source,
+        "reason": request.reason[:300],
         "email_hashes": hashes,
         "lead_ids": report.lead_ids,
         "recipients": report.recipients,
@@ -260,8 +277,19 @@ def _record_write(*, report, publisher_id, hashes, actor, reason, source, now, r
         "created_at": now,
     }
     if record_uuid is None:
-        return ErasureRecord.objects.create(**fields)
-    record, _created = ErasureRecord.objects.update_or_create(uuid=record_uuid, defaults=fields)
+        record = ErasureRecord.objects.create(**fields)
+    else:
+        record, _created = ErasureRecord.objects.update_or_create(uuid=record_uuid, defaults=fields)
+    report.records.append(record)
+    access_record(
+        user=actor,
+        action=AccessLogEntry.Action.ERASE,
+        source=request.source,
+        publisher_id=publisher_id,
+        object_type=object_type,
+        object_ids=object_ids,
+    )
+    transaction.on_commit(lambda: _after_commit(record, publisher_id))
     return record
 
 
@@ -328,33 +356,22 @@ def _unlinked_erase(*, email: str, publisher, actor, reason: str, source: str) -
         by_publisher.setdefault(publisher_id, []).append(item_id)
     now = timezone.now()
     hashes = [address_hash.address_hash(Lead.normalize_email(email))]
+    request = _Request(actor=actor, reason=reason, source=source)
     for publisher_id, item_ids in by_publisher.items():
         part = ErasureReport()
         model = apps.get_model(store.model)
         part.counts["inbound_items"] = model.objects.filter(pk__in=item_ids).update(
             **_updates(store)
         )
-        record = _record_write(
+        _record_write(
             report=part,
             publisher_id=publisher_id,
             hashes=hashes,
-            actor=actor,
-            reason=reason,
-            source=source,
+            request=request,
             now=now,
             record_uuid=None,
-        )
-        part.records.append(record)
-        access_record(
-            user=actor,
-            action=AccessLogEntry.Action.ERASE,
-            source=source,
-            publisher_id=publisher_id,
             object_type=store.model.lower(),
             object_ids=item_ids,
-        )
-        transaction.on_commit(
-            lambda record=record, publisher_id=publisher_id: _after_commit(record, publisher_id)
         )
         report.merge(part)
     return report

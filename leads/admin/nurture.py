@@ -12,14 +12,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from leads.admin.common import BOTH_LOCATIONS, BigTableAdminMixin, rows_action
-from leads.models import (
-    EmailEvent,
-    EmailSend,
-    Enrollment,
-    NurtureSequence,
-    NurtureStep,
-    Suppression,
-)
+from leads.nurture import models as nurture_models
 from leads.nurture import services as nurture
 from leads.nurture import unsubscribe
 from leads.nurture.render import template_errors
@@ -29,7 +22,7 @@ class NurtureStepForm(forms.ModelForm):
     """Placeholders only: the same check as the portal's sequence editor (S11)."""
 
     class Meta:
-        model = NurtureStep
+        model = nurture_models.NurtureStep
         fields = ("campaign", "position", "delay_minutes", "subject", "body", "stop_condition")
 
     def clean(self):
@@ -40,7 +33,7 @@ class NurtureStepForm(forms.ModelForm):
         return cleaned
 
 
-@admin.register(NurtureStep)
+@admin.register(nurture_models.NurtureStep)
 class NurtureStepAdmin(admin.ModelAdmin):
     form = NurtureStepForm
     list_display = ("campaign", "position", "delay", "subject", "stop_condition")
@@ -54,7 +47,7 @@ class NurtureStepAdmin(admin.ModelAdmin):
         return step.delay_words
 
 
-@admin.register(NurtureSequence)
+@admin.register(nurture_models.NurtureSequence)
 class NurtureSequenceAdmin(admin.ModelAdmin):
     list_display = ("campaign", "status", "started_at", "started_by")
     list_filter = ("status",)
@@ -88,7 +81,7 @@ class SentRowsMixin:
         return False
 
 
-@admin.register(Enrollment)
+@admin.register(nurture_models.Enrollment)
 class EnrollmentAdmin(SentRowsMixin, BigTableAdminMixin, admin.ModelAdmin):
     list_display = (
         "lead",
@@ -114,14 +107,14 @@ class EnrollmentAdmin(SentRowsMixin, BigTableAdminMixin, admin.ModelAdmin):
         ),
         location=admin.ActionLocation.CHANGE_LIST,
         # Only active enrolments can stop, so only they are counted.
-        rows=lambda queryset: queryset.filter(state=Enrollment.State.ACTIVE),
+        rows=lambda queryset: queryset.filter(state=nurture_models.Enrollment.State.ACTIVE),
     )
 
 
 class EmailEventInline(admin.TabularInline):
     """What happened to the message after it left (ESP events, tracked clicks): read only."""
 
-    model = EmailEvent
+    model = nurture_models.EmailEvent
     fields = readonly_fields = ("occurred_at", "kind", "esp", "url", "detail")
     extra = 0
     can_delete = False
@@ -130,7 +123,7 @@ class EmailEventInline(admin.TabularInline):
         return False
 
 
-@admin.register(EmailSend)
+@admin.register(nurture_models.EmailSend)
 class EmailSendAdmin(SentRowsMixin, BigTableAdminMixin, admin.ModelAdmin):
     list_display = ("enrollment", "step", "status", "attempts", "smtp_code", "created_at")
     list_filter = ("status",)
@@ -159,11 +152,11 @@ class SuppressionForm(forms.ModelForm):
     email = forms.EmailField(label=_("email"))
 
     class Meta:
-        model = Suppression
+        model = nurture_models.Suppression
         fields = ("publisher", "reason", "detail")
 
 
-@admin.register(Suppression)
+@admin.register(nurture_models.Suppression)
 class SuppressionAdmin(admin.ModelAdmin):
     list_display = ("email_hash", "publisher", "reason", "is_legacy", "created_at")
     list_filter = ("reason", "is_legacy")
@@ -212,7 +205,7 @@ class SuppressionAdmin(admin.ModelAdmin):
             by=request.user,
         )
         obj.pk = (
-            Suppression.objects.filter(
+            nurture_models.Suppression.objects.filter(
                 unsubscribe.suppression_match(form.cleaned_data["email"]),
                 publisher_id=obj.publisher_id,
             )

@@ -30,17 +30,9 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads.models import (
-    Campaign,
-    CampaignListing,
-    EmailSend,
-    Enrollment,
-    Lead,
-    LeadActivity,
-    NurtureSequence,
-    NurtureStep,
-)
+from leads.models import Campaign, CampaignListing, Lead, LeadActivity
 from leads.nurture import address_hash
+from leads.nurture.models import EmailSend, Enrollment, NurtureSequence, NurtureStep
 from leads.nurture.render import template_errors
 from leads.nurture.unsubscribe import suppressed_addresses
 

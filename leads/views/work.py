@@ -34,23 +34,37 @@ def _to_lead(lead, anchor: str):
     return redirect(reverse("lead-detail", kwargs={"lead_id": lead.uuid}) + f"#{anchor}")
 
 
+def _lead_form_save(request, lead, form, *, form_name: str, field: str, save, saved: str):
+    """Call `save` with a valid form's data and go back to the lead's work section; an
+    invalid form, or a save refused with a ValidationError (its message on `field`),
+    renders the lead page again with the form (400)."""
+    if form.is_valid():
+        try:
+            save(form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(field, exc)
+        else:
+            messages.success(request, saved)
+            return _to_lead(lead, "work")
+    return lead_detail_render(request, lead, status=400, **{form_name: form})
+
+
 @publisher_required
 @require_POST
 def lead_assign(request, lead_id):
     """Give the lead to a member of the publisher, or to nobody."""
     lead = _lead(request, lead_id)
-    form = LeadOwnerForm(request.POST, publisher=request.publisher)
-    if form.is_valid():
-        try:
-            services.leads_assign(
-                publisher=request.publisher, lead_ids=[lead.pk], owner_id=form.cleaned_data["owner"]
-            )
-        except ValidationError as exc:
-            form.add_error("owner", exc)
-        else:
-            messages.success(request, _("The lead's owner is saved."))
-            return _to_lead(lead, "work")
-    return lead_detail_render(request, lead, owner_form=form, status=400)
+    return _lead_form_save(
+        request,
+        lead,
+        LeadOwnerForm(request.POST, publisher=request.publisher),
+        form_name="owner_form",
+        field="owner",
+        save=lambda data: services.leads_assign(
+            publisher=request.publisher, lead_ids=[lead.pk], owner_id=data["owner"]
+        ),
+        saved=_("The lead's owner is saved."),
+    )
 
 
 @publisher_required
@@ -58,20 +72,17 @@ def lead_assign(request, lead_id):
 def lead_next_step(request, lead_id):
     """Set, change or clear the lead's next step and its due date."""
     lead = _lead(request, lead_id)
-    form = NextStepForm(request.POST)
-    if form.is_valid():
-        try:
-            services.next_step_set(
-                lead=lead,
-                text=form.cleaned_data["next_step"],
-                due=form.cleaned_data["next_step_due"],
-            )
-        except ValidationError as exc:
-            form.add_error("next_step", exc)
-        else:
-            messages.success(request, _("The next step is saved."))
-            return _to_lead(lead, "work")
-    return lead_detail_render(request, lead, next_step_form=form, status=400)
+    return _lead_form_save(
+        request,
+        lead,
+        NextStepForm(request.POST),
+        form_name="next_step_form",
+        field="next_step",
+        save=lambda data: services.next_step_set(
+            lead=lead, text=data["next_step"], due=data["next_step_due"]
+        ),
+        saved=_("The next step is saved."),
+    )
 
 
 @publisher_required
