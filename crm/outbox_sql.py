@@ -1,4 +1,5 @@
-"""The outbox's two hot statements in PostgreSQL's own SQL (docs/delivery.md#claims).
+"""The outbox's two hot statements in PostgreSQL's own SQL
+(docs/delivery.md#claims-and-records).
 
 - `claim`: one `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n)
   RETURNING …` takes a target's oldest due rows, counts their attempt and sets their

@@ -1,4 +1,5 @@
-"""Recording a claim's results: one statement per batch (docs/delivery.md#recording).
+"""Recording a claim's results in one statement per batch
+(docs/delivery.md#claims-and-records).
 
 `settlement_for` decides what each attempt's result writes: delivered; retryable (the
 next attempt on the schedule, or later when the CRM sent Retry-After); permanent or out

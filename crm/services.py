@@ -33,8 +33,8 @@ from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from crm import erasure, leases, pacing, payloads, ratelimit, records, selectors, test_leads
-from crm.connectors import ConfigurationError, Result, connector_for
+from crm import erasure, leases, pacing, ratelimit, records, selectors, sending, test_leads
+from crm.connectors import Result
 from crm.models import CrmTarget, Delivery
 from portal.leases import stopping
 
@@ -154,18 +154,14 @@ def _drain_batches(target, deadline: float, holding: leases.Holding, report) -> 
 
 
 def _send_batch(target: CrmTarget, batch: list[Delivery], report: DrainReport) -> None:
-    """Regular rows: one call for a batch API, else one call per row; erasures through
-    crm.erasure. When the worker is asked to stop between calls, the rows not yet sent are
-    given back at once, their attempt uncounted."""
+    """Send a claim (crm.sending: the first call alone, the rest together) and record its
+    results in one statement. Rows whose call was not made because the worker was asked
+    to stop are given back at once, their attempt uncounted."""
     batch = erasure.rows_of_erased_leads_refuse(rows=batch)
-    calls = _calls(target, batch, pacing.send_options())
-    pairs: list[tuple[Delivery, Result]] = []
-    for index, (rows, send) in enumerate(calls):
-        if index and stopping.is_set():
-            rest = [d for later, _ in calls[index:] for d in later]
-            leases.deliveries_give_back(held={d.pk: d.attempts for d in rest}, uncount=True)
-            break
-        pairs += _attempt(target, rows, send)
+    calls = sending.calls_for(target, batch, pacing.send_options())
+    pairs, unsent = sending.calls_run(target, calls)
+    if unsent:
+        leases.deliveries_give_back(held={d.pk: d.attempts for d in unsent}, uncount=True)
     outcomes = records.deliveries_record(pairs=pairs, target=target)
     for delivery, result in pairs:
         outcome = outcomes[delivery.pk]
@@ -173,42 +169,6 @@ def _send_batch(target: CrmTarget, batch: list[Delivery], report: DrainReport) -
             continue  # a late success: the row is no longer this attempt's
         outcome = outcome or records.RETRYING  # a late failure: retried by its new holder
         setattr(report, outcome, getattr(report, outcome) + 1)
-
-
-def _calls(target: CrmTarget, batch: list[Delivery], options) -> list[tuple[list, object]]:
-    """The claim's calls in order: (rows, a function that sends them)."""
-    regular = [d for d in batch if d.event != Delivery.Event.ERASED]
-    erasures = [d for d in batch if d.event == Delivery.Event.ERASED]
-    calls: list[tuple[list, object]] = []
-    if regular:
-        payload_list = payloads.payloads_for(regular, target)
-        step = len(regular) if pacing.calls_per_claim(target) == 1 else 1
-        connector = connector_for(target.kind)
-        for start in range(0, len(regular), step):
-            chunk = payload_list[start : start + step]
-            send = lambda chunk=chunk: connector.send(target.config, chunk, options)  # noqa: E731
-            calls.append((regular[start : start + step], send))
-    if erasures:
-        calls.append((erasures, lambda: erasure.erasures_send(target, erasures, options)))
-    return calls
-
-
-def _attempt(target: CrmTarget, rows: list[Delivery], send) -> list[tuple[Delivery, Result]]:
-    if not rows:
-        return []
-    try:
-        results = send()
-    except ConfigurationError as exc:
-        results = [Result(str(d.idempotency_key), "permanent", error=str(exc)) for d in rows]
-    except Exception as exc:  # a connector bug must not wedge the rows: retry later
-        logger.exception("crm.delivery.connector_error", extra={"target_id": target.pk})
-        results = [
-            Result(
-                str(d.idempotency_key), "retryable", error=f"internal error: {type(exc).__name__}"
-            )
-            for d in rows
-        ]
-    return list(zip(rows, results, strict=True))
 
 
 def deliveries_record_delivered(*, pairs: list[tuple[Delivery, Result]], target) -> int:
