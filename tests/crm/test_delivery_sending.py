@@ -86,3 +86,26 @@ def test_the_calls_sent_together_never_pass_the_targets_rate_limit(db, settings,
     assert len(receiver.requests) == 3
     statuses = sorted(Delivery.objects.values_list("status", flat=True))
     assert statuses == ["delivered"] * 3 + ["pending"] * 3
+
+
+@pytest.mark.no_sqlite
+def test_a_drain_of_ten_rows_is_a_handful_of_queries(
+    db, settings, receiver, django_assert_max_num_queries
+):
+    settings.CRM_SEND_CONCURRENCY = 4
+    lead = make_lead()
+    make_activity(lead=lead)
+    target = make_target(
+        publisher=lead.publisher,
+        config={"httpsEndpointUrl": receiver.url("/in"), "signingSecret": SECRET},
+    )
+    ratelimit.reset(target_id=target.pk)
+    for _ in range(10):
+        make_delivery(lead=lead, target=target, event="lead.updated")
+
+    # The target; then the claim, the erased-lead check, the payloads' two reads and the
+    # record; then the claim that finds nothing more.
+    with django_assert_max_num_queries(7):
+        report = services.deliveries_drain(target_id=target.pk, budget_seconds=10)
+
+    assert report.delivered == 10
