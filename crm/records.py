@@ -11,6 +11,7 @@ and sends the day's failure alert. On PostgreSQL the write is one statement
 
 import logging
 from collections import Counter
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -65,13 +66,18 @@ def deliveries_record(
     now = timezone.now()
     decided = {d.pk: settlement_for(delivery=d, result=r, now=now) for d, r in pairs}
     settlements = [settlement for _, settlement in decided.values()]
-    if connection.vendor == "postgresql":
-        written = outbox_sql.settle(settlements=settlements, now=now)
-    else:
-        with transaction.atomic():
+    on_postgresql = connection.vendor == "postgresql"
+    # One statement needs no transaction block, unless a failure pauses or alerts with it.
+    failing = any(outcome == FAILED for outcome, _ in decided.values())
+    with transaction.atomic() if failing or not on_postgresql else nullcontext():
+        if on_postgresql:
+            written = outbox_sql.settle(settlements=settlements, now=now)
+        else:
             written = {s.delivery_id for s in settlements if _settle_portable(s, now)}
-    outcomes = {pk: (outcome if pk in written else None) for pk, (outcome, _) in decided.items()}
-    _after(pairs, outcomes, target, now)
+        outcomes = {
+            pk: (outcome if pk in written else None) for pk, (outcome, _) in decided.items()
+        }
+        _after(pairs, outcomes, target, now)
     return outcomes
 
 
