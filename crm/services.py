@@ -8,8 +8,8 @@ was lost. A worker
   1. takes tokens from the target's bucket (its CRM's published rate limit),
   2. claims up to a batch of due or stuck rows in one statement (crm.leases,
      crm.outbox_sql), counting the attempt and setting a lease before anything is sent,
-  3. sends them (one call per batch, or per row without a batch API), outside any
-     transaction, with timeouts,
+  3. sends them (one call per batch, or per row without a batch API, those together on
+     a few threads: crm.sending), outside any transaction, with timeouts,
   4. records the batch's results in one statement (crm.records): delivered; retryable
      (next attempt on the schedule, or later when the CRM sent Retry-After); permanent
      or out of attempts (failed, and one alert email per target per day).
