@@ -1,12 +1,12 @@
 """The outbox's claims and leases: claimed rows and drain slots follow the work
 (docs/delivery.md#leases). With crm.services, the only writer of Delivery rows.
 
-`deliveries_claim` takes due rows with SELECT … FOR UPDATE SKIP LOCKED, counts the
-attempt and sets the lease before anything is sent. A drain holds its target's drain
-slot (in the cache) and the rows it claimed (in the database), each under a short lease
-of CRM_LEASE_SECONDS. While it works, a heartbeat (portal.leases.Heartbeat) renews both
-every third of that, so a live worker keeps them however slow the CRM is, and a dead
-worker loses them within one lease:
+`deliveries_claim` takes due rows in one UPDATE … FOR UPDATE SKIP LOCKED … RETURNING
+(crm.outbox_sql), counting the attempt and setting the lease before anything is sent. A
+drain holds its target's drain slot (in the cache) and the rows it claimed (in the
+database), each under a short lease of CRM_LEASE_SECONDS. While it works, a heartbeat
+(portal.leases.Heartbeat) renews both every third of that, so a live worker keeps them
+however slow the CRM is, and a dead worker loses them within one lease:
 - the sweep (`deliveries_reclaim_expired`) puts a row whose lease ran out back to
   `pending`, due at once. The attempt counted at the claim stays counted, and the dead
   holder's late answer is dropped (its writes are guarded by status and attempt count);
@@ -22,10 +22,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from crm import outbox_sql
 from crm.models import CrmTarget, Delivery
 from crm.selectors import due_filter
 from portal.leases import Heartbeat
@@ -77,11 +78,21 @@ class Holding:
         return Heartbeat(renew=self.renew, interval=renew_seconds(), deadline=deadline)
 
 
-@transaction.atomic
 def deliveries_claim(*, target: CrmTarget, limit: int) -> list[Delivery]:
-    """Claim up to `limit` due rows of the target: count the attempt, set a short lease
-    (the drain's heartbeat renews it, crm.leases)."""
+    """Claim up to `limit` due rows of the target, oldest due first: count the attempt,
+    set a short lease (the drain's heartbeat renews it). On PostgreSQL one statement
+    (crm.outbox_sql.claim); elsewhere the portable two-step below, same meaning."""
     now = timezone.now()
+    lease_until = now + timedelta(seconds=settings.CRM_LEASE_SECONDS)
+    if connection.vendor == "postgresql":
+        return outbox_sql.claim(target_id=target.pk, limit=limit, now=now, lease_until=lease_until)
+    return _claim_portable(target=target, limit=limit, now=now, lease_until=lease_until)
+
+
+@transaction.atomic
+def _claim_portable(*, target: CrmTarget, limit: int, now, lease_until) -> list[Delivery]:
+    """SELECT … FOR UPDATE SKIP LOCKED (a no-op where the database has one writer, as
+    SQLite), then UPDATE, in one transaction."""
     rows = list(
         Delivery.objects.select_for_update(skip_locked=True)
         .filter(due_filter(now), target=target)
@@ -89,7 +100,6 @@ def deliveries_claim(*, target: CrmTarget, limit: int) -> list[Delivery]:
     )
     if not rows:
         return []
-    lease_until = now + timedelta(seconds=settings.CRM_LEASE_SECONDS)
     Delivery.objects.filter(pk__in=[row.pk for row in rows]).update(
         status=Delivery.Status.SENDING,
         lease_until=lease_until,

@@ -6,13 +6,13 @@ the truth; after commit one Celery message per target only wakes a worker (at mo
 queued per target and drain slot), and the beat sweep wakes the targets whose message
 was lost. A worker
   1. takes tokens from the target's bucket (its CRM's published rate limit),
-  2. claims up to a batch of due or stuck rows with SELECT … FOR UPDATE SKIP LOCKED,
-     counting the attempt and setting a lease before anything is sent,
-  3. sends them (one call per batch, or per row without a batch API), outside any
-     transaction, with timeouts,
-  4. records each result: delivered; retryable (next attempt on the schedule, or later
-     when the CRM sent Retry-After); permanent or out of attempts (failed, and one alert
-     email per target per day).
+  2. claims up to a batch of due or stuck rows in one statement (crm.leases,
+     crm.outbox_sql), counting the attempt and setting a lease before anything is sent,
+  3. sends them (one call per batch, or per row without a batch API, those together on
+     a few threads: crm.sending), outside any transaction, with timeouts,
+  4. records the batch's results in one statement (crm.records): delivered; retryable
+     (next attempt on the schedule, or later when the CRM sent Retry-After); permanent
+     or out of attempts (failed, and one alert email per target per day).
 The claimed rows and the drain slot are held under a short lease that the drain's
 heartbeat renews while it works (crm.leases): a killed worker's rows go back to
 `pending` within one lease (CRM_LEASE_SECONDS), and a worker asked to stop gives back
@@ -26,7 +26,6 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
@@ -34,10 +33,9 @@ from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from crm import alerts, erasure, leases, pacing, payloads, ratelimit, selectors, test_leads
-from crm.connectors import ConfigurationError, Result, connector_for
+from crm import erasure, leases, pacing, ratelimit, records, selectors, sending, test_leads
+from crm.connectors import Result
 from crm.models import CrmTarget, Delivery
-from portal import metrics
 from portal.leases import stopping
 
 # The test lead's sending lives in crm.test_leads; these names stay importable from here.
@@ -156,142 +154,34 @@ def _drain_batches(target, deadline: float, holding: leases.Holding, report) -> 
 
 
 def _send_batch(target: CrmTarget, batch: list[Delivery], report: DrainReport) -> None:
-    """Regular rows: one call for a batch API, else one call per row; erasures through
-    crm.erasure. When the worker is asked to stop between calls, the rows not yet sent are
-    given back at once, their attempt uncounted."""
+    """Send a claim (crm.sending: the first call alone, the rest together) and record its
+    results in one statement. Rows whose call was not made because the worker was asked
+    to stop are given back at once, their attempt uncounted."""
     batch = erasure.rows_of_erased_leads_refuse(rows=batch)
-    calls = _calls(target, batch, pacing.send_options())
-    pairs: list[tuple[Delivery, Result]] = []
-    for index, (rows, send) in enumerate(calls):
-        if index and stopping.is_set():
-            rest = [d for later, _ in calls[index:] for d in later]
-            leases.deliveries_give_back(held={d.pk: d.attempts for d in rest}, uncount=True)
-            break
-        pairs += _attempt(target, rows, send)
-    erasures = {d.pk for d in batch if d.event == Delivery.Event.ERASED}
-    # Erasure rows go one by one: each records its outcome and wipes its lookup.
-    delivered = [(d, r) for d, r in pairs if r.is_delivered and d.pk not in erasures]
-    report.delivered += deliveries_record_delivered(pairs=delivered, target=target)
+    calls = sending.calls_for(target, batch, pacing.send_options())
+    pairs, unsent = sending.calls_run(target, calls)
+    if unsent:
+        leases.deliveries_give_back(held={d.pk: d.attempts for d in unsent}, uncount=True)
+    outcomes = records.deliveries_record(pairs=pairs, target=target)
     for delivery, result in pairs:
-        if not result.is_delivered or delivery.pk in erasures:
-            outcome = delivery_record(delivery=delivery, result=result, target=target)
-            setattr(report, outcome, getattr(report, outcome) + 1)
-
-
-def _calls(target: CrmTarget, batch: list[Delivery], options) -> list[tuple[list, object]]:
-    """The claim's calls in order: (rows, a function that sends them)."""
-    regular = [d for d in batch if d.event != Delivery.Event.ERASED]
-    erasures = [d for d in batch if d.event == Delivery.Event.ERASED]
-    calls: list[tuple[list, object]] = []
-    if regular:
-        payload_list = payloads.payloads_for(regular, target)
-        step = len(regular) if pacing.calls_per_claim(target) == 1 else 1
-        connector = connector_for(target.kind)
-        for start in range(0, len(regular), step):
-            chunk = payload_list[start : start + step]
-            send = lambda chunk=chunk: connector.send(target.config, chunk, options)  # noqa: E731
-            calls.append((regular[start : start + step], send))
-    if erasures:
-        calls.append((erasures, lambda: erasure.erasures_send(target, erasures, options)))
-    return calls
-
-
-def _attempt(target: CrmTarget, rows: list[Delivery], send) -> list[tuple[Delivery, Result]]:
-    if not rows:
-        return []
-    try:
-        results = send()
-    except ConfigurationError as exc:
-        results = [Result(str(d.idempotency_key), "permanent", error=str(exc)) for d in rows]
-    except Exception as exc:  # a connector bug must not wedge the rows: retry later
-        logger.exception("crm.delivery.connector_error", extra={"target_id": target.pk})
-        results = [
-            Result(
-                str(d.idempotency_key), "retryable", error=f"internal error: {type(exc).__name__}"
-            )
-            for d in rows
-        ]
-    return list(zip(rows, results, strict=True))
+        outcome = outcomes[delivery.pk]
+        if outcome is None and result.is_delivered:
+            continue  # a late success: the row is no longer this attempt's
+        outcome = outcome or records.RETRYING  # a late failure: retried by its new holder
+        setattr(report, outcome, getattr(report, outcome) + 1)
 
 
 def deliveries_record_delivered(*, pairs: list[tuple[Delivery, Result]], target) -> int:
-    """Record the successes of a claim in one statement (PostgreSQL), each row only if
-    this attempt still holds it; failures go through delivery_record one by one."""
-    if not pairs:
-        return 0
-    if connection.vendor != "postgresql":
-        return sum(
-            delivery_record(delivery=d, result=r, target=target) == "delivered" for d, r in pairs
-        )
-    now = timezone.now()
-    values = ", ".join(["(%s::bigint, %s::smallint, %s::smallint, %s::varchar)"] * len(pairs))
-    params: list = []
-    for delivery, result in pairs:
-        params += [delivery.pk, delivery.attempts, result.status_code]
-        params.append(result.response_excerpt[:500])
-    table = Delivery._meta.db_table
-    # The table name is the model's; every value is a bound parameter.
-    sql = (
-        f'UPDATE "{table}" AS d SET status = %s, delivered_at = %s, updated_at = %s, '  # noqa: S608
-        "lease_until = NULL, last_error = '', last_status_code = v.code, "
-        "response_excerpt = v.excerpt "
-        f"FROM (VALUES {values}) AS v(id, attempts, code, excerpt) "
-        "WHERE d.id = v.id AND d.status = %s AND d.attempts = v.attempts"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [Delivery.Status.DELIVERED, now, now, *params, Delivery.Status.SENDING])
-        written = cursor.rowcount
-    logger.info("crm.delivery.delivered", extra={"target_id": target.pk, "count": written})
-    metrics.DELIVERIES.labels(kind=target.kind, outcome="delivered").inc(written)
-    return written
+    """Record successes (crm.records, one statement); returns how many were written, a
+    row only if this attempt still holds it."""
+    outcomes = records.deliveries_record(pairs=pairs, target=target)
+    return sum(outcome == records.DELIVERED for outcome in outcomes.values())
 
 
-@transaction.atomic
 def delivery_record(*, delivery: Delivery, result: Result, target: CrmTarget) -> str:
     """Record one attempt's result; returns "delivered", "retrying" or "failed"."""
-    now = timezone.now()
-    fields = {
-        "last_status_code": result.status_code,
-        "last_error": result.error[:2000],
-        "response_excerpt": result.response_excerpt[:500],
-        "lease_until": None,
-        "updated_at": now,
-    }
-    if result.is_delivered:
-        outcome, fields["status"], fields["delivered_at"] = "delivered", "delivered", now
-        fields["last_error"] = ""
-    elif result.outcome == "retryable" and delivery.attempts < settings.CRM_MAX_ATTEMPTS:
-        outcome, fields["status"] = "retrying", Delivery.Status.PENDING
-        delay = pacing.next_delay(delivery.attempts, result.retry_after)
-        fields["next_attempt_at"] = now + timedelta(seconds=delay)
-    else:
-        outcome, fields["status"] = "failed", Delivery.Status.FAILED
-    if delivery.event == Delivery.Event.ERASED:
-        fields.update(erasure.settled_fields(result=result, status=fields["status"]))
-    # Only the attempt that holds the row may write it (its lease may have been taken).
-    written = Delivery.objects.filter(
-        pk=delivery.pk, status=Delivery.Status.SENDING, attempts=delivery.attempts
-    ).update(**fields)
-    if not written:
-        return "retrying"
-    log_extra = {"delivery_id": delivery.pk, "target_id": target.pk, "status": result.status_code}
-    logger.info(f"crm.delivery.{outcome}", extra=log_extra)
-    metrics.DELIVERIES.labels(kind=target.kind, outcome=outcome).inc()
-    if outcome == "retrying":
-        metrics.DELIVERY_RETRIES.labels(kind=target.kind).inc()
-    if outcome == "failed":
-        if result.status_code == 410:
-            _pause_gone_target(target, result)
-        alerts.failure_alert_maybe(target=target, error=result.error, now=now)
-    return outcome
-
-
-def _pause_gone_target(target: CrmTarget, result: Result) -> None:
-    """410 Gone: the endpoint says it will never take leads again (Standard Webhooks)."""
-    CrmTarget.objects.filter(pk=target.pk).update(
-        is_active=False, paused_reason=f"The endpoint answered 410 Gone: {result.error}"[:300]
-    )
-    target.is_active = False
+    outcomes = records.deliveries_record(pairs=[(delivery, result)], target=target)
+    return outcomes[delivery.pk] or records.RETRYING
 
 
 _RESET_FIELDS = ["status", "attempts", "next_attempt_at", "lease_until", "delivered_at"]

@@ -441,6 +441,9 @@ CRM_TASK_BUDGET_SECONDS = env.int("CRM_TASK_BUDGET_SECONDS", default=60)
 # How many tasks may drain one target at once. Keep it below the worker concurrency, so
 # that a dead CRM can never hold every worker process (2 suits a worker of 4 or more).
 CRM_TARGET_DRAINS = env.int("CRM_TARGET_DRAINS", default=1)
+# Threads per worker process that send a claim's calls together (crm.sending), for
+# connectors without a batch API; 1 sends them one after the other.
+CRM_SEND_CONCURRENCY = env.int("CRM_SEND_CONCURRENCY", default=4)
 # A target has at most one wake-up queued per drain slot: the mark is set when a wake-up
 # is queued and cleared when its task starts. Its lifetime bounds how long a lost
 # message can hold a target's wake-ups back (the sweep then queues a fresh one).
