@@ -105,6 +105,12 @@ class Lead(TimestampedModel):
     status_changed_by = acting_user_key(_("status changed by"))
     status_reason = models.CharField(_("reason"), max_length=500, blank=True)
     last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
+    # The storefronts the lead has activities on, one bit each (catalog.storefronts.
+    # STOREFRONT_BITS), so that the list's storefront filter is a condition on the row.
+    # Kept by every write that adds or moves activities (docs/data-model.md).
+    storefronts = models.PositiveSmallIntegerField(
+        _("storefronts"), default=0, db_default=0, editable=False
+    )
     # Working the lead (docs/portal.md, Working leads): a member of the publisher who owns
     # it, and the next step with its due date.
     owner = models.ForeignKey(
