@@ -166,6 +166,13 @@ class Lead(TimestampedModel):
                 fields=["publisher", "status", "-created_at", "-id"], name="lead_pub_status_created"
             ),
             models.Index(fields=["publisher", "-score", "-id"], name="lead_pub_score"),
+            # The storefront filter's count, with a status and a score range or not: an
+            # index-only scan (the page itself walks the sort's index, filtering the row).
+            models.Index(
+                fields=["publisher", "origin", "storefronts", "status", "score"],
+                name="lead_pub_storefront_status",
+                condition=Q(merged_into__isnull=True),
+            ),
             models.Index(fields=["-created_at", "-id"], name="lead_created"),
             # Staff look a person up by email across publishers (admin search).
             models.Index(fields=["email_normalized"], name="lead_email"),

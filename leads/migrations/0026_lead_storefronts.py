@@ -4,7 +4,9 @@ The list's storefront filter was an `EXISTS` on the lead's activities, probed fo
 lead the page's index walk met (95–257 ms for the filtered list at 518,174 leads). Now
 `storefronts` holds one bit per storefront the lead has an activity on (AppSource 1,
 Azure Marketplace 2: `leads.catalog.storefronts.STOREFRONT_BITS`, frozen here), and the
-filter is `storefronts IN (…)`, a condition on the row the list's indexes already walk.
+filter is `storefronts IN (…)`, a condition on the row the list's indexes already walk;
+its count is an index-only scan of `lead_pub_storefront_status` (publisher, origin,
+storefronts, status, score; leads not merged away).
 
 Adding the column with a constant default is a catalogue change (no rewrite); the backfill
 is one UPDATE … FROM an aggregate of the activities (a hash aggregate and a hash join on
@@ -55,4 +57,13 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),
+        # Built after the backfill: one sort of the final values, not an update per row.
+        migrations.AddIndex(
+            model_name="lead",
+            index=models.Index(
+                condition=models.Q(merged_into__isnull=True),
+                fields=["publisher", "origin", "storefronts", "status", "score"],
+                name="lead_pub_storefront_status",
+            ),
+        ),
     ]

@@ -13,12 +13,15 @@ from collections.abc import Callable, Iterable
 from uuid import UUID
 
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import dateformat, formats, timezone
 from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from leads.catalog.storefronts import Storefront
 from leads.lifecycle.columns import Column
+from leads.models import LeadStatus
 
 _ROW = (
     "\n            \n            <tr>\n"
@@ -56,16 +59,16 @@ def _datetime(value) -> str:
     if not value:
         return _none()
     local = timezone.template_localtime(value)
-    iso = formats.date_format(local, "c")
-    shown = formats.date_format(local, "SHORT_DATETIME_FORMAT")
-    return f'<time datetime="{escape(iso)}">{escape(shown)}</time>'
+    # The `date` filter's "c" is isoformat(); the short format is looked up once a language.
+    shown = dateformat.format(local, formats.get_format("SHORT_DATETIME_FORMAT"))
+    return f'<time datetime="{escape(local.isoformat())}">{escape(shown)}</time>'
 
 
 def _listing(lead) -> str:
     activity = lead.latest_activity
     if not activity:
         return _none()
-    cell = _text(activity.get_storefront_display())
+    cell = _text(_labels(Storefront).get(activity.storefront, activity.storefront))
     if activity.listing:
         cell += f'<span class="muted"> · {_text(activity.listing.name)}</span>'
     return cell
@@ -127,7 +130,19 @@ def _seller(lead) -> str:
 
 def _status(lead) -> str:
     status = escape(lead.status)
-    return f'<span class="badge badge-status-{status}">{_text(lead.get_status_display())}</span>'
+    label = _labels(LeadStatus).get(lead.status, lead.status)
+    return f'<span class="badge badge-status-{status}">{_text(label)}</span>'
+
+
+def _labels(choices) -> dict[str, str]:
+    """The choices' labels in the active language, translated once a language."""
+    key = (choices, get_language())
+    if key not in _LABELS:
+        _LABELS[key] = {value: str(label) for value, label in choices.choices}
+    return _LABELS[key]
+
+
+_LABELS: dict[tuple, dict[str, str]] = {}
 
 
 def _campaign(lead) -> str:
