@@ -168,8 +168,9 @@ class Lead(TimestampedModel):
             models.Index(fields=["publisher", "-score", "-id"], name="lead_pub_score"),
             # The storefront filter's count, with a status and a score range or not: an
             # index-only scan (the page itself walks the sort's index, filtering the row).
+            # The storefronts lead, so that no query without that filter is drawn to it.
             models.Index(
-                fields=["publisher", "origin", "storefronts", "status", "score"],
+                fields=["storefronts", "publisher", "origin", "status", "score"],
                 name="lead_pub_storefront_status",
                 condition=Q(merged_into__isnull=True),
             ),

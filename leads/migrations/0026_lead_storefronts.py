@@ -5,8 +5,8 @@ lead the page's index walk met (95–257 ms for the filtered list at 518,174 lea
 `storefronts` holds one bit per storefront the lead has an activity on (AppSource 1,
 Azure Marketplace 2: `leads.catalog.storefronts.STOREFRONT_BITS`, frozen here), and the
 filter is `storefronts IN (…)`, a condition on the row the list's indexes already walk;
-its count is an index-only scan of `lead_pub_storefront_status` (publisher, origin,
-storefronts, status, score; leads not merged away).
+its count is an index-only scan of `lead_pub_storefront_status` (storefronts, publisher,
+origin, status, score; leads not merged away).
 
 Adding the column with a constant default is a catalogue change (no rewrite); the backfill
 is one UPDATE … FROM an aggregate of the activities (a hash aggregate and a hash join on
@@ -62,7 +62,7 @@ class Migration(migrations.Migration):
             model_name="lead",
             index=models.Index(
                 condition=models.Q(merged_into__isnull=True),
-                fields=["publisher", "origin", "storefronts", "status", "score"],
+                fields=["storefronts", "publisher", "origin", "status", "score"],
                 name="lead_pub_storefront_status",
             ),
         ),
