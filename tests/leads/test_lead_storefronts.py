@@ -11,6 +11,7 @@ import pytest
 from django.apps import apps as django_apps
 from django.db import connection
 from django.db.models import Exists, OuterRef
+from django.urls import reverse
 
 from leads.catalog.storefronts import (
     STOREFRONT_BITS,
@@ -147,3 +148,21 @@ def test_the_migration_backfills_every_lead_from_its_activities(publisher, mixed
     BACKFILL(django_apps, schema_editor)
 
     assert dict(Lead.objects.values_list("pk", "storefronts")) == expected
+
+
+def test_an_activity_deleted_in_admin_takes_its_bit_away(publisher, staff_client):
+    # Given a lead with an activity on each storefront
+    lead = make_lead(publisher=publisher, email="ada@x.example")
+    make_activity(
+        lead=lead, listing=make_listing(publisher=publisher, storefront=Storefront.APPSOURCE)
+    )
+    azure = make_activity(
+        lead=lead,
+        listing=make_listing(publisher=publisher, storefront=Storefront.AZURE_MARKETPLACE),
+    )
+    assert _bits("ada@x.example") == APPSOURCE | AZURE
+
+    # When staff delete the Azure Marketplace one, Then the lead is on AppSource only
+    url = reverse("admin:leads_leadactivity_delete", args=[azure.pk])
+    assert staff_client.post(url, {"post": "yes"}).status_code == 302
+    assert _bits("ada@x.example") == APPSOURCE
