@@ -146,9 +146,13 @@ def _explain(figure: Figure) -> None:
     """EXPLAIN ANALYZE of the page's slowest query (for a page over its target)."""
     from django.db import connection
 
+    # The count's estimate is itself an EXPLAIN (lead_count): show it as it ran.
+    sql = figure.slowest_sql
+    if not sql.lstrip().upper().startswith("EXPLAIN"):
+        sql = f"EXPLAIN (ANALYZE, BUFFERS) {sql}"
     with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {figure.slowest_sql}")
-        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute(sql)
+        plan = "\n".join(str(row[0]) for row in cursor.fetchall())
     print(f"\n--- {figure.name}: {figure.url}\n{figure.slowest_sql}\n{plan}")
 
 

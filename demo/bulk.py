@@ -28,7 +28,7 @@ LEAD_COLUMNS = (
     "email_normalized", "phone", "country", "company", "title", "score", "score_breakdown",
     "status", "marketing_consent", "marketing_consent_at", "is_test", "first_campaign_id",
     "latest_campaign_id", "qualified_at", "status_changed_at", "status_changed_by_id",
-    "status_reason", "last_activity_at", "created_at", "updated_at",
+    "status_reason", "last_activity_at", "created_at", "updated_at", "storefronts",
 )  # fmt: skip
 ACTIVITY_COLUMNS = (
     "lead_id", "listing_id", "campaign_id", "storefront", "action_code", "lead_source",

@@ -24,7 +24,7 @@ from demo.people import (
     company_domain,
     phone_draw,
 )
-from leads.catalog.storefronts import ListingType
+from leads.catalog.storefronts import ListingType, storefront_mask
 from leads.models import Campaign, Lead, Listing
 from leads.scoring.rules import LeadFacts, RuleSpec, score_lead
 from portal.models import Publisher
@@ -361,6 +361,7 @@ def lead_generate(context: LeadContext, rng: random.Random, lead_id: int, index:
         campaigns[0] if campaigns else None, campaigns[-1] if campaigns else None,
         life["qualified_at"], life["changed_at"], life["by"], life["reason"], last_at, first_at,
         max(last_at, life["changed_at"] or last_at),
+        storefront_mask(visit[1].storefront for visit in visits),
     )  # fmt: skip
     delivery = None
     if life["qualified_at"] and publisher.target_id:

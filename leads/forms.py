@@ -16,6 +16,7 @@ from leads.lifecycle import selectors as lead_selectors
 from leads.lifecycle.selectors import DEFAULT_SORT, LEAD_SORTS, LeadFilters
 from leads.models import Lead, LeadStatus
 from leads.referrals.forms import ReferralFilterField, ReferralStatusFilterField
+from leads.widgets import PlainSelect
 from leads.work.selectors import member_choices
 
 MAX_BULK_LEADS = 500
@@ -43,15 +44,27 @@ class LeadFilterForm(forms.Form):
         label=_("Storefront"),
         required=False,
         choices=[("", _("Any storefront")), *Storefront.choices],
+        widget=PlainSelect,
     )
     listing = forms.ModelChoiceField(
-        label=_("Listing"), required=False, queryset=None, empty_label=_("Any listing")
+        label=_("Listing"),
+        required=False,
+        queryset=None,
+        empty_label=_("Any listing"),
+        widget=PlainSelect,
     )
     campaign = forms.ModelChoiceField(
-        label=_("Campaign"), required=False, queryset=None, empty_label=_("Any campaign")
+        label=_("Campaign"),
+        required=False,
+        queryset=None,
+        empty_label=_("Any campaign"),
+        widget=PlainSelect,
     )
     status = forms.ChoiceField(
-        label=_("Status"), required=False, choices=[("", _("Any status")), *LeadStatus.choices]
+        label=_("Status"),
+        required=False,
+        choices=[("", _("Any status")), *LeadStatus.choices],
+        widget=PlainSelect,
     )
     score_min = forms.IntegerField(
         label=_("Score from"), required=False, min_value=0, max_value=100
@@ -59,7 +72,7 @@ class LeadFilterForm(forms.Form):
     score_max = forms.IntegerField(label=_("Score to"), required=False, min_value=0, max_value=100)
     referral_status = ReferralStatusFilterField()
     referral = ReferralFilterField()
-    owner = forms.ChoiceField(label=_("Owner"), required=False)
+    owner = forms.ChoiceField(label=_("Owner"), required=False, widget=PlainSelect)
     created_from = forms.DateField(
         label=_("Created from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -225,7 +238,9 @@ class BulkStatusForm(forms.Form):
 
     lead = SelectedLeadsField(label=_("Leads"))
     to_status = forms.ChoiceField(
-        label=_("Move the selected leads to"), choices=[("", _("Choose a status")), *_MOVE_TARGETS]
+        label=_("Move the selected leads to"),
+        choices=[("", _("Choose a status")), *_MOVE_TARGETS],
+        widget=PlainSelect,
     )
     reason = MoveReasonField(help_text=_("Recorded in each lead's history."))
 

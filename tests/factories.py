@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from crm.models import CrmTarget, Delivery
 from leads.catalog.storefronts import Storefront
+from leads.lifecycle.services import leads_storefronts_refresh
 from leads.models import Campaign, CampaignListing, Lead, LeadActivity, Listing, ScoringRule
 from portal.models import Membership, Publisher
 
@@ -94,7 +95,11 @@ def make_activity(*, lead=None, listing=None, **fields) -> LeadActivity:
         "lead_source": f"AppSource-INS|{listing.name}",
         "occurred_at": timezone.now(),
     }
-    return LeadActivity.objects.create(lead=lead, listing=listing, **(defaults | fields))
+    activity = LeadActivity.objects.create(lead=lead, listing=listing, **(defaults | fields))
+    # As intake does: the lead's storefront bits include this activity's.
+    leads_storefronts_refresh(lead_ids=[lead.pk])
+    lead.storefronts = Lead.objects.values_list("storefronts", flat=True).get(pk=lead.pk)
+    return activity
 
 
 def make_target(*, publisher=None, kind=CrmTarget.Kind.HTTPS, config=None, **fields) -> CrmTarget:

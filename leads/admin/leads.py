@@ -17,6 +17,7 @@ from leads.admin.common import (
 )
 from leads.consent import services as consent_services
 from leads.consent.policy import customer_text, policy_summary
+from leads.lifecycle.services import leads_storefronts_refresh
 from leads.models import (
     ConsentRecord,
     Lead,
@@ -260,6 +261,20 @@ class LeadActivityAdmin(FixedOnceAddedMixin, BigTableAdminMixin, admin.ModelAdmi
     readonly_fields = ("raw_payload_pretty", "created_at")
     # What the storefront sent is evidence: it is shown, never rewritten.
     fixed_once_added = ("lead", "storefront", "external_id", "occurred_at")
+
+    # An activity added or deleted here changes its lead's storefronts (Lead.storefronts).
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        leads_storefronts_refresh(lead_ids=[obj.lead_id])
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        leads_storefronts_refresh(lead_ids=[obj.lead_id])
+
+    def delete_queryset(self, request, queryset):
+        lead_ids = set(queryset.values_list("lead_id", flat=True))
+        super().delete_queryset(request, queryset)
+        leads_storefronts_refresh(lead_ids=lead_ids)
 
     @admin.display(description=_("raw payload"))
     def raw_payload_pretty(self, obj):

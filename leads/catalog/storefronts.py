@@ -44,3 +44,27 @@ def listing_type_is_valid(storefront: str, listing_type: str) -> bool:
 def listing_type_labels(storefront: str) -> str:
     """The listing types a storefront accepts, in words, for error messages."""
     return ", ".join(str(ListingType(t).label) for t in LISTING_TYPES_BY_STOREFRONT[storefront])
+
+
+# A lead's storefronts (`Lead.storefronts`): one bit per storefront it has an activity on.
+# The bits are stored: never renumber one, give a new storefront the next free bit.
+STOREFRONT_BITS: dict[str, int] = {
+    Storefront.APPSOURCE: 1,
+    Storefront.AZURE_MARKETPLACE: 2,
+}
+
+
+def storefront_mask(storefronts) -> int:
+    """The bits of these storefronts (unknown names add none)."""
+    mask = 0
+    for storefront in storefronts:
+        mask |= STOREFRONT_BITS.get(storefront, 0)
+    return mask
+
+
+def storefront_masks_with(storefront: str) -> list[int]:
+    """Every mask that holds this storefront's bit, for an `IN` the planner can index
+    (a bitwise AND cannot be); none for an unknown storefront."""
+    bit = STOREFRONT_BITS.get(storefront, 0)
+    every = sum(STOREFRONT_BITS.values())
+    return [mask for mask in range(1, every + 1) if mask & bit] if bit else []

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from leads.catalog.storefronts import storefront_mask
 from leads.intake.schemas import LEAD_KEYS, LeadPayload, single_line
 from leads.intake.services import contact_fold
 from leads.intake.transactions import ItemOutcome, refusal, run_atomic, unstorable
@@ -129,6 +130,7 @@ def _store(
     consolidated = lead.activities.exists()
     contact_fold(lead, details)
     lead.last_activity_at = now
+    lead.storefronts |= storefront_mask([listing.storefront])
     event, transitions = "updated", []
     if lead.status == Lead.Status.NEW:
         reason = _("Co-Sell referral, qualified by a Microsoft seller.")

@@ -40,6 +40,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from leads.catalog.storefronts import storefront_mask
 from leads.consent import services as consent_services
 from leads.consent.policy import consent_decide, consent_stated
 from leads.intake.offers import listings_for
@@ -230,6 +231,7 @@ _LEAD_UPDATE_FIELDS = [
     "first_campaign",
     "latest_campaign",
     "last_activity_at",
+    "storefronts",
     "updated_at",
 ]
 
@@ -385,6 +387,7 @@ def _apply_item(person: _Person, item: IntakeItem, listing: Listing, campaigns, 
         lead.marketing_consent_at = now
     occurred_at = min(payload.CreatedTime or now, now)
     lead.last_activity_at = max(filter(None, [lead.last_activity_at, occurred_at]))
+    lead.storefronts |= storefront_mask([listing.storefront])
     campaign = campaigns.attribute(listing, payload.CampaignCode)
     if campaign is not None and not payload.is_test:
         lead.first_campaign = lead.first_campaign or campaign

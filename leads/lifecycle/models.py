@@ -105,6 +105,12 @@ class Lead(TimestampedModel):
     status_changed_by = acting_user_key(_("status changed by"))
     status_reason = models.CharField(_("reason"), max_length=500, blank=True)
     last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
+    # The storefronts the lead has activities on, one bit each (catalog.storefronts.
+    # STOREFRONT_BITS), so that the list's storefront filter is a condition on the row.
+    # Kept by every write that adds or moves activities (docs/data-model.md).
+    storefronts = models.PositiveSmallIntegerField(
+        _("storefronts"), default=0, db_default=0, editable=False
+    )
     # Working the lead (docs/portal.md, Working leads): a member of the publisher who owns
     # it, and the next step with its due date.
     owner = models.ForeignKey(
@@ -160,6 +166,14 @@ class Lead(TimestampedModel):
                 fields=["publisher", "status", "-created_at", "-id"], name="lead_pub_status_created"
             ),
             models.Index(fields=["publisher", "-score", "-id"], name="lead_pub_score"),
+            # The storefront filter's count, with a status and a score range or not: an
+            # index-only scan (the page itself walks the sort's index, filtering the row).
+            # The storefronts lead, so that no query without that filter is drawn to it.
+            models.Index(
+                fields=["storefronts", "publisher", "origin", "status", "score"],
+                name="lead_pub_storefront_status",
+                condition=Q(merged_into__isnull=True),
+            ),
             models.Index(fields=["-created_at", "-id"], name="lead_created"),
             # Staff look a person up by email across publishers (admin search).
             models.Index(fields=["email_normalized"], name="lead_email"),

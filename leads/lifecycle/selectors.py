@@ -36,7 +36,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Concat, Lower, Trim
 
-from leads.catalog.storefronts import Storefront
+from leads.catalog.storefronts import Storefront, storefront_masks_with
 from leads.lifecycle import csv_export, search
 from leads.lifecycle.referral_sorts import (
     REFERRAL_SORT_DESCENDING,
@@ -133,11 +133,14 @@ def leads_matching(*, publisher: Publisher, filters: LeadFilters) -> QuerySet[Le
     if referral_conditions:
         referrals = Referral.objects.filter(lead=OuterRef("pk"), **referral_conditions)
         leads = leads.filter(Exists(referrals))
-    activity_conditions = Q(**_lookups(filters, ACTIVITY_LOOKUPS))
-    if activity_conditions:
+    if filters.storefront is not None:
+        # The lead's storefront bits (Lead.storefronts): a condition on the row, no EXISTS.
+        leads = leads.filter(storefronts__in=storefront_masks_with(filters.storefront))
+    activity_conditions = _lookups(filters, ACTIVITY_LOOKUPS)
+    if activity_conditions.keys() - {"storefront"}:
         # Listing, storefront and campaign belong to activities: one activity must match them all.
         leads = leads.filter(
-            Exists(LeadActivity.objects.filter(activity_conditions, lead=OuterRef("pk")))
+            Exists(LeadActivity.objects.filter(Q(**activity_conditions), lead=OuterRef("pk")))
         )
     return leads
 
@@ -411,12 +414,12 @@ def latest_activities(*, leads: list[Lead]) -> dict[int, LeadActivity]:
 def leads_for_export(*, publisher: Publisher, filters: LeadFilters, sort: LeadSort):
     """The matching leads in `sort` order as tuples of the export's columns, for streaming."""
     activities = LeadActivity.objects.filter(lead=OuterRef("pk"))
-    # "appsource azure-marketplace": one EXISTS per storefront, portable to SQLite too.
+    # "appsource azure-marketplace": read from the lead's storefront bits (Lead.storefronts).
     storefronts = Trim(
         Concat(
             *(
                 Case(
-                    When(Exists(activities.filter(storefront=value)), then=Value(f"{value} ")),
+                    When(storefronts__in=storefront_masks_with(value), then=Value(f"{value} ")),
                     default=Value(""),
                 )
                 for value in Storefront.values

@@ -15,11 +15,13 @@ from typing import Literal, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Case, Exists, OuterRef, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm import services as crm_services
-from leads.models import Enrollment, Lead, LeadTransition
+from leads.catalog.storefronts import STOREFRONT_BITS
+from leads.models import Enrollment, Lead, LeadActivity, LeadTransition
 from leads.nurture import services as nurture
 
 
@@ -90,6 +92,19 @@ def leads_write(*, leads: list[Lead], fields: list[str]) -> None:
     sql += "WHERE t.id = v.id"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def leads_storefronts_refresh(*, lead_ids: Iterable[int]) -> int:
+    """Recount `Lead.storefronts` of these leads from their activities, in one UPDATE; for
+    writes that move or remove activities (merge, its undo). Returns the leads updated."""
+    ids = list(lead_ids)
+    if not ids:
+        return 0
+    mask = Value(0)
+    for storefront, bit in STOREFRONT_BITS.items():
+        has_one = Exists(LeadActivity.objects.filter(lead=OuterRef("pk"), storefront=storefront))
+        mask = mask + Case(When(has_one, then=Value(bit)), default=Value(0))
+    return Lead.objects.filter(pk__in=ids).update(storefronts=mask)
 
 
 @transaction.atomic

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leads.referrals import transitions
 from leads.referrals.models import ReferralStatus, ReferralSubstatus
+from leads.widgets import PlainSelect
 
 # The labels of transitions.DECLINE_REASONS, as the page shows them.
 REASON_LABELS = {
@@ -110,6 +111,7 @@ class ReferralStatusFilterField(forms.ChoiceField):
             label=_("Partner Center status"),
             required=False,
             choices=[("", _("Any status")), *ReferralStatus.choices[1:]],
+            widget=PlainSelect,
             **kwargs,
         )
 
@@ -122,5 +124,6 @@ class ReferralFilterField(forms.ChoiceField):
             label=_("Sub-status"),
             required=False,
             choices=[("", _("Any sub-status")), *ReferralSubstatus.choices[1:]],
+            widget=PlainSelect,
             **kwargs,
         )

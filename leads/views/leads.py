@@ -39,6 +39,7 @@ from leads.models import LeadActivity, LeadOrigin, LeadStatus
 from leads.nurture.selectors import nurture_refusal_for_lead
 from leads.referrals import selectors as referral_selectors
 from leads.saved_views import selectors as saved_view_selectors
+from leads.views.lead_rows import lead_rows_html
 from leads.work import services as work_services
 from leads.work.forms import BulkAssignForm
 from leads.work.page import work_context
@@ -140,6 +141,7 @@ def _list_context(request, *, origin: str, bulk_form=None, assign_form=None) -> 
         "page_size": size,
         "page_sizes": PAGE_SIZES,
         "columns": shown,
+        "lead_rows": lead_rows_html(leads=page.leads, columns=shown, selected=selected),
         "headers": [{"column": c, "sort": sort_columns.get(c.sort)} for c in shown],
         "column_choices": [
             {"column": column, "is_shown": column in shown}

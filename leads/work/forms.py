@@ -3,6 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from leads.widgets import PlainSelect
 from leads.work.selectors import member_choices
 from leads.work.services import NOTE_MAX_LENGTH
 
@@ -13,7 +14,7 @@ class OwnerChoiceField(forms.TypedChoiceField):
     """One of the publisher's members, or nobody; any other user id is a form error."""
 
     def __init__(self, **kwargs):
-        super().__init__(coerce=int, empty_value=None, required=False, **kwargs)
+        super().__init__(coerce=int, empty_value=None, required=False, widget=PlainSelect, **kwargs)
 
 
 def _owner_choices(publisher, members=None) -> list:

@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leads.intake.transactions import run_atomic
+from leads.lifecycle.services import leads_storefronts_refresh
 from leads.models import Enrollment, Lead, LeadActivity, LeadMerge, LeadNote, LeadTransition
 from leads.nurture.services import enrollments_stop
 from leads.scoring.rescoring import lead_rescore
@@ -170,6 +171,7 @@ def _lead_merge(*, publisher, survivor_id: int, merged_id: int, by) -> LeadMerge
         before["owner_id"] = None
         survivor.owner_id = merged.owner_id
     survivor.save(update_fields=[*before, "updated_at"])
+    leads_storefronts_refresh(lead_ids=[survivor.pk, merged.pk])
     merged.merged_into = survivor
     merged.save(update_fields=["merged_into", "updated_at"])
     enrollments_stop(lead_ids=[merged.pk], reason=Enrollment.StopReason.MERGED)
@@ -212,6 +214,7 @@ def _lead_merge_undo(*, merge: LeadMerge, by) -> LeadMerge:
             value = datetime.fromisoformat(value)
         setattr(survivor, name, value)
     survivor.save(update_fields=[*merge.survivor_before, "updated_at"])
+    leads_storefronts_refresh(lead_ids=[merge.survivor_id, merge.merged_id])
     merged = Lead.objects.get(pk=merge.merged_id)
     merged.merged_into = None
     merged.save(update_fields=["merged_into", "updated_at"])

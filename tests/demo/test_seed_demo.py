@@ -15,6 +15,7 @@ from crm.connectors import signing
 from crm.models import CrmTarget, Delivery
 from demo import catalogue
 from leads.catalog.storefronts import CampaignKind, ListingType, Storefront
+from leads.lifecycle.services import leads_storefronts_refresh
 from leads.models import Campaign, Lead, LeadActivity, Listing
 from leads.scoring.services import DEFAULT_SCORING_RULES
 from portal.models import Membership, Publisher
@@ -116,6 +117,11 @@ def test_seed_demo_leads_have_activities_within_90_days_and_consistent_scores():
     assert co_sell.exists()
     assert set(co_sell.values_list("publisher__co_sell_enrolled", flat=True)) == {True}
     assert set(co_sell.values_list("score", flat=True)) == {0}
+    # Each lead's storefront bits are those of its activities (Lead.storefronts).
+    written = dict(leads.values_list("pk", "storefronts"))
+    leads_storefronts_refresh(lead_ids=list(written))
+    assert dict(leads.values_list("pk", "storefronts")) == written
+    assert set(written.values()) >= {1, 2}
 
 
 def test_seed_demo_delivers_qualified_leads_to_the_demo_target():
