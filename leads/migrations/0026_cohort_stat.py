@@ -12,7 +12,6 @@ from django.db import migrations, models
 
 from leads.reporting import cohort
 
-
 # Each trigger writes the lead's publisher and creation time: the cohort day it changed.
 FORWARD = (
     "ALTER TABLE leads_leadcohortstat ADD COLUMN IF NOT EXISTS touch_seconds "
