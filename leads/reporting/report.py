@@ -13,14 +13,15 @@ its storefront and action code, as on the dashboard). The *first touch* is the f
 status change made by a person (a `LeadTransition` with a `changed_by`): intake's own
 qualification is not one. The median time to it is over the leads touched so far.
 
-On PostgreSQL the figures come from the cohort rollup (leads.reporting.cohort): one query
-sums the stored rows of the period's days and counts live (with the rollup's own SQL) the
-days the rollup has yet to recompute, a second takes the exact medians per group and
-overall (`percentile_cont(0.5)` over the stored seconds to the first touch), and a third
-reads the listings' names (per listing only): tens of milliseconds at a
-million leads, whatever the period. `report_live` counts every lead of the period, as the
-page did before the rollup: SQLite uses it, and the tests compare both. Day bounds are in
-the current time zone (settings.TIME_ZONE: the rollup's days).
+On PostgreSQL the figures come from the cohort rollup (leads.reporting.cohort): one
+statement sums the stored rows of the period's days, counts live (with the rollup's own
+SQL) the days the rollup has yet to recompute, and takes the exact medians per group and
+overall (`percentile_cont(0.5)` over the stored seconds to the first touch), with JIT
+off for it (`SET LOCAL`, a second query); a third reads the listings' names (per listing
+only). Its cost follows the stored rows (days × groups), not the leads. `report_live`
+counts every lead of the period, as the page did before the rollup: SQLite uses it, and
+the tests compare both. Day bounds are in the current time zone (settings.TIME_ZONE: the
+rollup's days).
 """
 
 import statistics
@@ -28,7 +29,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import (
     Aggregate,
     Count,
@@ -54,6 +55,7 @@ GROUPINGS = (BY_LISTING, BY_SOURCE)
 
 REACHED_QUALIFIED = (LeadStatus.QUALIFIED, LeadStatus.ACCEPTED, LeadStatus.WON, LeadStatus.LOST)
 REACHED_ACCEPTED = (LeadStatus.ACCEPTED, LeadStatus.WON, LeadStatus.LOST)
+FIGURES = ("leads", "qualified", "accepted", "won")
 
 
 class Median(Aggregate):
@@ -196,39 +198,48 @@ def _rolled_up(
     *, publisher, since: date, until: date, by: str
 ) -> tuple[list[dict], dict, float | None]:
     """Rows of (key fields…, figures), medians per key and the overall median, from the
-    cohort rollup and the days it has yet to recompute counted live (two queries)."""
+    cohort rollup and the days it has yet to recompute counted live (one statement)."""
     fields = ("listing_id",) if by == BY_LISTING else ("storefront", "action_code")
     keys = ", ".join(fields)
     ctes, params = cohort_rollup.pending_ctes(publisher_id=publisher.pk, since=since, until=until)
     parts = (
         # Only constants and the rollup's SQL are formatted in; the values are parameters.
-        f"WITH {ctes}, parts AS (SELECT {cohort_rollup.COLUMNS} FROM leads_leadcohortstat "  # noqa: S608
-        "WHERE publisher_id = %(publisher)s AND day >= %(since)s AND day <= %(until)s "
+        f"WITH {ctes}, parts AS MATERIALIZED (SELECT {cohort_rollup.COLUMNS} "  # noqa: S608
+        "FROM leads_leadcohortstat WHERE publisher_id = %(publisher)s "
+        "AND day >= %(since)s AND day <= %(until)s "
         "AND day NOT IN (SELECT day FROM pending) "
-        f"UNION ALL SELECT {cohort_rollup.COLUMNS} FROM live) "
+        f"UNION ALL SELECT {cohort_rollup.COLUMNS} FROM live), "
     )
-    figures = ", ".join(
-        f"sum({name})::bigint" for name in ("leads", "qualified", "accepted", "won")
+    figures = ", ".join(f"sum({name})::bigint AS {name}" for name in FIGURES)
+    nulls = ", ".join("NULL::bigint" for _name in FIGURES)
+    # One statement: the sums per key, then the medians per key and overall.
+    report = (
+        f"sums AS (SELECT {keys}, {figures} FROM parts GROUP BY {keys} HAVING sum(leads) > 0), "  # noqa: S608
+        f"medians AS (SELECT {keys}, GROUPING({keys}) AS whole, "
+        "percentile_cont(0.5) WITHIN GROUP (ORDER BY s) AS median "
+        f"FROM parts, unnest(touch_seconds) s GROUP BY GROUPING SETS (({keys}), ())) "
+        f"SELECT 'sum', {keys}, {', '.join(FIGURES)}, NULL::double precision FROM sums "
+        f"UNION ALL SELECT CASE WHEN whole = 0 THEN 'median' ELSE 'total' END, {keys}, "
+        f"{nulls}, median FROM medians"
     )
-    counts = f"SELECT {keys}, {figures} FROM parts GROUP BY {keys} HAVING sum(leads) > 0"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(parts + counts, params)
-        grouped = [
-            dict(zip((*fields, "leads", "qualified", "accepted", "won"), row, strict=True))
-            for row in cursor.fetchall()
-        ]
-        cursor.execute(
-            parts + f"SELECT {keys}, GROUPING({keys}), "  # noqa: S608
-            "percentile_cont(0.5) WITHIN GROUP (ORDER BY s) "
-            f"FROM parts, unnest(touch_seconds) s GROUP BY GROUPING SETS (({keys}), ())",
-            params,
-        )
-        medians, overall = {}, None
-        for *key, total, median in cursor.fetchall():
-            if total:
-                overall = median
+    grouped, medians, overall = [], {}, None
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        # The live part's estimate (a day of leads per pending day) would cross
+        # jit_above_cost and spend ~100 ms compiling a query that reads ~1,000 rows.
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(parts + report, params)
+        for kind, *values in cursor.fetchall():
+            key, numbers, median = (
+                tuple(values[: len(fields)]),
+                values[len(fields) : -1],
+                values[-1],
+            )
+            if kind == "sum":
+                grouped.append(dict(zip((*fields, *FIGURES), (*key, *numbers), strict=True)))
+            elif kind == "median":
+                medians[key] = median
             else:
-                medians[tuple(key)] = median
+                overall = median
     renamed = ("report_listing",) if by == BY_LISTING else ("report_storefront", "report_action")
     rows = [
         {**{new: row.pop(old) for old, new in zip(fields, renamed, strict=True)}, **row}
@@ -239,7 +250,7 @@ def _rolled_up(
 
 def report_for_publisher(*, publisher, since: date, until: date, by: str) -> Report:
     """The period's figures per listing or per source, and the total: from the cohort
-    rollup on PostgreSQL (three queries, whatever the number of leads, days or listings),
+    rollup on PostgreSQL (at most three queries, whatever the number of leads, days or listings),
     else counted live."""
     if connection.vendor != "postgresql":
         return report_live(publisher=publisher, since=since, until=until, by=by)
