@@ -156,6 +156,7 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("day", models.DateField(verbose_name="day")),
+                ("hour", models.PositiveSmallIntegerField(default=0, verbose_name="hour")),
                 (
                     "listing_id",
                     models.BigIntegerField(blank=True, null=True, verbose_name="listing"),

@@ -28,11 +28,11 @@ class LeadRollupState(models.Model):
 
 
 class LeadCohortStat(models.Model):
-    """The Reports page's figures of one cohort day (leads created that day, in
+    """The Reports page's figures of one cohort hour (leads created that day and hour, in
     settings.TIME_ZONE) and group: the publisher's marketplace leads, test leads left out,
     by the listing, storefront and action code of their first activity.
 
-    Written only by `leads.reporting.cohort`, which recomputes whole days. On PostgreSQL
+    Written only by `leads.reporting.cohort`, which recomputes whole hours. On PostgreSQL
     the table also has `touch_seconds` (not a field, like `Lead.search_text`): the seconds
     from each touched lead's creation to its first touch, for the exact median.
     """
@@ -44,6 +44,8 @@ class LeadCohortStat(models.Model):
         verbose_name=_("publisher"),
     )
     day = models.DateField(_("day"))
+    # The hour of the day the leads were created (local): a change recounts one hour's leads.
+    hour = models.PositiveSmallIntegerField(_("hour"), default=0)
     # The first activity's listing id, as found (no key: the rows follow the activities).
     listing_id = models.BigIntegerField(_("listing"), null=True, blank=True)
     storefront = models.CharField(_("storefront"), max_length=20, blank=True)
@@ -66,8 +68,8 @@ class LeadCohortDirty(models.Model):
     """A lead whose cohort figures changed since the last rollup: database triggers
     (PostgreSQL, migration 0026) write one row per change of a lead's status, qualification,
     origin or test flag, of its first activity or of its first touch, and per lead deleted.
-    The rollup recomputes those cohort days and deletes the rows; the Reports page counts
-    the days still listed live."""
+    The rollup recomputes those cohort hours and deletes the rows; the Reports page counts
+    the recent hours still listed live."""
 
     publisher_id = models.BigIntegerField(_("publisher"))
     created_at = models.DateTimeField(_("lead created"))

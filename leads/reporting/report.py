@@ -15,7 +15,7 @@ qualification is not one. The median time to it is over the leads touched so far
 
 On PostgreSQL the figures come from the cohort rollup (leads.reporting.cohort): one
 statement sums the stored rows of the period's days, counts live (with the rollup's own
-SQL) the days the rollup has yet to recompute, and takes the exact medians per group and
+SQL) the recent hours the rollup has yet to recompute, and takes the exact medians per group and
 overall (`percentile_cont(0.5)` over the stored seconds to the first touch), with JIT
 off for it (`SET LOCAL`, a second query); a third reads the listings' names (per listing
 only). Its cost follows the stored rows (days × groups), not the leads. `report_live`
@@ -198,7 +198,7 @@ def _rolled_up(
     *, publisher, since: date, until: date, by: str
 ) -> tuple[list[dict], dict, float | None]:
     """Rows of (key fields…, figures), medians per key and the overall median, from the
-    cohort rollup and the days it has yet to recompute counted live (one statement)."""
+    cohort rollup and the recent hours it has yet to recompute counted live (one statement)."""
     fields = ("listing_id",) if by == BY_LISTING else ("storefront", "action_code")
     keys = ", ".join(fields)
     ctes, params = cohort_rollup.pending_ctes(publisher_id=publisher.pk, since=since, until=until)
@@ -207,7 +207,7 @@ def _rolled_up(
         f"WITH {ctes}, parts AS MATERIALIZED (SELECT {cohort_rollup.COLUMNS} "  # noqa: S608
         "FROM leads_leadcohortstat WHERE publisher_id = %(publisher)s "
         "AND day >= %(since)s AND day <= %(until)s "
-        "AND day NOT IN (SELECT day FROM pending) "
+        "AND (day, hour) NOT IN (SELECT day, hour FROM pending) "
         f"UNION ALL SELECT {cohort_rollup.COLUMNS} FROM live), "
     )
     figures = ", ".join(f"sum({name})::bigint AS {name}" for name in FIGURES)
