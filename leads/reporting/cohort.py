@@ -37,9 +37,9 @@ logger = logging.getLogger(__name__)
 # Serializes concurrent cohort rollups (beat overlap, a backfill).
 ADVISORY_LOCK_KEY = 0x4C50434F  # "LPCO"
 
-# The hours the page counts live when listed: the leads of the last two days (new leads,
-# their first activities and touches). Older listed hours are read as stored, at most one
-# beat run behind, unless the rollup is late (then every listed hour is counted live).
+# The hours the page counts live when listed: those of the local days since 48 hours ago
+# (new leads, their first activities and touches). Older listed hours are read as stored,
+# at most one beat run behind, unless the rollup is late (then every one is counted live).
 LIVE_HOURS = 48
 STALE_AFTER = "12 minutes"  # as the dashboard's (leads.reporting.selectors)
 
@@ -48,7 +48,7 @@ ACCEPTED = (LeadStatus.ACCEPTED, LeadStatus.WON, LeadStatus.LOST)
 
 COLUMNS = "listing_id, storefront, action_code, leads, qualified, accepted, won, touch_seconds"
 
-# The cohort's leads, one row per (publisher, day, first activity's keys), for the leads
+# The cohort's leads, one row per (publisher, day, hour, first activity's keys), for those
 # that `{where}` keeps (`l` is the lead). The first activity and the first touch are
 # found through `activity_lead_occurred` and `transition_lead_created`, one probe each.
 _GROUPED = """
@@ -113,8 +113,7 @@ def _params(**extra) -> dict:
 # The publisher's cohort hours of the period still listed to recompute (`listed`), and
 # those counted live (`pending`): the hours of the last LIVE_HOURS, the hours never rolled
 # up (no stored row), or all of them when the beat rollup is late (more than STALE_AFTER
-# behind) or never ran. `live` is their cohort rows
-# counted now, with the rollup's own query.
+# behind) or never ran. `live` is their cohort rows counted now, with the rollup's query.
 _PENDING = """
 listed AS (
     SELECT DISTINCT (created_at AT TIME ZONE %(tz)s)::date AS day,
