@@ -32,7 +32,7 @@ from leads.referrals.models import (
     ReferralSubstatus,
     ReferralSyncState,
 )
-from leads.reporting.models import LeadRollupState
+from leads.reporting.models import LeadCohortDirty, LeadCohortStat, LeadRollupState
 from leads.saved_views.models import SavedView
 from leads.scoring.models import RescoreRun, ScoringRule
 from leads.sending.models import SendingIdentity
@@ -51,6 +51,8 @@ __all__ = [
     "Enrollment",
     "Lead",
     "LeadActivity",
+    "LeadCohortDirty",
+    "LeadCohortStat",
     "LeadDailyStat",
     "LeadMerge",
     "LeadNote",

@@ -360,6 +360,8 @@ NOT_PERSONAL: dict[str, dict[str, str]] = {
     "leads.NotificationEmail": {"error": "SMTP error of a member's email, not the lead's"},
     "leads.LeadDailyStat": {},
     "leads.LeadRollupState": {},
+    "leads.LeadCohortStat": {},
+    "leads.LeadCohortDirty": {},
     "leads.SavedView": {
         "name": "the member's label for a view of the list",
         "filters": "codes and ids of the list's filters; the search text is `search`",

@@ -32,6 +32,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from leads.models import Lead, LeadActivity, LeadDailyStat, LeadRollupState, LeadTransition
+from leads.reporting import cohort
 from portal.models import Publisher
 
 logger = logging.getLogger(__name__)
@@ -148,19 +149,23 @@ def rollup_days(*, publisher_ids: Iterable[int] | None = None, days: Iterable[da
 
 
 def rollup_recent() -> int:
-    """Recompute today and yesterday, and the funnel: what the beat task runs."""
+    """Recompute today and yesterday, the Reports page's changed cohort days
+    (leads.reporting.cohort), and the funnel: what the beat task runs."""
     today = timezone.localdate()
     rows = rollup_days(days=[today - timedelta(days=1), today])
+    cohort.cohort_rollup_dirty()
     status_counts_refresh()
     return rows
 
 
 def rollup_backfill(*, days: int, publisher_ids: Iterable[int] | None = None) -> int:
-    """Recompute the last `days` days, today included, and the funnel."""
+    """Recompute the last `days` days, today included, every cohort day of the Reports
+    page, and the funnel."""
     today = timezone.localdate()
     rows = rollup_days(
         publisher_ids=publisher_ids, days=[today - timedelta(days=n) for n in range(days)]
     )
+    cohort.cohort_rollup_all(publisher_ids=publisher_ids)
     status_counts_refresh(publisher_ids=publisher_ids)
     return rows
 
@@ -175,9 +180,11 @@ def _history_days() -> int:
 
 
 def rollup_history() -> int:
-    """Recompute every day from the first lead's to today, and the funnel: what `migrate`
-    and `seed_demo` run. Idempotent, like every rollup."""
+    """Recompute every day from the first lead's to today, every cohort day of the
+    Reports page, and the funnel: what `seed_demo` runs (and `migrate`, but for the cohorts,
+    which migration 0026 filled). Idempotent, like every rollup."""
     rows = _history_days()
+    cohort.cohort_rollup_all()
     status_counts_refresh()
     return rows
 

@@ -196,6 +196,19 @@ def test_seed_demo_leaves_the_dashboards_rollup_complete():
     assert days <= stat_days and len(stat_days) > 2
 
 
+@pytest.mark.no_sqlite
+def test_seed_demo_leaves_the_reports_cohort_rollup_complete():
+    """Every cohort day is rolled up and none is left to recompute: the Reports page reads
+    the rollup alone, with the live figures."""
+    from leads.models import LeadCohortDirty, LeadCohortStat
+
+    _seed("--leads", "40", "--quiet")
+
+    marketplace = Lead.objects.filter(origin="marketplace", is_test=False)
+    assert not LeadCohortDirty.objects.exists()
+    assert sum(LeadCohortStat.objects.values_list("leads", flat=True)) == marketplace.count() > 0
+
+
 def test_seed_demo_creates_the_field_seller_target_on_the_demo_receiver(client):
     """Issue 15: with no field-seller target, every CRM-target page in admin warned."""
     _seed("--leads", "20", "--quiet")

@@ -7,7 +7,10 @@ from portal.models import Publisher
 
 
 class Command(BaseCommand):
-    help = "Recompute the daily lead figures (LeadDailyStat) of the last N days."
+    help = (
+        "Recompute the daily lead figures (LeadDailyStat) of the last N days, and every "
+        "cohort day of the Reports page (LeadCohortStat)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--days", type=int, default=90, help="How many days, today included.")
