@@ -24,8 +24,10 @@ from portal.tenancy.model_fields import (
 
 # The Co-Sell list sorts a referral without a close date or a deal value as this far end of
 # the sort's direction, so that it comes last either way (leads.lifecycle.referral_sorts).
+# The deal value's ends are whole numbers: SQLite compares decimals as doubles, and a
+# 16-digit end (…99.99) did not come back from a page's cursor as the same double.
 CLOSE_DATE_LOWEST, CLOSE_DATE_HIGHEST = date.min, date.max
-DEAL_VALUE_LOWEST, DEAL_VALUE_HIGHEST = Decimal("-99999999999999.99"), Decimal("99999999999999.99")
+DEAL_VALUE_LOWEST, DEAL_VALUE_HIGHEST = Decimal("-99999999999999"), Decimal("99999999999999")
 
 
 def sort_index(name: str, field: str, missing) -> models.Index:
