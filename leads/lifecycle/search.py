@@ -8,8 +8,9 @@ the email's domain and the listing's name (issue 15, the list).
   "@" asks for the domain only in spirit: it is stripped and searched like any word. On
   PostgreSQL the text is the stored generated column `search_text`, computed by
   `lp_lead_search_text(...)` (migrations leads/0021 and 0023), and `LIKE '%word%'` on it
-  is a lookup in the GIN trigram index `lead_search_text_trgm`, whose recheck reads the
-  stored text instead of unaccenting every candidate again. Or the term
+  is a lookup in the GIN index `lead_pub_search_trgm` (leads/0029: the publisher, then
+  the text's trigrams, through btree_gin), which finds only this publisher's candidates,
+  and whose recheck reads the stored text instead of unaccenting every candidate again. Or the term
   names a listing of the publisher (matched in Python on its few listings, one query).
 - A shorter term (one or two characters; trigrams need three) is a prefix match on the
   first name, last name or company, as before, served by the `text_pattern_ops` indexes.

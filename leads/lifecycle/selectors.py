@@ -23,6 +23,7 @@ from uuid import UUID
 
 from django.db import connection
 from django.db.models import (
+    BigIntegerField,
     Case,
     Exists,
     F,
@@ -34,7 +35,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Concat, Lower, Trim
+from django.db.models.functions import Cast, Coalesce, Concat, Lower, Trim
 
 from leads.catalog.storefronts import Storefront, storefront_masks_with
 from leads.lifecycle import csv_export, search
@@ -115,8 +116,12 @@ def _lookups(filters: LeadFilters, lookups: tuple[tuple[str, str], ...]) -> dict
 def leads_matching(*, publisher: Publisher, filters: LeadFilters) -> QuerySet[Lead]:
     """The publisher's leads that match the filters, in no particular order."""
     # A lead merged into another is hidden: its survivor shows both histories.
+    # The publisher as a bigint, the column's type: btree_gin's operators (the search's
+    # `lead_pub_search_trgm`, leads/0029) have no cross-type `bigint = integer`.
     leads = Lead.objects.filter(
-        publisher=publisher, merged_into__isnull=True, **_lookups(filters, LEAD_LOOKUPS)
+        publisher_id=Cast(Value(publisher.pk), BigIntegerField()),
+        merged_into__isnull=True,
+        **_lookups(filters, LEAD_LOOKUPS),
     )
     if filters.owner_id is not None:
         leads = leads.filter(owner_id=filters.owner_id)
