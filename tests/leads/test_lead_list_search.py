@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from leads.lifecycle import search
 from leads.lifecycle import selectors as lead_selectors
@@ -253,6 +254,23 @@ def test_a_search_counts_exactly_to_a_lower_limit(people, owner_client, monkeypa
         assert searched.is_estimate and searched.value >= 3
     else:
         assert searched == LeadCount(4)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the planner's estimate")
+def test_a_search_expected_on_many_leads_shows_the_estimate_without_counting(
+    people, owner_client, monkeypatch
+):
+    # Given a search the planner expects on more leads than the trusted estimate
+    monkeypatch.setattr(lead_selectors, "SEARCH_ESTIMATE_TRUSTED", 1)
+
+    # When the owner searches
+    with CaptureQueriesContext(connection) as queries:
+        total = owner_client.get(LEADS, {"q": "lopez"}).context["total"]
+
+    # Then the total is the planner's estimate, and no COUNT ran
+    assert total.is_estimate and total.value >= 1
+    assert not [q for q in queries.captured_queries if q["sql"].startswith("SELECT COUNT(")]
+    assert any(q["sql"].startswith("EXPLAIN") for q in queries.captured_queries)
 
 
 @pytest.mark.sqlite
