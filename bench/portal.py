@@ -301,6 +301,12 @@ def _measure_all(
         # Campaign goals: the dashboard and these pages read one cached funnel per campaign.
         ("Campaigns list", ["/campaigns/"]),
         (f"Campaign page ({attributed:,} attributed activities)", [f"/campaigns/{campaign}/"]),
+        # The other lists (issue 17: every list under 100 ms): Co-Sell and the outbox.
+        ("Co-Sell referrals, newest", ["/referrals/"]),
+        ("Co-Sell referrals, by close date", ["/referrals/?sort=close_date"]),
+        ("Co-Sell referrals, by deal value", ["/referrals/?sort=-deal_value"]),
+        ("Deliveries, all", ["/crm/deliveries/"]),
+        ("Deliveries, failed", ["/crm/deliveries/?status=failed"]),
         ("Reports, 90 days, per listing", ["/reports/?period=90&by=listing"]),
         ("Reports, 90 days, per source", ["/reports/?period=90&by=source"]),
     ]

@@ -20,6 +20,11 @@ DELIVERY_PAGE_SIZE = 50
 DAILY_CAP_WARNING_RATIO = 0.8
 
 
+def targets_named(*, publisher) -> QuerySet[CrmTarget]:
+    """The publisher's targets by name, nothing counted (the deliveries filter's choices)."""
+    return CrmTarget.objects.filter(publisher=publisher).order_by("name", "pk")
+
+
 def targets_for_publisher(*, publisher) -> QuerySet[CrmTarget]:
     """The publisher's targets, each with its deliveries of the last 24 hours."""
     since = timezone.now() - timedelta(hours=24)

@@ -307,7 +307,8 @@ def target_finish_rotation(request: HttpRequest, target_id: int) -> HttpResponse
 @publisher_required
 def delivery_list(request: HttpRequest) -> HttpResponse:
     """The publisher's deliveries across its targets; ?lead=<uuid> narrows to one lead."""
-    publisher_targets = selectors.targets_for_publisher(publisher=request.publisher)
+    # The filter's choices only: counting each target's deliveries read the whole outbox.
+    publisher_targets = selectors.targets_named(publisher=request.publisher)
     filter_form = DeliveryFilterForm(
         request.GET or None, targets=publisher_targets, auto_id="filter_%s"
     )

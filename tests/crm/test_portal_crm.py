@@ -1,6 +1,8 @@
 """The portal's CRM target pages: list, create, edit and secrets."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -332,3 +334,21 @@ def test_a_kind_that_cannot_delete_offers_no_erasure_mode_and_says_why(owner_cli
 
     assert 'name="erasure_mode"' not in page
     assert note in page
+
+
+def test_the_deliveries_list_never_counts_the_outbox(owner_client, publisher):
+    # Given a target with deliveries
+    target = make_target(publisher=publisher)
+    for n in range(3):
+        make_delivery(target=target, lead=make_lead(publisher=publisher, email=f"d{n}@x.example"))
+
+    # When the owner opens the deliveries list
+    with CaptureQueriesContext(connection) as queries:
+        response = owner_client.get(reverse("crm-deliveries"))
+
+    # Then the rows are shown, and no query aggregates the deliveries (the filter's target
+    # choices once counted each target's deliveries: a scan of the whole outbox)
+    assert response.status_code == 200
+    assert len(response.context["page"].rows) == 3
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert [q for q in sql if "COUNT(" in q and "crm_delivery" in q] == []
