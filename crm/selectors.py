@@ -28,10 +28,8 @@ def targets_named(*, publisher) -> QuerySet[CrmTarget]:
 def targets_for_publisher(*, publisher) -> QuerySet[CrmTarget]:
     """The publisher's targets, each with its deliveries of the last 24 hours."""
     since = timezone.now() - timedelta(hours=24)
-    return (
-        CrmTarget.objects.filter(publisher=publisher)
-        .annotate(sent_last_24h=Count("deliveries", filter=Q(deliveries__delivered_at__gte=since)))
-        .order_by("name", "pk")
+    return targets_named(publisher=publisher).annotate(
+        sent_last_24h=Count("deliveries", filter=Q(deliveries__delivered_at__gte=since))
     )
 
 

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from portal import observability_config
 from portal.auth_config import sso_settings
 from portal.mail_config import anymail_settings, default_mailer, sending_identity_settings
+from portal.retention_config import retention_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
@@ -401,15 +402,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": env.float("PARTNER_CENTER_SYNC_SECONDS", default=300.0),
     },
 }
-# --- Retention (privacy.retention, docs/operations.md) --------------------------------------
-# The daily run's hour (TIME_ZONE), leads per batch (one transaction each), a run's lease
-# between batches, and one task's time before it queues the next stretch.
-RETENTION_HOUR = env.int("RETENTION_HOUR", default=3)
-if not 0 <= RETENTION_HOUR <= 23:
-    raise ImproperlyConfigured("RETENTION_HOUR must be an hour from 0 to 23.")
-RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=500)
-RETENTION_LEASE_SECONDS = env.int("RETENTION_LEASE_SECONDS", default=300)
-RETENTION_TASK_BUDGET_SECONDS = env.int("RETENTION_TASK_BUDGET_SECONDS", default=180)
+# --- Retention (privacy.retention, docs/operations.md; portal.retention_config) -------------
+RETENTION_HOUR, RETENTION_BATCH_SIZE, RETENTION_LEASE_SECONDS, RETENTION_TASK_BUDGET_SECONDS = (
+    retention_settings(env)
+)
 CELERY_BEAT_SCHEDULE["privacy-retention"] = {
     "task": "privacy.retention_run",
     "schedule": crontab(hour=RETENTION_HOUR, minute=0),
