@@ -331,7 +331,9 @@ class Cluster:
         ]
         result.sweeps_sent = len(sent)
         result.beat_seconds = (sent[-1] - sent[0]).total_seconds() if sent else 0.0
-        result.sweeps_allowed = int(result.beat_seconds / SWEEP_SECONDS) + 1
+        # Rounded, not floored: one beat's ticks land a few ms early or late (17 sweeps
+        # 1 s apart logged over 15.98 s); a second beat would double the count.
+        result.sweeps_allowed = round(result.beat_seconds / SWEEP_SECONDS) + 1
         received = set()
         for name in WORKERS:
             log = self.log(f"worker-{name}")
