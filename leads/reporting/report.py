@@ -259,15 +259,8 @@ def report_for_publisher(*, publisher, since: date, until: date, by: str) -> Rep
     if connection.vendor != "postgresql":
         return report_live(publisher=publisher, since=since, until=until, by=by)
     grouped, medians, overall = _rolled_up(publisher=publisher, since=since, until=until, by=by)
-    return _assemble(
-        publisher=publisher,
-        since=since,
-        until=until,
-        by=by,
-        grouped=grouped,
-        medians=medians,
-        overall=overall,
-    )
+    period = {"publisher": publisher, "since": since, "until": until, "by": by}
+    return _assemble(**period, grouped=grouped, medians=medians, overall=overall)
 
 
 def report_live(*, publisher, since: date, until: date, by: str) -> Report:
@@ -286,15 +279,8 @@ def report_live(*, publisher, since: date, until: date, by: str) -> Report:
         medians = {tuple(row[f] for f in fields): row["median"] for row in grouped}
     else:
         medians, overall = _python_medians(cohort, fields)
-    return _assemble(
-        publisher=publisher,
-        since=since,
-        until=until,
-        by=by,
-        grouped=grouped,
-        medians=medians,
-        overall=overall,
-    )
+    period = {"publisher": publisher, "since": since, "until": until, "by": by}
+    return _assemble(**period, grouped=grouped, medians=medians, overall=overall)
 
 
 def _assemble(
