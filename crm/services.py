@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from crm import erasure, leases, pacing, ratelimit, records, selectors, sending, test_leads
 from crm.connectors import Result
+from crm.coverage import targets_covering_cached
 from crm.models import CrmTarget, Delivery
 from portal.leases import stopping
 
@@ -71,7 +72,7 @@ def deliveries_create(*, events: list[tuple], field_seller: bool = True) -> list
     if not events:
         return []
     now = timezone.now()
-    targets = selectors.targets_covering(publisher_ids={lead.publisher_id for lead, _, _ in events})
+    targets = targets_covering_cached(publisher_ids={lead.publisher_id for lead, _, _ in events})
     rows = [
         Delivery(lead=lead, target_id=target.target_id, event=EVENTS[event], next_attempt_at=now)
         for lead, event, listing_id in events

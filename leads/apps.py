@@ -11,6 +11,7 @@ class LeadsConfig(AppConfig):
         from anymail.signals import tracking
 
         from leads import checks  # noqa: F401  (registers the system checks)
+        from leads.intake.reference import intake_models_watch
         from leads.nurture.events import esp_event_receive
         from leads.reporting.rollup import rollup_after_migrate
 
@@ -18,3 +19,5 @@ class LeadsConfig(AppConfig):
         tracking.connect(esp_event_receive, dispatch_uid="leads.nurture.events")
         # `migrate` leaves the dashboard's daily figures complete (leads.reporting.rollup).
         post_migrate.connect(rollup_after_migrate, sender=self, dispatch_uid="leads.rollup")
+        # Intake's per-process cache of keys, listings, rules and campaigns hears of changes.
+        intake_models_watch()

@@ -48,8 +48,12 @@ def _english(settings):
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Cached figures (dashboard funnel, delivery health) never leak between tests or runs."""
+    """Cached figures (dashboard funnel, delivery health) and intake's per-process reference
+    data never leak between tests or runs (a rolled-back test sends no signal)."""
     from django.core.cache import cache
 
+    from leads.intake import reference
+
     cache.clear()
+    reference.reset()
     yield

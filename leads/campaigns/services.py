@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from leads.intake import reference
 from leads.models import Campaign, CampaignListing, Listing
 from portal.models import Publisher
 
@@ -113,4 +114,5 @@ def campaign_set_listings(*, campaign: Campaign, listings: Iterable[Listing]) ->
         CampaignListing(campaign=campaign, listing=listing, storefront=campaign.storefront)
         for listing in listings
     )
+    reference.bump("campaigns")  # bulk_create sends no post_save
     return campaign

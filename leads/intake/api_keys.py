@@ -1,7 +1,9 @@
 """Machine credentials: storefront keys, Microsoft-seller keys and publisher API tokens.
 
 A key is 32 random bytes behind a readable prefix. Only its SHA-256 is stored: the key
-has full entropy, so a fast hash is enough and a lookup is one indexed equality.
+has full entropy, so a fast hash is enough and a lookup is one indexed equality. A live
+storefront or seller key is cached per process (`leads.intake.reference`): its revocation
+is seen by the next request.
 
 Failed authentications are counted per client address (`portal.throttling`, a window of
 API_AUTH_WINDOW_MINUTES in the cache). At API_AUTH_FAILURE_LIMIT, every call from that
@@ -16,6 +18,7 @@ import secrets
 from django.conf import settings
 from django.utils import timezone
 
+from leads.intake import reference
 from leads.models import ApiKey, PublisherApiToken
 from portal import throttling
 from portal.models import Publisher
@@ -86,9 +89,7 @@ def api_key_authenticate(
     auth_throttle_check(client_address=client_address)
     api_key = None
     if key.startswith(PREFIXES[kind]):
-        api_key = ApiKey.objects.filter(
-            key_hash=key_hash(key), kind=kind, revoked_at__isnull=True
-        ).first()
+        api_key = reference.api_key_live(hashed=key_hash(key), kind=kind)
     if api_key is None:
         auth_failure_record(client_address=client_address, kind=kind)
         return None

@@ -1,12 +1,9 @@
 """Which listing a storefront lead names (by offer id or name), and whether it takes leads."""
 
-from collections import defaultdict
-
-from django.db.models import Q
-from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
 from leads.catalog.storefronts import Storefront
+from leads.intake import reference
 from leads.intake.schemas import LeadPayload, parse_lead_source
 from leads.intake.transactions import refusal
 from leads.models import Listing
@@ -30,17 +27,7 @@ def listings_for(*, storefront: str, payloads: list[LeadPayload]) -> list:
     references = [_offer_reference(payload) for payload in payloads]
     ids = {value.lower() for kind, value, _ in references if kind == "id"}
     names = {value.lower() for kind, value, _ in references if kind == "name"}
-    by_id: dict[str, Listing] = {}
-    by_name: dict[str, list[Listing]] = defaultdict(list)
-    if ids or names:
-        candidates = (
-            Listing.objects.filter(storefront=storefront)
-            .annotate(offer_lower=Lower("offer_id"), name_lower=Lower("name"))
-            .filter(Q(offer_lower__in=ids) | Q(name_lower__in=names))
-        )
-        for listing in candidates.select_related("publisher"):
-            by_id[listing.offer_id.lower()] = listing
-            by_name[listing.name.lower()].append(listing)
+    by_id, by_name = reference.listings_named(storefront=storefront, ids=ids, names=names)
 
     storefront_label = Storefront(storefront).label
     results = []

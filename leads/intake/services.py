@@ -36,18 +36,18 @@ from datetime import datetime
 
 from django.db import DataError, IntegrityError
 from django.db.models import Q
-from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leads.catalog.storefronts import storefront_mask
 from leads.consent import services as consent_services
 from leads.consent.policy import consent_decide, consent_stated
+from leads.intake import reference
 from leads.intake.offers import listings_for
 from leads.intake.schemas import LeadPayload, UserDetails, parse_lead_source
 from leads.intake.transactions import ItemOutcome, run_atomic, unstorable
 from leads.lifecycle.services import LeadEvent, lead_move, leads_changes_record, leads_write
-from leads.models import Campaign, CampaignListing, Lead, LeadActivity, Listing, ScoringRule
+from leads.models import Campaign, Lead, LeadActivity, Listing
 from leads.nurture import services as nurture
 from leads.scoring.rules import (
     SCORED_FIELDS,
@@ -319,10 +319,7 @@ def _load_facts(people: dict[tuple[int, str], _Person]) -> None:
 
 
 def _rules_by_publisher(publisher_ids: set[int]) -> dict[int, list[RuleSpec]]:
-    rules: dict[int, list[RuleSpec]] = {publisher_id: [] for publisher_id in publisher_ids}
-    for rule in ScoringRule.objects.filter(publisher_id__in=publisher_ids, is_active=True):
-        rules[rule.publisher_id].append(RuleSpec.from_rule(rule))
-    return rules
+    return reference.rules_by_publisher(publisher_ids=publisher_ids)
 
 
 class _Campaigns:
@@ -340,31 +337,15 @@ class _Campaigns:
 
 
 def _campaigns_for(entries, now: datetime) -> _Campaigns:
-    publisher_ids = {listing.publisher_id for _, _, listing in entries}
     codes = {
-        item.payload.CampaignCode.lower() for _, item, _ in entries if item.payload.CampaignCode
+        (listing.publisher_id, item.payload.CampaignCode.lower())
+        for _, item, listing in entries
+        if item.payload.CampaignCode
     }
-    by_code = {}
-    if codes:
-        matching = Campaign.objects.annotate(code_lower=Lower("code")).filter(
-            publisher_id__in=publisher_ids, code_lower__in=codes
-        )
-        for campaign in matching:
-            by_code[(campaign.publisher_id, campaign.code.lower())] = campaign
-    today = now.date()
-    by_listing = {}
-    active = (
-        CampaignListing.objects.filter(
-            listing_id__in={listing.pk for _, _, listing in entries},
-            campaign__status=Campaign.Status.ACTIVE,
-            campaign__starts_on__lte=today,
-        )
-        .filter(Q(campaign__ends_on__isnull=True) | Q(campaign__ends_on__gte=today))
-        .select_related("campaign")
-        .order_by("campaign__starts_on", "campaign_id")
+    by_code = reference.campaigns_by_code(codes=codes) if codes else {}
+    by_listing = reference.campaigns_active(
+        listing_ids={listing.pk for _, _, listing in entries}, today=now.date()
     )
-    for link in active:  # the most recently started active campaign wins
-        by_listing[link.listing_id] = link.campaign
     return _Campaigns(by_code, by_listing)
 
 

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from leads import tasks
+from leads.intake import reference
 from leads.models import Listing, RescoreRun, ScoringRule
 from portal.models import Publisher
 
@@ -48,10 +49,12 @@ def scoring_rules_seed_defaults(*, publisher: Publisher) -> list[ScoringRule]:
     """Give a publisher the default rules, unless it already has rules."""
     if publisher.scoring_rules.exists():
         return list(publisher.scoring_rules.all())
-    return ScoringRule.objects.bulk_create(
+    rules = ScoringRule.objects.bulk_create(
         ScoringRule(publisher=publisher, position=position, **rule)
         for position, rule in enumerate(DEFAULT_SCORING_RULES)
     )
+    reference.bump("scoring")  # bulk_create sends no post_save
+    return rules
 
 
 @transaction.atomic
