@@ -15,11 +15,13 @@ The portable path (`leads.intake.writes`, for SQLite) implements the same functi
 with the ORM; `leads.intake.writes` chooses between them.
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from django.db import connection, models
 from psycopg.types.json import Jsonb
 
@@ -36,7 +38,7 @@ def leads_insert(*, leads: Sequence[Lead]) -> dict[UUID, int]:
         return {}
     columns = _columns(Lead, skip_pk=True)
     sql = _insert_sql(Lead, columns) + " ON CONFLICT DO NOTHING RETURNING uuid, id"
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(sql, _arrays(columns, leads))
         return dict(cursor.fetchall())
 
@@ -55,7 +57,7 @@ def leads_update(*, leads: Sequence[Lead], fields: Iterable[str]) -> None:
         f'UPDATE "{Lead._meta.db_table}" AS t SET {assignments} '  # noqa: S608
         f"FROM {_unnest(columns)} AS v({aliases}) WHERE t.id = v.id"
     )
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(sql, _arrays(columns, leads))
 
 
@@ -70,12 +72,24 @@ def rows_insert(*, objs: Sequence[models.Model], returning: bool = False) -> Non
     sql = _insert_sql(model, columns)
     if returning:
         sql += f' RETURNING "{model._meta.pk.column}"'
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(sql, _arrays(columns, objs))
         if returning:
             for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
                 obj.pk = pk
                 obj._state.adding = False
+
+
+@contextmanager
+def _cursor() -> Iterator:
+    """Django's cursor wrapper (its error translation, its query log when on) around a
+    psycopg cursor that binds on the server: each array travels as one parameter (%b:
+    psycopg's binary format, no quoting or escaping of each value into the statement's
+    text), and a statement run a few times on a connection is prepared (psycopg's
+    prepare_threshold)."""
+    connection.ensure_connection()
+    with connection._prepare_cursor(psycopg.Cursor(connection.connection)) as cursor:
+        yield cursor
 
 
 def _insert_sql(model: type[models.Model], columns: list[_Column]) -> str:
@@ -84,7 +98,7 @@ def _insert_sql(model: type[models.Model], columns: list[_Column]) -> str:
 
 
 def _unnest(columns: list[_Column]) -> str:
-    return "unnest(" + ", ".join(f"%s::{cast}[]" for _column, cast, _value in columns) + ")"
+    return "unnest(" + ", ".join(f"%b::{cast}[]" for _column, cast, _value in columns) + ")"
 
 
 def _arrays(columns: list[_Column], objs: Sequence[models.Model]) -> list[list]:

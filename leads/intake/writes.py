@@ -45,12 +45,11 @@ def leads_insert(*, leads: Sequence[Lead]) -> None:
         return
     try:
         with transaction.atomic():
-            Lead.objects.bulk_create(leads)
+            _leads_insert_portable(leads)
     except IntegrityError:
         if _any_person_exists(leads):
             raise LeadRaced from None
         raise
-    _ids_sync(leads)
 
 
 def leads_update(*, leads: Sequence[Lead], fields: Iterable[str]) -> None:
@@ -83,6 +82,23 @@ def _any_person_exists(leads: Sequence[Lead]) -> bool:
         ).exists()
         for publisher_id, emails in by_publisher.items()
     )
+
+
+def _leads_insert_portable(leads: Sequence[Lead]) -> None:
+    """The ORM's insert of whole rows as they are: bulk_create would stamp updated_at
+    (auto_now) with its own clock where the batch's time is kept (`raw`, as loaddata)."""
+    fields = [field for field in Lead._meta.concrete_fields if not field.primary_key]
+    returning = [Lead._meta.pk]
+    size = max(connection.ops.bulk_batch_size(fields, leads), 1)
+    for start in range(0, len(leads), size):
+        chunk = leads[start : start + size]
+        rows = Lead.objects._insert(chunk, fields=fields, returning_fields=returning, raw=True)
+        if connection.features.can_return_rows_from_bulk_insert:
+            for lead, (pk,) in zip(chunk, rows, strict=True):
+                lead.pk = pk
+        for lead in chunk:
+            lead._state.adding = False
+    _ids_sync(leads)
 
 
 def _ids_sync(leads: Sequence[Lead]) -> None:
