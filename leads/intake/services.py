@@ -12,6 +12,11 @@ item, in order, it
      when an already qualified lead gets a new activity.
 Celery hears of the deliveries only after commit, and intake never depends on it.
 
+Writes: existing leads are locked (one SELECT … FOR UPDATE); a new person's lead is
+built in memory and inserted whole, once. Leads, activities, consent evidence and
+transitions are then written one statement each (`leads.intake.writes`: set-based
+`unnest` on PostgreSQL, in `leads.intake.sql`; the ORM elsewhere).
+
 Idempotency: the unique (storefront, external_id) constraint is the arbiter. When a
 concurrent request already holds one of a batch's external ids, the batch is split and
 retried, and the loser answers 200 with the winner's stored answer.
@@ -21,10 +26,12 @@ halved and each half retried in its own transaction, down to the single item, so
 item the database refuses costs about 2·log2(n) attempts and never sinks the others; that
 item answers 422 `unstorable`. A clean batch still costs its fixed number of queries.
 
-Concurrency: rows are locked in one order in every transaction (new leads are inserted
-sorted by (publisher, normalized email), existing ones locked by primary key, activities
-inserted sorted by (storefront, external id)), so two batches of the same people in
-different orders wait for each other instead of deadlocking. Should PostgreSQL still
+Concurrency: rows are locked in one order in every transaction (existing leads locked
+by primary key first, then new leads inserted sorted by (publisher, normalized email),
+activities inserted sorted by (storefront, external id)), so two batches of the same
+people in different orders wait for each other instead of deadlocking. The one that
+finds a new person created by the other meanwhile (`writes.LeadRaced`) runs again, in a
+new transaction, and consolidates into that lead. Should PostgreSQL still
 report a deadlock or a serialization failure, the transaction is retried here, a few
 times with a short jittered backoff; the client never sees it.
 """
