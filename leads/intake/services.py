@@ -12,6 +12,11 @@ item, in order, it
      when an already qualified lead gets a new activity.
 Celery hears of the deliveries only after commit, and intake never depends on it.
 
+Writes: existing leads are locked (one SELECT … FOR UPDATE); a new person's lead is
+built in memory and inserted whole, once. Leads, activities, consent evidence and
+transitions are then written one statement each (`leads.intake.writes`: set-based
+`unnest` on PostgreSQL, in `leads.intake.sql`; the ORM elsewhere).
+
 Idempotency: the unique (storefront, external_id) constraint is the arbiter. When a
 concurrent request already holds one of a batch's external ids, the batch is split and
 retried, and the loser answers 200 with the winner's stored answer.
@@ -21,10 +26,12 @@ halved and each half retried in its own transaction, down to the single item, so
 item the database refuses costs about 2·log2(n) attempts and never sinks the others; that
 item answers 422 `unstorable`. A clean batch still costs its fixed number of queries.
 
-Concurrency: rows are locked in one order in every transaction (new leads are inserted
-sorted by (publisher, normalized email), existing ones locked by primary key, activities
-inserted sorted by (storefront, external id)), so two batches of the same people in
-different orders wait for each other instead of deadlocking. Should PostgreSQL still
+Concurrency: rows are locked in one order in every transaction (existing leads locked
+by primary key first, then new leads inserted sorted by (publisher, normalized email),
+activities inserted sorted by (storefront, external id)), so two batches of the same
+people in different orders wait for each other instead of deadlocking. The one that
+finds a new person created by the other meanwhile (`writes.LeadRaced`) runs again, in a
+new transaction, and consolidates into that lead. Should PostgreSQL still
 report a deadlock or a serialization failure, the transaction is retried here, a few
 times with a short jittered backoff; the client never sees it.
 """
@@ -42,11 +49,11 @@ from django.utils.translation import gettext as _
 from leads.catalog.storefronts import storefront_mask
 from leads.consent import services as consent_services
 from leads.consent.policy import consent_decide, consent_stated
-from leads.intake import reference
+from leads.intake import reference, writes
 from leads.intake.offers import listings_for
 from leads.intake.schemas import LeadPayload, UserDetails, parse_lead_source
-from leads.intake.transactions import ItemOutcome, run_atomic, unstorable
-from leads.lifecycle.services import LeadEvent, lead_move, leads_changes_record, leads_write
+from leads.intake.transactions import IntakeBusyError, ItemOutcome, run_atomic, unstorable
+from leads.lifecycle.services import LeadEvent, lead_move, leads_changes_record
 from leads.models import Campaign, Lead, LeadActivity, Listing
 from leads.nurture import services as nurture
 from leads.scoring.rules import (
@@ -61,6 +68,8 @@ from portal import metrics
 
 logger = logging.getLogger(__name__)
 
+# Attempts of a batch whose new leads concurrent transactions keep creating first.
+RACE_ATTEMPTS = 3
 POST_QUALIFIED = {
     Lead.Status.QUALIFIED,
     Lead.Status.ACCEPTED,
@@ -126,7 +135,7 @@ def _ingest_isolated(storefront: str, entries: list) -> dict[int, ItemOutcome]:
     if not entries:
         return {}
     try:
-        return run_atomic(lambda: _ingest_batch(storefront, entries))
+        return _run_batch(storefront, entries)
     except (IntegrityError, DataError) as exc:
         if len(entries) > 1:
             middle = len(entries) // 2
@@ -141,6 +150,20 @@ def _ingest_isolated(storefront: str, entries: list) -> dict[int, ItemOutcome]:
             if item.external_id in stored:
                 return {index: ItemOutcome(200, answer=stored[item.external_id])}
         return {index: unstorable(exc)}
+
+
+def _run_batch(storefront: str, entries: list) -> dict[int, ItemOutcome]:
+    """One transaction for the batch; again (its people read afresh) when a concurrent
+    transaction created one of its new leads first."""
+    for _attempt in range(RACE_ATTEMPTS - 1):
+        try:
+            return run_atomic(lambda: _ingest_batch(storefront, entries))
+        except writes.LeadRaced:
+            logger.info("leads.intake.raced")
+    try:
+        return run_atomic(lambda: _ingest_batch(storefront, entries))
+    except writes.LeadRaced as exc:
+        raise IntakeBusyError("new leads kept racing") from exc
 
 
 def _stored_answers(*, storefront: str, items: list[IntakeItem]) -> dict[str, dict]:
@@ -196,14 +219,25 @@ def _ingest_batch(storefront: str, entries: list[tuple[int, IntakeItem, Listing]
         person.seen_in_batch = True
         outcomes[index] = ItemOutcome(201, answer=answer)
 
-    # One person per lead: a survivor and a lead merged into it share theirs.
-    written = {person.lead.pk: person.lead for person in people.values()}
-    leads_write(leads=list(written.values()), fields=_LEAD_UPDATE_FIELDS)
+    # One person per lead: a survivor and a lead merged into it share theirs. New leads
+    # are inserted whole, sorted by person (see the docstring); the others were locked.
+    persons = list({id(person): person for person in people.values()}.values())
+    writes.leads_insert(
+        leads=sorted(
+            (person.lead for person in persons if person.is_new),
+            key=lambda lead: (lead.publisher_id, lead.email_normalized),
+        )
+    )
+    writes.leads_update(
+        leads=[person.lead for person in persons if not person.is_new],
+        fields=_LEAD_UPDATE_FIELDS,
+    )
     # Unique external ids are taken in one order by every transaction (see the docstring).
-    LeadActivity.objects.bulk_create(sorted(activities, key=_activity_lock_order))
+    writes.rows_insert(objs=sorted(activities, key=_activity_lock_order), returning=True)
     # Consent evidence, one row per activity (after them: it references their ids).
-    consent_services.consent_records_add(records=consents)
-    leads_changes_record(transitions=transitions, events=events, now=now)
+    writes.rows_insert(objs=consents)
+    writes.rows_insert(objs=transitions)
+    leads_changes_record(transitions=transitions, events=events, now=now, written=True)
     # Stop the sequences of leads that acquired the offer (INS or Create) and enrol
     # newly attributed leads; at most two queries per batch.
     nurture.intake_batch_nurture(
@@ -244,23 +278,19 @@ def _activity_lock_order(activity: LeadActivity) -> tuple:
 
 
 def _lock_people(entries, now: datetime) -> dict[tuple[int, str], _Person]:
-    """Lock the batch's leads (creating the missing ones), in one global order.
+    """Lock the batch's existing leads, in primary-key order; the people without a lead
+    get a new one, in memory, inserted whole once the batch is worked out.
 
-    New leads are inserted sorted by (publisher, normalized email): two transactions that
-    insert the same people then wait on the first common one instead of each holding
-    one the other needs. Existing leads are locked in primary-key order.
+    Every transaction locks its existing leads before inserting any new one, and inserts
+    its new ones sorted by (publisher, normalized email): two transactions that insert
+    the same people then wait on the first common one instead of each holding one the
+    other needs. The second finds them created (writes.LeadRaced) and runs again.
     """
     wanted: dict[tuple[int, str], tuple[IntakeItem, Listing]] = {}
     for _index, item, listing in entries:
         key = (listing.publisher_id, Lead.normalize_email(item.payload.UserDetails.Email))
         wanted.setdefault(key, (item, listing))
 
-    fresh = {
-        key: _new_lead(item, listing.publisher_id, key[1], now)
-        for key, (item, listing) in wanted.items()
-    }
-    # ON CONFLICT DO NOTHING: a lead a concurrent request just created is simply found.
-    Lead.objects.bulk_create([fresh[key] for key in sorted(fresh)], ignore_conflicts=True)
     query = Q(pk__in=[])
     by_publisher: dict[int, list[str]] = defaultdict(list)
     for publisher_id, email in wanted:
@@ -291,9 +321,13 @@ def _lock_people(entries, now: datetime) -> dict[tuple[int, str], _Person]:
             continue  # a survivor reached through the address of a lead merged into it
         target = rows[lead.merged_into_id] if lead.merged_into_id else lead
         if target.pk not in by_lead:
-            by_lead[target.pk] = _Person(lead=target, is_new=target.uuid == fresh[key].uuid)
+            by_lead[target.pk] = _Person(lead=target, is_new=False)
         people[key] = by_lead[target.pk]
     _load_facts(people)
+    for key, (item, listing) in wanted.items():
+        if key not in people:
+            lead = _new_lead(item, listing.publisher_id, key[1], now)
+            people[key] = _Person(lead=lead, is_new=True)
     return people
 
 

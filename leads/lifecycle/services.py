@@ -51,9 +51,14 @@ def leads_changes_record(
     events: Iterable[LeadEvent],
     field_seller: bool = True,
     now: datetime | None = None,
+    written: bool = False,
 ) -> None:
-    """Record transitions, stop the nurture of leads that left it, announce events to crm."""
-    LeadTransition.objects.bulk_create(transitions)
+    """Record transitions, stop the nurture of leads that left it, announce events to crm.
+
+    `written`: the caller has inserted the transitions already (intake writes its batch's
+    rows set-based, leads.intake.writes)."""
+    if not written:
+        LeadTransition.objects.bulk_create(transitions)
     nurture.enrollments_stop(
         lead_ids=[t.lead_id for t in transitions if t.to_status in nurture.STOP_STATUSES],
         reason=Enrollment.StopReason.STATUS,
