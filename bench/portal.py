@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote_plus
 
+import portal_pages
+import portal_seed
 import psycopg
 from harness import (
     ROOT,
@@ -83,6 +85,27 @@ def _prepare(*, leads: int, env: dict) -> None:
     with psycopg.connect(env["DATABASE_URL"], autocommit=True) as connection:
         connection.execute("VACUUM ANALYZE")
     print(f"rollup_leads and VACUUM ANALYZE: {time.perf_counter() - started:.0f} s")
+
+
+def _top_up(*, deliveries: int, referrals: int, env: dict) -> None:
+    """More outbox rows and Co-Sell referrals than seed_demo writes (bench/portal_seed.py)."""
+    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT id FROM portal_publisher WHERE slug = %s", [PUBLISHER_SLUG]
+        ).fetchone()
+        for name, total, top_up in (
+            ("deliveries", deliveries, portal_seed.deliveries_top_up),
+            ("referrals", referrals, portal_seed.referrals_top_up),
+        ):
+            if total:
+                started = time.perf_counter()
+                added = top_up(connection, publisher_id=row[0], total=total)
+                seconds = time.perf_counter() - started
+                print(f"{name} up to {total:,}: {added:,} added in {seconds:.0f} s")
+        if deliveries or referrals:
+            connection.execute(
+                "VACUUM ANALYZE crm_delivery, crm_crmtarget, leads_lead, leads_referral"
+            )
 
 
 # --- Measuring ---------------------------------------------------------------------------
@@ -274,6 +297,7 @@ def _measure_all(
         .order_by("-n")
         .first()
     )
+    deliveries, referrals = portal_pages.list_samples(client, publisher.pk)
     pages = [
         ("List, unfiltered", ["/leads/"]),
         ("List, page 2 (keyset cursor)", [f"/leads/?after={cursor}&start=51"]),
@@ -302,11 +326,8 @@ def _measure_all(
         ("Campaigns list", ["/campaigns/"]),
         (f"Campaign page ({attributed:,} attributed activities)", [f"/campaigns/{campaign}/"]),
         # The other lists (issue 17: every list under 100 ms): Co-Sell and the outbox.
-        ("Co-Sell referrals, newest", ["/referrals/"]),
-        ("Co-Sell referrals, by close date", ["/referrals/?sort=close_date"]),
-        ("Co-Sell referrals, by deal value", ["/referrals/?sort=-deal_value"]),
-        ("Deliveries, all", ["/crm/deliveries/"]),
-        ("Deliveries, failed", ["/crm/deliveries/?status=failed"]),
+        *[(f"Co-Sell referrals, {name}", [url]) for name, url in referrals],
+        *[(f"Deliveries, {name}", [url]) for name, url in deliveries],
         ("Reports, 90 days, per listing", ["/reports/?period=90&by=listing"]),
         ("Reports, 90 days, per source", ["/reports/?period=90&by=source"]),
     ]
@@ -372,6 +393,12 @@ def main() -> None:
     parser.add_argument(
         "--explain", action="store_true", help="EXPLAIN ANALYZE the slowest query of slow pages."
     )
+    parser.add_argument(
+        "--deliveries", type=int, default=0, help="Top Contoso's outbox up to N rows (SQL)."
+    )
+    parser.add_argument(
+        "--referrals", type=int, default=0, help="Top Contoso's Co-Sell referrals up to N (SQL)."
+    )
     options = parser.parse_args()
 
     os.environ.update(ENV)
@@ -380,6 +407,7 @@ def main() -> None:
     try:
         if not options.reuse:
             _prepare(leads=options.leads, env=env)
+        _top_up(deliveries=options.deliveries, referrals=options.referrals, env=env)
         if not options.seed_only:
             print(f"load average before measuring: {os.getloadavg()[0]:.1f}")
             figures, exports, info = _measure_all(
