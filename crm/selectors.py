@@ -130,6 +130,10 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
+# What a page of deliveries shows of each row's target and lead.
+_DELIVERY_RELATED = ("target", "lead")
+
+
 def deliveries_for_publisher(*, publisher, filters: DeliveryFilters) -> QuerySet[Delivery]:
     """The publisher's deliveries, newest first, narrowed by the filters."""
     rows = Delivery.objects.filter(target__publisher=publisher)
@@ -149,7 +153,7 @@ def deliveries_for_publisher(*, publisher, filters: DeliveryFilters) -> QuerySet
         rows = rows.filter(created_at__lt=_day_start(filters.date_to + timedelta(days=1)))
     if filters.lead_uuid:
         rows = rows.filter(lead__uuid=filters.lead_uuid)
-    return rows.select_related("target", "lead").order_by("-created_at", "-id")
+    return rows.select_related(*_DELIVERY_RELATED).order_by("-created_at", "-id")
 
 
 def target_ids_of(*, publisher) -> list[int]:
@@ -160,16 +164,21 @@ def target_ids_of(*, publisher) -> list[int]:
 
 
 def _per_target(deliveries: QuerySet[Delivery], *, target_ids: list[int], size: int) -> QuerySet:
-    """`deliveries` narrowed to the first `size` rows of each target, newest first: one
-    `UNION ALL` of a `LIMIT` per target, each an index range scan of its target's rows
+    """The first `size` rows of each target among `deliveries`, newest first: one `UNION
+    ALL` of a `LIMIT` per target, each an index range scan of its target's rows
     (`delivery_target_created`, or `delivery_target_event_created` under an event filter).
-    Over the publisher's targets at once, no index gives the list's order, and PostgreSQL
-    sorted every delivery of the publisher for one page."""
+    Over several targets at once no index gives the list's order, and PostgreSQL sorted
+    every delivery of the publisher for one page. The outer query only reads those rows
+    back by id: repeating the filters there let the planner start from them again."""
     parts = [
         deliveries.filter(target_id=target_id).order_by("-created_at", "-id").values("pk")[:size]
         for target_id in target_ids
     ]
-    return deliveries.filter(pk__in=parts[0].union(*parts[1:], all=True))
+    return (
+        Delivery.objects.filter(pk__in=parts[0].union(*parts[1:], all=True))
+        .select_related(*_DELIVERY_RELATED)
+        .order_by("-created_at", "-id")
+    )
 
 
 def deliveries_page(
