@@ -7,6 +7,8 @@
   `lead.qualified` row, then both targets get `lead.updated` rows (a later resend of a
   lead), until the total is reached; plus a few test leads and erasures, the rare events
   the list filters by.
+- `leads_top_up`: the publisher's marketplace leads up to `total`, copies of its seeded
+  ones (with their own email and uuid, no activities), for a seed stopped early.
 - `referrals_top_up`: the publisher's Co-Sell leads up to `total` (copies of its seeded
   Co-Sell leads, with their own email and uuid, created over the last 180 days), then one
   referral for each Co-Sell lead that has none, with a status, a close date (70 %) and a
@@ -149,35 +151,70 @@ def _rare_events(connection, *, first: int, second: int) -> int:
     return tests + erasures
 
 
+def _leads_count(connection, publisher_id: int, origin: str) -> int:
+    return connection.execute(
+        "SELECT count(*) FROM leads_lead WHERE publisher_id = %s AND origin = %s",
+        [publisher_id, origin],
+    ).fetchone()[0]
+
+
+def _leads_copy(connection, *, publisher_id: int, origin: str, total: int, moment: str) -> int:
+    """The publisher's leads of `origin` up to `total`: copies cycling through the ones
+    there are (copy n of lead n mod count), each with its own uuid and email, created at
+    `moment` (SQL over the source row `l`)."""
+    existing = _leads_count(connection, publisher_id, origin)
+    if not existing or total <= existing:
+        return 0
+    source = (
+        f"SELECT l.*, g.n AS copy_n, {moment} AS moment "
+        "FROM (SELECT *, row_number() OVER (ORDER BY id) - 1 AS seq FROM leads_lead "
+        "WHERE publisher_id = %s AND origin = %s) l "
+        "JOIN generate_series(1, %s) AS g(n) ON l.seq = g.n %% %s"
+    )
+    prefix = (
+        "'c' || src.copy_n || '.' || "
+        if origin == "marketplace"
+        else "'r' || src.copy_n || '.' || "
+    )
+    return _copy(
+        connection,
+        "leads_lead",
+        source,
+        {
+            "uuid": "gen_random_uuid()",
+            "email": f"{prefix}src.email",
+            "email_normalized": f"{prefix}src.email_normalized",
+            "created_at": "src.moment",
+            "updated_at": "src.moment",
+            "last_activity_at": "src.moment",
+            "merged_into_id": "NULL",
+        },
+        [publisher_id, origin, total - existing, existing],
+    )
+
+
+def leads_top_up(connection: psycopg.Connection, *, publisher_id: int, total: int) -> int:
+    """Marketplace leads up to `total`: copies of the seeded ones, at about their times (a
+    seed stopped early is topped up this way: seed_demo writes 500 to 1,000 leads a second
+    on a loaded machine, these copies far more)."""
+    return _leads_copy(
+        connection,
+        publisher_id=publisher_id,
+        origin="marketplace",
+        total=total,
+        moment="l.created_at + random() * interval '1 hour'",
+    )
+
+
 def referrals_top_up(connection: psycopg.Connection, *, publisher_id: int, total: int) -> int:
     """Co-Sell leads up to `total`, each with a referral; returns the referrals added."""
-    existing = connection.execute(
-        "SELECT count(*) FROM leads_lead WHERE publisher_id = %s AND origin = 'co-sell'",
-        [publisher_id],
-    ).fetchone()[0]
-    if existing and total > existing:
-        # The copies cycle through the seeded Co-Sell leads (row n copies seed n mod count).
-        source = (
-            "SELECT l.*, g.n AS copy_n, now() - random() * interval '180 days' AS moment "
-            "FROM (SELECT *, row_number() OVER (ORDER BY id) - 1 AS seq FROM leads_lead "
-            "WHERE publisher_id = %s AND origin = 'co-sell') l "
-            "JOIN generate_series(1, %s) AS g(n) ON l.seq = g.n %% %s"
-        )
-        _copy(
-            connection,
-            "leads_lead",
-            source,
-            {
-                "uuid": "gen_random_uuid()",
-                "email": "'r' || src.copy_n || '.' || src.email",
-                "email_normalized": "'r' || src.copy_n || '.' || src.email_normalized",
-                "created_at": "src.moment",
-                "updated_at": "src.moment",
-                "last_activity_at": "src.moment",
-                "merged_into_id": "NULL",
-            },
-            [publisher_id, total - existing, existing],
-        )
+    _leads_copy(
+        connection,
+        publisher_id=publisher_id,
+        origin="co-sell",
+        total=total,
+        moment="now() - random() * interval '180 days'",
+    )
     return connection.execute(
         """
         INSERT INTO leads_referral (
