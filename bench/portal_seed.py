@@ -84,25 +84,35 @@ def deliveries_top_up(connection: psycopg.Connection, *, publisher_id: int, tota
     """Add deliveries until the publisher's outbox holds `total`; returns how many."""
     first, second = _second_target(connection, publisher_id)
     added = 0
-    rounds = [
-        # The second target receives every qualified lead too, a second or two later.
-        (second, "lead.qualified", "interval '1 second' + random() * interval '1 second'"),
-        # Then resends: somewhere between the delivery and now.
-        (first, "lead.updated", "random() * (now() - d.created_at)"),
-        (second, "lead.updated", "random() * (now() - d.created_at)"),
-    ]
-    for target, event, shift in rounds:
-        missing = total - _outbox_size(connection, publisher_id)
-        if missing <= 0:
-            break
+    # The second target receives every qualified lead too, a second or two later; then
+    # resends to either target, somewhere between the delivery and now (a lead may be
+    # resent more than once), until the total is reached.
+    rounds = [(second, "lead.qualified", "interval '1 second' + random() * interval '1 second'")]
+    resend = 0
+    while (missing := total - _outbox_size(connection, publisher_id)) > 0:
+        if rounds:
+            target, event, shift = rounds.pop()
+            once = (
+                "AND NOT EXISTS (SELECT 1 FROM crm_delivery o WHERE o.lead_id = d.lead_id "
+                f"AND o.target_id = {int(target)} AND o.event = '{event}') "
+            )
+            connection.execute("ANALYZE crm_delivery")  # the anti-join needs the last rows
+        else:
+            target, event, shift = (
+                (first, second)[resend % 2],
+                "lead.updated",
+                "random() * (now() - d.created_at)",
+            )
+            once, resend = "", resend + 1
         source = (
             f"SELECT d.*, {shift} AS shift FROM crm_delivery d "
-            "WHERE d.target_id = %s AND d.event = 'lead.qualified' "
-            "AND NOT EXISTS (SELECT 1 FROM crm_delivery o WHERE o.lead_id = d.lead_id "
-            f"AND o.target_id = {int(target)} AND o.event = '{event}') LIMIT %s"
+            f"WHERE d.target_id = %s AND d.event = 'lead.qualified' {once}LIMIT %s"
         )
         overrides = _delivery_overrides(target=target, event=event)
-        added += _copy(connection, "crm_delivery", source, overrides, [first, missing])
+        copied = _copy(connection, "crm_delivery", source, overrides, [first, missing])
+        added += copied
+        if not copied and not rounds and not once:
+            break  # nothing to copy from
     added += _rare_events(connection, first=first, second=second)
     return added
 
@@ -169,7 +179,7 @@ def _leads_copy(connection, *, publisher_id: int, origin: str, total: int, momen
         f"SELECT l.*, g.n AS copy_n, {moment} AS moment "
         "FROM (SELECT *, row_number() OVER (ORDER BY id) - 1 AS seq FROM leads_lead "
         "WHERE publisher_id = %s AND origin = %s) l "
-        "JOIN generate_series(1, %s) AS g(n) ON l.seq = g.n %% %s"
+        "JOIN generate_series(%s, %s) AS g(n) ON l.seq = g.n %% %s"
     )
     prefix = (
         "'c' || src.copy_n || '.' || "
@@ -189,7 +199,8 @@ def _leads_copy(connection, *, publisher_id: int, origin: str, total: int, momen
             "last_activity_at": "src.moment",
             "merged_into_id": "NULL",
         },
-        [publisher_id, origin, total - existing, existing],
+        # Copy numbers run on from the count, so a later top-up's emails are new ones too.
+        [publisher_id, origin, existing + 1, total, existing],
     )
 
 
