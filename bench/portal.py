@@ -4,6 +4,7 @@
     .venv/bin/python bench/portal.py --keep                # keep lp_bench_portal afterwards
     .venv/bin/python bench/portal.py --reuse --keep        # measure a kept database again
     BENCH_PG=postgres://user@host:5432 .venv/bin/python bench/portal.py
+    .venv/bin/python bench/portal.py --reuse --keep --seed-only --deliveries 2000000  # top-ups
 
 It creates the database `lp_bench_portal`, migrates it and runs `manage.py seed_demo`.
 seed_demo spreads its leads over three publishers (Contoso gets 60 % and the Co-Sell
