@@ -299,7 +299,13 @@ class Delivery(TimestampedModel):
                 condition=Q(status__in=["pending", "sending"]),
                 name="delivery_due",
             ),
+            # The deliveries list walks each target's rows, newest first (crm.selectors).
             models.Index(fields=["target", "-created_at", "-id"], name="delivery_target_created"),
+            # … and, filtered by an event (test leads and erasures are rare), that event's.
+            models.Index(
+                fields=["target", "event", "-created_at", "-id"],
+                name="delivery_target_event_created",
+            ),
             models.Index(fields=["status", "-created_at", "-id"], name="delivery_status_created"),
             models.Index(fields=["lead", "-created_at"], name="delivery_lead_created"),
         ]

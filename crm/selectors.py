@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta
 from uuid import UUID
 
 from django.core.cache import cache
+from django.db import connections
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
@@ -129,6 +130,10 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
+# What a page of deliveries shows of each row's target and lead.
+_DELIVERY_RELATED = ("target", "lead")
+
+
 def deliveries_for_publisher(*, publisher, filters: DeliveryFilters) -> QuerySet[Delivery]:
     """The publisher's deliveries, newest first, narrowed by the filters."""
     rows = Delivery.objects.filter(target__publisher=publisher)
@@ -148,18 +153,56 @@ def deliveries_for_publisher(*, publisher, filters: DeliveryFilters) -> QuerySet
         rows = rows.filter(created_at__lt=_day_start(filters.date_to + timedelta(days=1)))
     if filters.lead_uuid:
         rows = rows.filter(lead__uuid=filters.lead_uuid)
-    return rows.select_related("target", "lead").order_by("-created_at", "-id")
+    return rows.select_related(*_DELIVERY_RELATED).order_by("-created_at", "-id")
+
+
+def target_ids_of(*, publisher) -> list[int]:
+    """The ids of the publisher's targets (a page of all their deliveries walks each one)."""
+    return list(
+        CrmTarget.objects.filter(publisher=publisher).order_by("pk").values_list("pk", flat=True)
+    )
+
+
+def _per_target(deliveries: QuerySet[Delivery], *, target_ids: list[int], size: int) -> QuerySet:
+    """The first `size` rows of each target among `deliveries`, newest first: one `UNION
+    ALL` of a `LIMIT` per target, each an index range scan of its target's rows
+    (`delivery_target_created`, or `delivery_target_event_created` under an event filter).
+    Over several targets at once no index gives the list's order, and PostgreSQL sorted
+    every delivery of the publisher for one page. The outer query only reads those rows
+    back by id: repeating the filters there let the planner start from them again."""
+    parts = [
+        deliveries.filter(target_id=target_id).order_by("-created_at", "-id").values("pk")[:size]
+        for target_id in target_ids
+    ]
+    return (
+        Delivery.objects.filter(pk__in=parts[0].union(*parts[1:], all=True))
+        .select_related(*_DELIVERY_RELATED)
+        .order_by("-created_at", "-id")
+    )
 
 
 def deliveries_page(
-    *, deliveries: QuerySet[Delivery], after: Cursor | None, size: int | None = None
+    *,
+    deliveries: QuerySet[Delivery],
+    after: Cursor | None,
+    size: int | None = None,
+    target_ids: list[int] | None = None,
 ) -> DeliveryPage:
-    """One page of a keyset pagination: no COUNT, one query whatever the table's size."""
+    """One page of a keyset pagination: no COUNT, one query whatever the table's size.
+    `target_ids`, the targets the rows may belong to, lets the page walk each target's
+    index: a publisher's list passes its targets' ids."""
     size = size or DELIVERY_PAGE_SIZE
     if after is not None:
         deliveries = deliveries.filter(
             Q(created_at__lt=after.created_at) | Q(created_at=after.created_at, id__lt=after.id)
         )
+    if target_ids is not None:
+        if not target_ids:  # no target, no delivery
+            return DeliveryPage([], None)
+        if len(target_ids) == 1:
+            deliveries = deliveries.filter(target_id=target_ids[0])
+        elif connections[deliveries.db].features.supports_slicing_ordering_in_compound:
+            deliveries = _per_target(deliveries, target_ids=target_ids, size=size + 1)
     rows = list(deliveries[: size + 1])
     has_more = len(rows) > size
     rows = rows[:size]

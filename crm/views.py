@@ -57,10 +57,12 @@ def _pop_secret(request: HttpRequest, target: CrmTarget) -> str:
     return once_pop(request, key=SECRET_ONCE_KEY, object_id=target.pk)
 
 
-def _delivery_page(request: HttpRequest, deliveries) -> dict:
+def _delivery_page(
+    request: HttpRequest, deliveries, *, target_ids: list[int] | None = None
+) -> dict:
     """One keyset page, with the query strings of the next page and of the first one."""
     cursor = selectors.Cursor.decode(request.GET.get("after", ""))
-    page = selectors.deliveries_page(deliveries=deliveries, after=cursor)
+    page = selectors.deliveries_page(deliveries=deliveries, after=cursor, target_ids=target_ids)
     query = request.GET.copy()
     query.pop("after", None)
     first_query = query.urlencode() if cursor is not None else None
@@ -312,13 +314,14 @@ def delivery_list(request: HttpRequest) -> HttpResponse:
     filter_form = DeliveryFilterForm(
         request.GET or None, targets=publisher_targets, auto_id="filter_%s"
     )
-    deliveries = selectors.deliveries_for_publisher(
-        publisher=request.publisher, filters=filter_form.filters
-    )
+    filters = filter_form.filters
+    deliveries = selectors.deliveries_for_publisher(publisher=request.publisher, filters=filters)
+    # Unless one target is chosen, the page walks each target's rows (a query for their ids).
+    target_ids = None if filters.target_id else selectors.target_ids_of(publisher=request.publisher)
     context = {
-        **_delivery_page(request, deliveries),
+        **_delivery_page(request, deliveries, target_ids=target_ids),
         "filter_form": filter_form,
-        "lead_uuid": filter_form.filters.lead_uuid,
+        "lead_uuid": filters.lead_uuid,
     }
     return render(request, "crm/delivery_list.html", context)
 

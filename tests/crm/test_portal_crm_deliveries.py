@@ -137,6 +137,42 @@ def test_deliveries_paginate_by_keyset(owner_client, publisher, monkeypatch):
     assert seen == [delivery.pk for delivery in reversed(made)]
 
 
+@pytest.mark.sqlite  # there, one query over every target (no LIMIT in a UNION's parts)
+def test_deliveries_of_several_targets_paginate_in_one_order(owner_client, publisher, monkeypatch):
+    # Given deliveries of three targets interleaved in time, two of them at the same moment,
+    # and another publisher's delivery
+    monkeypatch.setattr("crm.selectors.DELIVERY_PAGE_SIZE", 2)
+    targets = [make_target(publisher=publisher) for _ in range(3)]
+    start = timezone.now() - timezone.timedelta(hours=1)
+    moments = [0, 1, 2, 2, 3, 4, 5, 6]
+    made = [
+        make_delivery(lead=make_lead(publisher=publisher), target=targets[index % 3])
+        for index in range(len(moments))
+    ]
+    for delivery, minutes in zip(made, moments, strict=True):
+        Delivery.objects.filter(pk=delivery.pk).update(
+            created_at=start + timezone.timedelta(minutes=minutes)
+        )
+    make_delivery()
+
+    # When the owner walks every page, then the failed ones of every target
+    def walk(**filters):
+        seen, query = [], dict(filters)
+        while True:
+            response = owner_client.get(reverse("crm-deliveries"), query)
+            seen += [row.pk for row in response.context["page"].rows]
+            if not response.context["next_query"]:
+                return seen
+            query = QueryDict(response.context["next_query"]).dict()
+
+    newest_first = sorted(made, key=lambda d: (moments[made.index(d)], d.pk), reverse=True)
+    Delivery.objects.filter(pk__in=[made[1].pk, made[5].pk]).update(status="failed")
+
+    # Then each delivery of the publisher appears once, newest first, across the targets
+    assert walk() == [delivery.pk for delivery in newest_first]
+    assert walk(status="failed") == [made[5].pk, made[1].pk]
+
+
 def _seed_targets(publisher, count):
     for _ in range(count):
         target = make_target(publisher=publisher)
