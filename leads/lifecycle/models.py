@@ -32,6 +32,20 @@ class LeadOrigin(models.TextChoices):
     CO_SELL = "co-sell", _("Co-Sell referral")
 
 
+CO_SELL_INDEXES = (
+    models.Index(
+        fields=["publisher", "-created_at", "-id"],
+        name="lead_cosell_created",
+        condition=Q(origin=LeadOrigin.CO_SELL),
+    ),
+    models.Index(
+        fields=["publisher", "status", "-created_at", "-id"],
+        name="lead_cosell_status_created",
+        condition=Q(origin=LeadOrigin.CO_SELL),
+    ),
+)
+
+
 class LeadStatus(models.TextChoices):
     NEW = "new", _("New")
     QUALIFIED = "qualified", _("Qualified")
@@ -166,6 +180,9 @@ class Lead(TimestampedModel):
                 fields=["publisher", "status", "-created_at", "-id"], name="lead_pub_status_created"
             ),
             models.Index(fields=["publisher", "-score", "-id"], name="lead_pub_score"),
+            # The Co-Sell list, by time and by status: a publisher's few referral leads
+            # without walking its marketplace leads (leads/0030).
+            *CO_SELL_INDEXES,
             # The storefront filter's count, with a status and a score range or not: an
             # index-only scan (the page itself walks the sort's index, filtering the row).
             # The storefronts lead, so that no query without that filter is drawn to it.
