@@ -58,6 +58,7 @@ from leads.nurture.outcomes import (
 )
 from leads.nurture.services import STOP_STATUSES
 from leads.nurture.window import window_next_open
+from leads.nurture.wire import Wire, message_wire
 from leads.sending import selectors as sending_selectors
 from leads.sending.signing import dkim_signer, signs_itself
 from portal import metrics
@@ -353,7 +354,11 @@ def smtp_deliver(connection, message) -> tuple[str, int | None, str]:
     except (OSError, smtplib.SMTPException) as exc:
         return NO_CONNECTION, None, str(exc)[:300]
     try:
-        connection.send_messages([message])
+        wire = _wire(connection, message)
+        if wire is None:
+            connection.send_messages([message])
+        else:
+            connection.connection.sendmail(wire.sender, wire.recipients, wire.data)
     except smtplib.SMTPRecipientsRefused as exc:
         code, text = next(iter(exc.recipients.values()))
         return _classify(code), code, _text(text)
@@ -366,6 +371,19 @@ def smtp_deliver(connection, message) -> tuple[str, int | None, str]:
         connection.close()  # the next message reconnects
         return UNKNOWN, None, str(exc)[:300]
     return SENT, 250, ""
+
+
+def _wire(connection, message) -> Wire | None:
+    """The message's SMTP bytes written directly (leads.nurture.wire) when the mailer is
+    Django's SMTP backend with an open connection; None leaves it to the mailer."""
+    if (
+        not signs_itself(connection)
+        or connection.fail_silently
+        or connection.connection is None
+        or not isinstance(message, nurture_render.NurtureMessage)
+    ):
+        return None
+    return message_wire(message, prep_address=connection.prep_address)
 
 
 def sent_message_id(message) -> str:
