@@ -21,6 +21,7 @@ import secrets
 import string
 from dataclasses import dataclass
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -136,14 +137,24 @@ def placeholder_values(recipient: Recipient, unsubscribe_url: str) -> dict[str, 
 def from_address(publisher_name: str, address: str = "") -> str:
     """The publisher's verified address (leads.sending), else DEFAULT_FROM_EMAIL's, with the
     publisher's name as display name."""
-    address = address or parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or settings.DEFAULT_FROM_EMAIL
+    return _from_address(publisher_name, address, settings.DEFAULT_FROM_EMAIL)
+
+
+@lru_cache(maxsize=256)
+def _from_address(publisher_name: str, address: str, default_from: str) -> str:
+    address = address or parseaddr(default_from)[1] or default_from
     return formataddr((_LINE_BREAKS.sub(" ", publisher_name).strip(), address))
 
 
 def message_id(from_email: str) -> str:
     """A Message-ID on the sender's own domain (the host name says nothing to a reader)."""
+    return make_msgid(idstring="nurture", domain=_message_id_domain(from_email))
+
+
+@lru_cache(maxsize=256)
+def _message_id_domain(from_email: str) -> str:
     domain = parseaddr(from_email)[1].rpartition("@")[2] or "localhost"
-    return make_msgid(idstring="nurture", domain=domain.encode("idna").decode("ascii"))
+    return domain.encode("idna").decode("ascii")
 
 
 class NurtureMessage(EmailMultiAlternatives):

@@ -9,8 +9,9 @@ Each minute, beat runs `nurture_send_due`. Batch by batch it
      consent is the lead's stated one, else the current policy of the listing that
      enrolled it (leads.consent.policy.nurture_allowed);
   3. for each message, commits the (enrolment, step) EmailSend row as `sending` in its
-     own transaction, then hands the message to the SMTP server over the batch's one
-     connection (each step's template compiled once a batch: render.StepTemplate);
+     own transaction (not waiting for the WAL flush: _commits_unflushed), then hands the
+     message to the SMTP server over the batch's one connection (each step's template
+     compiled once a batch: render.StepTemplate; the bytes written by leads.nurture.wire);
   4. records the outcomes in one transaction: sent (the enrolment moves to its next
      step), 5xx (bounced: the address is suppressed and its enrolments stop), 4xx
      (deferred, retried with backoff; suppressed after MAX_SOFT_FAILURES).
@@ -28,6 +29,7 @@ import logging
 import smtplib
 import time
 from collections import Counter
+from contextlib import contextmanager
 from datetime import timedelta
 from email.utils import make_msgid
 
@@ -58,6 +60,7 @@ from leads.nurture.outcomes import (
 )
 from leads.nurture.services import STOP_STATUSES
 from leads.nurture.window import window_next_open
+from leads.nurture.wire import Wire, message_wire
 from leads.sending import selectors as sending_selectors
 from leads.sending.signing import dkim_signer, signs_itself
 from portal import metrics
@@ -152,7 +155,7 @@ class _Batch:
             deadline=time.monotonic() + settings.CELERY_TASK_TIME_LIMIT,
         )
         try:
-            with heartbeat:
+            with heartbeat, _commits_unflushed():
                 self._send_all(connection, enrollments)
         finally:
             connection.close()
@@ -301,6 +304,29 @@ class _Batch:
                 )
 
 
+@contextmanager
+def _commits_unflushed():
+    """On PostgreSQL, the send loop's commits (the `sending` rows) return without waiting for
+    their WAL flush (`synchronous_commit` off for this session until the loop ends).
+
+    A dead worker loses nothing by it: the server holds a row once its INSERT returns, so the
+    step is still never sent twice. Only a crash of PostgreSQL itself could lose the rows of
+    its last moments (at most three `wal_writer_delay`s) and let those steps be sent again;
+    the batch's outcomes are committed synchronously after it, which flushes them all
+    (docs/nurture.md, "At most once per step").
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO off")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
+
+
 def _send_row_start(enrollment: Enrollment, step: NurtureStep) -> tuple[EmailSend, bool]:
     """Commit the (enrolment, step) row as `sending` before any SMTP traffic.
 
@@ -330,7 +356,8 @@ RETURNING id
 
 def _send_row_insert(enrollment: Enrollment, step: NurtureStep) -> EmailSend | None:
     """The new row, or None if the pair exists. On PostgreSQL one autocommitted statement
-    (one round trip and one commit per message is the price of at-most-once)."""
+    (one round trip and one commit per message is the price of at-most-once), its commit
+    unflushed (`_commits_unflushed`)."""
     now = timezone.now()
     if connection.vendor != "postgresql":
         try:
@@ -353,7 +380,11 @@ def smtp_deliver(connection, message) -> tuple[str, int | None, str]:
     except (OSError, smtplib.SMTPException) as exc:
         return NO_CONNECTION, None, str(exc)[:300]
     try:
-        connection.send_messages([message])
+        wire = _wire(connection, message)
+        if wire is None:
+            connection.send_messages([message])
+        else:
+            connection.connection.sendmail(wire.sender, wire.recipients, wire.data)
     except smtplib.SMTPRecipientsRefused as exc:
         code, text = next(iter(exc.recipients.values()))
         return _classify(code), code, _text(text)
@@ -366,6 +397,19 @@ def smtp_deliver(connection, message) -> tuple[str, int | None, str]:
         connection.close()  # the next message reconnects
         return UNKNOWN, None, str(exc)[:300]
     return SENT, 250, ""
+
+
+def _wire(connection, message) -> Wire | None:
+    """The message's SMTP bytes written directly (leads.nurture.wire) when the mailer is
+    Django's SMTP backend with an open connection; None leaves it to the mailer."""
+    if (
+        not signs_itself(connection)
+        or connection.fail_silently
+        or connection.connection is None
+        or not isinstance(message, nurture_render.NurtureMessage)
+    ):
+        return None
+    return message_wire(message, prep_address=connection.prep_address)
 
 
 def sent_message_id(message) -> str:

@@ -206,3 +206,36 @@ def test_deferred_outcomes_cost_the_same_statements_for_any_batch(
         assert stored.soft_failures == failures
         backoff = outcomes.SOFT_BACKOFF[min(failures - 1, len(outcomes.SOFT_BACKOFF) - 1)]
         assert stored.next_send_at == now + backoff
+
+
+def synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.no_sqlite
+@pytest.mark.parametrize("dies", [False, True])
+def test_the_sending_rows_commit_unflushed_and_the_session_is_restored(smtp, monkeypatch, dies):  # noqa: F811
+    real_deliver, seen = nurture_send.smtp_deliver, []
+
+    def deliver(mailer, message):
+        seen.append(synchronous_commit())
+        if dies and len(seen) == 2:
+            raise SystemExit("worker killed")
+        return real_deliver(mailer, message)
+
+    monkeypatch.setattr(nurture_send, "smtp_deliver", deliver)
+    before = synchronous_commit()
+    with time_machine.travel(T0, tick=True):
+        sequence = Sequence(delays=(0,))
+        sequence.enrol(sequence.leads(3))
+        if dies:
+            with pytest.raises(SystemExit):
+                nurture_send.nurture_send_due(budget_seconds=120)
+        else:
+            assert nurture_send.nurture_send_due(budget_seconds=120).sent == 3
+
+    assert before == "on" and seen == (["off", "off"] if dies else ["off", "off", "off"])
+    assert synchronous_commit() == before  # the outcomes, and all after, wait for the flush
+    assert len(smtp.received) == (1 if dies else 3)
