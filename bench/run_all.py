@@ -43,7 +43,7 @@ SIZES = {
         "portal": ["--leads", "1500", "--requests", "2"],
         "recovery": ["--kills", "1", "--rows", "20", "--only", "SIGKILL", "--sweep", "1"],
         "retention": ["--leads", "120", "--batch-size", "50"],
-        "memory": ["--requests", "200", "--deliveries", "200", "--sample-every", "50"],
+        "memory": ["--requests", "100", "--deliveries", "100", "--sample-every", "25"],
     },
 }
 
