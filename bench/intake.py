@@ -113,8 +113,9 @@ def _prepare(env: dict) -> str:
 
 
 @contextmanager
-def gunicorn(app: str, env: dict, *, chdir: Path = ROOT):
-    """Serve `app` on a loopback port; yields its base URL."""
+def gunicorn(app: str, env: dict, *, chdir: Path = ROOT, extra: tuple[str, ...] = ()):
+    """Serve `app` on a loopback port (with gunicorn's `extra` arguments); yields its base
+    URL."""
     port = free_port()
     command = [
         str(Path(sys.executable).with_name("gunicorn")),
@@ -122,6 +123,7 @@ def gunicorn(app: str, env: dict, *, chdir: Path = ROOT):
         *("--chdir", str(chdir), "--bind", f"127.0.0.1:{port}"),
         *("--workers", str(WORKERS), "--worker-class", "gthread", "--threads", str(THREADS)),
         *("--keep-alive", "30", "--log-level", "warning"),
+        *extra,
     ]
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -34,6 +34,7 @@ SIZES = {
         "portal": ["--leads", "60000", "--requests", "20"],
         "recovery": ["--kills", "2", "--rows", "100"],
         "retention": ["--leads", "3000"],
+        "memory": ["--requests", "3000", "--deliveries", "3000", "--sample-every", "500"],
     },
     "smoke": {
         "intake": ["--duration", "1", "--warmup", "0.2", "--bulk-leads", "600", "--sizes", "500"],
@@ -42,6 +43,7 @@ SIZES = {
         "portal": ["--leads", "1500", "--requests", "2"],
         "recovery": ["--kills", "1", "--rows", "20", "--only", "SIGKILL", "--sweep", "1"],
         "retention": ["--leads", "120", "--batch-size", "50"],
+        "memory": ["--requests", "100", "--deliveries", "100", "--sample-every", "25"],
     },
 }
 

@@ -30,8 +30,11 @@ def test_every_benchmark_runs_at_a_tiny_size_and_loses_nothing(tmp_path):
     figures = [json.loads(line) for line in (tmp_path / "figures.jsonl").read_text().splitlines()]
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert {f["bench"] for f in figures} == {
-        "intake", "delivery", "nurture", "portal", "recovery", "retention"
+        "intake", "delivery", "nurture", "portal", "recovery", "retention", "memory"
     }  # fmt: skip
     assert [f for f in figures if f["lost"]] == []
-    assert all(f["value"] > 0 for f in figures if f["bench"] != "recovery"), figures
+    rates = [f for f in figures if f["bench"] not in ("recovery", "memory")]
+    assert all(f["value"] > 0 for f in rates), figures
+    legs = {f["name"].split(":")[0] for f in figures if f["bench"] == "memory"}
+    assert legs == {"web", "worker"}, figures
     assert "benchmark" in done.stdout and "load average after" in done.stdout
