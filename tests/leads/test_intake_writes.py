@@ -155,7 +155,51 @@ def test_a_raced_batch_runs_again_in_a_new_transaction(market, writer, monkeypat
 
     body = post_bulk(market, [lead_payload(LeadId="w-1")])
 
-    assert attempts == [["ada@contoso.example"]] * 2
+    # The second run claims its new people before anything else: nothing is left to
+    # insert whole, and it cannot race again.
+    assert attempts == [["ada@contoso.example"], []]
     assert body["created"] == 1
     lead = Lead.objects.get()
     assert (lead.email, LeadActivity.objects.get().lead) == ("ada@contoso.example", lead)
+
+
+def _always_raced(monkeypatch) -> list[int]:
+    """Concurrent requests that always create the new people first: every whole insert of
+    a new lead is refused. Returns the sizes of the refused inserts."""
+    original = writes.leads_insert
+    refused: list[int] = []
+
+    def always_raced(*, leads):
+        if leads:
+            refused.append(len(leads))
+            raise writes.LeadRaced
+        original(leads=leads)
+
+    monkeypatch.setattr(writes, "leads_insert", always_raced)
+    return refused
+
+
+def test_a_single_lead_that_keeps_racing_still_lands(market, writer, monkeypatch):
+    refused = _always_raced(monkeypatch)
+
+    response = market.post(lead_payload(LeadId="k-1"))
+
+    # Its second run claimed the person before anything else, and could not race again
+    assert refused == [1]
+    assert response.status_code == 201
+    assert response.json()["consolidated"] is False
+    assert (Lead.objects.count(), LeadActivity.objects.count()) == (1, 1)
+
+
+def test_a_bulk_batch_claims_its_new_people_first_and_never_races(market, writer, monkeypatch):
+    refused = _always_raced(monkeypatch)
+
+    items = [lead_payload(email=f"p{n}@contoso.example", LeadId=f"k-{n}") for n in range(3)]
+    body = post_bulk(market, [*items, lead_payload(email="p0@contoso.example", LeadId="k-3")])
+
+    # Nothing was left to insert whole: every item is stored, each person once
+    assert refused == []
+    assert [item["status_code"] for item in body["results"]] == [201] * 4
+    answers = [item["result"] for item in body["results"]]
+    assert [answer["consolidated"] for answer in answers] == [False, False, False, True]
+    assert (Lead.objects.count(), LeadActivity.objects.count()) == (3, 4)
