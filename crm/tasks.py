@@ -8,7 +8,7 @@ import logging
 from celery import shared_task
 from celery.signals import worker_ready
 
-from crm import selectors, services
+from crm import health, services
 from crm.referrals.tasks import referrals_sync  # noqa: F401  (Celery discovers crm.tasks)
 
 logger = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ def sweep() -> None:
 @shared_task(name="crm.delivery_health_refresh")
 def delivery_health_refresh() -> None:
     """Beat, every five minutes: recount the dashboard's delivery health into the cache."""
-    selectors.delivery_health_refresh()
+    health.delivery_health_refresh()
 
 
 @worker_ready.connect(weak=False)

@@ -21,7 +21,7 @@ from datetime import date, timedelta
 
 from django.utils.translation import gettext as _
 
-from crm import selectors as crm_selectors
+from crm import health as crm_health
 from leads.campaigns import selectors as campaign_selectors
 from leads.catalog.storefronts import Storefront
 from leads.models import LeadActivity, LeadStatus
@@ -145,4 +145,4 @@ def funnel(*, publisher) -> list[dict]:
 def delivery_health(*, publisher) -> list[dict]:
     """Deliveries of the last 90 days per target of the publisher: the target list live,
     the counts from the cache that beat refreshes every five minutes."""
-    return crm_selectors.delivery_health_by_target(publisher=publisher)
+    return crm_health.delivery_health_by_target(publisher=publisher)

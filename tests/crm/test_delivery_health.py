@@ -1,6 +1,6 @@
 """The dashboard's delivery health comes from a cache that beat refreshes."""
 
-from crm import selectors, tasks
+from crm import health, tasks
 from tests.factories import make_delivery, make_lead, make_target
 
 
@@ -15,7 +15,7 @@ def test_the_beat_task_counts_each_publishers_deliveries_into_the_cache(
 
     tasks.delivery_health_refresh.apply()
 
-    assert selectors.delivery_health_for(publisher=publisher) == {
+    assert health.delivery_health_for(publisher=publisher) == {
         (target.pk, "delivered"): 1,
         (target.pk, "pending"): 1,
     }
@@ -24,12 +24,10 @@ def test_the_beat_task_counts_each_publishers_deliveries_into_the_cache(
 def test_the_cache_serves_until_the_next_refresh(db, publisher):
     target = make_target(publisher=publisher)
     make_delivery(lead=make_lead(publisher=publisher), target=target)
-    first = selectors.delivery_health_for(publisher=publisher)  # a miss: counted and cached
+    first = health.delivery_health_for(publisher=publisher)  # a miss: counted and cached
 
     make_delivery(lead=make_lead(publisher=publisher), target=target)
 
-    assert (
-        selectors.delivery_health_for(publisher=publisher) == first == {(target.pk, "pending"): 1}
-    )
-    selectors.delivery_health_refresh(publisher_ids=[publisher.pk])
-    assert selectors.delivery_health_for(publisher=publisher) == {(target.pk, "pending"): 2}
+    assert health.delivery_health_for(publisher=publisher) == first == {(target.pk, "pending"): 1}
+    health.delivery_health_refresh(publisher_ids=[publisher.pk])
+    assert health.delivery_health_for(publisher=publisher) == {(target.pk, "pending"): 2}
