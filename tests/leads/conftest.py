@@ -45,6 +45,19 @@ FAQ_TEST_LEAD = {
 }
 
 
+def offer_published(*, publisher, offer_id, name, storefront="azure-marketplace"):
+    """A published offer listing of this publisher, with lead management on."""
+    listing = make_listing(
+        publisher=publisher,
+        storefront=storefront,
+        listing_type="offer",
+        offer_id=offer_id,
+        name=name,
+        lead_management_enabled=True,
+    )
+    return catalog_services.listing_publish(listing=listing)
+
+
 def lead_payload(email="ada@contoso.example", offer_id=None, **fields) -> dict:
     """A valid lead in Partner Center's shape, for the marketplace listing `offer_id`."""
     payload = {
@@ -102,15 +115,9 @@ class Storefronts:
         self.client = Client()
 
     def _published(self, offer_id, name, storefront):
-        listing = make_listing(
-            publisher=self.publisher,
-            storefront=storefront,
-            listing_type="offer",
-            offer_id=offer_id,
-            name=name,
-            lead_management_enabled=True,
+        return offer_published(
+            publisher=self.publisher, offer_id=offer_id, name=name, storefront=storefront
         )
-        return catalog_services.listing_publish(listing=listing)
 
     def post(self, payload, *, key=None, path="/api/v1/leads", **headers):
         body = payload if isinstance(payload, (str, bytes)) else json.dumps(payload)

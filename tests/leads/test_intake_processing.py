@@ -13,11 +13,10 @@ from django.conf import settings
 from django.db import connection
 
 from crm.models import Delivery
-from leads.catalog import services as catalog_services
 from leads.lifecycle import services as lifecycle_services
 from leads.models import Lead, LeadActivity, LeadTransition
-from tests.factories import make_campaign, make_listing, make_publisher, make_target
-from tests.leads.conftest import Storefronts, lead_payload
+from tests.factories import make_campaign, make_publisher, make_target
+from tests.leads.conftest import Storefronts, lead_payload, offer_published
 
 pytestmark = pytest.mark.sqlite
 
@@ -89,15 +88,7 @@ def test_consolidation_spans_listings_and_storefronts_of_one_publisher(market):
 
 def test_consolidation_never_crosses_publishers(market):
     other = make_publisher(publisher_id="fabrikam")
-    listing = make_listing(
-        publisher=other,
-        storefront="azure-marketplace",
-        listing_type="offer",
-        offer_id="fabrikam.crm",
-        name="Fabrikam CRM",
-        lead_management_enabled=True,
-    )
-    catalog_services.listing_publish(listing=listing)
+    offer_published(publisher=other, offer_id="fabrikam.crm", name="Fabrikam CRM")
 
     market.post(lead_payload(email="ada@contoso.example"))
     response = market.post(lead_payload(email="ada@contoso.example", OfferId="fabrikam.crm"))

@@ -16,7 +16,7 @@ from leads.intake import api_keys, reference
 from leads.models import ApiKey, Lead, Listing
 from leads.scoring import services as scoring_services
 from tests.factories import make_campaign, make_listing, make_publisher, make_rule, make_target
-from tests.leads.conftest import lead_payload
+from tests.leads.conftest import lead_payload, offer_published
 
 pytestmark = pytest.mark.sqlite
 
@@ -183,15 +183,7 @@ def test_crm_target_changes_are_seen_by_the_next_request(market):
 
 def test_publishers_never_share_rules_campaigns_or_targets(market):
     other = make_publisher(name="Fabrikam", publisher_id="fabrikam", qualification_threshold=0)
-    listing = make_listing(
-        publisher=other,
-        storefront="azure-marketplace",
-        listing_type="offer",
-        offer_id="fabrikam.crm",
-        name="Fabrikam CRM",
-        lead_management_enabled=True,
-    )
-    catalog_services.listing_publish(listing=listing)
+    offer_published(publisher=other, offer_id="fabrikam.crm", name="Fabrikam CRM")
     make_rule(publisher=market.publisher, condition="country_in", value="GB", points=60)
     theirs = make_campaign(publisher=other, storefront="azure-marketplace", code="spring")
     ours = make_campaign(publisher=market.publisher, storefront="azure-marketplace", code="spring")
