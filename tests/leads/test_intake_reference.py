@@ -11,11 +11,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crm.models import CrmTarget, Delivery
-from leads.catalog import services as catalog_services
 from leads.intake import api_keys, reference
 from leads.models import ApiKey, Lead, Listing
 from leads.scoring import services as scoring_services
-from tests.factories import make_campaign, make_listing, make_publisher, make_rule, make_target
+from tests.factories import make_campaign, make_publisher, make_rule, make_target
 from tests.leads.conftest import lead_payload, offer_published
 
 pytestmark = pytest.mark.sqlite
@@ -96,15 +95,9 @@ def test_a_new_key_and_a_lost_token_are_seen(market):
 def test_a_listing_change_is_seen_by_the_next_request(market):
     unknown = lead_payload(email="a@contoso.example", offer_id="contoso.brand-new")
     assert market.post(unknown).json()["detail"][0]["type"] == "unknown_offer"
-    listing = make_listing(
-        publisher=market.publisher,
-        storefront="azure-marketplace",
-        listing_type="offer",
-        offer_id="contoso.brand-new",
-        name="Brand New",
-        lead_management_enabled=True,
+    listing = offer_published(
+        publisher=market.publisher, offer_id="contoso.brand-new", name="Brand New"
     )
-    catalog_services.listing_publish(listing=listing)
     assert market.post(unknown).status_code == 201
 
     Listing.objects.filter(pk=listing.pk).update(status=Listing.Status.UNPUBLISHED)
