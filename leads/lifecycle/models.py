@@ -15,7 +15,7 @@ from leads.catalog.storefronts import Storefront
 from portal.tenancy.model_fields import TimestampedModel, acting_user_key, publisher_key
 
 
-def campaign_attribution_key(verbose_name, *, related_name: str) -> models.ForeignKey:
+def campaign_attribution_key(verbose_name, *, related_name: str, **options) -> models.ForeignKey:
     """A campaign a lead or activity is attributed to; the row stays when the campaign goes."""
     return models.ForeignKey(
         Campaign,
@@ -24,6 +24,7 @@ def campaign_attribution_key(verbose_name, *, related_name: str) -> models.Forei
         blank=True,
         related_name=related_name,
         verbose_name=verbose_name,
+        **options,
     )
 
 
@@ -86,7 +87,8 @@ class Lead(TimestampedModel):
     }
 
     uuid = models.UUIDField(_("lead id"), default=uuid.uuid4, unique=True, editable=False)
-    publisher = publisher_key(related_name="leads")
+    # Every index of the lead list leads with the publisher: no index of its own.
+    publisher = publisher_key(related_name="leads", db_index=False)
     origin = models.CharField(
         _("origin"), max_length=12, choices=Origin, default=Origin.MARKETPLACE
     )
@@ -234,8 +236,14 @@ class LeadActivity(models.Model):
         CREATE = "Create", _("Created in the Azure portal")
         START_TEST_DRIVE = "StartTestDrive", _("Test drive started")
 
+    # activity_lead_latest and activity_campaign_occurred lead with these keys: no index of
+    # their own (one fewer to write per activity).
     lead = models.ForeignKey(
-        Lead, on_delete=models.CASCADE, related_name="activities", verbose_name=_("lead")
+        Lead,
+        on_delete=models.CASCADE,
+        related_name="activities",
+        verbose_name=_("lead"),
+        db_index=False,
     )
     listing = models.ForeignKey(
         Listing,
@@ -245,7 +253,7 @@ class LeadActivity(models.Model):
         related_name="activities",
         verbose_name=_("listing"),
     )
-    campaign = campaign_attribution_key(_("campaign"), related_name="activities")
+    campaign = campaign_attribution_key(_("campaign"), related_name="activities", db_index=False)
     storefront = models.CharField(_("storefront"), max_length=20, choices=Storefront)
     # Unknown codes are kept as sent, so there are no choices enforced here.
     action_code = models.CharField(_("action code"), max_length=40, blank=True)
@@ -287,7 +295,9 @@ class LeadActivity(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["lead", "-occurred_at"], name="activity_lead_occurred"),
+            # A lead's activities newest first, ties by id: the latest one is the first
+            # entry (the export's latest listing, delivery payloads, the lead page).
+            models.Index(fields=["lead", "-occurred_at", "-id"], name="activity_lead_latest"),
             models.Index(fields=["campaign", "occurred_at"], name="activity_campaign_occurred"),
             models.Index(
                 fields=["id"],
@@ -303,8 +313,13 @@ class LeadActivity(models.Model):
 class LeadTransition(models.Model):
     """One move in a lead's lifecycle: who (empty for the system), when, and why."""
 
+    # transition_lead_created leads with the lead: no index of its own.
     lead = models.ForeignKey(
-        Lead, on_delete=models.CASCADE, related_name="transitions", verbose_name=_("lead")
+        Lead,
+        on_delete=models.CASCADE,
+        related_name="transitions",
+        verbose_name=_("lead"),
+        db_index=False,
     )
     from_status = models.CharField(_("from"), max_length=12, choices=LeadStatus)
     to_status = models.CharField(_("to"), max_length=12, choices=LeadStatus)

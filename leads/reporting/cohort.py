@@ -50,7 +50,8 @@ COLUMNS = "listing_id, storefront, action_code, leads, qualified, accepted, won,
 
 # The cohort's leads, one row per (publisher, day, hour, first activity's keys), for those
 # that `{where}` keeps (`l` is the lead). The first activity and the first touch are
-# found through `activity_lead_occurred` and `transition_lead_created`, one probe each.
+# found through `activity_lead_latest` (read backwards) and `transition_lead_created`, one
+# probe each.
 _GROUPED = """
 SELECT l.publisher_id,
        (l.created_at AT TIME ZONE %(tz)s)::date AS day,

@@ -33,7 +33,7 @@ from leads.intake.referrals import CO_SELL_ACTION
 from leads.lifecycle import columns as lead_columns
 from leads.lifecycle import selectors as lead_selectors
 from leads.lifecycle import services as lifecycle_services
-from leads.lifecycle.csv_export import CRM, EXCEL, csv_lines
+from leads.lifecycle.csv_export import CRM, EXCEL, csv_lines, export_rows
 from leads.lifecycle.selectors import SORT_DEFAULT_DESCENDING
 from leads.models import LeadActivity, LeadOrigin, LeadStatus
 from leads.nurture.selectors import nurture_refusal_for_lead
@@ -285,9 +285,8 @@ def lead_export(request):
     )
     # ?for=crm is raw for a CRM's importer; anything else is the formula-safe Excel file.
     flavour = CRM if request.GET.get("for") == CRM else EXCEL
-    # A server-side cursor hands the rows over in chunks: memory stays flat in the row count.
     response = StreamingHttpResponse(
-        csv_lines(leads.iterator(chunk_size=EXPORT_CHUNK_SIZE), flavour=flavour),
+        csv_lines(export_rows(leads, chunk_size=EXPORT_CHUNK_SIZE), flavour=flavour),
         content_type="text/csv; charset=utf-8",
     )
     kind = "referrals" if origin == LeadOrigin.CO_SELL else "leads"

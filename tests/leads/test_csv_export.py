@@ -6,13 +6,22 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
 from django.http import StreamingHttpResponse
 from django.test import Client
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leads.lifecycle.csv_export import DANGEROUS_FIRST, HEADER, csv_lines, safe_cell
+from leads.lifecycle.csv_export import (
+    CRM,
+    DANGEROUS_FIRST,
+    HEADER,
+    csv_lines,
+    export_rows,
+    raw_cell,
+    safe_cell,
+)
 from leads.models import Lead
 from tests.factories import make_activity, make_campaign, make_lead, make_listing
 
@@ -81,6 +90,58 @@ def test_no_exported_cell_starts_a_formula_and_rows_keep_their_width(rows):
         assert [
             c[1:] if o[:1] in DANGEROUS_FIRST else c for c, o in zip(row, original, strict=True)
         ] == original
+
+
+_any_cell = st.one_of(
+    st.text(),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**6), max_value=10**6),
+    st.uuids(),
+    st.datetimes(timezones=st.just(UTC)),
+)
+
+
+@given(st.lists(st.lists(_any_cell, min_size=3, max_size=6), max_size=4))
+def test_rows_of_any_value_are_written_as_the_cell_functions_write_them(rows):
+    # Given rows of mixed values (text, None, flags, numbers of either sign, UUIDs, times)
+    # When they are exported in either flavour
+    # Then each cell reads back as safe_cell (Excel) or raw_cell (CRM) writes it
+    excel = read_back("".join(csv_lines(rows)))[1:]
+    crm = list(csv.reader(io.StringIO("".join(csv_lines(rows, flavour=CRM)), newline="")))[1:]
+    assert excel == [[safe_cell(value) for value in row] for row in rows]
+    assert crm == [[raw_cell(value) for value in row] for row in rows]
+
+
+def _jit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="JIT is PostgreSQL's")
+def test_the_export_query_runs_without_jit_and_the_session_gets_it_back(publisher):
+    # Given three leads and the session's JIT setting
+    for n in range(3):
+        make_lead(publisher=publisher, email=f"jit{n}@contoso.example")
+    before = _jit()
+    rows = Lead.objects.filter(publisher=publisher).values_list("email")
+
+    # When the export's rows are read, and when a reader stops half-way
+    stream = export_rows(rows, chunk_size=2)
+    first = next(stream)
+    during = _jit()
+    rest = list(stream)
+    after = _jit()
+    stopped = export_rows(rows, chunk_size=1)
+    next(stopped)
+    stopped.close()
+
+    # Then the statement ran with JIT off, every row came, and the setting is restored
+    assert during == "off"
+    assert len([first, *rest]) == 3
+    assert after == before
+    assert _jit() == before
 
 
 _db_text = st.text(
