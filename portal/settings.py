@@ -344,6 +344,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A pool process is replaced after this many tasks (0: never), as gunicorn's workers are.
+CELERY_WORKER_MAX_TASKS_PER_CHILD = env.int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 10_000) or None
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -368,8 +370,7 @@ CELERY_TASK_ROUTES = {
     "crm.referral_push": {"queue": "delivery"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# Beat entries name tasks by their explicit `name=`; each issue that adds a periodic
-# job (the delivery sweep, the nurture sender) adds its entry here.
+# Beat entries name tasks by their explicit `name=`.
 CELERY_BEAT_SCHEDULE: dict = {
     # The outbox sweep: wakes a worker for every target with due or stuck deliveries.
     "crm-sweep": {"task": "crm.sweep", "schedule": env.float("CRM_SWEEP_SECONDS", default=5.0)},

@@ -118,3 +118,23 @@ def test_email_url_selects_an_esp_through_anymail(tmp_path, url, backend, option
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-2:] == [f"{backend}.EmailBackend", option]
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, "10000"), ("0", "None"), ("250", "250")])
+def test_celery_replaces_a_pool_process_after_the_configured_number_of_tasks(
+    tmp_path, value, expected
+):
+    # Given the production environment, with CELERY_WORKER_MAX_TASKS_PER_CHILD unset, 0 or set
+    env = _production_env(tmp_path, CELERY_WORKER_MAX_TASKS_PER_CHILD=value)
+
+    # When the Celery app reads its configuration
+    result = _manage(
+        "shell",
+        "-c",
+        "from portal.celery import app; print(app.conf.worker_max_tasks_per_child)",
+        env=env,
+    )
+
+    # Then a pool process is replaced after that many tasks (0: never)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected
