@@ -136,6 +136,7 @@ class Lead(TimestampedModel):
         blank=True,
         related_name="owned_leads",
         verbose_name=_("owner"),
+        db_index=False,  # lead_owner_next_step leads with it
     )
     next_step = models.CharField(_("next step"), max_length=200, blank=True)
     next_step_due = models.DateField(_("next step due"), null=True, blank=True)

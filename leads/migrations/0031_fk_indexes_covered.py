@@ -1,7 +1,8 @@
 """Indexes that other indexes cover, dropped; a lead's activities newest first, ties by id.
 
 Each of these foreign keys had an index of its own, while a composite index already leads
-with the same column: `lead_pub_*` with the lead's publisher, `activity_lead_latest` with
+with the same column: `lead_pub_*` with the lead's publisher, `lead_owner_next_step` with its owner,
+`activity_lead_latest` with
 an activity's lead, `activity_campaign_occurred` with its campaign, `transition_lead_created`
 with a transition's lead. PostgreSQL serves a lookup by the key (a cascade, a join) from
 the composite index as well, so every lead, activity and transition written paid for an
@@ -16,6 +17,7 @@ drop it, then migrate again.
 """
 
 import django.db.models.deletion
+from django.conf import settings
 from django.db import migrations, models
 
 from portal.migration_ops import fk_indexes_create, fk_indexes_drop
@@ -27,6 +29,7 @@ OCCURRED_COLUMNS = "(lead_id, occurred_at DESC)"
 # (table, column) whose single-column index a composite index makes redundant.
 COVERED = (
     ("leads_lead", "publisher_id"),
+    ("leads_lead", "owner_id"),
     ("leads_leadactivity", "lead_id"),
     ("leads_leadactivity", "campaign_id"),
     ("leads_leadtransition", "lead_id"),
@@ -67,6 +70,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("leads", "0030_lead_co_sell_indexes"),
         ("portal", "0004_publisher_send_window"),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
@@ -83,6 +87,19 @@ class Migration(migrations.Migration):
                         related_name="leads",
                         to="portal.publisher",
                         verbose_name="publisher",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="lead",
+                    name="owner",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="owned_leads",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="owner",
                     ),
                 ),
                 migrations.AlterField(

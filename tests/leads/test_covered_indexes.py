@@ -14,6 +14,7 @@ from tests.factories import make_activity, make_lead, make_listing
 
 COVERED = (
     ("leads_lead", "publisher_id"),
+    ("leads_lead", "owner_id"),
     ("leads_leadactivity", "lead_id"),
     ("leads_leadactivity", "campaign_id"),
     ("leads_leadtransition", "lead_id"),
