@@ -72,6 +72,23 @@ def test_the_list_shows_value_close_date_statuses_and_seller(member_client, enro
         assert f">{label}<" in text
 
 
+def test_the_referral_cells_link_the_referral_and_speak_the_language(member_client, enrolled):
+    # Given a referral whose answer is on its way to Partner Center
+    referral = make_referral(enrolled, status="Active", substatus="Accepted", sync_state="pending")
+
+    # When the list is read in English, then in Spanish
+    english = member_client.get(REFERRALS).content.decode()
+    spanish = member_client.get(REFERRALS, headers={"accept-language": "es"}).content.decode()
+
+    # Then the referral links its own page, and the statuses are the language's labels
+    link = reverse("referral-detail", args=[referral.pk])
+    assert f'<a href="{link}">Deal 1</a>' in english
+    assert '<span class="badge badge-sync-pending">Sending to Partner Center</span>' in english
+    assert '<span class="badge badge-co-sell">Activa</span>' in spanish
+    assert '<td class="col-pc_substatus">Aceptado\n</td>' in spanish
+    assert '<span class="badge badge-sync-pending">Enviando a Partner Center</span>' in spanish
+
+
 def test_the_column_chooser_hides_a_referral_column(member_client, enrolled):
     make_referral(enrolled)
 
