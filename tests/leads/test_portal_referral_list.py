@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from leads.intake.referrals import CO_SELL_ACTION
@@ -368,6 +369,30 @@ def test_a_referral_sort_walks_its_index(enrolled, sort, index):
 
     # Then it reads the referrals in the sort's order from its index
     assert index in plan
+
+
+@pytest.mark.no_sqlite
+@pytest.mark.parametrize(
+    ("sort", "is_serial"), [("close_date", True), ("-deal_value", True), ("-created", False)]
+)
+def test_a_referral_sort_page_is_planned_without_parallel_workers(
+    member_client, enrolled, sort, is_serial
+):
+    # Given referrals with deals
+    _deals(enrolled, CLOSES)
+
+    # When a page of the sort is read
+    with CaptureQueriesContext(connection) as captured:
+        response = member_client.get(REFERRALS, {"sort": sort})
+
+    # Then a referral sort's page query alone runs without parallel workers (a Gather of
+    # parallel walks cost more to start than the page), and the page is whole
+    sql = [query["sql"] for query in captured.captured_queries]
+    serial = "SET LOCAL max_parallel_workers_per_gather = 0"
+    assert (serial in sql) is is_serial
+    if is_serial:
+        assert 'FROM "leads_lead"' in sql[sql.index(serial) + 1]
+    assert len(shown(response)) == len(CLOSES)
 
 
 def test_the_export_follows_a_referral_sort_and_status_filter(member_client, enrolled):
