@@ -173,6 +173,9 @@ def _explain(figure: Figure) -> None:
 
     # The count's estimate is itself an EXPLAIN (lead_count): show it as it ran.
     sql = figure.slowest_sql
+    if sql.lstrip().upper().startswith("SET "):  # a setting (serial_plan): no plan to show
+        print(f"\n--- {figure.name}: {figure.url}\n{sql}")
+        return
     if not sql.lstrip().upper().startswith("EXPLAIN"):
         sql = f"EXPLAIN (ANALYZE, BUFFERS) {sql}"
     with connection.cursor() as cursor:

@@ -179,7 +179,7 @@ def _leads_copy(connection, *, publisher_id: int, origin: str, total: int, momen
         f"SELECT l.*, g.n AS copy_n, {moment} AS moment "
         "FROM (SELECT *, row_number() OVER (ORDER BY id) - 1 AS seq FROM leads_lead "
         "WHERE publisher_id = %s AND origin = %s) l "
-        "JOIN generate_series(%s, %s) AS g(n) ON l.seq = g.n %% %s"
+        "JOIN generate_series(%s::bigint, %s::bigint) AS g(n) ON l.seq = g.n %% %s"
     )
     prefix = (
         "'c' || src.copy_n || '.' || "

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm import selectors, services, targets
+from crm.delivery_rows import delivery_rows_html
 from crm.models import CrmTarget, Delivery
 from crm.portal_forms import DeliveryFilterForm, PortalTargetForm
 from portal.once import once_keep, once_pop
@@ -58,11 +59,22 @@ def _pop_secret(request: HttpRequest, target: CrmTarget) -> str:
 
 
 def _delivery_page(
-    request: HttpRequest, deliveries, *, target_ids: list[int] | None = None
+    request: HttpRequest,
+    deliveries,
+    *,
+    show_target: bool,
+    target_ids: list[int] | None = None,
 ) -> dict:
-    """One keyset page, with the query strings of the next page and of the first one."""
+    """One keyset page and its rows' HTML, with the query strings of the next page and of
+    the first one."""
     cursor = selectors.Cursor.decode(request.GET.get("after", ""))
     page = selectors.deliveries_page(deliveries=deliveries, after=cursor, target_ids=target_ids)
+    rows = delivery_rows_html(
+        request=request,
+        deliveries=page.rows,
+        show_target=show_target,
+        is_owner=bool(request.membership and request.membership.is_owner),
+    )
     query = request.GET.copy()
     query.pop("after", None)
     first_query = query.urlencode() if cursor is not None else None
@@ -70,7 +82,12 @@ def _delivery_page(
     if page.next_cursor:
         query["after"] = page.next_cursor.encode()
         next_query = query.urlencode()
-    return {"page": page, "next_query": next_query, "first_query": first_query}
+    return {
+        "page": page,
+        "delivery_rows": rows,
+        "next_query": next_query,
+        "first_query": first_query,
+    }
 
 
 @dataclass(frozen=True)
@@ -213,7 +230,7 @@ def _detail_context(request: HttpRequest, target: CrmTarget, form) -> dict:
     ).filter(target=target)
     signing_secret = target.config.get("signingSecret") if target.kind == "https" else None
     return {
-        **_delivery_page(request, deliveries),
+        **_delivery_page(request, deliveries, show_target=False),
         **_last_test(target),
         "target": target,
         "form": form,
@@ -319,7 +336,7 @@ def delivery_list(request: HttpRequest) -> HttpResponse:
     # Unless one target is chosen, the page walks each target's rows (a query for their ids).
     target_ids = None if filters.target_id else selectors.target_ids_of(publisher=request.publisher)
     context = {
-        **_delivery_page(request, deliveries, target_ids=target_ids),
+        **_delivery_page(request, deliveries, show_target=True, target_ids=target_ids),
         "filter_form": filter_form,
         "lead_uuid": filters.lead_uuid,
     }

@@ -43,6 +43,7 @@ from leads.lifecycle.referral_sorts import (
     REFERRAL_SORT_DESCENDING,
     REFERRAL_SORT_NAMES,
     referral_sort_keys,
+    serial_plan,
     with_latest_referral,
 )
 from leads.models import Lead, LeadActivity, LeadTransition, Referral
@@ -395,11 +396,12 @@ def lead_page(
         leads = leads.filter(_beyond(sort, *position, forward=not backwards))
     flip = sort.descending != backwards
     order = [f"{'-' if flip else ''}{alias}" for alias, _expr, _kind in sort.keys]
-    rows = list(
-        leads.select_related("latest_campaign").order_by(*order, f"{'-' if flip else ''}id")[
-            : size + 1
-        ]
-    )
+    leads = leads.select_related("latest_campaign").order_by(*order, f"{'-' if flip else ''}id")
+    if sort.name in REFERRAL_SORT_NAMES:
+        with serial_plan():
+            rows = list(leads[: size + 1])
+    else:
+        rows = list(leads[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
     if backwards and position is not None:

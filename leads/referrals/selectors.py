@@ -6,6 +6,9 @@ from leads.models import Lead
 from leads.referrals.models import Referral
 from portal.models import Publisher
 
+# The long columns of a referral that the lead list's cells do not read.
+LIST_DEFERRED = ("raw", "pending_change", "customer_need", "status_reason")
+
 
 def referral_get_for_publisher(*, publisher: Publisher, referral_id: int) -> Referral | None:
     """The publisher's referral, or None (another publisher's id is the same as none)."""
@@ -29,9 +32,14 @@ def referrals_by_partner_center_id(*, publisher_id: int, ids: list[str]) -> dict
 
 
 def latest_referrals(*, leads: list[Lead]) -> dict[int, Referral]:
-    """Per lead, its most recently updated referral (one query for the page)."""
+    """Per lead, its most recently updated referral (one query for the page), without the
+    columns a list row never shows (Partner Center's whole copy, the pending patch)."""
     latest: dict[int, Referral] = {}
-    rows = Referral.objects.filter(lead__in=leads).order_by("lead_id", "-updated_at", "-id")
+    rows = (
+        Referral.objects.filter(lead__in=leads)
+        .defer(*LIST_DEFERRED)
+        .order_by("lead_id", "-updated_at", "-id")
+    )
     for row in rows:
         latest.setdefault(row.lead_id, row)
     return latest

@@ -12,7 +12,7 @@ and a function in `_CELLS` here.
 from collections.abc import Callable, Iterable
 from uuid import UUID
 
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import dateformat, formats, timezone
 from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString, mark_safe
@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from leads.catalog.storefronts import Storefront
 from leads.lifecycle.columns import Column
 from leads.models import LeadStatus
+from leads.referrals.models import ReferralStatus, ReferralSubstatus, ReferralSyncState
 
 _ROW = (
     "\n            \n            <tr>\n"
@@ -78,27 +79,41 @@ def _referral(lead) -> str:
     referral = lead.latest_referral
     if not referral:
         return _none()
-    href = escape(reverse("referral-detail", args=[referral.pk]))
+    href = escape(_referral_href(referral.pk))
     cell = f'<a href="{href}">{_text(str(referral))}</a>'
     if referral.sync_state in ("pending", "failed"):
         state = escape(referral.sync_state)
-        cell += (
-            f' <span class="badge badge-sync-{state}">'
-            f"{_text(referral.get_sync_state_display())}</span>"
-        )
+        label = _labels(ReferralSyncState).get(referral.sync_state, referral.sync_state)
+        cell += f' <span class="badge badge-sync-{state}">{_text(label)}</span>'
     return cell
+
+
+def _referral_href(pk: int) -> str:
+    """The referral's detail URL: reversed once a script prefix, then the id put in."""
+    prefix = get_script_prefix()
+    if prefix not in _REFERRAL_DETAIL:
+        _REFERRAL_DETAIL[prefix] = reverse("referral-detail", args=[_REFERRAL_PLACEHOLDER])
+    return _REFERRAL_DETAIL[prefix].replace(str(_REFERRAL_PLACEHOLDER), str(pk))
+
+
+# An id no referral has (no other digits of the URL can hold it), and its URL per prefix.
+_REFERRAL_PLACEHOLDER = 9_876_543_210_123
+_REFERRAL_DETAIL: dict[str, str] = {}
 
 
 def _pc_status(lead) -> str:
     referral = lead.latest_referral
     if not referral:
         return _dash()
-    return f'<span class="badge badge-co-sell">{_text(referral.get_status_display())}</span>'
+    label = _labels(ReferralStatus).get(referral.status, referral.status)
+    return f'<span class="badge badge-co-sell">{_text(label)}</span>'
 
 
 def _pc_substatus(lead) -> str:
     referral = lead.latest_referral
-    return _text(referral.get_substatus_display()) if referral else _dash()
+    if not referral:
+        return _dash()
+    return _text(_labels(ReferralSubstatus).get(referral.substatus, referral.substatus))
 
 
 def _deal_value(lead) -> str:

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from leads.intake.referrals import CO_SELL_ACTION
@@ -70,6 +71,23 @@ def test_the_list_shows_value_close_date_statuses_and_seller(member_client, enro
     assert "Maria Vendedora" in text
     for label in ("Partner Center status", "Sub-status", "Deal value", "Close date"):
         assert f">{label}<" in text
+
+
+def test_the_referral_cells_link_the_referral_and_speak_the_language(member_client, enrolled):
+    # Given a referral whose answer is on its way to Partner Center
+    referral = make_referral(enrolled, status="Active", substatus="Accepted", sync_state="pending")
+
+    # When the list is read in English, then in Spanish
+    english = member_client.get(REFERRALS).content.decode()
+    spanish = member_client.get(REFERRALS, headers={"accept-language": "es"}).content.decode()
+
+    # Then the referral links its own page, and the statuses are the language's labels
+    link = reverse("referral-detail", args=[referral.pk])
+    assert f'<a href="{link}">Deal 1</a>' in english
+    assert '<span class="badge badge-sync-pending">Sending to Partner Center</span>' in english
+    assert '<span class="badge badge-co-sell">Activa</span>' in spanish
+    assert '<td class="col-pc_substatus">Aceptado\n</td>' in spanish
+    assert '<span class="badge badge-sync-pending">Enviando a Partner Center</span>' in spanish
 
 
 def test_the_column_chooser_hides_a_referral_column(member_client, enrolled):
@@ -351,6 +369,30 @@ def test_a_referral_sort_walks_its_index(enrolled, sort, index):
 
     # Then it reads the referrals in the sort's order from its index
     assert index in plan
+
+
+@pytest.mark.no_sqlite
+@pytest.mark.parametrize(
+    ("sort", "is_serial"), [("close_date", True), ("-deal_value", True), ("-created", False)]
+)
+def test_a_referral_sort_page_is_planned_without_parallel_workers(
+    member_client, enrolled, sort, is_serial
+):
+    # Given referrals with deals
+    _deals(enrolled, CLOSES)
+
+    # When a page of the sort is read
+    with CaptureQueriesContext(connection) as captured:
+        response = member_client.get(REFERRALS, {"sort": sort})
+
+    # Then a referral sort's page query alone runs without parallel workers (a Gather of
+    # parallel walks cost more to start than the page), and the page is whole
+    sql = [query["sql"] for query in captured.captured_queries]
+    serial = "SET LOCAL max_parallel_workers_per_gather = 0"
+    assert (serial in sql) is is_serial
+    if is_serial:
+        assert 'FROM "leads_lead"' in sql[sql.index(serial) + 1]
+    assert len(shown(response)) == len(CLOSES)
 
 
 def test_the_export_follows_a_referral_sort_and_status_filter(member_client, enrolled):
