@@ -1,17 +1,19 @@
 """Intake's set-based writes on PostgreSQL: every raw statement of its write path.
 
 Each function writes a whole batch in one statement whose text does not depend on the
-batch's size: the values travel as one array per column, and `unnest` turns the arrays
-back into rows. psycopg then binds one parameter per column instead of one per column
-and row (no splitting of a huge statement), and PostgreSQL plans one short statement.
+batch's size: the rows travel as one JSON document (a list of rows, each a list of
+column values), written by the json module's C encoder, and `jsonb_array_elements`
+turns it back into rows, in order, each value cast to its column's type. psycopg binds
+one parameter instead of one per column and row (no splitting of a huge statement, no
+Python-level dumping of an array per column), and PostgreSQL plans one short statement.
+A batch of one row binds its values as scalars (`SELECT %b::type, …`) instead.
 
 The values are read from the model instances the batch built, as they are: no field's
-`get_db_prep_save` runs per value. Each column's type is its field's own database type,
-cast on the array; JSON values are wrapped for psycopg; a foreign key whose object was
-saved after the row was built (a lead inserted in the same batch) takes its id.
-Identifiers come from the models' metadata; every value is a bound parameter. A batch
-of one row binds its values as scalars (`SELECT %b::type, …`) instead of one-element
-arrays: the same statement, without psycopg's array dumping of every column.
+`get_db_prep_save` runs per value. Each column's type is its field's own database type;
+JSON values are wrapped for psycopg (in the document, in a one-element array, so that
+SQL NULL and JSON null differ); a foreign key whose object was saved after the row was
+built (a lead inserted in the same batch) takes its id. Identifiers come from the
+models' metadata; every value is a bound parameter.
 
 The reads of the write path are here too, so that no ORM query is built per request: the
 stored answers of a batch's external ids, and the batch's leads locked FOR UPDATE.
@@ -20,9 +22,13 @@ The portable path (`leads.intake.writes`, for SQLite) implements the same functi
 with the ORM; `leads.intake.writes` chooses between them.
 """
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
 from functools import cache
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -103,27 +109,29 @@ def leads_claim(*, rows: Sequence[dict[str, Any]], now) -> None:
     """INSERT new people's leads before their batch is worked out, in this order, skipping
     each person that exists (ON CONFLICT DO NOTHING): CLAIM_COLUMNS from `rows`, the
     others the defaults of a new marketplace lead created now. No Lead instance a row:
-    the defaults are bound once, as scalars, and only the rows' own columns as arrays."""
+    the defaults are bound once, as scalars, and only the rows' own columns vary."""
     if not rows:
         return
     template = Lead(origin=Lead.Origin.MARKETPLACE, created_at=now, updated_at=now)
     columns = _columns(Lead, skip_pk=True)
-    varying = [(column, cast) for column, cast, _value in columns if column in CLAIM_COLUMNS]
+    varying: list[_Column] = [
+        (column, cast, itemgetter(column))
+        for column, cast, _value in columns
+        if column in CLAIM_COLUMNS
+    ]
     names = ", ".join(f'"{column}"' for column, _cast, _value in columns)
     selected = ", ".join(
         f'v."{column}"' if column in CLAIM_COLUMNS else f"%b::{cast}"
         for column, cast, _value in columns
     )
-    aliases = ", ".join(f'"{column}"' for column, _cast in varying)
-    arrays = ", ".join(f"%b::{cast}[]" for _column, cast in varying)
+    aliases = ", ".join(f'"{column}"' for column, _cast, _value in varying)
     sql = (
         f'INSERT INTO "{Lead._meta.db_table}" ({names}) SELECT {selected} '  # noqa: S608
-        f"FROM unnest({arrays}) AS v({aliases}) ON CONFLICT DO NOTHING"
+        f"FROM {_source(varying, len(rows))} AS v({aliases}) ON CONFLICT DO NOTHING"
     )
     params = [value(template) for column, _cast, value in columns if column not in CLAIM_COLUMNS]
-    params += [[row[column] for row in rows] for column, _cast in varying]
     with _cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [*params, *_values(varying, rows)])
 
 
 def leads_update(*, leads: Sequence[Lead], fields: Iterable[str]) -> None:
@@ -146,8 +154,9 @@ def leads_update(*, leads: Sequence[Lead], fields: Iterable[str]) -> None:
 
 def rows_insert(*, objs: Sequence[models.Model], returning: bool = False) -> None:
     """INSERT rows of one model in one statement, in their order; with `returning`, set
-    each object's primary key (PostgreSQL returns the ids of an INSERT … SELECT from
-    unnest in the order of its rows, as Django's own bulk_create relies on)."""
+    each object's primary key (PostgreSQL returns the ids of an INSERT … SELECT in the
+    order of the rows it selected, ordered here by their position in the document, as
+    Django's own bulk_create relies on for unnest)."""
     if not objs:
         return
     model = type(objs[0])
@@ -182,19 +191,45 @@ def _insert_sql(model: type[models.Model], columns: list[_Column], rows: int) ->
 
 
 def _source(columns: list[_Column], rows: int) -> str:
-    """The rows' source: one array per column through unnest, or, for a single row, one
-    scalar per column."""
+    """The rows' source: for a single row, one scalar per column; else one JSON array of
+    rows (`_values`), unpacked in order by PostgreSQL. A JSON column's value travels
+    wrapped in a one-element array, so that SQL NULL (a bare null) and JSON null differ."""
     if rows == 1:
         return "(SELECT " + ", ".join(f"%b::{cast}" for _column, cast, _value in columns) + ")"
-    return "unnest(" + ", ".join(f"%b::{cast}[]" for _column, cast, _value in columns) + ")"
+    picks = ", ".join(
+        f"r.v -> {index} -> 0" if cast == "jsonb" else f"(r.v ->> {index})::{cast}"
+        for index, (_column, cast, _value) in enumerate(columns)
+    )
+    return (
+        f"(SELECT {picks} FROM jsonb_array_elements(%b::jsonb) "  # noqa: S608
+        "WITH ORDINALITY AS r(v, n) ORDER BY r.n)"
+    )
 
 
 def _values(columns: list[_Column], objs: Sequence[models.Model]) -> list:
-    """The parameters of `_source`: a list per column, or a scalar per column for one row."""
+    """The parameters of `_source`: a scalar per column for one row; else the rows as one
+    JSON document, written by the json module's C encoder (psycopg's dumping of arrays
+    runs in Python, element by element)."""
+    readers = [value for _column, _cast, value in columns]
     if len(objs) == 1:
         (obj,) = objs
-        return [value(obj) for _column, _cast, value in columns]
-    return [[value(obj) for obj in objs] for _column, _cast, value in columns]
+        return [read(obj) for read in readers]
+    return [_json([[read(obj) for read in readers] for obj in objs])]
+
+
+def _json(rows: list) -> str:
+    return json.dumps(rows, default=_json_value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _json_value(value: Any) -> Any:
+    """A value json cannot write by itself, as `_source` reads it back."""
+    if isinstance(value, Jsonb):
+        return [value.obj]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, UUID | Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} cannot be written by intake's statements")
 
 
 @cache

@@ -158,7 +158,11 @@ def test_stored_answers_reads_the_json_answers_of_the_storefronts_keys_only():
                 occurred_at=now,
                 intake_response={"id": key, "score": 7},
             )
-            for storefront, key in [("appsource", "a"), ("appsource", "b"), ("azure", "a")]
+            for storefront, key in [
+                ("appsource", "a"),
+                ("appsource", "b"),
+                ("azure-marketplace", "a"),
+            ]
         ]
     )
 
@@ -224,3 +228,21 @@ def test_leads_claim_inserts_empty_leads_and_skips_the_people_that_exist():
     )
     assert (bob.origin, bob.status, bob.score, bob.score_breakdown) == ("marketplace", "new", 0, [])
     assert (bob.created_at, bob.updated_at, bob.storefronts) == (now, now, 0)
+
+
+def test_a_batch_travels_as_one_json_document_and_comes_back_exact():
+    publisher = make_publisher()
+    moment = timezone.now().replace(microsecond=123456)
+    leads = [
+        new_lead(publisher, "ada@contoso.example", first_name='Zoë "Ada" \\ Ł', score=1),
+        new_lead(publisher, "bob@contoso.example", score_breakdown=None, last_activity_at=moment),
+    ]
+
+    with CaptureQueriesContext(connection) as captured:
+        ids = sql.leads_insert(leads=leads)
+
+    (statement,) = [q["sql"] for q in captured.captured_queries]
+    assert "jsonb_array_elements" in statement
+    ada, bob = (Lead.objects.get(pk=ids[lead.uuid]) for lead in leads)
+    assert (ada.first_name, ada.score, ada.last_activity_at) == ('Zoë "Ada" \\ Ł', 1, None)
+    assert (bob.last_activity_at, bob.score_breakdown, bob.uuid) == (moment, None, leads[1].uuid)
