@@ -20,7 +20,7 @@ import ipaddress
 import logging
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from axes.handlers.database import AxesDatabaseHandler
@@ -101,11 +101,18 @@ def _window_key(scope: str, subject: str, window_seconds: int) -> tuple[str, flo
     return f"throttle:{scope}:{digest}:{bucket}", (bucket + 1) * window_seconds - now
 
 
-def window_count(*, scope: str, subject: str, window_seconds: int) -> WindowCount:
-    """The current window's count, without counting anything."""
+def window_count(
+    *,
+    scope: str,
+    subject: str,
+    window_seconds: int,
+    read: Callable[[list[str]], dict] | None = None,
+) -> WindowCount:
+    """The current window's count, without counting anything. `read` reads cache keys
+    (by default `cache.get_many`): a caller may fold this read into one of its own."""
     key, remaining = _window_key(scope, subject, window_seconds)
     try:
-        count = cache.get(key, 0)
+        count = (read or cache.get_many)([key]).get(key, 0)
     except Exception:
         logger.warning("throttling.cache_unavailable", extra={"scope": scope})
         count = 0

@@ -124,6 +124,8 @@ def raw_payload_errors(raw: Any) -> list[dict]:
 
     An empty list means the JSON can be stored as the activity's raw payload.
     """
+    if _storable_at_a_glance(raw):
+        return []
     errors: list[dict] = []
     keys = 0
     # (value, path, depth); a stack, so that no nesting can exhaust Python's recursion.
@@ -162,6 +164,38 @@ def raw_payload_errors(raw: Any) -> list[dict]:
         msg = f"The lead's JSON is larger than {MAX_RAW_BYTES // 1024} KiB."
         errors.append(_error((), "json_too_large", msg))
     return errors
+
+
+# In compact JSON (ensure_ascii off) every control character below U+0020 is escaped
+# (\n, \t, \u0000, …) and C1 and DEL are written as they are. A match may also be an
+# escaped backslash before one of these letters: then the full walk decides.
+_ESCAPED_OR_C1 = re.compile(r"\\[bfnrtu]|[\x7f-\x9f]")
+
+
+def _storable_at_a_glance(raw: Any) -> bool:
+    """True when the raw JSON certainly has none of the problems `raw_payload_errors`
+    reports, checked on its serialised text (one C encoding and one search) and a walk of
+    its containers only; False when the full walk must decide, and name the problems."""
+    try:
+        text = json.dumps(raw, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        size = len(text.encode())
+    except (ValueError, RecursionError):  # NaN or Infinity, a lone surrogate, deep nesting
+        return False
+    if size > MAX_RAW_BYTES or _ESCAPED_OR_C1.search(text):
+        return False
+    keys = 0
+    stack: list[tuple[Any, int]] = [(raw, 1)] if isinstance(raw, dict | list) else []
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return False
+        children = value.values() if isinstance(value, dict) else value
+        if isinstance(value, dict):
+            keys += len(value)
+            if keys > MAX_KEYS:
+                return False
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return True
 
 
 def _serialised_size(raw: Any) -> int:

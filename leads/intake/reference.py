@@ -68,18 +68,49 @@ request_started.connect(_new_request, dispatch_uid="leads.intake.reference")
 
 
 def _tokens() -> dict[str, str]:
-    now = time.monotonic()
-    snapshot = getattr(_local, "snapshot", None)
-    if snapshot is None or snapshot[0] != _generation[0] or now - snapshot[1] > TOKEN_READ_SECONDS:
-        snapshot = (_generation[0], now, _tokens_read())
-        _local.snapshot = snapshot
+    snapshot = _snapshot_due()
+    if snapshot is None:
+        tokens, _found = _tokens_read([])
+        snapshot = _snapshot_keep(tokens)
     return snapshot[2]
 
 
-def _tokens_read() -> dict[str, str]:
+def _snapshot_due() -> tuple | None:
+    """This thread's snapshot of the tokens, or None when they are due to be read."""
+    snapshot = getattr(_local, "snapshot", None)
+    if (
+        snapshot is None
+        or snapshot[0] != _generation[0]
+        or time.monotonic() - snapshot[1] > TOKEN_READ_SECONDS
+    ):
+        return None
+    return snapshot
+
+
+def _snapshot_keep(tokens: dict[str, str]) -> tuple:
+    _local.snapshot = (_generation[0], time.monotonic(), tokens)
+    return _local.snapshot
+
+
+def read_with_tokens(keys: list[str]) -> dict:
+    """`cache.get_many(keys)`, in the same round trip as the tokens' read when they are
+    due (the auth throttle's count, read before the key's lookup, costs no trip of its
+    own). Raises as `get_many` does when the cache cannot be read."""
+    if _snapshot_due() is not None:
+        return cache.get_many(keys)
+    tokens, found = _tokens_read(keys)
+    _snapshot_keep(tokens)
+    if found is None:
+        raise ConnectionError("the cache could not be read")
+    return found
+
+
+def _tokens_read(extra: list[str]) -> tuple[dict[str, str], dict | None]:
+    """The families' tokens, and the values of the `extra` keys read with them (None
+    when the cache could not be read)."""
     keys = {family: _TOKEN_KEY.format(family) for family in FAMILIES}
     try:
-        found = cache.get_many(list(keys.values()))
+        found = cache.get_many([*keys.values(), *extra])
         tokens = {}
         for family, key in keys.items():
             token = found.get(key)
@@ -90,8 +121,8 @@ def _tokens_read() -> dict[str, str]:
             tokens[family] = token
     except Exception:
         logger.warning("intake.reference.tokens_unreadable")
-        return {family: uuid4().hex for family in FAMILIES}  # nothing cached stays valid
-    return tokens
+        return {family: uuid4().hex for family in FAMILIES}, None  # nothing cached stays valid
+    return tokens, {key: found[key] for key in extra if key in found}
 
 
 def bump(*families: str) -> None:

@@ -39,12 +39,11 @@ times with a short jittered backoff; the client never sees it.
 """
 
 import logging
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from uuid import UUID, uuid4
 
 from django.db import DataError, IntegrityError
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -171,13 +170,7 @@ def _run_batch(storefront: str, entries: list) -> dict[int, ItemOutcome]:
 
 def _stored_answers(*, storefront: str, items: list[IntakeItem]) -> dict[str, dict]:
     keys = {item.external_id for item in items if item.external_id}
-    if not keys:
-        return {}
-    return dict(
-        LeadActivity.objects.filter(storefront=storefront, external_id__in=keys).values_list(
-            "external_id", "intake_response"
-        )
-    )
+    return writes.stored_answers(storefront=storefront, keys=keys)
 
 
 @dataclass
@@ -299,31 +292,26 @@ def _lock_people(entries, now: datetime, *, claim_new: bool) -> dict[tuple[int, 
     for _index, item, listing in entries:
         key = (listing.publisher_id, Lead.normalize_email(item.payload.UserDetails.Email))
         wanted.setdefault(key, (item, listing))
-    fresh = {}
+    fresh: dict[tuple[int, str], UUID] = {}
     if claim_new:
-        fresh = {
-            key: _new_lead(item, listing.publisher_id, key[1], now)
-            for key, (item, listing) in wanted.items()
-        }
-        Lead.objects.bulk_create([fresh[key] for key in sorted(fresh)], ignore_conflicts=True)
+        fresh = {key: uuid4() for key in wanted}
+        writes.leads_claim(
+            rows=[
+                {
+                    "uuid": fresh[key],
+                    "publisher_id": key[0],
+                    "email": wanted[key][0].payload.UserDetails.Email,
+                    "email_normalized": key[1],
+                    "is_test": wanted[key][0].payload.is_test,
+                }
+                for key in sorted(fresh)
+            ],
+            now=now,
+        )
 
-    query = Q(pk__in=[])
-    by_publisher: dict[int, list[str]] = defaultdict(list)
-    for publisher_id, email in wanted:
-        by_publisher[publisher_id].append(email)
-    for publisher_id, emails in by_publisher.items():
-        query |= Q(publisher_id=publisher_id, email_normalized__in=emails)
     # A merged (hidden) lead's address consolidates into its survivor: the survivors of the
-    # batch's merged leads are locked by the same statement, all rows in primary-key order
-    # (the order lead_merge locks a pair in). Merges do not chain: one hop.
-    survivors = Lead.objects.filter(
-        query, origin=Lead.Origin.MARKETPLACE, merged_into__isnull=False
-    ).values("merged_into_id")
-    leads = (
-        Lead.objects.select_for_update()
-        .filter(query | Q(pk__in=survivors), origin=Lead.Origin.MARKETPLACE)
-        .order_by("pk")
-    )
+    # batch's merged leads are locked by the same statement, all rows in primary-key order.
+    leads = writes.leads_lock(keys=list(wanted))
     rows = {lead.pk: lead for lead in leads}
     late = {lead.merged_into_id for lead in rows.values()} - {None, *rows}
     if late:  # a merge committed while this statement waited for a merged lead's lock
@@ -337,7 +325,7 @@ def _lock_people(entries, now: datetime, *, claim_new: bool) -> dict[tuple[int, 
             continue  # a survivor reached through the address of a lead merged into it
         target = rows[lead.merged_into_id] if lead.merged_into_id else lead
         if target.pk not in by_lead:
-            is_new = key in fresh and target.uuid == fresh[key].uuid
+            is_new = key in fresh and target.uuid == fresh[key]
             by_lead[target.pk] = _Person(lead=target, is_new=is_new)
         people[key] = by_lead[target.pk]
     _load_facts(people)

@@ -1,8 +1,11 @@
-"""Intake's batch writes, one specification with two implementations.
+"""Intake's batch reads and writes, one specification with two implementations.
 
-On PostgreSQL each write is one set-based statement (`leads.intake.sql`); elsewhere (the
-embedded SQLite database of `make run`) the same write goes through the ORM. Callers
-see one behaviour:
+On PostgreSQL each is one statement (`leads.intake.sql`); elsewhere (the embedded SQLite
+database of `make run`) the same work goes through the ORM. Callers see one behaviour:
+  - `stored_answers` reads the answers already given for a storefront's external ids;
+  - `leads_lock` locks the leads of some (publisher, normalized email) people, and the
+    survivors of the merged ones, in primary-key order, and returns them;
+  - `leads_claim` inserts new people's leads, empty, skipping the people that exist;
   - `leads_insert` inserts new leads whole, once, sorted as given, and sets their ids;
     when a concurrent transaction created one of these people first, it raises
     `LeadRaced` (the caller retries the batch, which then finds and locks that lead);
@@ -16,10 +19,10 @@ from collections.abc import Iterable, Sequence
 from uuid import UUID
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Model
+from django.db.models import Model, Q
 
 from leads.intake import sql
-from leads.models import Lead
+from leads.models import Lead, LeadActivity
 
 
 class LeadRaced(Exception):
@@ -29,6 +32,59 @@ class LeadRaced(Exception):
 def set_based() -> bool:
     """Whether the set-based SQL implementation serves this database."""
     return connection.vendor == "postgresql"
+
+
+def stored_answers(*, storefront: str, keys: set[str]) -> dict[str, dict]:
+    """The answers stored for these external ids of the storefront, by external id."""
+    if not keys:
+        return {}
+    if set_based():
+        return sql.stored_answers(storefront=storefront, keys=sorted(keys))
+    return dict(
+        LeadActivity.objects.filter(storefront=storefront, external_id__in=keys).values_list(
+            "external_id", "intake_response"
+        )
+    )
+
+
+def leads_lock(*, keys: Sequence[tuple[int, str]]) -> list[Lead]:
+    """Lock the marketplace leads of these (publisher id, normalized email) people and the
+    survivors of those merged into another, all in primary-key order (the order
+    lead_merge locks a pair in); return them. Merges do not chain: one hop."""
+    if not keys:
+        return []
+    if set_based():
+        return sql.leads_lock(keys=keys, origin=Lead.Origin.MARKETPLACE)
+    query = Q(pk__in=[])
+    by_publisher: dict[int, list[str]] = {}
+    for publisher_id, email in keys:
+        by_publisher.setdefault(publisher_id, []).append(email)
+    for publisher_id, emails in by_publisher.items():
+        query |= Q(publisher_id=publisher_id, email_normalized__in=emails)
+    survivors = Lead.objects.filter(
+        query, origin=Lead.Origin.MARKETPLACE, merged_into__isnull=False
+    ).values("merged_into_id")
+    return list(
+        Lead.objects.select_for_update()
+        .filter(query | Q(pk__in=survivors), origin=Lead.Origin.MARKETPLACE)
+        .order_by("pk")
+    )
+
+
+def leads_claim(*, rows: Sequence[dict], now) -> None:
+    """Insert new people's leads in this order, skipping each whose person exists already
+    (ON CONFLICT DO NOTHING): the columns of `sql.CLAIM_COLUMNS` from each row, the others
+    a new marketplace lead's defaults, created now. The caller locks them next."""
+    if not rows:
+        return
+    if set_based():
+        sql.leads_claim(rows=rows, now=now)
+        return
+    origin = Lead.Origin.MARKETPLACE
+    Lead.objects.bulk_create(
+        [Lead(origin=origin, created_at=now, updated_at=now, **row) for row in rows],
+        ignore_conflicts=True,
+    )
 
 
 def leads_insert(*, leads: Sequence[Lead]) -> None:

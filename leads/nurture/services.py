@@ -266,12 +266,22 @@ def enrollments_stop(*, lead_ids: Iterable[int], reason: str, now: datetime | No
     lead_ids = list(set(lead_ids))
     if not lead_ids:
         return 0
-    return Enrollment.objects.filter(lead_id__in=lead_ids, state=Enrollment.State.ACTIVE).update(
-        state=Enrollment.State.STOPPED,
-        stop_reason=reason,
-        stopped_at=now or timezone.now(),
-        next_send_at=None,
-    )
+    now = now or timezone.now()
+    active, stopped = Enrollment.State.ACTIVE, Enrollment.State.STOPPED
+    if connection.vendor != "postgresql":
+        return Enrollment.objects.filter(lead_id__in=lead_ids, state=active).update(
+            state=stopped, stop_reason=reason, stopped_at=now, next_send_at=None
+        )
+    # Intake calls this for most posts: one fixed statement, no queryset built per call.
+    with connection.cursor() as cursor:
+        cursor.execute(_STOP_SQL, [stopped, reason, now, lead_ids, active])
+        return cursor.rowcount
+
+
+_STOP_SQL = (
+    f'UPDATE "{Enrollment._meta.db_table}" SET "state" = %s, "stop_reason" = %s, '  # noqa: S608
+    '"stopped_at" = %s, "next_send_at" = NULL WHERE "lead_id" = ANY(%s) AND "state" = %s'
+)
 
 
 def intake_batch_nurture(

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
@@ -243,3 +244,20 @@ def test_with_the_cache_down_intake_goes_on_unthrottled(credentials, settings, c
     assert answer.status_code == 201
     assert Lead.objects.count() == 1
     assert "throttling.cache_unavailable" in [r.getMessage() for r in caplog.records]
+
+
+def _reads(redis) -> int:
+    stats = redis.info("commandstats")
+    return sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("get", "mget"))
+
+
+def test_a_post_reads_redis_once_the_throttle_count_with_the_reference_tokens(credentials):
+    redis = cache._cache.get_client()
+    _call("storefront", credentials["storefront"], address=STOREFRONT_HOST)  # tokens set
+    before = _reads(redis)
+
+    answer = _call("storefront", credentials["storefront"], address=STOREFRONT_HOST)
+
+    # one MGET: the address's failed authentications and the families' tokens together
+    assert answer.status_code == 201
+    assert _reads(redis) - before == 1
