@@ -11,7 +11,8 @@ Each minute, beat runs `nurture_send_due`. Batch by batch it
   3. for each message, commits the (enrolment, step) EmailSend row as `sending` in its
      own transaction (not waiting for the WAL flush: rows.commits_unflushed), then hands the
      message to the SMTP server over the batch's one connection (each step's template
-     compiled once a batch: render.StepTemplate; the bytes written by leads.nurture.wire);
+     compiled once a batch: render.StepTemplate; the bytes written by leads.nurture.wire;
+     MAIL and RCPT sent by a second thread while the row commits: leads.nurture.overlap);
   4. records the outcomes in one transaction: sent (the enrolment moves to its next
      step), 5xx (bounced: the address is suppressed and its enrolments stop), 4xx
      (deferred, retried with backoff; suppressed after MAX_SOFT_FAILURES).
