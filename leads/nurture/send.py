@@ -263,7 +263,7 @@ class _Batch:
                     continue
                 built = ahead if ahead and ahead.row.enrollment is enrollment else None
                 if built is None and (enrollment.pk, step.pk) not in existing:
-                    built = self._build(connection, enrollment, step, ids[index])
+                    built = self._build_or_none(connection, enrollment, step, ids[index])
                 if built is None or built.wire is None or built.row.step is not step:
                     outcome = self._send(connection, enrollment, step)
                 else:
@@ -294,14 +294,20 @@ class _Batch:
         step = self._step_after(enrollment)
         if step is None or (enrollment.pk, step.pk) in existing:
             return None
-        return self._build(connection, enrollment, step, ids[index])
+        return self._build_or_none(connection, enrollment, step, ids[index])
 
-    def _build(self, connection, enrollment, step, row_id: int) -> "_Built":
+    def _build_or_none(self, connection, enrollment, step, row_id: int) -> "_Built | None":
+        """The message built before its row, or None if building it failed: then it goes
+        one after the other (_send), its row written first and the error raised after, as
+        ever, so a message that cannot be built is settled like any interrupted one."""
         row = EmailSend(id=row_id, enrollment=enrollment, step=step)
-        message = self._message(connection, enrollment, step, row)
-        wire = None
-        if isinstance(message, nurture_render.NurtureMessage):
-            wire = message_wire(message, prep_address=connection.prep_address)
+        try:
+            message = self._message(connection, enrollment, step, row)
+            wire = None
+            if isinstance(message, nurture_render.NurtureMessage):
+                wire = message_wire(message, prep_address=connection.prep_address)
+        except Exception:  # raised again by _send, after the row
+            return None
         return _Built(row, message, wire)
 
     def _message(self, connection, enrollment: Enrollment, step: NurtureStep, row: EmailSend):

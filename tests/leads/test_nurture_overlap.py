@@ -9,8 +9,8 @@ import time_machine
 from aiosmtpd.controller import Controller
 from django.db import connection
 
-from leads.models import EmailSend
-from leads.nurture import rows
+from leads.models import EmailSend, Enrollment
+from leads.nurture import rows, unsubscribe
 from leads.nurture import send as nurture_send
 from tests.leads.nurture_support import (
     RecordingHandler,
@@ -131,3 +131,28 @@ def test_a_row_written_meanwhile_by_another_run_resets_the_envelope(smtp, monkey
         e.lead.email for e in enrollments if e != enrollments[1]
     )
     assert EmailSend.objects.get(enrollment=enrollments[1]).status == "interrupted"
+
+
+def test_a_message_that_cannot_be_built_gets_its_row_first_as_before(smtp, monkeypatch):  # noqa: F811
+    real_url = unsubscribe.unsubscribe_url
+
+    def fails_for_the_third(*, email, **kwargs):
+        if email.startswith("lead2@"):
+            raise ValueError("cannot build")
+        return real_url(email=email, **kwargs)
+
+    monkeypatch.setattr(unsubscribe, "unsubscribe_url", fails_for_the_third)
+    with time_machine.travel(T0, tick=True):
+        sequence = Sequence(delays=(0,))
+        sequence.enrol(sequence.leads(5))
+        with pytest.raises(ValueError):
+            nurture_send.nurture_send_due(budget_seconds=120)
+
+    order = [e.lead.email for e in Enrollment.objects.select_related("lead").order_by("pk")]
+    ahead = order[: order.index("lead2@customer.example")]
+    # The messages ahead of it went (its build failing while the one before was on the wire
+    # cost nothing); its own row was written before the error, so it is settled, never
+    # retried in a loop.
+    assert sorted(r.to for r in smtp.received) == sorted(ahead)
+    statuses = dict(EmailSend.objects.values_list("enrollment__lead__email", "status"))
+    assert statuses == {**dict.fromkeys(ahead, "sent"), "lead2@customer.example": "sending"}
