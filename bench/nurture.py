@@ -10,8 +10,11 @@ a running one-step sequence and N consenting leads enrolled in it, all due now. 
 aiosmtpd server runs in its own process on loopback and counts what it accepts. One
 worker process runs `leads.nurture.send.nurture_send_due` until nothing is due (the
 same code the beat task runs), and the script prints the rate and checks that the
-server received exactly N messages and the send log holds N `sent` rows. It drops the
-database afterwards unless --keep is given. With --profile K the run is under cProfile and
+server received exactly N messages and the send log holds N `sent` rows. The server does
+what an MTA's acceptance does and no more: it keeps each message's bytes and counts them
+(no parsing). Where the wall time went: the CPU of the worker, of the SMTP server process
+and of the worker's PostgreSQL backend, each a message. It drops the database afterwards
+unless --keep is given. With --profile K the run is under cProfile and
 the K costliest functions (cumulative time) are printed before the figure.
 """
 
@@ -36,13 +39,15 @@ DATABASE = database_name("lp_bench_nurture")
 
 SMTP_SERVER = textwrap.dedent(
     """
-    import signal, sys, threading
+    import os, signal, sys, threading
     from aiosmtpd.controller import Controller
 
     class Counter:
         count = 0
+        kept = []  # the accepted bytes, as an MTA's queue keeps them
         async def handle_DATA(self, server, session, envelope):
             Counter.count += len(envelope.rcpt_tos)
+            Counter.kept.append(envelope.original_content)
             return "250 OK"
 
     controller = Controller(Counter(), hostname="127.0.0.1", port=int(sys.argv[1]))
@@ -52,6 +57,8 @@ SMTP_SERVER = textwrap.dedent(
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     done.wait()
     controller.stop()
+    cpu = os.times()
+    print(cpu.user + cpu.system, sum(map(len, Counter.kept)), flush=True)
     print(Counter.count, flush=True)
     """
 )
@@ -88,9 +95,24 @@ for start in range(0, N, 2000):
 """
 
 RUN = """
-import cProfile, json, pstats, time
+import cProfile, json, os, pstats, time
+from django.db import connection
 from leads.nurture import send as nurture_send
 from leads.models import EmailSend
+
+def backend_cpu():
+    # The worker's PostgreSQL backend on this machine: utime + stime from /proc, in seconds.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+db_started = backend_cpu()
 profiler = cProfile.Profile() if PROFILE else None
 started, cpu_started = time.perf_counter(), time.process_time()
 if profiler:
@@ -101,7 +123,9 @@ if profiler:
 elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
 if profiler:
     pstats.Stats(profiler).sort_stats("cumulative").print_stats(PROFILE)
-print(json.dumps({"elapsed": elapsed, "cpu": cpu, "sent": report.sent,
+db_ended = backend_cpu()
+db_cpu = None if db_started is None or db_ended is None else db_ended - db_started
+print(json.dumps({"elapsed": elapsed, "cpu": cpu, "sent": report.sent, "db_cpu": db_cpu,
                   "logged": EmailSend.objects.filter(status="sent").count()}))
 """
 
@@ -149,7 +173,9 @@ def main() -> None:
         result = __import__("json").loads(output.strip().splitlines()[-1])
     finally:
         smtp.terminate()
-        received = int(smtp.communicate(timeout=30)[0].strip().splitlines()[-1])
+        *_, server_line, count_line = smtp.communicate(timeout=30)[0].strip().splitlines()
+        received = int(count_line)
+        server_cpu, server_bytes = float(server_line.split()[0]), int(server_line.split()[1])
         if not args.keep:
             database_drop(DATABASE)
 
@@ -163,6 +189,14 @@ def main() -> None:
         f"worker CPU {result['cpu']:.1f} s: {cpu_ms:.2f} ms a message, "
         f"{60_000 / max(cpu_ms, 0.001):,.0f} messages/min if the worker had a core to itself"
     )
+    sent = max(result["sent"], 1)
+    print(
+        f"SMTP server CPU {server_cpu:.1f} s: {server_cpu / sent * 1000:.2f} ms a message "
+        f"(it kept {server_bytes:,} bytes)"
+    )
+    if result["db_cpu"] is not None:
+        db_ms = result["db_cpu"] / sent * 1000
+        print(f"PostgreSQL backend CPU {result['db_cpu']:.1f} s: {db_ms:.2f} ms a message")
     print(f"SMTP server received {received:,}; send log holds {result['logged']:,} sent rows")
     lost = abs(args.steps - received) + abs(args.steps - result["logged"])
     figure_record(

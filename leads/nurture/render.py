@@ -169,6 +169,8 @@ class NurtureMessage(EmailMultiAlternatives):
 
     # bytes -> the DKIM-Signature header, set when the portal signs (leads.sending.signing).
     signer = None
+    # leads.nurture.overlap.Handover while the courier sends its envelope (MAIL, RCPT).
+    handover = None
 
     def message(self, *, policy=email.policy.default):
         policy = policy.clone(max_line_length=998)

@@ -9,9 +9,10 @@ Each minute, beat runs `nurture_send_due`. Batch by batch it
      consent is the lead's stated one, else the current policy of the listing that
      enrolled it (leads.consent.policy.nurture_allowed);
   3. for each message, commits the (enrolment, step) EmailSend row as `sending` in its
-     own transaction (not waiting for the WAL flush: _commits_unflushed), then hands the
+     own transaction (not waiting for the WAL flush: rows.commits_unflushed), then hands the
      message to the SMTP server over the batch's one connection (each step's template
-     compiled once a batch: render.StepTemplate; the bytes written by leads.nurture.wire);
+     compiled once a batch: render.StepTemplate; the bytes written by leads.nurture.wire;
+     MAIL and RCPT sent by a second thread while the row commits: leads.nurture.overlap);
   4. records the outcomes in one transaction: sent (the enrolment moves to its next
      step), 5xx (bounced: the address is suppressed and its enrolments stop), 4xx
      (deferred, retried with backoff; suppressed after MAX_SOFT_FAILURES).
@@ -29,15 +30,15 @@ import logging
 import smtplib
 import time
 from collections import Counter
-from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import make_msgid
 
 from django.conf import settings
 from django.core import mail
 from django.core.mail.utils import DNS_NAME
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F
+from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from leads.consent.policy import nurture_allowed
@@ -48,8 +49,8 @@ from leads.models import (
     Enrollment,
     NurtureStep,
 )
+from leads.nurture import overlap, rows, unsubscribe
 from leads.nurture import render as nurture_render
-from leads.nurture import unsubscribe
 from leads.nurture.claim import LEASE, enrollments_claim
 from leads.nurture.links import campaigns_click_tracked, message_links_tracked
 from leads.nurture.outcomes import (
@@ -117,6 +118,15 @@ def nurture_interrupted_settle() -> SendReport:
     return report
 
 
+@dataclass
+class _Built:
+    """A message built ahead of its row: the row (id reserved, not written) and the bytes."""
+
+    row: EmailSend
+    message: object
+    wire: Wire | None
+
+
 def _count(report: SendReport) -> None:
     for outcome in ("sent", "bounced", "deferred"):
         if getattr(report, outcome):
@@ -155,7 +165,7 @@ class _Batch:
             deadline=time.monotonic() + settings.CELERY_TASK_TIME_LIMIT,
         )
         try:
-            with heartbeat, _commits_unflushed():
+            with heartbeat, rows.commits_unflushed():
                 self._send_all(connection, enrollments)
         finally:
             connection.close()
@@ -163,6 +173,9 @@ class _Batch:
         return self.report
 
     def _send_all(self, connection, enrollments: list[Enrollment]) -> None:
+        if overlap.possible(connection):
+            self._send_overlapped(connection, enrollments)
+            return
         for enrollment in enrollments:
             if stopping.is_set():
                 return  # a graceful stop: the enrolments not reached are given back
@@ -181,17 +194,15 @@ class _Batch:
             next_send_at=timezone.now() + LEASE
         )
 
+    def _step_after(self, enrollment: Enrollment) -> NurtureStep | None:
+        """The enrolment's next step in its sequence, if any is left."""
+        after = enrollment.last_position
+        return next((s for s in self.steps[enrollment.campaign_id] if s.position > after), None)
+
     def _next_step(self, enrollment: Enrollment) -> NurtureStep | None:
         """The step to send now, or None after deciding to stop, complete or hold."""
         lead, publisher = enrollment.lead, enrollment.campaign.publisher
-        step = next(
-            (
-                s
-                for s in self.steps[enrollment.campaign_id]
-                if s.position > enrollment.last_position
-            ),
-            None,
-        )
+        step = self._step_after(enrollment)
         reason = None
         if lead.status in STOP_STATUSES:
             reason = Enrollment.StopReason.STATUS
@@ -229,12 +240,79 @@ class _Batch:
         return None
 
     def _send(self, connection, enrollment: Enrollment, step: NurtureStep) -> str | None:
-        row, is_attempt = _send_row_start(enrollment, step)
+        row, is_attempt = rows.send_row_start(enrollment, step)
         if not is_attempt:
             self._settle_existing(enrollment, step, row)
             return None
+        self.sent_today[enrollment.campaign.publisher_id] += 1
+        message = self._message(connection, enrollment, step, row)
+        return self._deliver(connection, enrollment, step, row, message)
+
+    def _send_overlapped(self, connection, enrollments: list[Enrollment]) -> None:
+        """_send_all's loop with each message's envelope on the wire while its row commits
+        and the next message is built (leads.nurture.overlap)."""
+        existing = rows.rows_existing(self.ids)
+        ids = rows.row_ids_reserve(len(enrollments))
+        ahead = None
+        with overlap.Courier() as courier:
+            for index, enrollment in enumerate(enrollments):
+                if stopping.is_set():
+                    return  # a graceful stop: the enrolments not reached are given back
+                step = self._next_step(enrollment)
+                if step is None:
+                    continue
+                built = ahead if ahead and ahead.row.enrollment is enrollment else None
+                if built is None and (enrollment.pk, step.pk) not in existing:
+                    built = self._build_or_none(connection, enrollment, step, ids[index])
+                if built is None or built.wire is None or built.row.step is not step:
+                    outcome = self._send(connection, enrollment, step)
+                else:
+                    built.message.handover = courier.envelope(connection, built.wire)
+                    built.row.created_at = timezone.now()
+                    inserted = rows.row_insert(built.row)
+                    ahead = self._build_ahead(connection, enrollments, index + 1, ids, existing)
+                    if inserted:
+                        self.sent_today[enrollment.campaign.publisher_id] += 1
+                        outcome = self._deliver(
+                            connection, enrollment, step, built.row, built.message
+                        )
+                    else:  # another run's row: as _send decides, with the envelope reset
+                        overlap.envelope_dropped(connection, built.message.handover)
+                        outcome = self._send(connection, enrollment, step)
+                if outcome == NO_CONNECTION:
+                    self.out.retry_at = self.now + UNREACHABLE_RETRY
+                    self.report.unreachable += 1
+                    return
+
+    def _build_ahead(self, connection, enrollments, index: int, ids, existing) -> "_Built | None":
+        """The next enrolment's message, built while this one's is on the wire, for the step
+        it would get (if the decision after this message's answer sends another, or none,
+        the message is dropped unsent)."""
+        if index >= len(enrollments):
+            return None
+        enrollment = enrollments[index]
+        step = self._step_after(enrollment)
+        if step is None or (enrollment.pk, step.pk) in existing:
+            return None
+        return self._build_or_none(connection, enrollment, step, ids[index])
+
+    def _build_or_none(self, connection, enrollment, step, row_id: int) -> "_Built | None":
+        """The message built before its row, or None if building it failed: then it goes
+        one after the other (_send), its row written first and the error raised after, as
+        ever, so a message that cannot be built is settled like any interrupted one."""
+        row = EmailSend(id=row_id, enrollment=enrollment, step=step)
+        try:
+            message = self._message(connection, enrollment, step, row)
+            wire = None
+            if isinstance(message, nurture_render.NurtureMessage):
+                wire = message_wire(message, prep_address=connection.prep_address)
+        except Exception:  # raised again by _send, after the row
+            return None
+        return _Built(row, message, wire)
+
+    def _message(self, connection, enrollment: Enrollment, step: NurtureStep, row: EmailSend):
+        """The step's message to the enrolment's lead; its links name `row`."""
         lead, publisher = enrollment.lead, enrollment.campaign.publisher
-        self.sent_today[publisher.pk] += 1
         recipient = nurture_render.Recipient(
             lead=LeadSnapshot.of(lead),
             publisher_name=publisher.name,
@@ -264,6 +342,9 @@ class _Batch:
             message_links_tracked(message, send=row)
         message.extra_headers.setdefault("Message-ID", make_msgid(domain=DNS_NAME))
         # ---
+        return message
+
+    def _deliver(self, connection, enrollment, step, row: EmailSend, message) -> str:
         outcome, code, error = smtp_deliver(connection, message)
         if outcome == NO_CONNECTION:
             # Nothing reached a server: the row waits as deferred, no failure counted.
@@ -304,84 +385,26 @@ class _Batch:
                 )
 
 
-@contextmanager
-def _commits_unflushed():
-    """On PostgreSQL, the send loop's commits (the `sending` rows) return without waiting for
-    their WAL flush (`synchronous_commit` off for this session until the loop ends).
-
-    A dead worker loses nothing by it: the server holds a row once its INSERT returns, so the
-    step is still never sent twice. Only a crash of PostgreSQL itself could lose the rows of
-    its last moments (at most three `wal_writer_delay`s) and let those steps be sent again;
-    the batch's outcomes are committed synchronously after it, which flushes them all
-    (docs/nurture.md, "At most once per step").
-    """
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit TO off")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET synchronous_commit")
-
-
-def _send_row_start(enrollment: Enrollment, step: NurtureStep) -> tuple[EmailSend, bool]:
-    """Commit the (enrolment, step) row as `sending` before any SMTP traffic.
-
-    Returns (row, True) when this run may send, or (an earlier run's row, False).
-    """
-    row = _send_row_insert(enrollment, step)
-    if row is not None:
-        return row, True
-    row = EmailSend.objects.get(enrollment=enrollment, step=step)
-    if row.status == EmailSend.Status.DEFERRED:
-        retried = EmailSend.objects.filter(pk=row.pk, status=EmailSend.Status.DEFERRED).update(
-            status=EmailSend.Status.SENDING, attempts=F("attempts") + 1
-        )
-        if retried:
-            row.refresh_from_db()
-            return row, True
-    return row, False
-
-
-_INSERT_SENDING = """
-INSERT INTO leads_emailsend (enrollment_id, step_id, status, attempts, error, created_at)
-VALUES (%s, %s, 'sending', 1, '', %s)
-ON CONFLICT (enrollment_id, step_id) DO NOTHING
-RETURNING id
-"""
-
-
-def _send_row_insert(enrollment: Enrollment, step: NurtureStep) -> EmailSend | None:
-    """The new row, or None if the pair exists. On PostgreSQL one autocommitted statement
-    (one round trip and one commit per message is the price of at-most-once), its commit
-    unflushed (`_commits_unflushed`)."""
-    now = timezone.now()
-    if connection.vendor != "postgresql":
-        try:
-            with transaction.atomic():
-                return EmailSend.objects.create(enrollment=enrollment, step=step, created_at=now)
-        except IntegrityError:
-            return None
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_SENDING, [enrollment.pk, step.pk, now])
-        found = cursor.fetchone()
-    if found is None:
-        return None
-    return EmailSend(id=found[0], enrollment=enrollment, step=step, created_at=now)
-
-
 def smtp_deliver(connection, message) -> tuple[str, int | None, str]:
-    """Hand one message to the SMTP server: (outcome, SMTP code, error text)."""
+    """Hand one message to the SMTP server: (outcome, SMTP code, error text). A message
+    whose envelope the courier sent (leads.nurture.overlap) gets its DATA here."""
+    handover, failure = message.__dict__.get("handover"), None
+    if handover is not None:
+        unreachable, failure = handover.envelope.result()
+    else:
+        try:
+            unreachable = None
+            connection.open()
+        except (OSError, smtplib.SMTPException) as exc:
+            unreachable = exc
+    if unreachable is not None:
+        return NO_CONNECTION, None, str(unreachable)[:300]
     try:
-        connection.open()
-    except (OSError, smtplib.SMTPException) as exc:
-        return NO_CONNECTION, None, str(exc)[:300]
-    try:
-        wire = _wire(connection, message)
-        if wire is None:
+        if failure is not None:
+            raise failure
+        if handover is not None:
+            overlap.data_send(connection.connection, handover.wire)
+        elif (wire := _wire(connection, message)) is None:
             connection.send_messages([message])
         else:
             connection.connection.sendmail(wire.sender, wire.recipients, wire.data)
