@@ -14,7 +14,7 @@ bench/delivery_receiver.py (the HTTPS-endpoint contract: it answers 200 at once)
      `lp_bench_memory_web`.
   2. worker: N outbox rows (bench/delivery_setup.py's outbox_fill) for one HTTPS target
      pointing at the receiver, in `lp_bench_memory_worker`; then one `celery -A portal
-     worker -c 2` (as bench/delivery.py starts it, with CELERY_WORKER_MAX_TASKS_PER_CHILD=0
+     worker -c 2` (as bench/delivery.py starts it, with WORKER_MAX_TASKS_PER_CHILD=0
      so that no pool process is replaced) delivers them.
 The resident set (VmRSS in /proc) of each gunicorn worker, and of the Celery worker and
 each of its pool processes, is sampled at the start and every --sample-every requests or
@@ -195,7 +195,7 @@ def worker_leg(options, stage) -> None:
     delivery_setup.DATABASE = WORKER_DATABASE  # delivery_setup's database functions read it
     env = delivery_setup.bench_env(workdir, redis_port, ca_path, SimpleNamespace(sweep=60.0))
     # No pool process is replaced during the run (as gunicorn's --max-requests 0): a leak shows.
-    env["CELERY_WORKER_MAX_TASKS_PER_CHILD"] = "0"
+    env["WORKER_MAX_TASKS_PER_CHILD"] = "0"
     print(f"worker: preparing {WORKER_DATABASE} (migrate) …", flush=True)
     delivery_setup.database_migrate(env)
     os.environ.update(env | {"LOG_LEVEL": "WARNING"})  # this process: no httpx lines

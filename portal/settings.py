@@ -344,8 +344,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# A pool process is replaced after this many tasks (0: never), as gunicorn's workers are.
-CELERY_WORKER_MAX_TASKS_PER_CHILD = env.int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 10_000) or None
+# A pool process is replaced after WORKER_MAX_TASKS_PER_CHILD tasks (0: never), as gunicorn's
+# workers are. (Not CELERY_…: the celery command reads its options from CELERY_* variables.)
+CELERY_WORKER_MAX_TASKS_PER_CHILD = env.int("WORKER_MAX_TASKS_PER_CHILD", 10_000) or None
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -370,7 +371,6 @@ CELERY_TASK_ROUTES = {
     "crm.referral_push": {"queue": "delivery"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# Beat entries name tasks by their explicit `name=`.
 CELERY_BEAT_SCHEDULE: dict = {
     # The outbox sweep: wakes a worker for every target with due or stuck deliveries.
     "crm-sweep": {"task": "crm.sweep", "schedule": env.float("CRM_SWEEP_SECONDS", default=5.0)},

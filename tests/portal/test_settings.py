@@ -124,8 +124,8 @@ def test_email_url_selects_an_esp_through_anymail(tmp_path, url, backend, option
 def test_celery_replaces_a_pool_process_after_the_configured_number_of_tasks(
     tmp_path, value, expected
 ):
-    # Given the production environment, with CELERY_WORKER_MAX_TASKS_PER_CHILD unset, 0 or set
-    env = _production_env(tmp_path, CELERY_WORKER_MAX_TASKS_PER_CHILD=value)
+    # Given the production environment, with WORKER_MAX_TASKS_PER_CHILD unset, 0 or set
+    env = _production_env(tmp_path, WORKER_MAX_TASKS_PER_CHILD=value)
 
     # When the Celery app reads its configuration
     result = _manage(
