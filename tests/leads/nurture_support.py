@@ -4,6 +4,7 @@ import email
 import email.policy
 import socket
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -61,10 +62,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def smtp(settings):
-    """A loopback SMTP server that the default mailer sends to."""
-    handler = RecordingHandler()
+@contextmanager
+def smtp_serving(settings, handler):
+    """`handler` behind a loopback SMTP server that the default mailer sends to."""
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
@@ -79,6 +79,13 @@ def smtp(settings):
         yield handler
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp(settings):
+    """A loopback SMTP server that the default mailer sends to."""
+    with smtp_serving(settings, RecordingHandler()) as handler:
+        yield handler
 
 
 def _minutes(delay: int | timedelta) -> int:

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 import time_machine
-from aiosmtpd.controller import Controller
 from django.db import connection
 
 from leads.models import EmailSend, Enrollment
@@ -16,8 +15,8 @@ from tests.leads.nurture_support import (
     RecordingHandler,
     Sequence,
     enrollment_states,
-    free_port,
     smtp,  # noqa: F401
+    smtp_serving,
 )
 
 pytestmark = [pytest.mark.django_db]
@@ -55,21 +54,8 @@ class RowsAtData(RecordingHandler):
 
 @pytest.fixture
 def counting_smtp(settings):
-    handler = RowsAtData(connection.settings_dict)
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.MAILERS = {
-        "default": {
-            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 10},
-        }
-    }
-    settings.DEFAULT_FROM_EMAIL = "Lead Portal <nurture@portal.test>"
-    try:
+    with smtp_serving(settings, RowsAtData(connection.settings_dict)) as handler:
         yield handler
-    finally:
-        controller.stop()
 
 
 @pytest.mark.django_db(transaction=True)
