@@ -1,4 +1,4 @@
-"""What the privacy commands share: the --publisher option and the JSON encoder."""
+"""What the privacy commands share: the person's arguments, --publisher and the JSON encoder."""
 
 import json
 
@@ -6,6 +6,12 @@ from django.core.management.base import CommandError
 from django.core.serializers.json import DjangoJSONEncoder
 
 from portal.models import Publisher
+
+
+def add_person_arguments(parser) -> None:
+    """The person's email address, and --publisher to look at one publisher's leads only."""
+    parser.add_argument("email")
+    parser.add_argument("--publisher", metavar="SLUG", help="Only this publisher's leads.")
 
 
 def publisher_from_slug(slug: str | None) -> Publisher | None:

@@ -199,38 +199,44 @@ class ScrapeTimeCollector:
         yield errors
 
 
-def _outbox():
-    due = GaugeMetricFamily(
-        "leadportal_deliveries_due", "Deliveries due or stuck now.", labels=["kind"]
-    )
-    oldest = GaugeMetricFamily(
+def _gauges_by_kind(figures, gauges) -> tuple[GaugeMetricFamily, ...]:
+    """One gauge per (name, documentation, figure key), with a sample per figure's kind."""
+    families = [
+        (GaugeMetricFamily(name, documentation, labels=["kind"]), key)
+        for name, documentation, key in gauges
+    ]
+    for figure in figures:
+        for family, key in families:
+            family.add_metric([figure["kind"]], figure[key])
+    return tuple(family for family, _key in families)
+
+
+# The gauges of each part's figures: (name, documentation, the figure's key).
+_OUTBOX_GAUGES = (
+    ("leadportal_deliveries_due", "Deliveries due or stuck now.", "due"),
+    (
         "leadportal_delivery_oldest_due_seconds",
         "How long the oldest due delivery has waited.",
-        labels=["kind"],
-    )
-    paused = GaugeMetricFamily(
-        "leadportal_targets_paused", "CRM targets that are paused.", labels=["kind"]
-    )
-    for figure in crm_selectors.outbox_figures():
-        due.add_metric([figure["kind"]], figure["due"])
-        oldest.add_metric([figure["kind"]], figure["oldest_due_seconds"])
-        paused.add_metric([figure["kind"]], figure["paused_targets"])
-    return due, oldest, paused
+        "oldest_due_seconds",
+    ),
+    ("leadportal_targets_paused", "CRM targets that are paused.", "paused_targets"),
+)
+_INBOUND_GAUGES = (
+    ("leadportal_inbound_pending", "Inbound items not processed yet.", "pending"),
+    (
+        "leadportal_inbound_oldest_pending_seconds",
+        "How long the oldest unprocessed inbound item has waited since its receipt.",
+        "oldest_pending_seconds",
+    ),
+)
+
+
+def _outbox():
+    return _gauges_by_kind(crm_selectors.outbox_figures(), _OUTBOX_GAUGES)
 
 
 def _inbound():
-    pending = GaugeMetricFamily(
-        "leadportal_inbound_pending", "Inbound items not processed yet.", labels=["kind"]
-    )
-    waited = GaugeMetricFamily(
-        "leadportal_inbound_oldest_pending_seconds",
-        "How long the oldest unprocessed inbound item has waited since its receipt.",
-        labels=["kind"],
-    )
-    for figure in inbound_selectors.backlog_figures():
-        pending.add_metric([figure["kind"]], figure["pending"])
-        waited.add_metric([figure["kind"]], figure["oldest_pending_seconds"])
-    return pending, waited
+    return _gauges_by_kind(inbound_selectors.backlog_figures(), _INBOUND_GAUGES)
 
 
 def _beat():

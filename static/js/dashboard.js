@@ -24,68 +24,56 @@
     return PALETTE[index % PALETTE.length];
   }
 
-  var CONFIGS = {
-    per_day: function (data) {
-      return {
-        type: "bar",
-        data: { labels: data.labels, datasets: coloured(data.datasets, byIndex) },
-        options: { scales: { x: { stacked: true, ticks: { maxTicksLimit: 12 } }, y: { stacked: true, beginAtZero: true } } },
-      };
+  // Every chart is a bar chart: what sets one apart is how its bars are coloured and its
+  // own options.
+  var CHARTS = {
+    per_day: {
+      colourOf: byIndex,
+      options: { scales: { x: { stacked: true, ticks: { maxTicksLimit: 12 } }, y: { stacked: true, beginAtZero: true } } },
     },
-    funnel: function (data) {
-      return {
-        type: "bar",
-        data: { labels: data.labels, datasets: coloured(data.datasets, byIndex) },
-        options: { indexAxis: "y", plugins: { legend: { display: false } } },
-      };
+    funnel: {
+      colourOf: byIndex,
+      options: { indexAxis: "y", plugins: { legend: { display: false } } },
     },
-    by_action: function (data) {
-      return {
-        type: "bar",
-        data: { labels: data.labels, datasets: coloured(data.datasets, function () { return PALETTE[1]; }) },
-        options: { indexAxis: "y", plugins: { legend: { display: false } } },
-      };
+    by_action: {
+      colourOf: function () { return PALETTE[1]; },
+      options: { indexAxis: "y", plugins: { legend: { display: false } } },
     },
-    campaigns: function (data) {
-      return {
-        type: "bar",
-        data: { labels: data.labels, datasets: coloured(data.datasets, function (d, i) { return i ? "#8a929e" : PALETTE[2]; }) },
-        options: { indexAxis: "y" },
-      };
+    campaigns: {
+      colourOf: function (d, i) { return i ? "#8a929e" : PALETTE[2]; },
+      options: { indexAxis: "y" },
     },
-    report: function (data) {
-      return {
-        type: "bar",
-        data: { labels: data.labels, datasets: coloured(data.datasets, byIndex) },
-        options: { indexAxis: "y", scales: { x: { beginAtZero: true } } },
-      };
+    report: {
+      colourOf: byIndex,
+      options: { indexAxis: "y", scales: { x: { beginAtZero: true } } },
     },
-    health: function (data) {
-      return {
-        type: "bar",
-        data: { labels: data.labels, datasets: coloured(data.datasets, function (d) { return HEALTH_COLOURS[d.key]; }) },
-        options: { indexAxis: "y", scales: { x: { stacked: true }, y: { stacked: true } } },
-      };
+    health: {
+      colourOf: function (d) { return HEALTH_COLOURS[d.key]; },
+      options: { indexAxis: "y", scales: { x: { stacked: true }, y: { stacked: true } } },
     },
   };
 
   function draw(canvas) {
     var name = canvas.getAttribute("data-chart");
     var data = readData(name);
-    if (!data || !CONFIGS[name]) {
+    var chart = CHARTS[name];
+    if (!data || !chart) {
       return;
     }
-    var config = CONFIGS[name](data);
-    config.options = Object.assign(
+    var options = Object.assign(
       {
         responsive: true,
         maintainAspectRatio: false,
         animation: window.matchMedia("(prefers-reduced-motion: reduce)").matches ? false : undefined,
         locale: document.documentElement.lang || "en",
       },
-      config.options
+      chart.options
     );
-    new window.Chart(canvas, config);
+    new window.Chart(canvas, {
+      type: "bar",
+      data: { labels: data.labels, datasets: coloured(data.datasets, chart.colourOf) },
+      options: options,
+    });
   }
 
   function start() {

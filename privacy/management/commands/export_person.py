@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from privacy import selectors, services
-from privacy.commands import export_json, publisher_from_slug
+from privacy.commands import add_person_arguments, export_json, publisher_from_slug
 from privacy.models import AccessLogEntry
 
 
@@ -13,8 +13,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("email")
-        parser.add_argument("--publisher", metavar="SLUG", help="Only this publisher's data.")
+        add_person_arguments(parser)
 
     def handle(self, *args, email, publisher=None, **options):
         owner = publisher_from_slug(publisher)
