@@ -96,6 +96,18 @@ def _refused(exc: ssrf.TargetRefused) -> ValidationError:
     )
 
 
+def secret_field(label, *, autocomplete: str = "off", **kwargs) -> forms.CharField:
+    """A write-only secret: it renders empty, and it is not required, as a blank keeps the
+    stored value; the form asks for a first one. The inbound and Partner Center forms
+    use it too."""
+    return forms.CharField(
+        label=label,
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": autocomplete}),
+        **kwargs,
+    )
+
+
 def connection_string_clean(value: str | None) -> str:
     """A storage account connection string whose every endpoint (named or implied) meets
     the URL checks; blank stays blank. Errors never quote the string (it holds the key).
@@ -175,12 +187,7 @@ class CrmTargetForm(forms.ModelForm):
         label = key.label
         if key.name in profile.secret_keys:
             is_set = bool(self.stored_config.get(key.name))
-            return forms.CharField(
-                label=label,
-                required=False,  # blank keeps the stored value; clean() checks presence
-                widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-                help_text=_("set") if is_set else _("not set"),
-            )
+            return secret_field(label, help_text=_("set") if is_set else _("not set"))
         required = key.name in profile.required_keys
         initial = self.stored_config.get(key.name)
         if key.type == "emails":

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from inbound import receive, sources, table_sources
 from inbound.models import InboundItem, InboundSource
-from leads.admin.common import BOTH_LOCATIONS, BigTableAdminMixin, count_reported, rows_apply
+from leads.admin.common import BigTableAdminMixin, count_reported, rows_action
 from leads.admin.leads import RAW_PAYLOAD_DISPLAY_LIMIT, pretty_json_excerpt
 
 
@@ -88,43 +88,24 @@ class InboundSourceAdmin(admin.ModelAdmin):
 
     # --- Actions (the Azure Table reader's: inbound.table_sources) ---------------------
 
-    @admin.action(
+    read_now = rows_action(
+        lambda source: table_sources.table_source_read_now(source=source),
         description=_("Read the selected Azure Table sources now"),
-        permissions=["change"],
-        location=BOTH_LOCATIONS,
+        done=lambda count: ngettext("%(count)d read queued.", "%(count)d reads queued.", count),
+        rows=lambda queryset: queryset.filter(kind=InboundSource.Kind.AZURE_TABLE, paused=False),
     )
-    def read_now(self, request, queryset):
-        tables = queryset.filter(kind=InboundSource.Kind.AZURE_TABLE, paused=False)
-        count = rows_apply(
-            tables, lambda source: table_sources.table_source_read_now(source=source)
-        )
-        count_reported(
-            request, ngettext("%(count)d read queued.", "%(count)d reads queued.", count), count
-        )
-
-    @admin.action(
-        description=_("Pause the selected sources"), permissions=["change"], location=BOTH_LOCATIONS
+    pause = rows_action(
+        lambda source: table_sources.table_source_pause(source=source),
+        description=_("Pause the selected sources"),
+        done=lambda count: ngettext("%(count)d source paused.", "%(count)d sources paused.", count),
     )
-    def pause(self, request, queryset):
-        count = rows_apply(queryset, lambda source: table_sources.table_source_pause(source=source))
-        count_reported(
-            request, ngettext("%(count)d source paused.", "%(count)d sources paused.", count), count
-        )
-
-    @admin.action(
+    resume = rows_action(
+        lambda source: table_sources.table_source_resume(source=source),
         description=_("Resume the selected sources"),
-        permissions=["change"],
-        location=BOTH_LOCATIONS,
+        done=lambda count: ngettext(
+            "%(count)d source resumed.", "%(count)d sources resumed.", count
+        ),
     )
-    def resume(self, request, queryset):
-        count = rows_apply(
-            queryset, lambda source: table_sources.table_source_resume(source=source)
-        )
-        count_reported(
-            request,
-            ngettext("%(count)d source resumed.", "%(count)d sources resumed.", count),
-            count,
-        )
 
 
 @admin.register(InboundItem)

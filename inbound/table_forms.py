@@ -13,15 +13,13 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.connectors import azure_table
 from crm.connectors.base import ConfigurationError
-from crm.forms import connection_string_clean
+from crm.forms import connection_string_clean, secret_field
 from inbound.models import DEFAULT_TABLE_NAME, InboundItem, InboundSource
 
 
 class TableSourceForm(forms.Form):
-    connection_string = forms.CharField(
-        label=_("Storage account connection string"),
-        required=False,  # blank keeps the stored string; clean() asks for a first one
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    connection_string = secret_field(
+        _("Storage account connection string"),
         help_text=_(
             "The one you pasted in Partner Center (offer → Customer leads → Azure Table). "
             "Azure portal: Storage account → Security + networking → Access keys → "

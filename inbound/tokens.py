@@ -5,7 +5,7 @@ URL's token is the only secret. It is `secrets.token_urlsafe(32)`: 256 random bi
 URL-safe characters.
 
 Only HMAC-SHA256(key, token), hex, is stored. The key is derived, with a salt of its own
-("leadportal.inbound-token"), as `leads.nurture.address_hash` derives its key:
+("leadportal.inbound-token"), as the suppression hashes derive theirs (portal.hmac_keys):
 
 - from INBOUND_TOKEN_HASH_KEY when it is set (recommended in production: it never has to
   change when SECRET_KEY rotates);
@@ -26,26 +26,17 @@ import secrets
 
 from django.conf import settings
 
+from portal.hmac_keys import hmac_keys
+
 PURPOSE = "leadportal.inbound-token"
 TOKEN_BYTES = 32
 # token_urlsafe(32): 43 characters of the URL-safe base64 alphabet.
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
-def _derive(secret: str) -> bytes:
-    return hashlib.sha256((PURPOSE + secret).encode()).digest()
-
-
 def hash_keys() -> list[bytes]:
     """The HMAC keys, the one that writes first; the others only match."""
-    sources = [settings.INBOUND_TOKEN_HASH_KEY] if settings.INBOUND_TOKEN_HASH_KEY else []
-    sources += [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    keys: list[bytes] = []
-    for source in sources:
-        key = _derive(source)
-        if key not in keys:
-            keys.append(key)
-    return keys
+    return hmac_keys(purpose=PURPOSE, pinned=settings.INBOUND_TOKEN_HASH_KEY)
 
 
 def token_hash(token: str, key: bytes | None = None) -> str:

@@ -25,6 +25,7 @@ from crm.connectors.oauth import (
     TokenConnector,
     TokenSession,
     check_urls,
+    results_by_call,
 )
 
 MAX_INPUTS_PER_CALL = 300
@@ -186,14 +187,7 @@ class MarketoSession(TokenSession[MarketoSettings]):
         return self.lead_results(chunk, self.call("POST", LEADS_PATH, json=body))
 
     def send(self, payloads: list[DeliveryPayload]) -> list[Result]:
-        results: list[Result] = []
-        for start in range(0, len(payloads), MAX_INPUTS_PER_CALL):
-            try:
-                results += self.push(payloads[start : start + MAX_INPUTS_PER_CALL])
-            except CallFailure as failure:
-                # The later calls would meet the same token, limit or outage.
-                return results + failure.results_for(payloads[start:])
-        return results
+        return results_by_call(payloads, MAX_INPUTS_PER_CALL, self.push)
 
     def lead_results(self, chunk: list[DeliveryPayload], answer: dict) -> list[Result]:
         entries = answer.get("result") or []

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from crm.connectors.base import ErasureRequest, Result
 from crm.connectors.marketo import LEADS_PATH, MarketoConnector, MarketoSession
-from crm.connectors.oauth import CallFailure
+from crm.connectors.oauth import results_by_call
 
 DELETE_PATH = "/rest/v1/leads/delete.json"
 MAX_PER_CALL = 300  # emails per lookup, ids per delete
@@ -71,13 +71,7 @@ class EraseSession(MarketoSession):
         return results
 
     def erase(self, requests: list[ErasureRequest]) -> list[Result]:
-        results: list[Result] = []
-        for start in range(0, len(requests), MAX_PER_CALL):
-            try:
-                results += self.erase_chunk(requests[start : start + MAX_PER_CALL])
-            except CallFailure as failure:
-                return results + failure.results_for(requests[start:])
-        return results
+        return results_by_call(requests, MAX_PER_CALL, self.erase_chunk)
 
 
 class MarketoEraser(MarketoConnector):

@@ -39,6 +39,21 @@ class CallFailure(Exception):
         return all_results(payloads, self.outcome, error=self.error, **self.fields)
 
 
+def results_by_call[Item](
+    items: list[Item], size: int, call: Callable[[list[Item]], list[Result]]
+) -> list[Result]:
+    """`call` on each run of `size` items in turn. When one raises CallFailure, its answer
+    is the result of that run's items and of every later one: the later calls would meet
+    the same token, limit or outage."""
+    results: list[Result] = []
+    for start in range(0, len(items), size):
+        try:
+            results += call(items[start : start + size])
+        except CallFailure as failure:
+            return results + failure.results_for(items[start:])
+    return results
+
+
 @dataclass(frozen=True)
 class ClientCredentials:
     """A client-credentials grant: who asks for the token, and for what."""

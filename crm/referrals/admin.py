@@ -5,13 +5,12 @@ on the portal's connection page.
 """
 
 from django.contrib import admin
-from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from crm.models import ReferralConnection
 from crm.referrals import services
-from leads.admin.common import BOTH_LOCATIONS, count_reported, rows_apply
+from leads.admin.common import rows_action
 
 
 @admin.register(ReferralConnection)
@@ -43,36 +42,22 @@ class ReferralConnectionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # the secrets are set by the publisher's owner, in the portal
 
-    def _apply(self, request, queryset, change, message):
-        with transaction.atomic():
-            count = rows_apply(queryset, lambda row: change(connection=row))
-        count_reported(request, message(count), count)
-
-    @admin.action(description=_("Pause the sync"), location=BOTH_LOCATIONS)
-    def pause(self, request, queryset):
-        self._apply(
-            request,
-            queryset,
-            services.referral_connection_pause,
-            lambda n: ngettext("%(count)d connection paused.", "%(count)d connections paused.", n),
-        )
-
-    @admin.action(description=_("Resume the sync"), location=BOTH_LOCATIONS)
-    def resume(self, request, queryset):
-        self._apply(
-            request,
-            queryset,
-            services.referral_connection_resume,
-            lambda n: ngettext(
-                "%(count)d connection resumed.", "%(count)d connections resumed.", n
-            ),
-        )
-
-    @admin.action(description=_("Sync now"), location=BOTH_LOCATIONS)
-    def sync_now(self, request, queryset):
-        self._apply(
-            request,
-            queryset,
-            services.referral_connection_sync_request,
-            lambda n: ngettext("%(count)d sync queued.", "%(count)d syncs queued.", n),
-        )
+    pause = rows_action(
+        lambda connection: services.referral_connection_pause(connection=connection),
+        description=_("Pause the sync"),
+        done=lambda count: ngettext(
+            "%(count)d connection paused.", "%(count)d connections paused.", count
+        ),
+    )
+    resume = rows_action(
+        lambda connection: services.referral_connection_resume(connection=connection),
+        description=_("Resume the sync"),
+        done=lambda count: ngettext(
+            "%(count)d connection resumed.", "%(count)d connections resumed.", count
+        ),
+    )
+    sync_now = rows_action(
+        lambda connection: services.referral_connection_sync_request(connection=connection),
+        description=_("Sync now"),
+        done=lambda count: ngettext("%(count)d sync queued.", "%(count)d syncs queued.", count),
+    )

@@ -5,6 +5,7 @@ import re
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from crm.forms import secret_field
 from crm.models import ReferralConnection
 from leads.catalog import selectors as catalog_selectors
 
@@ -28,24 +29,13 @@ class ReferralConnectionForm(forms.Form):
         max_length=36,
         help_text=_("The app registration with Microsoft Partner delegation."),
     )
-    client_secret = forms.CharField(
-        label=_("Client secret"),
-        required=False,
-        max_length=500,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-    )
+    client_secret = secret_field(_("Client secret"), max_length=500)
     username = forms.EmailField(
         label=_("User name"),
         max_length=254,
         help_text=_("A Partner Center user with the Referrals Admin role."),
     )
-    password = forms.CharField(
-        label=_("Password"),
-        required=False,
-        max_length=500,
-        strip=False,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-    )
+    password = secret_field(_("Password"), autocomplete="new-password", max_length=500, strip=False)
 
     def __init__(self, *args, publisher, connection: ReferralConnection | None = None, **kwargs):
         if connection is not None:

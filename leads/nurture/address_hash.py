@@ -22,25 +22,15 @@ import hmac
 
 from django.conf import settings
 
+from portal.hmac_keys import hmac_keys
+
 PURPOSE = "leadportal.suppression"
 _BLOCK = 64  # SHA-256's block size: HMAC pads its key to it
 
 
-def _derive(secret: str) -> bytes:
-    # What salted_hmac(PURPOSE, …, secret=secret, algorithm="sha256") uses as its key.
-    return hashlib.sha256((PURPOSE + secret).encode()).digest()
-
-
 def hash_keys() -> list[bytes]:
     """The HMAC keys, the one that writes first; the others only match."""
-    secrets = [settings.SUPPRESSION_HASH_KEY] if settings.SUPPRESSION_HASH_KEY else []
-    secrets += [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    keys: list[bytes] = []
-    for secret in secrets:
-        key = _derive(secret)
-        if key not in keys:
-            keys.append(key)
-    return keys
+    return hmac_keys(purpose=PURPOSE, pinned=settings.SUPPRESSION_HASH_KEY)
 
 
 def normalize(email: str) -> str:
