@@ -10,12 +10,12 @@ from django.utils.translation import gettext_lazy as _
 
 from leads.catalog import selectors
 from leads.catalog.storefronts import Storefront
+from leads.filter_fields import FilterChoiceField, FilterModelChoiceField
 from leads.intake import csv_import
 from leads.lifecycle import columns as lead_columns
 from leads.lifecycle import selectors as lead_selectors
 from leads.lifecycle.selectors import DEFAULT_SORT, LEAD_SORTS, LeadFilters
-from leads.models import Lead, LeadStatus
-from leads.referrals.forms import ReferralFilterField, ReferralStatusFilterField
+from leads.models import Lead, LeadStatus, ReferralStatus, ReferralSubstatus
 from leads.widgets import PlainSelect
 from leads.work.selectors import member_choices
 
@@ -40,38 +40,30 @@ class LeadFilterForm(forms.Form):
         ),
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
     )
-    storefront = forms.ChoiceField(
-        label=_("Storefront"),
-        required=False,
-        choices=[("", _("Any storefront")), *Storefront.choices],
-        widget=PlainSelect,
+    storefront = FilterChoiceField(
+        label=_("Storefront"), any_label=_("Any storefront"), choices=Storefront.choices
     )
-    listing = forms.ModelChoiceField(
-        label=_("Listing"),
-        required=False,
-        queryset=None,
-        empty_label=_("Any listing"),
-        widget=PlainSelect,
-    )
-    campaign = forms.ModelChoiceField(
-        label=_("Campaign"),
-        required=False,
-        queryset=None,
-        empty_label=_("Any campaign"),
-        widget=PlainSelect,
-    )
-    status = forms.ChoiceField(
-        label=_("Status"),
-        required=False,
-        choices=[("", _("Any status")), *LeadStatus.choices],
-        widget=PlainSelect,
+    listing = FilterModelChoiceField(label=_("Listing"), any_label=_("Any listing"))
+    campaign = FilterModelChoiceField(label=_("Campaign"), any_label=_("Any campaign"))
+    status = FilterChoiceField(
+        label=_("Status"), any_label=_("Any status"), choices=LeadStatus.choices
     )
     score_min = forms.IntegerField(
         label=_("Score from"), required=False, min_value=0, max_value=100
     )
     score_max = forms.IntegerField(label=_("Score to"), required=False, min_value=0, max_value=100)
-    referral_status = ReferralStatusFilterField()
-    referral = ReferralFilterField()
+    # The Co-Sell filters: Partner Center's status (New, Active, Closed), and its sub-status,
+    # which says the status too.
+    referral_status = FilterChoiceField(
+        label=_("Partner Center status"),
+        any_label=_("Any status"),
+        choices=ReferralStatus.choices[1:],
+    )
+    referral = FilterChoiceField(
+        label=_("Sub-status"),
+        any_label=_("Any sub-status"),
+        choices=ReferralSubstatus.choices[1:],
+    )
     owner = forms.ChoiceField(label=_("Owner"), required=False, widget=PlainSelect)
     created_from = forms.DateField(
         label=_("Created from"), required=False, widget=forms.DateInput(attrs={"type": "date"})

@@ -34,6 +34,25 @@ sequence_urls = [
     path("steps/<int:step_id>/", include(step_urls)),
 ]
 
+# A lead's page, and working the lead (docs/portal.md, Working leads).
+lead_urls = [
+    path("", views.lead_detail, name="lead-detail"),
+    path("owner/", work_views.lead_assign, name="lead-assign"),
+    path("next-step/", work_views.lead_next_step, name="lead-next-step"),
+    path("next-step/done/", work_views.lead_next_step_done, name="lead-next-step-done"),
+    path("notes/", work_views.lead_note_add, name="lead-note-add"),
+    path("notes/<int:note_id>/edit/", work_views.lead_note_edit, name="lead-note-edit"),
+    path("notes/<int:note_id>/delete/", work_views.lead_note_delete, name="lead-note-delete"),
+    path("merge/", work_views.lead_merge, name="lead-merge"),
+]
+
+# A saved view of the lead list: apply, rename, delete.
+saved_view_urls = [
+    path("", saved_view_views.saved_view_apply, name="lead-view-apply"),
+    path("rename/", saved_view_views.saved_view_rename, name="lead-view-rename"),
+    path("delete/", saved_view_views.saved_view_delete, name="lead-view-delete"),
+]
+
 urlpatterns = [
     path("listings/", views.listing_list, name="listings"),
     path("listings/new/", views.listing_create, name="listing-create"),
@@ -42,40 +61,10 @@ urlpatterns = [
     path("leads/export.csv", views.lead_export, name="leads-export"),
     path("leads/import/", views.lead_import, name="leads-import"),
     path("leads/mine/", work_views.leads_mine, name="leads-mine"),
-    path("leads/<uuid:lead_id>/", views.lead_detail, name="lead-detail"),
-    # Working a lead (docs/portal.md, Working leads).
-    path("leads/<uuid:lead_id>/owner/", work_views.lead_assign, name="lead-assign"),
-    path("leads/<uuid:lead_id>/next-step/", work_views.lead_next_step, name="lead-next-step"),
-    path(
-        "leads/<uuid:lead_id>/next-step/done/",
-        work_views.lead_next_step_done,
-        name="lead-next-step-done",
-    ),
-    path("leads/<uuid:lead_id>/notes/", work_views.lead_note_add, name="lead-note-add"),
-    path(
-        "leads/<uuid:lead_id>/notes/<int:note_id>/edit/",
-        work_views.lead_note_edit,
-        name="lead-note-edit",
-    ),
-    path(
-        "leads/<uuid:lead_id>/notes/<int:note_id>/delete/",
-        work_views.lead_note_delete,
-        name="lead-note-delete",
-    ),
-    path("leads/<uuid:lead_id>/merge/", work_views.lead_merge, name="lead-merge"),
+    path("leads/<uuid:lead_id>/", include(lead_urls)),
     path("leads/merges/<int:merge_id>/undo/", work_views.lead_merge_undo, name="lead-merge-undo"),
     path("leads/views/", saved_view_views.saved_views, name="lead-views"),
-    path("leads/views/<int:view_id>/", saved_view_views.saved_view_apply, name="lead-view-apply"),
-    path(
-        "leads/views/<int:view_id>/rename/",
-        saved_view_views.saved_view_rename,
-        name="lead-view-rename",
-    ),
-    path(
-        "leads/views/<int:view_id>/delete/",
-        saved_view_views.saved_view_delete,
-        name="lead-view-delete",
-    ),
+    path("leads/views/<int:view_id>/", include(saved_view_urls)),
     path("referrals/", views.referral_list, name="referrals"),
     path("referrals/<int:referral_id>/", referral_views.referral_detail, name="referral-detail"),
     path("reports/", report_views.report_page, name="reports"),

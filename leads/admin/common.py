@@ -92,6 +92,23 @@ class ReadOnlyInlineMixin:
         return False
 
 
+class RecentRowsInline(ReadOnlyInlineMixin, admin.TabularInline):
+    """A read-only table of an object's latest rows: every one of `fields` is read-only, and
+    the foreign keys named in `select_related` come in the same query."""
+
+    formset = RecentRowsFormSet
+    show_change_link = False
+    select_related: tuple[str, ...] = ()
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def get_queryset(self, request):
+        # select_related() with no names would follow every foreign key.
+        queryset = super().get_queryset(request)
+        return queryset.select_related(*self.select_related) if self.select_related else queryset
+
+
 class ReadOnlyAdminMixin:
     """A log or a credential that staff read; services and commands write it."""
 

@@ -9,12 +9,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from leads.admin.common import (
-    BigTableAdminMixin,
-    FixedOnceAddedMixin,
-    ReadOnlyInlineMixin,
-    RecentRowsFormSet,
-)
+from leads.admin.common import BigTableAdminMixin, FixedOnceAddedMixin, RecentRowsInline
 from leads.consent import services as consent_services
 from leads.consent.policy import customer_text, policy_summary
 from leads.lifecycle.services import leads_storefronts_refresh
@@ -27,48 +22,34 @@ from leads.models import (
 )
 
 
-class LeadActivityInline(ReadOnlyInlineMixin, admin.TabularInline):
+class LeadActivityInline(RecentRowsInline):
     model = LeadActivity
-    formset = RecentRowsFormSet
     fields = ("occurred_at", "storefront", "action_code", "listing", "campaign", "is_test")
-    readonly_fields = fields
+    show_change_link = True  # an activity has its own admin page
     verbose_name_plural = _("latest activities")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("listing", "campaign")
+    select_related = ("listing", "campaign")
 
 
-class LeadNoteInline(ReadOnlyInlineMixin, admin.TabularInline):
+class LeadNoteInline(RecentRowsInline):
     """Members' notes, read-only: they are the publisher's, written in the portal."""
 
     model = LeadNote
-    formset = RecentRowsFormSet
     fields = ("created_at", "author", "body")
-    readonly_fields = fields
-    show_change_link = False
     verbose_name_plural = _("latest notes")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("author")
+    select_related = ("author",)
 
 
-class LeadTransitionInline(ReadOnlyInlineMixin, admin.TabularInline):
+class LeadTransitionInline(RecentRowsInline):
     model = LeadTransition
-    formset = RecentRowsFormSet
     fields = ("created_at", "from_status", "to_status", "changed_by", "reason")
-    readonly_fields = fields
-    show_change_link = False
     verbose_name_plural = _("latest status changes")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("changed_by")
+    select_related = ("changed_by",)
 
 
-class ConsentRecordInline(ReadOnlyInlineMixin, admin.TabularInline):
+class ConsentRecordInline(RecentRowsInline):
     """The lead's consent evidence: append-only, read here, exported by data-rights work."""
 
     model = ConsentRecord
-    formset = RecentRowsFormSet
     fields = (
         "recorded_at",
         "is_granted",
@@ -79,12 +60,8 @@ class ConsentRecordInline(ReadOnlyInlineMixin, admin.TabularInline):
         "policy_as_it_was",
         "recorded_by",
     )
-    readonly_fields = fields
-    show_change_link = False
     verbose_name_plural = _("latest consent evidence")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("listing", "activity", "recorded_by")
+    select_related = ("listing", "activity", "recorded_by")
 
     @admin.display(description=_("policy as it was"))
     def policy_as_it_was(self, obj):

@@ -6,8 +6,6 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from leads.referrals import transitions
-from leads.referrals.models import ReferralStatus, ReferralSubstatus
-from leads.widgets import PlainSelect
 
 # The labels of transitions.DECLINE_REASONS, as the page shows them.
 REASON_LABELS = {
@@ -101,29 +99,3 @@ class ReferralActionForm(forms.Form):
             "reason": data.get("reason", ""),
             "note": data.get("note", ""),
         }
-
-
-class ReferralStatusFilterField(forms.ChoiceField):
-    """The Co-Sell list's Partner Center status filter (New, Active, Closed)."""
-
-    def __init__(self, **kwargs):
-        super().__init__(
-            label=_("Partner Center status"),
-            required=False,
-            choices=[("", _("Any status")), *ReferralStatus.choices[1:]],
-            widget=PlainSelect,
-            **kwargs,
-        )
-
-
-class ReferralFilterField(forms.ChoiceField):
-    """The Co-Sell list's Partner Center sub-status filter (the substatus says the status too)."""
-
-    def __init__(self, **kwargs):
-        super().__init__(
-            label=_("Sub-status"),
-            required=False,
-            choices=[("", _("Any sub-status")), *ReferralSubstatus.choices[1:]],
-            widget=PlainSelect,
-            **kwargs,
-        )
