@@ -3,6 +3,7 @@
 from collections.abc import Callable, Iterable, Sequence
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext
@@ -57,7 +58,8 @@ def rows_action[Row](
                 skipped += 1
             else:
                 kept.append(row)
-        count = rows_apply(kept, apply)
+        with transaction.atomic():  # all the selected rows, or none
+            count = rows_apply(kept, apply)
         if count or not skipped:
             count_reported(request, done(count), count)
 

@@ -2,6 +2,7 @@
 secrets are write-only and encrypted, fields are checked, and only owners manage it."""
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import connection as db
 from django.urls import reverse
 
@@ -167,3 +168,26 @@ def test_the_admin_shows_connections_without_secrets(client, staff_user, publish
     )
     assert response.status_code == 302
     assert ReferralConnection.objects.get().is_active is False
+
+
+def test_view_only_staff_see_connections_but_cannot_pause_resume_or_sync(
+    client, publisher, listing
+):
+    # given a staff member who may only view the connections
+    row = connect(publisher, listing)
+    viewer = factories.make_user(username="viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_referralconnection"))
+    client.force_login(viewer)
+    changelist = reverse("admin:crm_referralconnection_changelist")
+
+    # when the list is opened and the pause action is posted anyway
+    page = client.get(changelist)
+    response = client.post(changelist, {"action": "pause", "_selected_action": [row.pk]})
+
+    # then the list shows no sync action, and the connection is untouched
+    assert page.status_code == 200
+    form = page.context["action_form"]  # None: no action at all is offered
+    offered = {value for value, _label in form.fields["action"].choices} if form else set()
+    assert offered.isdisjoint({"pause", "resume", "sync_now"})
+    assert response.status_code in (200, 302)
+    assert ReferralConnection.objects.get().is_active is True

@@ -1,8 +1,10 @@
 """The leads admin: publishers, listings and campaigns."""
 
 import pytest
+from django.test import RequestFactory
 from django.urls import reverse
 
+from leads.admin.common import rows_action
 from leads.catalog.storefronts import Storefront
 from leads.models import Campaign, CampaignListing, Listing, ScoringRule
 from leads.scoring.services import DEFAULT_SCORING_RULES
@@ -287,3 +289,21 @@ def test_a_campaign_refuses_a_listing_of_another_publisher(
     formset = response.context["inline_admin_formsets"][0].formset
     assert formset.errors == [{"listing": [f"{listing} belongs to another publisher."]}]
     assert not Campaign.objects.exists()
+
+
+def test_a_rows_action_writes_all_the_selected_rows_or_none(db):
+    # given an action whose service fails on the second of two selected rows
+    first, second = factories.make_publisher(name="First"), factories.make_publisher(name="Second")
+
+    def rename(row):
+        if row.pk == second.pk:
+            raise RuntimeError("the second row fails")
+        Publisher.objects.filter(pk=row.pk).update(name="Renamed")
+
+    action = rows_action(rename, description="Rename", done=lambda count: "%(count)d renamed.")
+    selected = Publisher.objects.filter(pk__in=[first.pk, second.pk]).order_by("pk")
+
+    # when it runs, then the failure comes through and the first row's write is undone
+    with pytest.raises(RuntimeError):
+        action(None, RequestFactory().post("/"), selected)
+    assert list(selected.values_list("name", flat=True)) == ["First", "Second"]
