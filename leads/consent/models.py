@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from leads.catalog.models import listing_reference_key
-from leads.lifecycle.models import Lead, LeadActivity
+from leads.lifecycle.models import LeadActivity, lead_key
 from portal.tenancy.model_fields import acting_user_key, choice_is_valid_constraint
 
 
@@ -71,9 +71,7 @@ class ConsentRecord(models.Model):
     Basis = ConsentBasis
     Reason = ConsentReason
 
-    lead = models.ForeignKey(
-        Lead, on_delete=models.CASCADE, related_name="consent_records", verbose_name=_("lead")
-    )
+    lead = lead_key(related_name="consent_records")
     is_granted = models.BooleanField(_("granted"))
     basis = models.CharField(_("basis"), max_length=16, choices=ConsentBasis)
     reason = models.CharField(_("why"), max_length=20, choices=ConsentReason)

@@ -227,6 +227,17 @@ class Lead(TimestampedModel):
         return status in self.TRANSITIONS.get(self.status, ())
 
 
+def lead_key(*, related_name: str, **options) -> models.ForeignKey:
+    """The lead a row belongs to; the row goes when its lead goes."""
+    return models.ForeignKey(
+        Lead,
+        on_delete=models.CASCADE,
+        related_name=related_name,
+        verbose_name=_("lead"),
+        **options,
+    )
+
+
 class LeadActivity(models.Model):
     """One storefront interaction of a lead: a trial, an install, a contact request."""
 
@@ -239,13 +250,7 @@ class LeadActivity(models.Model):
 
     # activity_lead_latest and activity_campaign_occurred lead with these keys: no index of
     # their own (one fewer to write per activity).
-    lead = models.ForeignKey(
-        Lead,
-        on_delete=models.CASCADE,
-        related_name="activities",
-        verbose_name=_("lead"),
-        db_index=False,
-    )
+    lead = lead_key(related_name="activities", db_index=False)
     listing = models.ForeignKey(
         Listing,
         on_delete=models.PROTECT,
@@ -315,13 +320,7 @@ class LeadTransition(models.Model):
     """One move in a lead's lifecycle: who (empty for the system), when, and why."""
 
     # transition_lead_created leads with the lead: no index of its own.
-    lead = models.ForeignKey(
-        Lead,
-        on_delete=models.CASCADE,
-        related_name="transitions",
-        verbose_name=_("lead"),
-        db_index=False,
-    )
+    lead = lead_key(related_name="transitions", db_index=False)
     from_status = models.CharField(_("from"), max_length=12, choices=LeadStatus)
     to_status = models.CharField(_("to"), max_length=12, choices=LeadStatus)
     changed_by = acting_user_key(_("changed by"))

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leads.campaigns.models import Campaign
 from leads.catalog.models import listing_reference_key
-from leads.lifecycle.models import Lead
+from leads.lifecycle.models import lead_key
 from leads.nurture.delays import MAX_DELAY_MINUTES, delay_words
 from portal.tenancy.model_fields import TimestampedModel, acting_user_key, publisher_key
 
@@ -122,9 +122,7 @@ class Enrollment(models.Model):
         STAFF = "staff", _("Stopped by staff")
         MERGED = "merged", _("Lead merged into another")
 
-    lead = models.ForeignKey(
-        Lead, on_delete=models.CASCADE, related_name="enrollments", verbose_name=_("lead")
-    )
+    lead = lead_key(related_name="enrollments")
     campaign = models.ForeignKey(
         Campaign, on_delete=models.CASCADE, related_name="enrollments", verbose_name=_("campaign")
     )
