@@ -17,7 +17,12 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from crm.fields import EncryptedJSONField
-from portal.tenancy.model_fields import TimestampedModel, choice_is_valid_constraint, publisher_key
+from portal.tenancy.model_fields import (
+    TimestampedModel,
+    choice_is_valid_constraint,
+    optional_key,
+    publisher_key,
+)
 
 DEFAULT_TABLE_NAME = "MarketplaceLeads"
 
@@ -147,14 +152,7 @@ class InboundItem(models.Model):
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
     is_test = models.BooleanField(_("test lead"), default=False)
-    activity = models.ForeignKey(
-        "leads.LeadActivity",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("activity"),
-    )
+    activity = optional_key("leads.LeadActivity", _("activity"))
 
     class Meta:
         ordering = ["-received_at", "-id"]

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leads.catalog.models import listing_reference_key
 from leads.lifecycle.models import LeadActivity, lead_key
-from portal.tenancy.model_fields import acting_user_key, choice_is_valid_constraint
+from portal.tenancy.model_fields import acting_user_key, choice_is_valid_constraint, optional_key
 
 
 class ConsentBasis(models.TextChoices):
@@ -78,23 +78,11 @@ class ConsentRecord(models.Model):
     # The listing whose policy was weighed, and the activity (with its raw payload) that
     # applied it; both kept as evidence should the listing or activity go.
     listing = listing_reference_key(_("listing"))
-    activity = models.ForeignKey(
-        LeadActivity,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="consent_records",
-        verbose_name=_("activity"),
-    )
+    activity = optional_key(LeadActivity, _("activity"), related_name="consent_records")
     # The nurture email that bounced or drew the complaint, or that carried the unsubscribe
     # link; kept as evidence (the row outlives the lead's erasure, without the address).
-    email_send = models.ForeignKey(
-        "leads.EmailSend",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="consent_records",
-        verbose_name=_("from the email"),
+    email_send = optional_key(
+        "leads.EmailSend", _("from the email"), related_name="consent_records"
     )
     # The policy as it was: leads.consent.policy.policy_snapshot.
     policy = models.JSONField(_("policy as it was"), default=dict, blank=True)

@@ -12,20 +12,17 @@ from django.utils.translation import gettext_lazy as _
 from leads.campaigns.models import Campaign
 from leads.catalog.models import Listing
 from leads.catalog.storefronts import Storefront
-from portal.tenancy.model_fields import TimestampedModel, acting_user_key, publisher_key
+from portal.tenancy.model_fields import (
+    TimestampedModel,
+    acting_user_key,
+    optional_key,
+    publisher_key,
+)
 
 
 def campaign_attribution_key(verbose_name, *, related_name: str, **options) -> models.ForeignKey:
     """A campaign a lead or activity is attributed to; the row stays when the campaign goes."""
-    return models.ForeignKey(
-        Campaign,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name=related_name,
-        verbose_name=verbose_name,
-        **options,
-    )
+    return optional_key(Campaign, verbose_name, related_name=related_name, **options)
 
 
 class LeadOrigin(models.TextChoices):
@@ -129,13 +126,10 @@ class Lead(TimestampedModel):
     )
     # Working the lead (docs/portal.md, Working leads): a member of the publisher who owns
     # it, and the next step with its due date.
-    owner = models.ForeignKey(
+    owner = optional_key(
         settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
+        _("owner"),
         related_name="owned_leads",
-        verbose_name=_("owner"),
         db_index=False,  # lead_owner_next_step leads with it
     )
     next_step = models.CharField(_("next step"), max_length=200, blank=True)
@@ -143,14 +137,7 @@ class Lead(TimestampedModel):
     next_step_done_at = models.DateTimeField(_("next step done"), null=True, blank=True)
     # Set when this lead was merged into another (leads.work.services.lead_merge): the row
     # stays, hidden from lists, until the merge is undone.
-    merged_into = models.ForeignKey(
-        "self",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="merged_leads",
-        verbose_name=_("merged into"),
-    )
+    merged_into = optional_key("self", _("merged into"), related_name="merged_leads")
 
     class Meta:
         ordering = ["-created_at"]

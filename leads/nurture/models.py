@@ -12,7 +12,12 @@ from leads.campaigns.models import Campaign
 from leads.catalog.models import listing_reference_key
 from leads.lifecycle.models import lead_key
 from leads.nurture.delays import MAX_DELAY_MINUTES, delay_words
-from portal.tenancy.model_fields import TimestampedModel, acting_user_key, publisher_key
+from portal.tenancy.model_fields import (
+    TimestampedModel,
+    acting_user_key,
+    optional_key,
+    publisher_key,
+)
 
 
 class NurtureSequence(models.Model):
@@ -263,14 +268,7 @@ class Suppression(models.Model):
         help_text=_("The hash is the bare SHA-256 of the address, from before the HMAC."),
     )
     reason = models.CharField(_("reason"), max_length=12, choices=Reason)
-    send = models.ForeignKey(
-        EmailSend,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="suppressions",
-        verbose_name=_("from the message"),
-    )
+    send = optional_key(EmailSend, _("from the message"), related_name="suppressions")
     detail = models.CharField(_("detail"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 

@@ -2,14 +2,13 @@
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from portal.tenancy.model_fields import CreatedModel, publisher_key
+from portal.tenancy.model_fields import CreatedModel, publisher_key, user_key
 
 DEFAULT_QUALIFICATION_THRESHOLD = 50
 
@@ -144,12 +143,7 @@ class Membership(CreatedModel):
         OWNER = "owner", _("Owner")
         MEMBER = "member", _("Member")
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        related_name="memberships",
-        verbose_name=_("user"),
-    )
+    user = user_key(related_name="memberships")
     publisher = publisher_key(related_name="memberships")
     role = models.CharField(_("role"), max_length=10, choices=Role, default=Role.MEMBER)
 
