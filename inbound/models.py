@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from crm.fields import EncryptedJSONField
+from leads.catalog.models import listing_key
 from portal.tenancy.model_fields import (
     TimestampedModel,
     choice_is_valid_constraint,
@@ -47,14 +48,7 @@ class InboundSource(TimestampedModel):
     publisher = publisher_key(related_name="inbound_sources")
     kind = models.CharField(_("kind"), max_length=12, choices=Kind)
     # Webhook: the listing whose leads arrive at this URL (the URL names no offer).
-    listing = models.ForeignKey(
-        "leads.Listing",
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="inbound_sources",
-        verbose_name=_("listing"),
-    )
+    listing = listing_key(related_name="inbound_sources", null=True, blank=True)
     # Keyed hashes of the URL token and of the one it replaced (empty: none).
     token_hash = models.CharField(max_length=64, blank=True, editable=False)
     previous_token_hash = models.CharField(max_length=64, blank=True, editable=False)

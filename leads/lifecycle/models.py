@@ -9,13 +9,14 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce, Greatest, Lower
 from django.utils.translation import gettext_lazy as _
 
-from leads.campaigns.models import Campaign
+from leads.campaigns.models import Campaign, campaign_key
 from leads.catalog.models import Listing
 from leads.catalog.storefronts import Storefront
 from portal.tenancy.model_fields import (
     TimestampedModel,
     acting_user_key,
     optional_key,
+    parent_key,
     publisher_key,
 )
 
@@ -216,13 +217,7 @@ class Lead(TimestampedModel):
 
 def lead_key(*, related_name: str, **options) -> models.ForeignKey:
     """The lead a row belongs to; the row goes when its lead goes."""
-    return models.ForeignKey(
-        Lead,
-        on_delete=models.CASCADE,
-        related_name=related_name,
-        verbose_name=_("lead"),
-        **options,
-    )
+    return parent_key(Lead, _("lead"), related_name=related_name, **options)
 
 
 class LeadActivity(models.Model):
@@ -349,14 +344,7 @@ class LeadDailyStat(models.Model):
     storefront = models.CharField(_("storefront"), max_length=20, blank=True)
     action_code = models.CharField(_("action code"), max_length=40, blank=True)
     origin = models.CharField(_("origin"), max_length=12, choices=LeadOrigin)
-    campaign = models.ForeignKey(
-        Campaign,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="daily_stats",
-        verbose_name=_("campaign"),
-    )
+    campaign = campaign_key(related_name="daily_stats", null=True, blank=True)
     is_test = models.BooleanField(_("test leads"), default=False)
     new_count = models.PositiveIntegerField(_("new leads"), default=0)
     qualified_count = models.PositiveIntegerField(_("qualified leads"), default=0)

@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from leads.campaigns.models import Campaign
+from leads.campaigns.models import Campaign, campaign_key
 from leads.catalog.models import listing_reference_key
 from leads.lifecycle.models import lead_key
 from leads.nurture.delays import MAX_DELAY_MINUTES, delay_words
@@ -67,12 +67,7 @@ class NurtureStep(TimestampedModel):
         NONE = "", _("Only the standard stops")
         QUALIFIED = "qualified", _("Stop here once the lead is qualified")
 
-    campaign = models.ForeignKey(
-        Campaign,
-        on_delete=models.CASCADE,
-        related_name="nurture_steps",
-        verbose_name=_("campaign"),
-    )
+    campaign = campaign_key(related_name="nurture_steps")
     position = models.PositiveSmallIntegerField(_("order"))
     delay_minutes = models.PositiveIntegerField(
         _("delay (minutes)"),
@@ -128,9 +123,7 @@ class Enrollment(models.Model):
         MERGED = "merged", _("Lead merged into another")
 
     lead = lead_key(related_name="enrollments")
-    campaign = models.ForeignKey(
-        Campaign, on_delete=models.CASCADE, related_name="enrollments", verbose_name=_("campaign")
-    )
+    campaign = campaign_key(related_name="enrollments")
     state = models.CharField(_("state"), max_length=10, choices=State, default=State.ACTIVE)
     stop_reason = models.CharField(
         _("stop reason"), max_length=16, choices=StopReason, blank=True, default=""
