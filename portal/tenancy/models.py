@@ -23,6 +23,13 @@ def validate_time_zone(value: str) -> None:
         ) from error
 
 
+def send_window_hour(verbose_name, help_text) -> models.PositiveSmallIntegerField:
+    """One end of a publisher's send window: an hour of the day, or empty for none."""
+    return models.PositiveSmallIntegerField(
+        verbose_name, null=True, blank=True, validators=[MaxValueValidator(23)], help_text=help_text
+    )
+
+
 # Retention (privacy.retention): off, or this many months after a lead's last activity.
 RETENTION_MONTHS_MIN, RETENTION_MONTHS_MAX = 1, 120
 # The contact and sending settings an owner edits together (portal.shell's settings page).
@@ -75,19 +82,12 @@ class Publisher(CreatedModel):
         validators=[validate_time_zone],
         help_text=_("An IANA name such as Europe/Madrid; the send window's hours are in it."),
     )
-    send_window_start = models.PositiveSmallIntegerField(
+    send_window_start = send_window_hour(
         _("send from (hour)"),
-        null=True,
-        blank=True,
-        validators=[MaxValueValidator(23)],
-        help_text=_("Nurture emails go out from this hour (0–23) … Empty: at any time."),
+        _("Nurture emails go out from this hour (0–23) … Empty: at any time."),
     )
-    send_window_end = models.PositiveSmallIntegerField(
-        _("send until (hour)"),
-        null=True,
-        blank=True,
-        validators=[MaxValueValidator(23)],
-        help_text=_("… until this hour (0–23, excluded); 22 to 6 spans midnight."),
+    send_window_end = send_window_hour(
+        _("send until (hour)"), _("… until this hour (0–23, excluded); 22 to 6 spans midnight.")
     )
     co_sell_enrolled = models.BooleanField(
         _("Co-Sell enrolled"),
