@@ -8,7 +8,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from crm.fields import EncryptedJSONField
-from leads.models import Lead, Listing
+from leads.lifecycle.models import lead_key
+from leads.models import Listing
 from portal.tenancy.model_fields import TimestampedModel, publisher_key
 
 
@@ -223,13 +224,10 @@ class Delivery(TimestampedModel):
 
     # delivery_lead_created and delivery_target_created lead with these keys: no index of
     # their own (two fewer to write per outbox row).
-    lead = models.ForeignKey(
-        Lead,
-        on_delete=models.CASCADE,
+    lead = lead_key(
+        related_name="deliveries",
         null=True,
         blank=True,
-        related_name="deliveries",
-        verbose_name=_("lead"),
         help_text=_("Empty for a synthetic test lead."),
         db_index=False,
     )

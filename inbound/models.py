@@ -17,7 +17,13 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from crm.fields import EncryptedJSONField
-from portal.tenancy.model_fields import TimestampedModel, choice_is_valid_constraint, publisher_key
+from leads.catalog.models import listing_key
+from portal.tenancy.model_fields import (
+    TimestampedModel,
+    choice_is_valid_constraint,
+    optional_key,
+    publisher_key,
+)
 
 DEFAULT_TABLE_NAME = "MarketplaceLeads"
 
@@ -42,14 +48,7 @@ class InboundSource(TimestampedModel):
     publisher = publisher_key(related_name="inbound_sources")
     kind = models.CharField(_("kind"), max_length=12, choices=Kind)
     # Webhook: the listing whose leads arrive at this URL (the URL names no offer).
-    listing = models.ForeignKey(
-        "leads.Listing",
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="inbound_sources",
-        verbose_name=_("listing"),
-    )
+    listing = listing_key(related_name="inbound_sources", null=True, blank=True)
     # Keyed hashes of the URL token and of the one it replaced (empty: none).
     token_hash = models.CharField(max_length=64, blank=True, editable=False)
     previous_token_hash = models.CharField(max_length=64, blank=True, editable=False)
@@ -147,14 +146,7 @@ class InboundItem(models.Model):
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
     is_test = models.BooleanField(_("test lead"), default=False)
-    activity = models.ForeignKey(
-        "leads.LeadActivity",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("activity"),
-    )
+    activity = optional_key("leads.LeadActivity", _("activity"))
 
     class Meta:
         ordering = ["-received_at", "-id"]

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leads.catalog.models import Listing
 from leads.catalog.storefronts import CAMPAIGN_KIND_BY_STOREFRONT, CampaignKind, Storefront
-from portal.tenancy.model_fields import CreatedModel, publisher_key
+from portal.tenancy.model_fields import CreatedModel, parent_key, publisher_key
 
 
 class Campaign(CreatedModel):
@@ -94,6 +94,11 @@ class Campaign(CreatedModel):
     def derived_kind(self) -> str:
         """The kind before the row is saved (the generated column fills in on save)."""
         return CAMPAIGN_KIND_BY_STOREFRONT.get(self.storefront, "")
+
+
+def campaign_key(*, related_name: str, **options) -> models.ForeignKey:
+    """The campaign a row belongs to; the row goes when its campaign goes."""
+    return parent_key(Campaign, _("campaign"), related_name=related_name, **options)
 
 
 class CampaignListing(models.Model):

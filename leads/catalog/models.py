@@ -14,7 +14,7 @@ from leads.catalog.storefronts import (
     listing_type_is_valid,
     listing_type_labels,
 )
-from portal.tenancy.model_fields import TimestampedModel, publisher_key
+from portal.tenancy.model_fields import TimestampedModel, optional_key, parent_key, publisher_key
 
 offer_id_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9_-]*\.[A-Za-z0-9][A-Za-z0-9._-]*$",
@@ -138,13 +138,11 @@ class Listing(TimestampedModel):
         return countries_of(self.consent_strict_countries)
 
 
+def listing_key(*, related_name: str, **options) -> models.ForeignKey:
+    """The listing a row belongs to; the row goes when its listing goes."""
+    return parent_key(Listing, _("listing"), related_name=related_name, **options)
+
+
 def listing_reference_key(verbose_name) -> models.ForeignKey:
     """A listing a row refers to as evidence; the row stays (empty) when the listing goes."""
-    return models.ForeignKey(
-        Listing,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=verbose_name,
-    )
+    return optional_key(Listing, verbose_name)

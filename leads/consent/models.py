@@ -10,8 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from leads.catalog.models import listing_reference_key
-from leads.lifecycle.models import Lead, LeadActivity
-from portal.tenancy.model_fields import acting_user_key, choice_is_valid_constraint
+from leads.lifecycle.models import LeadActivity, lead_key
+from portal.tenancy.model_fields import acting_user_key, choice_is_valid_constraint, optional_key
 
 
 class ConsentBasis(models.TextChoices):
@@ -71,32 +71,18 @@ class ConsentRecord(models.Model):
     Basis = ConsentBasis
     Reason = ConsentReason
 
-    lead = models.ForeignKey(
-        Lead, on_delete=models.CASCADE, related_name="consent_records", verbose_name=_("lead")
-    )
+    lead = lead_key(related_name="consent_records")
     is_granted = models.BooleanField(_("granted"))
     basis = models.CharField(_("basis"), max_length=16, choices=ConsentBasis)
     reason = models.CharField(_("why"), max_length=20, choices=ConsentReason)
     # The listing whose policy was weighed, and the activity (with its raw payload) that
     # applied it; both kept as evidence should the listing or activity go.
     listing = listing_reference_key(_("listing"))
-    activity = models.ForeignKey(
-        LeadActivity,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="consent_records",
-        verbose_name=_("activity"),
-    )
+    activity = optional_key(LeadActivity, _("activity"), related_name="consent_records")
     # The nurture email that bounced or drew the complaint, or that carried the unsubscribe
     # link; kept as evidence (the row outlives the lead's erasure, without the address).
-    email_send = models.ForeignKey(
-        "leads.EmailSend",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="consent_records",
-        verbose_name=_("from the email"),
+    email_send = optional_key(
+        "leads.EmailSend", _("from the email"), related_name="consent_records"
     )
     # The policy as it was: leads.consent.policy.policy_snapshot.
     policy = models.JSONField(_("policy as it was"), default=dict, blank=True)

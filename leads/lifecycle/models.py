@@ -9,23 +9,21 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce, Greatest, Lower
 from django.utils.translation import gettext_lazy as _
 
-from leads.campaigns.models import Campaign
+from leads.campaigns.models import Campaign, campaign_key
 from leads.catalog.models import Listing
 from leads.catalog.storefronts import Storefront
-from portal.tenancy.model_fields import TimestampedModel, acting_user_key, publisher_key
+from portal.tenancy.model_fields import (
+    TimestampedModel,
+    acting_user_key,
+    optional_key,
+    parent_key,
+    publisher_key,
+)
 
 
 def campaign_attribution_key(verbose_name, *, related_name: str, **options) -> models.ForeignKey:
     """A campaign a lead or activity is attributed to; the row stays when the campaign goes."""
-    return models.ForeignKey(
-        Campaign,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name=related_name,
-        verbose_name=verbose_name,
-        **options,
-    )
+    return optional_key(Campaign, verbose_name, related_name=related_name, **options)
 
 
 class LeadOrigin(models.TextChoices):
@@ -129,13 +127,10 @@ class Lead(TimestampedModel):
     )
     # Working the lead (docs/portal.md, Working leads): a member of the publisher who owns
     # it, and the next step with its due date.
-    owner = models.ForeignKey(
+    owner = optional_key(
         settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
+        _("owner"),
         related_name="owned_leads",
-        verbose_name=_("owner"),
         db_index=False,  # lead_owner_next_step leads with it
     )
     next_step = models.CharField(_("next step"), max_length=200, blank=True)
@@ -143,14 +138,7 @@ class Lead(TimestampedModel):
     next_step_done_at = models.DateTimeField(_("next step done"), null=True, blank=True)
     # Set when this lead was merged into another (leads.work.services.lead_merge): the row
     # stays, hidden from lists, until the merge is undone.
-    merged_into = models.ForeignKey(
-        "self",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="merged_leads",
-        verbose_name=_("merged into"),
-    )
+    merged_into = optional_key("self", _("merged into"), related_name="merged_leads")
 
     class Meta:
         ordering = ["-created_at"]
@@ -227,6 +215,11 @@ class Lead(TimestampedModel):
         return status in self.TRANSITIONS.get(self.status, ())
 
 
+def lead_key(*, related_name: str, **options) -> models.ForeignKey:
+    """The lead a row belongs to; the row goes when its lead goes."""
+    return parent_key(Lead, _("lead"), related_name=related_name, **options)
+
+
 class LeadActivity(models.Model):
     """One storefront interaction of a lead: a trial, an install, a contact request."""
 
@@ -239,13 +232,7 @@ class LeadActivity(models.Model):
 
     # activity_lead_latest and activity_campaign_occurred lead with these keys: no index of
     # their own (one fewer to write per activity).
-    lead = models.ForeignKey(
-        Lead,
-        on_delete=models.CASCADE,
-        related_name="activities",
-        verbose_name=_("lead"),
-        db_index=False,
-    )
+    lead = lead_key(related_name="activities", db_index=False)
     listing = models.ForeignKey(
         Listing,
         on_delete=models.PROTECT,
@@ -315,13 +302,7 @@ class LeadTransition(models.Model):
     """One move in a lead's lifecycle: who (empty for the system), when, and why."""
 
     # transition_lead_created leads with the lead: no index of its own.
-    lead = models.ForeignKey(
-        Lead,
-        on_delete=models.CASCADE,
-        related_name="transitions",
-        verbose_name=_("lead"),
-        db_index=False,
-    )
+    lead = lead_key(related_name="transitions", db_index=False)
     from_status = models.CharField(_("from"), max_length=12, choices=LeadStatus)
     to_status = models.CharField(_("to"), max_length=12, choices=LeadStatus)
     changed_by = acting_user_key(_("changed by"))
@@ -363,14 +344,7 @@ class LeadDailyStat(models.Model):
     storefront = models.CharField(_("storefront"), max_length=20, blank=True)
     action_code = models.CharField(_("action code"), max_length=40, blank=True)
     origin = models.CharField(_("origin"), max_length=12, choices=LeadOrigin)
-    campaign = models.ForeignKey(
-        Campaign,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="daily_stats",
-        verbose_name=_("campaign"),
-    )
+    campaign = campaign_key(related_name="daily_stats", null=True, blank=True)
     is_test = models.BooleanField(_("test leads"), default=False)
     new_count = models.PositiveIntegerField(_("new leads"), default=0)
     qualified_count = models.PositiveIntegerField(_("qualified leads"), default=0)

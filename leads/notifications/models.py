@@ -8,10 +8,15 @@ from django.utils.translation import gettext_lazy as _
 
 from leads.catalog.models import Listing
 from leads.lifecycle.models import LeadActivity
-from portal.tenancy.model_fields import TimestampedModel, publisher_key
+from portal.tenancy.model_fields import TimestampedModel, parent_key, publisher_key
 
 DEFAULT_DIGEST_HOUR = 8
 DEFAULT_TIME_ZONE = "UTC"
+
+
+def member_key() -> models.ForeignKey:
+    """The member a notification is for; it goes when they leave the publisher."""
+    return parent_key("portal.Membership", _("membership"), related_name="+")
 
 
 class NotificationPreference(TimestampedModel):
@@ -74,12 +79,7 @@ class NotificationEmail(models.Model):
         FAILED = "failed", _("Failed")
         INTERRUPTED = "interrupted", _("Interrupted")
 
-    membership = models.ForeignKey(
-        "portal.Membership",
-        on_delete=models.CASCADE,
-        related_name="+",
-        verbose_name=_("membership"),
-    )
+    membership = member_key()
     publisher = publisher_key(related_name="+")
     kind = models.CharField(_("kind"), max_length=10, choices=Kind)
     status = models.CharField(_("status"), max_length=12, choices=Status, default=Status.SENDING)
@@ -121,12 +121,7 @@ class LeadNotification(models.Model):
     """The record that a member is to hear, or heard, of one new activity: unique per
     (member, activity), so nothing is announced twice."""
 
-    membership = models.ForeignKey(
-        "portal.Membership",
-        on_delete=models.CASCADE,
-        related_name="+",
-        verbose_name=_("membership"),
-    )
+    membership = member_key()
     activity = models.ForeignKey(
         LeadActivity, on_delete=models.CASCADE, related_name="+", verbose_name=_("activity")
     )

@@ -8,11 +8,16 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from leads.campaigns.models import Campaign
+from leads.campaigns.models import Campaign, campaign_key
 from leads.catalog.models import listing_reference_key
-from leads.lifecycle.models import Lead
+from leads.lifecycle.models import lead_key
 from leads.nurture.delays import MAX_DELAY_MINUTES, delay_words
-from portal.tenancy.model_fields import TimestampedModel, acting_user_key, publisher_key
+from portal.tenancy.model_fields import (
+    TimestampedModel,
+    acting_user_key,
+    optional_key,
+    publisher_key,
+)
 
 
 class NurtureSequence(models.Model):
@@ -62,12 +67,7 @@ class NurtureStep(TimestampedModel):
         NONE = "", _("Only the standard stops")
         QUALIFIED = "qualified", _("Stop here once the lead is qualified")
 
-    campaign = models.ForeignKey(
-        Campaign,
-        on_delete=models.CASCADE,
-        related_name="nurture_steps",
-        verbose_name=_("campaign"),
-    )
+    campaign = campaign_key(related_name="nurture_steps")
     position = models.PositiveSmallIntegerField(_("order"))
     delay_minutes = models.PositiveIntegerField(
         _("delay (minutes)"),
@@ -122,12 +122,8 @@ class Enrollment(models.Model):
         STAFF = "staff", _("Stopped by staff")
         MERGED = "merged", _("Lead merged into another")
 
-    lead = models.ForeignKey(
-        Lead, on_delete=models.CASCADE, related_name="enrollments", verbose_name=_("lead")
-    )
-    campaign = models.ForeignKey(
-        Campaign, on_delete=models.CASCADE, related_name="enrollments", verbose_name=_("campaign")
-    )
+    lead = lead_key(related_name="enrollments")
+    campaign = campaign_key(related_name="enrollments")
     state = models.CharField(_("state"), max_length=10, choices=State, default=State.ACTIVE)
     stop_reason = models.CharField(
         _("stop reason"), max_length=16, choices=StopReason, blank=True, default=""
@@ -265,14 +261,7 @@ class Suppression(models.Model):
         help_text=_("The hash is the bare SHA-256 of the address, from before the HMAC."),
     )
     reason = models.CharField(_("reason"), max_length=12, choices=Reason)
-    send = models.ForeignKey(
-        EmailSend,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="suppressions",
-        verbose_name=_("from the message"),
-    )
+    send = optional_key(EmailSend, _("from the message"), related_name="suppressions")
     detail = models.CharField(_("detail"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 

@@ -19,6 +19,7 @@ from portal.tenancy.model_fields import (
     TimestampedModel,
     acting_user_key,
     choice_is_valid_constraint,
+    optional_key,
     publisher_key,
 )
 
@@ -68,13 +69,10 @@ class Referral(TimestampedModel):
     SyncState = ReferralSyncState
 
     publisher = publisher_key(related_name="referrals")
-    lead = models.ForeignKey(
+    lead = optional_key(
         Lead,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
+        _("lead"),
         related_name="referrals",
-        verbose_name=_("lead"),
         help_text=_("Empty when the referral names no customer contact with an email."),
     )
     partner_center_id = models.CharField(_("referral id"), max_length=150)

@@ -4,6 +4,8 @@ date from figures still being prepared (leads.reporting.rollup)."""
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from portal.tenancy.model_fields import publisher_key
+
 
 class LeadRollupState(models.Model):
     """One row (pk 1), written only by `leads.reporting.rollup` for runs of every publisher."""
@@ -37,12 +39,7 @@ class LeadCohortStat(models.Model):
     from each touched lead's creation to its first touch, for the exact median.
     """
 
-    publisher = models.ForeignKey(
-        "portal.Publisher",
-        on_delete=models.CASCADE,
-        related_name="+",
-        verbose_name=_("publisher"),
-    )
+    publisher = publisher_key(related_name="+")
     day = models.DateField(_("day"))
     # The hour of the day the leads were created (local): a change recounts one hour's leads.
     hour = models.PositiveSmallIntegerField(_("hour"), default=0)

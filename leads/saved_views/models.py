@@ -1,11 +1,10 @@
 """Saved views of the lead list. A view belongs to one user within one publisher: nobody
 else sees it, not even the publisher's other members (docs/portal.md, Saved views)."""
 
-from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from portal.tenancy.model_fields import TimestampedModel, publisher_key
+from portal.tenancy.model_fields import TimestampedModel, publisher_key, user_key
 
 
 class SavedView(TimestampedModel):
@@ -13,12 +12,7 @@ class SavedView(TimestampedModel):
     search text, which may name a person, is its own column (privacy/registry.py)."""
 
     publisher = publisher_key(related_name="saved_views")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        related_name="saved_lead_views",
-        verbose_name=_("user"),
-    )
+    user = user_key(related_name="saved_lead_views")
     name = models.CharField(_("name"), max_length=80)
     filters = models.JSONField(_("filters"), default=dict, blank=True)
     search = models.CharField(_("search"), max_length=200, blank=True)

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from leads.catalog.models import Listing
+from leads.catalog.models import listing_key
 from portal.tenancy.model_fields import TimestampedModel, acting_user_key, publisher_key
 
 
@@ -38,14 +38,7 @@ class ScoringRule(TimestampedModel):
         blank=True,
         help_text=_("Comma-separated values, a number, or empty, depending on the condition."),
     )
-    listing = models.ForeignKey(
-        Listing,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="scoring_rules",
-        verbose_name=_("listing"),
-    )
+    listing = listing_key(related_name="scoring_rules", null=True, blank=True)
     points = models.SmallIntegerField(
         _("points"), validators=[MinValueValidator(-100), MaxValueValidator(100)]
     )

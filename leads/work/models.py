@@ -3,16 +3,14 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from leads.lifecycle.models import Lead
+from leads.lifecycle.models import Lead, lead_key
 from portal.tenancy.model_fields import TimestampedModel, acting_user_key, publisher_key
 
 
 class LeadNote(TimestampedModel):
     """A member's note on a lead. Its author edits or deletes it; an owner may delete it."""
 
-    lead = models.ForeignKey(
-        Lead, on_delete=models.CASCADE, related_name="notes", verbose_name=_("lead")
-    )
+    lead = lead_key(related_name="notes")
     author = acting_user_key(_("author"))
     body = models.TextField(_("note"), max_length=5000)
 

@@ -1,10 +1,9 @@
 """Which provider account a user signed in with."""
 
-from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from portal.tenancy.model_fields import CreatedModel
+from portal.tenancy.model_fields import CreatedModel, user_key
 
 
 class SsoIdentity(CreatedModel):
@@ -16,12 +15,7 @@ class SsoIdentity(CreatedModel):
     OIDC_STAFF_GROUP claim (and goes when the claim does).
     """
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        related_name="sso_identities",
-        verbose_name=_("user"),
-    )
+    user = user_key(related_name="sso_identities")
     issuer = models.CharField(_("issuer"), max_length=300)
     subject = models.CharField(_("subject"), max_length=255)
     staff_by_group = models.BooleanField(_("staff from the group claim"), default=False)

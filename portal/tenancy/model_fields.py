@@ -1,6 +1,7 @@
-"""The fields that every app's models declare alike: the owning publisher, the user who
-acted, the creation and update times, and the check that a column holds one of its
-choices. The tables are unchanged: each field is the one the models wrote out before."""
+"""The fields that every app's models declare alike: the row a row belongs to (its
+publisher, its user), the user who acted, a link that outlives what it names, the
+creation and update times, and the check that a column holds one of its choices. The
+tables are unchanged: each field is the one the models wrote out before."""
 
 from django.conf import settings
 from django.db import models
@@ -8,27 +9,43 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
-def publisher_key(*, related_name: str, **options) -> models.ForeignKey:
-    """The publisher that owns a row; the row goes when its publisher goes."""
+def parent_key(to, verbose_name, *, related_name: str, **options) -> models.ForeignKey:
+    """The row a row belongs to; the row goes when its parent goes."""
     return models.ForeignKey(
-        "portal.Publisher",
+        to,
         on_delete=models.CASCADE,
         related_name=related_name,
-        verbose_name=_("publisher"),
+        verbose_name=verbose_name,
+        **options,
+    )
+
+
+def publisher_key(*, related_name: str, **options) -> models.ForeignKey:
+    """The publisher that owns a row; the row goes when its publisher goes."""
+    return parent_key("portal.Publisher", _("publisher"), related_name=related_name, **options)
+
+
+def user_key(*, related_name: str) -> models.ForeignKey:
+    """The user a row belongs to; the row goes when its user goes."""
+    return parent_key(settings.AUTH_USER_MODEL, _("user"), related_name=related_name)
+
+
+def optional_key(to, verbose_name, *, related_name: str = "+", **options) -> models.ForeignKey:
+    """A link a row may lack: it empties when the row it names goes, and the row stays."""
+    return models.ForeignKey(
+        to,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name=related_name,
+        verbose_name=verbose_name,
         **options,
     )
 
 
 def acting_user_key(verbose_name) -> models.ForeignKey:
     """The user who did something to a row (empty for the system); the row outlives them."""
-    return models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=verbose_name,
-    )
+    return optional_key(settings.AUTH_USER_MODEL, verbose_name)
 
 
 def choice_is_valid_constraint(

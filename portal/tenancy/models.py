@@ -2,14 +2,13 @@
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from portal.tenancy.model_fields import CreatedModel, publisher_key
+from portal.tenancy.model_fields import CreatedModel, publisher_key, user_key
 
 DEFAULT_QUALIFICATION_THRESHOLD = 50
 
@@ -22,6 +21,13 @@ def validate_time_zone(value: str) -> None:
             _("Unknown time zone %(value)s. Use an IANA name such as Europe/Madrid."),
             params={"value": value},
         ) from error
+
+
+def send_window_hour(verbose_name, help_text) -> models.PositiveSmallIntegerField:
+    """One end of a publisher's send window: an hour of the day, or empty for none."""
+    return models.PositiveSmallIntegerField(
+        verbose_name, null=True, blank=True, validators=[MaxValueValidator(23)], help_text=help_text
+    )
 
 
 # Retention (privacy.retention): off, or this many months after a lead's last activity.
@@ -76,19 +82,12 @@ class Publisher(CreatedModel):
         validators=[validate_time_zone],
         help_text=_("An IANA name such as Europe/Madrid; the send window's hours are in it."),
     )
-    send_window_start = models.PositiveSmallIntegerField(
+    send_window_start = send_window_hour(
         _("send from (hour)"),
-        null=True,
-        blank=True,
-        validators=[MaxValueValidator(23)],
-        help_text=_("Nurture emails go out from this hour (0–23) … Empty: at any time."),
+        _("Nurture emails go out from this hour (0–23) … Empty: at any time."),
     )
-    send_window_end = models.PositiveSmallIntegerField(
-        _("send until (hour)"),
-        null=True,
-        blank=True,
-        validators=[MaxValueValidator(23)],
-        help_text=_("… until this hour (0–23, excluded); 22 to 6 spans midnight."),
+    send_window_end = send_window_hour(
+        _("send until (hour)"), _("… until this hour (0–23, excluded); 22 to 6 spans midnight.")
     )
     co_sell_enrolled = models.BooleanField(
         _("Co-Sell enrolled"),
@@ -144,12 +143,7 @@ class Membership(CreatedModel):
         OWNER = "owner", _("Owner")
         MEMBER = "member", _("Member")
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        related_name="memberships",
-        verbose_name=_("user"),
-    )
+    user = user_key(related_name="memberships")
     publisher = publisher_key(related_name="memberships")
     role = models.CharField(_("role"), max_length=10, choices=Role, default=Role.MEMBER)
 
