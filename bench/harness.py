@@ -82,11 +82,14 @@ def manage(*args: str, env: dict) -> None:
 
 
 def manage_output(env: dict, *args: str, code: str | None = None) -> str:
-    """Run `manage.py` with `args` (and `-c code`) in a subprocess; its standard output."""
+    """Run `manage.py` with `args` (and `-c code`) in a subprocess; its standard output.
+    Raises RuntimeError with the end of its standard error when it fails."""
     command = [sys.executable, "manage.py", *args]
     if code is not None:
         command += ["-c", code]
-    done = subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=ROOT, env=env, check=False, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return done.stdout
 
 
