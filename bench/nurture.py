@@ -34,6 +34,7 @@ from harness import (
     free_port,
     manage_output,
 )
+from shell_seeds import PUBLISHER_WITH_CAMPAIGN
 
 DATABASE = database_name("lp_bench_nurture")
 
@@ -63,20 +64,12 @@ SMTP_SERVER = textwrap.dedent(
     """
 )
 
-SEED = """
-from datetime import date
+SEED = (
+    PUBLISHER_WITH_CAMPAIGN
+    + """
 from django.utils import timezone
-from leads.scoring import services as scoring_services
 from leads.nurture import services as nurture
-from leads.models import Campaign, Lead
-publisher = scoring_services.publisher_onboard(
-    name="Bench Publisher", slug="bench", publisher_id="benchpub",
-    lead_contact_email="sales@bench.example", postal_address="1 Bench Street\\nBenchville",
-)
-campaign = Campaign.objects.create(
-    publisher=publisher, storefront="appsource", name="Bench", code="bench",
-    starts_on=date(2026, 1, 1), status="active",
-)
+from leads.models import Lead
 nurture.step_save(
     campaign=campaign, step=None, delay_minutes=0, subject="Hello {first_name}",
     body="Hi {first_name} of {company},\\n\\nA word about {offer_title}.\\n\\n{unsubscribe_url}",
@@ -93,6 +86,7 @@ for start in range(0, N, 2000):
     )
     nurture.enrollments_create(pairs=[(lead.pk, campaign.pk) for lead in leads])
 """
+)
 
 RUN = """
 import cProfile, json, os, pstats, time

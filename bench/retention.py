@@ -30,28 +30,22 @@ from harness import (
     figure_record,
     manage_output,
 )
+from shell_seeds import PUBLISHER_WITH_CAMPAIGN
 
 DATABASE = database_name("lp_bench_retention")
 
-SEED = """
-from datetime import date, timedelta
+SEED = (
+    PUBLISHER_WITH_CAMPAIGN
+    + """
+from datetime import timedelta
 from django.utils import timezone
 from crm.models import CrmTarget, Delivery
 from leads.consent.models import ConsentRecord
-from leads.models import Campaign, EmailSend, Enrollment, Lead, LeadActivity, Listing
+from leads.models import EmailSend, Enrollment, Lead, LeadActivity, Listing
 from leads.nurture import services as nurture
-from leads.scoring import services as scoring_services
-publisher = scoring_services.publisher_onboard(
-    name="Bench Publisher", slug="bench", publisher_id="benchpub",
-    lead_contact_email="sales@bench.example", postal_address="1 Bench Street\\nBenchville",
-)
 listing = Listing.objects.create(
     publisher=publisher, storefront="appsource", listing_type="app", name="Bench CRM",
     offer_id="benchpub.crm",
-)
-campaign = Campaign.objects.create(
-    publisher=publisher, storefront="appsource", name="Bench", code="bench",
-    starts_on=date(2026, 1, 1), status="active",
 )
 step = nurture.step_save(
     campaign=campaign, step=None, delay_minutes=0, subject="Hello {first_name}",
@@ -108,6 +102,7 @@ Lead.objects.filter(last_activity_at=old).update(created_at=old)
 publisher.retention_months = 12
 publisher.save(update_fields=["retention_months"])
 """
+)
 
 RUN = """
 import json, resource, time, tracemalloc
