@@ -6,6 +6,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -74,6 +76,20 @@ def database_create(name: str, *, force: bool = False) -> None:
     else:
         statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
     server_execute(statement)
+
+
+@contextmanager
+def scratch_database(name: str, *, keep: bool, create: bool = True) -> Iterator[None]:
+    """The database `name` for the block: created afresh unless not `create` (a kept one
+    measured again), dropped at its end unless `keep` (with FORCE: a connection pool may
+    still hold sessions)."""
+    if create:
+        database_create(name, force=True)
+    try:
+        yield
+    finally:
+        if not keep:
+            database_drop(name, force=True)
 
 
 def manage(*args: str, env: dict) -> None:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import delivery_setup
 import intake
-from harness import ROOT, database_drop, database_name, figure_record
+from harness import ROOT, database_name, figure_record, scratch_database
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -155,7 +155,7 @@ def web_leg(options, redis_url: str) -> None:
         "CELERY_BROKER_URL": f"{redis_url}/0",
         "REDIS_URL": f"{redis_url}/1",
     }
-    try:
+    with scratch_database(WEB_DATABASE, keep=options.keep):
         print(f"web: preparing {WEB_DATABASE} and {options.requests:,} payloads …", flush=True)
         key = intake._prepare(env)
         payloads = intake.singles(intake.leads_generate(seed=3, count=options.requests))
@@ -180,9 +180,6 @@ def web_leg(options, redis_url: str) -> None:
         print(f"web: load average after {os.getloadavg()}")
         lost = options.requests - phase.statuses[201]
         samples.report(options.requests, bench_name="web", lost=lost)
-    finally:
-        if not options.keep:
-            database_drop(WEB_DATABASE, force=True)
 
 
 def worker_leg(options, stage: delivery_setup.Stage) -> None:

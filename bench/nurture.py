@@ -25,15 +25,7 @@ import sys
 import textwrap
 import time
 
-from harness import (
-    SERVER,
-    database_create,
-    database_drop,
-    database_name,
-    figure_record,
-    free_port,
-    manage_output,
-)
+from harness import SERVER, database_name, figure_record, free_port, manage_output, scratch_database
 from shell_seeds import PUBLISHER_WITH_CAMPAIGN
 
 DATABASE = database_name("lp_bench_nurture")
@@ -150,28 +142,26 @@ def main() -> None:
 
     port = free_port()
     env = _env(port)
-    database_create(DATABASE)
-    smtp = subprocess.Popen(
-        [sys.executable, "-c", SMTP_SERVER, str(port)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert smtp.stdout.readline().strip() == "ready"
-        manage_output(env, "migrate", "--no-input", "-v", "0")
-        started = time.perf_counter()
-        manage_output(env, "shell", code=f"N = {args.steps}\n" + SEED)
-        print(f"seeded {args.steps:,} enrolments in {time.perf_counter() - started:.1f} s")
-        code = f"BATCH = {args.batch_size}\nPROFILE = {args.profile}\n" + RUN
-        output = manage_output(env, "shell", code=code)
-        if args.profile:
-            print("\n".join(output.strip().splitlines()[:-1]))
-        result = __import__("json").loads(output.strip().splitlines()[-1])
-    finally:
-        smtp.terminate()
-        *_, server_line, count_line = smtp.communicate(timeout=30)[0].strip().splitlines()
-        received = int(count_line)
-        server_cpu, server_bytes = float(server_line.split()[0]), int(server_line.split()[1])
-        if not args.keep:
-            database_drop(DATABASE)
+    with scratch_database(DATABASE, keep=args.keep):
+        smtp = subprocess.Popen(
+            [sys.executable, "-c", SMTP_SERVER, str(port)], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert smtp.stdout.readline().strip() == "ready"
+            manage_output(env, "migrate", "--no-input", "-v", "0")
+            started = time.perf_counter()
+            manage_output(env, "shell", code=f"N = {args.steps}\n" + SEED)
+            print(f"seeded {args.steps:,} enrolments in {time.perf_counter() - started:.1f} s")
+            code = f"BATCH = {args.batch_size}\nPROFILE = {args.profile}\n" + RUN
+            output = manage_output(env, "shell", code=code)
+            if args.profile:
+                print("\n".join(output.strip().splitlines()[:-1]))
+            result = __import__("json").loads(output.strip().splitlines()[-1])
+        finally:
+            smtp.terminate()
+            *_, server_line, count_line = smtp.communicate(timeout=30)[0].strip().splitlines()
+            received = int(count_line)
+            server_cpu, server_bytes = float(server_line.split()[0]), int(server_line.split()[1])
 
     rate = result["sent"] / result["elapsed"] * 60
     print(

@@ -22,14 +22,7 @@ import math
 import os
 import time
 
-from harness import (
-    SERVER,
-    database_create,
-    database_drop,
-    database_name,
-    figure_record,
-    manage_output,
-)
+from harness import SERVER, database_name, figure_record, manage_output, scratch_database
 from shell_seeds import PUBLISHER_WITH_CAMPAIGN
 
 DATABASE = database_name("lp_bench_retention")
@@ -152,8 +145,7 @@ def main() -> None:
     args = parser.parse_args()
 
     env = _env()
-    database_create(DATABASE)
-    try:
+    with scratch_database(DATABASE, keep=args.keep):
         manage_output(env, "migrate", "--no-input", "-v", "0")
         started = time.perf_counter()
         manage_output(env, "shell", code=f"N = {args.leads}\n" + SEED)
@@ -161,9 +153,6 @@ def main() -> None:
         print(f"seeded {args.leads:,} old leads (+100 recent) in {seconds:.1f} s")
         output = manage_output(env, "shell", code=f"BATCH = {args.batch_size}\n" + RUN)
         result = json.loads(output.strip().splitlines()[-1])
-    finally:
-        if not args.keep:
-            database_drop(DATABASE, force=True)
 
     rate = result["erased"] / result["elapsed"]
     print(
