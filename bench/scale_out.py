@@ -64,14 +64,9 @@ def _run(options) -> int:
     django.setup()
     from tests.chaos import scale_out
 
-    size = scale_out.Size(
-        leads=options.leads,
-        rate_limit=options.rate_limit,
-        bulk_calls=options.bulk_calls,
-        web_workers=options.web_workers,
-        concurrency=options.concurrency,
-        clients=options.clients,
-    )
+    # Every option but --keep is a field of the run's Size.
+    fields = {name: value for name, value in vars(options).items() if name != "keep"}
+    size = scale_out.Size(**fields)
     load_before = os.getloadavg()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="lp-scale-out-") as workdir:
