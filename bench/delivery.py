@@ -32,12 +32,7 @@ starts runs in its own session and is stopped in a finally block (Ctrl-C include
 
 import argparse
 import os
-import shutil
-import signal
 import sys
-import tempfile
-from contextlib import ExitStack
-from pathlib import Path
 
 from delivery_phases import (
     P99_TARGET_MS,
@@ -49,16 +44,7 @@ from delivery_phases import (
     percentile,
     profile_drain,
 )
-from delivery_setup import (
-    DATABASE,
-    Processes,
-    Receiver,
-    bench_env,
-    database_close_and_drop,
-    database_migrate,
-    loopback_stage,
-    marketplace_create,
-)
+from delivery_setup import DATABASE, bench_env, marketplace_prepare, stage_running
 from harness import ROOT, figure_record
 
 if str(ROOT) not in sys.path:
@@ -149,29 +135,13 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
     options = parser.parse_args()
 
-    # A SIGTERM unwinds like Ctrl-C, through the finally blocks that stop the children.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
-    workdir = Path(tempfile.mkdtemp(prefix="lp-bench-delivery-"))
-    processes = Processes(workdir)
     loads = [("start", os.getloadavg())]
     engine = base = latency = None
-    with ExitStack() as cleanup:
-        # Run in reverse: stop the processes, drop the database, remove the files.
-        cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
-        if not options.keep:
-            cleanup.callback(database_close_and_drop)
-        cleanup.callback(processes.stop_all)
-        ca_path, redis_port, receiver_port = loopback_stage(processes, workdir)
-        receiver = Receiver(receiver_port, ca_path)
-        env = bench_env(workdir, redis_port, ca_path, options)
+    with stage_running("delivery", drop=not options.keep) as stage:
+        processes, receiver = stage.processes, stage.receiver
+        env = bench_env(stage, sweep=options.sweep)
         print(f"Preparing {DATABASE} (migrate) …", flush=True)
-        database_migrate(env)
-        os.environ.update(env | {"LOG_LEVEL": "WARNING"})  # this process: no httpx lines
-        import django
-
-        django.setup()
-        market = marketplace_create(receiver.url, options.batch_size)
+        market = marketplace_prepare(stage, env, batch_size=options.batch_size)
 
         if not options.skip_throughput:
             print(f"Throughput: {options.deliveries:,} deliveries …", flush=True)

@@ -5,12 +5,16 @@ Django is imported inside the functions: the module loads before django.setup().
 """
 
 import os
+import shutil
 import signal
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from random import Random
@@ -257,13 +261,59 @@ def delivery_statuses(target_ids) -> Counter:
     return Counter(dict(rows))
 
 
+# --- The stage -------------------------------------------------------------------------------
+
+
+@dataclass
+class Stage:
+    """The child processes and their folder, the private Redis, the receiver and its CA."""
+
+    processes: Processes
+    workdir: Path
+    ca_path: str
+    redis_port: int
+    receiver: Receiver
+
+
+@contextmanager
+def stage_running(name: str, *, drop: bool, delay: float = 0.0) -> Iterator[Stage]:
+    """The private Redis and the receiver (answering after `delay` seconds) in a fresh
+    folder; on the way out, Ctrl-C and SIGTERM included, the processes are stopped, the
+    database is dropped when `drop`, and the folder is removed."""
+    # A SIGTERM unwinds like Ctrl-C, through the finally blocks that stop the children.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
+    workdir = Path(tempfile.mkdtemp(prefix=f"lp-bench-{name}-"))
+    processes = Processes(workdir)
+    with ExitStack() as cleanup:
+        # Run in reverse: stop the processes, drop the database, remove the files.
+        cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
+        if drop:
+            cleanup.callback(database_close_and_drop)
+        cleanup.callback(processes.stop_all)
+        ca_path, redis_port, receiver_port = loopback_stage(processes, workdir, delay=delay)
+        yield Stage(processes, workdir, ca_path, redis_port, Receiver(receiver_port, ca_path))
+
+
+def marketplace_prepare(stage: Stage, env: dict, *, batch_size: int = 1) -> Marketplace:
+    """Migrate a fresh DATABASE with `env`, set Django up in this process with it, and
+    create the marketplace whose target points at the stage's receiver."""
+    database_migrate(env)
+    os.environ.update(env | {"LOG_LEVEL": "WARNING"})  # this process: no httpx lines
+    import django
+
+    django.setup()
+    return marketplace_create(stage.receiver.url, batch_size)
+
+
 # --- The run -----------------------------------------------------------------------------------
 
 
-def bench_env(workdir: Path, redis_port: int, ca_path: str, options) -> dict:
+def bench_env(stage: Stage, *, sweep: float) -> dict:
+    """The environment of the processes on `stage`, with the beat sweep every `sweep` s."""
     from cryptography.fernet import Fernet
 
-    broker = f"redis://127.0.0.1:{redis_port}/0"
+    broker = f"redis://127.0.0.1:{stage.redis_port}/0"
     return os.environ | {
         "DJANGO_SETTINGS_MODULE": "portal.settings",
         "DATABASE_URL": f"{SERVER}/{DATABASE}",
@@ -276,12 +326,12 @@ def bench_env(workdir: Path, redis_port: int, ca_path: str, options) -> dict:
         "STATIC_MANIFEST": "0",
         "CELERY_BROKER_URL": broker,
         "BENCH_BASELINE_BROKER": broker,
-        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/1",
+        "REDIS_URL": f"redis://127.0.0.1:{stage.redis_port}/1",
         "CRM_ALLOW_PRIVATE_TARGETS": "1",
-        "CRM_EXTRA_CA_BUNDLE": ca_path,
-        "CRM_SWEEP_SECONDS": str(options.sweep),
+        "CRM_EXTRA_CA_BUNDLE": stage.ca_path,
+        "CRM_SWEEP_SECONDS": str(sweep),
         "LOG_LEVEL": "INFO",  # workers log each attempt (Procfile: worker -l info)
-        "VAR_DIR": str(workdir),
+        "VAR_DIR": str(stage.workdir),
         "PYTHONPATH": str(ROOT),
     }
 

@@ -6,6 +6,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -76,17 +78,34 @@ def database_create(name: str, *, force: bool = False) -> None:
     server_execute(statement)
 
 
+@contextmanager
+def scratch_database(name: str, *, keep: bool, create: bool = True) -> Iterator[None]:
+    """The database `name` for the block: created afresh unless not `create` (a kept one
+    measured again), dropped at its end unless `keep` (with FORCE: a connection pool may
+    still hold sessions)."""
+    if create:
+        database_create(name, force=True)
+    try:
+        yield
+    finally:
+        if not keep:
+            database_drop(name, force=True)
+
+
 def manage(*args: str, env: dict) -> None:
     """Run `manage.py` with `args` in a subprocess with the environment `env`."""
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
 
 def manage_output(env: dict, *args: str, code: str | None = None) -> str:
-    """Run `manage.py` with `args` (and `-c code`) in a subprocess; its standard output."""
+    """Run `manage.py` with `args` (and `-c code`) in a subprocess; its standard output.
+    Raises RuntimeError with the end of its standard error when it fails."""
     command = [sys.executable, "manage.py", *args]
     if code is not None:
         command += ["-c", code]
-    done = subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=ROOT, env=env, check=False, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return done.stdout
 
 

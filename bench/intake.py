@@ -36,12 +36,11 @@ from cryptography.fernet import Fernet
 from harness import (
     ROOT,
     SERVER,
-    database_create,
-    database_drop,
     database_name,
     figure_record,
     free_port,
     manage,
+    scratch_database,
     wait_for_port,
 )
 from psycopg.types.json import Jsonb
@@ -95,8 +94,7 @@ BULK_INSERT = (
 
 
 def _prepare(env: dict) -> str:
-    """A fresh, migrated database with a publisher, listings and a key; returns the key."""
-    database_create(DATABASE)
+    """Migrate the fresh database, make a publisher, listings and a key; returns the key."""
     manage("migrate", "--no-input", "-v", "0", env=env)
     script = SETUP.format(listings=[(t.offer_id, t.name) for t in TARGETS])
     done = subprocess.run(
@@ -354,7 +352,7 @@ def main() -> None:
     options = parser.parse_args()
 
     env = server_env()
-    try:
+    with scratch_database(DATABASE, keep=options.keep):
         key = _prepare(env)
         baseline, intake = single_phases(env, key, options)
         phases = [baseline, intake]
@@ -368,9 +366,6 @@ def main() -> None:
                 (f"bulk x{size}: intake / executemany", bulk.rate() / reference.rate(), BULK_TARGET)
             )
         report(phases, ratios, options)
-    finally:
-        if not options.keep:
-            database_drop(DATABASE, force=True)
 
 
 if __name__ == "__main__":

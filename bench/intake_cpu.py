@@ -23,7 +23,7 @@ import time
 import django
 import intake
 from django.test import Client
-from harness import ROOT, database_drop, database_name
+from harness import ROOT, database_name, scratch_database
 
 sys.path.insert(0, str(ROOT))
 
@@ -38,7 +38,7 @@ def main() -> None:
 
     intake.DATABASE = database_name("lp_bench_intake_cpu")
     env = intake.server_env()
-    try:
+    with scratch_database(intake.DATABASE, keep=options.keep):
         key = intake._prepare(env)
         os.environ.update(env)
         os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
@@ -74,9 +74,6 @@ def main() -> None:
         )
         if profiler:
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(options.profile)
-    finally:
-        if not options.keep:
-            database_drop(intake.DATABASE, force=True)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import pstats
 import sys
 import time
 
-from harness import ROOT, database_drop
+from harness import ROOT, scratch_database
 from intake import DATABASE, _prepare, leads_generate, server_env, singles
 
 
@@ -30,7 +30,7 @@ def main() -> None:
     options = parser.parse_args()
 
     env = server_env()
-    try:
+    with scratch_database(DATABASE, keep=options.keep):
         key = _prepare(env)
         os.environ.update(env | {"DJANGO_SETTINGS_MODULE": "portal.settings"})
         sys.path.insert(0, str(ROOT))
@@ -75,9 +75,6 @@ def main() -> None:
         stats = pstats.Stats(profile).sort_stats("tottime")
         stats.print_stats(options.top)
         stats.sort_stats("cumulative").print_stats(options.top)
-    finally:
-        if not options.keep:
-            database_drop(DATABASE, force=True)
 
 
 if __name__ == "__main__":

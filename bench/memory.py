@@ -24,19 +24,14 @@ deliveries. The verdict is the growth from the sample at a tenth of the run (the
 
 import argparse
 import os
-import shutil
-import signal
 import sys
-import tempfile
 import time
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 
 import delivery_setup
 import intake
-from harness import ROOT, database_drop, database_name, figure_record
+from harness import ROOT, database_name, figure_record, scratch_database
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -160,7 +155,7 @@ def web_leg(options, redis_url: str) -> None:
         "CELERY_BROKER_URL": f"{redis_url}/0",
         "REDIS_URL": f"{redis_url}/1",
     }
-    try:
+    with scratch_database(WEB_DATABASE, keep=options.keep):
         print(f"web: preparing {WEB_DATABASE} and {options.requests:,} payloads …", flush=True)
         key = intake._prepare(env)
         payloads = intake.singles(intake.leads_generate(seed=3, count=options.requests))
@@ -185,26 +180,18 @@ def web_leg(options, redis_url: str) -> None:
         print(f"web: load average after {os.getloadavg()}")
         lost = options.requests - phase.statuses[201]
         samples.report(options.requests, bench_name="web", lost=lost)
-    finally:
-        if not options.keep:
-            database_drop(WEB_DATABASE, force=True)
 
 
-def worker_leg(options, stage) -> None:
-    processes, workdir, ca_path, redis_port, receiver = stage
+def worker_leg(options, stage: delivery_setup.Stage) -> None:
+    processes, receiver = stage.processes, stage.receiver
     delivery_setup.DATABASE = WORKER_DATABASE  # delivery_setup's database functions read it
-    env = delivery_setup.bench_env(workdir, redis_port, ca_path, SimpleNamespace(sweep=60.0))
+    env = delivery_setup.bench_env(stage, sweep=60.0)
     # No pool process is replaced during the run (as gunicorn's --max-requests 0): a leak shows.
     env["WORKER_MAX_TASKS_PER_CHILD"] = "0"
     print(f"worker: preparing {WORKER_DATABASE} (migrate) …", flush=True)
-    delivery_setup.database_migrate(env)
-    os.environ.update(env | {"LOG_LEVEL": "WARNING"})  # this process: no httpx lines
-    import django
-
-    django.setup()
+    market = delivery_setup.marketplace_prepare(stage, env)
     from crm import services
 
-    market = delivery_setup.marketplace_create(receiver.url, 1)
     print(f"worker: writing {options.deliveries:,} outbox rows …", flush=True)
     delivery_setup.outbox_fill(market, options.deliveries)
     receiver.reset()
@@ -251,23 +238,12 @@ def main() -> None:
     options = parser.parse_args()
 
     sys.stdout.reconfigure(line_buffering=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     print(f"Memory benchmark, {os.cpu_count()} CPUs, load average {os.getloadavg()}", flush=True)
-    workdir = Path(tempfile.mkdtemp(prefix="lp-bench-memory-"))
-    processes = delivery_setup.Processes(workdir)
-    with ExitStack() as cleanup:
-        # Run in reverse: stop the processes, drop the database, remove the files.
-        cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
-        if not options.keep and options.only != "web":
-            cleanup.callback(delivery_setup.database_close_and_drop)
-        cleanup.callback(processes.stop_all)
-        ca_path, redis_port, receiver_port = delivery_setup.loopback_stage(processes, workdir)
-        receiver = delivery_setup.Receiver(receiver_port, ca_path)
+    drop = not options.keep and options.only != "web"
+    with delivery_setup.stage_running("memory", drop=drop) as stage:
         if options.only != "worker":
-            web_leg(options, f"redis://127.0.0.1:{redis_port}")
+            web_leg(options, f"redis://127.0.0.1:{stage.redis_port}")
         if options.only != "web":
-            stage = (processes, workdir, ca_path, redis_port, receiver)
             worker_leg(options, stage)
 
 

@@ -18,13 +18,11 @@ printed too). It drops the database at the end unless --keep.
 import argparse
 import os
 import re
-import subprocess
-import sys
 import time
 
 import psycopg
 from cryptography.fernet import Fernet
-from harness import ROOT, SERVER, database_create, database_drop, server_execute
+from harness import SERVER, database_create, database_drop, manage_output, server_execute
 from psycopg import sql
 
 DATABASE = "lp_bench_migrations"
@@ -42,21 +40,9 @@ RELEASED = {
 }
 
 
-def _manage(env: dict, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    return done.stdout
-
-
-def _timings(output: str) -> list[tuple[str, str, float]]:
+def _migrate(env: dict, *args: str) -> list[tuple[str, str, float]]:
+    """`migrate -v 2` with `args`: each migration's name, verb and seconds, as Django prints."""
+    output = manage_output(env, "migrate", *args, "-v", "2")
     return [(f"{app}.{name}", verb, float(t)) for verb, app, name, t in APPLIED.findall(output)]
 
 
@@ -82,10 +68,10 @@ def main() -> None:
     try:
         print(f"at {_size(env)} (load average {os.getloadavg()[0]:.1f}):")
         for app, released in RELEASED.items():
-            for name, verb, seconds in _timings(_manage(env, "migrate", app, released, "-v", "2")):
+            for name, verb, seconds in _migrate(env, app, released):
                 print(f"  {verb:<11} {name:<45} {seconds:8.3f} s")
         started = time.perf_counter()
-        forward = _timings(_manage(env, "migrate", "--no-input", "-v", "2"))
+        forward = _migrate(env, "--no-input")
         for name, verb, seconds in forward:
             print(f"  {verb:<11} {name:<45} {seconds:8.3f} s")
         elapsed = time.perf_counter() - started
@@ -110,13 +96,13 @@ def _copy(source: str) -> None:
 def _fresh(env: dict, *, leads: int) -> None:
     database_create(DATABASE, force=True)
     started = time.perf_counter()
-    empty = _timings(_manage(env, "migrate", "--no-input", "-v", "2"))
+    empty = _migrate(env, "--no-input")
     total = time.perf_counter() - started
     print(f"migrate from zero, empty database: {len(empty)} migrations, {total:.1f} s")
     for name, _, seconds in sorted(empty, key=lambda row: -row[2])[:5]:
         print(f"  slowest: {name} {seconds:.3f} s")
     started = time.perf_counter()
-    _manage(env, "seed_demo", "--leads", str(leads), "--quiet")
+    manage_output(env, "seed_demo", "--leads", str(leads), "--quiet")
     print(f"seed_demo --leads {leads:,}: {time.perf_counter() - started:.0f} s")
 
 

@@ -25,15 +25,8 @@ import sys
 import textwrap
 import time
 
-from harness import (
-    SERVER,
-    database_create,
-    database_drop,
-    database_name,
-    figure_record,
-    free_port,
-    manage_output,
-)
+from harness import SERVER, database_name, figure_record, free_port, manage_output, scratch_database
+from shell_seeds import PUBLISHER_WITH_CAMPAIGN
 
 DATABASE = database_name("lp_bench_nurture")
 
@@ -63,20 +56,12 @@ SMTP_SERVER = textwrap.dedent(
     """
 )
 
-SEED = """
-from datetime import date
+SEED = (
+    PUBLISHER_WITH_CAMPAIGN
+    + """
 from django.utils import timezone
-from leads.scoring import services as scoring_services
 from leads.nurture import services as nurture
-from leads.models import Campaign, Lead
-publisher = scoring_services.publisher_onboard(
-    name="Bench Publisher", slug="bench", publisher_id="benchpub",
-    lead_contact_email="sales@bench.example", postal_address="1 Bench Street\\nBenchville",
-)
-campaign = Campaign.objects.create(
-    publisher=publisher, storefront="appsource", name="Bench", code="bench",
-    starts_on=date(2026, 1, 1), status="active",
-)
+from leads.models import Lead
 nurture.step_save(
     campaign=campaign, step=None, delay_minutes=0, subject="Hello {first_name}",
     body="Hi {first_name} of {company},\\n\\nA word about {offer_title}.\\n\\n{unsubscribe_url}",
@@ -93,6 +78,7 @@ for start in range(0, N, 2000):
     )
     nurture.enrollments_create(pairs=[(lead.pk, campaign.pk) for lead in leads])
 """
+)
 
 RUN = """
 import cProfile, json, os, pstats, time
@@ -156,28 +142,26 @@ def main() -> None:
 
     port = free_port()
     env = _env(port)
-    database_create(DATABASE)
-    smtp = subprocess.Popen(
-        [sys.executable, "-c", SMTP_SERVER, str(port)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert smtp.stdout.readline().strip() == "ready"
-        manage_output(env, "migrate", "--no-input", "-v", "0")
-        started = time.perf_counter()
-        manage_output(env, "shell", code=f"N = {args.steps}\n" + SEED)
-        print(f"seeded {args.steps:,} enrolments in {time.perf_counter() - started:.1f} s")
-        code = f"BATCH = {args.batch_size}\nPROFILE = {args.profile}\n" + RUN
-        output = manage_output(env, "shell", code=code)
-        if args.profile:
-            print("\n".join(output.strip().splitlines()[:-1]))
-        result = __import__("json").loads(output.strip().splitlines()[-1])
-    finally:
-        smtp.terminate()
-        *_, server_line, count_line = smtp.communicate(timeout=30)[0].strip().splitlines()
-        received = int(count_line)
-        server_cpu, server_bytes = float(server_line.split()[0]), int(server_line.split()[1])
-        if not args.keep:
-            database_drop(DATABASE)
+    with scratch_database(DATABASE, keep=args.keep):
+        smtp = subprocess.Popen(
+            [sys.executable, "-c", SMTP_SERVER, str(port)], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert smtp.stdout.readline().strip() == "ready"
+            manage_output(env, "migrate", "--no-input", "-v", "0")
+            started = time.perf_counter()
+            manage_output(env, "shell", code=f"N = {args.steps}\n" + SEED)
+            print(f"seeded {args.steps:,} enrolments in {time.perf_counter() - started:.1f} s")
+            code = f"BATCH = {args.batch_size}\nPROFILE = {args.profile}\n" + RUN
+            output = manage_output(env, "shell", code=code)
+            if args.profile:
+                print("\n".join(output.strip().splitlines()[:-1]))
+            result = __import__("json").loads(output.strip().splitlines()[-1])
+        finally:
+            smtp.terminate()
+            *_, server_line, count_line = smtp.communicate(timeout=30)[0].strip().splitlines()
+            received = int(count_line)
+            server_cpu, server_bytes = float(server_line.split()[0]), int(server_line.split()[1])
 
     rate = result["sent"] / result["elapsed"] * 60
     print(

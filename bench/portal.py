@@ -36,15 +36,7 @@ from urllib.parse import quote_plus
 import portal_pages
 import portal_seed
 import psycopg
-from harness import (
-    ROOT,
-    SERVER,
-    database_create,
-    database_drop,
-    database_name,
-    figure_record,
-    manage,
-)
+from harness import ROOT, SERVER, database_name, figure_record, manage, scratch_database
 
 sys.path.insert(0, str(ROOT))
 
@@ -76,7 +68,6 @@ ENV = {
 
 
 def _prepare(*, leads: int, env: dict) -> None:
-    database_create(DATABASE)
     manage("migrate", "--no-input", "-v", "0", env=env)
     started = time.perf_counter()
     manage("seed_demo", "--leads", str(leads), "--quiet", env=env | {"DEMO_ENABLED": "1"})
@@ -422,7 +413,7 @@ def main() -> None:
     os.environ.update(ENV)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     env = dict(os.environ)
-    try:
+    with scratch_database(DATABASE, keep=options.keep, create=not options.reuse):
         if not options.reuse:
             _prepare(leads=options.leads, env=env)
         _top_up(
@@ -440,10 +431,6 @@ def main() -> None:
                 only=options.only,
             )
             _print(figures, exports, info, options.requests)
-    finally:
-        if not options.keep:
-            # FORCE: the settings' connection pool may still hold sessions.
-            database_drop(DATABASE, force=True)
 
 
 if __name__ == "__main__":

@@ -23,26 +23,14 @@ a graceful restart.
 
 import argparse
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import time
-from contextlib import ExitStack
 from datetime import datetime
-from pathlib import Path
 
 import delivery_setup
 from delivery_phases import percentile
-from delivery_setup import (
-    Processes,
-    bench_env,
-    database_close_and_drop,
-    database_migrate,
-    loopback_stage,
-    marketplace_create,
-    outbox_fill,
-)
+from delivery_setup import Processes, bench_env, marketplace_prepare, outbox_fill, stage_running
 from harness import ROOT, database_name, figure_record
 
 if str(ROOT) not in sys.path:
@@ -146,25 +134,12 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
     options = parser.parse_args()
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    workdir = Path(tempfile.mkdtemp(prefix="lp-bench-recovery-"))
-    processes = Processes(workdir)
-    with ExitStack() as cleanup:
-        cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
-        if not options.keep:
-            cleanup.callback(database_close_and_drop)
-        cleanup.callback(processes.stop_all)
-        ca_path, redis_port, receiver_port = loopback_stage(processes, workdir, delay=options.delay)
-        env = bench_env(workdir, redis_port, ca_path, options) | {"LOG_LEVEL": "WARNING"}
+    with stage_running("recovery", drop=not options.keep, delay=options.delay) as stage:
+        env = bench_env(stage, sweep=options.sweep) | {"LOG_LEVEL": "WARNING"}
         print(f"Preparing {DATABASE} (migrate) …", flush=True)
-        database_migrate(env)
-        os.environ.update(env)
-        import django
-
-        django.setup()
-        market = marketplace_create(f"https://127.0.0.1:{receiver_port}/leads", 1)
-        processes.celery("beat", "portal", "beat", "-s", str(workdir / "beat"), env=env)
-        rounds = Rounds(processes, env, market)
+        market = marketplace_prepare(stage, env)
+        stage.processes.celery("beat", "portal", "beat", "-s", str(stage.workdir / "beat"), env=env)
+        rounds = Rounds(stage.processes, env, market)
         results: dict[str, list[tuple[int, float]]] = {}
         for how in [options.only] if options.only else ["SIGKILL", "SIGTERM"]:
             results[how] = []

@@ -22,36 +22,23 @@ import math
 import os
 import time
 
-from harness import (
-    SERVER,
-    database_create,
-    database_drop,
-    database_name,
-    figure_record,
-    manage_output,
-)
+from harness import SERVER, database_name, figure_record, manage_output, scratch_database
+from shell_seeds import PUBLISHER_WITH_CAMPAIGN
 
 DATABASE = database_name("lp_bench_retention")
 
-SEED = """
-from datetime import date, timedelta
+SEED = (
+    PUBLISHER_WITH_CAMPAIGN
+    + """
+from datetime import timedelta
 from django.utils import timezone
 from crm.models import CrmTarget, Delivery
 from leads.consent.models import ConsentRecord
-from leads.models import Campaign, EmailSend, Enrollment, Lead, LeadActivity, Listing
+from leads.models import EmailSend, Enrollment, Lead, LeadActivity, Listing
 from leads.nurture import services as nurture
-from leads.scoring import services as scoring_services
-publisher = scoring_services.publisher_onboard(
-    name="Bench Publisher", slug="bench", publisher_id="benchpub",
-    lead_contact_email="sales@bench.example", postal_address="1 Bench Street\\nBenchville",
-)
 listing = Listing.objects.create(
     publisher=publisher, storefront="appsource", listing_type="app", name="Bench CRM",
     offer_id="benchpub.crm",
-)
-campaign = Campaign.objects.create(
-    publisher=publisher, storefront="appsource", name="Bench", code="bench",
-    starts_on=date(2026, 1, 1), status="active",
 )
 step = nurture.step_save(
     campaign=campaign, step=None, delay_minutes=0, subject="Hello {first_name}",
@@ -108,6 +95,7 @@ Lead.objects.filter(last_activity_at=old).update(created_at=old)
 publisher.retention_months = 12
 publisher.save(update_fields=["retention_months"])
 """
+)
 
 RUN = """
 import json, resource, time, tracemalloc
@@ -157,8 +145,7 @@ def main() -> None:
     args = parser.parse_args()
 
     env = _env()
-    database_create(DATABASE)
-    try:
+    with scratch_database(DATABASE, keep=args.keep):
         manage_output(env, "migrate", "--no-input", "-v", "0")
         started = time.perf_counter()
         manage_output(env, "shell", code=f"N = {args.leads}\n" + SEED)
@@ -166,9 +153,6 @@ def main() -> None:
         print(f"seeded {args.leads:,} old leads (+100 recent) in {seconds:.1f} s")
         output = manage_output(env, "shell", code=f"BATCH = {args.batch_size}\n" + RUN)
         result = json.loads(output.strip().splitlines()[-1])
-    finally:
-        if not args.keep:
-            database_drop(DATABASE, force=True)
 
     rate = result["erased"] / result["elapsed"]
     print(

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from cryptography.fernet import Fernet
-from harness import ROOT, SERVER, database_create, database_drop, manage
+from harness import ROOT, SERVER, manage, scratch_database
 
 DATABASE = "lp_bench_scale_out"
 ARRIVAL_SLACK_SECONDS = 0.5  # as in tests/chaos/test_scale_out.py
@@ -53,13 +53,9 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))
     import tests.testenv  # noqa: F401  (the rest of the test settings)
 
-    database_create(DATABASE, force=True)
-    try:
+    with scratch_database(DATABASE, keep=options.keep):
         manage("migrate", "--no-input", "-v", "0", env=dict(os.environ))
         return _run(options)
-    finally:
-        if not options.keep:
-            database_drop(DATABASE, force=True)
 
 
 def _run(options) -> int:
@@ -68,14 +64,9 @@ def _run(options) -> int:
     django.setup()
     from tests.chaos import scale_out
 
-    size = scale_out.Size(
-        leads=options.leads,
-        rate_limit=options.rate_limit,
-        bulk_calls=options.bulk_calls,
-        web_workers=options.web_workers,
-        concurrency=options.concurrency,
-        clients=options.clients,
-    )
+    # Every option but --keep is a field of the run's Size.
+    fields = {name: value for name, value in vars(options).items() if name != "keep"}
+    size = scale_out.Size(**fields)
     load_before = os.getloadavg()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="lp-scale-out-") as workdir:

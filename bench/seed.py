@@ -15,7 +15,7 @@ import time
 
 import psycopg
 from cryptography.fernet import Fernet
-from harness import SERVER, database_create, database_drop, database_name, manage
+from harness import SERVER, database_name, manage, scratch_database
 
 DATABASE = database_name("lp_bench_seed")
 
@@ -41,8 +41,7 @@ def main() -> None:
         "SECRET_KEY": "bench-seed-secret-key-not-for-production-0123456789",
         "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
     }
-    database_create(DATABASE)
-    try:
+    with scratch_database(DATABASE, keep=options.keep):
         manage("migrate", "--no-input", "-v", "0", env=env)
         started = time.perf_counter()
         manage("seed_demo", "--leads", str(options.leads), env=env)
@@ -51,9 +50,6 @@ def main() -> None:
             f"seed_demo --leads {options.leads:,}: {elapsed:.1f} s, "
             f"{options.leads / elapsed:,.0f} leads/s, database {_database_size()}"
         )
-    finally:
-        if not options.keep:
-            database_drop(DATABASE)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,15 @@ def _libpq(database_url: str) -> tuple[str, dict]:
     return parts._replace(netloc=f"{user}@{host}").geturl(), env
 
 
+def _run(command: list[str], *, env: dict, cwd: Path | None = None, what: str = "") -> str:
+    """Run `command`; its standard output. Raises DrillFailed, quoting its standard error
+    and naming it `what` (by default the program's name), when it fails."""
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise DrillFailed(f"{what or command[0]} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
 def manifest_of(connection: psycopg.Connection) -> dict[str, dict]:
     """Every table's row count and the md5 of its rows' md5s, in a stable order."""
     tables = {}
@@ -83,15 +92,7 @@ def backup(database_url: str, out: Path) -> Path:
         # pg_dump reads the snapshot this transaction holds open: the dump and the
         # manifest see exactly the same rows, whatever commits meanwhile.
         url, env = _libpq(database_url)
-        dumped = subprocess.run(
-            [*PG_DUMP, f"--snapshot={snapshot}", "-f", str(dump), "--dbname", url],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if dumped.returncode != 0:
-            raise DrillFailed(f"pg_dump failed: {dumped.stderr.strip()}")
+        _run([*PG_DUMP, f"--snapshot={snapshot}", "-f", str(dump), "--dbname", url], env=env)
         tables = manifest_of(connection)
         connection.execute("COMMIT")
     manifest = {"taken_at": stamp, "tables": tables}
@@ -143,15 +144,7 @@ def drill(dump: Path, scratch_url: str, *, journal: Path | None, keep: bool) -> 
 
 def _restore_and_check(dump, scratch_url, expected, journal) -> list[str]:
     url, env = _libpq(scratch_url)
-    restored = subprocess.run(
-        [*PG_RESTORE, "--dbname", url, str(dump)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if restored.returncode != 0:
-        raise DrillFailed(f"pg_restore failed: {restored.stderr.strip()}")
+    _run([*PG_RESTORE, "--dbname", url, str(dump)], env=env)
     with psycopg.connect(scratch_url) as connection:
         found = manifest_of(connection)
     differences = [
@@ -164,17 +157,13 @@ def _restore_and_check(dump, scratch_url, expected, journal) -> list[str]:
     rows = sum(table["rows"] for table in found.values())
     report = [f"restored {len(found)} tables, {rows} rows: counts and checksums match"]
     replay = ["replay_erasures"] + (["--journal", str(journal)] if journal else [])
-    replayed = subprocess.run(
+    replayed = _run(
         [sys.executable, "manage.py", *replay],
-        cwd=ROOT,
         env=os.environ | {"DATABASE_URL": scratch_url},
-        capture_output=True,
-        text=True,
-        check=False,
+        cwd=ROOT,
+        what="replay_erasures",
     )
-    if replayed.returncode != 0:
-        raise DrillFailed(f"replay_erasures failed: {replayed.stderr.strip()}")
-    report.append(f"replay_erasures: {replayed.stdout.strip()}")
+    report.append(f"replay_erasures: {replayed.strip()}")
     journal_path = journal or _default_journal()
     lead_ids = _journal_lead_ids(journal_path) if journal_path.exists() else []
     with psycopg.connect(scratch_url) as connection:
