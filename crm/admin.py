@@ -24,6 +24,7 @@ from leads.admin.common import (
     BOTH_LOCATIONS,
     BigTableAdminMixin,
     ReadOnlyAdminMixin,
+    RecentRowsInline,
     count_reported,
     rows_action,
 )
@@ -302,9 +303,8 @@ class DeliveryAdmin(ReadOnlyAdminMixin, BigTableAdminMixin, admin.ModelAdmin):
         return super().get_search_results(request, queryset, search_term)
 
 
-class DeliveryInline(leads_admin.ReadOnlyInlineMixin, admin.TabularInline):
+class DeliveryInline(RecentRowsInline):
     model = Delivery
-    formset = leads_admin.RecentRowsFormSet
     fields = (
         "created_at",
         "event",
@@ -316,11 +316,9 @@ class DeliveryInline(leads_admin.ReadOnlyInlineMixin, admin.TabularInline):
         "next_attempt_at",
         "delivered_at",
     )
-    readonly_fields = fields
+    show_change_link = True  # a delivery has its own page in the log
     verbose_name_plural = _("latest deliveries")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("target")
+    select_related = ("target",)
 
 
 class LeadAdmin(leads_admin.LeadAdmin):
