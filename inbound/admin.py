@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from inbound import receive, sources, table_sources
 from inbound.models import InboundItem, InboundSource
-from leads.admin.common import BigTableAdminMixin, count_reported, rows_action
+from leads.admin.common import BigTableAdminMixin, queryset_action, rows_action
 from leads.admin.leads import RAW_PAYLOAD_DISPLAY_LIMIT, pretty_json_excerpt
 
 
@@ -165,13 +165,12 @@ class InboundItemAdmin(BigTableAdminMixin, admin.ModelAdmin):
         }
         return format_html("<pre>{}</pre><p><strong>{}</strong></p>", text, note)
 
-    @admin.action(
-        description=_("Retry the selected rejected or waiting items"), permissions=["retry"]
+    retry = queryset_action(
+        lambda queryset: receive.inbound_items_retry(items=queryset),
+        description=_("Retry the selected rejected or waiting items"),
+        done=lambda count: ngettext(
+            "%(count)d item queued again.", "%(count)d items queued again.", count
+        ),
+        permissions=["retry"],
+        location=admin.ActionLocation.CHANGE_LIST,
     )
-    def retry(self, request, queryset):
-        count = receive.inbound_items_retry(items=queryset)
-        count_reported(
-            request,
-            ngettext("%(count)d item queued again.", "%(count)d items queued again.", count),
-            count,
-        )
