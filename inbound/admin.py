@@ -15,7 +15,12 @@ from django.utils.translation import gettext_lazy as _
 
 from inbound import receive, sources, table_sources
 from inbound.models import InboundItem, InboundSource
-from leads.admin.common import BigTableAdminMixin, queryset_action, rows_action
+from leads.admin.common import (
+    BigTableAdminMixin,
+    ReadOnlyAdminMixin,
+    queryset_action,
+    rows_action,
+)
 from leads.admin.leads import RAW_PAYLOAD_DISPLAY_LIMIT, pretty_json_excerpt
 
 
@@ -109,7 +114,9 @@ class InboundSourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(InboundItem)
-class InboundItemAdmin(BigTableAdminMixin, admin.ModelAdmin):
+class InboundItemAdmin(ReadOnlyAdminMixin, BigTableAdminMixin, admin.ModelAdmin):
+    """What the sources received, as a log: staff read it and retry items; receiving writes it."""
+
     list_display = (
         "id",
         "source",
@@ -139,12 +146,6 @@ class InboundItemAdmin(BigTableAdminMixin, admin.ModelAdmin):
         "activity",
         "body_pretty",
     )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_retry_permission(self, request):
         return admin.ModelAdmin.has_change_permission(self, request)
