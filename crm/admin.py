@@ -9,7 +9,6 @@ import uuid
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
-from django.db import transaction
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.translation import gettext, ngettext
@@ -21,10 +20,10 @@ from crm.models import CrmTarget, Delivery
 from crm.referrals import admin as referrals_admin  # noqa: F401  (registers its admin)
 from leads import admin as leads_admin
 from leads.admin.common import (
-    BOTH_LOCATIONS,
     BigTableAdminMixin,
     ReadOnlyAdminMixin,
-    count_reported,
+    RecentRowsInline,
+    queryset_action,
     rows_action,
 )
 from leads.models import Lead
@@ -153,48 +152,31 @@ class CrmTargetAdmin(admin.ModelAdmin):
             )
         return super().changelist_view(request, extra_context)
 
-    @admin.action(
-        description=_("Send a test lead"), permissions=["change"], location=BOTH_LOCATIONS
-    )
-    def send_test_lead(self, request, queryset):
-        """Queue one test lead per target on a worker (an unreachable CRM must not hold
-        a web process for its timeout); each result shows on the target's deliveries."""
-        with transaction.atomic():
-            tests = [services.target_test_start(target=target) for target in queryset]
-        count = len(tests)
-        count_reported(
-            request,
-            ngettext(
-                "%(count)d test lead queued. Its result shows in the target's deliveries "
-                "(event: test) within a few seconds.",
-                "%(count)d test leads queued. Their results show in the targets' deliveries "
-                "(event: test) within a few seconds.",
-                count,
-            ),
+    # One test lead per target, queued on a worker: an unreachable CRM must not hold a web
+    # process for its timeout. Each result shows on the target's deliveries.
+    send_test_lead = rows_action(
+        lambda target: services.target_test_start(target=target),
+        description=_("Send a test lead"),
+        done=lambda count: ngettext(
+            "%(count)d test lead queued. Its result shows in the target's deliveries "
+            "(event: test) within a few seconds.",
+            "%(count)d test leads queued. Their results show in the targets' deliveries "
+            "(event: test) within a few seconds.",
             count,
-        )
-
-    @admin.action(
-        description=_("Pause the selected targets"), permissions=["change"], location=BOTH_LOCATIONS
+        ),
     )
-    def pause(self, request, queryset):
-        count = targets.targets_pause(targets=queryset)
-        count_reported(
-            request, ngettext("%(count)d target paused.", "%(count)d targets paused.", count), count
-        )
-
-    @admin.action(
+    pause = queryset_action(
+        lambda queryset: targets.targets_pause(targets=queryset),
+        description=_("Pause the selected targets"),
+        done=lambda count: ngettext("%(count)d target paused.", "%(count)d targets paused.", count),
+    )
+    resume = queryset_action(
+        lambda queryset: targets.targets_resume(targets=queryset),
         description=_("Resume the selected targets"),
-        permissions=["change"],
-        location=BOTH_LOCATIONS,
+        done=lambda count: ngettext(
+            "%(count)d target resumed.", "%(count)d targets resumed.", count
+        ),
     )
-    def resume(self, request, queryset):
-        count = targets.targets_resume(targets=queryset)
-        count_reported(
-            request,
-            ngettext("%(count)d target resumed.", "%(count)d targets resumed.", count),
-            count,
-        )
 
 
 # --- Deliveries ------------------------------------------------------------------------
@@ -258,19 +240,14 @@ class DeliveryAdmin(ReadOnlyAdminMixin, BigTableAdminMixin, admin.ModelAdmin):
         # The log is read-only; sending again needs the right to change deliveries.
         return request.user.has_perm("crm.change_delivery")
 
-    @admin.action(
+    retry_now = queryset_action(
+        lambda queryset: services.deliveries_retry_now(deliveries=list(queryset)),
         description=_("Retry the selected pending deliveries now"),
+        done=lambda count: ngettext(
+            "%(count)d delivery is due now.", "%(count)d deliveries are due now.", count
+        ),
         permissions=["redeliver"],
-        location=BOTH_LOCATIONS,
     )
-    def retry_now(self, request, queryset):
-        count = services.deliveries_retry_now(deliveries=list(queryset))
-        count_reported(
-            request,
-            ngettext("%(count)d delivery is due now.", "%(count)d deliveries are due now.", count),
-            count,
-        )
-
     redeliver = rows_action(
         lambda delivery: services.delivery_redeliver(delivery=delivery),
         description=_("Redeliver the selected deliveries"),
@@ -302,9 +279,8 @@ class DeliveryAdmin(ReadOnlyAdminMixin, BigTableAdminMixin, admin.ModelAdmin):
         return super().get_search_results(request, queryset, search_term)
 
 
-class DeliveryInline(leads_admin.ReadOnlyInlineMixin, admin.TabularInline):
+class DeliveryInline(RecentRowsInline):
     model = Delivery
-    formset = leads_admin.RecentRowsFormSet
     fields = (
         "created_at",
         "event",
@@ -316,11 +292,9 @@ class DeliveryInline(leads_admin.ReadOnlyInlineMixin, admin.TabularInline):
         "next_attempt_at",
         "delivered_at",
     )
-    readonly_fields = fields
+    show_change_link = True  # a delivery has its own page in the log
     verbose_name_plural = _("latest deliveries")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("target")
+    select_related = ("target",)
 
 
 class LeadAdmin(leads_admin.LeadAdmin):

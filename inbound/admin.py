@@ -15,7 +15,12 @@ from django.utils.translation import gettext_lazy as _
 
 from inbound import receive, sources, table_sources
 from inbound.models import InboundItem, InboundSource
-from leads.admin.common import BigTableAdminMixin, count_reported, rows_action
+from leads.admin.common import (
+    BigTableAdminMixin,
+    ReadOnlyAdminMixin,
+    queryset_action,
+    rows_action,
+)
 from leads.admin.leads import RAW_PAYLOAD_DISPLAY_LIMIT, pretty_json_excerpt
 
 
@@ -109,7 +114,9 @@ class InboundSourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(InboundItem)
-class InboundItemAdmin(BigTableAdminMixin, admin.ModelAdmin):
+class InboundItemAdmin(ReadOnlyAdminMixin, BigTableAdminMixin, admin.ModelAdmin):
+    """What the sources received, as a log: staff read it and retry items; receiving writes it."""
+
     list_display = (
         "id",
         "source",
@@ -140,12 +147,6 @@ class InboundItemAdmin(BigTableAdminMixin, admin.ModelAdmin):
         "body_pretty",
     )
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
     def has_retry_permission(self, request):
         return admin.ModelAdmin.has_change_permission(self, request)
 
@@ -165,13 +166,12 @@ class InboundItemAdmin(BigTableAdminMixin, admin.ModelAdmin):
         }
         return format_html("<pre>{}</pre><p><strong>{}</strong></p>", text, note)
 
-    @admin.action(
-        description=_("Retry the selected rejected or waiting items"), permissions=["retry"]
+    retry = queryset_action(
+        lambda queryset: receive.inbound_items_retry(items=queryset),
+        description=_("Retry the selected rejected or waiting items"),
+        done=lambda count: ngettext(
+            "%(count)d item queued again.", "%(count)d items queued again.", count
+        ),
+        permissions=["retry"],
+        location=admin.ActionLocation.CHANGE_LIST,
     )
-    def retry(self, request, queryset):
-        count = receive.inbound_items_retry(items=queryset)
-        count_reported(
-            request,
-            ngettext("%(count)d item queued again.", "%(count)d items queued again.", count),
-            count,
-        )

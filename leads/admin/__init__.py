@@ -16,7 +16,6 @@ from leads.admin import (  # noqa: F401
     referrals,
     sending,
 )
-from leads.admin.common import ReadOnlyInlineMixin, RecentRowsFormSet
 from leads.admin.leads import LeadAdmin
 
-__all__ = ["LeadAdmin", "ReadOnlyInlineMixin", "RecentRowsFormSet"]
+__all__ = ["LeadAdmin"]

@@ -66,6 +66,27 @@ def rows_action[Row](
     return apply_selected
 
 
+def queryset_action(
+    apply: Callable[[QuerySet], int],
+    *,
+    description: str,
+    done: Callable[[int], str],
+    permissions: Sequence[str] = ("change",),
+    location: admin.ActionLocation | list[admin.ActionLocation] = BOTH_LOCATIONS,
+):
+    """The admin action that calls `apply` (a service) once on all the selected rows,
+    for a service that updates them together, then reports the count it returns with the
+    message `done(count)`."""
+
+    @admin.action(description=description, permissions=permissions, location=location)
+    def apply_to_selected(modeladmin, request, queryset):
+        with transaction.atomic():
+            count = apply(queryset)
+        count_reported(request, done(count), count)
+
+    return apply_to_selected
+
+
 class RecentRowsFormSet(BaseInlineFormSet):
     """An inline of the most recent rows only: a lead may have thousands of them."""
 

@@ -2,19 +2,18 @@
 and the publisher's bounce and complaint rates (docs/email.md)."""
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_POST
 
 from leads.sending import dns_check, selectors, services
 from leads.sending.forms import SendingIdentityForm
 from leads.sending.selectors import SPAM_RATE_LIMIT
-from portal.tenancy.decorators import owner_required, publisher_required
+from portal.tenancy.decorators import owner_required, owner_required_to_post
 
 
 def _render(request: HttpRequest, *, form=None) -> HttpResponse:
@@ -49,14 +48,11 @@ def _render(request: HttpRequest, *, form=None) -> HttpResponse:
 
 
 @never_cache
-@publisher_required
-@require_http_methods(["GET", "POST"])
+@owner_required_to_post
 def sending_identity(request: HttpRequest) -> HttpResponse:
     """The identity page; a POST (owners only) sets the From address."""
     if request.method == "GET":
         return _render(request)
-    if not request.membership.is_owner:
-        raise PermissionDenied(_("Only the publisher's owners can do this."))
     form = SendingIdentityForm(request.POST)
     if not form.is_valid():
         # The form again with the error next to the field, as the settings page does.

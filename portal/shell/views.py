@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_POST
 
 from crm.referrals import selectors as referral_connections
 from leads.catalog import selectors as catalog_selectors
@@ -39,7 +39,7 @@ from portal.shell.forms import (
 )
 from portal.shell.notification_views import notification_form
 from portal.tenancy import middleware, selectors, services
-from portal.tenancy.decorators import owner_required, publisher_required
+from portal.tenancy.decorators import owner_required, owner_required_to_post, publisher_required
 from portal.tenancy.models import Membership
 from privacy.retention import selectors as retention_selectors
 
@@ -176,14 +176,11 @@ def _settings_redirect(anchor: str) -> HttpResponse:
 
 
 @never_cache
-@publisher_required
-@require_http_methods(["GET", "POST"])
+@owner_required_to_post
 def settings_page(request: HttpRequest) -> HttpResponse:
     """The publisher's settings; a POST (owners only) saves the contact details."""
     if request.method == "GET":
         return _settings_render(request)
-    if not request.membership.is_owner:
-        raise PermissionDenied(_("Only the publisher's owners can do this."))
     # A copy: a failed validation must not change the publisher shown in the header.
     publisher = selectors.publisher_get(publisher_id=request.publisher.pk)
     form = PublisherContactForm(request.POST, instance=publisher)

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
 
 
 def publisher_required(view):
@@ -52,6 +53,22 @@ def owner_required(view=None, *, lookup=None):
         return wrapped
 
     return decorate(view) if view is not None else decorate
+
+
+def owner_required_to_post(view):
+    """A page every member reads and only the publisher's owners post to (a settings page):
+    a GET shows it to any member; a POST by a member who is not an owner is refused before
+    the view runs."""
+
+    @wraps(view)
+    @publisher_required
+    @require_http_methods(["GET", "POST"])
+    def wrapped(request, *args, **kwargs):
+        if request.method == "POST" and not request.membership.is_owner:
+            raise PermissionDenied(_("Only the publisher's owners can do this."))
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 def found_or_404[Row](row: Row | None, message: str) -> Row:
