@@ -1,5 +1,7 @@
 """The CRM admin: targets, pause and resume, and the delivery log."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -278,3 +280,60 @@ def test_lead_page_lists_its_deliveries_read_only(staff_client, verified_target)
     )
     assert [form.instance.pk for form in inline.formset.forms] == [delivery.pk]
     assert (inline.has_add_permission, inline.has_delete_permission) == (False, False)
+
+
+def test_send_test_lead_action_queues_one_test_delivery_per_selected_target(
+    staff_client, publisher, django_capture_on_commit_callbacks
+):
+    # Given two targets of the publisher
+    first = factories.make_target(publisher=publisher)
+    second = factories.make_target(publisher=publisher)
+    factories.make_target(publisher=None)  # the field seller, so that no warning shows
+    url = reverse("admin:crm_crmtarget_changelist")
+
+    # When staff send a test lead to both
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = staff_client.post(
+            url, {"action": "send_test_lead", "_selected_action": [first.pk, second.pk]}
+        )
+    shown = staff_client.get(url)
+
+    # Then each gets one pending test delivery, queued after the commit, and the count shows
+    tests = Delivery.objects.filter(event=Delivery.Event.TEST, status=Delivery.Status.PENDING)
+    assert response.status_code == 302
+    assert sorted(tests.values_list("target_id", flat=True)) == sorted([first.pk, second.pk])
+    assert len(callbacks) == 2
+    assert _messages(shown) == [
+        "2 test leads queued. Their results show in the targets' deliveries (event: test) "
+        "within a few seconds."
+    ]
+
+
+def test_retry_now_action_makes_only_the_pending_deliveries_due(
+    staff_client, publisher, django_capture_on_commit_callbacks
+):
+    # Given a pending delivery due in an hour and a delivered one
+    later = timezone.now() + timedelta(hours=1)
+    pending = factories.make_delivery(
+        lead=factories.make_lead(publisher=publisher), next_attempt_at=later
+    )
+    delivered = factories.make_delivery(
+        lead=pending.lead, target=pending.target, event=Delivery.Event.UPDATED,
+        status=Delivery.Status.DELIVERED,
+        delivered_at=timezone.now(), next_attempt_at=later,
+    )  # fmt: skip
+    url = reverse("admin:crm_delivery_changelist")
+
+    # When staff retry both now
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = staff_client.post(
+            url, {"action": "retry_now", "_selected_action": [pending.pk, delivered.pk]},
+            follow=True,
+        )  # fmt: skip
+
+    # Then only the pending one is due now, its target's workers are woken, and it says so
+    pending.refresh_from_db()
+    delivered.refresh_from_db()
+    assert pending.next_attempt_at <= timezone.now() < delivered.next_attempt_at
+    assert len(callbacks) == 1
+    assert _messages(response) == ["1 delivery is due now."]
