@@ -2,11 +2,14 @@
 
     .venv/bin/python bench/intake.py
     .venv/bin/python bench/intake.py --duration 30 --concurrency 16 --keep
+    .venv/bin/python bench/intake.py --server gthread
     BENCH_PG=postgres://user@host:5432 .venv/bin/python bench/intake.py
 
 It creates the database `lp_bench_intake`, migrates it, and makes a publisher with four
 published Azure Marketplace listings and a storefront key. Then, one server at a time,
-each served by gunicorn on loopback with the same workers, threads and psycopg pool:
+each served by gunicorn on loopback in the same way (`--server`: by default
+deploy/gunicorn.conf.py, as in production; `gthread` is the earlier set-up) and with the
+same psycopg pool:
   1. single lead: POST /api/v1/leads (realistic payloads from demo.simulation) against
      bench/baseline_app.py, a bare Django view that INSERTs the body into a jsonb table;
   2. bulk: POST /api/v1/leads/bulk in batches of 500 and 1,000, against psycopg
@@ -110,17 +113,40 @@ def _prepare(env: dict) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
+# How the two servers run: "production" is deploy/gunicorn.conf.py as an operator runs it
+# (sync workers, WEB_CONCURRENCY or two per core, a connection per request); "gthread" is
+# the bench's earlier set-up, kept to compare with its figures (docs/benchmarks.md).
+SERVERS = {
+    "production": "deploy/gunicorn.conf.py: sync workers, two per core, no keep-alive",
+    "gthread": f"{WORKERS} gthread workers x {THREADS} threads, keep-alive",
+}
+
+
 @contextmanager
-def gunicorn(app: str, env: dict, *, chdir: Path = ROOT, extra: tuple[str, ...] = ()):
-    """Serve `app` on a loopback port (with gunicorn's `extra` arguments); yields its base
-    URL."""
+def gunicorn(
+    app: str,
+    env: dict,
+    *,
+    chdir: Path = ROOT,
+    extra: tuple[str, ...] = (),
+    server: str = "gthread",
+):
+    """Serve `app` on a loopback port as `server` (SERVERS), with gunicorn's `extra`
+    arguments; yields its base URL."""
     port = free_port()
+    if server == "production":
+        env = env | {"GUNICORN_ACCESS_LOG": "0", "GUNICORN_LOG_LEVEL": "warning"}
+        workers = ("--config", str(ROOT / "deploy" / "gunicorn.conf.py"))
+    else:
+        workers = (
+            *("--workers", str(WORKERS), "--worker-class", "gthread", "--threads", str(THREADS)),
+            *("--keep-alive", "30", "--log-level", "warning"),
+        )
     command = [
         str(Path(sys.executable).with_name("gunicorn")),
         app,
+        *workers,
         *("--chdir", str(chdir), "--bind", f"127.0.0.1:{port}"),
-        *("--workers", str(WORKERS), "--worker-class", "gthread", "--threads", str(THREADS)),
-        *("--keep-alive", "30", "--log-level", "warning"),
         *extra,
     ]
     with tempfile.TemporaryFile() as log:
@@ -286,7 +312,9 @@ def measure(url: str, path: str, bodies: Bodies, warmup: Bodies, *, key, options
 def single_phases(env: dict, key: str, options) -> tuple[Phase, Phase]:
     per_phase = int(options.duration * 1500)  # more than either server can take
     base = Bodies(singles(leads_generate(seed=1, count=5000)), cycle=True)
-    with gunicorn("baseline_app:application", env, chdir=ROOT / "bench") as url:
+    with gunicorn(
+        "baseline_app:application", env, chdir=ROOT / "bench", server=options.server
+    ) as url:
         baseline = measure(
             url, "/api/v1/leads", base, base, key=key, options=options,
             concurrency=options.concurrency,
@@ -294,7 +322,7 @@ def single_phases(env: dict, key: str, options) -> tuple[Phase, Phase]:
     baseline.name = "bare Django view, 1 INSERT"
     warmup = Bodies(singles(leads_generate(seed=2, count=5000)))
     bodies = Bodies(singles(leads_generate(seed=3, count=per_phase)))
-    with gunicorn("portal.wsgi:application", env) as url:
+    with gunicorn("portal.wsgi:application", env, server=options.server) as url:
         intake = measure(
             url, "/api/v1/leads", bodies, warmup, key=key, options=options,
             concurrency=options.concurrency,
@@ -306,7 +334,7 @@ def single_phases(env: dict, key: str, options) -> tuple[Phase, Phase]:
 def bulk_phases(env: dict, key: str, size: int, options) -> tuple[Phase, Phase]:
     payloads = leads_generate(seed=10 + size, count=options.bulk_leads)
     warmup = Bodies(batches(leads_generate(seed=20 + size, count=size * 4), size))
-    with gunicorn("portal.wsgi:application", env) as url:
+    with gunicorn("portal.wsgi:application", env, server=options.server) as url:
         bulk = measure(
             url, "/api/v1/leads/bulk", Bodies(batches(payloads, size)), warmup, key=key,
             options=options, concurrency=options.bulk_concurrency,
@@ -318,7 +346,7 @@ def bulk_phases(env: dict, key: str, size: int, options) -> tuple[Phase, Phase]:
 
 def report(phases: list[Phase], ratios: list[tuple[str, float, float]], options) -> None:
     print(
-        f"\nIntake benchmark: gunicorn {WORKERS} gthread workers x {THREADS} threads, "
+        f"\nIntake benchmark: gunicorn {options.server} ({SERVERS[options.server]}), "
         f"{options.concurrency} connections (bulk {options.bulk_concurrency}), "
         f"{options.duration:g} s per phase, {os.cpu_count()} CPUs\n"
     )
@@ -348,6 +376,9 @@ def main() -> None:
     parser.add_argument("--bulk-concurrency", type=int, default=2, help="Bulk connections.")
     parser.add_argument("--bulk-leads", type=int, default=120_000, help="Leads per bulk size.")
     parser.add_argument("--sizes", default="500,1000", help="Bulk batch sizes.")
+    parser.add_argument(
+        "--server", choices=SERVERS, default="production", help="How gunicorn serves both."
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
     options = parser.parse_args()
 
