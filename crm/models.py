@@ -10,7 +10,11 @@ from django.utils.translation import gettext_lazy as _
 from crm.fields import EncryptedJSONField
 from leads.lifecycle.models import lead_key
 from leads.models import Listing
-from portal.tenancy.model_fields import TimestampedModel, publisher_key
+from portal.tenancy.model_fields import (
+    TimestampedModel,
+    choice_is_valid_constraint,
+    publisher_key,
+)
 
 
 @dataclass(frozen=True)
@@ -33,16 +37,23 @@ class ErasureMode(models.TextChoices):
     EVENT = "event", _("Signed lead.erased event")
 
 
+# The modes a target's owner may choose (the signed event is HTTPS's own).
+TARGET_ERASURE_MODES = (ErasureMode.NOTIFY, ErasureMode.DELETE)
+
+
+class CrmTargetKind(models.TextChoices):
+    HTTPS = "https", _("HTTPS endpoint")
+    SALESFORCE = "salesforce", _("Salesforce")
+    DYNAMICS365 = "dynamics365", _("Dynamics 365")
+    MARKETO = "marketo", _("Marketo")
+    AZURE_TABLE = "azure-table", _("Azure Table")
+
+
 class CrmTarget(TimestampedModel):
     """Where a publisher's qualified leads go. A target without a publisher is the global
     Microsoft field-seller CRM, set up once by staff."""
 
-    class Kind(models.TextChoices):
-        HTTPS = "https", _("HTTPS endpoint")
-        SALESFORCE = "salesforce", _("Salesforce")
-        DYNAMICS365 = "dynamics365", _("Dynamics 365")
-        MARKETO = "marketo", _("Marketo")
-        AZURE_TABLE = "azure-table", _("Azure Table")
+    Kind = CrmTargetKind
 
     class Scope(models.TextChoices):
         ALL_LISTINGS = "all", _("All listings")
@@ -105,7 +116,7 @@ class CrmTarget(TimestampedModel):
     erasure_mode = models.CharField(
         _("erasure mode"),
         max_length=10,
-        choices=[(m.value, m.label) for m in (ErasureMode.NOTIFY, ErasureMode.DELETE)],
+        choices=[(m.value, m.label) for m in TARGET_ERASURE_MODES],
         default=ErasureMode.NOTIFY,
         help_text=_(
             "When a person is erased: email the request to the contact (notify), or delete "
@@ -126,11 +137,8 @@ class CrmTarget(TimestampedModel):
         verbose_name = _("CRM target")
         verbose_name_plural = _("CRM targets")
         constraints = [
-            models.CheckConstraint(
-                condition=Q(
-                    kind__in=["https", "salesforce", "dynamics365", "marketo", "azure-table"]
-                ),
-                name="crmtarget_kind_valid",
+            choice_is_valid_constraint(
+                field="kind", choices=CrmTargetKind, name="crmtarget_kind_valid"
             ),
             models.CheckConstraint(
                 condition=Q(publisher__isnull=False) | Q(scope="all"),
@@ -138,7 +146,7 @@ class CrmTarget(TimestampedModel):
                 violation_error_message=_("The field-seller target covers every listing."),
             ),
             models.CheckConstraint(
-                condition=Q(erasure_mode__in=["notify", "delete"]),
+                condition=Q(erasure_mode__in=TARGET_ERASURE_MODES),
                 name="crmtarget_erasure_mode_valid",
             ),
             models.CheckConstraint(
@@ -198,6 +206,13 @@ class CrmTarget(TimestampedModel):
 DELETING_KINDS = frozenset({"dynamics365", "marketo", "azure-table"})
 
 
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+
+
 class Delivery(TimestampedModel):
     """One lead event owed to one target: the outbox row that workers drain."""
 
@@ -216,11 +231,7 @@ class Delivery(TimestampedModel):
         CONVERTED = "converted", _("Converted, not deleted: the contact was notified")
         SIGNALLED = "signalled", _("Signed lead.erased event accepted")
 
-    class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        SENDING = "sending", _("Sending")
-        DELIVERED = "delivered", _("Delivered")
-        FAILED = "failed", _("Failed")
+    Status = DeliveryStatus
 
     # delivery_lead_created and delivery_target_created lead with these keys: no index of
     # their own (two fewer to write per outbox row).
@@ -284,12 +295,11 @@ class Delivery(TimestampedModel):
                 condition=Q(event="lead.erased"),
                 name="delivery_erased_once_per_target",
             ),
-            models.CheckConstraint(
-                condition=Q(status__in=["pending", "sending", "delivered", "failed"]),
-                name="delivery_status_valid",
+            choice_is_valid_constraint(
+                field="status", choices=DeliveryStatus, name="delivery_status_valid"
             ),
             models.CheckConstraint(
-                condition=~Q(status="delivered") | Q(delivered_at__isnull=False),
+                condition=~Q(status=DeliveryStatus.DELIVERED) | Q(delivered_at__isnull=False),
                 name="delivery_delivered_has_time",
             ),
             models.CheckConstraint(
@@ -301,7 +311,7 @@ class Delivery(TimestampedModel):
             # The sweep: due or stuck rows, oldest first.
             models.Index(
                 fields=["next_attempt_at"],
-                condition=Q(status__in=["pending", "sending"]),
+                condition=Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING]),
                 name="delivery_due",
             ),
             # The deliveries list walks each target's rows, newest first (crm.selectors).

@@ -8,7 +8,12 @@ from django.utils.translation import gettext_lazy as _
 
 from leads.catalog.models import Listing
 from leads.lifecycle.models import LeadActivity
-from portal.tenancy.model_fields import TimestampedModel, parent_key, publisher_key
+from portal.tenancy.model_fields import (
+    TimestampedModel,
+    choice_is_valid_constraint,
+    parent_key,
+    publisher_key,
+)
 
 DEFAULT_DIGEST_HOUR = 8
 DEFAULT_TIME_ZONE = "UTC"
@@ -19,15 +24,18 @@ def member_key() -> models.ForeignKey:
     return parent_key("portal.Membership", _("membership"), related_name="+")
 
 
+class NotificationPreferenceMode(models.TextChoices):
+    OFF = "off", _("No email")
+    IMMEDIATE = "immediate", _("An email as leads arrive")
+    DIGEST = "digest", _("A daily digest")
+
+
 class NotificationPreference(TimestampedModel):
     """One member's choice: no email, one as leads arrive, or a daily digest, and for
     which of the publisher's listings. A member without a row has the default
     (selectors.choice_for: owners immediate for every listing, members none)."""
 
-    class Mode(models.TextChoices):
-        OFF = "off", _("No email")
-        IMMEDIATE = "immediate", _("An email as leads arrive")
-        DIGEST = "digest", _("A daily digest")
+    Mode = NotificationPreferenceMode
 
     membership = models.OneToOneField(
         "portal.Membership",
@@ -52,8 +60,9 @@ class NotificationPreference(TimestampedModel):
         verbose_name = _("notification preference")
         verbose_name_plural = _("notification preferences")
         constraints = [
-            models.CheckConstraint(
-                condition=Q(mode__in=["off", "immediate", "digest"]),
+            choice_is_valid_constraint(
+                field="mode",
+                choices=NotificationPreferenceMode,
                 name="notificationpreference_mode_valid",
             ),
             models.CheckConstraint(
@@ -65,19 +74,24 @@ class NotificationPreference(TimestampedModel):
         return f"{self.membership}: {self.get_mode_display()}"
 
 
+class NotificationEmailKind(models.TextChoices):
+    IMMEDIATE = "immediate", _("As leads arrive")
+    DIGEST = "digest", _("Daily digest")
+
+
+class NotificationEmailStatus(models.TextChoices):
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    DEFERRED = "deferred", _("Deferred")
+    FAILED = "failed", _("Failed")
+    INTERRUPTED = "interrupted", _("Interrupted")
+
+
 class NotificationEmail(models.Model):
     """One email to one member, listing the leads attached to it."""
 
-    class Kind(models.TextChoices):
-        IMMEDIATE = "immediate", _("As leads arrive")
-        DIGEST = "digest", _("Daily digest")
-
-    class Status(models.TextChoices):
-        SENDING = "sending", _("Sending")
-        SENT = "sent", _("Sent")
-        DEFERRED = "deferred", _("Deferred")
-        FAILED = "failed", _("Failed")
-        INTERRUPTED = "interrupted", _("Interrupted")
+    Kind = NotificationEmailKind
+    Status = NotificationEmailStatus
 
     membership = member_key()
     publisher = publisher_key(related_name="+")
@@ -97,18 +111,21 @@ class NotificationEmail(models.Model):
         verbose_name = _("notification email")
         verbose_name_plural = _("notification emails")
         constraints = [
-            models.CheckConstraint(
-                condition=Q(kind__in=["immediate", "digest"]), name="notificationemail_kind_valid"
+            choice_is_valid_constraint(
+                field="kind", choices=NotificationEmailKind, name="notificationemail_kind_valid"
             ),
-            models.CheckConstraint(
-                condition=Q(status__in=["sending", "sent", "deferred", "failed", "interrupted"]),
+            choice_is_valid_constraint(
+                field="status",
+                choices=NotificationEmailStatus,
                 name="notificationemail_status_valid",
             ),
         ]
         indexes = [
             models.Index(
                 fields=["status", "next_attempt_at"],
-                condition=Q(status__in=["deferred", "sending"]),
+                condition=Q(
+                    status__in=[NotificationEmailStatus.DEFERRED, NotificationEmailStatus.SENDING]
+                ),
                 name="notificationemail_waiting",
             ),
         ]

@@ -15,18 +15,22 @@ from leads.nurture.delays import MAX_DELAY_MINUTES, delay_words
 from portal.tenancy.model_fields import (
     TimestampedModel,
     acting_user_key,
+    choice_is_valid_constraint,
     optional_key,
     publisher_key,
 )
 
 
+class NurtureSequenceStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    RUNNING = "running", _("Running")
+    PAUSED = "paused", _("Paused")
+
+
 class NurtureSequence(models.Model):
     """A campaign's email sequence: whether it runs. Its steps hang off the campaign."""
 
-    class Status(models.TextChoices):
-        DRAFT = "draft", _("Draft")
-        RUNNING = "running", _("Running")
-        PAUSED = "paused", _("Paused")
+    Status = NurtureSequenceStatus
 
     campaign = models.OneToOneField(
         Campaign,
@@ -49,8 +53,9 @@ class NurtureSequence(models.Model):
         verbose_name = _("nurture sequence")
         verbose_name_plural = _("nurture sequences")
         constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=["draft", "running", "paused"]),
+            choice_is_valid_constraint(
+                field="status",
+                choices=NurtureSequenceStatus,
                 name="nurturesequence_status_valid",
             )
         ]
@@ -103,13 +108,16 @@ class NurtureStep(TimestampedModel):
         return delay_words(self.delay_minutes)
 
 
+class EnrollmentState(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    COMPLETED = "completed", _("Completed")
+    STOPPED = "stopped", _("Stopped")
+
+
 class Enrollment(models.Model):
     """A lead in a campaign's sequence: which step it has had, and when the next is due."""
 
-    class State(models.TextChoices):
-        ACTIVE = "active", _("Active")
-        COMPLETED = "completed", _("Completed")
-        STOPPED = "stopped", _("Stopped")
+    State = EnrollmentState
 
     class StopReason(models.TextChoices):
         STATUS = "status", _("Lead accepted, won, lost or disqualified")
@@ -146,14 +154,15 @@ class Enrollment(models.Model):
         verbose_name_plural = _("enrollments")
         constraints = [
             models.UniqueConstraint(fields=["lead", "campaign"], name="enrollment_unique"),
-            models.CheckConstraint(
-                condition=Q(state__in=["active", "completed", "stopped"]),
-                name="enrollment_state_valid",
+            choice_is_valid_constraint(
+                field="state", choices=EnrollmentState, name="enrollment_state_valid"
             ),
         ]
         indexes = [
             models.Index(
-                fields=["next_send_at"], condition=Q(state="active"), name="enrollment_due"
+                fields=["next_send_at"],
+                condition=Q(state=EnrollmentState.ACTIVE),
+                name="enrollment_due",
             ),
             models.Index(fields=["campaign", "state"], name="enrollment_campaign_state"),
             models.Index(fields=["lead", "state"], name="enrollment_lead_state"),

@@ -8,12 +8,12 @@ queues a rescoring of every marketplace lead; the page polls its progress every 
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET
 
 from leads.models import Lead, RescoreRun
 from leads.scoring import services as scoring_services
@@ -26,7 +26,7 @@ from leads.scoring.rules import (
     qualification_threshold,
     score_lead,
 )
-from portal.tenancy.decorators import publisher_required
+from portal.tenancy.decorators import owner_required_to_post, publisher_required
 
 PREVIEW_SAMPLE = 20
 ACTIVE_RUN = (RescoreRun.Status.QUEUED, RescoreRun.Status.RUNNING)
@@ -81,14 +81,11 @@ def scoring_progress(request: HttpRequest) -> HttpResponse:
     return render(request, "leads/scoring.html#progress", context)
 
 
-@publisher_required
-@require_http_methods(["GET", "POST"])
+@owner_required_to_post
 def scoring(request: HttpRequest) -> HttpResponse:
     """The rules editor and threshold; POST previews (action=preview) or saves."""
     publisher = request.publisher
     is_post = request.method == "POST"
-    if is_post and not request.membership.is_owner:
-        raise PermissionDenied(_("Only the publisher's owners can do this."))
     formset = rules_formset(request.POST if is_post else None, publisher=publisher)
     threshold_form = ThresholdForm(
         request.POST if is_post else None,

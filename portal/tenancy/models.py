@@ -8,7 +8,12 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from portal.tenancy.model_fields import CreatedModel, publisher_key, user_key
+from portal.tenancy.model_fields import (
+    CreatedModel,
+    choice_is_valid_constraint,
+    publisher_key,
+    user_key,
+)
 
 DEFAULT_QUALIFICATION_THRESHOLD = 50
 
@@ -136,12 +141,15 @@ class Publisher(CreatedModel):
         return self.name
 
 
+class MembershipRole(models.TextChoices):
+    OWNER = "owner", _("Owner")
+    MEMBER = "member", _("Member")
+
+
 class Membership(CreatedModel):
     """A user's role in one publisher. A user may belong to several publishers."""
 
-    class Role(models.TextChoices):
-        OWNER = "owner", _("Owner")
-        MEMBER = "member", _("Member")
+    Role = MembershipRole
 
     user = user_key(related_name="memberships")
     publisher = publisher_key(related_name="memberships")
@@ -153,8 +161,8 @@ class Membership(CreatedModel):
         verbose_name_plural = _("memberships")
         constraints = [
             models.UniqueConstraint(fields=["user", "publisher"], name="membership_unique_user"),
-            models.CheckConstraint(
-                condition=Q(role__in=["owner", "member"]), name="membership_role_valid"
+            choice_is_valid_constraint(
+                field="role", choices=MembershipRole, name="membership_role_valid"
             ),
         ]
 
