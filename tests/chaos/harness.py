@@ -128,13 +128,27 @@ class Processes:
 WORKER_APPLICATION = "leadportal-chaos-worker"
 
 
-def cut_worker_connections() -> int:
-    """pg_terminate_backend every connection of the workers to this test database."""
+def cut_worker_connections(*, wait_seconds: float = 30) -> int:
+    """pg_terminate_backend every connection of the workers to this test database, once
+    they have one: a worker started just before (after a SIGKILL) may still be booting."""
+    deadline = time.monotonic() + wait_seconds
+    while not _worker_connections() and time.monotonic() < deadline:
+        time.sleep(0.1)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE datname = current_database() AND application_name = %s "
             "AND pid <> pg_backend_pid()",
+            [WORKER_APPLICATION],
+        )
+        return cursor.fetchone()[0]
+
+
+def _worker_connections() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name = %s",
             [WORKER_APPLICATION],
         )
         return cursor.fetchone()[0]
