@@ -50,7 +50,7 @@ from harness import ROOT, figure_record
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-THROUGHPUT_TARGET = 1.0  # issue 17: past the bare Celery task
+THROUGHPUT_TARGET = 1.0  # past the bare Celery task (docs/benchmarks.md)
 
 
 def fmt_load(load: tuple) -> str:

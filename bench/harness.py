@@ -35,7 +35,7 @@ def figure_record(
     lost: int = 0,
 ) -> None:
     """Hand one figure to bench/run_all: a JSON line appended to BENCH_REPORT when it is
-    set. `target` is the issue's target in the same unit; `lost` counts what went missing
+    set. `target` is the documented target in the same unit; `lost` counts what went missing
     (lost or duplicate effects), which must be 0 at any size."""
     path = os.environ.get("BENCH_REPORT")
     if not path:

@@ -48,17 +48,10 @@ from harness import (
 )
 from psycopg.types.json import Jsonb
 
-sys.path.insert(0, str(ROOT))
-
-from demo.simulation import LeadGenerator, Mix, Target
-
 DATABASE = database_name("lp_bench_intake")
 WORKERS, THREADS = 2, 4
 SINGLE_TARGET, BULK_TARGET = 0.60, 0.25
-# Realistic leads, but every one new to the server: no replays (they are cheaper), no
-# bad payloads and no test leads. Returning visitors stay: consolidation is the work.
-BENCH_MIX = Mix(replay=0.0, bad=0.0, test=0.0)
-TARGETS = [Target(f"benchpub.offer-{n}", f"Bench Offer {n}", "azure-marketplace") for n in range(4)]
+OFFERS = [(f"benchpub.offer-{n}", f"Bench Offer {n}") for n in range(4)]
 
 SETUP = """
 from leads.catalog import services as catalog_services
@@ -99,7 +92,7 @@ BULK_INSERT = (
 def _prepare(env: dict) -> str:
     """Migrate the fresh database, make a publisher, listings and a key; returns the key."""
     manage("migrate", "--no-input", "-v", "0", env=env)
-    script = SETUP.format(listings=[(t.offer_id, t.name) for t in TARGETS])
+    script = SETUP.format(listings=OFFERS)
     done = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", script],
         cwd=ROOT,
@@ -246,7 +239,16 @@ def load(url: str, path: str, bodies: Bodies, *, key: str, concurrency: int, sec
 
 
 def leads_generate(seed: int, count: int) -> list[dict]:
-    generator = LeadGenerator(Random(seed), TARGETS, mix=BENCH_MIX)
+    """Realistic leads from the demo's generator, but every one new to the server: no
+    replays (they are cheaper), no bad payloads and no test leads. Returning visitors
+    stay: consolidation is the work. (The script runs from bench/, so the project's root
+    goes on the path before the demo app is imported.)"""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from demo.simulation import LeadGenerator, Mix, Target
+
+    targets = [Target(offer, name, "azure-marketplace") for offer, name in OFFERS]
+    generator = LeadGenerator(Random(seed), targets, mix=Mix(replay=0.0, bad=0.0, test=0.0))
     return [lead.payload for lead in generator.take(count)]
 
 

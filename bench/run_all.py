@@ -1,5 +1,5 @@
 """Run every benchmark at a reduced size and print one table of figures against the
-targets of issue 17 (docs/benchmarks.md).
+targets in docs/benchmarks.md.
 
     bench/run_all                    # reduced sizes: under 10 minutes on 2 cores
     bench/run_all --size smoke       # tiny sizes: that each runs and loses nothing

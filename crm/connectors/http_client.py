@@ -294,8 +294,8 @@ CONNECT_FAILURES = (
 
 
 def connect_failure(exc: BaseException) -> str:
-    """Why a connection could not be made, as a sentence (issue 15: the portal showed
-    OpenSSL's raw "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1000)")."""
+    """Why a connection could not be made, as a sentence, never OpenSSL's raw
+    text such as "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1000)"."""
     text = str(exc)
     for markers, sentence in CONNECT_FAILURES:
         if any(marker.lower() in text.lower() for marker in markers):

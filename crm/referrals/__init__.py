@@ -1,1 +1,1 @@
-"""The Partner Center Referrals API connection of a publisher: sync in, write back (issue 11)."""
+"""The Partner Center Referrals API connection of a publisher: sync in, write back."""

@@ -44,7 +44,7 @@ class CampaignForm(forms.ModelForm):
         self.publisher = publisher
         listings = Listing.objects.filter(publisher=publisher).order_by("storefront", "name")
         if self.instance.pk:
-            # Issue 15: an AppSource campaign offered Azure Marketplace listings.
+            # A campaign offers only its own storefront's listings.
             listings = listings.filter(storefront=self.instance.storefront)
         else:
             # A new campaign's storefront is chosen on the same form: say each listing's.

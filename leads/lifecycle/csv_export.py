@@ -5,7 +5,7 @@ with `=`, `+`, `-` or `@` (and, in some, TAB, CR or LF) as a formula. `safe_cell
 single quote in front of such a cell, and every field is quoted, so that a cell can
 neither be a formula nor spill into the next column or row.
 
-Two flavours (issue 15: every "+1 …" phone number got a leading apostrophe):
+Two flavours (a "+1 …" phone number gets no apostrophe where none is needed):
 - `excel`, the default, is formula-safe as above. A phone number that starts with `+`
   keeps its apostrophe there: Excel reads a leading `+` as a formula, so the apostrophe is
   what keeps "+1 555 0100" text. Numbers without a leading sign are left alone.

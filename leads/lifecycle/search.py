@@ -1,5 +1,5 @@
 """The lead list's search: accent- and case-insensitive, on parts of names, the company,
-the email's domain and the listing's name (issue 15, the list).
+the email's domain and the listing's name.
 
 - A term with an "@" inside is an exact match on the normalized email (index `lead_email`).
 - A term of three characters or more is split into words; each word must appear somewhere

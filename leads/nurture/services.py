@@ -1,6 +1,6 @@
 """Nurture sequences: editing steps, starting a sequence, enrolling and stopping leads.
 
-Enrolment (DESIGN §1, issue 6): a lead joins the sequence of the campaign it is
+Enrolment (DESIGN §1): a lead joins the sequence of the campaign it is
 attributed to when the sequence runs, the lead is a marketplace lead (never Co-Sell,
 never a test lead), it may be nurtured, its address is not suppressed for the publisher,
 and it is not enrolled yet (the unique (lead, campaign) pair, ON CONFLICT DO NOTHING).

@@ -1,1 +1,1 @@
-"""Co-Sell referrals as Partner Center's Referrals API carries them (issue 11)."""
+"""Co-Sell referrals as Partner Center's Referrals API carries them."""

@@ -20,7 +20,7 @@ RULE_FORM_PREFIX = "rules"
 MAX_RULES = 100
 
 
-# The codes a rule's value may hold, as the page says them (issue 15: INS, PLT were shown raw).
+# The codes a rule's value may hold, as the page says them, never raw codes such as INS or PLT.
 VALUE_WORDS = {
     ScoringRule.Condition.ACTION_CODE: dict(LeadActivity.ActionCode.choices),
     ScoringRule.Condition.STOREFRONT: dict(Storefront.choices),

@@ -142,7 +142,7 @@ def watched_in(request, browser, live_server):
             with contextlib.suppress(Exception):  # a closed page must not hide the failure
                 watched.screenshot(f"failed-{name}-{number}")
     try:
-        # Issue 15: every page is checked, not only where a test remembered to: a console
+        # Every page is checked, not only where a test remembered to: a console
         # error or a CSP violation anywhere in the test fails it.
         if not failed:
             for watched in pages:

@@ -1,4 +1,4 @@
-"""The publisher's day, end to end in a real browser (issue 5, "Browser end-to-end").
+"""The publisher's day, end to end in a real browser.
 
 An owner signs in, creates an HTTPS CRM target pointing at a strict Standard Webhooks
 receiver on the loopback (TLS with the test CA), verifies it with a test lead, publishes

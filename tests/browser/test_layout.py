@@ -1,6 +1,6 @@
 """The portal's layout at a laptop's and a phone's width, in English and Spanish
-(issue 15: Spanish hid three lead columns behind a horizontal scroll, showed two identical
-"Cambiar" buttons and wrapped the navigation onto three lines)."""
+(Spanish must not hide lead columns behind a horizontal scroll, show two identical
+"Cambiar" buttons or wrap the navigation onto three lines)."""
 
 import pytest
 

@@ -1,5 +1,5 @@
 """The lead list stays clean in the browser while it is sorted, filtered and paged with
-htmx (issue 15: each change logged a CSP violation for an inline style)."""
+htmx: no change logs a CSP violation (an inline style, say)."""
 
 import pytest
 

@@ -1,6 +1,6 @@
 """The lead list in a real browser, in English and Spanish: its total, the page size, the
 column chooser, a saved view and an accent-insensitive search, with the bulk bar in view
-while the table scrolls (issue 15, the list). Every page is checked for console errors
+while the table scrolls. Every page is checked for console errors
 and CSP violations (tests/browser/conftest.py).
 
 The screenshots are the ones docs/portal.md shows: with DOCS_SCREENSHOTS=1 they are

@@ -1,8 +1,7 @@
 """The Co-Sell referral list and a referral's page in a real browser, in English and
 Spanish: the Partner Center status filter, the close-date sort both ways (referrals
-without a close date last), the navigation's highlight and no "Unknown action" (issue 15,
-point 3). Every page is checked for console errors and CSP violations
-(tests/browser/conftest.py).
+without a close date last), the navigation's highlight and no "Unknown action". Every
+page is checked for console errors and CSP violations (tests/browser/conftest.py).
 
 The screenshots are the ones docs/portal.md shows: with DOCS_SCREENSHOTS=1 they are
 written to docs/img/ (commit them), else beside the other screenshots.

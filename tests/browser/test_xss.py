@@ -1,4 +1,4 @@
-"""Every lead field is attacker-controlled (issue 5, "Escaping").
+"""Every lead field is attacker-controlled.
 
 A lead, its activity, its Co-Sell twin, its campaign, listing, CRM targets and
 deliveries all carry an XSS polyglot in every string field (shortened where a column is

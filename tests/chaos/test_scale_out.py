@@ -1,4 +1,4 @@
-"""Scale-out (issue 16): two web processes, three workers with distinct hostnames and
+"""Scale-out: two web processes, three workers with distinct hostnames and
 queues, one beat, one PostgreSQL and one Redis; leads posted to both web processes while
 a worker is SIGKILLed and restarted (tests/chaos/scale_out.py). bench/scale_out.py runs
 the same at a larger size and prints the figures (docs/benchmarks.md)."""

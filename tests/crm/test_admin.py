@@ -177,7 +177,7 @@ def test_redeliver_action_sends_finished_rows_again_but_not_one_being_sent_or_a_
         )
 
     # Then the two finished rows are due again from a fresh count; the others are untouched,
-    # and the page says why (issue 15: it reported the count and nothing about the rest)
+    # and the page says why, not only how many
     assert sorted(_messages(response)) == sorted(
         [
             f"{sending} was skipped: it is being sent right now.",

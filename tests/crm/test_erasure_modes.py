@@ -1,4 +1,4 @@
-"""The erasure modes at the contract receivers (issue 12, point 4): notify sends the email
+"""The erasure modes at the contract receivers (docs/delivery.md, Erasure): notify sends the email
 and deletes nothing; delete makes exactly the documented calls; a converted Dynamics lead
 is not deleted. Each person is first delivered for real, through the outbox."""
 

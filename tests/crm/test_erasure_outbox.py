@@ -1,5 +1,5 @@
 """Erasure deliveries through the outbox: who gets one, the HTTPS event, notify by email,
-retries, and the lookup wiped once settled (issue 12, point 4)."""
+retries, and the lookup wiped once settled."""
 
 import json
 from datetime import timedelta

@@ -1,4 +1,4 @@
-"""Leases that follow the work (issue 13): renewed while the holder lives, reclaimed at
+"""Leases that follow the work: renewed while the holder lives, reclaimed at
 once when it is dead, given back at once when it is asked to stop."""
 
 import os

@@ -53,7 +53,7 @@ def test_each_kind_form_says_where_to_find_its_values(owner_client, kind, where)
 
 
 def test_the_https_form_gives_the_demo_receivers_address(owner_client):
-    """Issue 15: a newcomer tried https:// against the plain-HTTP demo receiver."""
+    """A newcomer tries https:// against the plain-HTTP demo receiver."""
     https_form = owner_client.get(reverse("crm-target-create") + "?kind=https").text
     salesforce_form = owner_client.get(reverse("crm-target-create") + "?kind=salesforce").text
 
@@ -64,7 +64,7 @@ def test_the_https_form_gives_the_demo_receivers_address(owner_client):
 def test_a_verified_target_without_a_kept_test_lead_does_not_say_none_was_sent(
     owner_client, publisher
 ):
-    """Issue 15: "Verified" was shown beside "No test lead sent yet"."""
+    """Never "Verified" beside "No test lead sent yet"."""
     verified = make_target(publisher=publisher, verified_at=timezone.now())
     unverified = make_target(publisher=publisher, name="New one")
 

@@ -1,4 +1,4 @@
-"""The `make run` terminal stays readable (issue 15): the simulator posts slowly enough
+"""The `make run` terminal stays readable: the simulator posts slowly enough
 that the logins do not scroll away in seconds and writes a line a minute, its deliberate
 bad leads log no warning, `make logins` prints the logins again, and Ctrl-C stops every
 process before honcho's SIGKILL."""

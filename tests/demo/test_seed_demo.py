@@ -179,7 +179,7 @@ def test_seed_demo_without_debug_gives_random_passwords_shown_once(settings, dja
 
 
 def test_seed_demo_leaves_the_dashboards_rollup_complete():
-    """Issue 15: a first run's dashboard showed zeros, then two days of history."""
+    """A first run's dashboard shows history at once, not zeros."""
     from leads.models import LeadDailyStat
 
     _seed("--leads", "40", "--quiet")
@@ -210,7 +210,7 @@ def test_seed_demo_leaves_the_reports_cohort_rollup_complete():
 
 
 def test_seed_demo_creates_the_field_seller_target_on_the_demo_receiver(client):
-    """Issue 15: with no field-seller target, every CRM-target page in admin warned."""
+    """The demo has a field-seller target, so no CRM-target page in admin warns of none."""
     _seed("--leads", "20", "--quiet")
 
     target = CrmTarget.objects.get(publisher__isnull=True)

@@ -1,4 +1,4 @@
-"""Issue 11's Azure Table test: entities are written while a reader runs in a process of
+"""Azure Table against a reader that dies: entities are written while a reader runs in a process of
 its own; the reader is SIGKILLed mid-read; more entities are written; the reading goes
 on. End state: every entity is exactly one activity, and the unmapped ones are rejects.
 """

@@ -196,7 +196,7 @@ def test_unpublish_action_takes_a_listing_off_the_storefront(staff_client, publi
 def test_publish_and_unpublish_count_only_listings_that_change_and_say_why_others_were_skipped(
     staff_client, publisher
 ):
-    """Issue 15: "Publish" counted listings that were already published."""
+    """ "Publish" does not count listings that were already published."""
     # Given a published listing and a draft one that may be published
     published = _published_listing(publisher)
     draft = factories.make_listing(

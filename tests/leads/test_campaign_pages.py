@@ -353,7 +353,8 @@ def test_send_me_a_test_goes_to_the_editors_own_address(world):
 
 
 def test_goal_progress_goes_past_100_percent_when_the_goal_is_beaten(world):
-    """Issue 15: "610 of 500 (100%)" hid a beaten goal; the figure is not capped, the bar is."""
+    """A beaten goal shows as such, never "610 of 500 (100%)": the figure is not capped,
+    the bar is."""
     from leads.campaigns.selectors import Funnel
 
     assert Funnel(qualified=610, goal=500).goal_percent == 122
@@ -379,7 +380,7 @@ def test_goal_progress_goes_past_100_percent_when_the_goal_is_beaten(world):
 
 
 def test_a_campaigns_form_offers_only_listings_of_its_storefront(world):
-    """Issue 15: the AppSource campaign form offered Azure Marketplace listings."""
+    """The AppSource campaign form offers no Azure Marketplace listing."""
     appsource = make_listing(
         publisher=world.publisher, name="Contoso Teams app", storefront=Storefront.APPSOURCE
     )

@@ -1,5 +1,5 @@
 """Consent evidence after intake: a bounce, a complaint and an unsubscribe are evidence
-rows, and the lead page says why nurture sends the lead no email (issue 12, point 8)."""
+rows, and the lead page says why nurture sends the lead no email."""
 
 from datetime import UTC, datetime
 

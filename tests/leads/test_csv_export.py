@@ -279,7 +279,7 @@ def test_export_of_an_empty_filter_is_just_the_header(publisher, owner_client):
 def test_the_crm_flavour_is_raw_and_the_excel_one_protects_only_formula_starts(
     publisher, owner_client
 ):
-    """Issue 15: every phone got an apostrophe. Only a cell that starts with = + - @ TAB CR
+    """Not every phone gets an apostrophe. Only a cell that starts with = + - @ TAB CR
     or LF gets one, in the Excel file only; the CRM file is raw and has no BOM."""
     make_lead(publisher=publisher, email="a@contoso.example", phone="+1 555 0100")
     make_lead(publisher=publisher, email="b@contoso.example", phone="(555) 0101")

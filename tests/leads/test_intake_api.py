@@ -1,4 +1,4 @@
-"""POST /api/v1/leads: the storefront intake contract (DESIGN §5, issue 3)."""
+"""POST /api/v1/leads: the storefront intake contract (DESIGN §5)."""
 
 import io
 import json

@@ -104,7 +104,7 @@ def test_an_empty_or_non_list_body_is_refused(market):
     assert post_bulk(market, json.dumps("x")).status_code == 422
 
 
-# --- One bad item never sinks the others (issue 9, item 1) ---------------------------------
+# --- One bad item never sinks the others --------------------------------------------------
 
 POISONS = {
     "nul": ('"Note": "\\u0000"', ["Note"], "null_character"),

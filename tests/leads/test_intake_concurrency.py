@@ -1,4 +1,4 @@
-"""Concurrent intake on real PostgreSQL: no deadlock reaches a client (issue 9, item 1).
+"""Concurrent intake on real PostgreSQL: no deadlock reaches a client.
 
 Each thread has its own database connection (Django's are per thread), and the tests
 use committed data (`transactional_db`), so PostgreSQL sees real concurrent

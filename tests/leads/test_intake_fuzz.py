@@ -1,4 +1,4 @@
-"""Hypothesis against intake: arbitrary JSON and Unicode in every field (issue 9, item 1).
+"""Hypothesis against intake: arbitrary JSON and Unicode in every field.
 
 Whatever is sent, intake never answers 5xx, and the database changes only for the
 items it accepted: a 201 adds exactly one activity, a replay (200) or a refusal adds

@@ -1,4 +1,4 @@
-"""Hostile input at intake (issue 9, item 1): never a 5xx, never a half-stored lead.
+"""Hostile input at intake: never a 5xx, never a half-stored lead.
 
 Every case here used to be a 500 from PostgreSQL (NUL, unpaired surrogates, offsets
 beyond ±15:59) or was accepted when it should not be (deep nesting, long local parts).

@@ -1,4 +1,4 @@
-"""Hostile input at intake (issue 9, item 1): times PostgreSQL cannot hold, deep nesting,
+"""Hostile input at intake: times PostgreSQL cannot hold, deep nesting,
 oversized items, RFC 5321 limits, and the admin and publisher API facing what was stored.
 """
 

@@ -1,5 +1,5 @@
 """POST /api/v1/leads: what an accepted lead does: replays, consolidation, scoring,
-attribution, rollback and waking the workers (DESIGN §5, issue 3)."""
+attribution, rollback and waking the workers (DESIGN §5)."""
 
 import base64
 import json

@@ -1,4 +1,4 @@
-"""The lead list's search, total count, page size and columns (issue 15, the list)."""
+"""The lead list's search, total count, page size and columns."""
 
 import re
 

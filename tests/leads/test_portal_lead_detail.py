@@ -196,7 +196,7 @@ def test_referrals_tab_explains_co_sell_to_a_publisher_not_enrolled(publisher, o
 
 @pytest.mark.parametrize("language", ["en", "es"])
 def test_every_date_on_the_lead_page_has_one_locale_aware_format(publisher, owner_client, language):
-    """Issue 15: the lead page mixed long and short date formats."""
+    """The lead page never mixes long and short date formats."""
     import re
     from datetime import datetime
 

@@ -325,7 +325,7 @@ def test_an_unknown_rule_id_is_refused_in_the_preview_too(owner_client, scored):
 
 @pytest.mark.parametrize("role", ["owner", "member"])
 def test_action_codes_are_shown_in_words_in_both_languages(client, owner, publisher, role):
-    """Issue 15: the page showed INS and PLT instead of words."""
+    """The page shows words, never raw codes such as INS and PLT."""
     make_rule(publisher=publisher, name="Installed it", condition="action_code", value="INS,PLT")
     make_rule(publisher=publisher, name="On AppSource", condition="storefront", value="appsource")
     user = owner if role == "owner" else make_membership(publisher=publisher).user

@@ -136,7 +136,7 @@ def test_suppression_is_per_publisher(sent):
 
 
 def test_the_pages_carry_the_publishers_brand_and_nothing_of_the_portal(sent):
-    """Issue 15: the customer saw "Lead Portal" and its internal footer."""
+    """The customer sees neither "Lead Portal" nor its internal footer."""
     path = path_of(sent.urls[sent.leads_[0].email])
     client = Client()
 

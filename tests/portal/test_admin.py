@@ -313,7 +313,7 @@ def test_lead_changelist_says_more_than_the_limit_when_it_stopped_counting(
 
 
 def test_the_staff_pages_carry_the_products_name(client, staff_user):
-    """Issue 15: the header said "Django administration"."""
+    """The header never says "Django administration"."""
     client.force_login(staff_user)
 
     for language, header in (("en", "Lead Portal staff"), ("es", "Personal de Lead Portal")):

@@ -1,4 +1,4 @@
-"""Completeness (issue 12, "Tests"): a person whose every field carries a marker goes
+"""Completeness: a person whose every field carries a marker goes
 through intake (single and bulk), the Partner Center webhook and Azure Table reader (against
 Azurite), a CSV import,
 consolidation, qualification, a nurture email, a status change in the portal, a staff

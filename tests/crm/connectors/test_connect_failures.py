@@ -1,6 +1,6 @@
 """A connection that cannot be made is told as a sentence, never as OpenSSL's raw text
-(issue 15: testing an https target against the demo receiver showed
-"[SSL: WRONG_VERSION_NUMBER] wrong version number")."""
+(testing an https target against the plain-HTTP demo receiver, say, which OpenSSL tells
+as "[SSL: WRONG_VERSION_NUMBER] wrong version number")."""
 
 import base64
 
