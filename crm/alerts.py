@@ -26,15 +26,13 @@ def alert_recipients(target: CrmTarget) -> list[str]:
 def failure_alert_maybe(*, target: CrmTarget, error: str, now) -> bool:
     """Send the alert unless this target had one in the last day. The conditional UPDATE
     is the arbiter, so concurrent failures on many workers send one email."""
-    claimed = alert_claim(
+    recipients = alert_claim(
         rows=CrmTarget.objects.filter(pk=target.pk),
         field="last_alert_sent_at",
         now=now,
         interval=ALERT_INTERVAL,
+        recipients=lambda: alert_recipients(target),
     )
-    if not claimed:
-        return False
-    recipients = alert_recipients(target)
     if not recipients:
         return False
     alert_send_on_commit(

@@ -32,15 +32,13 @@ def alert_recipients(source: InboundSource) -> list[str]:
 
 def rate_limit_alert_maybe(*, source: InboundSource, now: datetime) -> bool:
     """Email the owners that this source holds leads, unless it did in the last hour."""
-    claimed = alert_claim(
+    recipients = alert_claim(
         rows=InboundSource.objects.filter(pk=source.pk),
         field="limit_alerted_at",
         now=now,
         interval=ALERT_INTERVAL,
+        recipients=lambda: alert_recipients(source),
     )
-    if not claimed:
-        return False
-    recipients = alert_recipients(source)
     if not recipients:
         return False
     path = reverse("listing-detail", kwargs={"listing_id": source.listing_id})

@@ -7,6 +7,7 @@ and a mail server that refuses it is logged (with the row's id only), never rais
 """
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,11 +19,22 @@ from django.template.loader import render_to_string
 logger = logging.getLogger(__name__)
 
 
-def alert_claim(*, rows: QuerySet, field: str, now: datetime, interval: timedelta) -> bool:
+def alert_claim(
+    *,
+    rows: QuerySet,
+    field: str,
+    now: datetime,
+    interval: timedelta,
+    recipients: Callable[[], list[str]],
+) -> list[str]:
     """Stamp `field` with `now` on `rows` unless it holds a time within `interval` of now.
-    True when this caller stamped it, so it alone sends the alert."""
+    When this caller stamped it, it alone sends the alert: the `recipients()` it returns.
+    Otherwise, or when there is nobody to tell, an empty list (the stamp stays, so a
+    publisher with no address is not asked again every time)."""
     due = Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lte": now - interval})
-    return bool(rows.filter(due).update(**{field: now}))
+    if not rows.filter(due).update(**{field: now}):
+        return []
+    return recipients()
 
 
 def alert_send_on_commit(
