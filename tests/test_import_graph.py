@@ -6,7 +6,7 @@ from pathlib import Path
 import grimp
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("portal", "leads", "crm", "inbound", "demo")
+PACKAGES = ("portal", "leads", "crm", "inbound", "demo", "privacy")
 
 
 def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
