@@ -203,7 +203,9 @@ class CrmTarget(TimestampedModel):
 
 
 # The kinds whose API can delete the record a delivery wrote.
-DELETING_KINDS = frozenset({"dynamics365", "marketo", "azure-table"})
+DELETING_KINDS = frozenset(
+    {CrmTargetKind.DYNAMICS365, CrmTargetKind.MARKETO, CrmTargetKind.AZURE_TABLE}
+)
 
 
 class DeliveryStatus(models.TextChoices):
