@@ -17,7 +17,7 @@ when it is stopped. Beat runs throughout. Each round:
   3. for SIGKILL a new worker is started at once;
   4. the recovery time is the time from the stop to the delivery (delivered_at) of the
      last row the stopped worker held. The round ends when every row is delivered.
-Targets (docs/operations.md): every held row delivered within 30 s of a SIGKILL, and within 5 s of
+Targets (docs/benchmarks.md): every held row delivered within 30 s of a SIGKILL, and within 5 s of
 a graceful restart.
 """
 
